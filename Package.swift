@@ -1,0 +1,64 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+  name: "BlendedLatent",
+  products: [
+    .library(name: "TensorCore", targets: ["TensorCore"]),
+    .library(name: "Networks", targets: ["Networks"]),
+    .library(name: "BlendedLatent", targets: ["BlendedLatent"]),
+    .executable(name: "bld", targets: ["bld"]),
+    .executable(name: "bld-bench", targets: ["bld-bench"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // MARK: - C (no public Swift API; imported with `internal import`)
+    .systemLibrary(
+      name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+    .systemLibrary(
+      name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+      providers: [.apt(["libpng-dev"])]),
+    .systemLibrary(
+      name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+      providers: [.apt(["libjpeg-dev"])]),
+    .target(
+      name: "CTensorKernels", dependencies: ["COpenBLAS"],
+      linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
+
+    // MARK: - Public modules
+    .target(name: "TensorCore", dependencies: ["COpenBLAS", "CTensorKernels"]),
+    .target(name: "Networks", dependencies: ["TensorCore"]),
+    .target(name: "BlendedLatent", dependencies: ["Networks", "TensorCore", "CPNG", "CJPEG"]),
+    .target(
+      name: "BlendedLatentCommand",
+      dependencies: [
+        "BlendedLatent", "Networks", "TensorCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    // MARK: - Executables
+    .executableTarget(name: "bld", dependencies: ["BlendedLatentCommand"], path: "Sources/bld"),
+    .executableTarget(
+      name: "bld-bench", dependencies: ["BlendedLatent", "Networks", "TensorCore"],
+      path: "Benchmarks/bld-bench"),
+
+    // MARK: - Tests
+    .target(name: "_TestSupport", dependencies: ["TensorCore"], path: "Tests/_TestSupport"),
+    .testTarget(
+      name: "TensorCoreTests", dependencies: ["TensorCore", "_TestSupport"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "NetworksTests", dependencies: ["Networks", "TensorCore", "_TestSupport"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "BlendedLatentTests",
+      dependencies: ["BlendedLatent", "Networks", "TensorCore", "_TestSupport"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "BlendedLatentCommandTests",
+      dependencies: ["BlendedLatentCommand", "BlendedLatent", "TensorCore", "_TestSupport"]),
+  ]
+)

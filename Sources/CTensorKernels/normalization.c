@@ -1,0 +1,61 @@
+#include "CTensorKernels.h"
+#include <math.h>
+
+void bld_group_norm_f32(const float *restrict x, float *restrict y, size_t channels, size_t spatial,
+                        size_t groups, size_t group_begin, size_t group_end,
+                        const float *gamma, const float *beta, float epsilon, int silu) {
+  const size_t per_group = channels / groups;
+  for (size_t g = group_begin; g < group_end; ++g) {
+    const float *src = x + g * per_group * spatial;
+    float *dst = y + g * per_group * spatial;
+    const size_t n = per_group * spatial;
+    double sum = 0.0;
+    for (size_t i = 0; i < n; ++i) sum += src[i];
+    const double mean = sum / (double)n;
+    double squares = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+      const double d = src[i] - mean;
+      squares += d * d;
+    }
+    const float inv = (float)(1.0 / sqrt(squares / (double)n + (double)epsilon));
+    const float m = (float)mean;
+    for (size_t c = 0; c < per_group; ++c) {
+      const size_t channel = g * per_group + c;
+      const float scale = inv * (gamma ? gamma[channel] : 1.0f);
+      const float shift = (beta ? beta[channel] : 0.0f) - m * scale;
+      const float *s = src + c * spatial;
+      float *d = dst + c * spatial;
+      if (silu) {
+        for (size_t i = 0; i < spatial; ++i) {
+          const float v = s[i] * scale + shift;
+          d[i] = v / (1.0f + expf(-v));
+        }
+      } else {
+        for (size_t i = 0; i < spatial; ++i) d[i] = s[i] * scale + shift;
+      }
+    }
+  }
+}
+
+void bld_layer_norm_f32(const float *restrict x, float *restrict y, size_t width,
+                        size_t row_begin, size_t row_end,
+                        const float *gamma, const float *beta, float epsilon) {
+  for (size_t r = row_begin; r < row_end; ++r) {
+    const float *src = x + r * width;
+    float *dst = y + r * width;
+    double sum = 0.0;
+    for (size_t i = 0; i < width; ++i) sum += src[i];
+    const double mean = sum / (double)width;
+    double squares = 0.0;
+    for (size_t i = 0; i < width; ++i) {
+      const double d = src[i] - mean;
+      squares += d * d;
+    }
+    const float inv = (float)(1.0 / sqrt(squares / (double)width + (double)epsilon));
+    const float m = (float)mean;
+    for (size_t i = 0; i < width; ++i) {
+      const float v = (src[i] - m) * inv;
+      dst[i] = v * (gamma ? gamma[i] : 1.0f) + (beta ? beta[i] : 0.0f);
+    }
+  }
+}

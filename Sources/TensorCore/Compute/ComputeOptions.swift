@@ -1,0 +1,52 @@
+internal import COpenBLAS
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The one thread knob of the package: applied to OpenBLAS and to TensorCore's own parallel loops.
+///
+/// OpenBLAS keeps one process-wide thread count, so this is process-wide too. TensorCore never calls
+/// BLAS from inside its own parallel regions, so the two never oversubscribe the cores.
+public enum ComputeOptions {
+  private static let storedThreadCount = Mutex<Int>(0)
+
+  /// The number of threads used by BLAS and by TensorCore's loops (at least 1).
+  /// Until set, it is the number of active processors.
+  public static var threadCount: Int {
+    let stored = storedThreadCount.withLock { $0 }
+    return stored > 0 ? stored : defaultThreadCount
+  }
+
+  /// Sets the thread count for BLAS and TensorCore's loops. Values below 1 restore the default.
+  public static func setThreadCount(_ count: Int) {
+    let applied = count >= 1 ? count : defaultThreadCount
+    storedThreadCount.withLock { $0 = applied }
+    openblas_set_num_threads(Int32(applied))
+  }
+
+  /// The default thread count: the number of active processors.
+  public static var defaultThreadCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+}
+
+/// Runs `body(range)` over `count` items split into at most `ComputeOptions.threadCount` contiguous chunks.
+///
+/// Chunks run concurrently; `body` must only touch the part of the output its range owns and must not
+/// call BLAS. Small workloads (`count * costPerItem` below `minimumWork`) run on the calling thread.
+func parallelChunks(_ count: Int, costPerItem: Int = 1, minimumWork: Int = 1 << 14, _ body: (Range<Int>) -> Void) {
+  guard count > 0 else { return }
+  let threads = min(ComputeOptions.threadCount, count)
+  if threads <= 1 || count * costPerItem < minimumWork {
+    body(0..<count)
+    return
+  }
+  let chunk = (count + threads - 1) / threads
+  withoutActuallyEscaping(body) { escaping in
+    // Each chunk writes a disjoint range, and concurrentPerform returns only after all chunks finish.
+    nonisolated(unsafe) let work = escaping
+    DispatchQueue.concurrentPerform(iterations: threads) { part in
+      let start = part * chunk
+      let end = min(count, start + chunk)
+      if start < end { work(start..<end) }
+    }
+  }
+}
