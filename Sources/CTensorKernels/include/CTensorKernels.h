@@ -39,4 +39,12 @@ void bld_geglu_f32(const float *restrict a, float *restrict y, size_t width, siz
 void bld_upsample_nearest2x_f32(const float *restrict x, float *restrict y, size_t height, size_t width,
                                 size_t plane_begin, size_t plane_end);
 
+/// The adjoint of bld_im2col_f32: adds the columns for output rows [row_begin, row_end) back into
+/// channels [channel_begin, channel_end) of one image. columns: [channels * kh * kw, (row_end - row_begin) * out_width];
+/// input: [channels, height, width], accumulated into (not overwritten).
+void bld_col2im_accumulate_f32(const float *restrict columns, size_t channels, size_t height, size_t width,
+                               size_t kernel_h, size_t kernel_w, size_t stride, size_t padding,
+                               size_t out_width, size_t row_begin, size_t row_end,
+                               size_t channel_begin, size_t channel_end, float *restrict input);
+
 #endif

@@ -1,0 +1,59 @@
+import Foundation
+import TensorCore
+
+/// Adam with PyTorch's `torch.optim.Adam` semantics (no weight decay, no AMSGrad), over named tensors.
+///
+/// Per parameter at step `t` (1-based): `m ← β₁m + (1 − β₁)g`, `v ← β₂v + (1 − β₂)g²`,
+/// `θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)`, exactly the order of operations of PyTorch's
+/// single-tensor implementation.
+public struct AdamOptimizer: Sendable {
+  /// The step size `lr`.
+  public var learningRate: Float
+  /// `β₁`, the first-moment decay.
+  public var beta1: Float
+  /// `β₂`, the second-moment decay.
+  public var beta2: Float
+  /// `ε`, added to the bias-corrected root second moment.
+  public var epsilon: Float
+  /// The number of updates applied so far.
+  public private(set) var step = 0
+  private var firstMoments: [String: [Float]] = [:]
+  private var secondMoments: [String: [Float]] = [:]
+
+  /// Creates an optimiser; the defaults are PyTorch's except the learning rate (the paper's 1e-4).
+  public init(learningRate: Float = 1e-4, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
+    self.learningRate = learningRate
+    self.beta1 = beta1
+    self.beta2 = beta2
+    self.epsilon = epsilon
+  }
+
+  /// Applies one update to every parameter that has a gradient (same key, same shape).
+  public mutating func update(_ parameters: inout [String: Tensor], gradients: [String: Tensor]) {
+    step += 1
+    let t = Double(step)
+    let stepSize = Float(Double(learningRate) / (1 - pow(Double(beta1), t)))
+    let correction2Root = Float((1 - pow(Double(beta2), t)).squareRoot())
+    let (b1, b2, eps) = (beta1, beta2, epsilon)
+    for (key, gradient) in gradients {
+      guard var parameter = parameters[key] else { continue }
+      precondition(parameter.shape == gradient.shape, "Adam: gradient \(gradient.shape) for \(key) \(parameter.shape)")
+      var m = firstMoments[key] ?? [Float](repeating: 0, count: gradient.count)
+      var v = secondMoments[key] ?? [Float](repeating: 0, count: gradient.count)
+      parameters[key] = nil  // drop the dictionary's reference so the update happens in place
+      parameter.withUnsafeMutableBufferPointer { theta in
+        gradient.withUnsafeBufferPointer { g in
+          for i in 0..<g.count {
+            m[i] = b1 * m[i] + (1 - b1) * g[i]
+            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+            let denominator = v[i].squareRoot() / correction2Root + eps
+            theta[i] -= stepSize * m[i] / denominator
+          }
+        }
+      }
+      parameters[key] = parameter
+      firstMoments[key] = m
+      secondMoments[key] = v
+    }
+  }
+}

@@ -1,0 +1,196 @@
+import TensorCore
+
+/// The outcome of a decoder fine-tune.
+public struct DecoderFineTuningResult: Sendable {
+  /// The reconstructed image `D_θ*(z)` (composited with the original outside the crop in crop mode),
+  /// `[N, out_channels, H, W]` in the decoder's output range.
+  public let image: Tensor
+  /// The loss at each iteration, before its update, on the optimised region.
+  public let losses: [Float]
+  /// The paper's loss of `image` over the whole image, so full and fast modes compare directly.
+  public let finalLoss: Double
+  /// The fine-tuned decoder parameters (all of them, keyed like `DifferentiableVAEDecoder.parameters`). The
+  /// tuner's own decoder is unchanged; these exist for inspection and parity tests.
+  public let tunedParameters: [String: Tensor]
+  /// The optimised window in image pixels (rows, columns); the whole image in full mode.
+  public let region: (rows: Range<Int>, columns: Range<Int>)
+}
+
+/// Per-image background reconstruction by decoder fine-tuning (paper §4.2, method.md "Background reconstruction").
+///
+/// Optimises the decoder's weights θ (not `post_quant_conv`, not the latent) with Adam so that
+/// `MSE(D_θ(z) ⊙ m, x̂ ⊙ m) + λ · MSE(D_θ(z) ⊙ (1 − m), x ⊙ (1 − m))` decreases, and returns `D_θ*(z)`.
+/// The tuner holds its decoder by value and trains a copy per call, so the pretrained weights are untouched after
+/// every call — finished, failed or cancelled — which is the paper's "restore after each image".
+public struct DecoderFineTuner: Sendable {
+  /// The pretrained decoder every call starts from.
+  public let decoder: DifferentiableVAEDecoder
+
+  /// Creates a tuner from a decoder.
+  public init(decoder: DifferentiableVAEDecoder) { self.decoder = decoder }
+
+  /// Creates a tuner from a VAE configuration and its weights (the whole VAE dictionary or just `decoder.*`).
+  /// - Throws: `DecoderFineTuningError` naming the configuration field or weight key at fault.
+  public init(architecture: VAEDecoderArchitecture, weights: [String: Tensor]) throws(DecoderFineTuningError) {
+    self.decoder = try DifferentiableVAEDecoder(architecture: architecture, weights: weights)
+  }
+
+  /// Fine-tunes a copy of the decoder for one image and returns the reconstruction.
+  ///
+  /// - Parameters:
+  ///   - decoderInput: `z` after `post_quant_conv`, `[N, latent_channels, h, w]` (see
+  ///     `DifferentiableVAEDecoder.applyingPostQuantConv`).
+  ///   - editedImage: `x̂`, `[N, out_channels, h·f, w·f]` (f = `architecture.upscaleFactor`), usually `D(z)`.
+  ///   - originalImage: `x`, same shape, in the decoder's output range (about [−1, 1]).
+  ///   - mask: `m` (1 = edited), `[N, 1, h·f, w·f]` or the image shape, values in [0, 1].
+  ///   - options: iterations, learning rate, λ, Adam constants and the fast-mode switches.
+  ///   - progress: called after every iteration; returning `.stop` cancels.
+  /// - Throws: `DecoderFineTuningError` for bad shapes or options, a non-finite loss, or cancellation.
+  public func reconstruct(
+    decoderInput: Tensor, editedImage: Tensor, originalImage: Tensor, mask: Tensor,
+    options: DecoderFineTuningOptions = .paper,
+    progress: (FineTuningProgress) -> FineTuningAction = { _ in .proceed }
+  ) throws(DecoderFineTuningError) -> DecoderFineTuningResult {
+    try options.validate()
+    try decoder.validate(decoderInput: decoderInput)
+    let factor = decoder.architecture.upscaleFactor
+    let (latentHeight, latentWidth) = (decoderInput.shape[2], decoderInput.shape[3])
+    let imageShape = [decoderInput.shape[0], decoder.architecture.outChannels, latentHeight * factor, latentWidth * factor]
+    guard editedImage.shape == imageShape else {
+      throw .inputShapeMismatch(name: "edited image", expected: "\(imageShape)", actual: editedImage.shape)
+    }
+    let fullLoss = try ReconstructionLoss(editedImage: editedImage, originalImage: originalImage, mask: mask,
+                                          backgroundWeight: options.backgroundWeight)
+    let allRows = 0..<imageShape[2]
+    let allColumns = 0..<imageShape[3]
+
+    guard let margin = options.cropMargin else {
+      let run = try optimise(decoderInput: decoderInput, loss: fullLoss, options: options, progress: progress)
+      return DecoderFineTuningResult(image: run.output, losses: run.losses, finalLoss: fullLoss.value(run.output),
+                                     tunedParameters: run.parameters, region: (allRows, allColumns))
+    }
+
+    // Crop mode: the mask's bounding box in latent pixels, grown by the margin.
+    guard let box = Self.boundingBox(of: fullLoss.mask) else {
+      // Nothing edited: the optimum of the loss is the original image itself.
+      return DecoderFineTuningResult(image: originalImage, losses: [], finalLoss: fullLoss.value(originalImage),
+                                     tunedParameters: decoder.parameters, region: (0..<0, 0..<0))
+    }
+    func latentRange(_ pixels: Range<Int>, grownBy growth: Int, limit: Int) -> Range<Int> {
+      let lower = max(0, pixels.lowerBound / factor - growth)
+      let upper = min(limit, (pixels.upperBound + factor - 1) / factor + growth)
+      return lower..<upper
+    }
+    let cropRows = latentRange(box.rows, grownBy: margin, limit: latentHeight)
+    let cropColumns = latentRange(box.columns, grownBy: margin, limit: latentWidth)
+    let pasteRows = latentRange(box.rows, grownBy: (margin + 1) / 2, limit: latentHeight)
+    let pasteColumns = latentRange(box.columns, grownBy: (margin + 1) / 2, limit: latentWidth)
+    func pixels(_ range: Range<Int>) -> Range<Int> { range.lowerBound * factor..<range.upperBound * factor }
+
+    let (imageRows, imageColumns) = (pixels(cropRows), pixels(cropColumns))
+    let cropLoss = try ReconstructionLoss(
+      editedImage: Self.cropped(editedImage, rows: imageRows, columns: imageColumns),
+      originalImage: Self.cropped(originalImage, rows: imageRows, columns: imageColumns),
+      mask: Self.cropped(fullLoss.mask, rows: imageRows, columns: imageColumns),
+      backgroundWeight: options.backgroundWeight)
+    let run = try optimise(decoderInput: Self.cropped(decoderInput, rows: cropRows, columns: cropColumns),
+                           loss: cropLoss, options: options, progress: progress)
+    // Original pixels everywhere except the paste window (the box grown by half the margin), whose pixels come
+    // from the tuned decoder's crop.
+    let (pasteImageRows, pasteImageColumns) = (pixels(pasteRows), pixels(pasteColumns))
+    let window = Self.cropped(
+      run.output, rows: (pasteImageRows.lowerBound - imageRows.lowerBound)..<(pasteImageRows.upperBound - imageRows.lowerBound),
+      columns: (pasteImageColumns.lowerBound - imageColumns.lowerBound)..<(pasteImageColumns.upperBound - imageColumns.lowerBound))
+    let image = Self.pasting(window, into: originalImage, rows: pasteImageRows, columns: pasteImageColumns)
+    return DecoderFineTuningResult(image: image, losses: run.losses, finalLoss: fullLoss.value(image),
+                                   tunedParameters: run.parameters, region: (imageRows, imageColumns))
+  }
+
+  /// The Adam loop on one decoder input; returns the final decoded output, the per-iteration losses and the weights.
+  private func optimise(
+    decoderInput: Tensor, loss: ReconstructionLoss, options: DecoderFineTuningOptions,
+    progress: (FineTuningProgress) -> FineTuningAction
+  ) throws(DecoderFineTuningError) -> (output: Tensor, losses: [Float], parameters: [String: Tensor]) {
+    var tuned = decoder
+    var adam = AdamOptimizer(learningRate: options.learningRate, beta1: options.beta1, beta2: options.beta2,
+                             epsilon: options.epsilon)
+    let start = options.trainedUpBlockCount.map { tuned.firstSegment(ofLastUpBlocks: $0) } ?? 0
+    // The frozen prefix is computed once; segments from `start` on are trained.
+    let prefix = tuned.run(decoderInput, segments: 0..<start)
+    var losses: [Float] = []
+    for iteration in stride(from: 1, through: options.iterationCount, by: 1) {
+      var value = 0.0
+      let step = try tuned.outputAndGradients(input: prefix, fromSegment: start) {
+        (output: Tensor) throws(DecoderFineTuningError) -> Tensor in
+        value = loss.value(output)
+        guard value.isFinite else { throw .nonFiniteLoss(iteration: iteration) }
+        return loss.gradient(output)
+      }
+      adam.update(&tuned.parameters, gradients: step.gradients)
+      losses.append(Float(value))
+      let report = FineTuningProgress(iteration: iteration, iterationCount: options.iterationCount, loss: Float(value))
+      if progress(report) == .stop { throw .cancelled(completedIterations: iteration) }
+    }
+    let output = tuned.run(prefix, segments: start..<tuned.segments.count)
+    return (output, losses, tuned.parameters)
+  }
+
+  /// The rows and columns holding a mask value above zero, over every sample and channel; nil if none.
+  static func boundingBox(of mask: Tensor) -> (rows: Range<Int>, columns: Range<Int>)? {
+    let (height, width) = (mask.shape[2], mask.shape[3])
+    var (top, bottom, left, right) = (height, -1, width, -1)
+    mask.withUnsafeBufferPointer { m in
+      for plane in 0..<(mask.count / (height * width)) {
+        for row in 0..<height {
+          for column in 0..<width where m[(plane * height + row) * width + column] > 0 {
+            top = min(top, row)
+            bottom = max(bottom, row)
+            left = min(left, column)
+            right = max(right, column)
+          }
+        }
+      }
+    }
+    return bottom < 0 ? nil : (top..<(bottom + 1), left..<(right + 1))
+  }
+
+  /// The window `rows × columns` of the last two axes of an `[N, C, H, W]` tensor.
+  static func cropped(_ x: Tensor, rows: Range<Int>, columns: Range<Int>) -> Tensor {
+    let (planes, height, width) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
+    return Tensor(shape: [x.shape[0], x.shape[1], rows.count, columns.count]) { out in
+      x.withUnsafeBufferPointer { source in
+        var index = 0
+        for plane in 0..<planes {
+          for row in rows {
+            let base = (plane * height + row) * width
+            for column in columns {
+              out[index] = source[base + column]
+              index += 1
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// `target` with the window `rows × columns` of its last two axes replaced by `window`.
+  static func pasting(_ window: Tensor, into target: Tensor, rows: Range<Int>, columns: Range<Int>) -> Tensor {
+    var result = target
+    let (planes, height, width) = (target.shape[0] * target.shape[1], target.shape[2], target.shape[3])
+    result.withUnsafeMutableBufferPointer { out in
+      window.withUnsafeBufferPointer { source in
+        var index = 0
+        for plane in 0..<planes {
+          for row in rows {
+            let base = (plane * height + row) * width
+            for column in columns {
+              out[base + column] = source[index]
+              index += 1
+            }
+          }
+        }
+      }
+    }
+    return result
+  }
+}

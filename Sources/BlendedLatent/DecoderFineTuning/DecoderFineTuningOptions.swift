@@ -1,0 +1,59 @@
+/// The settings of a decoder fine-tune; the defaults are the paper's (method.md, "Background reconstruction").
+public struct DecoderFineTuningOptions: Sendable, Equatable {
+  /// Adam iterations (75 in the paper).
+  public var iterationCount: Int
+  /// Adam's learning rate (1e-4 in the paper).
+  public var learningRate: Float
+  /// `λ`, the weight of the background term of the loss (100 in the paper).
+  public var backgroundWeight: Float
+  /// Adam's `β₁` (0.9).
+  public var beta1: Float
+  /// Adam's `β₂` (0.999).
+  public var beta2: Float
+  /// Adam's `ε` (1e-8).
+  public var epsilon: Float
+  /// Optimise only a crop around the mask: its bounding box grown by this many latent pixels on each side.
+  /// Pixels outside the box grown by half the margin are the original's, exactly. nil optimises the whole image.
+  public var cropMargin: Int?
+  /// Train only the last this-many up blocks and the output head; the frozen prefix is computed once.
+  /// nil trains every decoder parameter.
+  public var trainedUpBlockCount: Int?
+
+  /// Creates options; every default is the paper's full mode.
+  public init(
+    iterationCount: Int = 75, learningRate: Float = 1e-4, backgroundWeight: Float = 100, beta1: Float = 0.9,
+    beta2: Float = 0.999, epsilon: Float = 1e-8, cropMargin: Int? = nil, trainedUpBlockCount: Int? = nil
+  ) {
+    self.iterationCount = iterationCount
+    self.learningRate = learningRate
+    self.backgroundWeight = backgroundWeight
+    self.beta1 = beta1
+    self.beta2 = beta2
+    self.epsilon = epsilon
+    self.cropMargin = cropMargin
+    self.trainedUpBlockCount = trainedUpBlockCount
+  }
+
+  /// The paper's mode: every decoder weight, the whole image, 75 iterations.
+  public static let paper = DecoderFineTuningOptions()
+
+  /// The fast mode: optimise a crop around the mask grown by 8 latent pixels (64 image pixels at f = 8) and
+  /// paste the original elsewhere. See `Documentation/DecoderFineTuning.md` for the measurements behind it.
+  public static let fast = DecoderFineTuningOptions(cropMargin: 8)
+
+  /// Checks ranges. - Throws: `DecoderFineTuningError.invalidOption` naming the option.
+  func validate() throws(DecoderFineTuningError) {
+    guard iterationCount >= 0 else { throw .invalidOption(name: "iterationCount", value: "\(iterationCount)") }
+    guard learningRate.isFinite, learningRate >= 0 else { throw .invalidOption(name: "learningRate", value: "\(learningRate)") }
+    guard backgroundWeight.isFinite, backgroundWeight >= 0 else {
+      throw .invalidOption(name: "backgroundWeight", value: "\(backgroundWeight)")
+    }
+    guard (0..<1).contains(beta1) else { throw .invalidOption(name: "beta1", value: "\(beta1)") }
+    guard (0..<1).contains(beta2) else { throw .invalidOption(name: "beta2", value: "\(beta2)") }
+    guard epsilon.isFinite, epsilon > 0 else { throw .invalidOption(name: "epsilon", value: "\(epsilon)") }
+    if let cropMargin, cropMargin < 0 { throw .invalidOption(name: "cropMargin", value: "\(cropMargin)") }
+    if let trainedUpBlockCount, trainedUpBlockCount < 1 {
+      throw .invalidOption(name: "trainedUpBlockCount", value: "\(trainedUpBlockCount)")
+    }
+  }
+}

@@ -1,0 +1,123 @@
+internal import CTensorKernels
+
+/// The column-buffer limit of `conv2dBackward`, in floats (32 MiB): larger tiles than the forward's
+/// because the weight gradient's GEMM reduces over the tile width.
+let convolutionBackwardWorkspaceLimit = 8 << 20
+
+/// The gradients of `conv2d` with respect to its input, weight and bias.
+public struct Conv2DGradients: Sendable {
+  /// `∂L/∂input`, `[N, C, H, W]`; nil when it was not requested.
+  public var input: Tensor?
+  /// `∂L/∂weight`, `[O, C, kH, kW]`.
+  public var weight: Tensor
+  /// `∂L/∂bias`, `[O]`.
+  public var bias: Tensor
+}
+
+/// The backward pass of `conv2d(input, weight:, bias:, stride:, padding:)`.
+///
+/// `outputGradient`: `[N, O, H', W']` (the shape `conv2d` returned), `input`: `[N, C, H, W]`,
+/// `weight`: `[O, C, kH, kW]`. Per image and per tile of output rows the input is unfolded (im2col) once and
+/// two large GEMMs run: `∂W += ∂Y_tile · colᵀ` and `col' = Wᵀ · ∂Y_tile`, whose columns are folded back
+/// (col2im) into `∂X`. 1×1 stride-1 convolutions use the input directly. Column memory stays below
+/// `convolutionBackwardWorkspaceLimit` floats. With `computeInputGradient: false` the `Wᵀ · ∂Y` GEMM is
+/// skipped (used for the first layer of a network whose input is fixed).
+public func conv2dBackward(
+  outputGradient: Tensor, input: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0,
+  computeInputGradient: Bool = true
+) -> Conv2DGradients {
+  precondition(input.rank == 4 && weight.rank == 4 && outputGradient.rank == 4,
+               "conv2dBackward: input \(input.shape), weight \(weight.shape), gradient \(outputGradient.shape)")
+  let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+  let (outputChannels, kernelHeight, kernelWidth) = (weight.shape[0], weight.shape[2], weight.shape[3])
+  precondition(weight.shape[1] == channels, "conv2dBackward: input has \(channels) channels, weight \(weight.shape)")
+  let outputHeight = (height + 2 * padding - kernelHeight) / stride + 1
+  let outputWidth = (width + 2 * padding - kernelWidth) / stride + 1
+  precondition(outputGradient.shape == [batch, outputChannels, outputHeight, outputWidth],
+               "conv2dBackward: gradient \(outputGradient.shape), expected \([batch, outputChannels, outputHeight, outputWidth])")
+  let reduction = channels * kernelHeight * kernelWidth
+  let outputPlane = outputHeight * outputWidth
+  let inputImage = channels * height * width
+  let pointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0
+  let rowsPerTile = max(1, min(outputHeight, convolutionBackwardWorkspaceLimit / max(1, reduction * outputWidth)))
+  var columns = pointwise ? [] : [Float](repeating: 0, count: reduction * rowsPerTile * outputWidth)
+
+  var weightGradient = Tensor(shape: weight.shape, repeating: 0)
+  var inputGradient = computeInputGradient ? Tensor(shape: input.shape, repeating: 0) : nil
+  let biasGradient = Tensor(shape: [outputChannels]) { out in
+    outputGradient.withUnsafeBufferPointer { dy in
+      for o in 0..<outputChannels {
+        var total = 0.0
+        for n in 0..<batch {
+          let plane = dy.baseAddress! + (n * outputChannels + o) * outputPlane
+          for i in 0..<outputPlane { total += Double(plane[i]) }
+        }
+        out[o] = Float(total)
+      }
+    }
+  }
+
+  outputGradient.withUnsafeBufferPointer { dy in
+    input.withUnsafeBufferPointer { x in
+      weight.withUnsafeBufferPointer { w in
+        weightGradient.withUnsafeMutableBufferPointer { dw in
+          withOptionalMutablePointer(&inputGradient) { dx in
+            for n in 0..<batch {
+              let image = x.baseAddress! + n * inputImage
+              let gradient = dy.baseAddress! + n * outputChannels * outputPlane
+              if pointwise {
+                // ∂W[O, C] += ∂Y[O, HW] · X[C, HW]ᵀ;  ∂X[C, HW] = Wᵀ[C, O] · ∂Y[O, HW]
+                sgemm(transposeA: false, transposeB: true, m: outputChannels, n: channels, k: outputPlane,
+                      a: gradient, lda: outputPlane, b: image, ldb: outputPlane,
+                      c: dw.baseAddress!, ldc: channels, beta: 1)
+                if let dx {
+                  sgemm(transposeA: true, transposeB: false, m: channels, n: outputPlane, k: outputChannels,
+                        a: w.baseAddress!, lda: channels, b: gradient, ldb: outputPlane,
+                        c: dx + n * inputImage, ldc: outputPlane, beta: 0)
+                }
+                continue
+              }
+              columns.withUnsafeMutableBufferPointer { column in
+                let columnBase = column.baseAddress!
+                var rowStart = 0
+                while rowStart < outputHeight {
+                  let rowEnd = min(outputHeight, rowStart + rowsPerTile)
+                  let tileWidth = (rowEnd - rowStart) * outputWidth
+                  let start = rowStart
+                  parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
+                    bld_im2col_f32(image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
+                                   outputWidth, start, rowEnd, range.lowerBound, range.upperBound, columnBase)
+                  }
+                  // ∂W[O, CkHkW] += ∂Y_tile[O, tile] · col[CkHkW, tile]ᵀ
+                  sgemm(transposeA: false, transposeB: true, m: outputChannels, n: reduction, k: tileWidth,
+                        a: gradient + rowStart * outputWidth, lda: outputPlane, b: columnBase, ldb: tileWidth,
+                        c: dw.baseAddress!, ldc: reduction, beta: 1)
+                  if let dx {
+                    // col'[CkHkW, tile] = W[O, CkHkW]ᵀ · ∂Y_tile[O, tile], then folded back into ∂X.
+                    sgemm(transposeA: true, transposeB: false, m: reduction, n: tileWidth, k: outputChannels,
+                          a: w.baseAddress!, lda: reduction, b: gradient + rowStart * outputWidth, ldb: outputPlane,
+                          c: columnBase, ldc: tileWidth, beta: 0)
+                    let target = dx + n * inputImage
+                    parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
+                      bld_col2im_accumulate_f32(columnBase, channels, height, width, kernelHeight, kernelWidth,
+                                                stride, padding, outputWidth, start, rowEnd,
+                                                range.lowerBound, range.upperBound, target)
+                    }
+                  }
+                  rowStart = rowEnd
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return Conv2DGradients(input: inputGradient, weight: weightGradient, bias: biasGradient)
+}
+
+/// Calls `body` with the tensor's mutable base address, or nil for a nil tensor.
+func withOptionalMutablePointer<R>(_ tensor: inout Tensor?, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
+  guard tensor != nil else { return body(nil) }
+  return tensor!.withUnsafeMutableBufferPointer { body($0.baseAddress) }
+}
