@@ -1,0 +1,147 @@
+import BlendedLatent
+import Foundation
+import Testing
+import TensorCore
+import _TestSupport
+
+/// Behaviour of the fine-tuner beyond parity: strict weights, input checks, cancellation, restore, and the fast
+/// modes (crop around the mask, train only the last up blocks).
+@Suite("Decoder fine-tuning")
+struct DecoderFineTuningTests {
+  typealias Fixture = DecoderFineTuningParityTests.Fixture
+
+  func tuner(_ fixture: Fixture) throws -> DecoderFineTuner {
+    try DecoderFineTuner(architecture: fixture.architecture, weights: fixture.initial)
+  }
+
+  @Test func rejectsMissingMisshapenAndUnexpectedWeights() throws {
+    let fixture = try DecoderFineTuningParityTests.load()
+    var missing = fixture.initial
+    missing["decoder.up_blocks.1.resnets.0.conv_shortcut.weight"] = nil
+    #expect(throws: DecoderFineTuningError.missingWeight(key: "decoder.up_blocks.1.resnets.0.conv_shortcut.weight")) {
+      try DifferentiableVAEDecoder(architecture: fixture.architecture, weights: missing)
+    }
+    var misshapen = fixture.initial
+    misshapen["decoder.conv_out.bias"] = Tensor(shape: [4], repeating: 0)
+    #expect(throws: DecoderFineTuningError.weightShapeMismatch(key: "decoder.conv_out.bias", expected: [3], actual: [4])) {
+      try DifferentiableVAEDecoder(architecture: fixture.architecture, weights: misshapen)
+    }
+    var extra = fixture.initial
+    extra["decoder.up_blocks.1.upsamplers.0.conv.weight"] = Tensor(shape: [1], repeating: 0)
+    #expect(throws: DecoderFineTuningError.unexpectedWeight(key: "decoder.up_blocks.1.upsamplers.0.conv.weight")) {
+      try DifferentiableVAEDecoder(architecture: fixture.architecture, weights: extra)
+    }
+    var noAttention = fixture.architecture
+    noAttention.midBlockAddAttention = false
+    #expect(throws: DecoderFineTuningError.unexpectedWeight(key: "decoder.mid_block.attentions.0.group_norm.bias")) {
+      try DifferentiableVAEDecoder(architecture: noAttention, weights: fixture.initial)
+    }
+    var badGroups = fixture.architecture
+    badGroups.normNumGroups = 5
+    #expect(throws: DecoderFineTuningError.self) {
+      try DifferentiableVAEDecoder(architecture: badGroups, weights: fixture.initial)
+    }
+  }
+
+  @Test func rejectsBadInputsAndOptions() throws {
+    let fixture = try DecoderFineTuningParityTests.load()
+    let tuner = try tuner(fixture)
+    let (z, edited, original, mask) = (fixture.inputs["decoder_input"]!, fixture.inputs["edited"]!,
+                                       fixture.inputs["original"]!, fixture.inputs["mask"]!)
+    #expect(throws: DecoderFineTuningError.inputShapeMismatch(name: "decoder input", expected: "[N, 4, h, w]", actual: [1, 3, 8, 8])) {
+      try tuner.reconstruct(decoderInput: Tensor(shape: [1, 3, 8, 8], repeating: 0), editedImage: edited,
+                            originalImage: original, mask: mask)
+    }
+    #expect(throws: DecoderFineTuningError.self) {
+      try tuner.reconstruct(decoderInput: z, editedImage: edited, originalImage: original,
+                            mask: Tensor(shape: [1, 1, 8, 8], repeating: 1))
+    }
+    #expect(throws: DecoderFineTuningError.invalidOption(name: "learningRate", value: "-1.0")) {
+      try tuner.reconstruct(decoderInput: z, editedImage: edited, originalImage: original, mask: mask,
+                            options: DecoderFineTuningOptions(learningRate: -1))
+    }
+    #expect(throws: DecoderFineTuningError.nonFiniteLoss(iteration: 1)) {
+      var poisoned = original
+      poisoned[0, 0, 0, 0] = .nan
+      return try tuner.reconstruct(decoderInput: z, editedImage: edited, originalImage: poisoned, mask: mask)
+    }
+  }
+
+  @Test func stopsWhenAskedAndLeavesTheWeightsUntouched() throws {
+    let fixture = try DecoderFineTuningParityTests.load()
+    let tuner = try tuner(fixture)
+    let before = tuner.decoder.parameters
+    var calls = 0
+    #expect(throws: DecoderFineTuningError.cancelled(completedIterations: 2)) {
+      try tuner.reconstruct(
+        decoderInput: fixture.inputs["decoder_input"]!, editedImage: fixture.inputs["edited"]!,
+        originalImage: fixture.inputs["original"]!, mask: fixture.inputs["mask"]!,
+        options: DecoderFineTuningOptions(iterationCount: 10, learningRate: 1e-2)
+      ) { progress in
+        calls += 1
+        return progress.iteration == 2 ? .stop : .proceed
+      }
+    }
+    #expect(calls == 2)
+    #expect(tuner.decoder.parameters == before)
+    // A run after the cancelled one starts from the pretrained weights again: it matches the torch fixture.
+    let result = try tuner.reconstruct(
+      decoderInput: fixture.inputs["decoder_input"]!, editedImage: fixture.inputs["edited"]!,
+      originalImage: fixture.inputs["original"]!, mask: fixture.inputs["mask"]!,
+      options: DecoderFineTuningOptions(iterationCount: fixture.iterations, learningRate: fixture.learningRate))
+    #expect(TensorComparison(result.image, fixture.final["output"]!).isClose(relative: 1e-4))
+  }
+
+  @Test func lowersTheLossWithThePaperSettings() throws {
+    let fixture = try DecoderFineTuningParityTests.load()
+    let result = try tuner(fixture).reconstruct(
+      decoderInput: fixture.inputs["decoder_input"]!, editedImage: fixture.inputs["edited"]!,
+      originalImage: fixture.inputs["original"]!, mask: fixture.inputs["mask"]!,
+      options: DecoderFineTuningOptions(iterationCount: 20))
+    #expect(result.losses.count == 20)
+    #expect(result.finalLoss < Double(result.losses[0]) * 0.9, "losses \(result.losses), final \(result.finalLoss)")
+  }
+
+  @Test func cropModePastesExactOriginalPixelsOutsideTheWindow() throws {
+    let fixture = try DecoderFineTuningParityTests.load()
+    let tuner = try tuner(fixture)
+    let (original, mask) = (fixture.inputs["original"]!, fixture.inputs["mask"]!)
+    let result = try tuner.reconstruct(
+      decoderInput: fixture.inputs["decoder_input"]!, editedImage: fixture.inputs["edited"]!, originalImage: original,
+      mask: mask, options: DecoderFineTuningOptions(iterationCount: 3, learningRate: 1e-3, cropMargin: 1))
+    // Mask rows 3..<11, columns 4..<13 at f = 2 → latent rows 1..<6, columns 2..<7, grown by 1 → pixels 0..<14, 2..<16;
+    // the paste window is grown by 1 latent pixel as well ((1 + 1) / 2).
+    #expect(result.region.rows == 0..<14 && result.region.columns == 2..<16)
+    for c in 0..<3 {
+      for i in 0..<16 {
+        for j in 0..<16 where i >= 14 || j < 2 {
+          #expect(result.image[0, c, i, j] == original[0, c, i, j])
+        }
+      }
+    }
+    #expect(result.image != original)
+    #expect(result.finalLoss.isFinite)
+    // An empty mask needs no optimisation: the original is the exact optimum.
+    let empty = try tuner.reconstruct(
+      decoderInput: fixture.inputs["decoder_input"]!, editedImage: fixture.inputs["edited"]!, originalImage: original,
+      mask: Tensor(shape: mask.shape, repeating: 0), options: .fast)
+    #expect(empty.image == original && empty.finalLoss == 0)
+  }
+
+  @Test func trainingTheLastUpBlocksLeavesTheFrozenPrefixUnchanged() throws {
+    let fixture = try DecoderFineTuningParityTests.load()
+    let tuner = try tuner(fixture)
+    let result = try tuner.reconstruct(
+      decoderInput: fixture.inputs["decoder_input"]!, editedImage: fixture.inputs["edited"]!,
+      originalImage: fixture.inputs["original"]!, mask: fixture.inputs["mask"]!,
+      options: DecoderFineTuningOptions(iterationCount: 3, learningRate: 1e-3, trainedUpBlockCount: 1))
+    let trained = Set(tuner.decoder.parameterNames(inLastUpBlocks: 1))
+    #expect(trained.contains("decoder.up_blocks.1.resnets.0.conv1.weight") && trained.contains("decoder.conv_out.bias"))
+    #expect(!trained.contains("decoder.up_blocks.0.upsamplers.0.conv.weight"))
+    for name in tuner.decoder.parameterNames {
+      let changed = result.tunedParameters[name]! != tuner.decoder.parameters[name]!
+      #expect(changed == trained.contains(name), "\(name) changed: \(changed)")
+    }
+    #expect(result.finalLoss < Double(result.losses[0]))
+  }
+}
