@@ -64,8 +64,14 @@ public struct DecoderFineTuner: Sendable {
     let allRows = 0..<imageShape[2]
     let allColumns = 0..<imageShape[3]
 
+    // Segments before `start` are frozen: their output is computed once, on the whole latent (so the mid block's
+    // global attention sees the whole image even in crop mode), and only the segments from `start` on are trained.
+    let start = options.trainedUpBlockCount.map { decoder.firstSegment(ofLastUpBlocks: $0) } ?? 0
+    let prefix = decoder.run(decoderInput, segments: 0..<start)
+    let prefixScale = prefix.shape[2] / latentHeight  // resolution of the prefix output relative to the latent
+
     guard let margin = options.cropMargin else {
-      let run = try optimise(decoderInput: decoderInput, loss: fullLoss, options: options, progress: progress)
+      let run = try optimise(input: prefix, fromSegment: start, loss: fullLoss, options: options, progress: progress)
       return DecoderFineTuningResult(image: run.output, losses: run.losses, finalLoss: fullLoss.value(run.output),
                                      tunedParameters: run.parameters, region: (allRows, allColumns))
     }
@@ -93,8 +99,9 @@ public struct DecoderFineTuner: Sendable {
       originalImage: Self.cropped(originalImage, rows: imageRows, columns: imageColumns),
       mask: Self.cropped(fullLoss.mask, rows: imageRows, columns: imageColumns),
       backgroundWeight: options.backgroundWeight)
-    let run = try optimise(decoderInput: Self.cropped(decoderInput, rows: cropRows, columns: cropColumns),
-                           loss: cropLoss, options: options, progress: progress)
+    func scaled(_ range: Range<Int>) -> Range<Int> { range.lowerBound * prefixScale..<range.upperBound * prefixScale }
+    let run = try optimise(input: Self.cropped(prefix, rows: scaled(cropRows), columns: scaled(cropColumns)),
+                           fromSegment: start, loss: cropLoss, options: options, progress: progress)
     // Original pixels everywhere except the paste window (the box grown by half the margin), whose pixels come
     // from the tuned decoder's crop.
     let (pasteImageRows, pasteImageColumns) = (pixels(pasteRows), pixels(pasteColumns))
@@ -107,16 +114,14 @@ public struct DecoderFineTuner: Sendable {
   }
 
   /// The Adam loop on one decoder input; returns the final decoded output, the per-iteration losses and the weights.
+  /// `prefix` is the input of segment `start`; only the segments from `start` on are run and trained.
   private func optimise(
-    decoderInput: Tensor, loss: ReconstructionLoss, options: DecoderFineTuningOptions,
+    input prefix: Tensor, fromSegment start: Int, loss: ReconstructionLoss, options: DecoderFineTuningOptions,
     progress: (FineTuningProgress) -> FineTuningAction
   ) throws(DecoderFineTuningError) -> (output: Tensor, losses: [Float], parameters: [String: Tensor]) {
     var tuned = decoder
     var adam = AdamOptimizer(learningRate: options.learningRate, beta1: options.beta1, beta2: options.beta2,
                              epsilon: options.epsilon)
-    let start = options.trainedUpBlockCount.map { tuned.firstSegment(ofLastUpBlocks: $0) } ?? 0
-    // The frozen prefix is computed once; segments from `start` on are trained.
-    let prefix = tuned.run(decoderInput, segments: 0..<start)
     var losses: [Float] = []
     for iteration in stride(from: 1, through: options.iterationCount, by: 1) {
       var value = 0.0

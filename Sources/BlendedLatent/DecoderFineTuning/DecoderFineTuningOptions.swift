@@ -14,6 +14,9 @@ public struct DecoderFineTuningOptions: Sendable, Equatable {
   public var epsilon: Float
   /// Optimise only a crop around the mask: its bounding box grown by this many latent pixels on each side.
   /// Pixels outside the box grown by half the margin are the original's, exactly. nil optimises the whole image.
+  /// The crop is taken at the input of the first trained segment: with `trainedUpBlockCount` the frozen prefix
+  /// (including the mid block's global attention) runs on the whole latent and its output is cropped; without it
+  /// the latent itself is cropped, so the attention sees only the crop.
   public var cropMargin: Int?
   /// Train only the last this-many up blocks and the output head; the frozen prefix is computed once.
   /// nil trains every decoder parameter.
