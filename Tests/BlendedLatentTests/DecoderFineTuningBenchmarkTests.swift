@@ -9,7 +9,7 @@ import TensorCore
 /// `BLD_DECODER_BENCH=256:2:full swift test -c release --filter DecoderFineTuningBenchmark`. MODE is `full` or
 /// `crop` (crop margin MARGIN latent pixels, default 8); UPBLOCKS trains only the last up blocks. The mask is a
 /// centred square of a quarter of the image; the edit is `D(z)` and the original `D(z)` plus a drift. Prints one JSON line with seconds per iteration, losses and the
-/// process's peak resident set (VmHWM, which includes the test runner).
+/// process CPU seconds per iteration and the peak resident set (VmHWM, which includes the test runner).
 @Suite("Decoder fine-tuning benchmark")
 struct DecoderFineTuningBenchmarkTests {
   static let setting = ProcessInfo.processInfo.environment["BLD_DECODER_BENCH"]
@@ -50,20 +50,32 @@ struct DecoderFineTuningBenchmarkTests {
     let options = DecoderFineTuningOptions(
       iterationCount: iterations, cropMargin: mode == "crop" ? margin : nil, trainedUpBlockCount: upBlocks)
     var stamps = [Date()]
+    var cpuStamps = [Self.processCPUSeconds()]
     let start = Date()
     let result = try tuner.reconstruct(decoderInput: latent, editedImage: edited, originalImage: original, mask: mask,
                                        options: options) { _ in
       stamps.append(Date())
+      cpuStamps.append(Self.processCPUSeconds())
       return .proceed
     }
     let total = Date().timeIntervalSince(start)
     let perIteration = zip(stamps.dropFirst(), stamps).map { $0.timeIntervalSince($1) }
+    let cpuPerIteration = zip(cpuStamps.dropFirst(), cpuStamps).map { $0 - $1 }
     print(
       "{\"bench\": \"vae-finetune-\(size)\", \"mode\": \"\(mode)\", \"margin\": \(margin), \"up_blocks\": \(upBlocks.map(String.init) ?? "null"), "
         + "\"threads\": \(ComputeOptions.threadCount), \"iterations\": \(iterations), \"seconds_per_iteration\": \(perIteration), "
+        + "\"cpu_seconds_per_iteration\": \(cpuPerIteration), "
         + "\"total_seconds\": \(total), \"losses\": \(result.losses), \"final_loss\": \(result.finalLoss), "
         + "\"region\": \"\(result.region.rows)x\(result.region.columns)\", \"peak_rss_mib\": \(Self.peakResidentMiB())}")
     #expect(result.image.isFinite)
+  }
+
+  /// User + system CPU seconds of this process so far (robust to other processes sharing the cores).
+  static func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+      + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
   }
 
   /// VmHWM of this process in MiB, from /proc/self/status (0 where unavailable).
