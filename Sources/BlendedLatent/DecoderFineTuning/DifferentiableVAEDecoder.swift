@@ -161,9 +161,9 @@ public struct DifferentiableVAEDecoder: Sendable {
     return conv2d(latent, weight: weight, bias: bias)
   }
 
-  /// Random parameters for an architecture (for timing and tests): convolution and linear weights uniform in
-  /// ±1/√fan_in like PyTorch's default initialisers, biases ±0.01·..., group-norm weights 1 and biases 0.
-  /// Deterministic in `seed`.
+  /// Random parameters for an architecture (for timing and tests, e.g. a full-size `.stableDiffusion` decoder without a
+  /// checkpoint): convolution and linear weights uniform in ±1/√fan_in (the bound of PyTorch's default initialisers),
+  /// biases uniform in ±0.01, group-norm weights 1 and biases 0. Deterministic in `seed`.
   public static func randomWeights(for architecture: VAEDecoderArchitecture, seed: UInt64) -> [String: Tensor] {
     var state = seed &+ 0x9E37_79B9_7F4A_7C15
     func next() -> Float {
