@@ -16,13 +16,13 @@ void bld_softmax_rows_f32(float *restrict x, size_t width, size_t row_begin, siz
       row[i] = v;
       if (v > maximum) maximum = v;
     }
-    float sum = 0.0f;
+    double sum = 0.0;  // double: a float running sum over thousands of keys loses ~1e-5
     for (size_t i = 0; i < valid; ++i) {
       const float e = expf(row[i] - maximum);
       row[i] = e;
       sum += e;
     }
-    const float inv = 1.0f / sum;
+    const float inv = (float)(1.0 / sum);
     for (size_t i = 0; i < valid; ++i) row[i] *= inv;
     for (size_t i = valid; i < width; ++i) row[i] = 0.0f;
   }

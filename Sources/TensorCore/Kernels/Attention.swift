@@ -1,8 +1,15 @@
 internal import CTensorKernels
 
 /// Query rows per score tile of `scaledDotProductAttention`: the score buffer holds at most
-/// `attentionQueryTile × keyCount` floats, whatever the sequence length.
-let attentionQueryTile = 256
+/// `attentionQueryTileRows × keyCount` floats, whatever the query count, batch or head count.
+public let attentionQueryTileRows = 256
+
+/// The number of score elements `scaledDotProductAttention` holds at once for `queryCount` queries and
+/// `keyCount` keys: `min(queryCount, attentionQueryTileRows) × keyCount` (4 MiB for 4096 keys), against
+/// `B × H × Tq × Tk` for a full score matrix.
+public func attentionScoreTileElements(queryCount: Int, keyCount: Int) -> Int {
+  min(queryCount, attentionQueryTileRows) * keyCount
+}
 
 /// Multi-head scaled dot-product attention, `softmax(Q Kᵀ / √d) V`, computed in query tiles so the full
 /// score matrix is never held.
@@ -21,8 +28,8 @@ public func scaledDotProductAttention(
   precondition(headCount > 0 && width % headCount == 0, "attention: width \(width) not divisible by \(headCount) heads")
   let headWidth = width / headCount
   let scale = 1 / Float(headWidth).squareRoot()
-  let tile = min(queryCount, attentionQueryTile)
-  var scores = [Float](repeating: 0, count: tile * keyCount)
+  let tile = min(queryCount, attentionQueryTileRows)
+  var scores = [Float](repeating: 0, count: attentionScoreTileElements(queryCount: queryCount, keyCount: keyCount))
   return Tensor(shape: query.shape) { out in
     query.withUnsafeBufferPointer { q in
       key.withUnsafeBufferPointer { k in
