@@ -66,14 +66,14 @@ enum KernelCases {
   static func attention(tokens: Int, heads: Int, headWidth: Int, batch: Int) -> BenchmarkCase {
     let width = heads * headWidth
     let fullScoresMB = Double(batch * heads * tokens * tokens) * 4 / 1_048_576
-    let tileMB = Double(attentionScoreTileElements(queryCount: tokens, keyCount: tokens)) * 4 / 1_048_576
+    let tileMB = Double(attentionScoreWorkspaceElements(queryCount: tokens, keyCount: tokens, headWidth: headWidth)) * 4 / 1_048_576
     return BenchmarkCase(
       name: "attention-\(tokens)x\(heads)x\(headWidth)-b\(batch)",
       flops: 4 * Double(batch * heads) * Double(tokens) * Double(tokens) * Double(headWidth), isGEMMBacked: true,
       extraFields: [
         "qkvo_mb": .number(4 * Double(batch * tokens * width) * 4 / 1_048_576),
         "full_score_matrix_mb": .number(fullScoresMB),
-        "score_tile_mb": .number(tileMB),
+        "score_workspace_mb": .number(tileMB),
       ]
     ) {
       let q = benchmarkTensor([batch, tokens, width], seed: 6)

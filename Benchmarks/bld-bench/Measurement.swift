@@ -90,6 +90,14 @@ func monotonicSeconds() -> Double {
   return Double(time.tv_sec) + 1e-9 * Double(time.tv_nsec)
 }
 
+/// User plus system CPU seconds of this process (all threads), to read timings taken on a loaded machine.
+func processCPUSeconds() -> Double {
+  var usage = rusage()
+  guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+  return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+    + 1e-6 * Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+}
+
 /// The median of a non-empty list.
 func median(_ values: [Double]) -> Double {
   let sorted = values.sorted()

@@ -90,16 +90,20 @@ func runCase(_ benchmark: BenchmarkCase, options: BenchOptions) throws -> String
   let body = try benchmark.prepare()
   body()  // warm-up
   var times: [Double] = []
+  var cpuTimes: [Double] = []
   for _ in 0..<options.repeatCount {
+    let cpuStart = processCPUSeconds()
     let start = monotonicSeconds()
     body()
     times.append(monotonicSeconds() - start)
+    cpuTimes.append(processCPUSeconds() - cpuStart)
   }
   let seconds = median(times)
   var line = JSONLine()
   line.append("case", .string(benchmark.name))
   line.append("median_s", .number(seconds))
   line.append("min_s", .number(times.min() ?? seconds))
+  line.append("cpu_s", .number(median(cpuTimes)))
   let gflops = benchmark.flops.map { $0 / seconds / 1e9 }
   line.append("gflops", gflops.map { .number($0) } ?? .null)
   line.append("peak_rss_mb", ProcessMemory.peakResidentMB.map { .number($0) } ?? .null)

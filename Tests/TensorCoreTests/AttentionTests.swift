@@ -54,16 +54,88 @@ struct AttentionTests {
     #expect(comparison.isClose(relative: 1e-5), "\(comparison)")
 
     // Memory: a full score matrix would be 2·8·4096·4096 floats = 1 GiB (64 MiB for a single head).
-    // Allowed growth: the output, the bounded score tile, and slack for the allocator and concurrent tests.
+    // Allowed growth: the output, the packed keys, the score workspace, and slack for the allocator and for
+    // tests running concurrently.
     let outputBytes = result.count * 4
-    let tileBytes = attentionScoreTileElements(queryCount: tokens, keyCount: tokens) * 4
-    #expect(tileBytes == 256 * 4096 * 4)
-    #expect(tileBytes * 16 <= batch * heads * tokens * tokens * 4 / 16)
+    let workspaceBytes = attentionScoreWorkspaceElements(queryCount: tokens, keyCount: tokens, headWidth: headWidth) * 4
+    #expect(workspaceBytes <= 1 << 20, "score workspace \(workspaceBytes) bytes")
     if peakResetWorked, let peakGrowth {
-      let allowance = outputBytes + 2 * tileBytes + 24 << 20
+      let allowance = 2 * outputBytes + workspaceBytes + 24 << 20
       #expect(peakGrowth < allowance, "peak RSS grew by \(peakGrowth >> 20) MiB (allowed \(allowance >> 20) MiB)")
       #expect(peakGrowth < 64 << 20, "peak RSS growth \(peakGrowth >> 20) MiB reaches one head's full score matrix")
     }
+  }
+
+  @Test("heads wider than the fused limit take the tiled BLAS path: causal and cross vs naive reference")
+  func wideHeadsMatchNaiveReference() {
+    let headWidth = attentionFusedHeadWidthLimit + 32
+    for (queryCount, keyCount, causal) in [(300, 300, true), (300, 77, false), (5, 600, false)] {
+      let query = NaiveKernels.uniform([2, queryCount, 2 * headWidth], seed: 51, scale: 1.5)
+      let key = NaiveKernels.uniform([2, keyCount, 2 * headWidth], seed: 52, scale: 1.5)
+      let value = NaiveKernels.uniform([2, keyCount, 2 * headWidth], seed: 53)
+      let result = scaledDotProductAttention(query: query, key: key, value: value, headCount: 2, causal: causal)
+      let workspace = attentionScoreWorkspaceElements(queryCount: queryCount, keyCount: keyCount, headWidth: headWidth)
+      #expect(workspace == min(queryCount, attentionQueryTileRows) * keyCount)
+      expectRowsMatch(result, query: query, key: key, value: value, headCount: 2, causal: causal,
+                      rows: [0, 1, queryCount / 2, queryCount - 1].filter { $0 < queryCount }, label: "d=\(headWidth)")
+    }
+  }
+
+  @Test("every vector-extension level of the fused kernel agrees with the naive reference")
+  func everyVectorExtensionLevel() throws {
+    let original = ComputeOptions.vectorExtension
+    defer { ComputeOptions.setVectorExtensionLimit(.avx512) }
+    #expect(original == ComputeOptions.supportedVectorExtension)
+    let fixtures = try KernelFixture.load("attention")
+    for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
+      ComputeOptions.setVectorExtensionLimit(level)
+      #expect(ComputeOptions.vectorExtension == level)
+      for (name, fixture) in fixtures {
+        let result = scaledDotProductAttention(
+          query: try #require(fixture.input("query")), key: try #require(fixture.input("key")),
+          value: try #require(fixture.input("value")), headCount: fixture.int("heads"), causal: fixture.bool("causal"))
+        let comparison = TensorComparison(result, fixture.expectedTensor)
+        #expect(comparison.isClose(relative: 1e-5), "\(level) \(name): \(comparison)")
+      }
+      // Head widths that exercise every column tail (8, 16, 24, 40, 72) and key counts off the 16-key panels.
+      for (headWidth, keyCount, causal) in [(8, 33, false), (24, 77, true), (40, 100, false), (72, 49, true), (3, 17, false)] {
+        let query = NaiveKernels.uniform([1, 70, 2 * headWidth], seed: 61, scale: 2)
+        let key = NaiveKernels.uniform([1, keyCount, 2 * headWidth], seed: 62, scale: 2)
+        let value = NaiveKernels.uniform([1, keyCount, 2 * headWidth], seed: 63)
+        let result = scaledDotProductAttention(query: query, key: key, value: value, headCount: 2, causal: causal)
+        expectRowsMatch(result, query: query, key: key, value: value, headCount: 2, causal: causal,
+                        rows: Array(0..<70), label: "\(level) d=\(headWidth) Tk=\(keyCount)")
+      }
+      for (name, fixture) in try KernelFixture.load("softmax") {
+        let comparison = TensorComparison(softmax(try #require(fixture.input("x"))), fixture.expectedTensor)
+        #expect(comparison.isClose(relative: 1e-6), "\(level) softmax \(name): \(comparison)")
+      }
+    }
+  }
+
+  /// Compares the given query rows of every batch and head with `NaiveKernels.attentionRow`.
+  private func expectRowsMatch(
+    _ result: Tensor, query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool, rows: [Int],
+    label: String
+  ) {
+    let (batch, queryCount, width) = (query.shape[0], query.shape[1], query.shape[2])
+    let headWidth = width / headCount
+    var worst = 0.0
+    var scale = 0.0
+    for b in 0..<batch {
+      for h in 0..<headCount {
+        for row in rows {
+          let reference = NaiveKernels.attentionRow(
+            query: query, key: key, value: value, headCount: headCount, batch: b, head: h, row: row, causal: causal)
+          for c in 0..<headWidth {
+            let actual = Double(result.scalars[(b * queryCount + row) * width + h * headWidth + c])
+            worst = max(worst, abs(actual - reference[c]))
+            scale = max(scale, abs(reference[c]))
+          }
+        }
+      }
+    }
+    #expect(worst <= 1e-5 * max(scale, 1e-3), "\(label): max |Δ| \(worst), max |expected| \(scale)")
   }
 
   @Test("causal attention over more than one tile equals the naive reference")

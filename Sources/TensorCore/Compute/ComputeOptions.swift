@@ -1,4 +1,5 @@
 internal import COpenBLAS
+internal import CTensorKernels
 import Dispatch
 import Foundation
 import Synchronization
@@ -26,6 +27,36 @@ public enum ComputeOptions {
 
   /// The default thread count: the number of active processors.
   public static var defaultThreadCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+  /// The widest vector instructions this CPU offers to TensorCore's own C kernels (OpenBLAS chooses its own).
+  public static var supportedVectorExtension: VectorExtension {
+    VectorExtension(rawValue: Int(bld_detected_simd_level())) ?? .portable
+  }
+
+  /// The vector instructions TensorCore's kernels use now: the supported ones, capped by
+  /// `setVectorExtensionLimit(_:)`.
+  public static var vectorExtension: VectorExtension {
+    VectorExtension(rawValue: Int(bld_simd_level())) ?? .portable
+  }
+
+  /// Caps the vector instructions of TensorCore's kernels (process-wide), so every code path can be tested
+  /// and compared on one machine. Results agree across levels within float rounding.
+  public static func setVectorExtensionLimit(_ limit: VectorExtension) {
+    bld_set_simd_limit(Int32(limit.rawValue))
+  }
+}
+
+/// The instruction-set levels of TensorCore's C kernels.
+public enum VectorExtension: Int, Sendable, Comparable, CaseIterable {
+  /// Portable C, whatever the compiler emits for the baseline target.
+  case portable = 0
+  /// x86-64 AVX2 with FMA (8 floats per vector).
+  case avx2 = 1
+  /// x86-64 AVX-512F (16 floats per vector).
+  case avx512 = 2
+
+  /// Orders levels from portable to widest.
+  public static func < (a: VectorExtension, b: VectorExtension) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// Runs `body(range)` over `count` items split into at most `ComputeOptions.threadCount` contiguous chunks.
