@@ -8,6 +8,8 @@ enum KernelCases {
     [sgemm(2048), rawCBLASSgemm(2048)]
       + [(64, 320), (32, 640), (16, 1280), (512, 128)].map { conv3x3(size: $0.0, channels: $0.1) }
       + [attention(tokens: 4096, heads: 8, headWidth: 40, batch: 2), groupNorm(size: 64, channels: 320, groups: 32)]
+      + [broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: false),
+         broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: true)]
   }
 
   /// `sgemm-N`: an N×N by N×N product through TensorCore's `matmul`.
@@ -93,6 +95,20 @@ enum KernelCases {
       let weight = benchmarkTensor([channels], seed: 10)
       let bias = benchmarkTensor([channels], seed: 11)
       return { blackHole(TensorCore.groupNorm(x, groupCount: groups, weight: weight, bias: bias, epsilon: 1e-5)) }
+    }
+  }
+
+  /// `add-BxCxHxW` (same shapes) or `add-bias-BxCxHxW` (a `[B, C, 1, 1]` operand, as a time-embedding add).
+  static func broadcastAdd(batch: Int, channels: Int, size: Int, broadcast: Bool) -> BenchmarkCase {
+    let shape = [batch, channels, size, size]
+    let count = Double(shape.reduce(1, *))
+    return BenchmarkCase(
+      name: "add-\(broadcast ? "bias-" : "")\(batch)x\(channels)x\(size)x\(size)", flops: count, isGEMMBacked: false,
+      extraFields: ["bytes_moved_mb": .number((broadcast ? 2 : 3) * count * 4 / 1_048_576)]
+    ) {
+      let a = benchmarkTensor(shape, seed: 12)
+      let b = benchmarkTensor(broadcast ? [batch, channels, 1, 1] : shape, seed: 13)
+      return { blackHole(a + b) }
     }
   }
 

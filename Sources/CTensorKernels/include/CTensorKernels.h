@@ -13,6 +13,12 @@ void bld_set_simd_limit(int level);
 /// The level in use: min(detected, limit).
 int bld_simd_level(void);
 
+/// Marks the calling thread as running (or no longer running) a chunk of a TensorCore parallel region.
+void bld_parallel_region_enter(void);
+void bld_parallel_region_leave(void);
+/// Non-zero while the calling thread runs a parallel-region chunk (BLAS must not be called then).
+int bld_in_parallel_region(void);
+
 /// Writes the im2col columns for output rows [row_begin, row_end) of one image.
 /// input: [channels, height, width]; columns: [channels * kh * kw, (row_end - row_begin) * out_width].
 void bld_im2col_f32(const float *restrict input, size_t channels, size_t height, size_t width,

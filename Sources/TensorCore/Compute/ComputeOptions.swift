@@ -62,12 +62,15 @@ public enum VectorExtension: Int, Sendable, Comparable, CaseIterable {
 /// Runs `body(range)` over `count` items split into at most `ComputeOptions.threadCount` contiguous chunks.
 ///
 /// Chunks run concurrently; `body` must only touch the part of the output its range owns and must not
-/// call BLAS. Small workloads (`count * costPerItem` below `minimumWork`) run on the calling thread.
+/// call BLAS (`sgemm` checks this: every chunk, threaded or not, runs marked as inside a parallel region).
+/// Small workloads (`count * costPerItem` below `minimumWork`) run on the calling thread.
 func parallelChunks(_ count: Int, costPerItem: Int = 1, minimumWork: Int = 1 << 14, _ body: (Range<Int>) -> Void) {
   guard count > 0 else { return }
   let threads = min(ComputeOptions.threadCount, count)
   if threads <= 1 || count * costPerItem < minimumWork {
+    bld_parallel_region_enter()
     body(0..<count)
+    bld_parallel_region_leave()
     return
   }
   let chunk = (count + threads - 1) / threads
@@ -77,7 +80,10 @@ func parallelChunks(_ count: Int, costPerItem: Int = 1, minimumWork: Int = 1 << 
     DispatchQueue.concurrentPerform(iterations: threads) { part in
       let start = part * chunk
       let end = min(count, start + chunk)
-      if start < end { work(start..<end) }
+      guard start < end else { return }
+      bld_parallel_region_enter()
+      work(start..<end)
+      bld_parallel_region_leave()
     }
   }
 }

@@ -39,7 +39,7 @@ public func scaledDotProductAttention(
   query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool = false
 ) -> Tensor {
   precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "attention expects [B, T, H·d] tensors")
-  let (batch, queryCount, width) = (query.shape[0], query.shape[1], query.shape[2])
+  let (batch, width) = (query.shape[0], query.shape[2])
   let keyCount = key.shape[1]
   precondition(key.shape == [batch, keyCount, width] && value.shape == key.shape,
                "attention: query \(query.shape), key \(key.shape), value \(value.shape)")
