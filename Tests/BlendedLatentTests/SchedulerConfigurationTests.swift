@@ -74,3 +74,15 @@ struct SchedulerConfigurationTests {
     #expect(try DDIMScheduler(configuration: configuration, stepCount: 10).finalAlphaCumprod == 1)
   }
 }
+
+@Suite("SchedulerKind names")
+struct SchedulerKindTests {
+  @Test func namesRoundTrip() {
+    for kind in [SchedulerKind.ddim(eta: 0), .dpmSolverMultistep, .eulerDiscrete, .eulerAncestralDiscrete] {
+      #expect(SchedulerKind(name: kind.name) == kind)
+    }
+    #expect(SchedulerKind(name: "DDIM", eta: 0.5) == .ddim(eta: 0.5))
+    #expect(SchedulerKind(name: "euler-a") == .eulerAncestralDiscrete)
+    #expect(SchedulerKind(name: "pndm") == nil)
+  }
+}

@@ -11,6 +11,9 @@ Commands (from the repository root):
   /work/venv-ref/bin/python Tests/Reference/blended_latent_reference.py fake \
       --out Tests/BlendedLatentTests/Fixtures/blended
 
+  # Tiny random models in diffusers layout (for the next command):
+  /work/venv-ref/bin/python Tests/Reference/blended_latent_reference.py tiny --out /tmp/tiny-sd
+
   # End-to-end fixture with real or tiny models stored in diffusers layout
   # (DIR/unet, DIR/vae, DIR/text_encoder, DIR/tokenizer, DIR/scheduler):
   /work/venv-ref/bin/python Tests/Reference/blended_latent_reference.py model --model-dir DIR \
@@ -124,7 +127,8 @@ def blended_latent_edit(unet, vae, text_encoder, tokenizer, scheduler, image, ma
     # 2. latent mask
     m = latent_mask_nearest(mask, h, w) if mask_mode == "nearest" else latent_mask_max_pool(mask, h, w)
     # text: [negative, prompt] -> B unconditional rows, then B conditional rows
-    ids = tokenizer([negative_prompt, prompt], padding="max_length", max_length=tokenizer.model_max_length,
+    context = tokenizer.model_max_length if tokenizer.model_max_length <= 4096 else 77  # unset -> CLIP's 77
+    ids = tokenizer([negative_prompt, prompt], padding="max_length", max_length=context,
                     truncation=True, return_tensors="pt").input_ids
     embeddings = text_encoder(ids)[0]
     conditioning = torch.cat([embeddings[0:1].repeat(B, 1, 1), embeddings[1:2].repeat(B, 1, 1)])
@@ -332,11 +336,53 @@ def make_model_fixture(args):
     (out / "case.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
+def make_tiny_models(out: Path, seed: int = 0):
+    """Tiny random SD-shaped models in diffusers layout (for `model --model-dir`): a 2-block UNet with cross
+    attention (dim 32), a 4-level VAE (factor 8, 4 latent channels), a 2-layer CLIP text model and a byte-level
+    CLIP tokenizer without merges (77-token context), and an SD DDIM scheduler config."""
+    import diffusers
+    import transformers
+    torch.manual_seed(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    diffusers.UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, block_out_channels=(32, 64), layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8).save_pretrained(out / "unet")
+    diffusers.AutoencoderKL(
+        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 8, 16, 16), latent_channels=4,
+        norm_num_groups=4, layers_per_block=1).save_pretrained(out / "vae")
+    transformers.CLIPTextModel(transformers.CLIPTextConfig(
+        vocab_size=514, hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+        max_position_embeddings=77, bos_token_id=512, eos_token_id=513, pad_token_id=513,
+        hidden_act="quick_gelu")).save_pretrained(out / "text_encoder")
+    # CLIP's byte-to-unicode table: printable bytes map to themselves, the rest to 256 + n.
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1)) \
+        + list(range(ord("\u00ae"), ord("\u00ff") + 1))
+    extra = [b for b in range(256) if b not in printable]
+    chars = [chr(b) for b in printable] + [chr(256 + n) for n in range(len(extra))]
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab.update({c + "</w>": 256 + i for i, c in enumerate(chars)})
+    vocab.update({"<|startoftext|>": 512, "<|endoftext|>": 513})
+    (out / "tokenizer").mkdir(exist_ok=True)
+    (out / "tokenizer" / "vocab.json").write_text(json.dumps(vocab))
+    (out / "tokenizer" / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = transformers.CLIPTokenizer(str(out / "tokenizer" / "vocab.json"), str(out / "tokenizer" / "merges.txt"),
+                                           model_max_length=77)
+    tokenizer.save_pretrained(out / "tokenizer")
+    (out / "scheduler").mkdir(exist_ok=True)
+    (out / "scheduler" / "scheduler_config.json").write_text(json.dumps(
+        dict(_class_name="DDIMScheduler", **SD_SCHEDULER), indent=1) + "\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     fake = sub.add_parser("fake", help="loop parity fixtures with deterministic fake components")
     fake.add_argument("--out", default="Tests/BlendedLatentTests/Fixtures/blended")
+    tiny = sub.add_parser("tiny", help="write tiny random models in diffusers layout")
+    tiny.add_argument("--out", required=True)
+    tiny.add_argument("--seed", type=int, default=0)
     model = sub.add_parser("model", help="end-to-end fixture with models in diffusers layout")
     model.add_argument("--model-dir", required=True)
     model.add_argument("--image", required=True)
@@ -360,6 +406,8 @@ def main():
     torch.set_num_threads(1)
     if args.command == "fake":
         make_fake_fixtures(Path(args.out))
+    elif args.command == "tiny":
+        make_tiny_models(Path(args.out), args.seed)
     else:
         make_model_fixture(args)
 

@@ -138,10 +138,7 @@ public struct DPMSolverMultistepScheduler: Scheduler {
     let sampleScale = sigmaT / sigmaS0
     let outputScale = alphaT * (Foundation.exp(-h) - 1)
     let result: Tensor
-    if solverOrder == 1 || lowerOrderCount < 1 || lowerOrderFinalStep || previousModelOutput == nil {
-      result = Tensor.zipped(sample, dataPrediction) { x, m in sampleScale * x - outputScale * m }
-    } else {
-      let previous = previousModelOutput!
+    if solverOrder == 2, lowerOrderCount >= 1, !lowerOrderFinalStep, let previous = previousModelOutput {
       let (alphaS1, sigmaS1) = Self.alphaSigma(sigmas[stepIndex - 1])
       let lambdaS1 = Foundation.log(alphaS1) - Foundation.log(sigmaS1)
       let h0 = lambdaS0 - lambdaS1
@@ -152,6 +149,8 @@ public struct DPMSolverMultistepScheduler: Scheduler {
         let d1 = inverseR0 * (m0 - m1)
         return usesHeun ? (sampleScale * x - outputScale * m0) + d1Scale * d1 : (sampleScale * x - outputScale * m0) - d1Scale * d1
       }
+    } else {
+      result = Tensor.zipped(sample, dataPrediction) { x, m in sampleScale * x - outputScale * m }
     }
     previousModelOutput = dataPrediction
     if lowerOrderCount < solverOrder { lowerOrderCount += 1 }

@@ -80,6 +80,31 @@ public enum SchedulerKind: Sendable, Equatable, Hashable {
   /// ``EulerAncestralDiscreteScheduler``.
   case eulerAncestralDiscrete
 
+  /// Parses a command-line name: `ddim`, `dpm++2m` (or `dpmsolver++`, `dpm`), `euler`, `euler-ancestral`
+  /// (or `euler-a`), case-insensitive. DDIM gets the given η.
+  /// - Parameters:
+  ///   - name: The name.
+  ///   - eta: η for DDIM (default 0).
+  public init?(name: String, eta: Double = 0) {
+    switch name.lowercased() {
+    case "ddim": self = .ddim(eta: eta)
+    case "dpm++2m", "dpmsolver++", "dpm", "dpmsolvermultistep": self = .dpmSolverMultistep
+    case "euler", "eulerdiscrete": self = .eulerDiscrete
+    case "euler-ancestral", "euler-a", "eulerancestraldiscrete": self = .eulerAncestralDiscrete
+    default: return nil
+    }
+  }
+
+  /// The canonical command-line name (`ddim`, `dpm++2m`, `euler`, `euler-ancestral`).
+  public var name: String {
+    switch self {
+    case .ddim: "ddim"
+    case .dpmSolverMultistep: "dpm++2m"
+    case .eulerDiscrete: "euler"
+    case .eulerAncestralDiscrete: "euler-ancestral"
+    }
+  }
+
   /// Builds the scheduler from a diffusers configuration and runs `set_timesteps(stepCount)`.
   /// - Parameters:
   ///   - configuration: The scheduler configuration.
