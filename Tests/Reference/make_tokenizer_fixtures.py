@@ -16,7 +16,10 @@ What it writes:
   - `sd2`: stabilityai/stable-diffusion-2-1-base (the config says pad `<|endoftext|>`, the
     special-tokens map says `!`; transformers takes `!`);
   - `modern`: the format transformers >= 4.34 saves (`added_tokens_decoder`, SDXL `tokenizer_2`-like);
-  - `custom`: a pad token outside the vocabulary, lstrip/rstrip flags and `model_max_length` 20.
+  - `custom`: a pad token outside the vocabulary, lstrip/rstrip flags and `model_max_length` 20;
+  - `saved`: what transformers 5 `save_pretrained` writes for `sd2` (`tokenizer.json` and a config with
+    no `added_tokens_decoder`); `tokenizer.template.json` is that `tokenizer.json` with its vocabulary
+    and merges emptied (the test fills them from `tokenizer-vocab`).
 * `tokenizer-cases.json`: for every prompt and variant, the ids transformers' `CLIPTokenizer` returns the
   way diffusers calls it (`padding="max_length", max_length=model_max_length, truncation=True`) and the
   untruncated ids (`tokenizer(text).input_ids`), plus each variant's effective added tokens.
@@ -179,6 +182,8 @@ PROMPTS = [
     "thumbs \U0001f44d\U0001f3fd skin tone",
     "keycap 1\ufe0f\u20e3 and \u2764\ufe0f heart",
     "control\u0000chars\u0007here\u001b",
+    "sep\u001cfile\u001dgroup\u001erecord\u001funit\u000bvt\u000cff",
+    "mongolian\u180evowel word\u2060joiner soft\u00adhyphen",
     "replacement \ufffd and private \ue000 use",
     "<|startoftext|>a photo<|endoftext|>",
     "foo<|endoftext|>bar <|endoftext|> baz",
@@ -234,18 +239,37 @@ def main():
                 shutil.copy(os.path.join(vocab_dir, file), folder)
             tokenizer = CLIPTokenizer.from_pretrained(folder)
             tokenizers[name] = tokenizer
-            variants[name] = {
-                "modelMaxLength": tokenizer.model_max_length,
-                "bosTokenID": tokenizer.bos_token_id,
-                "eosTokenID": tokenizer.eos_token_id,
-                "padTokenID": tokenizer.pad_token_id,
-                "padToken": tokenizer.pad_token,
-                "addedTokens": [
-                    {"id": index, "content": token.content, "normalized": token.normalized,
-                     "lstrip": token.lstrip, "rstrip": token.rstrip}
-                    for index, token in sorted(tokenizer.added_tokens_decoder.items())
-                ],
-            }
+            if name == "sd2":
+                # What transformers 5 `save_pretrained` writes: tokenizer.json + tokenizer_config.json.
+                saved = os.path.join(scratch, "saved")
+                tokenizer.save_pretrained(saved)
+                assert sorted(os.listdir(saved)) == ["tokenizer.json", "tokenizer_config.json"]
+                saved_dir = os.path.join(FIXTURES, "tokenizer-saved")
+                os.makedirs(saved_dir, exist_ok=True)
+                shutil.copy(os.path.join(saved, "tokenizer_config.json"), saved_dir)
+                with open(os.path.join(saved, "tokenizer.json"), encoding="utf-8") as f:
+                    saved_json = json.load(f)
+                assert saved_json["model"]["vocab"] == vocab
+                assert [tuple(m) for m in saved_json["model"]["merges"]] == merges
+                # The vocabulary and merges are left out; the test puts tokenizer-vocab's back in.
+                saved_json["model"]["vocab"] = {}
+                saved_json["model"]["merges"] = []
+                with open(os.path.join(saved_dir, "tokenizer.template.json"), "w", encoding="utf-8") as f:
+                    json.dump(saved_json, f, indent=2, ensure_ascii=False)
+                tokenizers["saved"] = CLIPTokenizer.from_pretrained(saved)
+    for name, tokenizer in tokenizers.items():
+        variants[name] = {
+            "modelMaxLength": tokenizer.model_max_length,
+            "bosTokenID": tokenizer.bos_token_id,
+            "eosTokenID": tokenizer.eos_token_id,
+            "padTokenID": tokenizer.pad_token_id,
+            "padToken": tokenizer.pad_token,
+            "addedTokens": [
+                {"id": index, "content": token.content, "normalized": token.normalized,
+                 "lstrip": token.lstrip, "rstrip": token.rstrip}
+                for index, token in sorted(tokenizer.added_tokens_decoder.items())
+            ],
+        }
 
     # Sanity: the rebuilt vocabulary reproduces openai/clip-vit-large-patch14's known ids.
     sd1 = tokenizers["sd1"]
