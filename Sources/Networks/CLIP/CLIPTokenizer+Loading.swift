@@ -301,58 +301,80 @@ struct Folder {
     [String: Int], [(String, String, line: Int)], [(token: AddedToken, id: Int)]
   ) {
     let file = path("tokenizer.json")
-    guard let root = try jsonObject(named: "tokenizer.json", required: true),
-      case .object(let model)? = root["model"]
-    else {
-      throw .invalidField(file: file, field: "model", reason: "expected an object")
+    let data = try data(named: "tokenizer.json")
+    let root: TokenizersFile
+    do {
+      root = try JSONDecoder().decode(TokenizersFile.self, from: data)
+    } catch {
+      throw .invalidJSON(path: file, reason: "expected a tokenizers BPE model: \(error)")
     }
-    if case .string(let type)? = model["type"], type != "BPE" {
+    if let type = root.model.type, type != "BPE" {
       throw .unsupported(file: file, field: "model.type", value: type)
     }
-    guard case .object(let vocabularyObject)? = model["vocab"] else {
-      throw .invalidField(file: file, field: "model.vocab", reason: "expected an object of token → id")
-    }
-    var vocabulary: [String: Int] = [:]
-    vocabulary.reserveCapacity(vocabularyObject.count)
-    for (token, value) in vocabularyObject {
-      guard case .integer(let id) = value else {
-        throw .invalidField(file: file, field: "model.vocab", reason: "token \"\(token)\" has no integer id")
-      }
-      vocabulary[token] = id
-    }
+    let vocabulary = root.model.vocab
     try Self.validate(vocabulary, path: file)
-    guard case .array(let mergeValues)? = model["merges"] else {
-      throw .invalidField(file: file, field: "model.merges", reason: "expected a list")
-    }
     var merges: [(String, String, line: Int)] = []
-    for (index, value) in mergeValues.enumerated() {
-      switch value {
-      case .string(let pair):
-        let parts = pair.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 2 else {
-          throw .invalidField(file: file, field: "model.merges[\(index)]", reason: "expected \"left right\"")
-        }
-        merges.append((String(parts[0]), String(parts[1]), line: index + 1))
-      case .array(let pair):
-        guard pair.count == 2, case .string(let left) = pair[0], case .string(let right) = pair[1] else {
-          throw .invalidField(file: file, field: "model.merges[\(index)]", reason: "expected two strings")
-        }
-        merges.append((left, right, line: index + 1))
-      default:
-        throw .invalidField(file: file, field: "model.merges[\(index)]", reason: "expected a pair")
+    merges.reserveCapacity(root.model.merges.pairs.count)
+    for (index, pair) in root.model.merges.pairs.enumerated() {
+      guard pair.count == 2, !pair[0].isEmpty, !pair[1].isEmpty else {
+        throw .invalidField(file: file, field: "model.merges[\(index)]", reason: "expected two tokens")
       }
+      merges.append((pair[0], pair[1], line: index + 1))
     }
     var added: [(token: AddedToken, id: Int)] = []
-    if case .array(let entries)? = root["added_tokens"] {
-      for (index, entry) in entries.enumerated() {
-        guard case .object(let object) = entry, case .integer(let id)? = object["id"] else {
-          throw .invalidField(file: file, field: "added_tokens[\(index)]", reason: "expected an object with an id")
-        }
-        added.append(
-          (try CLIPTokenizer.token(entry, field: "added_tokens[\(index)]", path: file, normalizedByDefault: false), id))
+    for (index, entry) in (root.addedTokens ?? []).enumerated() {
+      guard case .object(let object) = entry, case .integer(let id)? = object["id"] else {
+        throw .invalidField(file: file, field: "added_tokens[\(index)]", reason: "expected an object with an id")
       }
+      added.append(
+        (try CLIPTokenizer.token(entry, field: "added_tokens[\(index)]", path: file, normalizedByDefault: false), id))
     }
     return (vocabulary, merges, added.sorted { $0.id < $1.id })
+  }
+}
+
+/// The parts of a `tokenizers` `tokenizer.json` that the loader reads.
+struct TokenizersFile: Decodable {
+  struct Model: Decodable {
+    var type: String?
+    var vocab: [String: Int]
+    var merges: Merges
+  }
+
+  /// Merges, either as `["left", "right"]` pairs (current files) or `"left right"` strings (older).
+  struct Merges: Decodable {
+    var pairs: [[String]]
+
+    init(from decoder: any Decoder) throws {
+      var container = try decoder.unkeyedContainer()
+      pairs = []
+      pairs.reserveCapacity(container.count ?? 0)
+      while !container.isAtEnd {
+        pairs.append(try container.decode(Entry.self).pair)
+      }
+    }
+
+    private struct Entry: Decodable {
+      var pair: [String]
+
+      init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let pair = try? container.decode([String].self) {
+          self.pair = pair
+        } else {
+          pair = try container.decode(String.self).split(separator: " ", omittingEmptySubsequences: false)
+            .map(String.init)
+        }
+      }
+    }
+  }
+
+  var model: Model
+  var addedTokens: [JSONValue]?
+
+  enum CodingKeys: String, CodingKey {
+    case model
+    case addedTokens = "added_tokens"
   }
 }
 
