@@ -24,31 +24,38 @@ enum TokenizerFixtures {
   /// files (for `saved`: a `tokenizer.json` rebuilt from the template and the shared vocabulary).
   static func makeFolder(variant: String) throws -> URL {
     let manager = FileManager.default
-    let folder = manager.temporaryDirectory.appendingPathComponent("tokenizer-\(variant)-\(UUID().uuidString)")
+    let folder = manager.temporaryDirectory.appendingPathComponent(
+      "tokenizer-\(variant)-\(UUID().uuidString)")
     try manager.createDirectory(at: folder, withIntermediateDirectories: true)
     let vocabularyFolder = try fixtures.appendingPathComponent("tokenizer-vocab")
     let variantFolder = try fixtures.appendingPathComponent("tokenizer-\(variant)")
-    for name in try manager.contentsOfDirectory(atPath: variantFolder.path) where name != "tokenizer.template.json" {
-      try manager.copyItem(at: variantFolder.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+    for name in try manager.contentsOfDirectory(atPath: variantFolder.path)
+    where name != "tokenizer.template.json" {
+      try manager.copyItem(
+        at: variantFolder.appendingPathComponent(name), to: folder.appendingPathComponent(name))
     }
     if variant == "saved" {
       let template = try JSONSerialization.jsonObject(
         with: Data(contentsOf: variantFolder.appendingPathComponent("tokenizer.template.json")))
-      guard var root = template as? [String: Any], var model = root["model"] as? [String: Any] else {
+      guard var root = template as? [String: Any], var model = root["model"] as? [String: Any]
+      else {
         throw FixtureError("tokenizer.template.json has no model")
       }
       model["vocab"] = try JSONSerialization.jsonObject(
         with: Data(contentsOf: vocabularyFolder.appendingPathComponent("vocab.json")))
-      let merges = try String(contentsOf: vocabularyFolder.appendingPathComponent("merges.txt"), encoding: .utf8)
+      let merges = try String(
+        contentsOf: vocabularyFolder.appendingPathComponent("merges.txt"), encoding: .utf8)
       model["merges"] = merges.split(separator: "\n").dropFirst().map { line in
         line.split(separator: " ").map(String.init)
       }
       root["model"] = model
-      try JSONSerialization.data(withJSONObject: root).write(to: folder.appendingPathComponent("tokenizer.json"))
+      try JSONSerialization.data(withJSONObject: root).write(
+        to: folder.appendingPathComponent("tokenizer.json"))
     } else {
       for name in ["vocab.json", "merges.txt"] {
         try manager.copyItem(
-          at: vocabularyFolder.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+          at: vocabularyFolder.appendingPathComponent(name), to: folder.appendingPathComponent(name)
+        )
       }
     }
     return folder

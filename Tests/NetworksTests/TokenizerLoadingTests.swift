@@ -23,9 +23,13 @@ struct TokenizerLoadingTests {
     try Data(text.utf8).write(to: folder.appendingPathComponent(name))
   }
 
-  @Test("missing vocab.json or merges.txt is a missingFile error naming it", arguments: ["vocab.json", "merges.txt"])
+  @Test(
+    "missing vocab.json or merges.txt is a missingFile error naming it",
+    arguments: ["vocab.json", "merges.txt"])
   func missingFile(name: String) throws {
-    let (folder, error) = try load { try FileManager.default.removeItem(at: $0.appendingPathComponent(name)) }
+    let (folder, error) = try load {
+      try FileManager.default.removeItem(at: $0.appendingPathComponent(name))
+    }
     defer { try? FileManager.default.removeItem(at: folder) }
     #expect(error == .missingFile(path: folder.appendingPathComponent(name).path))
     #expect(error?.description.contains(name) == true)
@@ -33,8 +37,11 @@ struct TokenizerLoadingTests {
 
   @Test("a folder that does not exist reports the missing vocab.json")
   func missingFolder() {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("no-such-tokenizer-\(UUID())")
-    #expect(throws: TokenizerError.missingFile(path: folder.appendingPathComponent("vocab.json").path)) {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "no-such-tokenizer-\(UUID())")
+    #expect(
+      throws: TokenizerError.missingFile(path: folder.appendingPathComponent("vocab.json").path)
+    ) {
       try CLIPTokenizer(directory: folder)
     }
   }
@@ -42,7 +49,8 @@ struct TokenizerLoadingTests {
   @Test(
     "corrupt JSON is an invalidJSON error naming the file",
     arguments: [
-      ("vocab.json", "{\"a\": 0,"), ("vocab.json", "[\"a\", \"b\"]"), ("vocab.json", "{\"a\": \"zero\"}"),
+      ("vocab.json", "{\"a\": 0,"), ("vocab.json", "[\"a\", \"b\"]"),
+      ("vocab.json", "{\"a\": \"zero\"}"),
       ("tokenizer_config.json", "{model_max_length: 77}"), ("tokenizer_config.json", "[1, 2]"),
       ("special_tokens_map.json", "not json"),
     ])
@@ -75,7 +83,9 @@ struct TokenizerLoadingTests {
 
   @Test("a merge of tokens missing from the vocabulary is rejected")
   func mergeOutOfVocabulary() throws {
-    let (folder, error) = try load { try write("#version: 0.2\ni n\nzz\u{1F600} q\n", to: $0, "merges.txt") }
+    let (folder, error) = try load {
+      try write("#version: 0.2\ni n\nzz\u{1F600} q\n", to: $0, "merges.txt")
+    }
     defer { try? FileManager.default.removeItem(at: folder) }
     guard case .invalidMerge(_, let line, let reason)? = error else {
       Issue.record("expected invalidMerge, got \(String(describing: error))")
@@ -102,13 +112,17 @@ struct TokenizerLoadingTests {
       ("{\"model_max_length\": 1}", "model_max_length"),
       ("{\"pad_token\": {\"lstrip\": false}}", "pad_token"),
       ("{\"pad_token\": 5}", "pad_token"),
-      ("{\"bos_token\": {\"content\": \"<|startoftext|>\", \"normalized\": \"yes\"}}", "bos_token.normalized"),
+      (
+        "{\"bos_token\": {\"content\": \"<|startoftext|>\", \"normalized\": \"yes\"}}",
+        "bos_token.normalized"
+      ),
       ("{\"added_tokens_decoder\": {\"x\": {\"content\": \"!\"}}}", "added_tokens_decoder"),
     ])
   func invalidField(config: String, field: String) throws {
     let (folder, error) = try load { folder in
       try write(config, to: folder, "tokenizer_config.json")
-      try FileManager.default.removeItem(at: folder.appendingPathComponent("special_tokens_map.json"))
+      try FileManager.default.removeItem(
+        at: folder.appendingPathComponent("special_tokens_map.json"))
     }
     defer { try? FileManager.default.removeItem(at: folder) }
     guard case .invalidField(let file, let reportedField, _)? = error else {
@@ -123,13 +137,15 @@ struct TokenizerLoadingTests {
   func singleWord() throws {
     let (folder, error) = try load { folder in
       try write(
-        "{\"pad_token\": {\"content\": \"!\", \"single_word\": true}}", to: folder, "special_tokens_map.json")
+        "{\"pad_token\": {\"content\": \"!\", \"single_word\": true}}", to: folder,
+        "special_tokens_map.json")
     }
     defer { try? FileManager.default.removeItem(at: folder) }
     #expect(
       error
         == .unsupported(
-          file: folder.appendingPathComponent("special_tokens_map.json").path, field: "pad_token.single_word",
+          file: folder.appendingPathComponent("special_tokens_map.json").path,
+          field: "pad_token.single_word",
           value: "true"))
   }
 
@@ -143,7 +159,8 @@ struct TokenizerLoadingTests {
     defer { try? FileManager.default.removeItem(at: folder) }
     #expect(error == nil)
     let tokenizer = try CLIPTokenizer(directory: folder)
-    #expect(tokenizer.maxLength == 77 && tokenizer.padTokenID == 49407 && tokenizer.bosTokenID == 49406)
+    #expect(
+      tokenizer.maxLength == 77 && tokenizer.padTokenID == 49407 && tokenizer.bosTokenID == 49406)
     // Non-normalised (string) special tokens: upper-case text is not the token.
     #expect(tokenizer.tokenize("<|ENDOFTEXT|>") != [49407])
     #expect(tokenizer.tokenize("<|endoftext|>") == [49407])
@@ -152,7 +169,9 @@ struct TokenizerLoadingTests {
   @Test("transformers' 'unset' model_max_length (1e30) falls back to 77")
   func unsetMaxLength() throws {
     let (folder, error) = try load { folder in
-      try write("{\"model_max_length\": 1000000000000000019884624838656}", to: folder, "tokenizer_config.json")
+      try write(
+        "{\"model_max_length\": 1000000000000000019884624838656}", to: folder,
+        "tokenizer_config.json")
     }
     defer { try? FileManager.default.removeItem(at: folder) }
     #expect(error == nil)
@@ -162,7 +181,8 @@ struct TokenizerLoadingTests {
   @Test("a hand-built vocabulary: BPE merges, unknown characters, string-format tokenizer.json")
   func smallVocabulary() throws {
     let vocabulary = [
-      "l": 0, "o": 1, "w</w>": 2, "lo": 3, "low</w>": 4, "<|startoftext|>": 5, "<|endoftext|>": 6, "o</w>": 7,
+      "l": 0, "o": 1, "w</w>": 2, "lo": 3, "low</w>": 4, "<|startoftext|>": 5, "<|endoftext|>": 6,
+      "o</w>": 7,
     ]
     let merges = [("l", "o"), ("lo", "w</w>")]
     let tokenizer = try CLIPTokenizer(vocabulary: vocabulary, merges: merges, maxLength: 6)
@@ -173,14 +193,16 @@ struct TokenizerLoadingTests {
     #expect(encoded.ids == [5, 4, 4, 4, 4, 6] && encoded.wasTruncated && encoded.tokenCount == 7)
 
     // The same model as a tokenizers file with "left right" merges and no vocab.json.
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tokenizer-json-\(UUID())")
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "tokenizer-json-\(UUID())")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
     let file: [String: Any] = [
       "model": ["type": "BPE", "vocab": vocabulary, "merges": ["l o", "lo w</w>"]],
       "added_tokens": [["id": 6, "content": "<|endoftext|>", "normalized": false]],
     ]
-    try JSONSerialization.data(withJSONObject: file).write(to: folder.appendingPathComponent("tokenizer.json"))
+    try JSONSerialization.data(withJSONObject: file).write(
+      to: folder.appendingPathComponent("tokenizer.json"))
     try write("{\"model_max_length\": 6}", to: folder, "tokenizer_config.json")
     let loaded = try CLIPTokenizer(directory: folder)
     #expect(loaded.encode("low low low low low") == encoded)
@@ -194,7 +216,8 @@ struct TokenizerLoadingTests {
     }
     #expect(
       throws: TokenizerError.invalidField(
-        file: "vocabulary argument", field: "model_max_length", reason: "1 leaves no room for BOS and EOS")
+        file: "vocabulary argument", field: "model_max_length",
+        reason: "1 leaves no room for BOS and EOS")
     ) {
       try CLIPTokenizer(vocabulary: vocabulary, merges: [], maxLength: 1)
     }

@@ -13,7 +13,9 @@ struct TokenizerParityTests {
     #expect(cases.contains { $0.text.isEmpty })
   }
 
-  @Test("special tokens and added-token table match transformers", arguments: TokenizerFixtures.variantNames)
+  @Test(
+    "special tokens and added-token table match transformers",
+    arguments: TokenizerFixtures.variantNames)
   func specialTokens(variant: String) throws {
     let (variants, _) = try TokenizerFixtures.load()
     let expected = try #require(variants[variant])
@@ -39,7 +41,9 @@ struct TokenizerParityTests {
       let encoded = tokenizer.encode(testCase.text)
       #expect(encoded.ids == expected.ids, "\(variant): \(testCase.text.debugDescription)")
       #expect(encoded.ids.count == maxLength)
-      #expect(encoded.tokenCount == expected.untruncatedIDs.count, "\(variant): \(testCase.text.debugDescription)")
+      #expect(
+        encoded.tokenCount == expected.untruncatedIDs.count,
+        "\(variant): \(testCase.text.debugDescription)")
       #expect(encoded.wasTruncated == (expected.untruncatedIDs.count > maxLength))
       #expect(encoded.ids[encoded.unpaddedCount - 1] == tokenizer.eosTokenID)
       #expect(
@@ -59,7 +63,8 @@ struct TokenizerParityTests {
     #expect(over.wasTruncated && over.tokenCount == 78 && over.ids.count == 77)
     #expect(over.ids.first == 49406 && over.ids.last == 49407)
     let empty = tokenizer.encode("")
-    #expect(empty.ids.prefix(2) == [49406, 49407] && empty.unpaddedCount == 2 && !empty.wasTruncated)
+    #expect(
+      empty.ids.prefix(2) == [49406, 49407] && empty.unpaddedCount == 2 && !empty.wasTruncated)
     #expect(empty.attentionMask == [1, 1] + Array(repeating: 0, count: 75))
   }
 
@@ -68,20 +73,26 @@ struct TokenizerParityTests {
     let (_, cases) = try TokenizerFixtures.load()
     let vocabularyFolder = try TokenizerFixtures.fixtures.appendingPathComponent("tokenizer-vocab")
     let vocabulary = try JSONDecoder().decode(
-      [String: Int].self, from: Data(contentsOf: vocabularyFolder.appendingPathComponent("vocab.json")))
-    let merges = try String(contentsOf: vocabularyFolder.appendingPathComponent("merges.txt"), encoding: .utf8)
-      .split(separator: "\n").dropFirst().map { line -> (String, String) in
-        let parts = line.split(separator: " ")
-        return (String(parts[0]), String(parts[1]))
-      }
+      [String: Int].self,
+      from: Data(contentsOf: vocabularyFolder.appendingPathComponent("vocab.json")))
+    let merges = try String(
+      contentsOf: vocabularyFolder.appendingPathComponent("merges.txt"), encoding: .utf8
+    )
+    .split(separator: "\n").dropFirst().map { line -> (String, String) in
+      let parts = line.split(separator: " ")
+      return (String(parts[0]), String(parts[1]))
+    }
     // SD 2.x: `!` is the (non-normalised) pad token; the others are normalised as in its folder.
     let sd2 = try CLIPTokenizer(
       vocabulary: vocabulary, merges: merges,
-      bosToken: .init("<|startoftext|>", isNormalized: true), eosToken: .init("<|endoftext|>", isNormalized: true),
+      bosToken: .init("<|startoftext|>", isNormalized: true),
+      eosToken: .init("<|endoftext|>", isNormalized: true),
       unknownToken: .init("<|endoftext|>", isNormalized: true), padToken: .init("!"))
     #expect(sd2.padTokenID == 0)
     for testCase in cases {
-      #expect(sd2.encode(testCase.text).ids == testCase.expected["sd2"]!.ids, "\(testCase.text.debugDescription)")
+      #expect(
+        sd2.encode(testCase.text).ids == testCase.expected["sd2"]!.ids,
+        "\(testCase.text.debugDescription)")
     }
   }
 

@@ -74,7 +74,8 @@ struct BytePairEncoding: Sendable {
   }
 
   /// Encodes one pre-tokenized word, given as its UTF-8 bytes, and appends its ids to `output`.
-  func encode<Bytes: Collection>(word bytes: Bytes, into output: inout [Int]) where Bytes.Element == UInt8 {
+  func encode<Bytes: Collection>(word bytes: Bytes, into output: inout [Int])
+  where Bytes.Element == UInt8 {
     guard !bytes.isEmpty else { return }
     var symbols: [Int] = []
     symbols.reserveCapacity(bytes.count)
@@ -214,7 +215,8 @@ extension BytePairEncoding {
     var table = [Character](repeating: " ", count: 256)
     var extra: UInt32 = 0
     for byte in 0..<256 {
-      let printable = (33...126).contains(byte) || (161...172).contains(byte) || (174...255).contains(byte)
+      let printable =
+        (33...126).contains(byte) || (161...172).contains(byte) || (174...255).contains(byte)
       let value = printable ? UInt32(byte) : 256 + extra
       if !printable { extra += 1 }
       table[byte] = Character(Unicode.Scalar(value)!)

@@ -21,7 +21,8 @@ extension CLIPTokenizer {
     /// Creates an added token. The defaults are those transformers gives a special token written as a
     /// plain string (`AddedToken(content, special=True)`: not normalised, no stripping).
     public init(
-      _ content: String, isNormalized: Bool = false, stripsLeft: Bool = false, stripsRight: Bool = false
+      _ content: String, isNormalized: Bool = false, stripsLeft: Bool = false,
+      stripsRight: Bool = false
     ) {
       self.content = content
       self.isNormalized = isNormalized
@@ -29,6 +30,7 @@ extension CLIPTokenizer {
       self.stripsRight = stripsRight
     }
 
+    /// The token with its flags, as transformers prints an `AddedToken`.
     public var description: String {
       "AddedToken(\"\(content)\", normalized: \(isNormalized), lstrip: \(stripsLeft), rstrip: \(stripsRight))"
     }

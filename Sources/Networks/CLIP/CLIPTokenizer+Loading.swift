@@ -38,7 +38,9 @@ extension CLIPTokenizer {
       }
     }
     for key in ["additional_special_tokens", "extra_special_tokens"] {
-      extra += try Self.tokenList(key, in: config, path: configPath, isFromMap: false).map { ($0, configPath) }
+      extra += try Self.tokenList(key, in: config, path: configPath, isFromMap: false).map {
+        ($0, configPath)
+      }
     }
     if let decoder = config["added_tokens_decoder"] {
       fileAddedTokens = try Self.addedTokensDecoder(decoder, path: configPath)
@@ -109,20 +111,25 @@ extension CLIPTokenizer {
     "bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token",
   ]
 
-  static func maxLength(in config: [String: JSONValue], path: String) throws(TokenizerError) -> Int {
+  static func maxLength(in config: [String: JSONValue], path: String) throws(TokenizerError) -> Int
+  {
     switch config["model_max_length"] {
     case nil, .null:
       return defaultMaxLength
     case .integer(let value) where value >= 1_000_000_000:
       return defaultMaxLength
-    case .integer(let value):
+    case .integer(let value) where value >= 2:
       return value
     case .double(let value) where value >= 1e9:
       return defaultMaxLength
-    case .double(let value) where value.rounded() == value:
+    case .double(let value) where value >= 2 && value.rounded() == value:
       return Int(value)
+    case .integer(let value):
+      throw .invalidField(
+        file: path, field: "model_max_length", reason: "\(value) leaves no room for BOS and EOS")
     case let value?:
-      throw .invalidField(file: path, field: "model_max_length", reason: "expected an integer, found \(value)")
+      throw .invalidField(
+        file: path, field: "model_max_length", reason: "expected an integer, found \(value)")
     }
   }
 
@@ -139,14 +146,16 @@ extension CLIPTokenizer {
       return AddedToken(content)
     case .object(let object):
       guard case .string(let content)? = object["content"] else {
-        throw .invalidField(file: path, field: field, reason: "a token object needs a string 'content'")
+        throw .invalidField(
+          file: path, field: field, reason: "a token object needs a string 'content'")
       }
       func flag(_ name: String, default defaultValue: Bool) throws(TokenizerError) -> Bool {
         switch object[name] {
         case nil, .null: return defaultValue
         case .bool(let flag): return flag
         case let other?:
-          throw .invalidField(file: path, field: "\(field).\(name)", reason: "expected a boolean, found \(other)")
+          throw .invalidField(
+            file: path, field: "\(field).\(name)", reason: "expected a boolean, found \(other)")
         }
       }
       if try flag("single_word", default: false) {
@@ -154,9 +163,11 @@ extension CLIPTokenizer {
       }
       return AddedToken(
         content, isNormalized: try flag("normalized", default: normalizedByDefault),
-        stripsLeft: try flag("lstrip", default: false), stripsRight: try flag("rstrip", default: false))
+        stripsLeft: try flag("lstrip", default: false),
+        stripsRight: try flag("rstrip", default: false))
     default:
-      throw .invalidField(file: path, field: field, reason: "expected a string or a token object, found \(value)")
+      throw .invalidField(
+        file: path, field: field, reason: "expected a string or a token object, found \(value)")
     }
   }
 
@@ -176,17 +187,21 @@ extension CLIPTokenizer {
     case .array(let values):
       var tokens: [AddedToken] = []
       for (index, value) in values.enumerated() {
-        tokens.append(try token(value, field: "\(key)[\(index)]", path: path, normalizedByDefault: !isFromMap))
+        tokens.append(
+          try token(value, field: "\(key)[\(index)]", path: path, normalizedByDefault: !isFromMap))
       }
       return tokens
     case .object(let values):
       var tokens: [AddedToken] = []
       for name in values.keys.sorted() {
-        tokens.append(try token(values[name]!, field: "\(key).\(name)", path: path, normalizedByDefault: !isFromMap))
+        tokens.append(
+          try token(
+            values[name]!, field: "\(key).\(name)", path: path, normalizedByDefault: !isFromMap))
       }
       return tokens
     case let value?:
-      throw .invalidField(file: path, field: key, reason: "expected a list of tokens, found \(value)")
+      throw .invalidField(
+        file: path, field: key, reason: "expected a list of tokens, found \(value)")
     }
   }
 
@@ -200,223 +215,243 @@ extension CLIPTokenizer {
     var tokens: [(token: AddedToken, id: Int)] = []
     for (key, entry) in entries {
       guard let id = Int(key), id >= 0 else {
-        throw .invalidField(file: path, field: "added_tokens_decoder", reason: "key \"\(key)\" is not a token id")
+        throw .invalidField(
+          file: path, field: "added_tokens_decoder", reason: "key \"\(key)\" is not a token id")
       }
       guard case .object = entry else {
-        throw .invalidField(file: path, field: "added_tokens_decoder.\(key)", reason: "expected a token object")
+        throw .invalidField(
+          file: path, field: "added_tokens_decoder.\(key)", reason: "expected a token object")
       }
       // `AddedToken(**token)`: `special` defaults to false, so `normalized` defaults to true.
       var special = false
-      if case .object(let object) = entry, case .bool(let flag)? = object["special"] { special = flag }
+      if case .object(let object) = entry, case .bool(let flag)? = object["special"] {
+        special = flag
+      }
       tokens.append(
-        (try token(entry, field: "added_tokens_decoder.\(key)", path: path, normalizedByDefault: !special), id))
+        (
+          try token(
+            entry, field: "added_tokens_decoder.\(key)", path: path, normalizedByDefault: !special),
+          id
+        ))
     }
     return tokens.sorted { $0.id < $1.id }
   }
 }
 
 extension CLIPTokenizer {
-/// File access for one tokenizer folder, with errors that name the file.
-struct Folder {
-  let directory: URL
+  /// File access for one tokenizer folder, with errors that name the file.
+  struct Folder {
+    let directory: URL
 
-  func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-  func exists(_ name: String) -> Bool {
-    var isDirectory: ObjCBool = false
-    return FileManager.default.fileExists(atPath: path(name), isDirectory: &isDirectory)
-      && !isDirectory.boolValue
-  }
+    func exists(_ name: String) -> Bool {
+      var isDirectory: ObjCBool = false
+      return FileManager.default.fileExists(atPath: path(name), isDirectory: &isDirectory)
+        && !isDirectory.boolValue
+    }
 
-  func data(named name: String) throws(TokenizerError) -> Data {
-    guard exists(name) else { throw .missingFile(path: path(name)) }
-    do {
-      return try Data(contentsOf: directory.appendingPathComponent(name))
-    } catch {
-      throw .unreadableFile(path: path(name), reason: "\(error)")
-    }
-  }
-
-  func jsonObject(named name: String, required: Bool) throws(TokenizerError) -> [String: JSONValue]? {
-    guard required || exists(name) else { return nil }
-    let data = try data(named: name)
-    let value: JSONValue
-    do {
-      value = try JSONDecoder().decode(JSONValue.self, from: data)
-    } catch {
-      throw .invalidJSON(path: path(name), reason: "\(error)")
-    }
-    guard case .object(let object) = value else {
-      throw .invalidJSON(path: path(name), reason: "the top level is not an object")
-    }
-    return object
-  }
-
-  /// `vocab.json`: token → id.
-  func vocabulary() throws(TokenizerError) -> [String: Int] {
-    let data = try data(named: "vocab.json")
-    let vocabulary: [String: Int]
-    do {
-      vocabulary = try JSONDecoder().decode([String: Int].self, from: data)
-    } catch {
-      throw .invalidJSON(path: path("vocab.json"), reason: "expected an object of token → integer id: \(error)")
-    }
-    try Self.validate(vocabulary, path: path("vocab.json"))
-    return vocabulary
-  }
-
-  static func validate(_ vocabulary: [String: Int], path: String) throws(TokenizerError) {
-    guard !vocabulary.isEmpty else { throw .invalidVocabulary(file: path, reason: "the vocabulary is empty") }
-    if let (token, id) = vocabulary.first(where: { $0.value < 0 || $0.value > Int(Int32.max) }) {
-      throw .invalidVocabulary(file: path, reason: "token \"\(token)\" has the invalid id \(id)")
-    }
-  }
-
-  /// `merges.txt`: one `left right` pair per line, in priority order; `#version` lines are skipped.
-  func merges() throws(TokenizerError) -> [(String, String, line: Int)] {
-    let data = try data(named: "merges.txt")
-    guard let text = String(data: data, encoding: .utf8) else {
-      throw .unreadableFile(path: path("merges.txt"), reason: "not UTF-8 text")
-    }
-    var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-    if lines.last?.isEmpty == true { lines.removeLast() }
-    var merges: [(String, String, line: Int)] = []
-    merges.reserveCapacity(lines.count)
-    for (index, rawLine) in lines.enumerated() {
-      let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
-      if line.hasPrefix("#version") { continue }
-      let parts = line.split(separator: " ", omittingEmptySubsequences: false)
-      guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-        throw .invalidMerge(
-          file: path("merges.txt"), line: index + 1,
-          reason: "expected two tokens separated by one space, found \"\(line.prefix(80))\"")
-      }
-      merges.append((String(parts[0]), String(parts[1]), line: index + 1))
-    }
-    return merges
-  }
-
-  /// The BPE model and added tokens of a `tokenizers` `tokenizer.json`.
-  func tokenizerJSON() throws(TokenizerError) -> (
-    [String: Int], [(String, String, line: Int)], [(token: AddedToken, id: Int)]
-  ) {
-    let file = path("tokenizer.json")
-    let data = try data(named: "tokenizer.json")
-    let root: TokenizersFile
-    do {
-      root = try JSONDecoder().decode(TokenizersFile.self, from: data)
-    } catch {
-      throw .invalidJSON(path: file, reason: "expected a tokenizers BPE model: \(error)")
-    }
-    if let type = root.model.type, type != "BPE" {
-      throw .unsupported(file: file, field: "model.type", value: type)
-    }
-    let vocabulary = root.model.vocab
-    try Self.validate(vocabulary, path: file)
-    var merges: [(String, String, line: Int)] = []
-    merges.reserveCapacity(root.model.merges.pairs.count)
-    for (index, pair) in root.model.merges.pairs.enumerated() {
-      guard pair.count == 2, !pair[0].isEmpty, !pair[1].isEmpty else {
-        throw .invalidField(file: file, field: "model.merges[\(index)]", reason: "expected two tokens")
-      }
-      merges.append((pair[0], pair[1], line: index + 1))
-    }
-    var added: [(token: AddedToken, id: Int)] = []
-    for (index, entry) in (root.addedTokens ?? []).enumerated() {
-      guard case .object(let object) = entry, case .integer(let id)? = object["id"] else {
-        throw .invalidField(file: file, field: "added_tokens[\(index)]", reason: "expected an object with an id")
-      }
-      added.append(
-        (try CLIPTokenizer.token(entry, field: "added_tokens[\(index)]", path: file, normalizedByDefault: false), id))
-    }
-    return (vocabulary, merges, added.sorted { $0.id < $1.id })
-  }
-}
-
-/// The parts of a `tokenizers` `tokenizer.json` that the loader reads.
-struct TokenizersFile: Decodable {
-  struct Model: Decodable {
-    var type: String?
-    var vocab: [String: Int]
-    var merges: Merges
-  }
-
-  /// Merges, either as `["left", "right"]` pairs (current files) or `"left right"` strings (older).
-  struct Merges: Decodable {
-    var pairs: [[String]]
-
-    init(from decoder: any Decoder) throws {
-      var container = try decoder.unkeyedContainer()
-      pairs = []
-      pairs.reserveCapacity(container.count ?? 0)
-      while !container.isAtEnd {
-        pairs.append(try container.decode(Entry.self).pair)
+    func data(named name: String) throws(TokenizerError) -> Data {
+      guard exists(name) else { throw .missingFile(path: path(name)) }
+      do {
+        return try Data(contentsOf: directory.appendingPathComponent(name))
+      } catch {
+        throw .unreadableFile(path: path(name), reason: "\(error)")
       }
     }
 
-    private struct Entry: Decodable {
-      var pair: [String]
+    func jsonObject(named name: String, required: Bool) throws(TokenizerError) -> [String:
+      JSONValue]?
+    {
+      guard required || exists(name) else { return nil }
+      let data = try data(named: name)
+      let value: JSONValue
+      do {
+        value = try JSONDecoder().decode(JSONValue.self, from: data)
+      } catch {
+        throw .invalidJSON(path: path(name), reason: "\(error)")
+      }
+      guard case .object(let object) = value else {
+        throw .invalidJSON(path: path(name), reason: "the top level is not an object")
+      }
+      return object
+    }
+
+    /// `vocab.json`: token → id.
+    func vocabulary() throws(TokenizerError) -> [String: Int] {
+      let data = try data(named: "vocab.json")
+      let vocabulary: [String: Int]
+      do {
+        vocabulary = try JSONDecoder().decode([String: Int].self, from: data)
+      } catch {
+        throw .invalidJSON(
+          path: path("vocab.json"), reason: "expected an object of token → integer id: \(error)")
+      }
+      try Self.validate(vocabulary, path: path("vocab.json"))
+      return vocabulary
+    }
+
+    static func validate(_ vocabulary: [String: Int], path: String) throws(TokenizerError) {
+      guard !vocabulary.isEmpty else {
+        throw .invalidVocabulary(file: path, reason: "the vocabulary is empty")
+      }
+      if let (token, id) = vocabulary.first(where: { $0.value < 0 || $0.value > Int(Int32.max) }) {
+        throw .invalidVocabulary(file: path, reason: "token \"\(token)\" has the invalid id \(id)")
+      }
+    }
+
+    /// `merges.txt`: one `left right` pair per line, in priority order; `#version` lines are skipped.
+    func merges() throws(TokenizerError) -> [(String, String, line: Int)] {
+      let data = try data(named: "merges.txt")
+      guard let text = String(data: data, encoding: .utf8) else {
+        throw .unreadableFile(path: path("merges.txt"), reason: "not UTF-8 text")
+      }
+      var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+      if lines.last?.isEmpty == true { lines.removeLast() }
+      var merges: [(String, String, line: Int)] = []
+      merges.reserveCapacity(lines.count)
+      for (index, rawLine) in lines.enumerated() {
+        let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+        if line.hasPrefix("#version") { continue }
+        let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+          throw .invalidMerge(
+            file: path("merges.txt"), line: index + 1,
+            reason: "expected two tokens separated by one space, found \"\(line.prefix(80))\"")
+        }
+        merges.append((String(parts[0]), String(parts[1]), line: index + 1))
+      }
+      return merges
+    }
+
+    /// The BPE model and added tokens of a `tokenizers` `tokenizer.json`.
+    func tokenizerJSON() throws(TokenizerError) -> (
+      [String: Int], [(String, String, line: Int)], [(token: AddedToken, id: Int)]
+    ) {
+      let file = path("tokenizer.json")
+      let data = try data(named: "tokenizer.json")
+      let root: TokenizersFile
+      do {
+        root = try JSONDecoder().decode(TokenizersFile.self, from: data)
+      } catch {
+        throw .invalidJSON(path: file, reason: "expected a tokenizers BPE model: \(error)")
+      }
+      if let type = root.model.type, type != "BPE" {
+        throw .unsupported(file: file, field: "model.type", value: type)
+      }
+      let vocabulary = root.model.vocab
+      try Self.validate(vocabulary, path: file)
+      var merges: [(String, String, line: Int)] = []
+      merges.reserveCapacity(root.model.merges.pairs.count)
+      for (index, pair) in root.model.merges.pairs.enumerated() {
+        guard pair.count == 2, !pair[0].isEmpty, !pair[1].isEmpty else {
+          throw .invalidField(
+            file: file, field: "model.merges[\(index)]", reason: "expected two tokens")
+        }
+        merges.append((pair[0], pair[1], line: index + 1))
+      }
+      var added: [(token: AddedToken, id: Int)] = []
+      for (index, entry) in (root.addedTokens ?? []).enumerated() {
+        guard case .object(let object) = entry, case .integer(let id)? = object["id"] else {
+          throw .invalidField(
+            file: file, field: "added_tokens[\(index)]", reason: "expected an object with an id")
+        }
+        added.append(
+          (
+            try CLIPTokenizer.token(
+              entry, field: "added_tokens[\(index)]", path: file, normalizedByDefault: false), id
+          ))
+      }
+      return (vocabulary, merges, added.sorted { $0.id < $1.id })
+    }
+  }
+
+  /// The parts of a `tokenizers` `tokenizer.json` that the loader reads.
+  struct TokenizersFile: Decodable {
+    struct Model: Decodable {
+      var type: String?
+      var vocab: [String: Int]
+      var merges: Merges
+    }
+
+    /// Merges, either as `["left", "right"]` pairs (current files) or `"left right"` strings (older).
+    struct Merges: Decodable {
+      var pairs: [[String]]
 
       init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let pair = try? container.decode([String].self) {
-          self.pair = pair
-        } else {
-          pair = try container.decode(String.self).split(separator: " ", omittingEmptySubsequences: false)
+        var container = try decoder.unkeyedContainer()
+        pairs = []
+        pairs.reserveCapacity(container.count ?? 0)
+        while !container.isAtEnd {
+          pairs.append(try container.decode(Entry.self).pair)
+        }
+      }
+
+      private struct Entry: Decodable {
+        var pair: [String]
+
+        init(from decoder: any Decoder) throws {
+          let container = try decoder.singleValueContainer()
+          if let pair = try? container.decode([String].self) {
+            self.pair = pair
+          } else {
+            pair = try container.decode(String.self).split(
+              separator: " ", omittingEmptySubsequences: false
+            )
             .map(String.init)
+          }
         }
       }
     }
-  }
 
-  var model: Model
-  var addedTokens: [JSONValue]?
+    var model: Model
+    var addedTokens: [JSONValue]?
 
-  enum CodingKeys: String, CodingKey {
-    case model
-    case addedTokens = "added_tokens"
-  }
-}
-
-/// A parsed JSON value (configuration files have fields whose type varies).
-enum JSONValue: Decodable, Equatable, CustomStringConvertible {
-  case null
-  case bool(Bool)
-  case integer(Int)
-  case double(Double)
-  case string(String)
-  case array([JSONValue])
-  case object([String: JSONValue])
-
-  init(from decoder: any Decoder) throws {
-    let container = try decoder.singleValueContainer()
-    if container.decodeNil() {
-      self = .null
-    } else if let value = try? container.decode(Bool.self) {
-      self = .bool(value)
-    } else if let value = try? container.decode(Int.self) {
-      self = .integer(value)
-    } else if let value = try? container.decode(Double.self) {
-      self = .double(value)
-    } else if let value = try? container.decode(String.self) {
-      self = .string(value)
-    } else if let value = try? container.decode([JSONValue].self) {
-      self = .array(value)
-    } else {
-      self = .object(try container.decode([String: JSONValue].self))
+    enum CodingKeys: String, CodingKey {
+      case model
+      case addedTokens = "added_tokens"
     }
   }
 
-  var description: String {
-    switch self {
-    case .null: return "null"
-    case .bool(let value): return "\(value)"
-    case .integer(let value): return "\(value)"
-    case .double(let value): return "\(value)"
-    case .string(let value): return "\"\(value)\""
-    case .array: return "a list"
-    case .object: return "an object"
+  /// A parsed JSON value (configuration files have fields whose type varies).
+  enum JSONValue: Decodable, Equatable, CustomStringConvertible {
+    case null
+    case bool(Bool)
+    case integer(Int)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+      let container = try decoder.singleValueContainer()
+      if container.decodeNil() {
+        self = .null
+      } else if let value = try? container.decode(Bool.self) {
+        self = .bool(value)
+      } else if let value = try? container.decode(Int.self) {
+        self = .integer(value)
+      } else if let value = try? container.decode(Double.self) {
+        self = .double(value)
+      } else if let value = try? container.decode(String.self) {
+        self = .string(value)
+      } else if let value = try? container.decode([JSONValue].self) {
+        self = .array(value)
+      } else {
+        self = .object(try container.decode([String: JSONValue].self))
+      }
+    }
+
+    var description: String {
+      switch self {
+      case .null: return "null"
+      case .bool(let value): return "\(value)"
+      case .integer(let value): return "\(value)"
+      case .double(let value): return "\(value)"
+      case .string(let value): return "\"\(value)\""
+      case .array: return "a list"
+      case .object: return "an object"
+      }
     }
   }
-}
 }

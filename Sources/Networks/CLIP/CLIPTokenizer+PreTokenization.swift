@@ -85,8 +85,10 @@ extension CLIPTokenizer {
   private static let specialLiterals: [[Unicode.Scalar]] = [
     Array("<|startoftext|>".unicodeScalars), Array("<|endoftext|>".unicodeScalars),
   ]
-  private static let contractionSuffixes: [[Unicode.Scalar]] = ["s", "t", "re", "ve", "m", "ll", "d"]
-    .map { Array($0.unicodeScalars) }
+  private static let contractionSuffixes: [[Unicode.Scalar]] = [
+    "s", "t", "re", "ve", "m", "ll", "d",
+  ]
+  .map { Array($0.unicodeScalars) }
 
   /// Whether `pattern` occurs in `scalars` at `index`.
   private static func matches(
@@ -100,7 +102,9 @@ extension CLIPTokenizer {
   }
 
   /// Length of the contraction (`'s`, `'t`, `'re`, `'ve`, `'m`, `'ll`, `'d`) at `index`, or 0.
-  private static func contractionLength(in scalars: ArraySlice<Unicode.Scalar>, at index: Int) -> Int {
+  private static func contractionLength(in scalars: ArraySlice<Unicode.Scalar>, at index: Int)
+    -> Int
+  {
     guard scalars[index] == "'" else { return 0 }
     for suffix in contractionSuffixes where matches(suffix, in: scalars, at: index + 1) {
       return suffix.count + 1
@@ -121,7 +125,9 @@ extension CLIPTokenizer {
         continue
       }
       var end = index + 1
-      if scalar == "<", let literal = specialLiterals.first(where: { matches($0, in: text, at: index) }) {
+      if scalar == "<",
+        let literal = specialLiterals.first(where: { matches($0, in: text, at: index) })
+      {
         end = index + literal.count
       } else if case let length = contractionLength(in: text, at: index), length > 0 {
         end = index + length

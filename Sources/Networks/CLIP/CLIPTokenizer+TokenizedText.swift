@@ -22,6 +22,7 @@ public struct TokenizedText: Sendable, Equatable {
 
   /// The attention mask transformers returns: 1 for BOS, content and EOS, 0 for padding.
   public var attentionMask: [Int] {
-    Array(repeating: 1, count: unpaddedCount) + Array(repeating: 0, count: ids.count - unpaddedCount)
+    Array(repeating: 1, count: unpaddedCount)
+      + Array(repeating: 0, count: ids.count - unpaddedCount)
   }
 }

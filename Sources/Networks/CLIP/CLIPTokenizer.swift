@@ -74,7 +74,9 @@ public struct CLIPTokenizer: Sendable {
       specialTokens: SpecialTokenContents(
         bos: bosToken.content, eos: eosToken.content, unknown: unknownToken.content,
         pad: padToken.content),
-      addedTokens: ([bosToken, eosToken, unknownToken, padToken] + additionalTokens).map { ($0, nil) },
+      addedTokens: ([bosToken, eosToken, unknownToken, padToken] + additionalTokens).map {
+        ($0, nil)
+      },
       source: source)
   }
 
@@ -95,7 +97,8 @@ public struct CLIPTokenizer: Sendable {
   ) throws(TokenizerError) {
     guard maxLength >= 2 else {
       throw .invalidField(
-        file: source, field: "model_max_length", reason: "\(maxLength) leaves no room for BOS and EOS")
+        file: source, field: "model_max_length",
+        reason: "\(maxLength) leaves no room for BOS and EOS")
     }
     var nextFreeID = (model.vocabulary.values.max() ?? -1) + 1
     var byContent: [String: (token: AddedToken, id: Int)] = [:]
@@ -126,7 +129,8 @@ public struct CLIPTokenizer: Sendable {
     eosTokenID = try id(of: specialTokens.eos, field: "eos_token")
     unknownTokenID = try id(of: specialTokens.unknown, field: "unk_token")
     padTokenID = try id(of: specialTokens.pad, field: "pad_token")
-    self.addedTokens = Dictionary(byContent.values.map { ($0.id, $0.token) }, uniquingKeysWith: { $1 })
+    self.addedTokens = Dictionary(
+      byContent.values.map { ($0.id, $0.token) }, uniquingKeysWith: { $1 })
     rawTokenMatcher = AddedTokenMatcher(
       byContent.values.filter { !$0.token.isNormalized }.map { ($0.token.content, $0.id) })
     normalizedTokenMatcher = AddedTokenMatcher(

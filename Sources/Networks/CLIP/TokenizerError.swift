@@ -23,6 +23,7 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
   /// A configuration value that changes tokenisation and that this implementation does not support.
   case unsupported(file: String, field: String, value: String)
 
+  /// A one-line explanation naming the file and the problem.
   public var description: String {
     switch self {
     case .missingFile(let path):
