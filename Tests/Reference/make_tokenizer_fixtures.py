@@ -16,7 +16,8 @@ What it writes:
   - `sd2`: stabilityai/stable-diffusion-2-1-base (the config says pad `<|endoftext|>`, the
     special-tokens map says `!`; transformers takes `!`);
   - `modern`: the format transformers >= 4.34 saves (`added_tokens_decoder`, SDXL `tokenizer_2`-like);
-  - `custom`: a pad token outside the vocabulary, lstrip/rstrip flags and `model_max_length` 20;
+  - `custom`: a pad token outside the vocabulary, lstrip/rstrip flags, normalised and raw added tokens
+    with upper-case content, `additional_special_tokens` and `model_max_length` 20;
   - `saved`: what transformers 5 `save_pretrained` writes for `sd2` (`tokenizer.json` and a config with
     no `added_tokens_decoder`); `tokenizer.template.json` is that `tokenizer.json` with its vocabulary
     and merges emptied (the test fills them from `tokenizer-vocab`).
@@ -118,7 +119,10 @@ VARIANTS = {
         "added_tokens_decoder": {
             "49407": decoder_entry("<|endoftext|>", False, lstrip=True, rstrip=True),
             "49408": decoder_entry("<pad>", True, lstrip=True),
+            "49409": decoder_entry("<Sks>", True),
+            "49410": decoder_entry("<Raw Token>", False),
         },
+        "additional_special_tokens": ["<extra>", "dog"],
         "model_max_length": 20,
         "pad_token": "<pad>",
         "tokenizer_class": "CLIPTokenizer",
@@ -190,6 +194,7 @@ PROMPTS = [
     "<|ENDOFTEXT|> and <|StartOfText|> in caps",
     "<|endoftext|",
     "<pad> token <PAD> and x<pad>y",
+    "a <Sks> dog and a <SKS> cat, <Raw Token> <raw token> <extra><EXTRA> hotdogs",
     "unbelievable antidisestablishmentarianism pneumonoultramicroscopicsilicovolcanoconiosis",
     "a" * 300,
     "supercalifragilisticexpialidocious" * 3 + " photographicallyunderwaterbioluminescentjellyfishcathedral",

@@ -62,6 +62,13 @@ extension CLIPTokenizer {
     return output
   }
 
+  /// ``normalized(_:)`` for a string.
+  static func normalizedString(_ text: String) -> String {
+    var view = String.UnicodeScalarView()
+    view.append(contentsOf: normalized(Array(text.unicodeScalars)))
+    return String(view)
+  }
+
   /// Appends the content ids of one normalised text segment to `output`.
   ///
   /// Pre-tokenisation is CLIP's `Split` (the regex

@@ -133,8 +133,11 @@ public struct CLIPTokenizer: Sendable {
       byContent.values.map { ($0.id, $0.token) }, uniquingKeysWith: { $1 })
     rawTokenMatcher = AddedTokenMatcher(
       byContent.values.filter { !$0.token.isNormalized }.map { ($0.token.content, $0.id) })
+    // Like `tokenizers`, normalised tokens are looked for in their normalised form (`<Sks>` → `<sks>`).
     normalizedTokenMatcher = AddedTokenMatcher(
-      byContent.values.filter { $0.token.isNormalized }.map { ($0.token.content, $0.id) })
+      byContent.values.filter { $0.token.isNormalized }.map {
+        (Self.normalizedString($0.token.content), $0.id)
+      })
   }
 
   /// The number of tokens in the vocabulary, added tokens included.
