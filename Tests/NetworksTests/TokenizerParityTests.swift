@@ -128,3 +128,14 @@ struct TokenizerParityTests {
     #expect(encoded.wasTruncated && encoded.ids.count == 77)
   }
 }
+
+@Suite struct TokenizerVocabularySizeTests {
+  @Test("vocabulary size counts added tokens outside the vocabulary")
+  func size() throws {
+    for (variant, size) in [("sd1", 49408), ("custom", 49412)] {
+      let folder = try TokenizerFixtures.makeFolder(variant: variant)
+      defer { try? FileManager.default.removeItem(at: folder) }
+      #expect(try CLIPTokenizer(directory: folder).vocabularySize == size)
+    }
+  }
+}

@@ -129,6 +129,7 @@ public struct CLIPTokenizer: Sendable {
     eosTokenID = try id(of: specialTokens.eos, field: "eos_token")
     unknownTokenID = try id(of: specialTokens.unknown, field: "unk_token")
     padTokenID = try id(of: specialTokens.pad, field: "pad_token")
+    vocabularySize = Set(model.vocabulary.values).union(byContent.values.map(\.id)).count
     self.addedTokens = Dictionary(
       byContent.values.map { ($0.id, $0.token) }, uniquingKeysWith: { $1 })
     rawTokenMatcher = AddedTokenMatcher(
@@ -140,10 +141,8 @@ public struct CLIPTokenizer: Sendable {
       })
   }
 
-  /// The number of tokens in the vocabulary, added tokens included.
-  public var vocabularySize: Int {
-    Set(model.vocabulary.values).union(addedTokens.keys).count
-  }
+  /// The number of distinct token ids: the vocabulary's and the added tokens'.
+  public let vocabularySize: Int
 
   /// Tokenises `text` without BOS, EOS, truncation or padding.
   ///
