@@ -28,9 +28,11 @@ public struct EditResult: Sendable {
   public var images: [Tensor]
   /// Ranking scores per image (CLIP distance, lower is better), when a ranker ran; `nil` otherwise.
   public var scores: [Float]?
-  /// The latent mask used for blending (the final, undilated level), `[h, w]` of 0/1.
+  /// The latent mask used for blending (the final, undilated level), `[h, w]` of 0/1; with ``ResizePolicy/pad``
+  /// it covers the padded size (`h = ⌈H / 8⌉`).
   public var latentMask: Tensor
-  /// The final latents `[B, C, h, w]` in scaled latent space (before dividing by the scaling factor).
+  /// The final latents `[B, C, h, w]` in scaled latent space (before dividing by the scaling factor); outside the
+  /// latent mask they equal ``sourceLatents`` exactly.
   public var finalLatents: Tensor
   /// The source latents `z_init` `[1, C, h, w]` (scaled).
   public var sourceLatents: Tensor
