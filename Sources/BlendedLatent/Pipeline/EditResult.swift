@@ -32,7 +32,8 @@ public struct EditResult: Sendable {
   /// it covers the padded size (`h = ⌈H / 8⌉`).
   public var latentMask: Tensor
   /// The final latents `[B, C, h, w]` in scaled latent space (before dividing by the scaling factor); outside the
-  /// latent mask they equal ``sourceLatents`` exactly.
+  /// mask used at the last step (the latent mask itself unless fewer steps than shrink levels run) they equal
+  /// ``sourceLatents`` exactly.
   public var finalLatents: Tensor
   /// The source latents `z_init` `[1, C, h, w]` (scaled).
   public var sourceLatents: Tensor
