@@ -73,8 +73,12 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
           let result = out.baseAddress! + n * outputChannels * outputPlane
           let beta: Float = bias == nil ? 0 : 1
           if let bias {
+            // GEMM accumulates onto the bias (beta = 1). Filled in parallel: this is also the first touch of the
+            // output's pages, which is otherwise a serial cost on large outputs.
             bias.withUnsafeBufferPointer { b in
-              for o in 0..<outputChannels { (result + o * outputPlane).update(repeating: b[o], count: outputPlane) }
+              parallelChunks(outputChannels, costPerItem: outputPlane) { range in
+                for o in range { (result + o * outputPlane).update(repeating: b[o], count: outputPlane) }
+              }
             }
           }
           if plan.pointwise {
