@@ -29,14 +29,8 @@ void bld_group_norm_f32(const float *restrict x, float *restrict y, size_t chann
       const float *s = src + c * spatial;
       float *d = dst + c * spatial;
       // (x − mean) first: folding the mean into the shift cancels catastrophically for large offsets.
-      if (silu) {
-        for (size_t i = 0; i < spatial; ++i) {
-          const float v = ((s[i] - m) - m_lo) * scale + shift;
-          d[i] = v / (1.0f + expf(-v));
-        }
-      } else {
-        for (size_t i = 0; i < spatial; ++i) d[i] = ((s[i] - m) - m_lo) * scale + shift;
-      }
+      for (size_t i = 0; i < spatial; ++i) d[i] = ((s[i] - m) - m_lo) * scale + shift;
+      if (silu) bld_silu_inplace_f32(d, spatial);  // while the channel is still in cache
     }
   }
 }

@@ -73,6 +73,9 @@ void bld_attention_head_f32(const float *restrict q, const float *restrict kp, c
 /// Element-wise activations over [begin, end). kind: 0 SiLU, 1 GELU (erf), 2 GELU (tanh), 3 quick GELU.
 void bld_activation_f32(const float *restrict x, float *restrict y, size_t begin, size_t end, int kind);
 
+/// SiLU in place over x[0, count).
+void bld_silu_inplace_f32(float *restrict x, size_t count);
+
 /// GEGLU gate: y[r, j] = a[r, j] * gelu_erf(a[r, width + j]) for rows [row_begin, row_end) of [rows, 2*width].
 void bld_geglu_f32(const float *restrict a, float *restrict y, size_t width, size_t row_begin, size_t row_end);
 
