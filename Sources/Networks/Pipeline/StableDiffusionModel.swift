@@ -1,0 +1,70 @@
+import Foundation
+import TensorCore
+
+/// The three networks of a Stable Diffusion 1.x / 2.x model, loaded from a diffusers folder with no
+/// conversion step, or built with deterministic random weights.
+///
+/// The networks are reference types treated as read-only after loading (except for deliberate fine-tuning of
+/// `vae.decoder`); the model is not `Sendable`.
+public final class StableDiffusionModel {
+  /// The text encoder.
+  public let textEncoder: CLIPTextModel
+  /// The noise predictor.
+  public let unet: UNet2DConditionModel
+  /// The VAE.
+  public let vae: AutoencoderKL
+  /// The folder the model was loaded from, if any.
+  public let directory: ModelDirectory?
+  /// One load report per component (`text_encoder`, `unet`, `vae`); empty for random weights.
+  public let loadReports: [String: LoadReport]
+
+  /// Loads every network of a diffusers folder strictly.
+  /// - Parameter directory: the folder (and weight variant preference).
+  /// - Throws: `ConfigurationError` for an unreadable or unsupported configuration (including
+  ///   `model_index.json`), `WeightLoadingError` for missing files and missing, unused or mis-shaped tensors.
+  public init(directory: ModelDirectory) throws {
+    let index = try ModelIndex.decode(contentsOf: directory.modelIndex)
+    try index.validateStableDiffusion(file: directory.modelIndex.path)
+    textEncoder = try CLIPTextModel(configuration: CLIPTextConfiguration.decode(contentsOf: directory.textEncoderConfiguration))
+    unet = try UNet2DConditionModel(configuration: UNetConfiguration.decode(contentsOf: directory.unetConfiguration))
+    vae = try AutoencoderKL(configuration: AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration))
+    var reports: [String: LoadReport] = [:]
+    reports["text_encoder"] = try WeightLoader.load(directory.textEncoderWeights(), into: textEncoder,
+                                                    renaming: .clipTextModel)
+    reports["unet"] = try WeightLoader.load(directory.unetWeights(), into: unet)
+    reports["vae"] = try WeightLoader.load(directory.vaeWeights(), into: vae)
+    loadReports = reports
+    self.directory = directory
+  }
+
+  /// Builds the three networks from configurations with deterministic pseudo-random weights
+  /// (see `Layer.initializeParametersRandomly(seed:)`); each network gets its own seed derived from `seed`.
+  /// - Throws: `ConfigurationError` if a configuration is not supported, or if the UNet's
+  ///   `cross_attention_dim` differs from the text encoder's `hidden_size`.
+  public init(randomWeights textEncoderConfiguration: CLIPTextConfiguration, unet unetConfiguration: UNetConfiguration,
+              vae vaeConfiguration: AutoencoderKLConfiguration, seed: UInt64) throws {
+    for width in unetConfiguration.resolvedCrossAttentionWidths where width != textEncoderConfiguration.hiddenSize {
+      throw ConfigurationError.invalid(
+        file: "unet/config.json", field: "cross_attention_dim",
+        reason: "\(width) differs from the text encoder's hidden_size \(textEncoderConfiguration.hiddenSize)")
+    }
+    textEncoder = try CLIPTextModel(configuration: textEncoderConfiguration)
+    unet = try UNet2DConditionModel(configuration: unetConfiguration)
+    vae = try AutoencoderKL(configuration: vaeConfiguration)
+    textEncoder.initializeParametersRandomly(seed: seed)
+    unet.initializeParametersRandomly(seed: seed &+ 1)
+    vae.initializeParametersRandomly(seed: seed &+ 2)
+    directory = nil
+    loadReports = [:]
+  }
+
+  /// A tiny model with random weights (`.tiny` configurations), for demos and tests.
+  /// - Parameter seed: the weight seed.
+  public static func tinyDemo(seed: UInt64 = 0) -> StableDiffusionModel {
+    do {
+      return try StableDiffusionModel(randomWeights: .tiny, unet: .tiny, vae: .tiny, seed: seed)
+    } catch {
+      preconditionFailure("the built-in tiny configurations are valid: \(error)")
+    }
+  }
+}

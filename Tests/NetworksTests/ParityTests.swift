@@ -1,0 +1,71 @@
+import Foundation
+import Networks
+import TensorCore
+import Testing
+import _TestSupport
+
+/// The three networks loaded through the real loader from tiny diffusers folders match diffusers /
+/// transformers outputs stored by `Tests/Reference/make_network_fixtures.py`.
+@Suite("Networks match diffusers and transformers on tiny SD 1.x / 2.x folders")
+struct ParityTests {
+  static let tolerance = 1e-4
+
+  @Test("CLIPTextModel last_hidden_state", arguments: NetworkFixture.names)
+  func textEncoder(name: String) throws {
+    let fixture = try NetworkFixture(name)
+    let directory = fixture.directory
+    let model = try CLIPTextModel(configuration: .decode(contentsOf: directory.textEncoderConfiguration))
+    try WeightLoader.load(directory.textEncoderWeights(), into: model, renaming: .clipTextModel)
+    let output = model(try fixture.tokenIDs())
+    let comparison = TensorComparison(output, try fixture.tensor("clip.last_hidden_state"))
+    #expect(comparison.isClose(relative: Self.tolerance), "\(name): \(comparison)")
+  }
+
+  @Test("AutoencoderKL encode and decode", arguments: NetworkFixture.names)
+  func autoencoder(name: String) throws {
+    let fixture = try NetworkFixture(name)
+    let directory = fixture.directory
+    let vae = try AutoencoderKL(configuration: .decode(contentsOf: directory.vaeConfiguration))
+    try WeightLoader.load(directory.vaeWeights(), into: vae)
+    let (mean, logVariance) = vae.encode(try fixture.tensor("vae.image"))
+    let meanComparison = TensorComparison(mean, try fixture.tensor("vae.mean"))
+    let varianceComparison = TensorComparison(logVariance, try fixture.tensor("vae.logvar"))
+    #expect(meanComparison.isClose(relative: Self.tolerance), "\(name) mean: \(meanComparison)")
+    #expect(varianceComparison.isClose(relative: Self.tolerance), "\(name) logvar: \(varianceComparison)")
+    let decoded = vae.decode(try fixture.tensor("vae.latents"))
+    let decodeComparison = TensorComparison(decoded, try fixture.tensor("vae.decoded"))
+    #expect(decodeComparison.isClose(relative: Self.tolerance), "\(name) decode: \(decodeComparison)")
+    #expect(vae.scalingFactor == 0.18215)
+  }
+
+  @Test("UNet2DConditionModel noise prediction at two timesteps, batch 2", arguments: NetworkFixture.names)
+  func unet(name: String) throws {
+    let fixture = try NetworkFixture(name)
+    let directory = fixture.directory
+    let unet = try UNet2DConditionModel(configuration: .decode(contentsOf: directory.unetConfiguration))
+    try WeightLoader.load(directory.unetWeights(), into: unet)
+    let sample = try fixture.tensor("unet.sample")
+    let context = try fixture.tensor("unet.encoder_hidden_states")
+    let timesteps = try fixture.tensor("unet.timesteps").scalars
+    #expect(timesteps.count == 2)
+    for (index, timestep) in timesteps.enumerated() {
+      let output = unet(sample, timestep: Double(timestep), encoderHiddenStates: context)
+      let comparison = TensorComparison(output, try fixture.tensor("unet.output.\(index)"))
+      #expect(comparison.isClose(relative: Self.tolerance), "\(name) t=\(timestep): \(comparison)")
+    }
+  }
+
+  @Test("StableDiffusionModel loads every component of a folder", arguments: NetworkFixture.names)
+  func wholeFolder(name: String) throws {
+    let fixture = try NetworkFixture(name)
+    let model = try StableDiffusionModel(directory: fixture.directory)
+    #expect(model.loadReports.count == 3)
+    for (component, report) in model.loadReports {
+      #expect(report.tensorCount > 0, "\(component)")
+    }
+    #expect(model.unet.parameterCount == model.loadReports["unet"]?.scalarCount)
+    let output = model.textEncoder(try fixture.tokenIDs())
+    let comparison = TensorComparison(output, try fixture.tensor("clip.last_hidden_state"))
+    #expect(comparison.isClose(relative: Self.tolerance), "\(comparison)")
+  }
+}
