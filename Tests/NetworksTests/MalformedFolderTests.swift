@@ -48,6 +48,15 @@ struct MalformedFolderTests {
     }
   }
 
+  @Test func missingTokenizerFile() throws {
+    let directory = try NetworkFixture("sd1-tiny").temporaryCopy()
+    defer { try? FileManager.default.removeItem(at: directory.root) }
+    try FileManager.default.removeItem(at: directory.tokenizerMerges)
+    #expect(throws: TokenizerError.self) {
+      try StableDiffusionModel(directory: directory)
+    }
+  }
+
   @Test func missingShard() throws {
     let directory = try NetworkFixture("sd1-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }

@@ -64,6 +64,11 @@ struct ParityTests {
       #expect(report.tensorCount > 0, "\(component)")
     }
     #expect(model.unet.parameterCount == model.loadReports["unet"]?.scalarCount)
+    let tokenizer = try #require(model.tokenizer)
+    let padding = tokenizer.encode("the and").ids.last
+    #expect(padding == (name == "sd1-tiny" ? tokenizer.eosTokenID : 0), "pad token: <|endoftext|> for SD 1.x, ! for SD 2.x")
+    let embeddings = try #require(model.textEmbeddings(for: ["the and", "a photo"]))
+    #expect(embeddings.shape == [2, 77, model.textEncoder.configuration.hiddenSize] && embeddings.isFinite)
     let output = model.textEncoder(try fixture.tokenIDs())
     let comparison = TensorComparison(output, try fixture.tensor("clip.last_hidden_state"))
     #expect(comparison.isClose(relative: Self.tolerance), "\(comparison)")

@@ -1,12 +1,14 @@
 import Foundation
 import TensorCore
 
-/// The three networks of a Stable Diffusion 1.x / 2.x model, loaded from a diffusers folder with no
-/// conversion step, or built with deterministic random weights.
+/// The tokenizer and three networks of a Stable Diffusion 1.x / 2.x model, loaded from a diffusers folder with
+/// no conversion step, or built with deterministic random weights.
 ///
 /// The networks are reference types treated as read-only after loading (except for deliberate fine-tuning of
 /// `vae.decoder`); the model is not `Sendable`.
 public final class StableDiffusionModel {
+  /// The prompt tokenizer (`tokenizer/`); nil for random-weight models built without one.
+  public let tokenizer: CLIPTokenizer?
   /// The text encoder.
   public let textEncoder: CLIPTextModel
   /// The noise predictor.
@@ -21,11 +23,21 @@ public final class StableDiffusionModel {
   /// Loads every network of a diffusers folder strictly.
   /// - Parameter directory: the folder (and weight variant preference).
   /// - Throws: `ConfigurationError` for an unreadable or unsupported configuration (including
-  ///   `model_index.json`), `WeightLoadingError` for missing files and missing, unused or mis-shaped tensors.
+  ///   `model_index.json`, and a tokenizer with more ids than the text encoder's `vocab_size`),
+  ///   `TokenizerError` for a missing or malformed `tokenizer/` folder, `WeightLoadingError` for missing
+  ///   files and missing, unused or mis-shaped tensors.
   public init(directory: ModelDirectory) throws {
     let index = try ModelIndex.decode(contentsOf: directory.modelIndex)
     try index.validateStableDiffusion(file: directory.modelIndex.path)
-    textEncoder = try CLIPTextModel(configuration: CLIPTextConfiguration.decode(contentsOf: directory.textEncoderConfiguration))
+    let tokenizer = try CLIPTokenizer(directory: directory.tokenizerDirectory)
+    let textConfiguration = try CLIPTextConfiguration.decode(contentsOf: directory.textEncoderConfiguration)
+    guard tokenizer.vocabularySize <= textConfiguration.vocabSize else {
+      throw ConfigurationError.invalid(
+        file: directory.textEncoderConfiguration.path, field: "vocab_size",
+        reason: "\(textConfiguration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) ids")
+    }
+    self.tokenizer = tokenizer
+    textEncoder = try CLIPTextModel(configuration: textConfiguration)
     unet = try UNet2DConditionModel(configuration: UNetConfiguration.decode(contentsOf: directory.unetConfiguration))
     vae = try AutoencoderKL(configuration: AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration))
     var reports: [String: LoadReport] = [:]
@@ -39,10 +51,23 @@ public final class StableDiffusionModel {
 
   /// Builds the three networks from configurations with deterministic pseudo-random weights
   /// (see `Layer.initializeParametersRandomly(seed:)`); each network gets its own seed derived from `seed`.
-  /// - Throws: `ConfigurationError` if a configuration is not supported, or if the UNet's
-  ///   `cross_attention_dim` differs from the text encoder's `hidden_size`.
+  /// - Parameters:
+  ///   - textEncoderConfiguration: the text encoder's configuration.
+  ///   - unetConfiguration: the UNet's configuration.
+  ///   - vaeConfiguration: the VAE's configuration.
+  ///   - tokenizer: an optional tokenizer to carry along.
+  ///   - seed: the weight seed.
+  /// - Throws: `ConfigurationError` if a configuration is not supported, if the UNet's
+  ///   `cross_attention_dim` differs from the text encoder's `hidden_size`, or if the tokenizer has more ids
+  ///   than the text encoder's `vocab_size`.
   public init(randomWeights textEncoderConfiguration: CLIPTextConfiguration, unet unetConfiguration: UNetConfiguration,
-              vae vaeConfiguration: AutoencoderKLConfiguration, seed: UInt64) throws {
+              vae vaeConfiguration: AutoencoderKLConfiguration, tokenizer: CLIPTokenizer? = nil, seed: UInt64) throws {
+    if let tokenizer, tokenizer.vocabularySize > textEncoderConfiguration.vocabSize {
+      throw ConfigurationError.invalid(
+        file: "text_encoder/config.json", field: "vocab_size",
+        reason: "\(textEncoderConfiguration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) ids")
+    }
+    self.tokenizer = tokenizer
     for width in unetConfiguration.resolvedCrossAttentionWidths where width != textEncoderConfiguration.hiddenSize {
       throw ConfigurationError.invalid(
         file: "unet/config.json", field: "cross_attention_dim",
@@ -56,6 +81,14 @@ public final class StableDiffusionModel {
     vae.initializeParametersRandomly(seed: seed &+ 2)
     directory = nil
     loadReports = [:]
+  }
+
+  /// The text encoder's last hidden state for each prompt (the UNet's `encoderHiddenStates`).
+  /// - Parameter prompts: `B` prompts, tokenised to the tokenizer's fixed length (77).
+  /// - Returns: `[B, 77, hidden_size]`, or nil when the model has no tokenizer.
+  public func textEmbeddings(for prompts: [String]) -> Tensor? {
+    guard let tokenizer else { return nil }
+    return textEncoder(prompts.map { tokenizer.encode($0).ids })
   }
 
   /// A tiny model with random weights (`.tiny` configurations), for demos and tests.
