@@ -9,7 +9,8 @@ import Testing
 struct ConfigurationTests {
   /// Writes `json` to a temporary file and returns its URL.
   func temporaryFile(_ json: String) throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString).json")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "config-\(UUID().uuidString).json")
     try Data(json.utf8).write(to: url)
     return url
   }
@@ -37,40 +38,49 @@ struct ConfigurationTests {
     #expect(configuration.useLinearProjection == true)
     #expect(configuration.resolvedTimeEmbeddingWidth == 1280)
     #expect(configuration.downBlockTypes == UNetConfiguration.stableDiffusion21Base.downBlockTypes)
-    #expect(configuration.blockOutChannels == UNetConfiguration.stableDiffusion21Base.blockOutChannels)
+    #expect(
+      configuration.blockOutChannels == UNetConfiguration.stableDiffusion21Base.blockOutChannels)
   }
 
-  @Test("UNet fields with unsupported values are rejected", arguments: [
-    ("\"num_attention_heads\": 8", "num_attention_heads"),
-    ("\"class_embed_type\": \"timestep\"", "class_embed_type"),
-    ("\"addition_embed_type\": \"text_time\"", "addition_embed_type"),
-    ("\"resnet_time_scale_shift\": \"scale_shift\"", "resnet_time_scale_shift"),
-    ("\"time_embedding_type\": \"fourier\"", "time_embedding_type"),
-    ("\"mid_block_type\": \"UNetMidBlock2DSimpleCrossAttn\"", "mid_block_type"),
-    ("\"only_cross_attention\": true", "only_cross_attention"),
-    ("\"act_fn\": \"mish\"", "act_fn"),
-    ("\"encoder_hid_dim\": 12", "encoder_hid_dim"),
-  ])
+  @Test(
+    "UNet fields with unsupported values are rejected",
+    arguments: [
+      ("\"num_attention_heads\": 8", "num_attention_heads"),
+      ("\"class_embed_type\": \"timestep\"", "class_embed_type"),
+      ("\"addition_embed_type\": \"text_time\"", "addition_embed_type"),
+      ("\"resnet_time_scale_shift\": \"scale_shift\"", "resnet_time_scale_shift"),
+      ("\"time_embedding_type\": \"fourier\"", "time_embedding_type"),
+      ("\"mid_block_type\": \"UNetMidBlock2DSimpleCrossAttn\"", "mid_block_type"),
+      ("\"only_cross_attention\": true", "only_cross_attention"),
+      ("\"act_fn\": \"mish\"", "act_fn"),
+      ("\"encoder_hid_dim\": 12", "encoder_hid_dim"),
+    ])
   func unsupportedUNetField(extra: String, field: String) throws {
-    let json = Self.sd21BaseUNet.replacingOccurrences(of: "\"act_fn\": \"silu\",", with: "") .replacingOccurrences(
-      of: "{\"_class_name\"", with: "{\(extra), \"_class_name\"")
+    let json = Self.sd21BaseUNet.replacingOccurrences(of: "\"act_fn\": \"silu\",", with: "")
+      .replacingOccurrences(
+        of: "{\"_class_name\"", with: "{\(extra), \"_class_name\"")
     let url = try temporaryFile(json)
     defer { try? FileManager.default.removeItem(at: url) }
     #expect {
       try UNetConfiguration.decode(contentsOf: url)
     } throws: { error in
-      guard case .unsupported(let file, let name, _) = error as? ConfigurationError else { return false }
+      guard case .unsupported(let file, let name, _) = error as? ConfigurationError else {
+        return false
+      }
       return file == url.path && name == field
     }
   }
 
-  @Test("UNet fields with inconsistent values are rejected", arguments: [
-    ("[5, 10, 20, 20]", "[5, 10, 20]", "attention_head_dim"),
-    ("\"norm_num_groups\": 32", "\"norm_num_groups\": 30", "block_out_channels"),
-    ("[5, 10, 20, 20]", "[5, 10, 20, 30]", "attention_head_dim"),
-  ])
+  @Test(
+    "UNet fields with inconsistent values are rejected",
+    arguments: [
+      ("[5, 10, 20, 20]", "[5, 10, 20]", "attention_head_dim"),
+      ("\"norm_num_groups\": 32", "\"norm_num_groups\": 30", "block_out_channels"),
+      ("[5, 10, 20, 20]", "[5, 10, 20, 30]", "attention_head_dim"),
+    ])
   func inconsistentUNetField(original: String, replacement: String, field: String) throws {
-    let url = try temporaryFile(Self.sd21BaseUNet.replacingOccurrences(of: original, with: replacement))
+    let url = try temporaryFile(
+      Self.sd21BaseUNet.replacingOccurrences(of: original, with: replacement))
     defer { try? FileManager.default.removeItem(at: url) }
     #expect {
       try UNetConfiguration.decode(contentsOf: url)
@@ -81,7 +91,8 @@ struct ConfigurationTests {
   }
 
   @Test func clipTextConfigurationFromTransformers() throws {
-    let url = try temporaryFile("""
+    let url = try temporaryFile(
+      """
       {"architectures": ["CLIPTextModel"], "attention_dropout": 0.0, "bos_token_id": 0, "dropout": 0.0,
        "eos_token_id": 2, "hidden_act": "gelu", "hidden_size": 1024, "initializer_factor": 1.0,
        "initializer_range": 0.02, "intermediate_size": 4096, "layer_norm_eps": 1e-05,
@@ -97,7 +108,8 @@ struct ConfigurationTests {
   }
 
   @Test func autoencoderConfiguration() throws {
-    let url = try temporaryFile("""
+    let url = try temporaryFile(
+      """
       {"_class_name": "AutoencoderKL", "_diffusers_version": "0.10.0.dev0", "act_fn": "silu",
        "block_out_channels": [128, 256, 512, 512], "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D",
        "DownEncoderBlock2D", "DownEncoderBlock2D"], "in_channels": 3, "latent_channels": 4, "layers_per_block": 2,
@@ -109,7 +121,8 @@ struct ConfigurationTests {
     #expect(configuration.resolvedScalingFactor == 0.18215)
     #expect(configuration.midBlockAddAttention == nil)
     #expect(configuration.downsamplingFactor == 8)
-    #expect(configuration.blockOutChannels == AutoencoderKLConfiguration.stableDiffusion.blockOutChannels)
+    #expect(
+      configuration.blockOutChannels == AutoencoderKLConfiguration.stableDiffusion.blockOutChannels)
   }
 
   @Test func malformedJSONIsUnreadable() throws {
@@ -126,7 +139,8 @@ struct ConfigurationTests {
   @Test func perBlockDecodesIntOrList() throws {
     let decoder = JSONDecoder()
     #expect(try decoder.decode(PerBlock<Int>.self, from: Data("8".utf8)) == .uniform(8))
-    #expect(try decoder.decode(PerBlock<Int>.self, from: Data("[5, 10]".utf8)) == .perBlock([5, 10]))
+    #expect(
+      try decoder.decode(PerBlock<Int>.self, from: Data("[5, 10]".utf8)) == .perBlock([5, 10]))
     #expect(PerBlock<Int>.uniform(8).values(count: 3) == [8, 8, 8])
   }
 

@@ -8,16 +8,19 @@ import _TestSupport
 /// matches diffusers' output stored in `<folder>/unet_reference.safetensors`.
 ///
 ///     BLD_FULL_SIZE_MODEL=/path/to/sd21base swift test -c release --filter FullSizeModelTests
-@Suite("Full-size model (opt-in: BLD_FULL_SIZE_MODEL)",
-       .enabled(if: ProcessInfo.processInfo.environment["BLD_FULL_SIZE_MODEL"] != nil))
+@Suite(
+  "Full-size model (opt-in: BLD_FULL_SIZE_MODEL)",
+  .enabled(if: ProcessInfo.processInfo.environment["BLD_FULL_SIZE_MODEL"] != nil))
 struct FullSizeModelTests {
   @Test func unetStepMatchesDiffusers() throws {
     let path = try #require(ProcessInfo.processInfo.environment["BLD_FULL_SIZE_MODEL"])
     let directory = ModelDirectory(root: URL(fileURLWithPath: path, isDirectory: true))
-    let reference = try SafetensorsFile(contentsOf: directory.root.appendingPathComponent("unet_reference.safetensors"))
+    let reference = try SafetensorsFile(
+      contentsOf: directory.root.appendingPathComponent("unet_reference.safetensors"))
 
     let loadStart = Date()
-    let unet = try UNet2DConditionModel(configuration: .decode(contentsOf: directory.unetConfiguration))
+    let unet = try UNet2DConditionModel(
+      configuration: .decode(contentsOf: directory.unetConfiguration))
     let report = try WeightLoader.load(directory.unetWeights(), into: unet)
     let loadSeconds = Date().timeIntervalSince(loadStart)
 
@@ -28,7 +31,8 @@ struct FullSizeModelTests {
     let output = unet(sample, timestep: timestep, encoderHiddenStates: context)
     let stepSeconds = Date().timeIntervalSince(stepStart)
     let comparison = TensorComparison(output, try reference.tensor(named: "output"))
-    print("""
+    print(
+      """
       full-size UNet \(path): \(report.tensorCount) tensors, \(report.scalarCount) parameters, \
       load \(String(format: "%.1f", loadSeconds)) s; step (batch \(sample.shape[0]), \(sample.shape[2])×\(sample.shape[3]), \
       \(ComputeOptions.threadCount) threads) \(String(format: "%.2f", stepSeconds)) s; \(comparison)
@@ -38,11 +42,15 @@ struct FullSizeModelTests {
 
   @Test func wholeFolderLoads() throws {
     let path = try #require(ProcessInfo.processInfo.environment["BLD_FULL_SIZE_MODEL"])
-    let model = try StableDiffusionModel(directory: ModelDirectory(root: URL(fileURLWithPath: path, isDirectory: true)))
+    let model = try StableDiffusionModel(
+      directory: ModelDirectory(root: URL(fileURLWithPath: path, isDirectory: true)))
     for (component, report) in model.loadReports.sorted(by: { $0.key < $1.key }) {
-      print("\(component): \(report.tensorCount) tensors, \(report.byteCount) bytes in \(String(format: "%.1f", report.seconds)) s")
+      print(
+        "\(component): \(report.tensorCount) tensors, \(report.byteCount) bytes in \(String(format: "%.1f", report.seconds)) s"
+      )
     }
     let context = model.textEncoder([Array(repeating: 1, count: 77)])
-    #expect(context.shape == [1, 77, model.textEncoder.configuration.hiddenSize] && context.isFinite)
+    #expect(
+      context.shape == [1, 77, model.textEncoder.configuration.hiddenSize] && context.isFinite)
   }
 }

@@ -19,7 +19,8 @@ struct MalformedFolderTests {
   }
 
   func editJSON(_ url: URL, _ edit: (inout [String: Any]) -> Void) throws {
-    var object = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+    var object = try #require(
+      JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
     edit(&object)
     try JSONSerialization.data(withJSONObject: object).write(to: url)
   }
@@ -27,11 +28,15 @@ struct MalformedFolderTests {
   @Test func missingWeightFile() throws {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
-    try FileManager.default.removeItem(at: directory.unetDirectory.appendingPathComponent("diffusion_pytorch_model.fp16.safetensors"))
+    try FileManager.default.removeItem(
+      at: directory.unetDirectory.appendingPathComponent("diffusion_pytorch_model.fp16.safetensors")
+    )
     #expect {
       try StableDiffusionModel(directory: directory)
     } throws: { error in
-      guard case .missingFile(let component, _, let tried) = error as? WeightLoadingError else { return false }
+      guard case .missingFile(let component, _, let tried) = error as? WeightLoadingError else {
+        return false
+      }
       return component == "unet" && tried.contains("diffusion_pytorch_model.fp16.safetensors")
     }
   }
@@ -75,7 +80,10 @@ struct MalformedFolderTests {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try rewriteWeights(directory.vaeWeights()) { $0["decoder.conv_out.bias"] = nil }
-    #expect(throws: WeightLoadingError.missing(key: "decoder.conv_out.bias", file: try directory.vaeWeights().description)) {
+    #expect(
+      throws: WeightLoadingError.missing(
+        key: "decoder.conv_out.bias", file: try directory.vaeWeights().description)
+    ) {
       try StableDiffusionModel(directory: directory)
     }
   }
@@ -90,8 +98,11 @@ struct MalformedFolderTests {
       tensors[key] = Tensor(shape: [expected[0], expected[1], 1, 9])
     }
     let file = try directory.unetWeights().urls[0].path
-    #expect(throws: WeightLoadingError.shapeMismatch(key: key, file: file, expected: expected,
-                                                    found: [expected[0], expected[1], 1, 9])) {
+    #expect(
+      throws: WeightLoadingError.shapeMismatch(
+        key: key, file: file, expected: expected,
+        found: [expected[0], expected[1], 1, 9])
+    ) {
       try StableDiffusionModel(directory: directory)
     }
   }
@@ -99,16 +110,24 @@ struct MalformedFolderTests {
   @Test func unusedTensor() throws {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
-    try rewriteWeights(directory.textEncoderWeights()) { $0["encoder.layers.7.mlp.fc1.weight"] = Tensor(shape: [2, 2]) }
+    try rewriteWeights(directory.textEncoderWeights()) {
+      $0["encoder.layers.7.mlp.fc1.weight"] = Tensor(shape: [2, 2])
+    }
     let file = try directory.textEncoderWeights().urls[0].path
-    #expect(throws: WeightLoadingError.unused(keys: ["encoder.layers.7.mlp.fc1.weight"], count: 1, file: file)) {
+    #expect(
+      throws: WeightLoadingError.unused(
+        keys: ["encoder.layers.7.mlp.fc1.weight"], count: 1, file: file)
+    ) {
       try StableDiffusionModel(directory: directory)
     }
   }
 
-  @Test("unsupported UNet block type", arguments: [
-    ("down_block_types", "SimpleCrossAttnDownBlock2D"), ("up_block_types", "ResnetUpsampleBlock2D"),
-  ])
+  @Test(
+    "unsupported UNet block type",
+    arguments: [
+      ("down_block_types", "SimpleCrossAttnDownBlock2D"),
+      ("up_block_types", "ResnetUpsampleBlock2D"),
+    ])
   func unsupportedBlockType(field: String, value: String) throws {
     let directory = try NetworkFixture("sd1-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
@@ -117,7 +136,10 @@ struct MalformedFolderTests {
       types[0] = value
       object[field] = types
     }
-    #expect(throws: ConfigurationError.unsupported(file: directory.unetConfiguration.path, field: field, value: value)) {
+    #expect(
+      throws: ConfigurationError.unsupported(
+        file: directory.unetConfiguration.path, field: field, value: value)
+    ) {
       try StableDiffusionModel(directory: directory)
     }
   }
@@ -126,8 +148,11 @@ struct MalformedFolderTests {
     let directory = try NetworkFixture("sd1-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try editJSON(directory.textEncoderConfiguration) { $0["hidden_act"] = "relu6" }
-    #expect(throws: ConfigurationError.unsupported(file: directory.textEncoderConfiguration.path, field: "hidden_act",
-                                                   value: "relu6")) {
+    #expect(
+      throws: ConfigurationError.unsupported(
+        file: directory.textEncoderConfiguration.path, field: "hidden_act",
+        value: "relu6")
+    ) {
       try StableDiffusionModel(directory: directory)
     }
   }
@@ -135,9 +160,16 @@ struct MalformedFolderTests {
   @Test func unsupportedVAEOption() throws {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
-    try editJSON(directory.vaeConfiguration) { $0["down_block_types"] = ["DownEncoderBlock2D", "AttnDownEncoderBlock2D", "DownEncoderBlock2D"] }
-    #expect(throws: ConfigurationError.unsupported(file: directory.vaeConfiguration.path, field: "down_block_types",
-                                                   value: "AttnDownEncoderBlock2D")) {
+    try editJSON(directory.vaeConfiguration) {
+      $0["down_block_types"] = [
+        "DownEncoderBlock2D", "AttnDownEncoderBlock2D", "DownEncoderBlock2D",
+      ]
+    }
+    #expect(
+      throws: ConfigurationError.unsupported(
+        file: directory.vaeConfiguration.path, field: "down_block_types",
+        value: "AttnDownEncoderBlock2D")
+    ) {
       try StableDiffusionModel(directory: directory)
     }
   }
@@ -146,7 +178,10 @@ struct MalformedFolderTests {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try editJSON(directory.unetConfiguration) { $0["block_out_channels"] = nil }
-    #expect(throws: ConfigurationError.missingField(file: directory.unetConfiguration.path, field: "block_out_channels")) {
+    #expect(
+      throws: ConfigurationError.missingField(
+        file: directory.unetConfiguration.path, field: "block_out_channels")
+    ) {
       try StableDiffusionModel(directory: directory)
     }
   }
@@ -155,7 +190,10 @@ struct MalformedFolderTests {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try editJSON(directory.modelIndex) { $0["unet"] = ["diffusers", "UNet2DModel"] }
-    #expect(throws: ConfigurationError.unsupported(file: directory.modelIndex.path, field: "unet", value: "UNet2DModel")) {
+    #expect(
+      throws: ConfigurationError.unsupported(
+        file: directory.modelIndex.path, field: "unet", value: "UNet2DModel")
+    ) {
       try StableDiffusionModel(directory: directory)
     }
   }
@@ -169,11 +207,13 @@ struct MalformedFolderTests {
     var tensors: [String: Tensor] = [:]
     for name in file.tensorNames { tensors[name] = try file.tensor(named: name) }
     try SafetensorsFile.write(tensors, dtype: .bfloat16, to: url)
-    #expect(try SafetensorsFile(contentsOf: url).entries.values.allSatisfy { $0.dtype == .bfloat16 })
+    #expect(
+      try SafetensorsFile(contentsOf: url).entries.values.allSatisfy { $0.dtype == .bfloat16 })
     let vae = try AutoencoderKL(configuration: .decode(contentsOf: directory.vaeConfiguration))
     let report = try WeightLoader.load(directory.vaeWeights(), into: vae)
     #expect(report.tensorCount == vae.parameterEntries.count)
-    let comparison = TensorComparison(vae.decode(try fixture.tensor("vae.latents")), try fixture.tensor("vae.decoded"))
+    let comparison = TensorComparison(
+      vae.decode(try fixture.tensor("vae.latents")), try fixture.tensor("vae.decoded"))
     #expect(comparison.isClose(relative: 5e-2), "bfloat16 weights: \(comparison)")
   }
 
@@ -183,9 +223,14 @@ struct MalformedFolderTests {
     #expect {
       try directory.vaeWeights()
     } throws: { error in
-      guard case .missingFile(let component, _, let tried) = error as? WeightLoadingError else { return false }
-      return component == "vae" && tried == ["diffusion_pytorch_model.fp16.safetensors",
-                                             "diffusion_pytorch_model.safetensors.index.fp16.json"]
+      guard case .missingFile(let component, _, let tried) = error as? WeightLoadingError else {
+        return false
+      }
+      return component == "vae"
+        && tried == [
+          "diffusion_pytorch_model.fp16.safetensors",
+          "diffusion_pytorch_model.safetensors.index.fp16.json",
+        ]
     }
   }
 }

@@ -20,7 +20,9 @@ struct NetworkFixture {
     io = try SafetensorsFile(contentsOf: folder.appendingPathComponent("io.safetensors"))
   }
 
-  var directory: ModelDirectory { ModelDirectory(root: folder.appendingPathComponent("model", isDirectory: true)) }
+  var directory: ModelDirectory {
+    ModelDirectory(root: folder.appendingPathComponent("model", isDirectory: true))
+  }
 
   func tensor(_ key: String) throws -> Tensor { try io.tensor(named: key) }
 
@@ -28,7 +30,8 @@ struct NetworkFixture {
   func tokenIDs() throws -> [[Int]] {
     let ids = try tensor("clip.input_ids")
     let length = ids.shape[1]
-    return (0..<ids.shape[0]).map { row in (0..<length).map { Int(ids.scalars[row * length + $0]) } }
+    return (0..<ids.shape[0]).map { row in (0..<length).map { Int(ids.scalars[row * length + $0]) }
+    }
   }
 
   /// A writable copy of the model folder in a fresh temporary directory.

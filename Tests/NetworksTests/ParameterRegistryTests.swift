@@ -10,9 +10,12 @@ struct ParameterRegistryTests {
   @Test("registered keys are exactly the checkpoint's keys", arguments: NetworkFixture.names)
   func keysMatchCheckpoint(name: String) throws {
     let directory = try NetworkFixture(name).directory
-    let unet = try UNet2DConditionModel(configuration: .decode(contentsOf: directory.unetConfiguration))
+    let unet = try UNet2DConditionModel(
+      configuration: .decode(contentsOf: directory.unetConfiguration))
     var fileKeys: Set<String> = []
-    for url in try directory.unetWeights().urls { fileKeys.formUnion(try SafetensorsFile(contentsOf: url).tensorNames) }
+    for url in try directory.unetWeights().urls {
+      fileKeys.formUnion(try SafetensorsFile(contentsOf: url).tensorNames)
+    }
     let keys = unet.parameterEntries.map(\.key)
     #expect(Set(keys) == fileKeys)
     #expect(keys.count == Set(keys).count, "no key is registered twice")
@@ -26,7 +29,8 @@ struct ParameterRegistryTests {
     #expect(first.vae.parameterSnapshot() != other.vae.parameterSnapshot())
     let context = first.textEncoder([Array(0..<77), Array(100..<177)])
     #expect(context.shape == [2, 77, 32])
-    let sample = Tensor(shape: [2, 4, 8, 8], scalars: (0..<512).map { Float(($0 * 37) % 17) / 8 - 1 })
+    let sample = Tensor(
+      shape: [2, 4, 8, 8], scalars: (0..<512).map { Float(($0 * 37) % 17) / 8 - 1 })
     let prediction = first.unet(sample, timestep: 500, encoderHiddenStates: context)
     #expect(prediction.shape == [2, 4, 8, 8] && prediction.isFinite)
     let image = first.vae.decode(sample)

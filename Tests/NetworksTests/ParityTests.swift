@@ -14,7 +14,8 @@ struct ParityTests {
   func textEncoder(name: String) throws {
     let fixture = try NetworkFixture(name)
     let directory = fixture.directory
-    let model = try CLIPTextModel(configuration: .decode(contentsOf: directory.textEncoderConfiguration))
+    let model = try CLIPTextModel(
+      configuration: .decode(contentsOf: directory.textEncoderConfiguration))
     try WeightLoader.load(directory.textEncoderWeights(), into: model, renaming: .clipTextModel)
     let output = model(try fixture.tokenIDs())
     let comparison = TensorComparison(output, try fixture.tensor("clip.last_hidden_state"))
@@ -31,18 +32,23 @@ struct ParityTests {
     let meanComparison = TensorComparison(mean, try fixture.tensor("vae.mean"))
     let varianceComparison = TensorComparison(logVariance, try fixture.tensor("vae.logvar"))
     #expect(meanComparison.isClose(relative: Self.tolerance), "\(name) mean: \(meanComparison)")
-    #expect(varianceComparison.isClose(relative: Self.tolerance), "\(name) logvar: \(varianceComparison)")
+    #expect(
+      varianceComparison.isClose(relative: Self.tolerance), "\(name) logvar: \(varianceComparison)")
     let decoded = vae.decode(try fixture.tensor("vae.latents"))
     let decodeComparison = TensorComparison(decoded, try fixture.tensor("vae.decoded"))
-    #expect(decodeComparison.isClose(relative: Self.tolerance), "\(name) decode: \(decodeComparison)")
+    #expect(
+      decodeComparison.isClose(relative: Self.tolerance), "\(name) decode: \(decodeComparison)")
     #expect(vae.scalingFactor == 0.18215)
   }
 
-  @Test("UNet2DConditionModel noise prediction at two timesteps, batch 2", arguments: NetworkFixture.names)
+  @Test(
+    "UNet2DConditionModel noise prediction at two timesteps, batch 2",
+    arguments: NetworkFixture.names)
   func unet(name: String) throws {
     let fixture = try NetworkFixture(name)
     let directory = fixture.directory
-    let unet = try UNet2DConditionModel(configuration: .decode(contentsOf: directory.unetConfiguration))
+    let unet = try UNet2DConditionModel(
+      configuration: .decode(contentsOf: directory.unetConfiguration))
     try WeightLoader.load(directory.unetWeights(), into: unet)
     let sample = try fixture.tensor("unet.sample")
     let context = try fixture.tensor("unet.encoder_hidden_states")
@@ -66,9 +72,13 @@ struct ParityTests {
     #expect(model.unet.parameterCount == model.loadReports["unet"]?.scalarCount)
     let tokenizer = try #require(model.tokenizer)
     let padding = tokenizer.encode("the and").ids.last
-    #expect(padding == (name == "sd1-tiny" ? tokenizer.eosTokenID : 0), "pad token: <|endoftext|> for SD 1.x, ! for SD 2.x")
+    #expect(
+      padding == (name == "sd1-tiny" ? tokenizer.eosTokenID : 0),
+      "pad token: <|endoftext|> for SD 1.x, ! for SD 2.x")
     let embeddings = try #require(model.textEmbeddings(for: ["the and", "a photo"]))
-    #expect(embeddings.shape == [2, 77, model.textEncoder.configuration.hiddenSize] && embeddings.isFinite)
+    #expect(
+      embeddings.shape == [2, 77, model.textEncoder.configuration.hiddenSize] && embeddings.isFinite
+    )
     let output = model.textEncoder(try fixture.tokenIDs())
     let comparison = TensorComparison(output, try fixture.tensor("clip.last_hidden_state"))
     #expect(comparison.isClose(relative: Self.tolerance), "\(comparison)")

@@ -25,9 +25,11 @@ public struct CLIPTextConfiguration: Codable, Sendable, Equatable {
   public var projectionDim: Int?
 
   /// Creates a configuration.
-  public init(vocabSize: Int = 49408, hiddenSize: Int, intermediateSize: Int, numAttentionHeads: Int,
-              numHiddenLayers: Int, maxPositionEmbeddings: Int = 77, hiddenAct: String? = "quick_gelu",
-              layerNormEps: Float? = 1e-5, projectionDim: Int? = nil) {
+  public init(
+    vocabSize: Int = 49408, hiddenSize: Int, intermediateSize: Int, numAttentionHeads: Int,
+    numHiddenLayers: Int, maxPositionEmbeddings: Int = 77, hiddenAct: String? = "quick_gelu",
+    layerNormEps: Float? = 1e-5, projectionDim: Int? = nil
+  ) {
     self.vocabSize = vocabSize
     self.hiddenSize = hiddenSize
     self.intermediateSize = intermediateSize
@@ -49,7 +51,8 @@ public struct CLIPTextConfiguration: Codable, Sendable, Equatable {
     case "quick_gelu": .quickGELU
     case "gelu": .gelu
     case "gelu_new", "gelu_pytorch_tanh": .geluTanh
-    default: throw ConfigurationError.unsupported(file: file, field: "hidden_act", value: hiddenAct ?? "")
+    default:
+      throw ConfigurationError.unsupported(file: file, field: "hidden_act", value: hiddenAct ?? "")
     }
   }
 
@@ -65,14 +68,19 @@ public struct CLIPTextConfiguration: Codable, Sendable, Equatable {
   /// - Throws: `ConfigurationError.unsupported` or `.invalid` naming `file` and the field.
   public func validate(file: String = "text_encoder/config.json") throws {
     _ = try activation(file: file)
-    for (field, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
-                           ("num_attention_heads", numAttentionHeads), ("num_hidden_layers", numHiddenLayers),
-                           ("max_position_embeddings", maxPositionEmbeddings)] where value <= 0 {
-      throw ConfigurationError.invalid(file: file, field: field, reason: "must be positive, got \(value)")
+    for (field, value) in [
+      ("vocab_size", vocabSize), ("hidden_size", hiddenSize),
+      ("intermediate_size", intermediateSize),
+      ("num_attention_heads", numAttentionHeads), ("num_hidden_layers", numHiddenLayers),
+      ("max_position_embeddings", maxPositionEmbeddings),
+    ] where value <= 0 {
+      throw ConfigurationError.invalid(
+        file: file, field: field, reason: "must be positive, got \(value)")
     }
     guard hiddenSize % numAttentionHeads == 0 else {
-      throw ConfigurationError.invalid(file: file, field: "num_attention_heads",
-                                       reason: "hidden_size \(hiddenSize) is not divisible into \(numAttentionHeads) heads")
+      throw ConfigurationError.invalid(
+        file: file, field: "num_attention_heads",
+        reason: "hidden_size \(hiddenSize) is not divisible into \(numAttentionHeads) heads")
     }
   }
 }
@@ -80,15 +88,18 @@ public struct CLIPTextConfiguration: Codable, Sendable, Equatable {
 extension CLIPTextConfiguration {
   /// The text encoder of Stable Diffusion 1.5 (OpenAI CLIP ViT-L/14).
   public static let stableDiffusion15 = CLIPTextConfiguration(
-    hiddenSize: 768, intermediateSize: 3072, numAttentionHeads: 12, numHiddenLayers: 12, hiddenAct: "quick_gelu",
+    hiddenSize: 768, intermediateSize: 3072, numAttentionHeads: 12, numHiddenLayers: 12,
+    hiddenAct: "quick_gelu",
     projectionDim: 768)
 
   /// The text encoder of Stable Diffusion 2.1(-base) (OpenCLIP ViT-H/14 without its last layer).
   public static let stableDiffusion21Base = CLIPTextConfiguration(
-    hiddenSize: 1024, intermediateSize: 4096, numAttentionHeads: 16, numHiddenLayers: 23, hiddenAct: "gelu",
+    hiddenSize: 1024, intermediateSize: 4096, numAttentionHeads: 16, numHiddenLayers: 23,
+    hiddenAct: "gelu",
     projectionDim: 512)
 
   /// A tiny text encoder (width 32, 2 layers, full CLIP vocabulary size) for demos and tests.
   public static let tiny = CLIPTextConfiguration(
-    hiddenSize: 32, intermediateSize: 64, numAttentionHeads: 4, numHiddenLayers: 2, hiddenAct: "gelu")
+    hiddenSize: 32, intermediateSize: 64, numAttentionHeads: 4, numHiddenLayers: 2,
+    hiddenAct: "gelu")
 }

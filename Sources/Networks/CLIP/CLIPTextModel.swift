@@ -31,9 +31,10 @@ public final class CLIPTextModel: Layer {
     tokenEmbedding = Embedding(count: configuration.vocabSize, width: width)
     positionEmbedding = Embedding(count: configuration.maxPositionEmbeddings, width: width)
     layers = (0..<configuration.numHiddenLayers).map { _ in
-      CLIPEncoderLayer(width: width, intermediateWidth: configuration.intermediateSize,
-                       headCount: configuration.numAttentionHeads, activation: activation,
-                       epsilon: configuration.resolvedEpsilon)
+      CLIPEncoderLayer(
+        width: width, intermediateWidth: configuration.intermediateSize,
+        headCount: configuration.numAttentionHeads, activation: activation,
+        epsilon: configuration.resolvedEpsilon)
     }
     finalLayerNorm = LayerNorm(width: width, epsilon: configuration.resolvedEpsilon)
   }
@@ -51,8 +52,9 @@ public final class CLIPTextModel: Layer {
   /// - Returns: `[B, T, hidden_size]`.
   public func callAsFunction(_ tokenIDs: [[Int]]) -> Tensor {
     let length = tokenIDs.first?.count ?? 0
-    precondition(length <= configuration.maxPositionEmbeddings,
-                 "CLIPTextModel: \(length) tokens exceed \(configuration.maxPositionEmbeddings) positions")
+    precondition(
+      length <= configuration.maxPositionEmbeddings,
+      "CLIPTextModel: \(length) tokens exceed \(configuration.maxPositionEmbeddings) positions")
     let positions = positionEmbedding([Array(0..<length)])  // [1, T, D]
     var hidden = tokenEmbedding(tokenIDs) + positions  // [B, T, D]
     for layer in layers { hidden = layer(hidden) }
@@ -103,7 +105,8 @@ final class CLIPEncoderLayer: Layer {
   func callAsFunction(_ x: Tensor) -> Tensor {
     let normalized = layerNorm1(x)
     let attended = scaledDotProductAttention(
-      query: query(normalized), key: key(normalized), value: value(normalized), headCount: headCount, causal: true)
+      query: query(normalized), key: key(normalized), value: value(normalized),
+      headCount: headCount, causal: true)
     var hidden = x + output(attended)
     hidden = hidden + fc2(activated(fc1(layerNorm2(hidden)), activation))
     return hidden

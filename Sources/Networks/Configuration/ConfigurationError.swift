@@ -15,7 +15,8 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable, Senda
     switch self {
     case .unreadable(let file, let reason): "\(file): cannot read configuration: \(reason)"
     case .missingField(let file, let field): "\(file): required field '\(field)' is missing"
-    case .unsupported(let file, let field, let value): "\(file): unsupported value \(value) for '\(field)'"
+    case .unsupported(let file, let field, let value):
+      "\(file): unsupported value \(value) for '\(field)'"
     case .invalid(let file, let field, let reason): "\(file): invalid '\(field)': \(reason)"
     }
   }

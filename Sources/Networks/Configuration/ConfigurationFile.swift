@@ -22,7 +22,8 @@ enum ConfigurationFile {
         throw ConfigurationError.missingField(file: file, field: snakeCase(key.stringValue))
       case .typeMismatch(_, let context), .valueNotFound(_, let context):
         throw ConfigurationError.invalid(
-          file: file, field: context.codingPath.map { snakeCase($0.stringValue) }.joined(separator: "."),
+          file: file,
+          field: context.codingPath.map { snakeCase($0.stringValue) }.joined(separator: "."),
           reason: context.debugDescription)
       case .dataCorrupted(let context):
         throw ConfigurationError.unreadable(file: file, reason: context.debugDescription)

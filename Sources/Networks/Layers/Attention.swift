@@ -31,10 +31,15 @@ public final class Attention: Layer {
   ///   - projectionBias: whether `to_q`, `to_k`, `to_v` have biases.
   ///   - groupNormGroups: for the spatial (VAE) form, the group count of `group_norm`; nil otherwise.
   ///   - groupNormEpsilon: epsilon of `group_norm`.
-  public init(queryWidth: Int, contextWidth: Int? = nil, headCount: Int, headWidth: Int, projectionBias: Bool = false,
-              groupNormGroups: Int? = nil, groupNormEpsilon: Float = 1e-6) {
+  public init(
+    queryWidth: Int, contextWidth: Int? = nil, headCount: Int, headWidth: Int,
+    projectionBias: Bool = false,
+    groupNormGroups: Int? = nil, groupNormEpsilon: Float = 1e-6
+  ) {
     let inner = headCount * headWidth
-    groupNorm = groupNormGroups.map { GroupNorm(groupCount: $0, channels: queryWidth, epsilon: groupNormEpsilon) }
+    groupNorm = groupNormGroups.map {
+      GroupNorm(groupCount: $0, channels: queryWidth, epsilon: groupNormEpsilon)
+    }
     query = Linear(inputCount: queryWidth, outputCount: inner, bias: projectionBias)
     key = Linear(inputCount: contextWidth ?? queryWidth, outputCount: inner, bias: projectionBias)
     value = Linear(inputCount: contextWidth ?? queryWidth, outputCount: inner, bias: projectionBias)

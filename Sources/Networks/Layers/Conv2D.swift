@@ -14,8 +14,10 @@ public final class Conv2D: Layer {
   public let padding: Int
 
   /// Creates a zero-initialised convolution.
-  public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
-              bias: Bool = true) {
+  public init(
+    inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+    bias: Bool = true
+  ) {
     weight = Tensor(shape: [outputChannels, inputChannels, kernelSize, kernelSize])
     self.bias = bias ? Tensor(shape: [outputChannels]) : nil
     self.stride = stride

@@ -10,8 +10,9 @@ public final class Downsample2D: Layer {
 
   /// Creates a zero-initialised downsampler.
   public init(inputChannels: Int, outputChannels: Int, padding: Int) {
-    conv = Conv2D(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 3, stride: 2,
-                  padding: padding)
+    conv = Conv2D(
+      inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 3, stride: 2,
+      padding: padding)
     asymmetricPadding = padding == 0
   }
 
@@ -26,7 +27,8 @@ public final class Downsample2D: Layer {
     guard asymmetricPadding else { return conv(x) }
     let (batch, channels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let right = Tensor.concatenated([x, Tensor(shape: [batch, channels, height, 1])], axis: 3)  // [N, C, H, W+1]
-    let padded = Tensor.concatenated([right, Tensor(shape: [batch, channels, 1, width + 1])], axis: 2)
+    let padded = Tensor.concatenated(
+      [right, Tensor(shape: [batch, channels, 1, width + 1])], axis: 2)
     return conv(padded)
   }
 }

@@ -31,8 +31,10 @@ public final class Embedding: Layer {
       weight.withUnsafeBufferPointer { table in
         for (b, row) in indices.enumerated() {
           for (t, index) in row.enumerated() {
-            precondition(index >= 0 && index < rows, "Embedding: index \(index) outside 0..<\(rows)")
-            (out.baseAddress! + (b * length + t) * width).update(from: table.baseAddress! + index * width, count: width)
+            precondition(
+              index >= 0 && index < rows, "Embedding: index \(index) outside 0..<\(rows)")
+            (out.baseAddress! + (b * length + t) * width).update(
+              from: table.baseAddress! + index * width, count: width)
           }
         }
       }

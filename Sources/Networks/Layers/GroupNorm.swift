@@ -15,7 +15,9 @@ public final class GroupNorm: Layer {
 
   /// Creates a group norm with weight 1 and bias 0.
   public init(groupCount: Int, channels: Int, epsilon: Float) {
-    precondition(groupCount > 0 && channels % groupCount == 0, "GroupNorm: \(channels) channels in \(groupCount) groups")
+    precondition(
+      groupCount > 0 && channels % groupCount == 0,
+      "GroupNorm: \(channels) channels in \(groupCount) groups")
     weight = Tensor(shape: [channels], repeating: 1)
     bias = Tensor(shape: [channels])
     self.groupCount = groupCount
@@ -30,6 +32,7 @@ public final class GroupNorm: Layer {
 
   /// `x`: `[N, C, ...]` → same shape. With `fusedSiLU`, SiLU is applied in the same pass.
   public func callAsFunction(_ x: Tensor, fusedSiLU: Bool = false) -> Tensor {
-    groupNorm(x, groupCount: groupCount, weight: weight, bias: bias, epsilon: epsilon, fusedSiLU: fusedSiLU)
+    groupNorm(
+      x, groupCount: groupCount, weight: weight, bias: bias, epsilon: epsilon, fusedSiLU: fusedSiLU)
   }
 }

@@ -21,9 +21,10 @@ extension Layer {
       } else {
         let fanIn = max(1, shape.dropFirst().reduce(1, *))
         let deviation = 1 / Double(fanIn).squareRoot()
-        entry.set(Tensor(shape: shape) { out in
-          for i in 0..<out.count { out[i] = Float(generator.nextNormal() * deviation) }
-        })
+        entry.set(
+          Tensor(shape: shape) { out in
+            for i in 0..<out.count { out[i] = Float(generator.nextNormal() * deviation) }
+          })
       }
     }
   }

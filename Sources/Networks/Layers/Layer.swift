@@ -37,7 +37,8 @@ extension Layer {
   public func restoreParameters(from snapshot: [String: Tensor]) {
     for entry in parameterEntries {
       guard let tensor = snapshot[entry.key] else { continue }
-      precondition(tensor.shape == entry.shape, "restore '\(entry.key)': \(tensor.shape) ≠ \(entry.shape)")
+      precondition(
+        tensor.shape == entry.shape, "restore '\(entry.key)': \(tensor.shape) ≠ \(entry.shape)")
       entry.set(tensor)
     }
   }

@@ -30,20 +30,26 @@ public final class ParameterRegistry {
   ///   - key: the checkpoint key of this parameter relative to its layer, e.g. `"weight"`.
   ///   - layer: the layer owning the parameter.
   ///   - keyPath: where the tensor is stored.
-  public func tensor<L: Layer>(_ key: String, of layer: L, _ keyPath: ReferenceWritableKeyPath<L, Tensor>) {
+  public func tensor<L: Layer>(
+    _ key: String, of layer: L, _ keyPath: ReferenceWritableKeyPath<L, Tensor>
+  ) {
     let fullKey = (path + [key]).joined(separator: ".")
-    entries.append(Entry(
-      key: fullKey, shape: layer[keyPath: keyPath].shape,
-      get: { layer[keyPath: keyPath] }, set: { layer[keyPath: keyPath] = $0 }))
+    entries.append(
+      Entry(
+        key: fullKey, shape: layer[keyPath: keyPath].shape,
+        get: { layer[keyPath: keyPath] }, set: { layer[keyPath: keyPath] = $0 }))
   }
 
   /// Registers an optional parameter; nil contributes no key.
-  public func tensor<L: Layer>(_ key: String, of layer: L, _ keyPath: ReferenceWritableKeyPath<L, Tensor?>) {
+  public func tensor<L: Layer>(
+    _ key: String, of layer: L, _ keyPath: ReferenceWritableKeyPath<L, Tensor?>
+  ) {
     guard let current = layer[keyPath: keyPath] else { return }
     let fullKey = (path + [key]).joined(separator: ".")
-    entries.append(Entry(
-      key: fullKey, shape: current.shape,
-      get: { layer[keyPath: keyPath] ?? current }, set: { layer[keyPath: keyPath] = $0 }))
+    entries.append(
+      Entry(
+        key: fullKey, shape: current.shape,
+        get: { layer[keyPath: keyPath] ?? current }, set: { layer[keyPath: keyPath] = $0 }))
   }
 
   /// Registers a child layer's parameters under `key`; a nil child contributes no keys.

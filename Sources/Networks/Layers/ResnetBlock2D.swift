@@ -27,14 +27,22 @@ public final class ResnetBlock2D: Layer {
   ///   - epsilon: group-norm epsilon.
   ///   - activation: the non-linearity (`act_fn`).
   ///   - outputScaleFactor: the sum is divided by this.
-  public init(inputChannels: Int, outputChannels: Int, timeEmbeddingChannels: Int?, groupCount: Int, epsilon: Float,
-              activation: Activation = .silu, outputScaleFactor: Float = 1) {
+  public init(
+    inputChannels: Int, outputChannels: Int, timeEmbeddingChannels: Int?, groupCount: Int,
+    epsilon: Float,
+    activation: Activation = .silu, outputScaleFactor: Float = 1
+  ) {
     norm1 = GroupNorm(groupCount: groupCount, channels: inputChannels, epsilon: epsilon)
-    conv1 = Conv2D(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 3, padding: 1)
-    timeEmbeddingProjection = timeEmbeddingChannels.map { Linear(inputCount: $0, outputCount: outputChannels) }
+    conv1 = Conv2D(
+      inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 3, padding: 1)
+    timeEmbeddingProjection = timeEmbeddingChannels.map {
+      Linear(inputCount: $0, outputCount: outputChannels)
+    }
     norm2 = GroupNorm(groupCount: groupCount, channels: outputChannels, epsilon: epsilon)
-    conv2 = Conv2D(inputChannels: outputChannels, outputChannels: outputChannels, kernelSize: 3, padding: 1)
-    shortcut = inputChannels == outputChannels
+    conv2 = Conv2D(
+      inputChannels: outputChannels, outputChannels: outputChannels, kernelSize: 3, padding: 1)
+    shortcut =
+      inputChannels == outputChannels
       ? nil : Conv2D(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: 1)
     self.activation = activation
     self.outputScaleFactor = outputScaleFactor

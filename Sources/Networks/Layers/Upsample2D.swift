@@ -8,7 +8,8 @@ public final class Upsample2D: Layer {
 
   /// Creates a zero-initialised upsampler.
   public init(channels: Int, outputChannels: Int) {
-    conv = Conv2D(inputChannels: channels, outputChannels: outputChannels, kernelSize: 3, padding: 1)
+    conv = Conv2D(
+      inputChannels: channels, outputChannels: outputChannels, kernelSize: 3, padding: 1)
   }
 
   /// Registers `conv`.

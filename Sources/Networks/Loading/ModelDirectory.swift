@@ -26,9 +26,13 @@ public struct ModelDirectory: Sendable, Equatable {
   /// `model_index.json`.
   public var modelIndex: URL { root.appendingPathComponent("model_index.json") }
   /// `text_encoder/`.
-  public var textEncoderDirectory: URL { root.appendingPathComponent("text_encoder", isDirectory: true) }
+  public var textEncoderDirectory: URL {
+    root.appendingPathComponent("text_encoder", isDirectory: true)
+  }
   /// `text_encoder/config.json`.
-  public var textEncoderConfiguration: URL { textEncoderDirectory.appendingPathComponent("config.json") }
+  public var textEncoderConfiguration: URL {
+    textEncoderDirectory.appendingPathComponent("config.json")
+  }
   /// `tokenizer/`.
   public var tokenizerDirectory: URL { root.appendingPathComponent("tokenizer", isDirectory: true) }
   /// `tokenizer/vocab.json`.
@@ -45,7 +49,8 @@ public struct ModelDirectory: Sendable, Equatable {
   public var vaeConfiguration: URL { vaeDirectory.appendingPathComponent("config.json") }
   /// `scheduler/scheduler_config.json`.
   public var schedulerConfiguration: URL {
-    root.appendingPathComponent("scheduler", isDirectory: true).appendingPathComponent("scheduler_config.json")
+    root.appendingPathComponent("scheduler", isDirectory: true).appendingPathComponent(
+      "scheduler_config.json")
   }
 
   /// The text encoder's weight files.
@@ -73,13 +78,16 @@ public struct ModelDirectory: Sendable, Equatable {
     let fileManager = FileManager.default
     for candidate in variants {
       let single = candidate.map { "\(baseName).\($0).safetensors" } ?? "\(baseName).safetensors"
-      let index = candidate.map { "\(baseName).safetensors.index.\($0).json" } ?? "\(baseName).safetensors.index.json"
+      let index =
+        candidate.map { "\(baseName).safetensors.index.\($0).json" }
+        ?? "\(baseName).safetensors.index.json"
       tried += [single, index]
       let singleURL = directory.appendingPathComponent(single)
       if fileManager.fileExists(atPath: singleURL.path) { return WeightFiles(file: singleURL) }
       let indexURL = directory.appendingPathComponent(index)
       if fileManager.fileExists(atPath: indexURL.path) { return try WeightFiles(index: indexURL) }
     }
-    throw WeightLoadingError.missingFile(component: component, directory: directory.path, tried: tried)
+    throw WeightLoadingError.missingFile(
+      component: component, directory: directory.path, tried: tried)
   }
 }

@@ -39,10 +39,13 @@ public struct ModelIndex: Codable, Sendable, Equatable {
   /// Decodes `_class_name` and every two-element array entry; other entries (flags) are ignored.
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: AnyKey.self)
-    className = try container.decodeIfPresent(String.self, forKey: AnyKey(stringValue: "_class_name"))
+    className = try container.decodeIfPresent(
+      String.self, forKey: AnyKey(stringValue: "_class_name"))
     var components: [String: Component] = [:]
     for key in container.allKeys where !key.stringValue.hasPrefix("_") {
-      if let component = try? container.decode(Component.self, forKey: key) { components[key.stringValue] = component }
+      if let component = try? container.decode(Component.self, forKey: key) {
+        components[key.stringValue] = component
+      }
     }
     self.components = components
   }
@@ -51,7 +54,9 @@ public struct ModelIndex: Codable, Sendable, Equatable {
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.container(keyedBy: AnyKey.self)
     try container.encodeIfPresent(className, forKey: AnyKey(stringValue: "_class_name"))
-    for (name, component) in components { try container.encode(component, forKey: AnyKey(stringValue: name)) }
+    for (name, component) in components {
+      try container.encode(component, forKey: AnyKey(stringValue: name))
+    }
   }
 
   /// Reads `url`.

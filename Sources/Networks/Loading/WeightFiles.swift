@@ -29,13 +29,17 @@ public struct WeightFiles: Sendable, Equatable {
     } catch {
       throw WeightLoadingError.malformedIndex(file: index.path, reason: error.localizedDescription)
     }
-    guard let weightMap = (object as? [String: Any])?["weight_map"] as? [String: String], !weightMap.isEmpty else {
-      throw WeightLoadingError.malformedIndex(file: index.path, reason: "no 'weight_map' object of key → file name")
+    guard let weightMap = (object as? [String: Any])?["weight_map"] as? [String: String],
+      !weightMap.isEmpty
+    else {
+      throw WeightLoadingError.malformedIndex(
+        file: index.path, reason: "no 'weight_map' object of key → file name")
     }
     let directory = index.deletingLastPathComponent()
     let names = Set(weightMap.values).sorted()
     for name in names where name.contains("/") || name.hasPrefix(".") {
-      throw WeightLoadingError.malformedIndex(file: index.path, reason: "shard name '\(name)' is not a file name")
+      throw WeightLoadingError.malformedIndex(
+        file: index.path, reason: "shard name '\(name)' is not a file name")
     }
     urls = names.map { directory.appendingPathComponent($0) }
     description = index.path

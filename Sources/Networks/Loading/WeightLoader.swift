@@ -8,7 +8,9 @@ import TensorCore
 /// are converted to float32 on load.
 public enum WeightLoader {
   /// Buffers that published checkpoints carry but no layer needs.
-  public static let defaultIgnoredKeys: Set<String> = ["text_model.embeddings.position_ids", "embeddings.position_ids"]
+  public static let defaultIgnoredKeys: Set<String> = [
+    "text_model.embeddings.position_ids", "embeddings.position_ids",
+  ]
 
   /// Loads `files` into `layer`.
   /// - Parameters:
@@ -20,8 +22,10 @@ public enum WeightLoader {
   /// - Throws: `WeightLoadingError` for a missing, unused, mis-shaped or unsupported tensor, naming key and file,
   ///   or an unreadable file. On error the layer may be partially loaded.
   @discardableResult
-  public static func load(_ files: WeightFiles, into layer: any Layer, renaming: KeyRenaming = .identity,
-                          ignoredKeys: Set<String> = defaultIgnoredKeys) throws -> LoadReport {
+  public static func load(
+    _ files: WeightFiles, into layer: any Layer, renaming: KeyRenaming = .identity,
+    ignoredKeys: Set<String> = defaultIgnoredKeys
+  ) throws -> LoadReport {
     let start = Date()
     var opened: [SafetensorsFile] = []
     for url in files.urls {
@@ -39,18 +43,21 @@ public enum WeightLoader {
       for name in file.tensorNames { available[canonical[name] ?? name] = (file, name) }
     }
 
-    var report = LoadReport(files: files.urls.map(\.path), tensorCount: 0, scalarCount: 0, byteCount: 0,
-                            skippedKeys: [], seconds: 0)
+    var report = LoadReport(
+      files: files.urls.map(\.path), tensorCount: 0, scalarCount: 0, byteCount: 0,
+      skippedKeys: [], seconds: 0)
     for entry in layer.parameterEntries {
       guard let (file, name) = available.removeValue(forKey: entry.key) else {
         throw WeightLoadingError.missing(key: entry.key, file: files.description)
       }
       guard let stored = file.entries[name] else { continue }
       guard [.float32, .float16, .bfloat16].contains(stored.dtype) else {
-        throw WeightLoadingError.unsupportedDType(key: name, file: file.url.path, dtype: stored.dtype.rawValue)
+        throw WeightLoadingError.unsupportedDType(
+          key: name, file: file.url.path, dtype: stored.dtype.rawValue)
       }
       guard stored.shape == entry.shape else {
-        throw WeightLoadingError.shapeMismatch(key: name, file: file.url.path, expected: entry.shape, found: stored.shape)
+        throw WeightLoadingError.shapeMismatch(
+          key: name, file: file.url.path, expected: entry.shape, found: stored.shape)
       }
       do {
         entry.set(try file.tensor(named: name))
@@ -61,11 +68,14 @@ public enum WeightLoader {
       report.scalarCount += entry.shape.reduce(1, *)
       report.byteCount += stored.byteRange.count
     }
-    let leftover = available.filter { !ignoredKeys.contains($0.key) && !ignoredKeys.contains($0.value.name) }
+    let leftover = available.filter {
+      !ignoredKeys.contains($0.key) && !ignoredKeys.contains($0.value.name)
+    }
     if !leftover.isEmpty {
       let sorted = leftover.values.sorted { $0.name < $1.name }
-      throw WeightLoadingError.unused(keys: sorted.prefix(5).map(\.name), count: sorted.count,
-                                      file: sorted[0].file.url.path)
+      throw WeightLoadingError.unused(
+        keys: sorted.prefix(5).map(\.name), count: sorted.count,
+        file: sorted[0].file.url.path)
     }
     report.skippedKeys = available.values.map(\.name).sorted()
     report.seconds = Date().timeIntervalSince(start)

@@ -27,7 +27,8 @@ public enum WeightLoadingError: Error, CustomStringConvertible, Equatable, Senda
       "\(file): \(count) unused tensor\(count == 1 ? "" : "s"): \(keys.joined(separator: ", "))\(count > keys.count ? ", …" : "")"
     case .shapeMismatch(let key, let file, let expected, let found):
       "\(file): '\(key)' has shape \(found), expected \(expected)"
-    case .unsupportedDType(let key, let file, let dtype): "\(file): '\(key)' has unsupported dtype \(dtype)"
+    case .unsupportedDType(let key, let file, let dtype):
+      "\(file): '\(key)' has unsupported dtype \(dtype)"
     case .malformedIndex(let file, let reason): "\(file): malformed shard index: \(reason)"
     case .unreadable(let file, let underlying): "\(file): \(underlying)"
     }

@@ -30,19 +30,25 @@ public final class StableDiffusionModel {
     let index = try ModelIndex.decode(contentsOf: directory.modelIndex)
     try index.validateStableDiffusion(file: directory.modelIndex.path)
     let tokenizer = try CLIPTokenizer(directory: directory.tokenizerDirectory)
-    let textConfiguration = try CLIPTextConfiguration.decode(contentsOf: directory.textEncoderConfiguration)
+    let textConfiguration = try CLIPTextConfiguration.decode(
+      contentsOf: directory.textEncoderConfiguration)
     guard tokenizer.vocabularySize <= textConfiguration.vocabSize else {
       throw ConfigurationError.invalid(
         file: directory.textEncoderConfiguration.path, field: "vocab_size",
-        reason: "\(textConfiguration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) ids")
+        reason:
+          "\(textConfiguration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) ids"
+      )
     }
     self.tokenizer = tokenizer
     textEncoder = try CLIPTextModel(configuration: textConfiguration)
-    unet = try UNet2DConditionModel(configuration: UNetConfiguration.decode(contentsOf: directory.unetConfiguration))
-    vae = try AutoencoderKL(configuration: AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration))
+    unet = try UNet2DConditionModel(
+      configuration: UNetConfiguration.decode(contentsOf: directory.unetConfiguration))
+    vae = try AutoencoderKL(
+      configuration: AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration))
     var reports: [String: LoadReport] = [:]
-    reports["text_encoder"] = try WeightLoader.load(directory.textEncoderWeights(), into: textEncoder,
-                                                    renaming: .clipTextModel)
+    reports["text_encoder"] = try WeightLoader.load(
+      directory.textEncoderWeights(), into: textEncoder,
+      renaming: .clipTextModel)
     reports["unet"] = try WeightLoader.load(directory.unetWeights(), into: unet)
     reports["vae"] = try WeightLoader.load(directory.vaeWeights(), into: vae)
     loadReports = reports
@@ -60,18 +66,26 @@ public final class StableDiffusionModel {
   /// - Throws: `ConfigurationError` if a configuration is not supported, if the UNet's
   ///   `cross_attention_dim` differs from the text encoder's `hidden_size`, or if the tokenizer has more ids
   ///   than the text encoder's `vocab_size`.
-  public init(randomWeights textEncoderConfiguration: CLIPTextConfiguration, unet unetConfiguration: UNetConfiguration,
-              vae vaeConfiguration: AutoencoderKLConfiguration, tokenizer: CLIPTokenizer? = nil, seed: UInt64) throws {
+  public init(
+    randomWeights textEncoderConfiguration: CLIPTextConfiguration,
+    unet unetConfiguration: UNetConfiguration,
+    vae vaeConfiguration: AutoencoderKLConfiguration, tokenizer: CLIPTokenizer? = nil, seed: UInt64
+  ) throws {
     if let tokenizer, tokenizer.vocabularySize > textEncoderConfiguration.vocabSize {
       throw ConfigurationError.invalid(
         file: "text_encoder/config.json", field: "vocab_size",
-        reason: "\(textEncoderConfiguration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) ids")
+        reason:
+          "\(textEncoderConfiguration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) ids"
+      )
     }
     self.tokenizer = tokenizer
-    for width in unetConfiguration.resolvedCrossAttentionWidths where width != textEncoderConfiguration.hiddenSize {
+    for width in unetConfiguration.resolvedCrossAttentionWidths
+    where width != textEncoderConfiguration.hiddenSize {
       throw ConfigurationError.invalid(
         file: "unet/config.json", field: "cross_attention_dim",
-        reason: "\(width) differs from the text encoder's hidden_size \(textEncoderConfiguration.hiddenSize)")
+        reason:
+          "\(width) differs from the text encoder's hidden_size \(textEncoderConfiguration.hiddenSize)"
+      )
     }
     textEncoder = try CLIPTextModel(configuration: textEncoderConfiguration)
     unet = try UNet2DConditionModel(configuration: unetConfiguration)

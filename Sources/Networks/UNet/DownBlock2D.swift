@@ -12,8 +12,11 @@ public final class DownBlock2D: Layer {
 
   /// Creates a block from its parts.
   /// - Precondition: `attentions` is empty or has one model per ResNet.
-  public init(resnets: [ResnetBlock2D], attentions: [Transformer2DModel], downsampler: Downsample2D?) {
-    precondition(attentions.isEmpty || attentions.count == resnets.count, "DownBlock2D: attentions per resnet")
+  public init(
+    resnets: [ResnetBlock2D], attentions: [Transformer2DModel], downsampler: Downsample2D?
+  ) {
+    precondition(
+      attentions.isEmpty || attentions.count == resnets.count, "DownBlock2D: attentions per resnet")
     self.resnets = resnets
     self.attentions = attentions
     self.downsampler = downsampler
@@ -29,7 +32,9 @@ public final class DownBlock2D: Layer {
   /// `x`: `[N, C_in, H, W]`, `timeEmbedding`: `[N, T]` or nil, `context`: `[N, S, D]` (cross-attention blocks).
   /// - Returns: the output `[N, C_out, H', W']` and the skip states (one per ResNet, plus the down-sampled
   ///   output), in order.
-  public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor?, context: Tensor?) -> (Tensor, [Tensor]) {
+  public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor?, context: Tensor?) -> (
+    Tensor, [Tensor]
+  ) {
     var hidden = x
     var states: [Tensor] = []
     for (index, resnet) in resnets.enumerated() {

@@ -30,8 +30,10 @@ public final class TimestepEmbedding: Layer {
   /// diffusers `get_timestep_embedding`: `[sin(t·f_i), cos(t·f_i)]` with `f_i = exp(−ln(10⁴)·i / (D/2 − shift))`,
   /// halves swapped when `flipSinToCos`, computed in float32 as PyTorch does.
   /// - Returns: `[count, width]`, the same row repeated `count` times (one per batch item).
-  public static func sinusoid(timestep: Double, width: Int, flipSinToCos: Bool, frequencyShift: Float,
-                              count: Int) -> Tensor {
+  public static func sinusoid(
+    timestep: Double, width: Int, flipSinToCos: Bool, frequencyShift: Float,
+    count: Int
+  ) -> Tensor {
     let half = width / 2
     let logPeriod = Float(-log(10000.0))
     let t = Float(timestep)

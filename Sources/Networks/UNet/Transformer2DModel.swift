@@ -15,11 +15,13 @@ public final class BasicTransformerBlock: Layer {
   let feedForward: FeedForward
 
   /// Creates a zero-initialised block of width `headCount × headWidth`.
-  public init(width: Int, headCount: Int, headWidth: Int, contextWidth: Int, epsilon: Float = 1e-5) {
+  public init(width: Int, headCount: Int, headWidth: Int, contextWidth: Int, epsilon: Float = 1e-5)
+  {
     norm1 = LayerNorm(width: width, epsilon: epsilon)
     selfAttention = Attention(queryWidth: width, headCount: headCount, headWidth: headWidth)
     norm2 = LayerNorm(width: width, epsilon: epsilon)
-    crossAttention = Attention(queryWidth: width, contextWidth: contextWidth, headCount: headCount, headWidth: headWidth)
+    crossAttention = Attention(
+      queryWidth: width, contextWidth: contextWidth, headCount: headCount, headWidth: headWidth)
     norm3 = LayerNorm(width: width, epsilon: epsilon)
     feedForward = FeedForward(width: width)
   }
@@ -56,8 +58,10 @@ public final class Transformer2DModel: Layer {
   let projectionOutLinear: Linear?
 
   /// Creates a zero-initialised model on `channels` channels (`headCount` heads of `channels / headCount`).
-  public init(channels: Int, headCount: Int, contextWidth: Int, layerCount: Int, groupCount: Int,
-              useLinearProjection: Bool) {
+  public init(
+    channels: Int, headCount: Int, contextWidth: Int, layerCount: Int, groupCount: Int,
+    useLinearProjection: Bool
+  ) {
     norm = GroupNorm(groupCount: groupCount, channels: channels, epsilon: 1e-6)
     if useLinearProjection {
       projectionInLinear = Linear(inputCount: channels, outputCount: channels)
@@ -65,14 +69,17 @@ public final class Transformer2DModel: Layer {
       projectionInConvolution = nil
       projectionOutConvolution = nil
     } else {
-      projectionInConvolution = Conv2D(inputChannels: channels, outputChannels: channels, kernelSize: 1)
-      projectionOutConvolution = Conv2D(inputChannels: channels, outputChannels: channels, kernelSize: 1)
+      projectionInConvolution = Conv2D(
+        inputChannels: channels, outputChannels: channels, kernelSize: 1)
+      projectionOutConvolution = Conv2D(
+        inputChannels: channels, outputChannels: channels, kernelSize: 1)
       projectionInLinear = nil
       projectionOutLinear = nil
     }
     blocks = (0..<layerCount).map { _ in
-      BasicTransformerBlock(width: channels, headCount: headCount, headWidth: channels / headCount,
-                            contextWidth: contextWidth)
+      BasicTransformerBlock(
+        width: channels, headCount: headCount, headWidth: channels / headCount,
+        contextWidth: contextWidth)
     }
   }
 

@@ -46,17 +46,23 @@ public final class UNet2DConditionModel: Layer {
     let outKernel = configuration.convOutKernel ?? 3
 
     func resnet(_ input: Int, _ output: Int, scale: Float = 1) -> ResnetBlock2D {
-      ResnetBlock2D(inputChannels: input, outputChannels: output, timeEmbeddingChannels: timeWidth,
-                    groupCount: groups, epsilon: epsilon, activation: activation, outputScaleFactor: scale)
+      ResnetBlock2D(
+        inputChannels: input, outputChannels: output, timeEmbeddingChannels: timeWidth,
+        groupCount: groups, epsilon: epsilon, activation: activation, outputScaleFactor: scale)
     }
-    func transformer(_ width: Int, block: Int, heads: Int, context: Int, depth: Int) -> Transformer2DModel {
-      Transformer2DModel(channels: width, headCount: heads, contextWidth: context, layerCount: depth,
-                         groupCount: groups, useLinearProjection: linearProjection)
+    func transformer(_ width: Int, block: Int, heads: Int, context: Int, depth: Int)
+      -> Transformer2DModel
+    {
+      Transformer2DModel(
+        channels: width, headCount: heads, contextWidth: context, layerCount: depth,
+        groupCount: groups, useLinearProjection: linearProjection)
     }
 
-    convolutionIn = Conv2D(inputChannels: configuration.inChannels, outputChannels: channels[0],
-                           kernelSize: inKernel, padding: (inKernel - 1) / 2)
-    timeEmbedding = TimestepEmbedding(inputWidth: channels[0], width: timeWidth, activation: activation)
+    convolutionIn = Conv2D(
+      inputChannels: configuration.inChannels, outputChannels: channels[0],
+      kernelSize: inKernel, padding: (inKernel - 1) / 2)
+    timeEmbedding = TimestepEmbedding(
+      inputWidth: channels[0], width: timeWidth, activation: activation)
 
     var down: [DownBlock2D] = []
     var outputChannels = channels[0]
@@ -64,13 +70,22 @@ public final class UNet2DConditionModel: Layer {
       let inputChannels = outputChannels
       outputChannels = channels[index]
       let isFinal = index == blockCount - 1
-      let resnets = (0..<layers[index]).map { resnet($0 == 0 ? inputChannels : outputChannels, outputChannels) }
-      let attentions = type == "CrossAttnDownBlock2D"
+      let resnets = (0..<layers[index]).map {
+        resnet($0 == 0 ? inputChannels : outputChannels, outputChannels)
+      }
+      let attentions =
+        type == "CrossAttnDownBlock2D"
         ? (0..<layers[index]).map { _ in
-          transformer(outputChannels, block: index, heads: heads[index], context: contexts[index], depth: depths[index])
+          transformer(
+            outputChannels, block: index, heads: heads[index], context: contexts[index],
+            depth: depths[index])
         } : []
-      let downsampler = isFinal ? nil : Downsample2D(inputChannels: outputChannels, outputChannels: outputChannels,
-                                                     padding: configuration.downsamplePadding ?? 1)
+      let downsampler =
+        isFinal
+        ? nil
+        : Downsample2D(
+          inputChannels: outputChannels, outputChannels: outputChannels,
+          padding: configuration.downsamplePadding ?? 1)
       down.append(DownBlock2D(resnets: resnets, attentions: attentions, downsampler: downsampler))
     }
     downBlocks = down
@@ -79,8 +94,9 @@ public final class UNet2DConditionModel: Layer {
     let midScale = configuration.midBlockScaleFactor ?? 1
     midBlock = UNetMidBlock2DCrossAttn(
       first: resnet(last, last, scale: midScale),
-      attention: transformer(last, block: blockCount - 1, heads: heads[blockCount - 1],
-                             context: contexts[blockCount - 1], depth: depths[blockCount - 1]),
+      attention: transformer(
+        last, block: blockCount - 1, heads: heads[blockCount - 1],
+        context: contexts[blockCount - 1], depth: depths[blockCount - 1]),
       second: resnet(last, last, scale: midScale))
 
     var up: [UpBlock2D] = []
@@ -101,19 +117,24 @@ public final class UNet2DConditionModel: Layer {
         let resnetInput = j == 0 ? previousOutput : outputChannels
         return resnet(resnetInput + skipChannels, outputChannels)
       }
-      let attentions = type == "CrossAttnUpBlock2D"
+      let attentions =
+        type == "CrossAttnUpBlock2D"
         ? (0..<count).map { _ in
-          transformer(outputChannels, block: index, heads: reversedHeads[index], context: reversedContexts[index],
-                      depth: reversedDepths[index])
+          transformer(
+            outputChannels, block: index, heads: reversedHeads[index],
+            context: reversedContexts[index],
+            depth: reversedDepths[index])
         } : []
-      let upsampler = isFinal ? nil : Upsample2D(channels: outputChannels, outputChannels: outputChannels)
+      let upsampler =
+        isFinal ? nil : Upsample2D(channels: outputChannels, outputChannels: outputChannels)
       up.append(UpBlock2D(resnets: resnets, attentions: attentions, upsampler: upsampler))
     }
     upBlocks = up
 
     normOut = GroupNorm(groupCount: groups, channels: channels[0], epsilon: epsilon)
-    convolutionOut = Conv2D(inputChannels: channels[0], outputChannels: configuration.outChannels,
-                            kernelSize: outKernel, padding: (outKernel - 1) / 2)
+    convolutionOut = Conv2D(
+      inputChannels: channels[0], outputChannels: configuration.outChannels,
+      kernelSize: outKernel, padding: (outKernel - 1) / 2)
   }
 
   /// Registers `conv_in`, `time_embedding`, `down_blocks`, `mid_block`, `up_blocks`, `conv_norm_out`, `conv_out`.
@@ -133,17 +154,25 @@ public final class UNet2DConditionModel: Layer {
   ///   - timestep: the diffusion timestep (the same for the whole batch), e.g. 981.
   ///   - encoderHiddenStates: the text encoder's last hidden state `[N, S, cross_attention_dim]`.
   /// - Returns: the prediction `[N, out_channels, h, w]`.
-  public func callAsFunction(_ sample: Tensor, timestep: Double, encoderHiddenStates: Tensor) -> Tensor {
-    precondition(sample.rank == 4 && sample.shape[1] == configuration.inChannels,
-                 "UNet2DConditionModel expects [N, \(configuration.inChannels), h, w], got \(sample.shape)")
-    precondition(encoderHiddenStates.rank == 3 && encoderHiddenStates.shape[0] == sample.shape[0],
-                 "UNet2DConditionModel: encoderHiddenStates \(encoderHiddenStates.shape) for sample \(sample.shape)")
+  public func callAsFunction(_ sample: Tensor, timestep: Double, encoderHiddenStates: Tensor)
+    -> Tensor
+  {
+    precondition(
+      sample.rank == 4 && sample.shape[1] == configuration.inChannels,
+      "UNet2DConditionModel expects [N, \(configuration.inChannels), h, w], got \(sample.shape)")
+    precondition(
+      encoderHiddenStates.rank == 3 && encoderHiddenStates.shape[0] == sample.shape[0],
+      "UNet2DConditionModel: encoderHiddenStates \(encoderHiddenStates.shape) for sample \(sample.shape)"
+    )
     let factor = 1 << (downBlocks.count - 1)
-    precondition(sample.shape[2] % factor == 0 && sample.shape[3] % factor == 0,
-                 "UNet2DConditionModel: latent size \(sample.shape[2])×\(sample.shape[3]) not divisible by \(factor)")
+    precondition(
+      sample.shape[2] % factor == 0 && sample.shape[3] % factor == 0,
+      "UNet2DConditionModel: latent size \(sample.shape[2])×\(sample.shape[3]) not divisible by \(factor)"
+    )
     let batch = sample.shape[0]
     let sinusoid = TimestepEmbedding.sinusoid(
-      timestep: timestep, width: configuration.blockOutChannels[0], flipSinToCos: configuration.flipSinToCos ?? true,
+      timestep: timestep, width: configuration.blockOutChannels[0],
+      flipSinToCos: configuration.flipSinToCos ?? true,
       frequencyShift: Float(configuration.freqShift ?? 0), count: batch)
     let embedding = timeEmbedding(sinusoid)  // [N, T]
     let context = encoderHiddenStates
@@ -161,7 +190,9 @@ public final class UNet2DConditionModel: Layer {
     for block in upBlocks {
       hidden = block(hidden, skips: &skips, timeEmbedding: embedding, context: context)
     }
-    hidden = activation == .silu ? normOut(hidden, fusedSiLU: true) : activated(normOut(hidden), activation)
+    hidden =
+      activation == .silu
+      ? normOut(hidden, fusedSiLU: true) : activated(normOut(hidden), activation)
     return convolutionOut(hidden)
   }
 }

@@ -134,7 +134,9 @@ public struct UNetConfiguration: Codable, Sendable, Equatable {
   /// Attention heads per down block.
   public var resolvedHeadCounts: [Int] { attentionHeadDim.values(count: blockOutChannels.count) }
   /// Cross-attention context width per down block.
-  public var resolvedCrossAttentionWidths: [Int] { crossAttentionDim.values(count: blockOutChannels.count) }
+  public var resolvedCrossAttentionWidths: [Int] {
+    crossAttentionDim.values(count: blockOutChannels.count)
+  }
   /// ResNet layers per down block.
   public var resolvedLayersPerBlock: [Int] { layersPerBlock.values(count: blockOutChannels.count) }
   /// The activation named by `act_fn`.
@@ -163,70 +165,102 @@ public struct UNetConfiguration: Codable, Sendable, Equatable {
       .unsupported(file: file, field: field, value: value.map { "\($0)" } ?? "null")
     }
     let count = blockOutChannels.count
-    guard count > 0 else { throw ConfigurationError.invalid(file: file, field: "block_out_channels", reason: "empty") }
+    guard count > 0 else {
+      throw ConfigurationError.invalid(file: file, field: "block_out_channels", reason: "empty")
+    }
     for type in downBlockTypes where !["CrossAttnDownBlock2D", "DownBlock2D"].contains(type) {
       throw unsupported("down_block_types", type)
     }
     for type in upBlockTypes where !["CrossAttnUpBlock2D", "UpBlock2D"].contains(type) {
       throw unsupported("up_block_types", type)
     }
-    if let midBlockType, midBlockType != "UNetMidBlock2DCrossAttn" { throw unsupported("mid_block_type", midBlockType) }
+    if let midBlockType, midBlockType != "UNetMidBlock2DCrossAttn" {
+      throw unsupported("mid_block_type", midBlockType)
+    }
     if downBlockTypes.count != count {
-      throw ConfigurationError.invalid(file: file, field: "down_block_types",
-                                       reason: "\(downBlockTypes.count) blocks for \(count) block_out_channels")
+      throw ConfigurationError.invalid(
+        file: file, field: "down_block_types",
+        reason: "\(downBlockTypes.count) blocks for \(count) block_out_channels")
     }
     if upBlockTypes.count != count {
-      throw ConfigurationError.invalid(file: file, field: "up_block_types",
-                                       reason: "\(upBlockTypes.count) blocks for \(count) block_out_channels")
+      throw ConfigurationError.invalid(
+        file: file, field: "up_block_types",
+        reason: "\(upBlockTypes.count) blocks for \(count) block_out_channels")
     }
-    for (field, value) in [("attention_head_dim", attentionHeadDim.hasWrongLength(count)),
-                           ("cross_attention_dim", crossAttentionDim.hasWrongLength(count)),
-                           ("layers_per_block", layersPerBlock.hasWrongLength(count)),
-                           ("transformer_layers_per_block", transformerLayersPerBlock?.hasWrongLength(count) ?? false),
-                           ("only_cross_attention", onlyCrossAttention?.hasWrongLength(count) ?? false)] where value {
-      throw ConfigurationError.invalid(file: file, field: field, reason: "list length differs from \(count) blocks")
+    for (field, value) in [
+      ("attention_head_dim", attentionHeadDim.hasWrongLength(count)),
+      ("cross_attention_dim", crossAttentionDim.hasWrongLength(count)),
+      ("layers_per_block", layersPerBlock.hasWrongLength(count)),
+      ("transformer_layers_per_block", transformerLayersPerBlock?.hasWrongLength(count) ?? false),
+      ("only_cross_attention", onlyCrossAttention?.hasWrongLength(count) ?? false),
+    ] where value {
+      throw ConfigurationError.invalid(
+        file: file, field: field, reason: "list length differs from \(count) blocks")
     }
     if let numAttentionHeads { throw unsupported("num_attention_heads", numAttentionHeads) }
-    if let reverseTransformerLayersPerBlock { throw unsupported("reverse_transformer_layers_per_block", reverseTransformerLayersPerBlock) }
+    if let reverseTransformerLayersPerBlock {
+      throw unsupported("reverse_transformer_layers_per_block", reverseTransformerLayersPerBlock)
+    }
     if let encoderHidDim { throw unsupported("encoder_hid_dim", encoderHidDim) }
     if let encoderHidDimType { throw unsupported("encoder_hid_dim_type", encoderHidDimType) }
     if dualCrossAttention == true { throw unsupported("dual_cross_attention", true) }
-    if onlyCrossAttention?.values(count: count).contains(true) == true { throw unsupported("only_cross_attention", true) }
-    if midBlockOnlyCrossAttention == true { throw unsupported("mid_block_only_cross_attention", true) }
+    if onlyCrossAttention?.values(count: count).contains(true) == true {
+      throw unsupported("only_cross_attention", true)
+    }
+    if midBlockOnlyCrossAttention == true {
+      throw unsupported("mid_block_only_cross_attention", true)
+    }
     if let classEmbedType { throw unsupported("class_embed_type", classEmbedType) }
     if let additionEmbedType { throw unsupported("addition_embed_type", additionEmbedType) }
     if let numClassEmbeds { throw unsupported("num_class_embeds", numClassEmbeds) }
-    if let resnetTimeScaleShift, resnetTimeScaleShift != "default" { throw unsupported("resnet_time_scale_shift", resnetTimeScaleShift) }
+    if let resnetTimeScaleShift, resnetTimeScaleShift != "default" {
+      throw unsupported("resnet_time_scale_shift", resnetTimeScaleShift)
+    }
     if resnetSkipTimeAct == true { throw unsupported("resnet_skip_time_act", true) }
-    if let resnetOutScaleFactor, resnetOutScaleFactor != 1 { throw unsupported("resnet_out_scale_factor", resnetOutScaleFactor) }
-    if let timeEmbeddingType, timeEmbeddingType != "positional" { throw unsupported("time_embedding_type", timeEmbeddingType) }
+    if let resnetOutScaleFactor, resnetOutScaleFactor != 1 {
+      throw unsupported("resnet_out_scale_factor", resnetOutScaleFactor)
+    }
+    if let timeEmbeddingType, timeEmbeddingType != "positional" {
+      throw unsupported("time_embedding_type", timeEmbeddingType)
+    }
     if let timeEmbeddingActFn { throw unsupported("time_embedding_act_fn", timeEmbeddingActFn) }
     if let timestepPostAct { throw unsupported("timestep_post_act", timestepPostAct) }
     if let timeCondProjDim { throw unsupported("time_cond_proj_dim", timeCondProjDim) }
-    if let attentionType, attentionType != "default" { throw unsupported("attention_type", attentionType) }
+    if let attentionType, attentionType != "default" {
+      throw unsupported("attention_type", attentionType)
+    }
     if let crossAttentionNorm { throw unsupported("cross_attention_norm", crossAttentionNorm) }
     for (field, kernel) in [("conv_in_kernel", convInKernel), ("conv_out_kernel", convOutKernel)] {
       if let kernel, kernel <= 0 || kernel % 2 == 0 { throw unsupported(field, kernel) }
     }
     _ = try activation(file: file)
     let groups = resolvedGroupCount
-    guard groups > 0 else { throw ConfigurationError.invalid(file: file, field: "norm_num_groups", reason: "must be positive") }
+    guard groups > 0 else {
+      throw ConfigurationError.invalid(
+        file: file, field: "norm_num_groups", reason: "must be positive")
+    }
     let heads = resolvedHeadCounts
     for (index, channels) in blockOutChannels.enumerated() {
       guard channels > 0, channels % groups == 0 else {
-        throw ConfigurationError.invalid(file: file, field: "block_out_channels",
-                                         reason: "\(channels) channels are not divisible into \(groups) groups")
+        throw ConfigurationError.invalid(
+          file: file, field: "block_out_channels",
+          reason: "\(channels) channels are not divisible into \(groups) groups")
       }
       guard heads[index] > 0, channels % heads[index] == 0 else {
-        throw ConfigurationError.invalid(file: file, field: "attention_head_dim",
-                                         reason: "\(channels) channels are not divisible into \(heads[index]) heads")
+        throw ConfigurationError.invalid(
+          file: file, field: "attention_head_dim",
+          reason: "\(channels) channels are not divisible into \(heads[index]) heads")
       }
     }
     guard inChannels > 0, outChannels > 0 else {
-      throw ConfigurationError.invalid(file: file, field: "in_channels", reason: "channel counts must be positive")
+      throw ConfigurationError.invalid(
+        file: file, field: "in_channels", reason: "channel counts must be positive")
     }
-    if resolvedLayersPerBlock.contains(where: { $0 < 1 }) || resolvedTransformerLayers.contains(where: { $0 < 1 }) {
-      throw ConfigurationError.invalid(file: file, field: "layers_per_block", reason: "layer counts must be positive")
+    if resolvedLayersPerBlock.contains(where: { $0 < 1 })
+      || resolvedTransformerLayers.contains(where: { $0 < 1 })
+    {
+      throw ConfigurationError.invalid(
+        file: file, field: "layers_per_block", reason: "layer counts must be positive")
     }
   }
 }
@@ -234,22 +268,32 @@ public struct UNetConfiguration: Codable, Sendable, Equatable {
 extension UNetConfiguration {
   /// The UNet of Stable Diffusion 1.5 (`runwayml/stable-diffusion-v1-5`).
   public static let stableDiffusion15 = UNetConfiguration(
-    sampleSize: 64, downBlockTypes: ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+    sampleSize: 64,
+    downBlockTypes: [
+      "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D",
+    ],
     upBlockTypes: ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
-    blockOutChannels: [320, 640, 1280, 1280], layersPerBlock: .uniform(2), crossAttentionDim: .uniform(768),
+    blockOutChannels: [320, 640, 1280, 1280], layersPerBlock: .uniform(2),
+    crossAttentionDim: .uniform(768),
     attentionHeadDim: .uniform(8))
 
   /// The UNet of Stable Diffusion 2.1-base (`stabilityai/stable-diffusion-2-1-base`).
   public static let stableDiffusion21Base = UNetConfiguration(
-    sampleSize: 64, downBlockTypes: ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+    sampleSize: 64,
+    downBlockTypes: [
+      "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D",
+    ],
     upBlockTypes: ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
-    blockOutChannels: [320, 640, 1280, 1280], layersPerBlock: .uniform(2), crossAttentionDim: .uniform(1024),
+    blockOutChannels: [320, 640, 1280, 1280], layersPerBlock: .uniform(2),
+    crossAttentionDim: .uniform(1024),
     attentionHeadDim: .perBlock([5, 10, 20, 20]), useLinearProjection: true)
 
   /// A tiny SD-2-like UNet (two resolutions, 32 channels) for demos and tests; pairs with
   /// `CLIPTextConfiguration.tiny` (context width 32).
   public static let tiny = UNetConfiguration(
-    sampleSize: 8, downBlockTypes: ["CrossAttnDownBlock2D", "DownBlock2D"], upBlockTypes: ["UpBlock2D", "CrossAttnUpBlock2D"],
-    blockOutChannels: [32, 64], layersPerBlock: .uniform(1), normNumGroups: 8, crossAttentionDim: .uniform(32),
+    sampleSize: 8, downBlockTypes: ["CrossAttnDownBlock2D", "DownBlock2D"],
+    upBlockTypes: ["UpBlock2D", "CrossAttnUpBlock2D"],
+    blockOutChannels: [32, 64], layersPerBlock: .uniform(1), normNumGroups: 8,
+    crossAttentionDim: .uniform(32),
     attentionHeadDim: .uniform(4), useLinearProjection: true)
 }

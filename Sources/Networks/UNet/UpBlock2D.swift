@@ -13,7 +13,8 @@ public final class UpBlock2D: Layer {
   /// Creates a block from its parts.
   /// - Precondition: `attentions` is empty or has one model per ResNet.
   public init(resnets: [ResnetBlock2D], attentions: [Transformer2DModel], upsampler: Upsample2D?) {
-    precondition(attentions.isEmpty || attentions.count == resnets.count, "UpBlock2D: attentions per resnet")
+    precondition(
+      attentions.isEmpty || attentions.count == resnets.count, "UpBlock2D: attentions per resnet")
     self.resnets = resnets
     self.attentions = attentions
     self.upsampler = upsampler
@@ -31,7 +32,9 @@ public final class UpBlock2D: Layer {
 
   /// `x`: `[N, C, H, W]`; `skips`: states to concatenate on the channel axis before each ResNet, consumed from
   /// the end (empty for the VAE) → `[N, C_out, 2H, 2W]` (or `H, W` without upsampler).
-  public func callAsFunction(_ x: Tensor, skips: inout [Tensor], timeEmbedding: Tensor?, context: Tensor?) -> Tensor {
+  public func callAsFunction(
+    _ x: Tensor, skips: inout [Tensor], timeEmbedding: Tensor?, context: Tensor?
+  ) -> Tensor {
     var hidden = x
     for (index, resnet) in resnets.enumerated() {
       if let skip = skips.popLast() { hidden = Tensor.concatenated([hidden, skip], axis: 1) }  // [N, C + C_skip, H, W]

@@ -26,9 +26,11 @@ public final class AutoencoderKL: Layer {
     encoder = try VAEEncoder(configuration: configuration)
     decoder = try VAEDecoder(configuration: configuration)
     let latent = configuration.resolvedLatentChannels
-    quantConvolution = configuration.useQuantConv ?? true
+    quantConvolution =
+      configuration.useQuantConv ?? true
       ? Conv2D(inputChannels: 2 * latent, outputChannels: 2 * latent, kernelSize: 1) : nil
-    postQuantConvolution = configuration.usePostQuantConv ?? true
+    postQuantConvolution =
+      configuration.usePostQuantConv ?? true
       ? Conv2D(inputChannels: latent, outputChannels: latent, kernelSize: 1) : nil
   }
 
@@ -49,8 +51,9 @@ public final class AutoencoderKL: Layer {
   /// - Returns: `mean` and `logVariance` (clamped to [-30, 20] as diffusers does), each
   ///   `[N, latent_channels, H/f, W/f]`.
   public func encode(_ image: Tensor) -> (mean: Tensor, logVariance: Tensor) {
-    precondition(image.rank == 4 && image.shape[1] == configuration.inChannels,
-                 "AutoencoderKL.encode expects [N, \(configuration.inChannels), H, W], got \(image.shape)")
+    precondition(
+      image.rank == 4 && image.shape[1] == configuration.inChannels,
+      "AutoencoderKL.encode expects [N, \(configuration.inChannels), H, W], got \(image.shape)")
     var moments = encoder(image)
     if let quantConvolution { moments = quantConvolution(moments) }
     let halves = moments.chunked(2, axis: 1)
@@ -61,8 +64,10 @@ public final class AutoencoderKL: Layer {
   /// - Parameter latents: `[N, latent_channels, h, w]` (already divided by the scaling factor).
   /// - Returns: the image `[N, out_channels, h·f, w·f]`, nominally in [-1, 1] (not clamped).
   public func decode(_ latents: Tensor) -> Tensor {
-    precondition(latents.rank == 4 && latents.shape[1] == configuration.resolvedLatentChannels,
-                 "AutoencoderKL.decode expects [N, \(configuration.resolvedLatentChannels), h, w], got \(latents.shape)")
+    precondition(
+      latents.rank == 4 && latents.shape[1] == configuration.resolvedLatentChannels,
+      "AutoencoderKL.decode expects [N, \(configuration.resolvedLatentChannels), h, w], got \(latents.shape)"
+    )
     let input = postQuantConvolution.map { $0(latents) } ?? latents
     return decoder(input)
   }

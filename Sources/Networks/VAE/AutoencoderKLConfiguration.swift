@@ -37,9 +37,11 @@ public struct AutoencoderKLConfiguration: Codable, Sendable, Equatable {
   public var midBlockAddAttention: Bool?
 
   /// Creates a configuration; unspecified options take diffusers' defaults.
-  public init(inChannels: Int = 3, outChannels: Int = 3, blockOutChannels: [Int], layersPerBlock: Int? = 1,
-              latentChannels: Int? = 4, normNumGroups: Int? = 32, sampleSize: Int? = nil,
-              scalingFactor: Float? = 0.18215, midBlockAddAttention: Bool? = true) {
+  public init(
+    inChannels: Int = 3, outChannels: Int = 3, blockOutChannels: [Int], layersPerBlock: Int? = 1,
+    latentChannels: Int? = 4, normNumGroups: Int? = 32, sampleSize: Int? = nil,
+    scalingFactor: Float? = 0.18215, midBlockAddAttention: Bool? = true
+  ) {
     self.inChannels = inChannels
     self.outChannels = outChannels
     downBlockTypes = Array(repeating: "DownEncoderBlock2D", count: blockOutChannels.count)
@@ -87,7 +89,9 @@ public struct AutoencoderKLConfiguration: Codable, Sendable, Equatable {
   /// - Throws: `ConfigurationError.unsupported` or `.invalid` naming `file` and the field.
   public func validate(file: String = "vae/config.json") throws {
     let count = blockOutChannels.count
-    guard count > 0 else { throw ConfigurationError.invalid(file: file, field: "block_out_channels", reason: "empty") }
+    guard count > 0 else {
+      throw ConfigurationError.invalid(file: file, field: "block_out_channels", reason: "empty")
+    }
     for type in downBlockTypes where type != "DownEncoderBlock2D" {
       throw ConfigurationError.unsupported(file: file, field: "down_block_types", value: type)
     }
@@ -95,17 +99,21 @@ public struct AutoencoderKLConfiguration: Codable, Sendable, Equatable {
       throw ConfigurationError.unsupported(file: file, field: "up_block_types", value: type)
     }
     guard downBlockTypes.count == count, upBlockTypes.count == count else {
-      throw ConfigurationError.invalid(file: file, field: "down_block_types",
-                                       reason: "block type lists must have \(count) entries like block_out_channels")
+      throw ConfigurationError.invalid(
+        file: file, field: "down_block_types",
+        reason: "block type lists must have \(count) entries like block_out_channels")
     }
     _ = try activation(file: file)
     let groups = resolvedGroupCount
     for channels in blockOutChannels where groups <= 0 || channels <= 0 || channels % groups != 0 {
-      throw ConfigurationError.invalid(file: file, field: "norm_num_groups",
-                                       reason: "\(channels) channels are not divisible into \(groups) groups")
+      throw ConfigurationError.invalid(
+        file: file, field: "norm_num_groups",
+        reason: "\(channels) channels are not divisible into \(groups) groups")
     }
-    guard resolvedLayersPerBlock > 0, resolvedLatentChannels > 0, inChannels > 0, outChannels > 0 else {
-      throw ConfigurationError.invalid(file: file, field: "layers_per_block", reason: "counts must be positive")
+    guard resolvedLayersPerBlock > 0, resolvedLatentChannels > 0, inChannels > 0, outChannels > 0
+    else {
+      throw ConfigurationError.invalid(
+        file: file, field: "layers_per_block", reason: "counts must be positive")
     }
   }
 }

@@ -9,14 +9,19 @@ public final class UNetMidBlock2D: Layer {
   let attention: Attention?
 
   /// Creates a zero-initialised mid block on `channels` channels.
-  public init(channels: Int, groupCount: Int, epsilon: Float, activation: Activation, addAttention: Bool) {
+  public init(
+    channels: Int, groupCount: Int, epsilon: Float, activation: Activation, addAttention: Bool
+  ) {
     resnets = (0..<2).map { _ in
-      ResnetBlock2D(inputChannels: channels, outputChannels: channels, timeEmbeddingChannels: nil,
-                    groupCount: groupCount, epsilon: epsilon, activation: activation)
+      ResnetBlock2D(
+        inputChannels: channels, outputChannels: channels, timeEmbeddingChannels: nil,
+        groupCount: groupCount, epsilon: epsilon, activation: activation)
     }
-    attention = addAttention
-      ? Attention(queryWidth: channels, headCount: 1, headWidth: channels, projectionBias: true,
-                  groupNormGroups: groupCount, groupNormEpsilon: epsilon)
+    attention =
+      addAttention
+      ? Attention(
+        queryWidth: channels, headCount: 1, headWidth: channels, projectionBias: true,
+        groupNormGroups: groupCount, groupNormEpsilon: epsilon)
       : nil
   }
 

@@ -21,27 +21,34 @@ public final class VAEEncoder: Layer {
     let channels = configuration.blockOutChannels
     let groups = configuration.resolvedGroupCount
     let epsilon: Float = 1e-6
-    convolutionIn = Conv2D(inputChannels: configuration.inChannels, outputChannels: channels[0], kernelSize: 3, padding: 1)
+    convolutionIn = Conv2D(
+      inputChannels: configuration.inChannels, outputChannels: channels[0], kernelSize: 3,
+      padding: 1)
     var blocks: [DownBlock2D] = []
     var outputChannels = channels[0]
     for index in channels.indices {
       let inputChannels = outputChannels
       outputChannels = channels[index]
       let resnets = (0..<configuration.resolvedLayersPerBlock).map { j in
-        ResnetBlock2D(inputChannels: j == 0 ? inputChannels : outputChannels, outputChannels: outputChannels,
-                      timeEmbeddingChannels: nil, groupCount: groups, epsilon: epsilon, activation: activation)
+        ResnetBlock2D(
+          inputChannels: j == 0 ? inputChannels : outputChannels, outputChannels: outputChannels,
+          timeEmbeddingChannels: nil, groupCount: groups, epsilon: epsilon, activation: activation)
       }
-      let downsampler = index == channels.count - 1
-        ? nil : Downsample2D(inputChannels: outputChannels, outputChannels: outputChannels, padding: 0)
+      let downsampler =
+        index == channels.count - 1
+        ? nil
+        : Downsample2D(inputChannels: outputChannels, outputChannels: outputChannels, padding: 0)
       blocks.append(DownBlock2D(resnets: resnets, attentions: [], downsampler: downsampler))
     }
     downBlocks = blocks
     let last = channels[channels.count - 1]
-    midBlock = UNetMidBlock2D(channels: last, groupCount: groups, epsilon: epsilon, activation: activation,
-                              addAttention: configuration.midBlockAddAttention ?? true)
+    midBlock = UNetMidBlock2D(
+      channels: last, groupCount: groups, epsilon: epsilon, activation: activation,
+      addAttention: configuration.midBlockAddAttention ?? true)
     normOut = GroupNorm(groupCount: groups, channels: last, epsilon: epsilon)
-    convolutionOut = Conv2D(inputChannels: last, outputChannels: 2 * configuration.resolvedLatentChannels,
-                            kernelSize: 3, padding: 1)
+    convolutionOut = Conv2D(
+      inputChannels: last, outputChannels: 2 * configuration.resolvedLatentChannels,
+      kernelSize: 3, padding: 1)
   }
 
   /// Registers `conv_in`, `down_blocks`, `mid_block`, `conv_norm_out`, `conv_out`.
@@ -58,7 +65,9 @@ public final class VAEEncoder: Layer {
     var hidden = convolutionIn(image)
     for block in downBlocks { hidden = block(hidden, timeEmbedding: nil, context: nil).0 }
     hidden = midBlock(hidden)
-    hidden = activation == .silu ? normOut(hidden, fusedSiLU: true) : activated(normOut(hidden), activation)
+    hidden =
+      activation == .silu
+      ? normOut(hidden, fusedSiLU: true) : activated(normOut(hidden), activation)
     return convolutionOut(hidden)
   }
 }
