@@ -61,6 +61,22 @@ struct ParityTests {
     }
   }
 
+  @Test(
+    "UNet2DConditionModel on a latent size that is not a multiple of 2^(blocks − 1)",
+    arguments: NetworkFixture.names)
+  func unetOddSize(name: String) throws {
+    let fixture = try NetworkFixture(name)
+    let directory = fixture.directory
+    let unet = try UNet2DConditionModel(
+      configuration: .decode(contentsOf: directory.unetConfiguration))
+    try WeightLoader.load(directory.unetWeights(), into: unet)
+    let context = try fixture.tensor("unet.encoder_hidden_states").sliced(axis: 0, 0..<1)
+    let output = unet(
+      try fixture.tensor("unet.odd_sample"), timestep: 321, encoderHiddenStates: context)
+    let comparison = TensorComparison(output, try fixture.tensor("unet.odd_output"))
+    #expect(comparison.isClose(relative: Self.tolerance), "\(name): \(comparison)")
+  }
+
   @Test("StableDiffusionModel loads every component of a folder", arguments: NetworkFixture.names)
   func wholeFolder(name: String) throws {
     let fixture = try NetworkFixture(name)

@@ -21,7 +21,9 @@ Tensors in io.safetensors (all float32):
   vae.image [2, 3, S, S] in [-1, 1], vae.mean, vae.logvar [2, latent, S/f, S/f] (logvar clamped as diffusers),
   vae.latents [2, latent, S/f, S/f], vae.decoded [2, 3, S, S]
   unet.sample [2, 4, s, s], unet.encoder_hidden_states [2, 77, cross], unet.timesteps [k],
-  unet.output.<i> [2, 4, s, s] for the i-th timestep.
+  unet.output.<i> [2, 4, s, s] for the i-th timestep,
+  unet.odd_sample [1, 4, h, w] with h, w not multiples of 2^(blocks - 1), unet.odd_output at timestep 321
+  (context: the first row of unet.encoder_hidden_states).
 
 The tokenizer files are a tiny byte-level vocabulary (ids < 1000) only so the folders are complete; the real
 CLIP vocabulary is tested by the tokenizer fixtures.
@@ -115,6 +117,7 @@ SD1 = dict(
              up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(16, 32), layers_per_block=1,
              latent_channels=4, norm_num_groups=8, sample_size=16, scaling_factor=0.18215),
     scheduler="pndm",
+    odd_size=(9, 7),
 )
 
 SD2 = dict(
@@ -136,6 +139,7 @@ SD2 = dict(
              latent_channels=4, norm_num_groups=8, sample_size=16, scaling_factor=0.18215,
              mid_block_add_attention=False),
     scheduler="ddim",
+    odd_size=(10, 6),
 )
 
 
@@ -194,6 +198,11 @@ def main(out_root):
             tensors["unet.timesteps"] = torch.tensor(timesteps, dtype=torch.float32)
             for index, t in enumerate(timesteps):
                 tensors[f"unet.output.{index}"] = unet(sample, t, encoder_hidden_states=context).sample
+            # A latent size that is not a multiple of 2^(blocks - 1) (diffusers' forward_upsample_size).
+            odd = spec["odd_size"]
+            odd_sample = torch.randn((1, 4, odd[0], odd[1]), generator=generator)
+            tensors["unet.odd_sample"] = odd_sample
+            tensors["unet.odd_output"] = unet(odd_sample, 321, encoder_hidden_states=context[:1]).sample
 
         pipeline = StableDiffusionPipeline(
             vae=vae.to(spec["dtype"]), text_encoder=text_encoder.to(spec["dtype"]),

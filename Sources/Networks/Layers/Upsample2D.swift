@@ -17,9 +17,13 @@ public final class Upsample2D: Layer {
     registry.child("conv", conv)
   }
 
-  /// `x`: `[N, C, H, W]` → `[N, C_out, 2H, 2W]`.
-  public func callAsFunction(_ x: Tensor) -> Tensor {
+  /// `x`: `[N, C, H, W]` → `[N, C_out, 2H, 2W]`, or `[N, C_out, size.height, size.width]` when `size` is
+  /// given (diffusers' `output_size`, PyTorch's nearest rule).
+  public func callAsFunction(_ x: Tensor, size: (height: Int, width: Int)? = nil) -> Tensor {
     precondition(x.rank == 4, "Upsample2D expects [N, C, H, W], got \(x.shape)")
-    return conv(upsampleNearest2x(x))
+    guard let size, size != (2 * x.shape[2], 2 * x.shape[3]) else {
+      return conv(upsampleNearest2x(x))
+    }
+    return conv(interpolatedNearest(x, height: size.height, width: size.width))
   }
 }

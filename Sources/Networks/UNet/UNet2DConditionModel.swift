@@ -11,8 +11,8 @@ import TensorCore
 /// `conv_norm_out`, `conv_out`.
 ///
 /// Matches: diffusers 0.42 `UNet2DConditionModel` for the options `UNetConfiguration.validate` accepts
-/// (SD 1.x and 2.x). Limitations: no class/addition embeddings (SDXL), latent height and width must be
-/// divisible by `2^(blocks − 1)`.
+/// (SD 1.x and 2.x), including latent sizes that are not multiples of `2^(blocks − 1)` (diffusers'
+/// `forward_upsample_size`). Limitations: no class/addition embeddings (SDXL), no attention masks.
 public final class UNet2DConditionModel: Layer {
   /// The configuration the model was built from.
   public let configuration: UNetConfiguration
@@ -150,7 +150,7 @@ public final class UNet2DConditionModel: Layer {
 
   /// Predicts the noise in `sample` at `timestep`, conditioned on `encoderHiddenStates`.
   /// - Parameters:
-  ///   - sample: noisy latents `[N, in_channels, h, w]`; `h` and `w` divisible by `2^(blocks − 1)`.
+  ///   - sample: noisy latents `[N, in_channels, h, w]` (any positive `h`, `w`).
   ///   - timestep: the diffusion timestep (the same for the whole batch), e.g. 981.
   ///   - encoderHiddenStates: the text encoder's last hidden state `[N, S, cross_attention_dim]`.
   /// - Returns: the prediction `[N, out_channels, h, w]`.
@@ -163,11 +163,6 @@ public final class UNet2DConditionModel: Layer {
     precondition(
       encoderHiddenStates.rank == 3 && encoderHiddenStates.shape[0] == sample.shape[0],
       "UNet2DConditionModel: encoderHiddenStates \(encoderHiddenStates.shape) for sample \(sample.shape)"
-    )
-    let factor = 1 << (downBlocks.count - 1)
-    precondition(
-      sample.shape[2] % factor == 0 && sample.shape[3] % factor == 0,
-      "UNet2DConditionModel: latent size \(sample.shape[2])×\(sample.shape[3]) not divisible by \(factor)"
     )
     let batch = sample.shape[0]
     let sinusoid = TimestepEmbedding.sinusoid(

@@ -31,7 +31,8 @@ public final class UpBlock2D: Layer {
   }
 
   /// `x`: `[N, C, H, W]`; `skips`: states to concatenate on the channel axis before each ResNet, consumed from
-  /// the end (empty for the VAE) → `[N, C_out, 2H, 2W]` (or `H, W` without upsampler).
+  /// the end (empty for the VAE) → `[N, C_out, 2H, 2W]` (or `H, W` without upsampler; or the spatial size of
+  /// the next remaining skip state, as diffusers' `upsample_size`, when that is not `2H × 2W`).
   public func callAsFunction(
     _ x: Tensor, skips: inout [Tensor], timeEmbedding: Tensor?, context: Tensor?
   ) -> Tensor {
@@ -41,7 +42,11 @@ public final class UpBlock2D: Layer {
       hidden = resnet(hidden, timeEmbedding: timeEmbedding)
       if !attentions.isEmpty, let context { hidden = attentions[index](hidden, context: context) }
     }
-    if let upsampler { hidden = upsampler(hidden) }
+    if let upsampler {
+      // The next block's skips fix the output size when the latent size is not a power-of-two multiple.
+      let size = skips.last.map { (height: $0.shape[2], width: $0.shape[3]) }
+      hidden = upsampler(hidden, size: size)
+    }
     return hidden
   }
 }
