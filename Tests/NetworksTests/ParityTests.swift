@@ -77,6 +77,24 @@ struct ParityTests {
     #expect(comparison.isClose(relative: Self.tolerance), "\(name): \(comparison)")
   }
 
+  @Test("UNet2DConditionModel matches at 1 and at 3 threads")
+  func threadCounts() throws {
+    let fixture = try NetworkFixture("sd2-tiny")
+    let directory = fixture.directory
+    let unet = try UNet2DConditionModel(configuration: .decode(contentsOf: directory.unetConfiguration))
+    try WeightLoader.load(directory.unetWeights(), into: unet)
+    let sample = try fixture.tensor("unet.sample")
+    let context = try fixture.tensor("unet.encoder_hidden_states")
+    let timestep = Double(try fixture.tensor("unet.timesteps").scalars[0])
+    defer { ComputeOptions.setThreadCount(0) }
+    for threads in [1, 3] {
+      ComputeOptions.setThreadCount(threads)
+      let output = unet(sample, timestep: timestep, encoderHiddenStates: context)
+      let comparison = TensorComparison(output, try fixture.tensor("unet.output.0"))
+      #expect(comparison.isClose(relative: Self.tolerance), "\(threads) threads: \(comparison)")
+    }
+  }
+
   @Test("StableDiffusionModel loads every component of a folder", arguments: NetworkFixture.names)
   func wholeFolder(name: String) throws {
     let fixture = try NetworkFixture(name)
