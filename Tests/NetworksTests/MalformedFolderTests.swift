@@ -76,6 +76,22 @@ struct MalformedFolderTests {
     }
   }
 
+  @Test func duplicateTensorAcrossShards() throws {
+    let directory = try NetworkFixture("sd1-tiny").temporaryCopy()
+    defer { try? FileManager.default.removeItem(at: directory.root) }
+    let shards = try directory.unetWeights().urls
+    let first = try SafetensorsFile(contentsOf: shards[0])
+    let key = try #require(first.tensorNames.first)
+    let second = try SafetensorsFile(contentsOf: shards[1])
+    var tensors: [String: Tensor] = [:]
+    for name in second.tensorNames { tensors[name] = try second.tensor(named: name) }
+    tensors[key] = try first.tensor(named: key)
+    try SafetensorsFile.write(tensors, to: shards[1])
+    #expect(throws: WeightLoadingError.duplicate(key: key, files: [shards[0].path, shards[1].path])) {
+      try StableDiffusionModel(directory: directory)
+    }
+  }
+
   @Test func missingTensor() throws {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }

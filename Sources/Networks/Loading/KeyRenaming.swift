@@ -22,7 +22,7 @@ public struct KeyRenaming: Sendable, Equatable {
   /// - Parameter fileKeys: every tensor name of the checkpoint.
   /// - Returns: file key → canonical key.
   public func canonicalKeys(for fileKeys: [String]) -> [String: String] {
-    var mapping = Dictionary(uniqueKeysWithValues: fileKeys.map { ($0, $0) })
+    var mapping = Dictionary(fileKeys.map { ($0, $0) }, uniquingKeysWith: { first, _ in first })
     for prefix in addedPrefixes where !fileKeys.contains(where: { $0.hasPrefix(prefix) }) {
       for key in fileKeys { mapping[key] = prefix + (mapping[key] ?? key) }
     }

@@ -40,7 +40,13 @@ public enum WeightLoader {
     let allNames = opened.flatMap { $0.tensorNames }
     let canonical = renaming.canonicalKeys(for: allNames)
     for file in opened {
-      for name in file.tensorNames { available[canonical[name] ?? name] = (file, name) }
+      for name in file.tensorNames {
+        let key = canonical[name] ?? name
+        if let earlier = available[key] {
+          throw WeightLoadingError.duplicate(key: name, files: [earlier.file.url.path, file.url.path])
+        }
+        available[key] = (file, name)
+      }
     }
 
     var report = LoadReport(

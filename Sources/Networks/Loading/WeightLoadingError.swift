@@ -12,6 +12,8 @@ public enum WeightLoadingError: Error, CustomStringConvertible, Equatable, Senda
   case shapeMismatch(key: String, file: String, expected: [Int], found: [Int])
   /// A tensor is stored in a dtype other than F32, F16 or BF16.
   case unsupportedDType(key: String, file: String, dtype: String)
+  /// The same tensor appears in two files of one component (or twice after key renaming).
+  case duplicate(key: String, files: [String])
   /// A sharded checkpoint's `*.safetensors.index.json` is malformed.
   case malformedIndex(file: String, reason: String)
   /// The safetensors file itself is malformed or unreadable.
@@ -29,6 +31,7 @@ public enum WeightLoadingError: Error, CustomStringConvertible, Equatable, Senda
       "\(file): '\(key)' has shape \(found), expected \(expected)"
     case .unsupportedDType(let key, let file, let dtype):
       "\(file): '\(key)' has unsupported dtype \(dtype)"
+    case .duplicate(let key, let files): "'\(key)' appears more than once, in \(files.joined(separator: " and "))"
     case .malformedIndex(let file, let reason): "\(file): malformed shard index: \(reason)"
     case .unreadable(let file, let underlying): "\(file): \(underlying)"
     }
