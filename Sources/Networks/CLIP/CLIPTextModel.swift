@@ -64,6 +64,8 @@ public final class CLIPTextModel: Layer {
 
 /// transformers' `CLIPEncoderLayer`: `x + attn(ln1(x))`, then `x + fc2(act(fc1(ln2(x))))`.
 ///
+/// The text tower masks attention causally; the vision tower (`CLIPVisionModel`) attends to every token.
+///
 /// Checkpoint keys: `layer_norm1`, `self_attn.{q_proj,k_proj,v_proj,out_proj}`, `layer_norm2`, `mlp.fc1`, `mlp.fc2`.
 final class CLIPEncoderLayer: Layer {
   let layerNorm1: LayerNorm
@@ -76,8 +78,13 @@ final class CLIPEncoderLayer: Layer {
   let fc2: Linear
   let headCount: Int
   let activation: Activation
+  /// Whether a token attends only to itself and earlier tokens (text) or to all tokens (vision).
+  let causal: Bool
 
-  init(width: Int, intermediateWidth: Int, headCount: Int, activation: Activation, epsilon: Float) {
+  init(
+    width: Int, intermediateWidth: Int, headCount: Int, activation: Activation, epsilon: Float,
+    causal: Bool = true
+  ) {
     layerNorm1 = LayerNorm(width: width, epsilon: epsilon)
     query = Linear(inputCount: width, outputCount: width)
     key = Linear(inputCount: width, outputCount: width)
@@ -88,6 +95,7 @@ final class CLIPEncoderLayer: Layer {
     fc2 = Linear(inputCount: intermediateWidth, outputCount: width)
     self.headCount = headCount
     self.activation = activation
+    self.causal = causal
   }
 
   func registerParameters(in registry: ParameterRegistry) {
@@ -106,7 +114,7 @@ final class CLIPEncoderLayer: Layer {
     let normalized = layerNorm1(x)
     let attended = scaledDotProductAttention(
       query: query(normalized), key: key(normalized), value: value(normalized),
-      headCount: headCount, causal: true)
+      headCount: headCount, causal: causal)
     var hidden = x + output(attended)
     hidden = hidden + fc2(activated(fc1(layerNorm2(hidden)), activation))
     return hidden
