@@ -31,13 +31,15 @@ final class FakeRanker: ResultRanker {
 struct RankingEditorTests {
   func editor(ranker: (any ResultRanker)?) -> BlendedLatentEditor {
     BlendedLatentEditor(
-      textEncoder: FakeTextEncoder(), autoencoder: FakeAutoencoder(), noisePredictor: FakeNoisePredictor(),
+      textEncoder: FakeTextEncoder(), autoencoder: FakeAutoencoder(),
+      noisePredictor: FakeNoisePredictor(),
       schedulerConfiguration: .stableDiffusion, ranker: ranker)
   }
 
   func request(batchSize: Int = 4) -> EditRequest {
     let (image, mask) = EditorInputs.make(height: 16, width: 24)
-    return EditRequest(image: image, mask: mask, prompt: "a red hat", stepCount: 5, seed: 3, batchSize: batchSize)
+    return EditRequest(
+      image: image, mask: mask, prompt: "a red hat", stepCount: 5, seed: 3, batchSize: batchSize)
   }
 
   @Test func withoutRankerResultsStayInBatchOrder() throws {
@@ -83,12 +85,18 @@ struct RankingEditorTests {
     #expect {
       try editor(ranker: FakeRanker(failure: Broken())).edit(request())
     } throws: { error in
-      if case .componentFailed(stage: "ranker", _)? = error as? PipelineError { true } else { false }
+      if case .componentFailed(stage: "ranker", _)? = error as? PipelineError {
+        true
+      } else {
+        false
+      }
     }
     #expect {
       try editor(ranker: FakeRanker(fixed: [1, 2])).edit(request())
     } throws: { error in
-      if case .componentOutput(stage: "ranker", expected: [4], found: [2])? = error as? PipelineError {
+      if case .componentOutput(stage: "ranker", expected: [4], found: [2])? = error
+        as? PipelineError
+      {
         true
       } else {
         false

@@ -28,7 +28,8 @@ enum RankingFixture {
   /// A fresh temporary CLIP folder; `omit` names files to leave out.
   static func assemble(omitting omit: Set<String> = []) throws -> URL {
     let manager = FileManager.default
-    let folder = manager.temporaryDirectory.appendingPathComponent("clip-\(UUID().uuidString)", isDirectory: true)
+    let folder = manager.temporaryDirectory.appendingPathComponent(
+      "clip-\(UUID().uuidString)", isDirectory: true)
     try manager.createDirectory(at: folder, withIntermediateDirectories: true)
     let sources: [(URL, String)] = [
       (try fixtureFolder, "config.json"), (try fixtureFolder, "model.safetensors"),
@@ -38,7 +39,8 @@ enum RankingFixture {
       (networksFixtures.appendingPathComponent("tokenizer-sd1"), "special_tokens_map.json"),
     ]
     for (source, name) in sources where !omit.contains(name) {
-      try manager.copyItem(at: source.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+      try manager.copyItem(
+        at: source.appendingPathComponent(name), to: folder.appendingPathComponent(name))
     }
     return folder
   }
@@ -48,11 +50,16 @@ enum RankingFixture {
     let io = try io()
     let images = try io.tensor(named: "images")
     let count = images.shape[0]
-    return (images.chunked(count, axis: 0).map { $0.reshaped(Array(images.shape.dropFirst())) }, try io.tensor(named: "mask"))
+    return (
+      images.chunked(count, axis: 0).map { $0.reshaped(Array(images.shape.dropFirst())) },
+      try io.tensor(named: "mask")
+    )
   }
 
   static var prompt: String {
-    get throws { try String(contentsOf: fixtureFolder.appendingPathComponent("prompt.txt"), encoding: .utf8) }
+    get throws {
+      try String(contentsOf: fixtureFolder.appendingPathComponent("prompt.txt"), encoding: .utf8)
+    }
   }
 }
 
@@ -97,7 +104,8 @@ struct RankingTests {
     let prompt = try RankingFixture.prompt
     let distances = try ranker.distances(images: images, mask: mask, prompt: prompt)
     let expected = try io.tensor(named: "distances")
-    let comparison = TensorComparison(Tensor(shape: [distances.count], scalars: distances), expected)
+    let comparison = TensorComparison(
+      Tensor(shape: [distances.count], scalars: distances), expected)
     #expect(comparison.isClose(relative: 1e-4), "\(comparison)")
     let order = try io.tensor(named: "order").scalars.map { Int($0) }
     let ranked = try ranker.rank(images: images, mask: mask, prompt: prompt)
@@ -165,14 +173,17 @@ struct RankingTests {
     let rows = Tensor(shape: [3, 2], scalars: [1, 0, 0, 2, -3, 0])
     let distances = CLIPRanker.cosineDistances(rows, to: Tensor(shape: [1, 2], scalars: [2, 0]))
     #expect(distances == [0, 1, 2])
-    #expect(CLIPRanker.cosineDistances(Tensor(shape: [1, 2]), to: Tensor(shape: [2], scalars: [1, 1])) == [1])
+    #expect(
+      CLIPRanker.cosineDistances(Tensor(shape: [1, 2]), to: Tensor(shape: [2], scalars: [1, 1]))
+        == [1])
     #expect(RankedResult.ascending([0.5, 0.2, 0.5, 0.1]).map(\.index) == [3, 1, 0, 2])
   }
 
   // MARK: - Errors
 
   func expectLoadError(
-    _ folder: URL, sourceLocation: SourceLocation = #_sourceLocation, _ matches: (RankingError) -> Bool
+    _ folder: URL, sourceLocation: SourceLocation = #_sourceLocation,
+    _ matches: (RankingError) -> Bool
   ) {
     do {
       _ = try CLIPRanker(directory: folder)
@@ -184,7 +195,8 @@ struct RankingTests {
   }
 
   @Test func missingOrMalformedFoldersAreTypedErrors() throws {
-    let missing = FileManager.default.temporaryDirectory.appendingPathComponent("no-such-clip-\(UUID().uuidString)")
+    let missing = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "no-such-clip-\(UUID().uuidString)")
     expectLoadError(missing) { $0 == .notADirectory(path: missing.path) }
     let file = try RankingFixture.fixtureFolder.appendingPathComponent("config.json")
     expectLoadError(file) { $0 == .notADirectory(path: file.path) }
@@ -198,7 +210,8 @@ struct RankingTests {
 
     let badConfig = try RankingFixture.assemble(omitting: ["config.json"])
     defer { try? FileManager.default.removeItem(at: badConfig) }
-    try Data("{\"text_config\": {\"hidden_size\": \"wide\"}, ".utf8).write(to: badConfig.appendingPathComponent("config.json"))
+    try Data("{\"text_config\": {\"hidden_size\": \"wide\"}, ".utf8).write(
+      to: badConfig.appendingPathComponent("config.json"))
     expectLoadError(badConfig) { if case .configuration = $0 { return true } else { return false } }
 
     let textOnly = try RankingFixture.assemble(omitting: ["config.json"])
@@ -206,22 +219,32 @@ struct RankingTests {
     try Data(#"{"model_type": "clip_text_model", "hidden_size": 16}"#.utf8)
       .write(to: textOnly.appendingPathComponent("config.json"))
     expectLoadError(textOnly) {
-      if case .configuration(.unsupported(_, "model_type", _)) = $0 { return true } else { return false }
+      if case .configuration(.unsupported(_, "model_type", _)) = $0 {
+        return true
+      } else {
+        return false
+      }
     }
 
     let binOnly = try RankingFixture.assemble(omitting: ["model.safetensors"])
     defer { try? FileManager.default.removeItem(at: binOnly) }
     try Data([1, 2, 3]).write(to: binOnly.appendingPathComponent("pytorch_model.bin"))
     expectLoadError(binOnly) {
-      if case .weights(.missingFile(_, _, let tried)) = $0 { return tried.contains("model.safetensors") }
+      if case .weights(.missingFile(_, _, let tried)) = $0 {
+        return tried.contains("model.safetensors")
+      }
       return false
     }
 
     let truncated = try RankingFixture.assemble(omitting: ["model.safetensors"])
     defer { try? FileManager.default.removeItem(at: truncated) }
-    let weights = try Data(contentsOf: RankingFixture.fixtureFolder.appendingPathComponent("model.safetensors"))
-    try weights.prefix(weights.count / 2).write(to: truncated.appendingPathComponent("model.safetensors"))
-    expectLoadError(truncated) { if case .weights(.unreadable) = $0 { return true } else { return false } }
+    let weights = try Data(
+      contentsOf: RankingFixture.fixtureFolder.appendingPathComponent("model.safetensors"))
+    try weights.prefix(weights.count / 2).write(
+      to: truncated.appendingPathComponent("model.safetensors"))
+    expectLoadError(truncated) {
+      if case .weights(.unreadable) = $0 { return true } else { return false }
+    }
 
     let noVocabulary = try RankingFixture.assemble(omitting: ["vocab.json", "merges.txt"])
     defer { try? FileManager.default.removeItem(at: noVocabulary) }
@@ -232,16 +255,20 @@ struct RankingTests {
 
     let badMerges = try RankingFixture.assemble(omitting: ["merges.txt"])
     defer { try? FileManager.default.removeItem(at: badMerges) }
-    try Data("#version: 0.2\nonlyonetoken\n".utf8).write(to: badMerges.appendingPathComponent("merges.txt"))
+    try Data("#version: 0.2\nonlyonetoken\n".utf8).write(
+      to: badMerges.appendingPathComponent("merges.txt"))
     expectLoadError(badMerges) {
       if case .tokenizer(.invalidMerge(_, 2, _)) = $0 { return true } else { return false }
     }
 
     let longTokenizer = try RankingFixture.assemble(omitting: ["tokenizer_config.json"])
     defer { try? FileManager.default.removeItem(at: longTokenizer) }
-    try Data(#"{"model_max_length": 100}"#.utf8).write(to: longTokenizer.appendingPathComponent("tokenizer_config.json"))
+    try Data(#"{"model_max_length": 100}"#.utf8).write(
+      to: longTokenizer.appendingPathComponent("tokenizer_config.json"))
     expectLoadError(longTokenizer) {
-      if case .incompatibleTokenizer(_, let reason) = $0 { return reason.contains("max_position_embeddings") }
+      if case .incompatibleTokenizer(_, let reason) = $0 {
+        return reason.contains("max_position_embeddings")
+      }
       return false
     }
   }
@@ -253,7 +280,8 @@ struct RankingTests {
     let subfolder = folder.appendingPathComponent("tokenizer", isDirectory: true)
     try manager.createDirectory(at: subfolder, withIntermediateDirectories: true)
     for name in ["vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"] {
-      try manager.moveItem(at: folder.appendingPathComponent(name), to: subfolder.appendingPathComponent(name))
+      try manager.moveItem(
+        at: folder.appendingPathComponent(name), to: subfolder.appendingPathComponent(name))
     }
     let ranker = try CLIPRanker(directory: folder)
     let ids = try RankingFixture.io().tensor(named: "input_ids").scalars.map { Int($0) }
@@ -269,7 +297,9 @@ struct RankingTests {
     #expect {
       try CLIPRanker(model: small, tokenizer: ranker.tokenizer)
     } throws: { error in
-      guard case .incompatibleTokenizer(_, let reason)? = error as? RankingError else { return false }
+      guard case .incompatibleTokenizer(_, let reason)? = error as? RankingError else {
+        return false
+      }
       return reason.contains("vocab_size is 1000")
     }
   }
@@ -278,14 +308,22 @@ struct RankingTests {
     let (ranker, folder) = try loadRanker()
     defer { try? FileManager.default.removeItem(at: folder) }
     let (images, mask) = try RankingFixture.batch()
-    func expectError(_ images: [Tensor], _ mask: Tensor, _ expected: RankingError, sourceLocation: SourceLocation = #_sourceLocation) {
-      #expect(throws: expected, sourceLocation: sourceLocation) { try ranker.distances(images: images, mask: mask, prompt: "x") }
+    func expectError(
+      _ images: [Tensor], _ mask: Tensor, _ expected: RankingError,
+      sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+      #expect(throws: expected, sourceLocation: sourceLocation) {
+        try ranker.distances(images: images, mask: mask, prompt: "x")
+      }
     }
     expectError([], mask, .emptyBatch)
-    expectError([Tensor(shape: [4, 48, 48])], mask, .invalidImageShape(index: 0, shape: [4, 48, 48]))
-    expectError([images[0], Tensor(shape: [48, 48])], mask, .invalidImageShape(index: 1, shape: [48, 48]))
+    expectError(
+      [Tensor(shape: [4, 48, 48])], mask, .invalidImageShape(index: 0, shape: [4, 48, 48]))
+    expectError(
+      [images[0], Tensor(shape: [48, 48])], mask, .invalidImageShape(index: 1, shape: [48, 48]))
     expectError(images, Tensor(shape: [1, 48, 48]), .invalidMaskShape([1, 48, 48]))
-    expectError(images, Tensor(shape: [48, 40]), .sizeMismatch(index: 0, image: [48, 48], mask: [48, 40]))
+    expectError(
+      images, Tensor(shape: [48, 40]), .sizeMismatch(index: 0, image: [48, 48], mask: [48, 40]))
     var nan = images[2]
     nan[1, 3, 4] = .nan
     expectError([images[0], images[1], nan], mask, .nonFiniteInput(name: "image 2"))

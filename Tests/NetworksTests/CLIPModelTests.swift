@@ -17,7 +17,8 @@ enum CLIPRankingFixture {
   }
 
   /// A fresh temporary folder holding copies of `files` from the fixture folder.
-  static func temporaryCopy(_ files: [String] = ["config.json", "model.safetensors"]) throws -> URL {
+  static func temporaryCopy(_ files: [String] = ["config.json", "model.safetensors"]) throws -> URL
+  {
     let destination = FileManager.default.temporaryDirectory
       .appendingPathComponent("clip-model-\(UUID().uuidString)", isDirectory: true)
     try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
@@ -39,7 +40,8 @@ struct CLIPModelTests {
   }
 
   func expectConfigurationError(
-    _ json: String, _ expected: ConfigurationError, sourceLocation: SourceLocation = #_sourceLocation
+    _ json: String, _ expected: ConfigurationError,
+    sourceLocation: SourceLocation = #_sourceLocation
   ) {
     #expect(throws: expected, sourceLocation: sourceLocation) { try decode(json) }
   }
@@ -63,7 +65,8 @@ struct CLIPModelTests {
   }
 
   @Test func absentFieldsTakeTransformersDefaults() throws {
-    let configuration = try decode(#"{"model_type": "clip", "text_config": {}, "vision_config": {"patch_size": 16}}"#)
+    let configuration = try decode(
+      #"{"model_type": "clip", "text_config": {}, "vision_config": {"patch_size": 16}}"#)
     #expect(configuration.textConfiguration == CLIPModelConfiguration.vitB16.textConfiguration)
     #expect(configuration.visionConfiguration == .vitB16)
     #expect(configuration.projectionDim == 512)
@@ -81,19 +84,23 @@ struct CLIPModelTests {
        "projection_dim": 8}
       """#)
     #expect(configuration.textConfiguration.hiddenSize == 32)
-    #expect(configuration.eosTokenID == 49407)  // the dict, completed with defaults, wins over text_config
+    // The dict, completed with defaults, wins over text_config.
+    #expect(configuration.eosTokenID == 49407)
     #expect(configuration.visionConfiguration.hiddenSize == 48)
     #expect(configuration.visionConfiguration.imageSize == 64)
     #expect(configuration.projectionDim == 8)
   }
 
   @Test func legacyEOSAndListEOS() throws {
-    #expect(try decode(#"{"text_config": {"eos_token_id": 2}, "vision_config": {}}"#).usesLegacyPooling)
-    #expect(try decode(#"{"text_config": {"eos_token_id": [7]}, "vision_config": {}}"#).eosTokenID == 7)
+    #expect(
+      try decode(#"{"text_config": {"eos_token_id": 2}, "vision_config": {}}"#).usesLegacyPooling)
+    #expect(
+      try decode(#"{"text_config": {"eos_token_id": [7]}, "vision_config": {}}"#).eosTokenID == 7)
     expectConfigurationError(
       #"{"text_config": {"eos_token_id": [7, 8]}, "vision_config": {}}"#,
       .unsupported(
-        file: "test/config.json", field: "text_config.eos_token_id", value: "[7, 8] (one id is needed for pooling)"))
+        file: "test/config.json", field: "text_config.eos_token_id",
+        value: "[7, 8] (one id is needed for pooling)"))
   }
 
   @Test func malformedConfigurationsAreTypedErrors() throws {
@@ -121,8 +128,11 @@ struct CLIPModelTests {
         reason: "patch side 32 exceeds the image side 16"))
     expectConfigurationError(
       #"{"text_config": {}, "vision_config": {}, "projection_dim": 0}"#,
-      .invalid(file: "test/config.json", field: "projection_dim", reason: "must be positive, got 0"))
-    #expect(throws: ConfigurationError.self) { try decode(#"{"text_config": {}, "vision_config": {"image_size": [224, 224]}}"#) }
+      .invalid(file: "test/config.json", field: "projection_dim", reason: "must be positive, got 0")
+    )
+    #expect(throws: ConfigurationError.self) {
+      try decode(#"{"text_config": {}, "vision_config": {"image_size": [224, 224]}}"#)
+    }
     #expect(throws: ConfigurationError.self) { try decode("not json") }
   }
 
@@ -130,7 +140,8 @@ struct CLIPModelTests {
     let model = try CLIPModel(
       configuration: CLIPModelConfiguration.decode(
         contentsOf: CLIPRankingFixture.folder.appendingPathComponent("config.json")))
-    let file = try SafetensorsFile(contentsOf: CLIPRankingFixture.folder.appendingPathComponent("model.safetensors"))
+    let file = try SafetensorsFile(
+      contentsOf: CLIPRankingFixture.folder.appendingPathComponent("model.safetensors"))
     #expect(model.parameterEntries.map(\.key).sorted() == file.tensorNames.sorted())
     #expect(model.parameterEntries.first { $0.key == "logit_scale" }?.shape == [])
   }
@@ -158,18 +169,25 @@ struct CLIPModelTests {
   @Test func pooledPositionsFollowTransformersRules() throws {
     var configuration = CLIPModelConfiguration(
       textConfiguration: CLIPTextConfiguration(
-        vocabSize: 100, hiddenSize: 8, intermediateSize: 16, numAttentionHeads: 2, numHiddenLayers: 1),
+        vocabSize: 100, hiddenSize: 8, intermediateSize: 16, numAttentionHeads: 2,
+        numHiddenLayers: 1),
       visionConfiguration: CLIPVisionConfiguration(
         hiddenSize: 8, intermediateSize: 16, numAttentionHeads: 2, numHiddenLayers: 1, imageSize: 8,
         patchSize: 4),
       projectionDim: 4, eosTokenID: 99)
     let rows = [[98, 5, 99, 99, 99], [98, 5, 7, 99, 0], [98, 5, 7, 8, 9]]
-    #expect(try CLIPModel(configuration: configuration).pooledTokenPositions(for: rows) == [2, 3, 0])
+    #expect(
+      try CLIPModel(configuration: configuration).pooledTokenPositions(for: rows) == [2, 3, 0])
     configuration.eosTokenID = 2  // legacy rule: argmax of the ids, first on ties
-    #expect(try CLIPModel(configuration: configuration).pooledTokenPositions(for: rows) == [2, 3, 0])
-    #expect(try CLIPModel(configuration: configuration).pooledTokenPositions(for: [[3, 40, 2, 40]]) == [1])
+    #expect(
+      try CLIPModel(configuration: configuration).pooledTokenPositions(for: rows) == [2, 3, 0])
+    #expect(
+      try CLIPModel(configuration: configuration).pooledTokenPositions(for: [[3, 40, 2, 40]]) == [1]
+    )
     configuration.eosTokenID = 3
-    #expect(try CLIPModel(configuration: configuration).pooledTokenPositions(for: [[3, 40, 2, 40]]) == [0])
+    #expect(
+      try CLIPModel(configuration: configuration).pooledTokenPositions(for: [[3, 40, 2, 40]]) == [0]
+    )
   }
 
   @Test func textFeaturesPoolAtThePooledPosition() throws {
@@ -193,7 +211,8 @@ struct CLIPModelTests {
     #expect {
       try CLIPModel(directory: binOnly)
     } throws: { error in
-      guard case WeightLoadingError.missingFile(_, _, let tried)? = error as? WeightLoadingError else { return false }
+      guard case WeightLoadingError.missingFile(_, _, let tried)? = error as? WeightLoadingError
+      else { return false }
       return tried.contains("model.safetensors") && tried.contains("model.safetensors.index.json")
     }
     // No config.json.
@@ -203,13 +222,17 @@ struct CLIPModelTests {
     // A configuration the weights do not fit.
     let wrong = try CLIPRankingFixture.temporaryCopy(["model.safetensors"])
     defer { try? FileManager.default.removeItem(at: wrong) }
-    var json = try String(contentsOf: CLIPRankingFixture.folder.appendingPathComponent("config.json"), encoding: .utf8)
+    var json = try String(
+      contentsOf: CLIPRankingFixture.folder.appendingPathComponent("config.json"), encoding: .utf8)
     json = json.replacingOccurrences(of: "\"projection_dim\": 12", with: "\"projection_dim\": 10")
-    try json.write(to: wrong.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+    try json.write(
+      to: wrong.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
     #expect {
       try CLIPModel(directory: wrong)
     } throws: { error in
-      guard case WeightLoadingError.shapeMismatch(let key, _, let expected, let found)? = error as? WeightLoadingError
+      guard
+        case WeightLoadingError.shapeMismatch(let key, _, let expected, let found)? = error
+          as? WeightLoadingError
       else { return false }
       return key.hasSuffix("_projection.weight") && expected.first == 10 && found.first == 12
     }
@@ -219,14 +242,18 @@ struct CLIPModelTests {
     try FileManager.default.copyItem(
       at: CLIPRankingFixture.folder.appendingPathComponent("model.safetensors"),
       to: variant.appendingPathComponent("model.fp16.safetensors"))
-    #expect(try CLIPModel.weightFiles(in: variant).urls.map(\.lastPathComponent) == ["model.fp16.safetensors"])
+    #expect(
+      try CLIPModel.weightFiles(in: variant).urls.map(\.lastPathComponent) == [
+        "model.fp16.safetensors"
+      ])
     _ = try CLIPModel(directory: variant)
   }
 
   @Test func shardedCheckpointLoads() throws {
     let folder = try CLIPRankingFixture.temporaryCopy(["config.json"])
     defer { try? FileManager.default.removeItem(at: folder) }
-    let file = try SafetensorsFile(contentsOf: CLIPRankingFixture.folder.appendingPathComponent("model.safetensors"))
+    let file = try SafetensorsFile(
+      contentsOf: CLIPRankingFixture.folder.appendingPathComponent("model.safetensors"))
     var shards: [[String: Tensor]] = [[:], [:]]
     var weightMap: [String: String] = [:]
     for name in file.tensorNames {
@@ -235,14 +262,18 @@ struct CLIPModelTests {
       weightMap[name] = "model-0000\(shard + 1)-of-00002.safetensors"
     }
     for (index, tensors) in shards.enumerated() {
-      try SafetensorsFile.write(tensors, to: folder.appendingPathComponent("model-0000\(index + 1)-of-00002.safetensors"))
+      try SafetensorsFile.write(
+        tensors, to: folder.appendingPathComponent("model-0000\(index + 1)-of-00002.safetensors"))
     }
-    let index = try JSONSerialization.data(withJSONObject: ["metadata": [:], "weight_map": weightMap])
+    let index = try JSONSerialization.data(withJSONObject: [
+      "metadata": [:], "weight_map": weightMap,
+    ])
     try index.write(to: folder.appendingPathComponent("model.safetensors.index.json"))
     let sharded = try CLIPModel(directory: folder)
     let single = try CLIPModel(directory: CLIPRankingFixture.folder)
     let ids = [[49406, 320, 49407]]
-    #expect(TensorComparison(sharded.textFeatures(ids), single.textFeatures(ids)).maxAbsoluteError == 0)
+    #expect(
+      TensorComparison(sharded.textFeatures(ids), single.textFeatures(ids)).maxAbsoluteError == 0)
     #expect(sharded.loadReport?.files.count == 2)
   }
 }

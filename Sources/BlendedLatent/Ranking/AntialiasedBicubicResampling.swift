@@ -20,7 +20,8 @@ import TensorCore
 /// - Returns: `[..., height, width]` (`x` itself when the size is unchanged).
 func antialiasedBicubicResized(_ x: Tensor, height: Int, width: Int) -> Tensor {
   precondition(
-    x.rank >= 2 && height > 0 && width > 0, "antialiasedBicubicResized: \(x.shape) to \(height)×\(width)")
+    x.rank >= 2 && height > 0 && width > 0,
+    "antialiasedBicubicResized: \(x.shape) to \(height)×\(width)")
   let (inHeight, inWidth) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
   if inHeight == height && inWidth == width { return x }
   let planes = x.count / max(1, inHeight * inWidth)

@@ -45,7 +45,9 @@ public final class CLIPRanker: ResultRanker {
     guard tokenizer.vocabularySize <= text.vocabSize else {
       throw .incompatibleTokenizer(
         directory: source,
-        reason: "the tokenizer has \(tokenizer.vocabularySize) ids, text_config.vocab_size is \(text.vocabSize)")
+        reason:
+          "the tokenizer has \(tokenizer.vocabularySize) ids, text_config.vocab_size is \(text.vocabSize)"
+      )
     }
     guard tokenizer.maxLength <= text.maxPositionEmbeddings else {
       throw .incompatibleTokenizer(
@@ -177,7 +179,9 @@ public final class CLIPRanker: ResultRanker {
   ///   - prompt: the prompt.
   /// - Returns: `B` distances in [0, 2], in batch order.
   /// - Throws: ``RankingError`` for invalid inputs.
-  public func distances(images: [Tensor], mask: Tensor, prompt: String) throws(RankingError) -> [Float] {
+  public func distances(images: [Tensor], mask: Tensor, prompt: String) throws(RankingError)
+    -> [Float]
+  {
     let imageFeatures = try imageEmbeddings(images: images, mask: mask)
     let textFeatures = textEmbedding(for: prompt).embedding
     return Self.cosineDistances(imageFeatures, to: textFeatures)
@@ -190,7 +194,9 @@ public final class CLIPRanker: ResultRanker {
   ///   - prompt: the prompt.
   /// - Returns: `B` entries, best (smallest distance) first.
   /// - Throws: ``RankingError`` for invalid inputs.
-  public func rank(images: [Tensor], mask: Tensor, prompt: String) throws(RankingError) -> [RankedResult] {
+  public func rank(images: [Tensor], mask: Tensor, prompt: String) throws(RankingError)
+    -> [RankedResult]
+  {
     RankedResult.ascending(try distances(images: images, mask: mask, prompt: prompt))
   }
 
@@ -206,7 +212,9 @@ public final class CLIPRanker: ResultRanker {
   ///   - reference: `[1, P]` or `[P]`.
   /// - Returns: `B` distances.
   public static func cosineDistances(_ rows: Tensor, to reference: Tensor) -> [Float] {
-    precondition(rows.rank == 2 && reference.count == rows.shape[1], "cosineDistances: \(rows.shape), \(reference.shape)")
+    precondition(
+      rows.rank == 2 && reference.count == rows.shape[1],
+      "cosineDistances: \(rows.shape), \(reference.shape)")
     let width = rows.shape[1]
     let target = reference.scalars.map(Double.init)
     let targetNorm = target.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -224,7 +232,9 @@ public final class CLIPRanker: ResultRanker {
 
   static func check(images: [Tensor], mask: Tensor) throws(RankingError) {
     guard !images.isEmpty else { throw .emptyBatch }
-    guard mask.rank == 2, mask.shape.allSatisfy({ $0 > 0 }) else { throw .invalidMaskShape(mask.shape) }
+    guard mask.rank == 2, mask.shape.allSatisfy({ $0 > 0 }) else {
+      throw .invalidMaskShape(mask.shape)
+    }
     guard mask.isFinite else { throw .nonFiniteInput(name: "mask") }
     for (index, image) in images.enumerated() {
       guard image.rank == 3, image.shape[0] == 3, image.shape[1] > 0, image.shape[2] > 0 else {

@@ -33,12 +33,15 @@ public enum RankingError: Error, CustomStringConvertible, Equatable, Sendable {
     case .configuration(let error): "CLIP model configuration: \(error)"
     case .weights(let error): "CLIP model weights: \(error)"
     case .tokenizer(let error): "CLIP tokenizer: \(error)"
-    case .incompatibleTokenizer(let directory, let reason): "\(directory): tokenizer and model differ: \(reason)"
-    case .unsupportedModel(let directory, let reason): "\(directory): cannot rank with this model: \(reason)"
+    case .incompatibleTokenizer(let directory, let reason):
+      "\(directory): tokenizer and model differ: \(reason)"
+    case .unsupportedModel(let directory, let reason):
+      "\(directory): cannot rank with this model: \(reason)"
     case .emptyBatch: "no images to rank"
     case .invalidImageShape(let index, let shape): "image \(index) must be [3, H, W], got \(shape)"
     case .invalidMaskShape(let shape): "mask must be [H, W], got \(shape)"
-    case .sizeMismatch(let index, let image, let mask): "image \(index) is \(image) but the mask is \(mask)"
+    case .sizeMismatch(let index, let image, let mask):
+      "image \(index) is \(image) but the mask is \(mask)"
     case .nonFiniteInput(let name): "\(name) contains NaN or infinite values"
     }
   }

@@ -82,7 +82,8 @@ public struct CLIPModelConfiguration: Sendable, Equatable {
     case .perBlock(let ids)? where ids.count == 1: eosTokenID = ids[0]
     case .perBlock(let ids)?:
       throw ConfigurationError.unsupported(
-        file: file, field: "text_config.eos_token_id", value: "\(ids) (one id is needed for pooling)")
+        file: file, field: "text_config.eos_token_id",
+        value: "\(ids) (one id is needed for pooling)")
     }
     let configuration = CLIPModelConfiguration(
       textConfiguration: textFields.resolved(), visionConfiguration: visionFields.resolved(),
@@ -104,7 +105,8 @@ public struct CLIPModelConfiguration: Sendable, Equatable {
     }
     guard eosTokenID >= 0 else {
       throw ConfigurationError.invalid(
-        file: file, field: "text_config.eos_token_id", reason: "must be a token id, got \(eosTokenID)")
+        file: file, field: "text_config.eos_token_id",
+        reason: "must be a token id, got \(eosTokenID)")
     }
   }
 

@@ -150,7 +150,8 @@ struct CLIPVisionConfigurationFields: Decodable, Equatable {
       numHiddenLayers: numHiddenLayers ?? defaults.numHiddenLayers,
       numChannels: numChannels ?? defaults.numChannels,
       imageSize: imageSize ?? defaults.imageSize, patchSize: patchSize ?? defaults.patchSize,
-      hiddenAct: hiddenAct ?? defaults.hiddenAct, layerNormEps: layerNormEps ?? defaults.layerNormEps,
+      hiddenAct: hiddenAct ?? defaults.hiddenAct,
+      layerNormEps: layerNormEps ?? defaults.layerNormEps,
       projectionDim: projectionDim ?? defaults.projectionDim)
   }
 }

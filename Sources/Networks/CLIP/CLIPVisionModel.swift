@@ -54,8 +54,9 @@ public final class CLIPVisionModel: Layer {
   /// - Parameter pixelValues: `[B, num_channels, image_size, image_size]`, already CLIP-normalised.
   /// - Returns: `lastHiddenState` `[B, 1 + patches, hidden_size]` and `pooledOutput`
   ///   `post_layernorm(lastHiddenState[:, 0])` `[B, hidden_size]`.
-  public func callAsFunction(_ pixelValues: Tensor) -> (lastHiddenState: Tensor, pooledOutput: Tensor)
-  {
+  public func callAsFunction(_ pixelValues: Tensor) -> (
+    lastHiddenState: Tensor, pooledOutput: Tensor
+  ) {
     let side = configuration.imageSize
     precondition(
       pixelValues.rank == 4
@@ -101,7 +102,8 @@ final class CLIPVisionEmbeddings: Layer {
     let width = classEmbedding.count
     let patches = patchEmbedding(pixelValues)  // [B, D, g, g]
     let patchCount = patches.shape[2] * patches.shape[3]
-    let patchTokens = patches.reshaped([batch, width, patchCount]).permuted([0, 2, 1])  // [B, g², D]
+    // [B, D, g²] → [B, g², D]
+    let patchTokens = patches.reshaped([batch, width, patchCount]).permuted([0, 2, 1])
     let classTokens = Tensor.concatenated(
       Array(repeating: classEmbedding.reshaped([1, 1, width]), count: batch), axis: 0)  // [B, 1, D]
     let tokens = Tensor.concatenated([classTokens, patchTokens], axis: 1)  // [B, 1 + g², D]
