@@ -159,6 +159,23 @@ struct RankingTests {
     #expect(TensorComparison(actual, expected).maxAbsoluteError == 0)
   }
 
+  /// `Fixtures/ranking-resize` (`Tests/Reference/make_ranking_resize_fixtures.py`): torch's antialiased
+  /// bicubic resize after masking and centred black padding, for down- and upscaling and non-square sizes.
+  @Test(arguments: 0..<6)
+  func preprocessingMatchesTorchOnOtherSizes(index: Int) throws {
+    let (ranker, folder) = try loadRanker()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let cases = try SafetensorsFile(
+      contentsOf: try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+        .appendingPathComponent("ranking-resize/cases.safetensors"))
+    let image = try cases.tensor(named: "image_\(index)")
+    let mask = try cases.tensor(named: "mask_\(index)")
+    let expected = try cases.tensor(named: "resized_\(index)")
+    let actual = try ranker.preprocessed(images: [image], mask: mask)
+    let comparison = TensorComparison(actual, expected.reshaped([1, 3, 32, 32]))
+    #expect(comparison.isClose(relative: 1e-5), "\(image.shape): \(comparison)")
+  }
+
   @Test func imagesAtTheVisionSizeAreNotResampled() throws {
     let (ranker, folder) = try loadRanker()
     defer { try? FileManager.default.removeItem(at: folder) }
