@@ -38,7 +38,8 @@ struct ParityTests {
     let decodeComparison = TensorComparison(decoded, try fixture.tensor("vae.decoded"))
     #expect(
       decodeComparison.isClose(relative: Self.tolerance), "\(name) decode: \(decodeComparison)")
-    #expect(vae.scalingFactor == 0.18215)
+    #expect(vae.scalingFactor == 0.18215 && vae.latentChannels == 4)
+    #expect(vae.downsamplingFactor == (name == "sd1-tiny" ? 2 : 4))
   }
 
   @Test(
