@@ -87,7 +87,9 @@ struct MalformedFolderTests {
     for name in second.tensorNames { tensors[name] = try second.tensor(named: name) }
     tensors[key] = try first.tensor(named: key)
     try SafetensorsFile.write(tensors, to: shards[1])
-    #expect(throws: WeightLoadingError.duplicate(key: key, files: [shards[0].path, shards[1].path])) {
+    #expect(
+      throws: WeightLoadingError.duplicate(key: key, files: [shards[0].path, shards[1].path])
+    ) {
       try StableDiffusionModel(directory: directory)
     }
   }
