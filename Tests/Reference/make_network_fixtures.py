@@ -120,7 +120,7 @@ SD1 = dict(
               up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
               attention_head_dim=4, cross_attention_dim=32, norm_num_groups=8),
     vae=dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
-             up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(16, 32), layers_per_block=1,
+             up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(16, 24), layers_per_block=1,
              latent_channels=4, norm_num_groups=8, sample_size=16, scaling_factor=0.18215),
     scheduler="pndm",
     odd_size=(9, 7),
