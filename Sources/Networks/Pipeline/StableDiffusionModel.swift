@@ -50,7 +50,8 @@ public final class StableDiffusionModel {
       directory.textEncoderWeights(), into: textEncoder,
       renaming: .clipTextModel)
     reports["unet"] = try WeightLoader.load(directory.unetWeights(), into: unet)
-    reports["vae"] = try WeightLoader.load(directory.vaeWeights(), into: vae)
+    reports["vae"] = try WeightLoader.load(
+      directory.vaeWeights(), into: vae, renaming: .autoencoderKL)
     loadReports = reports
     self.directory = directory
   }
