@@ -62,6 +62,21 @@ struct MalformedFolderTests {
     }
   }
 
+  @Test func tokenizerLongerThanPositionEmbeddings() throws {
+    let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
+    defer { try? FileManager.default.removeItem(at: directory.root) }
+    try editJSON(directory.tokenizerDirectory.appendingPathComponent("tokenizer_config.json")) {
+      $0["model_max_length"] = 100
+    }
+    #expect(
+      throws: ConfigurationError.invalid(
+        file: directory.textEncoderConfiguration.path, field: "max_position_embeddings",
+        reason: "77 positions for the tokenizer's 100 tokens")
+    ) {
+      try StableDiffusionModel(directory: directory)
+    }
+  }
+
   @Test func missingShard() throws {
     let directory = try NetworkFixture("sd1-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
