@@ -5,6 +5,7 @@ import Foundation
 extension SchedulerChoice: ExpressibleByArgument {}
 extension BackgroundChoice: ExpressibleByArgument {}
 extension MaskDownsampleChoice: ExpressibleByArgument {}
+extension WorkingSizeChoice: ExpressibleByArgument {}
 
 /// `bld edit`: edits the masked part of an image so that it matches a prompt (Blended Latent Diffusion).
 public struct EditCommand: ParsableCommand {
@@ -91,6 +92,12 @@ public struct EditCommand: ParsableCommand {
     valueName: "PIXELS"))
   public var cropToMask: Int?
 
+  /// `--working-size`.
+  @Option(help: ArgumentHelp(
+    "native: resize so the longer side is the model's native resolution (and back); original: keep the image's (or crop's) size.",
+    valueName: "native|original"))
+  public var workingSize: WorkingSizeChoice = .native
+
   /// `--feather`.
   @Option(help: ArgumentHelp("With --background paste: blend N pixels inward from the mask edge.", valueName: "N"))
   public var feather: Int = 0
@@ -165,6 +172,7 @@ public struct EditCommand: ParsableCommand {
     settings.maskDownsample = maskDownsample
     settings.cropPadding = cropToMask
     settings.featherRadius = feather
+    settings.workingSize = workingSize
     settings.rankingModelDirectory = rankWith
     settings.threadCount = threads
     settings.json = json

@@ -98,7 +98,7 @@ public struct EditSession {
     // Geometry and the edit.
     let native = editor.nativeResolution
     let multiple = max(1, editor.sizeMultiple)
-    let geometry: EditGeometry
+    var geometry: EditGeometry
     if let padding = settings.cropPadding,
       let crop = EditGeometry.cropToMask(mask, padding: padding, nativeResolution: native, sizeMultiple: multiple)
     {
@@ -107,6 +107,7 @@ public struct EditSession {
       geometry = EditGeometry.wholeImage(
         width: image.width, height: image.height, nativeResolution: native, sizeMultiple: multiple)
     }
+    if settings.workingSize == .original { geometry = geometry.atOriginalSize }
     let job = EditJob(
       image: geometry.workingImage(from: original), mask: geometry.workingMask(from: mask), seed: seed,
       settings: settings)
@@ -151,7 +152,8 @@ public struct EditSession {
         stepsRun: settings.stepsRun, guidance: settings.guidanceScale, strength: settings.strength,
         batch: settings.batchSize, scheduler: settings.scheduler.rawValue, background: settings.background.rawValue,
         maskShrink: settings.maskShrinkLevels, maskDownsample: settings.maskDownsample.rawValue,
-        cropToMask: settings.cropPadding, feather: settings.featherRadius, threads: settings.threadCount))
+        cropToMask: settings.cropPadding, feather: settings.featherRadius, workingSize: settings.workingSize.rawValue,
+        threads: settings.threadCount))
   }
 
   /// Runs `body`; any error thrown after cancellation becomes ``EditCommandError/cancelled``.

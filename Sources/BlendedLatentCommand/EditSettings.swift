@@ -40,6 +40,16 @@ public enum MaskDownsampleChoice: String, Sendable, Equatable, CaseIterable, Cod
   case max
 }
 
+/// At what size the model works (`--working-size`).
+public enum WorkingSizeChoice: String, Sendable, Equatable, CaseIterable, Codable {
+  /// Resize so the longer side is the model's native resolution, sides multiples of the editor's size
+  /// multiple (the default: predictable time and memory, the size the model was trained at).
+  case native
+  /// Keep the image's (or the crop's) own size; the editor handles sides that are not multiples of 8
+  /// (the pipeline pads them). Slow and memory-hungry for large images.
+  case original
+}
+
 /// Every `bld edit` setting after parsing and validation, with the method's defaults.
 ///
 /// This is what an ``EditBackend`` receives; it maps these onto the pipeline's own request type.
@@ -76,6 +86,8 @@ public struct EditSettings: Sendable, Equatable {
   public var maskDownsample: MaskDownsampleChoice = .nearest
   /// `--crop-to-mask PIXELS`: padding around the mask's bounding box, or `nil` to edit the whole image.
   public var cropPadding: Int?
+  /// The working-size policy.
+  public var workingSize: WorkingSizeChoice = .native
   /// Inward feather radius in pixels for `--background paste` (0 = hard edge).
   public var featherRadius: Int = 0
   /// A CLIP model folder to rank the batch with, or `nil`.

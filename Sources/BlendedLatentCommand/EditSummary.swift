@@ -51,6 +51,8 @@ public struct EditSummary: Codable, Sendable, Equatable {
     public var cropToMask: Int?
     /// `--feather`.
     public var feather: Int
+    /// `--working-size`.
+    public var workingSize: String
     /// `--threads`, or `nil` for the default.
     public var threads: Int?
   }

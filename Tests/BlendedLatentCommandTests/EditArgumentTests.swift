@@ -18,6 +18,7 @@ struct EditArgumentTests {
     #expect(settings.background == .none && settings.maskShrinkLevels == 0 && settings.maskDownsample == .nearest)
     #expect(settings.cropPadding == nil && settings.modelDirectory == nil && settings.negativePrompt.isEmpty)
     #expect(settings.featherRadius == 0 && settings.rankingModelDirectory == nil && settings.threadCount == nil)
+    #expect(settings.workingSize == .native)
     #expect(!settings.json && !settings.quiet && !settings.overwrite)
     #expect(settings.outputPaths == ["out.png"])
   }
@@ -30,7 +31,7 @@ struct EditArgumentTests {
         "--model", folder, "--negative-prompt", "blurry", "--steps", "20", "--guidance", "5", "--strength", "1",
         "--seed", "18446744073709551615", "--batch", "3", "--scheduler", "euler-a", "--background", "paste",
         "--mask-shrink", "3", "--mask-downsample", "max", "--crop-to-mask", "32", "--rank-with", folder,
-        "--threads", "2", "--json", "--quiet", "--overwrite", "--feather", "4",
+        "--threads", "2", "--json", "--quiet", "--overwrite", "--feather", "4", "--working-size", "original",
       ]
     ).settings
     #expect(settings.modelDirectory == folder && settings.negativePrompt == "blurry")
@@ -39,6 +40,7 @@ struct EditArgumentTests {
     #expect(settings.background == .paste && settings.maskShrinkLevels == 3 && settings.maskDownsample == .max)
     #expect(settings.cropPadding == 32 && settings.rankingModelDirectory == folder && settings.threadCount == 2)
     #expect(settings.json && settings.quiet && settings.overwrite && settings.featherRadius == 4)
+    #expect(settings.workingSize == .original)
     #expect(settings.outputPaths == ["out-0.png", "out-1.png", "out-2.png"])
   }
 
@@ -73,7 +75,7 @@ struct EditArgumentTests {
     (["--mask-shrink", "-1"], "--mask-shrink"), (["--crop-to-mask", "-5"], "--crop-to-mask"),
     (["--feather", "3"], "--background paste"), (["--feather", "-1", "--background", "paste"], "--feather"),
     (["--threads", "0"], "--threads"), (["--scheduler", "plms"], "--scheduler"), (["--background", "blur"], "--background"),
-    (["--mask-downsample", "avg"], "--mask-downsample"), (["--seed", "-3"], "--seed"), (["--steps", "ten"], "--steps"),
+    (["--mask-downsample", "avg"], "--mask-downsample"), (["--working-size", "huge"], "--working-size"), (["--seed", "-3"], "--seed"), (["--steps", "ten"], "--steps"),
     (["--model", "/definitely/not/here"], "--model"), (["--rank-with", "/definitely/not/here"], "--rank-with"),
     (["--output", "out.jpg"], "--output"), (["--prompt", "  "], "--prompt"),
   ]

@@ -41,6 +41,27 @@ struct EditSessionTests {
     #expect((summary?["working_size"] as? [String: Int]) == ["width": 64, "height": 40])
   }
 
+  @Test("--working-size original keeps the image's (or the crop's) own size")
+  func originalWorkingSize() throws {
+    let folder = try ScratchFolder()
+    let input = try folder.writeImage("in.png", width: 100, height: 60)
+    let mask = try folder.writeMask("mask.png", width: 100, height: 60, selecting: PixelRegion(x: 40, y: 20, width: 10, height: 10))
+    let editor = FakeEditor.identity()
+    let run = try runEdit(
+      ["--image", input, "--mask", mask, "--prompt", "p", "--output", folder.path("out.png"), "--working-size", "original", "--seed", "2"],
+      backend: FakeBackend(editor))
+    #expect(run.status == 0, "\(run.console.error)")
+    #expect(editor.jobs.first?.image.shape == [3, 60, 100])
+    #expect(try RGBImage(contentsOf: URL(fileURLWithPath: folder.path("out.png"))) == RGBImage(contentsOf: URL(fileURLWithPath: input)))
+    let cropEditor = FakeEditor.identity(nativeResolution: 32)
+    let crop = try runEdit(
+      ["--image", input, "--mask", mask, "--prompt", "p", "--output", folder.path("crop.png"), "--working-size", "original", "--crop-to-mask", "4", "--seed", "2"],
+      backend: FakeBackend(cropEditor))
+    #expect(crop.status == 0, "\(crop.console.error)")
+    #expect(cropEditor.jobs.first?.image.shape == [3, 32, 32])
+    #expect(try RGBImage(contentsOf: URL(fileURLWithPath: folder.path("crop.png"))) == RGBImage(contentsOf: URL(fileURLWithPath: input)))
+  }
+
   @Test("--background paste keeps every pixel outside the mask identical")
   func pasteKeepsBackground() throws {
     let folder = try ScratchFolder()

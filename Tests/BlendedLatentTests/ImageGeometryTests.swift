@@ -132,6 +132,20 @@ struct ImageGeometryTests {
     #expect(changedInside > 0)
   }
 
+  @Test("at original size: crop without resampling, paste back exactly")
+  func originalSize() throws {
+    let mask = Self.mask(width: 300, height: 200, selecting: PixelRegion(x: 120, y: 80, width: 30, height: 20))
+    let geometry = try #require(EditGeometry.cropToMask(mask, padding: 10, nativeResolution: 64, sizeMultiple: 8)).atOriginalSize
+    #expect(geometry.workingWidth == geometry.region.width && geometry.workingHeight == geometry.region.height)
+    let image = Self.image(width: 300, height: 200)
+    let working = geometry.workingImage(from: image)
+    #expect(working[1, 0, 0] == image[1, geometry.region.y, geometry.region.x])
+    #expect(geometry.workingMask(from: mask).scalars.filter { $0 == 1 }.count == 600)
+    let other = Self.image(width: 300, height: 200, seed: 5)
+    #expect(geometry.composite(edited: working, into: other, mask: mask, policy: .region)[2, geometry.region.maxY - 1, geometry.region.maxX - 1]
+      == image[2, geometry.region.maxY - 1, geometry.region.maxX - 1])
+  }
+
   @Test("paste with the region policy changes only the crop region")
   func regionPaste() throws {
     let mask = Self.mask(width: 300, height: 200, selecting: PixelRegion(x: 120, y: 80, width: 30, height: 20))

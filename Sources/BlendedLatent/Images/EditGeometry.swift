@@ -109,6 +109,13 @@ public struct EditGeometry: Sendable, Equatable {
       workingWidth: size.width, workingHeight: size.height)
   }
 
+  /// The same region worked on at its own size (no resizing): the `--working-size original` policy.
+  public var atOriginalSize: EditGeometry {
+    EditGeometry(
+      imageWidth: imageWidth, imageHeight: imageHeight, region: region, workingWidth: region.width,
+      workingHeight: region.height)
+  }
+
   /// The working image: ``region`` of `image` resized (Lanczos-3, antialiased, reading the pixels around
   /// the region so its edges have no seam) to the working size and clamped to [0, 1].
   /// - Parameter image: `[C, imageHeight, imageWidth]` in [0, 1].
@@ -116,6 +123,7 @@ public struct EditGeometry: Sendable, Equatable {
   public func workingImage(from image: Tensor) -> Tensor {
     checkImage(image)
     if isIdentity { return image }
+    if workingWidth == region.width && workingHeight == region.height { return cropped(image) }
     return resampled(image, height: workingHeight, width: workingWidth, filter: .lanczos3, sourceRegion: region)
       .clamped(to: 0...1)
   }
@@ -127,16 +135,9 @@ public struct EditGeometry: Sendable, Equatable {
   public func workingMask(from mask: Tensor) -> Tensor {
     precondition(mask.shape == [imageHeight, imageWidth], "workingMask: expected [\(imageHeight), \(imageWidth)], got \(mask.shape)")
     if isIdentity { return mask }
-    let cropped = Tensor(shape: [region.height, region.width]) { out in
-      mask.withUnsafeBufferPointer { values in
-        for row in 0..<region.height {
-          for column in 0..<region.width {
-            out[row * region.width + column] = values[(region.y + row) * imageWidth + region.x + column]
-          }
-        }
-      }
-    }
-    return resizedNearest(cropped, height: workingHeight, width: workingWidth)
+    let patch = cropped(mask)
+    if workingWidth == region.width && workingHeight == region.height { return patch }
+    return resizedNearest(patch, height: workingHeight, width: workingWidth)
   }
 
   /// Puts an edited working image back into the full-resolution original.
@@ -191,6 +192,23 @@ public struct EditGeometry: Sendable, Equatable {
       }
     }
     return output
+  }
+
+  /// ``region`` of `[C, H, W]` or `[H, W]`, copied without resampling.
+  private func cropped(_ x: Tensor) -> Tensor {
+    let planes = x.count / (imageHeight * imageWidth)
+    let shape = Array(x.shape.dropLast(2)) + [region.height, region.width]
+    return Tensor(shape: shape) { out in
+      x.withUnsafeBufferPointer { values in
+        for p in 0..<planes {
+          for row in 0..<region.height {
+            let source = (p * imageHeight + region.y + row) * imageWidth + region.x
+            let target = (p * region.height + row) * region.width
+            for column in 0..<region.width { out[target + column] = values[source + column] }
+          }
+        }
+      }
+    }
   }
 
   private func checkImage(_ image: Tensor) {
