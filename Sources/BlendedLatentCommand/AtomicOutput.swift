@@ -17,7 +17,9 @@ public enum AtomicOutput {
     for output in outputs {
       let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
       var isDirectory: ObjCBool = false
-      guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+      guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+        isDirectory.boolValue
+      else {
         throw EditCommandError.outputDirectoryMissing(path: directory)
       }
       for input in inputs where sameFile(output, input) {
@@ -40,7 +42,8 @@ public enum AtomicOutput {
   ///   - beforeCommit: runs after the temporaries are written, before any is moved; throwing aborts.
   /// - Throws: ``EditCommandError`` or what `beforeCommit` throws.
   public static func write(
-    _ files: [(path: String, data: Data)], overwrite: Bool, inputs: [String], temporaries: TemporaryFiles,
+    _ files: [(path: String, data: Data)], overwrite: Bool, inputs: [String],
+    temporaries: TemporaryFiles,
     beforeCommit: () throws -> Void = {}
   ) throws {
     var written: [(temporary: String, destination: String)] = []
@@ -68,7 +71,9 @@ public enum AtomicOutput {
   }
 
   /// Writes `data` to a new hidden file in `destination`'s folder and returns its path.
-  static func writeTemporary(_ data: Data, besides destination: String, temporaries: TemporaryFiles) throws -> String {
+  static func writeTemporary(_ data: Data, besides destination: String, temporaries: TemporaryFiles)
+    throws -> String
+  {
     let url = URL(fileURLWithPath: destination)
     let folder = url.deletingLastPathComponent().path
     for _ in 0..<16 {
@@ -78,7 +83,8 @@ public enum AtomicOutput {
       let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
       if descriptor < 0 {
         if errno == EEXIST { continue }
-        throw EditCommandError.writeFailed(path: destination, reason: String(cString: strerror(errno)))
+        throw EditCommandError.writeFailed(
+          path: destination, reason: String(cString: strerror(errno)))
       }
       temporaries.add(path)
       var failure: Int32 = 0
@@ -99,18 +105,21 @@ public enum AtomicOutput {
       if failure != 0 {
         unlink(path)
         temporaries.remove(path)
-        throw EditCommandError.writeFailed(path: destination, reason: String(cString: strerror(failure)))
+        throw EditCommandError.writeFailed(
+          path: destination, reason: String(cString: strerror(failure)))
       }
       return path
     }
-    throw EditCommandError.writeFailed(path: destination, reason: "could not create a temporary file")
+    throw EditCommandError.writeFailed(
+      path: destination, reason: "could not create a temporary file")
   }
 
   /// Moves a temporary into place.
   static func commit(_ temporary: String, to destination: String, overwrite: Bool) throws {
     if overwrite {
       guard rename(temporary, destination) == 0 else {
-        throw EditCommandError.writeFailed(path: destination, reason: String(cString: strerror(errno)))
+        throw EditCommandError.writeFailed(
+          path: destination, reason: String(cString: strerror(errno)))
       }
       return
     }
@@ -121,12 +130,17 @@ public enum AtomicOutput {
     let error = errno
     if error == EEXIST { throw EditCommandError.outputExists(path: destination) }
     // File systems without hard links: check, then rename (a small race, only there).
-    guard error == EPERM || error == ENOTSUP || error == EOPNOTSUPP || error == EMLINK || error == ENOSYS else {
-      throw EditCommandError.writeFailed(path: destination, reason: String(cString: strerror(error)))
+    guard
+      error == EPERM || error == ENOTSUP || error == EOPNOTSUPP || error == EMLINK
+        || error == ENOSYS
+    else {
+      throw EditCommandError.writeFailed(
+        path: destination, reason: String(cString: strerror(error)))
     }
     if entryExists(destination) { throw EditCommandError.outputExists(path: destination) }
     guard rename(temporary, destination) == 0 else {
-      throw EditCommandError.writeFailed(path: destination, reason: String(cString: strerror(errno)))
+      throw EditCommandError.writeFailed(
+        path: destination, reason: String(cString: strerror(errno)))
     }
   }
 

@@ -5,7 +5,8 @@ public struct BLDCommand: ParsableCommand {
   /// The root command's name, summary and subcommands.
   public static let configuration = CommandConfiguration(
     commandName: "bld",
-    abstract: "Local, text-driven image editing with Blended Latent Diffusion (Stable Diffusion on the CPU).",
+    abstract:
+      "Local, text-driven image editing with Blended Latent Diffusion (Stable Diffusion on the CPU).",
     version: "0.1.0",
     subcommands: [EditCommand.self, InspectCommand.self])
 

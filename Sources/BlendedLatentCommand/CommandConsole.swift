@@ -29,7 +29,9 @@ public final class ProcessConsole: CommandConsole {
     var bytes = Array(text.utf8)
     var offset = 0
     while offset < bytes.count {
-      let count = bytes.withUnsafeMutableBytes { Foundation.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+      let count = bytes.withUnsafeMutableBytes {
+        Foundation.write(descriptor, $0.baseAddress! + offset, $0.count - offset)
+      }
       if count < 0 && errno == EINTR { continue }
       if count <= 0 { return }
       offset += count

@@ -10,7 +10,9 @@ public func defaultModelInspector() -> any ModelInspecting { UnavailableModelIns
 
 /// Stands in until the pipeline is wired: every edit fails with a one-line error.
 struct UnavailableEditBackend: EditBackend {
-  func prepareEditor(settings: EditSettings, progress: EditProgressHandler) throws -> any PreparedEditor {
+  func prepareEditor(settings: EditSettings, progress: EditProgressHandler) throws
+    -> any PreparedEditor
+  {
     throw EditCommandError.unavailable(feature: "the editing pipeline")
   }
 }

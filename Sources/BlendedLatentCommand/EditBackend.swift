@@ -108,5 +108,6 @@ public protocol EditBackend {
   /// Loads the model named by `settings.modelDirectory` (or the built-in demonstration model when `nil`)
   /// and the ranking model if `settings.rankingModelDirectory` is set.
   /// - Throws: any error (missing files, bad weights); reported in one line.
-  func prepareEditor(settings: EditSettings, progress: EditProgressHandler) throws -> any PreparedEditor
+  func prepareEditor(settings: EditSettings, progress: EditProgressHandler) throws
+    -> any PreparedEditor
 }

@@ -27,9 +27,10 @@ public struct EditCommand: ParsableCommand {
   public var image: String
 
   /// `--mask`.
-  @Option(help: ArgumentHelp(
-    "Mask image of the same size, white = edit; or 'alpha' to use the image's transparency (transparent = edit).",
-    valueName: "MASK"))
+  @Option(
+    help: ArgumentHelp(
+      "Mask image of the same size, white = edit; or 'alpha' to use the image's transparency (transparent = edit).",
+      valueName: "MASK"))
   public var mask: String
 
   /// `--prompt`.
@@ -37,11 +38,16 @@ public struct EditCommand: ParsableCommand {
   public var prompt: String
 
   /// `--output`.
-  @Option(help: ArgumentHelp("Output PNG (with --batch N: OUT-0.png … OUT-(N-1).png).", valueName: "OUT.png"))
+  @Option(
+    help: ArgumentHelp(
+      "Output PNG (with --batch N: OUT-0.png … OUT-(N-1).png).", valueName: "OUT.png"))
   public var output: String
 
   /// `--model`.
-  @Option(help: ArgumentHelp("Stable Diffusion folder in diffusers layout (default: built-in demonstration model).", valueName: "DIR"))
+  @Option(
+    help: ArgumentHelp(
+      "Stable Diffusion folder in diffusers layout (default: built-in demonstration model).",
+      valueName: "DIR"))
   public var model: String?
 
   /// `--negative-prompt`.
@@ -57,11 +63,16 @@ public struct EditCommand: ParsableCommand {
   public var guidance: Double = 7.5
 
   /// `--strength`.
-  @Option(help: ArgumentHelp("Fraction of the schedule run, in (0, 1]: the last Int(steps × strength) steps.", valueName: "S"))
+  @Option(
+    help: ArgumentHelp(
+      "Fraction of the schedule run, in (0, 1]: the last Int(steps × strength) steps.",
+      valueName: "S"))
   public var strength: Double = 0.75
 
   /// `--seed`.
-  @Option(help: ArgumentHelp("Random seed (PyTorch-compatible noise); random and printed when omitted.", valueName: "N"))
+  @Option(
+    help: ArgumentHelp(
+      "Random seed (PyTorch-compatible noise); random and printed when omitted.", valueName: "N"))
   public var seed: UInt64?
 
   /// `--batch`.
@@ -73,37 +84,49 @@ public struct EditCommand: ParsableCommand {
   public var scheduler: SchedulerChoice = .ddim
 
   /// `--background`.
-  @Option(help: ArgumentHelp(
-    "Background reconstruction: none, paste (outside pixels identical), optimize (decoder fine-tuning), poisson.",
-    valueName: "none|paste|optimize|poisson"))
+  @Option(
+    help: ArgumentHelp(
+      "Background reconstruction: none, paste (outside pixels identical), optimize (decoder fine-tuning), poisson.",
+      valueName: "none|paste|optimize|poisson"))
   public var background: BackgroundChoice = .none
 
   /// `--mask-shrink`.
-  @Option(help: ArgumentHelp("Progressive mask shrinking levels for thin masks (0 = off, paper: 3).", valueName: "K"))
+  @Option(
+    help: ArgumentHelp(
+      "Progressive mask shrinking levels for thin masks (0 = off, paper: 3).", valueName: "K"))
   public var maskShrink: Int = 0
 
   /// `--mask-downsample`.
-  @Option(help: ArgumentHelp("Mask to latent resolution: nearest, or max (keeps thin strokes).", valueName: "nearest|max"))
+  @Option(
+    help: ArgumentHelp(
+      "Mask to latent resolution: nearest, or max (keeps thin strokes).", valueName: "nearest|max"))
   public var maskDownsample: MaskDownsampleChoice = .nearest
 
   /// `--crop-to-mask`.
-  @Option(help: ArgumentHelp(
-    "Edit only the mask's bounding box plus PIXELS of context (at the model's native resolution) and paste it back.",
-    valueName: "PIXELS"))
+  @Option(
+    help: ArgumentHelp(
+      "Edit only the mask's bounding box plus PIXELS of context (at the model's native resolution) and paste it back.",
+      valueName: "PIXELS"))
   public var cropToMask: Int?
 
   /// `--working-size`.
-  @Option(help: ArgumentHelp(
-    "native: resize so the longer side is the model's native resolution (and back); original: keep the image's (or crop's) size.",
-    valueName: "native|original"))
+  @Option(
+    help: ArgumentHelp(
+      "native: resize so the longer side is the model's native resolution (and back); original: keep the image's (or crop's) size.",
+      valueName: "native|original"))
   public var workingSize: WorkingSizeChoice = .native
 
   /// `--feather`.
-  @Option(help: ArgumentHelp("With --background paste: blend N pixels inward from the mask edge.", valueName: "N"))
+  @Option(
+    help: ArgumentHelp(
+      "With --background paste: blend N pixels inward from the mask edge.", valueName: "N"))
   public var feather: Int = 0
 
   /// `--rank-with`.
-  @Option(help: ArgumentHelp("CLIP model folder (transformers CLIPModel layout) to rank the batch.", valueName: "CLIP_DIR"))
+  @Option(
+    help: ArgumentHelp(
+      "CLIP model folder (transformers CLIPModel layout) to rank the batch.", valueName: "CLIP_DIR")
+  )
   public var rankWith: String?
 
   /// `--threads`.
@@ -128,28 +151,46 @@ public struct EditCommand: ParsableCommand {
   /// Checks option values; each failure is one line naming the option.
   public func validate() throws {
     func fail(_ message: String) -> ValidationError { ValidationError(message) }
-    if prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw fail("--prompt must not be empty") }
-    if !output.lowercased().hasSuffix(".png") || URL(fileURLWithPath: output).lastPathComponent.count <= 4 {
+    if prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+      throw fail("--prompt must not be empty")
+    }
+    if !output.lowercased().hasSuffix(".png")
+      || URL(fileURLWithPath: output).lastPathComponent.count <= 4
+    {
       throw fail("--output must be a .png file name (got '\(output)')")
     }
-    guard (1...1000).contains(steps) else { throw fail("--steps must be between 1 and 1000 (got \(steps))") }
-    guard guidance.isFinite && guidance >= 0 else { throw fail("--guidance must be a finite number ≥ 0 (got \(guidance))") }
+    guard (1...1000).contains(steps) else {
+      throw fail("--steps must be between 1 and 1000 (got \(steps))")
+    }
+    guard guidance.isFinite && guidance >= 0 else {
+      throw fail("--guidance must be a finite number ≥ 0 (got \(guidance))")
+    }
     guard strength.isFinite && strength > 0 && strength <= 1 else {
       throw fail("--strength must be in (0, 1] (got \(strength))")
     }
     if Int(Double(steps) * strength) < 1 {
-      throw fail("--strength \(strength) with --steps \(steps) runs no denoising step (Int(steps × strength) = 0)")
+      throw fail(
+        "--strength \(strength) with --steps \(steps) runs no denoising step (Int(steps × strength) = 0)"
+      )
     }
-    guard (1...64).contains(batch) else { throw fail("--batch must be between 1 and 64 (got \(batch))") }
-    guard (0...16).contains(maskShrink) else { throw fail("--mask-shrink must be between 0 and 16 (got \(maskShrink))") }
-    if let cropToMask, cropToMask < 0 { throw fail("--crop-to-mask must be ≥ 0 pixels (got \(cropToMask))") }
+    guard (1...64).contains(batch) else {
+      throw fail("--batch must be between 1 and 64 (got \(batch))")
+    }
+    guard (0...16).contains(maskShrink) else {
+      throw fail("--mask-shrink must be between 0 and 16 (got \(maskShrink))")
+    }
+    if let cropToMask, cropToMask < 0 {
+      throw fail("--crop-to-mask must be ≥ 0 pixels (got \(cropToMask))")
+    }
     guard feather >= 0 else { throw fail("--feather must be ≥ 0 (got \(feather))") }
     if feather > 0 && background != .paste { throw fail("--feather needs --background paste") }
     if let threads, threads < 1 { throw fail("--threads must be ≥ 1 (got \(threads))") }
     for (option, path) in [("--model", model), ("--rank-with", rankWith)] {
       guard let path else { continue }
       var isDirectory: ObjCBool = false
-      guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+      guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+        isDirectory.boolValue
+      else {
         throw fail("\(option) '\(path)' is not a folder")
       }
     }
@@ -158,7 +199,8 @@ public struct EditCommand: ParsableCommand {
   /// The parsed options as ``EditSettings``.
   public var settings: EditSettings {
     var settings = EditSettings(
-      imagePath: image, mask: mask == "alpha" ? .alpha : .file(mask), prompt: prompt, outputPath: output)
+      imagePath: image, mask: mask == "alpha" ? .alpha : .file(mask), prompt: prompt,
+      outputPath: output)
     settings.modelDirectory = model
     settings.negativePrompt = negativePrompt
     settings.stepCount = steps
@@ -192,7 +234,8 @@ public struct EditCommand: ParsableCommand {
     }
     defer { monitor.stop() }
     let status = execute(
-      backend: defaultEditBackend(), console: console, cancellation: cancellation, temporaries: temporaries)
+      backend: defaultEditBackend(), console: console, cancellation: cancellation,
+      temporaries: temporaries)
     if status != 0 { throw ExitCode(status) }
   }
 
@@ -204,9 +247,11 @@ public struct EditCommand: ParsableCommand {
     temporaries: TemporaryFiles, randomSeed: (() -> UInt64)? = nil
   ) -> Int32 {
     let settings = self.settings
-    let progressBar = ProgressBar(console: console, isEnabled: console.standardErrorIsTerminal && !settings.quiet)
+    let progressBar = ProgressBar(
+      console: console, isEnabled: console.standardErrorIsTerminal && !settings.quiet)
     var session = EditSession(
-      settings: settings, backend: backend, console: console, cancellation: cancellation, temporaries: temporaries)
+      settings: settings, backend: backend, console: console, cancellation: cancellation,
+      temporaries: temporaries)
     if let randomSeed { session.randomSeed = randomSeed }
     do {
       let summary = try session.run(progressBar: progressBar)

@@ -23,7 +23,8 @@ public enum EditCommandError: Error, CustomStringConvertible, Equatable, Sendabl
   public var description: String {
     switch self {
     case .outputExists(let path): "'\(path)' already exists (pass --overwrite to replace it)"
-    case .outputIsInput(let output, let input): "refusing to write '\(output)': it is the input file '\(input)'"
+    case .outputIsInput(let output, let input):
+      "refusing to write '\(output)': it is the input file '\(input)'"
     case .outputDirectoryMissing(let path): "the output folder '\(path)' does not exist"
     case .writeFailed(let path, let reason): "cannot write '\(path)': \(reason)"
     case .maskSizeMismatch(let mask, let maskSize, let image, let imageSize):

@@ -27,7 +27,8 @@ public struct EditSession {
   /// Creates a session.
   public init(
     settings: EditSettings, backend: any EditBackend, console: any CommandConsole,
-    cancellation: CancellationToken = CancellationToken(), temporaries: TemporaryFiles = TemporaryFiles()
+    cancellation: CancellationToken = CancellationToken(),
+    temporaries: TemporaryFiles = TemporaryFiles()
   ) {
     self.settings = settings
     self.backend = backend
@@ -71,7 +72,9 @@ public struct EditSession {
       mask = transparency
       maskName = "alpha channel of \(settings.imagePath)"
     }
-    guard PixelRegion.boundingBox(ofMask: mask) != nil else { throw EditCommandError.emptyMask(mask: maskName) }
+    guard PixelRegion.boundingBox(ofMask: mask) != nil else {
+      throw EditCommandError.emptyMask(mask: maskName)
+    }
     let original = image.tensor()
     timings["load_images"] = clock() - start
 
@@ -90,7 +93,9 @@ public struct EditSession {
 
     // Model.
     let loadStart = clock()
-    let editor = try cancellable { try backend.prepareEditor(settings: settings, progress: handler) }
+    let editor = try cancellable {
+      try backend.prepareEditor(settings: settings, progress: handler)
+    }
     timings["load_model"] = clock() - loadStart
     if !settings.quiet { for notice in editor.notices { progressBar.note("bld: \(notice)") } }
     try cancellation.check()
@@ -100,7 +105,8 @@ public struct EditSession {
     let multiple = max(1, editor.sizeMultiple)
     var geometry: EditGeometry
     if let padding = settings.cropPadding,
-      let crop = EditGeometry.cropToMask(mask, padding: padding, nativeResolution: native, sizeMultiple: multiple)
+      let crop = EditGeometry.cropToMask(
+        mask, padding: padding, nativeResolution: native, sizeMultiple: multiple)
     {
       geometry = crop
     } else {
@@ -109,7 +115,8 @@ public struct EditSession {
     }
     if settings.workingSize == .original { geometry = geometry.atOriginalSize }
     let job = EditJob(
-      image: geometry.workingImage(from: original), mask: geometry.workingMask(from: mask), seed: seed,
+      image: geometry.workingImage(from: original), mask: geometry.workingMask(from: mask),
+      seed: seed,
       settings: settings)
     let editStart = clock()
     let outcome = try cancellable { try editor.edit(job, progress: handler) }
@@ -120,7 +127,8 @@ public struct EditSession {
 
     // Paste back, quantise, encode, write.
     let writeStart = clock()
-    let policy: PastePolicy = settings.background == .paste ? .mask(featherRadius: settings.featherRadius) : .region
+    let policy: PastePolicy =
+      settings.background == .paste ? .mask(featherRadius: settings.featherRadius) : .region
     var files: [(path: String, data: Data)] = []
     for (index, edited) in outcome.images.enumerated() {
       let composite = geometry.composite(edited: edited, into: original, mask: mask, policy: policy)
@@ -141,18 +149,23 @@ public struct EditSession {
     progressBar.finish()
 
     return EditSummary(
-      outputs: outputs, seed: seed, seedWasRandom: settings.seed == nil, model: editor.modelDescription,
+      outputs: outputs, seed: seed, seedWasRandom: settings.seed == nil,
+      model: editor.modelDescription,
       notices: editor.notices, scores: outcome.scores,
       image: .init(width: image.width, height: image.height),
       workingSize: .init(width: geometry.workingWidth, height: geometry.workingHeight),
-      region: .init(x: geometry.region.x, y: geometry.region.y, width: geometry.region.width, height: geometry.region.height),
+      region: .init(
+        x: geometry.region.x, y: geometry.region.y, width: geometry.region.width,
+        height: geometry.region.height),
       timings: timings,
       settings: .init(
         prompt: settings.prompt, negativePrompt: settings.negativePrompt, steps: settings.stepCount,
         stepsRun: settings.stepsRun, guidance: settings.guidanceScale, strength: settings.strength,
-        batch: settings.batchSize, scheduler: settings.scheduler.rawValue, background: settings.background.rawValue,
+        batch: settings.batchSize, scheduler: settings.scheduler.rawValue,
+        background: settings.background.rawValue,
         maskShrink: settings.maskShrinkLevels, maskDownsample: settings.maskDownsample.rawValue,
-        cropToMask: settings.cropPadding, feather: settings.featherRadius, workingSize: settings.workingSize.rawValue,
+        cropToMask: settings.cropPadding, feather: settings.featherRadius,
+        workingSize: settings.workingSize.rawValue,
         threads: settings.threadCount))
   }
 
@@ -168,14 +181,17 @@ public struct EditSession {
 
   private func check(_ outcome: EditOutcome, geometry: EditGeometry) throws {
     guard outcome.images.count == settings.batchSize else {
-      throw EditCommandError.invalidOutcome(reason: "\(outcome.images.count) images for a batch of \(settings.batchSize)")
+      throw EditCommandError.invalidOutcome(
+        reason: "\(outcome.images.count) images for a batch of \(settings.batchSize)")
     }
     let expected = [3, geometry.workingHeight, geometry.workingWidth]
     for image in outcome.images where image.shape != expected {
-      throw EditCommandError.invalidOutcome(reason: "image of shape \(image.shape), expected \(expected)")
+      throw EditCommandError.invalidOutcome(
+        reason: "image of shape \(image.shape), expected \(expected)")
     }
     if let scores = outcome.scores, scores.count != outcome.images.count {
-      throw EditCommandError.invalidOutcome(reason: "\(scores.count) scores for \(outcome.images.count) images")
+      throw EditCommandError.invalidOutcome(
+        reason: "\(scores.count) scores for \(outcome.images.count) images")
     }
   }
 }

@@ -6,7 +6,9 @@ public struct InspectCommand: ParsableCommand {
   /// The subcommand's name and summary.
   public static let configuration = CommandConfiguration(
     commandName: "inspect",
-    abstract: "Show what a model folder holds: family, prediction type, components, parameters, dtypes, resolution.")
+    abstract:
+      "Show what a model folder holds: family, prediction type, components, parameters, dtypes, resolution."
+  )
 
   /// The model folder.
   @Argument(help: ArgumentHelp("A Stable Diffusion folder in diffusers layout.", valueName: "DIR"))
@@ -22,7 +24,9 @@ public struct InspectCommand: ParsableCommand {
   /// Checks that the folder exists.
   public func validate() throws {
     var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+      isDirectory.boolValue
+    else {
       throw ValidationError("'\(directory)' is not a folder")
     }
   }

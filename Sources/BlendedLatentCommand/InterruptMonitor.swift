@@ -17,8 +17,12 @@ public final class InterruptMonitor: Sendable {
   ///   - token: cancelled on the first signal.
   ///   - temporaries: deleted before an immediate exit on the second signal.
   ///   - onFirstSignal: called once on the first signal, on the watcher thread (the command prints a note).
-  public init(token: CancellationToken, temporaries: TemporaryFiles, onFirstSignal: @escaping @Sendable () -> Void) {
-    SignalPipe.shared.activate(.init(token: token, temporaries: temporaries, onFirstSignal: onFirstSignal))
+  public init(
+    token: CancellationToken, temporaries: TemporaryFiles,
+    onFirstSignal: @escaping @Sendable () -> Void
+  ) {
+    SignalPipe.shared.activate(
+      .init(token: token, temporaries: temporaries, onFirstSignal: onFirstSignal))
     for number in Self.signals { signal(number, interruptSignalHandler) }
   }
 

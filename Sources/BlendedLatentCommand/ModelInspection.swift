@@ -16,7 +16,10 @@ public struct ModelInspection: Codable, Sendable, Equatable {
     public var files: [String]
 
     /// Creates a component summary.
-    public init(name: String, className: String? = nil, parameterCount: Int? = nil, dtypes: [String: Int] = [:], files: [String] = []) {
+    public init(
+      name: String, className: String? = nil, parameterCount: Int? = nil,
+      dtypes: [String: Int] = [:], files: [String] = []
+    ) {
       self.name = name
       self.className = className
       self.parameterCount = parameterCount
@@ -39,7 +42,10 @@ public struct ModelInspection: Codable, Sendable, Equatable {
   public var notes: [String]
 
   /// Creates an inspection report.
-  public init(directory: String, family: String, predictionType: String, nativeResolution: Int, components: [Component], notes: [String] = []) {
+  public init(
+    directory: String, family: String, predictionType: String, nativeResolution: Int,
+    components: [Component], notes: [String] = []
+  ) {
     self.directory = directory
     self.family = family
     self.predictionType = predictionType
@@ -62,7 +68,10 @@ public struct ModelInspection: Codable, Sendable, Equatable {
       line += "  " + (component.className ?? "-")
       if let count = component.parameterCount { line += "  " + Self.parameters(count) }
       if !component.dtypes.isEmpty {
-        line += "  " + component.dtypes.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")
+        line +=
+          "  "
+          + component.dtypes.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(
+            separator: " ")
       }
       lines.append(line)
     }

@@ -21,7 +21,10 @@ public final class ProgressBar {
   ///   - console: where to draw (standard error).
   ///   - isEnabled: whether to draw at all.
   ///   - clock: seconds from any fixed origin (injectable for tests).
-  public init(console: any CommandConsole, isEnabled: Bool, clock: @escaping () -> Double = ProgressBar.monotonicSeconds) {
+  public init(
+    console: any CommandConsole, isEnabled: Bool,
+    clock: @escaping () -> Double = ProgressBar.monotonicSeconds
+  ) {
     self.console = console
     self.isEnabled = isEnabled
     self.clock = clock
@@ -48,7 +51,8 @@ public final class ProgressBar {
     guard done || progress.completed == 0 || now - lastDraw >= 0.1 else { return }
     lastDraw = now
     lastLine = Self.line(
-      phase: progress.phase, completed: progress.completed, total: progress.total, elapsed: now - phaseStart)
+      phase: progress.phase, completed: progress.completed, total: progress.total,
+      elapsed: now - phaseStart)
     console.writeError("\r\u{1B}[2K" + lastLine)
     lineVisible = true
   }
@@ -80,7 +84,9 @@ public final class ProgressBar {
   ///   - total: units in the phase.
   ///   - elapsed: seconds since the phase started.
   ///   - barWidth: cells in the bar.
-  public static func line(phase: String, completed: Int, total: Int, elapsed: Double, barWidth: Int = 24) -> String {
+  public static func line(
+    phase: String, completed: Int, total: Int, elapsed: Double, barWidth: Int = 24
+  ) -> String {
     let total = max(1, total)
     let completed = min(max(0, completed), total)
     let fraction = Double(completed) / Double(total)
@@ -104,6 +110,7 @@ public final class ProgressBar {
     let whole = max(0, Int(seconds.rounded()))
     let (hours, minutes, secs) = (whole / 3600, (whole / 60) % 60, whole % 60)
     return hours > 0
-      ? String(format: "%d:%02d:%02d", hours, minutes, secs) : String(format: "%d:%02d", minutes, secs)
+      ? String(format: "%d:%02d:%02d", hours, minutes, secs)
+      : String(format: "%d:%02d", minutes, secs)
   }
 }

@@ -47,11 +47,16 @@ final class FakeEditor: PreparedEditor {
   static func identity(nativeResolution: Int = 64, steps: Int = 4) -> FakeEditor {
     FakeEditor(nativeResolution: nativeResolution) { job, progress in
       for step in 0...steps {
-        if progress(EditPhaseProgress(phase: EditPhaseProgress.denoising, completed: step, total: steps)) == .stop {
+        if progress(
+          EditPhaseProgress(phase: EditPhaseProgress.denoising, completed: step, total: steps))
+          == .stop
+        {
           throw FakeFailure()
         }
       }
-      return EditOutcome(images: Array(repeating: job.image, count: job.settings.batchSize), timings: ["denoising": 0.01])
+      return EditOutcome(
+        images: Array(repeating: job.image, count: job.settings.batchSize),
+        timings: ["denoising": 0.01])
     }
   }
 
@@ -74,7 +79,9 @@ final class FakeBackend: EditBackend {
 
   init(_ editor: FakeEditor?) { self.editor = editor }
 
-  func prepareEditor(settings: EditSettings, progress: EditProgressHandler) throws -> any PreparedEditor {
+  func prepareEditor(settings: EditSettings, progress: EditProgressHandler) throws
+    -> any PreparedEditor
+  {
     loads += 1
     lastSettings = settings
     _ = progress(EditPhaseProgress(phase: EditPhaseProgress.loading, completed: 1, total: 1))
@@ -88,7 +95,8 @@ final class ScratchFolder {
   let url: URL
 
   init() throws {
-    url = FileManager.default.temporaryDirectory.appendingPathComponent("bld-tests-\(UUID().uuidString)")
+    url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "bld-tests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   }
 
@@ -97,24 +105,31 @@ final class ScratchFolder {
   func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 
   /// Entries in the folder, hidden ones included, sorted.
-  var entries: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).sorted() }
+  var entries: [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).sorted()
+  }
 
   /// Writes a deterministic 8-bit RGB(A) image and returns its path.
   @discardableResult
-  func writeImage(_ name: String, width: Int, height: Int, alpha: [UInt16]? = nil, seed: UInt64 = 3) throws -> String {
+  func writeImage(_ name: String, width: Int, height: Int, alpha: [UInt16]? = nil, seed: UInt64 = 3)
+    throws -> String
+  {
     var state = seed
     let samples = (0..<(3 * width * height)).map { _ -> UInt16 in
-      state = state &* 6364136223846793005 &+ 1442695040888963407
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
       return UInt16(state >> 56)
     }
-    let image = RGBImage(width: width, height: height, depth: .eight, samples: samples, alpha: alpha)
+    let image = RGBImage(
+      width: width, height: height, depth: .eight, samples: samples, alpha: alpha)
     try image.pngData().write(to: url.appendingPathComponent(name))
     return path(name)
   }
 
   /// Writes a binary mask selecting `region` and returns its path.
   @discardableResult
-  func writeMask(_ name: String, width: Int, height: Int, selecting region: PixelRegion) throws -> String {
+  func writeMask(_ name: String, width: Int, height: Int, selecting region: PixelRegion) throws
+    -> String
+  {
     var mask = Tensor(shape: [height, width])
     for y in region.y..<region.maxY { for x in region.x..<region.maxX { mask[y, x] = 1 } }
     try RGBImage.grayPNGData(mask).write(to: url.appendingPathComponent(name))
@@ -130,11 +145,13 @@ struct EditRun {
 
 func runEdit(
   _ arguments: [String], backend: any EditBackend, console: RecordingConsole = RecordingConsole(),
-  cancellation: CancellationToken = CancellationToken(), temporaries: TemporaryFiles = TemporaryFiles(),
+  cancellation: CancellationToken = CancellationToken(),
+  temporaries: TemporaryFiles = TemporaryFiles(),
   randomSeed: (() -> UInt64)? = nil
 ) throws -> EditRun {
   let command = try EditCommand.parse(arguments)
   let status = command.execute(
-    backend: backend, console: console, cancellation: cancellation, temporaries: temporaries, randomSeed: randomSeed)
+    backend: backend, console: console, cancellation: cancellation, temporaries: temporaries,
+    randomSeed: randomSeed)
   return EditRun(status: status, console: console)
 }

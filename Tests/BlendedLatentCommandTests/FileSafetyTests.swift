@@ -15,7 +15,9 @@ struct FileSafetyTests {
     init() throws {
       folder = try ScratchFolder()
       input = try folder.writeImage("in.png", width: 64, height: 64)
-      mask = try folder.writeMask("mask.png", width: 64, height: 64, selecting: PixelRegion(x: 8, y: 8, width: 16, height: 16))
+      mask = try folder.writeMask(
+        "mask.png", width: 64, height: 64, selecting: PixelRegion(x: 8, y: 8, width: 16, height: 16)
+      )
     }
   }
 
@@ -27,7 +29,9 @@ struct FileSafetyTests {
     let backend = FakeBackend(FakeEditor.identity())
     let run = try runEdit(setup.arguments + ["--output", output], backend: backend)
     #expect(run.status == 1)
-    #expect(run.console.error == "bld: error: '\(output)' already exists (pass --overwrite to replace it)\n")
+    #expect(
+      run.console.error
+        == "bld: error: '\(output)' already exists (pass --overwrite to replace it)\n")
     #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == Data("keep me".utf8))
     #expect(backend.loads == 0)
   }
@@ -37,7 +41,9 @@ struct FileSafetyTests {
     let setup = try Setup()
     let output = setup.folder.path("out.png")
     try Data("old".utf8).write(to: URL(fileURLWithPath: output))
-    let run = try runEdit(setup.arguments + ["--output", output, "--overwrite"], backend: FakeBackend(FakeEditor.identity()))
+    let run = try runEdit(
+      setup.arguments + ["--output", output, "--overwrite"],
+      backend: FakeBackend(FakeEditor.identity()))
     #expect(run.status == 0, "\(run.console.error)")
     #expect(try RGBImage(contentsOf: URL(fileURLWithPath: output)).width == 64)
     #expect(setup.folder.entries == ["in.png", "mask.png", "out.png"])
@@ -47,7 +53,9 @@ struct FileSafetyTests {
   func batchRefusedWhole() throws {
     let setup = try Setup()
     try Data("x".utf8).write(to: URL(fileURLWithPath: setup.folder.path("out-1.png")))
-    let run = try runEdit(setup.arguments + ["--output", setup.folder.path("out.png"), "--batch", "3"], backend: FakeBackend(FakeEditor.identity()))
+    let run = try runEdit(
+      setup.arguments + ["--output", setup.folder.path("out.png"), "--batch", "3"],
+      backend: FakeBackend(FakeEditor.identity()))
     #expect(run.status == 1)
     #expect(setup.folder.entries == ["in.png", "mask.png", "out-1.png"])
   }
@@ -56,16 +64,20 @@ struct FileSafetyTests {
   func inputIsNeverOutput() throws {
     let setup = try Setup()
     let before = try Data(contentsOf: URL(fileURLWithPath: setup.input))
-    try FileManager.default.createDirectory(atPath: setup.folder.path("sub"), withIntermediateDirectories: true)
-    try FileManager.default.createSymbolicLink(atPath: setup.folder.path("link.png"), withDestinationPath: setup.input)
+    try FileManager.default.createDirectory(
+      atPath: setup.folder.path("sub"), withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(
+      atPath: setup.folder.path("link.png"), withDestinationPath: setup.input)
     try FileManager.default.linkItem(atPath: setup.input, toPath: setup.folder.path("hard.png"))
     let spellings = [
-      setup.input, setup.folder.path("sub/../in.png"), setup.folder.path("./in.png"), setup.folder.path("link.png"),
+      setup.input, setup.folder.path("sub/../in.png"), setup.folder.path("./in.png"),
+      setup.folder.path("link.png"),
       setup.folder.path("hard.png"), setup.mask,
     ]
     for output in spellings {
       let backend = FakeBackend(FakeEditor.constant())
-      let run = try runEdit(setup.arguments + ["--output", output, "--overwrite"], backend: backend)
+      let run = try runEdit(
+        setup.arguments + ["--output", output, "--overwrite"], backend: backend)
       #expect(run.status == 1, "\(output)")
       #expect(run.console.error.contains("it is the input file"), "\(run.console.error)")
       #expect(backend.loads == 0)
@@ -76,29 +88,37 @@ struct FileSafetyTests {
   @Test("--mask alpha: the image itself is protected")
   func alphaInputProtected() throws {
     let folder = try ScratchFolder()
-    let input = try folder.writeImage("in.png", width: 64, height: 64, alpha: [UInt16](repeating: 0, count: 64 * 64))
+    let input = try folder.writeImage(
+      "in.png", width: 64, height: 64, alpha: [UInt16](repeating: 0, count: 64 * 64))
     let run = try runEdit(
-      ["--image", input, "--mask", "alpha", "--prompt", "p", "--output", input, "--overwrite"], backend: FakeBackend(FakeEditor.constant()))
+      ["--image", input, "--mask", "alpha", "--prompt", "p", "--output", input, "--overwrite"],
+      backend: FakeBackend(FakeEditor.constant()))
     #expect(run.status == 1 && run.console.error.contains("it is the input file"))
   }
 
   static let brokenInputs = ["truncated", "garbage", "empty", "missing", "directory"]
 
-  @Test("a corrupt, unsupported or missing input gives one line, exit 1 and no file", arguments: brokenInputs)
+  @Test(
+    "a corrupt, unsupported or missing input gives one line, exit 1 and no file",
+    arguments: brokenInputs)
   func corruptInput(kind: String) throws {
     let setup = try Setup()
     let broken = setup.folder.path("broken.png")
     let bytes = try Data(contentsOf: URL(fileURLWithPath: setup.input))
     switch kind {
     case "truncated": try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: broken))
-    case "garbage": try Data((0..<500).map { UInt8(truncatingIfNeeded: $0 &* 97) }).write(to: URL(fileURLWithPath: broken))
+    case "garbage":
+      try Data((0..<500).map { UInt8(truncatingIfNeeded: $0 &* 97) }).write(
+        to: URL(fileURLWithPath: broken))
     case "empty": try Data().write(to: URL(fileURLWithPath: broken))
-    case "directory": try FileManager.default.createDirectory(atPath: broken, withIntermediateDirectories: true)
+    case "directory":
+      try FileManager.default.createDirectory(atPath: broken, withIntermediateDirectories: true)
     default: break
     }
     for asMask in [false, true] {
       let arguments = [
-        "--image", asMask ? setup.input : broken, "--mask", asMask ? broken : setup.mask, "--prompt", "p",
+        "--image", asMask ? setup.input : broken, "--mask", asMask ? broken : setup.mask,
+        "--prompt", "p",
         "--output", setup.folder.path("out.png"), "--seed", "1",
       ]
       let backend = FakeBackend(FakeEditor.identity())
@@ -114,12 +134,20 @@ struct FileSafetyTests {
   @Test("mask problems: other size, empty, no alpha channel")
   func maskProblems() throws {
     let setup = try Setup()
-    let small = try setup.folder.writeMask("small.png", width: 32, height: 64, selecting: PixelRegion(x: 0, y: 0, width: 4, height: 4))
-    let empty = try setup.folder.writeMask("empty.png", width: 64, height: 64, selecting: PixelRegion(x: 0, y: 0, width: 0, height: 0))
-    let cases: [(String, String)] = [(small, "must be the same size"), (empty, "selects no pixel"), ("alpha", "has no alpha channel")]
+    let small = try setup.folder.writeMask(
+      "small.png", width: 32, height: 64, selecting: PixelRegion(x: 0, y: 0, width: 4, height: 4))
+    let empty = try setup.folder.writeMask(
+      "empty.png", width: 64, height: 64, selecting: PixelRegion(x: 0, y: 0, width: 0, height: 0))
+    let cases: [(String, String)] = [
+      (small, "must be the same size"), (empty, "selects no pixel"),
+      ("alpha", "has no alpha channel"),
+    ]
     for (mask, expected) in cases {
       let run = try runEdit(
-        ["--image", setup.input, "--mask", mask, "--prompt", "p", "--output", setup.folder.path("o.png")], backend: FakeBackend(FakeEditor.identity()))
+        [
+          "--image", setup.input, "--mask", mask, "--prompt", "p", "--output",
+          setup.folder.path("o.png"),
+        ], backend: FakeBackend(FakeEditor.identity()))
       #expect(run.status == 1)
       #expect(run.console.error.contains(expected), "\(run.console.error)")
     }
@@ -129,7 +157,9 @@ struct FileSafetyTests {
   @Test("a missing output folder is refused")
   func missingFolder() throws {
     let setup = try Setup()
-    let run = try runEdit(setup.arguments + ["--output", setup.folder.path("nope/out.png")], backend: FakeBackend(FakeEditor.identity()))
+    let run = try runEdit(
+      setup.arguments + ["--output", setup.folder.path("nope/out.png")],
+      backend: FakeBackend(FakeEditor.identity()))
     #expect(run.status == 1 && run.console.error.contains("does not exist"))
   }
 
@@ -138,13 +168,16 @@ struct FileSafetyTests {
     let setup = try Setup()
     let failing = FakeEditor { _, _ in throw FakeFailure() }
     for backend in [FakeBackend(failing), FakeBackend(nil)] {
-      let run = try runEdit(setup.arguments + ["--output", setup.folder.path("out.png")], backend: backend)
+      let run = try runEdit(
+        setup.arguments + ["--output", setup.folder.path("out.png")], backend: backend)
       #expect(run.status == 1)
       #expect(run.console.error == "bld: error: the fake editor failed on two lines\n")
       #expect(setup.folder.entries == ["in.png", "mask.png"])
     }
     let wrongCount = FakeEditor { job, _ in EditOutcome(images: [job.image]) }
-    let run = try runEdit(setup.arguments + ["--output", setup.folder.path("out.png"), "--batch", "2"], backend: FakeBackend(wrongCount))
+    let run = try runEdit(
+      setup.arguments + ["--output", setup.folder.path("out.png"), "--batch", "2"],
+      backend: FakeBackend(wrongCount))
     #expect(run.status == 1 && run.console.error.contains("invalid result"))
     #expect(setup.folder.entries == ["in.png", "mask.png"])
   }
@@ -157,14 +190,19 @@ struct FileSafetyTests {
     let editor = FakeEditor { job, progress in
       for step in 0..<20 {
         if step == 3 { token.cancel() }  // what the SIGINT handler does
-        if progress(EditPhaseProgress(phase: EditPhaseProgress.denoising, completed: step, total: 20)) == .stop {
+        if progress(
+          EditPhaseProgress(phase: EditPhaseProgress.denoising, completed: step, total: 20))
+          == .stop
+        {
           throw FakeFailure()
         }
         stepsRun += 1
       }
       return EditOutcome(images: [job.image])
     }
-    let run = try runEdit(setup.arguments + ["--output", setup.folder.path("out.png")], backend: FakeBackend(editor), cancellation: token)
+    let run = try runEdit(
+      setup.arguments + ["--output", setup.folder.path("out.png")], backend: FakeBackend(editor),
+      cancellation: token)
     #expect(run.status == 130)
     #expect(stepsRun == 3)
     #expect(run.console.error == "bld: error: cancelled; no output written\n")
@@ -180,7 +218,8 @@ struct FileSafetyTests {
       return EditOutcome(images: [job.image, job.image])
     }
     let run = try runEdit(
-      setup.arguments + ["--output", setup.folder.path("out.png"), "--batch", "2"], backend: FakeBackend(editor), cancellation: token)
+      setup.arguments + ["--output", setup.folder.path("out.png"), "--batch", "2"],
+      backend: FakeBackend(editor), cancellation: token)
     #expect(run.status == 130)
     #expect(setup.folder.entries == ["in.png", "mask.png"])
   }
@@ -189,12 +228,16 @@ struct FileSafetyTests {
   func cancellationWhileWriting() throws {
     let folder = try ScratchFolder()
     let temporaries = TemporaryFiles()
-    let files = (0..<3).map { (path: folder.path("out-\($0).png"), data: Data(repeating: UInt8($0), count: 1000)) }
+    let files = (0..<3).map {
+      (path: folder.path("out-\($0).png"), data: Data(repeating: UInt8($0), count: 1000))
+    }
     let token = CancellationToken()
     #expect(throws: EditCommandError.cancelled) {
       try AtomicOutput.write(files, overwrite: false, inputs: [], temporaries: temporaries) {
         // Temporaries exist (hidden) at this point, no output does.
-        #expect(folder.entries.count == 3 && folder.entries.allSatisfy { $0.hasPrefix(".out-") && $0.hasSuffix(".tmp") })
+        #expect(
+          folder.entries.count == 3
+            && folder.entries.allSatisfy { $0.hasPrefix(".out-") && $0.hasSuffix(".tmp") })
         #expect(temporaries.current.count == 3)
         token.cancel()
         try token.check()
@@ -214,7 +257,8 @@ struct FileSafetyTests {
       }
     }
     #expect(folder.entries == ["out-1.png"])  // out-0 was rolled back, out-1 is theirs
-    #expect(try Data(contentsOf: URL(fileURLWithPath: folder.path("out-1.png"))) == Data("theirs".utf8))
+    #expect(
+      try Data(contentsOf: URL(fileURLWithPath: folder.path("out-1.png"))) == Data("theirs".utf8))
   }
 
   @Test("a second signal deletes registered temporaries (deleteAll)")

@@ -6,8 +6,10 @@ import Testing
 @Suite("RGBImage decodes PNG and JPEG through libpng and libjpeg-turbo")
 struct ImageDecodingTests {
   static let losslessFiles = [
-    "rgb8.png", "rgba8.png", "gray8.png", "graya8.png", "rgb16.png", "rgba16.png", "gray16.png", "graya16.png",
-    "rgb8-interlaced.png", "rgba16-interlaced.png", "gray1.png", "gray4-trns.png", "palette4-trns.png",
+    "rgb8.png", "rgba8.png", "gray8.png", "graya8.png", "rgb16.png", "rgba16.png", "gray16.png",
+    "graya16.png",
+    "rgb8-interlaced.png", "rgba16-interlaced.png", "gray1.png", "gray4-trns.png",
+    "palette4-trns.png",
     "rgb8-trns.png",
   ]
 
@@ -21,11 +23,14 @@ struct ImageDecodingTests {
     #expect(image.alpha?.map(Int.init) == expected.alpha)
   }
 
-  @Test("JPEG decodes like Pillow (within one level)", arguments: ["rgb.jpg", "progressive.jpg", "gray.jpg", "cmyk.jpg"])
+  @Test(
+    "JPEG decodes like Pillow (within one level)",
+    arguments: ["rgb.jpg", "progressive.jpg", "gray.jpg", "cmyk.jpg"])
   func jpegMatchesPillow(name: String) throws {
     let expected = try #require(try ImageFixtures.expected()[name])
     let image = try RGBImage(contentsOf: ImageFixtures.url(name))
-    #expect(image.width == expected.width && image.height == expected.height && image.depth == .eight)
+    #expect(
+      image.width == expected.width && image.height == expected.height && image.depth == .eight)
     #expect(image.alpha == nil)
     let worst = zip(image.samples, expected.rgb).map { abs(Int($0) - $1) }.max() ?? 0
     #expect(worst <= 1, "max difference \(worst) levels")
@@ -80,7 +85,10 @@ struct ImageDecodingTests {
     let mask = Tensor(shape: [2, 3], scalars: [0, 0.25, 0.5, 0.75, 1, 2])
     let image = try RGBImage(decoding: try RGBImage.grayPNGData(mask), fileName: "mask")
     #expect(image.width == 3 && image.height == 2)
-    #expect(image.samples == [0, 0, 0, 64, 64, 64, 128, 128, 128, 191, 191, 191, 255, 255, 255, 255, 255, 255])
+    #expect(
+      image.samples == [
+        0, 0, 0, 64, 64, 64, 128, 128, 128, 191, 191, 191, 255, 255, 255, 255, 255, 255,
+      ])
   }
 
   @Test("luminance matches Pillow's convert(\"L\") exactly")
@@ -116,7 +124,8 @@ struct ImageDecodingTests {
 struct ImageFileErrorTests {
   static let broken: [(String, String)] = [
     ("truncated.png", "corrupt"), ("bad-crc.png", "corrupt"), ("truncated.jpg", "corrupt"),
-    ("garbage.png", "unsupportedFormat"), ("empty.png", "corrupt"), ("picture.gif", "unsupportedFormat"),
+    ("garbage.png", "unsupportedFormat"), ("empty.png", "corrupt"),
+    ("picture.gif", "unsupportedFormat"),
     ("does-not-exist.png", "unreadable"),
   ]
 
@@ -153,7 +162,9 @@ struct ImageFileErrorTests {
       for length in stride(from: 0, to: data.count, by: 7) {
         do {
           let image = try RGBImage(decoding: data.prefix(length), fileName: name)
-          Issue.record("\(name) cut to \(length) of \(data.count) bytes decoded as \(image.width)×\(image.height)")
+          Issue.record(
+            "\(name) cut to \(length) of \(data.count) bytes decoded as \(image.width)×\(image.height)"
+          )
         } catch is ImageFileError {
         }
       }
@@ -162,17 +173,23 @@ struct ImageFileErrorTests {
 
   @Test("images above the pixel limit are refused before decoding")
   func pixelLimit() {
-    #expect(throws: ImageFileError.tooLarge(file: ImageFixtures.url("rgb8.png").path, detail: "7×5 pixels is more than the limit of 34")) {
+    #expect(
+      throws: ImageFileError.tooLarge(
+        file: ImageFixtures.url("rgb8.png").path, detail: "7×5 pixels is more than the limit of 34")
+    ) {
       try RGBImage(contentsOf: ImageFixtures.url("rgb8.png"), maximumPixelCount: 34)
     }
-    #expect(throws: ImageFileError.self) { try RGBImage(contentsOf: ImageFixtures.url("rgb.jpg"), maximumPixelCount: 100) }
+    #expect(throws: ImageFileError.self) {
+      try RGBImage(contentsOf: ImageFixtures.url("rgb.jpg"), maximumPixelCount: 100)
+    }
   }
 
   @Test("format detection uses signatures, not names")
   func detection() throws {
     #expect(ImageFormat.detect(header: try Data(contentsOf: ImageFixtures.url("rgb.jpg"))) == .jpeg)
     #expect(ImageFormat.detect(header: try Data(contentsOf: ImageFixtures.url("rgb8.png"))) == .png)
-    #expect(ImageFormat.detect(header: try Data(contentsOf: ImageFixtures.url("picture.gif"))) == .gif)
+    #expect(
+      ImageFormat.detect(header: try Data(contentsOf: ImageFixtures.url("picture.gif"))) == .gif)
     #expect(ImageFormat.detect(header: [UInt8]()) == nil)
   }
 }

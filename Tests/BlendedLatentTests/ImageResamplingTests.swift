@@ -21,7 +21,8 @@ struct ImageResamplingTests {
   }
 
   static func fixture() throws -> Fixture {
-    try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: ImageFixtures.url("resample.json")))
+    try JSONDecoder().decode(
+      Fixture.self, from: Data(contentsOf: ImageFixtures.url("resample.json")))
   }
 
   @Test("every filter, up and down, with and without a source box")
@@ -31,11 +32,17 @@ struct ImageResamplingTests {
     #expect(fixture.cases.count == 20)
     for testCase in fixture.cases {
       let filter = try #require(ResamplingFilter(rawValue: testCase.filter))
-      let region = testCase.box.map { PixelRegion(x: $0[0], y: $0[1], width: $0[2] - $0[0], height: $0[3] - $0[1]) }
-      let output = resampled(input, height: testCase.height, width: testCase.width, filter: filter, sourceRegion: region)
+      let region = testCase.box.map {
+        PixelRegion(x: $0[0], y: $0[1], width: $0[2] - $0[0], height: $0[3] - $0[1])
+      }
+      let output = resampled(
+        input, height: testCase.height, width: testCase.width, filter: filter, sourceRegion: region)
       let expected = Tensor(shape: [testCase.height, testCase.width], scalars: testCase.output)
       let comparison = TensorComparison(output, expected)
-      #expect(comparison.isClose(relative: 1e-5), "\(testCase.filter) → \(testCase.width)×\(testCase.height) box \(String(describing: testCase.box)): \(comparison)")
+      #expect(
+        comparison.isClose(relative: 1e-5),
+        "\(testCase.filter) → \(testCase.width)×\(testCase.height) box \(String(describing: testCase.box)): \(comparison)"
+      )
     }
   }
 
@@ -43,7 +50,11 @@ struct ImageResamplingTests {
   func planes() throws {
     let fixture = try Self.fixture()
     let plane = Tensor(shape: [fixture.height, fixture.width], scalars: fixture.input)
-    let stacked = Tensor.concatenated([plane.reshaped([1, fixture.height, fixture.width]), (plane * 2).reshaped([1, fixture.height, fixture.width])], axis: 0)
+    let stacked = Tensor.concatenated(
+      [
+        plane.reshaped([1, fixture.height, fixture.width]),
+        (plane * 2).reshaped([1, fixture.height, fixture.width]),
+      ], axis: 0)
     let output = resampled(stacked, height: 6, width: 8)
     let single = resampled(plane, height: 6, width: 8)
     #expect(output.shape == [2, 6, 8])

@@ -7,7 +7,8 @@ import Testing
 struct ImageUsageExampleTests {
   @Test("read, crop to mask, composite, write")
   func example() throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bld-example-\(UUID().uuidString)")
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "bld-example-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
     let photoURL = ImageFixtures.url("rgb8.png")
@@ -21,7 +22,8 @@ struct ImageUsageExampleTests {
     let geometry = EditGeometry.cropToMask(mask, padding: 2, nativeResolution: 8, sizeMultiple: 8)!
     let working = geometry.workingImage(from: pixels)  // [3, h, w] at the model's size
     // … edit `working` …
-    let result = geometry.composite(edited: working, into: pixels, mask: mask, policy: .mask(featherRadius: 0))
+    let result = geometry.composite(
+      edited: working, into: pixels, mask: mask, policy: .mask(featherRadius: 0))
     try RGBImage(tensor: result).pngData().write(to: outputURL)  // round(255·v), clamped
     // snippet end
 

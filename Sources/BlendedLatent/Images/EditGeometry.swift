@@ -30,11 +30,16 @@ public struct EditGeometry: Sendable, Equatable {
 
   /// Creates a geometry from its parts.
   /// - Precondition: `region` is non-empty and inside the image; working sizes are positive.
-  public init(imageWidth: Int, imageHeight: Int, region: PixelRegion, workingWidth: Int, workingHeight: Int) {
-    precondition(imageWidth > 0 && imageHeight > 0 && workingWidth > 0 && workingHeight > 0,
-                 "EditGeometry: sizes must be positive")
-    precondition(!region.isEmpty && PixelRegion(x: 0, y: 0, width: imageWidth, height: imageHeight).contains(region),
-                 "EditGeometry: region \(region) outside \(imageWidth)×\(imageHeight)")
+  public init(
+    imageWidth: Int, imageHeight: Int, region: PixelRegion, workingWidth: Int, workingHeight: Int
+  ) {
+    precondition(
+      imageWidth > 0 && imageHeight > 0 && workingWidth > 0 && workingHeight > 0,
+      "EditGeometry: sizes must be positive")
+    precondition(
+      !region.isEmpty
+        && PixelRegion(x: 0, y: 0, width: imageWidth, height: imageHeight).contains(region),
+      "EditGeometry: region \(region) outside \(imageWidth)×\(imageHeight)")
     self.imageWidth = imageWidth
     self.imageHeight = imageHeight
     self.region = region
@@ -54,10 +59,13 @@ public struct EditGeometry: Sendable, Equatable {
   public static func workingSize(width: Int, height: Int, nativeResolution: Int, sizeMultiple: Int)
     -> (width: Int, height: Int)
   {
-    precondition(width > 0 && height > 0 && nativeResolution > 0 && sizeMultiple > 0, "workingSize: positive sizes")
+    precondition(
+      width > 0 && height > 0 && nativeResolution > 0 && sizeMultiple > 0,
+      "workingSize: positive sizes")
     let scale = Double(nativeResolution) / Double(max(width, height))
     func rounded(_ extent: Int) -> Int {
-      let multiples = (Double(extent) * scale / Double(sizeMultiple)).rounded(.toNearestOrAwayFromZero)
+      let multiples = (Double(extent) * scale / Double(sizeMultiple)).rounded(
+        .toNearestOrAwayFromZero)
       return max(1, Int(multiples)) * sizeMultiple
     }
     return (rounded(width), rounded(height))
@@ -69,10 +77,14 @@ public struct EditGeometry: Sendable, Equatable {
   ///   - height: the image height.
   ///   - nativeResolution: the model's native resolution (512 for SD 1.5 and 2.1-base).
   ///   - sizeMultiple: working sides are multiples of this (VAE factor × UNet downsampling, e.g. 64).
-  public static func wholeImage(width: Int, height: Int, nativeResolution: Int, sizeMultiple: Int) -> EditGeometry {
-    let size = workingSize(width: width, height: height, nativeResolution: nativeResolution, sizeMultiple: sizeMultiple)
+  public static func wholeImage(width: Int, height: Int, nativeResolution: Int, sizeMultiple: Int)
+    -> EditGeometry
+  {
+    let size = workingSize(
+      width: width, height: height, nativeResolution: nativeResolution, sizeMultiple: sizeMultiple)
     return EditGeometry(
-      imageWidth: width, imageHeight: height, region: PixelRegion(x: 0, y: 0, width: width, height: height),
+      imageWidth: width, imageHeight: height,
+      region: PixelRegion(x: 0, y: 0, width: width, height: height),
       workingWidth: size.width, workingHeight: size.height)
   }
 
@@ -85,7 +97,9 @@ public struct EditGeometry: Sendable, Equatable {
   ///   - padding: context pixels added around the box (≥ 0).
   ///   - nativeResolution: the model's native resolution.
   ///   - sizeMultiple: working sides are multiples of this.
-  public static func cropToMask(_ mask: Tensor, padding: Int, nativeResolution: Int, sizeMultiple: Int)
+  public static func cropToMask(
+    _ mask: Tensor, padding: Int, nativeResolution: Int, sizeMultiple: Int
+  )
     -> EditGeometry?
   {
     precondition(mask.rank == 2 && padding >= 0, "cropToMask: [H, W] mask and padding ≥ 0")
@@ -103,7 +117,8 @@ public struct EditGeometry: Sendable, Equatable {
       x: place(boxStart: box.x, boxExtent: box.width, extent: width, limit: imageWidth),
       y: place(boxStart: box.y, boxExtent: box.height, extent: height, limit: imageHeight),
       width: width, height: height)
-    let size = workingSize(width: width, height: height, nativeResolution: nativeResolution, sizeMultiple: sizeMultiple)
+    let size = workingSize(
+      width: width, height: height, nativeResolution: nativeResolution, sizeMultiple: sizeMultiple)
     return EditGeometry(
       imageWidth: imageWidth, imageHeight: imageHeight, region: region,
       workingWidth: size.width, workingHeight: size.height)
@@ -124,8 +139,10 @@ public struct EditGeometry: Sendable, Equatable {
     checkImage(image)
     if isIdentity { return image }
     if workingWidth == region.width && workingHeight == region.height { return cropped(image) }
-    return resampled(image, height: workingHeight, width: workingWidth, filter: .lanczos3, sourceRegion: region)
-      .clamped(to: 0...1)
+    return resampled(
+      image, height: workingHeight, width: workingWidth, filter: .lanczos3, sourceRegion: region
+    )
+    .clamped(to: 0...1)
   }
 
   /// The working mask: ``region`` of `mask` resized by nearest neighbour (PIL's rule, as the method
@@ -133,7 +150,9 @@ public struct EditGeometry: Sendable, Equatable {
   /// - Parameter mask: `[imageHeight, imageWidth]`.
   /// - Returns: `[workingHeight, workingWidth]`.
   public func workingMask(from mask: Tensor) -> Tensor {
-    precondition(mask.shape == [imageHeight, imageWidth], "workingMask: expected [\(imageHeight), \(imageWidth)], got \(mask.shape)")
+    precondition(
+      mask.shape == [imageHeight, imageWidth],
+      "workingMask: expected [\(imageHeight), \(imageWidth)], got \(mask.shape)")
     if isIdentity { return mask }
     let patch = cropped(mask)
     if workingWidth == region.width && workingHeight == region.height { return patch }
@@ -152,16 +171,23 @@ public struct EditGeometry: Sendable, Equatable {
   ///   - mask: `[imageHeight, imageWidth]` in [0, 1] (only read by the mask policy).
   ///   - policy: what to replace inside the region.
   /// - Returns: `[C, imageHeight, imageWidth]`.
-  public func composite(edited: Tensor, into original: Tensor, mask: Tensor, policy: PastePolicy) -> Tensor {
+  public func composite(edited: Tensor, into original: Tensor, mask: Tensor, policy: PastePolicy)
+    -> Tensor
+  {
     checkImage(original)
     let channels = original.shape[0]
-    precondition(edited.shape == [channels, workingHeight, workingWidth],
-                 "composite: edited must be [\(channels), \(workingHeight), \(workingWidth)], got \(edited.shape)")
-    precondition(mask.shape == [imageHeight, imageWidth], "composite: mask must be [\(imageHeight), \(imageWidth)], got \(mask.shape)")
+    precondition(
+      edited.shape == [channels, workingHeight, workingWidth],
+      "composite: edited must be [\(channels), \(workingHeight), \(workingWidth)], got \(edited.shape)"
+    )
+    precondition(
+      mask.shape == [imageHeight, imageWidth],
+      "composite: mask must be [\(imageHeight), \(imageWidth)], got \(mask.shape)")
     let patch =
       (edited.shape[1] == region.height && edited.shape[2] == region.width)
       ? edited.clamped(to: 0...1)
-      : resampled(edited, height: region.height, width: region.width, filter: .lanczos3).clamped(to: 0...1)
+      : resampled(edited, height: region.height, width: region.width, filter: .lanczos3).clamped(
+        to: 0...1)
     let weights: Tensor? =
       switch policy {
       case .region: nil
@@ -212,8 +238,9 @@ public struct EditGeometry: Sendable, Equatable {
   }
 
   private func checkImage(_ image: Tensor) {
-    precondition(image.rank == 3 && image.shape[1] == imageHeight && image.shape[2] == imageWidth,
-                 "EditGeometry: expected [C, \(imageHeight), \(imageWidth)], got \(image.shape)")
+    precondition(
+      image.rank == 3 && image.shape[1] == imageHeight && image.shape[2] == imageWidth,
+      "EditGeometry: expected [C, \(imageHeight), \(imageWidth)], got \(image.shape)")
   }
 }
 

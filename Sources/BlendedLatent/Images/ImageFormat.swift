@@ -15,7 +15,8 @@ public enum ImageFormat: String, Sendable, Equatable, CaseIterable {
   public static func detect<Bytes: Collection<UInt8>>(header: Bytes) -> ImageFormat? {
     let bytes = Array(header.prefix(12))
     func starts(_ signature: [UInt8], at offset: Int = 0) -> Bool {
-      bytes.count >= offset + signature.count && Array(bytes[offset..<offset + signature.count]) == signature
+      bytes.count >= offset + signature.count
+        && Array(bytes[offset..<offset + signature.count]) == signature
     }
     if starts([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
     if starts([0xFF, 0xD8, 0xFF]) { return .jpeg }

@@ -11,7 +11,9 @@ import TensorCore
 ///   - radius: feather width in pixels (≥ 0).
 /// - Returns: `[H, W]` weights in [0, 1].
 public func featheredMask(_ mask: Tensor, radius: Int) -> Tensor {
-  precondition(mask.rank == 2 && radius >= 0, "featheredMask: [H, W] mask and radius ≥ 0, got \(mask.shape), \(radius)")
+  precondition(
+    mask.rank == 2 && radius >= 0,
+    "featheredMask: [H, W] mask and radius ≥ 0, got \(mask.shape), \(radius)")
   let (height, width) = (mask.shape[0], mask.shape[1])
   let selected = mask.scalars.map { $0 > 0.5 }
   if radius == 0 { return Tensor(shape: mask.shape, scalars: selected.map { $0 ? 1 : 0 }) }

@@ -17,10 +17,14 @@ extension RGBImage {
   ///   - maximumPixelCount: images with more pixels are refused before any pixel memory is allocated.
   /// - Throws: ``ImageFileError`` naming the file: `.unreadable` (cannot be read), `.unsupportedFormat`
   ///   (not PNG/JPEG), `.corrupt` (decoder error, including truncation), `.tooLarge`.
-  public init(contentsOf url: URL, maximumPixelCount: Int = RGBImage.defaultMaximumPixelCount) throws {
+  public init(contentsOf url: URL, maximumPixelCount: Int = RGBImage.defaultMaximumPixelCount)
+    throws
+  {
     let name = url.isFileURL ? url.path : url.absoluteString
     var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory),
+      isDirectory.boolValue
+    {
       throw ImageFileError.unreadable(file: name, reason: "it is a directory")
     }
     let data: Data
@@ -41,16 +45,21 @@ extension RGBImage {
   ///   - fileName: the name used in errors.
   ///   - maximumPixelCount: images with more pixels are refused.
   /// - Throws: ``ImageFileError`` (`.unsupportedFormat`, `.corrupt`, `.tooLarge`).
-  public init(decoding data: Data, fileName: String, maximumPixelCount: Int = RGBImage.defaultMaximumPixelCount)
+  public init(
+    decoding data: Data, fileName: String,
+    maximumPixelCount: Int = RGBImage.defaultMaximumPixelCount
+  )
     throws
   {
     if data.isEmpty { throw ImageFileError.corrupt(file: fileName, detail: "the file is empty") }
     guard let format = ImageFormat.detect(header: data.prefix(12)) else {
-      throw ImageFileError.unsupportedFormat(file: fileName, detail: "not a PNG or JPEG file (unrecognised signature)")
+      throw ImageFileError.unsupportedFormat(
+        file: fileName, detail: "not a PNG or JPEG file (unrecognised signature)")
     }
     guard format.isReadable else {
       throw ImageFileError.unsupportedFormat(
-        file: fileName, detail: "\(format.rawValue.uppercased()) files are not read; convert it to PNG or JPEG")
+        file: fileName,
+        detail: "\(format.rawValue.uppercased()) files are not read; convert it to PNG or JPEG")
     }
     var decoded = bld_decoded_image()
     let limit = max(1, maximumPixelCount)
@@ -68,15 +77,18 @@ extension RGBImage {
     switch Int(status) {
     case BLD_IMAGE_OK: break
     case BLD_IMAGE_UNSUPPORTED:
-      throw ImageFileError.unsupportedFormat(file: fileName, detail: message.isEmpty ? "unsupported \(kind)" : message)
+      throw ImageFileError.unsupportedFormat(
+        file: fileName, detail: message.isEmpty ? "unsupported \(kind)" : message)
     case BLD_IMAGE_TOO_LARGE:
       throw ImageFileError.tooLarge(file: fileName, detail: message)
     case BLD_IMAGE_NO_MEMORY:
       throw ImageFileError.tooLarge(file: fileName, detail: "out of memory while decoding")
     default:
-      throw ImageFileError.corrupt(file: fileName, detail: message.isEmpty ? "\(kind) decoder error" : message)
+      throw ImageFileError.corrupt(
+        file: fileName, detail: message.isEmpty ? "\(kind) decoder error" : message)
     }
-    let width = Int(decoded.width), height = Int(decoded.height)
+    let width = Int(decoded.width)
+    let height = Int(decoded.height)
     let channels = Int(decoded.channels)
     let plane = width * height
     var rgb = [UInt16](repeating: 0, count: 3 * plane)
@@ -96,6 +108,7 @@ extension RGBImage {
       copy(decoded.pixels.assumingMemoryBound(to: UInt8.self))
     }
     self.init(
-      width: width, height: height, depth: decoded.bit_depth == 16 ? .sixteen : .eight, samples: rgb, alpha: alpha)
+      width: width, height: height, depth: decoded.bit_depth == 16 ? .sixteen : .eight,
+      samples: rgb, alpha: alpha)
   }
 }

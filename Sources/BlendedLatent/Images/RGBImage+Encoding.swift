@@ -23,22 +23,30 @@ extension RGBImage {
   /// - Parameter gray: `[H, W]` with positive extents.
   /// - Throws: ``ImageFileError/encodingFailed(file:detail:)`` when libpng fails.
   public static func grayPNGData(_ gray: Tensor) throws -> Data {
-    precondition(gray.rank == 2 && gray.shape[0] > 0 && gray.shape[1] > 0, "grayPNGData expects [H, W], got \(gray.shape)")
+    precondition(
+      gray.rank == 2 && gray.shape[0] > 0 && gray.shape[1] > 0,
+      "grayPNGData expects [H, W], got \(gray.shape)")
     let bytes = gray.scalars.map { eightBitSample($0) }
     return try encodePNG(bytes, width: gray.shape[1], height: gray.shape[0], channels: 1)
   }
 
-  private static func encodePNG(_ bytes: [UInt8], width: Int, height: Int, channels: Int) throws -> Data {
+  private static func encodePNG(_ bytes: [UInt8], width: Int, height: Int, channels: Int) throws
+    -> Data
+  {
     var output: UnsafeMutablePointer<UInt8>?
     var size = 0
     var message = [CChar](repeating: 0, count: 256)
     let status = bytes.withUnsafeBufferPointer { pixels in
-      bld_png_encode(pixels.baseAddress!, Int32(width), Int32(height), Int32(channels), &output, &size, &message, 256)
+      bld_png_encode(
+        pixels.baseAddress!, Int32(width), Int32(height), Int32(channels), &output, &size, &message,
+        256)
     }
     defer { bld_image_free(output) }
     guard status == Int32(BLD_IMAGE_OK), let output else {
-      let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-      throw ImageFileError.encodingFailed(file: "PNG data", detail: text.isEmpty ? "libpng error" : text)
+      let text = String(
+        decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      throw ImageFileError.encodingFailed(
+        file: "PNG data", detail: text.isEmpty ? "libpng error" : text)
     }
     return Data(bytes: output, count: size)
   }

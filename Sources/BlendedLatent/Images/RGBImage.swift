@@ -39,13 +39,19 @@ public struct RGBImage: Sendable, Equatable {
   /// Creates an image from interleaved samples.
   /// - Precondition: `samples.count == 3 · width · height`, `alpha?.count == width · height`, sizes are
   ///   positive and no sample exceeds `depth.maximumValue`.
-  public init(width: Int, height: Int, depth: SampleDepth, samples: [UInt16], alpha: [UInt16]? = nil) {
+  public init(
+    width: Int, height: Int, depth: SampleDepth, samples: [UInt16], alpha: [UInt16]? = nil
+  ) {
     precondition(width > 0 && height > 0, "RGBImage: size \(width)×\(height) must be positive")
-    precondition(samples.count == 3 * width * height, "RGBImage: \(samples.count) samples for \(width)×\(height)")
-    precondition(alpha == nil || alpha!.count == width * height, "RGBImage: alpha count \(alpha!.count)")
+    precondition(
+      samples.count == 3 * width * height,
+      "RGBImage: \(samples.count) samples for \(width)×\(height)")
+    precondition(
+      alpha == nil || alpha!.count == width * height, "RGBImage: alpha count \(alpha!.count)")
     if depth == .eight {
-      precondition(samples.allSatisfy { $0 <= 255 } && (alpha?.allSatisfy { $0 <= 255 } ?? true),
-                   "RGBImage: 8-bit image with a sample above 255")
+      precondition(
+        samples.allSatisfy { $0 <= 255 } && (alpha?.allSatisfy { $0 <= 255 } ?? true),
+        "RGBImage: 8-bit image with a sample above 255")
     }
     self.width = width
     self.height = height
@@ -61,18 +67,24 @@ public struct RGBImage: Sendable, Equatable {
   ///   - alpha: optional `[H, W]` opacity in [0, 1], quantised the same way.
   /// - Precondition: the shapes are as stated and `H`, `W` are positive.
   public init(tensor: Tensor, alpha: Tensor? = nil) {
-    precondition(tensor.rank == 3 && tensor.shape[0] == 3, "RGBImage(tensor:) expects [3, H, W], got \(tensor.shape)")
+    precondition(
+      tensor.rank == 3 && tensor.shape[0] == 3,
+      "RGBImage(tensor:) expects [3, H, W], got \(tensor.shape)")
     let (height, width) = (tensor.shape[1], tensor.shape[2])
     let plane = height * width
     var samples = [UInt16](repeating: 0, count: 3 * plane)
     tensor.withUnsafeBufferPointer { values in
       for c in 0..<3 {
-        for i in 0..<plane { samples[3 * i + c] = UInt16(RGBImage.eightBitSample(values[c * plane + i])) }
+        for i in 0..<plane {
+          samples[3 * i + c] = UInt16(RGBImage.eightBitSample(values[c * plane + i]))
+        }
       }
     }
     var alphaSamples: [UInt16]?
     if let alpha {
-      precondition(alpha.shape == [height, width], "RGBImage(tensor:alpha:) expects alpha [\(height), \(width)], got \(alpha.shape)")
+      precondition(
+        alpha.shape == [height, width],
+        "RGBImage(tensor:alpha:) expects alpha [\(height), \(width)], got \(alpha.shape)")
       alphaSamples = alpha.scalars.map { UInt16(RGBImage.eightBitSample($0)) }
     }
     self.init(width: width, height: height, depth: .eight, samples: samples, alpha: alphaSamples)
@@ -127,13 +139,17 @@ public struct RGBImage: Sendable, Equatable {
       samples.withUnsafeBufferPointer { input in
         if depth == .eight {
           for i in 0..<plane {
-            let r = UInt32(input[3 * i]), g = UInt32(input[3 * i + 1]), b = UInt32(input[3 * i + 2])
+            let r = UInt32(input[3 * i])
+            let g = UInt32(input[3 * i + 1])
+            let b = UInt32(input[3 * i + 2])
             let luminance = (19595 * r + 38470 * g + 7471 * b + 32768) >> 16
             out[i] = Float(luminance) / 255
           }
         } else {
           for i in 0..<plane {
-            let r = Double(input[3 * i]), g = Double(input[3 * i + 1]), b = Double(input[3 * i + 2])
+            let r = Double(input[3 * i])
+            let g = Double(input[3 * i + 1])
+            let b = Double(input[3 * i + 2])
             out[i] = Float((0.299 * r + 0.587 * g + 0.114 * b) / 65535)
           }
         }

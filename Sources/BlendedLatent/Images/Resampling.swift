@@ -67,9 +67,11 @@ public enum ResamplingFilter: String, Sendable, Equatable, CaseIterable {
 ///     feed the filter, so a crop resized this way has no seam against its surroundings.
 /// - Returns: `[..., height, width]`.
 public func resampled(
-  _ x: Tensor, height: Int, width: Int, filter: ResamplingFilter = .lanczos3, sourceRegion: PixelRegion? = nil
+  _ x: Tensor, height: Int, width: Int, filter: ResamplingFilter = .lanczos3,
+  sourceRegion: PixelRegion? = nil
 ) -> Tensor {
-  precondition(x.rank >= 2 && height > 0 && width > 0, "resampled: \(x.shape) to \(height)×\(width)")
+  precondition(
+    x.rank >= 2 && height > 0 && width > 0, "resampled: \(x.shape) to \(height)×\(width)")
   let (inHeight, inWidth) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
   let region = sourceRegion ?? PixelRegion(x: 0, y: 0, width: inWidth, height: inHeight)
   precondition(
@@ -82,9 +84,11 @@ public func resampled(
     return x
   }
   let horizontal = ResamplingCoefficients(
-    inputSize: inWidth, start: Double(region.x), end: Double(region.maxX), outputSize: width, filter: filter)
+    inputSize: inWidth, start: Double(region.x), end: Double(region.maxX), outputSize: width,
+    filter: filter)
   let vertical = ResamplingCoefficients(
-    inputSize: inHeight, start: Double(region.y), end: Double(region.maxY), outputSize: height, filter: filter)
+    inputSize: inHeight, start: Double(region.y), end: Double(region.maxY), outputSize: height,
+    filter: filter)
   // Rows the vertical pass reads; the horizontal pass only needs those.
   let firstRow = vertical.bounds.map(\.start).min() ?? 0
   let lastRow = vertical.bounds.map { $0.start + $0.count }.max() ?? inHeight
@@ -111,7 +115,9 @@ public func resampled(
           let weights = vertical.weights[row]
           for column in 0..<width {
             var sum = 0.0
-            for k in 0..<count { sum += Double(temporary[(start - firstRow + k) * width + column]) * weights[k] }
+            for k in 0..<count {
+              sum += Double(temporary[(start - firstRow + k) * width + column]) * weights[k]
+            }
             target[row * width + column] = Float(sum)
           }
         }
