@@ -67,8 +67,8 @@ public struct EditOutcome: Sendable {
   /// `settings.batchSize` images, each `[3, H, W]` in [0, 1] at the working size, in output order
   /// (best first when ranked).
   public var images: [Tensor]
-  /// Ranking scores aligned with `images` as the ranker reports them (e.g. CLIP cosine similarity to the
-  /// prompt), or `nil` without ranking. `images` is already in ranked order, best first.
+  /// Ranking scores aligned with `images` as the ranker reports them (e.g. the CLIP cosine distance to
+  /// the prompt, lower is better), or `nil` without ranking. `images` is already in ranked order, best first.
   public var scores: [Double]?
   /// Seconds spent per phase (`"encoding"`, `"denoising"`, …), reported in `--json`.
   public var timings: [String: Double]
