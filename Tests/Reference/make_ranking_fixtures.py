@@ -39,7 +39,10 @@ with torch.no_grad():  # random init leaves some parameters at 0/1; perturb ever
     for name, p in model.named_parameters():
         if name != "logit_scale":
             p.add_(torch.randn_like(p) * 0.05)
+# Stored in fp16 (halves the fixture and exercises F16 loading); the reference runs on the rounded weights.
+model = model.half()
 model.save_pretrained(out, safe_serialization=True)
+model = model.float()
 
 # The real tokenizer, from open_clip's BPE file (as Tests/Reference/make_tokenizer_fixtures.py builds it).
 tokenizer_dir = root / "NetworksTests" / "Fixtures" / "tokenizer-vocab"
