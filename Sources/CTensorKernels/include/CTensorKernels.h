@@ -39,4 +39,27 @@ void bld_geglu_f32(const float *restrict a, float *restrict y, size_t width, siz
 void bld_upsample_nearest2x_f32(const float *restrict x, float *restrict y, size_t height, size_t width,
                                 size_t plane_begin, size_t plane_end);
 
+// MARK: - Packed GEMM (AVX-512) and Winograd convolution (appended block; see gemm_avx512.c, winograd.c)
+
+/// Register tile of the AVX-512 GEMM micro-kernel (rows of op(A) x columns of op(B)) and cache blocks.
+#define BLD_SGEMM_AVX512_MR 14
+#define BLD_SGEMM_AVX512_NR 32
+#define BLD_SGEMM_AVX512_KC 256
+#define BLD_SGEMM_AVX512_MC 168
+#define BLD_SGEMM_AVX512_NC 4096
+
+/// Whether this CPU runs the AVX-512 kernels (avx512f/bw/vl/dq and fma).
+int bld_sgemm_avx512_supported(void);
+
+/// Floats of scratch one `bld_sgemm_avx512_f32` call needs (packed A and B blocks plus alignment slack).
+size_t bld_sgemm_avx512_scratch_floats(void);
+
+/// C = op(A) * op(B) + beta * C, single-threaded. op(A): m x k, op(B): k x n, row-major with leading
+/// dimensions lda/ldb (trans_a: A is stored k x m; trans_b: B is stored n x k). Element (i, j) of C is
+/// c[i * rs_c + j * cs_c]. beta == 0 never reads C. scratch: bld_sgemm_avx512_scratch_floats() floats.
+/// Only call when bld_sgemm_avx512_supported() is non-zero.
+void bld_sgemm_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                          const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                          float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch);
+
 #endif
