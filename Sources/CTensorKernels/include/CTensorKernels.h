@@ -62,4 +62,22 @@ void bld_sgemm_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k
                           const float *a, size_t lda, const float *b, size_t ldb, float beta,
                           float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch);
 
+/// Winograd F(4x4, 3x3) weight transform for output channels [o_begin, o_end): weight [O, C, 3, 3] ->
+/// u [36][O][C] (u[ξ] = (G g Gᵀ)[ξ], computed in double precision).
+void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channels, size_t in_channels,
+                                 size_t o_begin, size_t o_end, float *restrict u);
+
+/// Winograd input transform (stride 1, padding 1) of tiles [tile_begin, tile_end) and channels
+/// [channel_begin, channel_end). input: [N, C, H, W]; tiles are numbered (n * ceil(H/4) + ty) * ceil(W/4) + tx.
+/// v: [36][C][tile_end - tile_begin].
+void bld_winograd_f4_input_f32(const float *restrict input, size_t channels, size_t height, size_t width,
+                               size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
+                               float *restrict v);
+
+/// Winograd output transform of tiles [tile_begin, tile_end) for output channels [o_begin, o_end), adding
+/// bias (or nothing when NULL). m: [36][O][tile_end - tile_begin]; output: [N, O, H, W] (same H, W as input).
+void bld_winograd_f4_output_f32(const float *restrict m, size_t out_channels, size_t height, size_t width,
+                                size_t tile_begin, size_t tile_end, const float *bias,
+                                size_t o_begin, size_t o_end, float *restrict output);
+
 #endif

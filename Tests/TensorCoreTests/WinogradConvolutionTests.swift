@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import TensorCore
+import _TestSupport
+
+@Suite("Winograd convolution", .serialized)
+struct WinogradConvolutionTests {
+  /// (batch, channels, outputs, height, width)
+  static let shapes: [(Int, Int, Int, Int, Int)] = [
+    (1, 1, 1, 1, 1), (1, 3, 5, 7, 9), (2, 5, 3, 4, 4), (1, 3, 4, 1, 13), (2, 4, 6, 13, 1), (2, 5, 7, 10, 11),
+    (1, 7, 5, 17, 6), (2, 320, 320, 9, 11), (1, 16, 8, 37, 29),
+  ]
+
+  @Test("matches conv2d (stride 1, padding 1) on odd shapes", arguments: [1, 2])
+  func matchesDirectConvolution(threads: Int) throws {
+    ComputeOptions.setThreadCount(threads)
+    defer { ComputeOptions.setThreadCount(0) }
+    for (index, (batch, channels, outputs, height, width)) in Self.shapes.enumerated() {
+      var random = TestRandom(seed: UInt64(100 + index))
+      let input = Tensor(shape: [batch, channels, height, width], scalars: random.floats(batch * channels * height * width))
+      let weight = Tensor(shape: [outputs, channels, 3, 3], scalars: random.floats(outputs * channels * 9))
+      let bias = index % 2 == 0 ? Tensor(shape: [outputs], scalars: random.floats(outputs)) : nil
+      let expected = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1)
+      let actual = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight), bias: bias)
+      let comparison = TensorComparison(actual, expected)
+      #expect(
+        comparison.isClose(relative: 2e-5),
+        "N\(batch) C\(channels) O\(outputs) \(height)x\(width): \(comparison)")
+    }
+  }
+
+  @Test("relative error stays small on a larger layer")
+  func accuracyAtScale() throws {
+    var random = TestRandom(seed: 5)
+    let input = Tensor(shape: [1, 320, 20, 24], scalars: random.floats(320 * 20 * 24))
+    let weight = Tensor(shape: [64, 320, 3, 3], scalars: random.floats(64 * 320 * 9).map { $0 * 0.05 })
+    let expected = conv2d(input, weight: weight, bias: nil, stride: 1, padding: 1)
+    let actual = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight), bias: nil)
+    let comparison = TensorComparison(actual, expected)
+    #expect(comparison.isClose(relative: 1e-5), "\(comparison)")
+  }
+
+  @Test("weights that are not [O, C, 3, 3] throw")
+  func rejectsBadWeights() {
+    #expect(throws: WinogradError.unsupportedWeightShape([4, 3, 5, 5])) {
+      try WinogradWeights(weight: Tensor(shape: [4, 3, 5, 5]))
+    }
+    #expect(throws: WinogradError.unsupportedWeightShape([4, 3, 3])) {
+      try WinogradWeights(weight: Tensor(shape: [4, 3, 3]))
+    }
+    #expect(throws: WinogradError.unsupportedWeightShape([0, 3, 3, 3])) {
+      try WinogradWeights(weight: Tensor(shape: [0, 3, 3, 3]))
+    }
+  }
+
+  @Test(
+    "timing: Winograd vs im2col conv2d at UNet shapes",
+    .enabled(if: ProcessInfo.processInfo.environment["BLD_TIMING"] != nil))
+  func timing() throws {
+    print("threads \(ComputeOptions.threadCount)")
+    for (channels, size) in [(320, 64), (640, 32), (1280, 16), (1280, 8)] {
+      var random = TestRandom(seed: 9)
+      let input = Tensor(shape: [2, channels, size, size], scalars: random.floats(2 * channels * size * size))
+      let weight = Tensor(shape: [channels, channels, 3, 3], scalars: random.floats(channels * channels * 9).map { $0 * 0.02 })
+      let bias = Tensor(shape: [channels], scalars: random.floats(channels))
+      let weights = try WinogradWeights(weight: weight)
+      var actual = Tensor(shape: [1])
+      let winograd = bestTime(repeats: 3) { actual = conv2d3x3Winograd(input, weights: weights, bias: bias) }
+      Thread.sleep(forTimeInterval: 0.3)
+      var expected = Tensor(shape: [1])
+      let direct = bestTime(repeats: 3) { expected = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1) }
+      Thread.sleep(forTimeInterval: 0.3)
+      let flops = 2.0 * 9 * Double(2 * channels * channels * size * size)
+      print(
+        String(
+          format: "2x%dx%dx%d: winograd %7.2f ms (%6.1f effective GFLOP/s)  im2col %7.2f ms (%6.1f GFLOP/s)  %@",
+          channels, size, size, winograd * 1e3, flops / winograd / 1e9, direct * 1e3, flops / direct / 1e9,
+          TensorComparison(actual, expected).description as NSString))
+    }
+  }
+}
