@@ -8,6 +8,7 @@
 // Every kernel is compiled twice (default target and AVX-512) from one always-inline body.
 #include "CTensorKernels.h"
 
+#include <immintrin.h>
 #include <string.h>
 
 #define RUN 64
@@ -43,9 +44,41 @@ void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channe
 
 // MARK: - Input transform
 
+// AVX-512 gather of one patch row for `count` tiles: d[j][s] = row[4 (tx0 + s) - 1 + j], zero outside
+// [0, width). 16 tiles at a time: lane s needs element e = 4s + j of the 80 floats loaded from
+// row[4 tx0 - 1 ...] (masked loads zero the border), picked with two-source permutes and blends.
+BLD_AVX512 static void gather_row_avx512(const float *row, size_t width, size_t tx0, size_t count,
+                                         float (*d)[RUN + 16]) {
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i sixteen = _mm512_set1_epi32(16);
+  for (size_t s0 = 0; s0 < count; s0 += 16) {
+    const long xb = (long)((tx0 + s0) * 4) - 1;
+    __m512 r[5];
+    for (int q = 0; q < 5; ++q) {
+      const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * q)), lanes);
+      const __mmask16 inside = _mm512_cmpge_epi32_mask(x, _mm512_setzero_si512()) &
+                               _mm512_cmplt_epi32_mask(x, _mm512_set1_epi32((int)width));
+      r[q] = _mm512_maskz_loadu_ps(inside, row + xb + 16 * q);
+    }
+    for (int j = 0; j < 6; ++j) {
+      const __m512i e = _mm512_add_epi32(_mm512_slli_epi32(lanes, 2), _mm512_set1_epi32(j));
+      const __m512i e16 = _mm512_sub_epi32(e, sixteen), e32 = _mm512_sub_epi32(e16, sixteen);
+      const __m512i e48 = _mm512_sub_epi32(e32, sixteen);
+      __m512 value = _mm512_permutex2var_ps(r[0], e, r[1]);
+      value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(32)), value,
+                                   _mm512_permutex2var_ps(r[1], e16, r[2]));
+      value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(48)), value,
+                                   _mm512_permutex2var_ps(r[2], e32, r[3]));
+      value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(64)), value,
+                                   _mm512_permutex2var_ps(r[3], e48, r[4]));
+      _mm512_storeu_ps(d[j] + s0, value);
+    }
+  }
+}
+
 BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0,
-                          size_t count, float *restrict v, size_t plane_stride) {
-  float d[36][RUN];
+                          size_t count, float *restrict v, size_t point_stride, int avx512) {
+  float d[36][RUN + 16];
   // Gather the 6x6 patches (zero outside the image) so element (r, j) of every tile is contiguous.
   for (int r = 0; r < 6; ++r) {
     const long y = (long)(ty * 4 + r) - 1;
@@ -54,6 +87,10 @@ BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t wid
       continue;
     }
     const float *row = plane + (size_t)y * width;
+    if (avx512) {
+      gather_row_avx512(row, width, tx0, count, d + r * 6);
+      continue;
+    }
     for (size_t s = 0; s < count; ++s) {
       const long x0 = (long)((tx0 + s) * 4) - 1;
       if (x0 >= 0 && x0 + 6 <= (long)width) {
@@ -66,6 +103,7 @@ BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t wid
       }
     }
   }
+  float o[36][RUN];
   for (size_t s = 0; s < count; ++s) {
     float t[6][6];  // Bᵀ d, column by column
     for (int j = 0; j < 6; ++j) {
@@ -80,22 +118,23 @@ BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t wid
     }
     for (int i = 0; i < 6; ++i) {  // (Bᵀ d) B, row by row
       const float e0 = t[i][0], e1 = t[i][1], e2 = t[i][2], e3 = t[i][3], e4 = t[i][4], e5 = t[i][5];
-      float *out = v + (size_t)(i * 6) * plane_stride + s;
-      out[0] = 4.0f * e0 - 5.0f * e2 + e4;
-      out[plane_stride] = -4.0f * (e1 + e2) + e3 + e4;
-      out[2 * plane_stride] = 4.0f * (e1 - e2) - e3 + e4;
-      out[3 * plane_stride] = 2.0f * (e3 - e1) - e2 + e4;
-      out[4 * plane_stride] = 2.0f * (e1 - e3) - e2 + e4;
-      out[5 * plane_stride] = 4.0f * e1 - 5.0f * e3 + e5;
+      o[i * 6 + 0][s] = 4.0f * e0 - 5.0f * e2 + e4;
+      o[i * 6 + 1][s] = -4.0f * (e1 + e2) + e3 + e4;
+      o[i * 6 + 2][s] = 4.0f * (e1 - e2) - e3 + e4;
+      o[i * 6 + 3][s] = 2.0f * (e3 - e1) - e2 + e4;
+      o[i * 6 + 4][s] = 2.0f * (e1 - e3) - e2 + e4;
+      o[i * 6 + 5][s] = 4.0f * e1 - 5.0f * e3 + e5;
     }
   }
+  // One contiguous row segment per transform point (36 short streams instead of 36 interleaved ones).
+  for (int p = 0; p < 36; ++p) memcpy(v + (size_t)p * point_stride, o[p], count * sizeof(float));
 }
 
 BLD_INLINE void input_body(const float *restrict input, size_t channels, size_t height, size_t width,
                            size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                           size_t channel_begin, size_t channel_end, float *restrict v) {
+                           size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride,
+                           int avx512) {
   const size_t block = tile_end - tile_begin;
-  const size_t plane_stride = channels * block;  // distance between consecutive ξ planes of V
   for (size_t c = channel_begin; c < channel_end; ++c) {
     size_t t = tile_begin;
     while (t < tile_end) {
@@ -104,7 +143,7 @@ BLD_INLINE void input_body(const float *restrict input, size_t channels, size_t 
       if (count > tile_end - t) count = tile_end - t;
       if (count > RUN) count = RUN;
       const float *plane = input + (n * channels + c) * height * width;
-      input_run(plane, height, width, ty, tx, count, v + c * block + (t - tile_begin), plane_stride);
+      input_run(plane, height, width, ty, tx, count, v + c * block + (t - tile_begin), point_stride, avx512);
       t += count;
     }
   }
@@ -112,37 +151,68 @@ BLD_INLINE void input_body(const float *restrict input, size_t channels, size_t 
 
 static void input_default(const float *restrict input, size_t channels, size_t height, size_t width,
                           size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                          size_t channel_begin, size_t channel_end, float *restrict v) {
-  input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v);
+                          size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride) {
+  input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+             point_stride, 0);
 }
 
 BLD_AVX512 static void input_avx512(const float *restrict input, size_t channels, size_t height, size_t width,
                                     size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                                    size_t channel_begin, size_t channel_end, float *restrict v) {
-  input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v);
+                                    size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride) {
+  input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+             point_stride, 1);
 }
 
 void bld_winograd_f4_input_f32(const float *restrict input, size_t channels, size_t height, size_t width,
                                size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
-                               float *restrict v) {
+                               float *restrict v, size_t point_stride) {
   const size_t tiles_y = (height + 3) / 4, tiles_x = (width + 3) / 4;
   if (bld_sgemm_avx512_supported())
-    input_avx512(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v);
+    input_avx512(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+                 point_stride);
   else
-    input_default(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v);
+    input_default(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+                  point_stride);
 }
 
 // MARK: - Output transform
 
-BLD_INLINE void output_run(const float *restrict m, size_t plane_stride, size_t count, float bias,
-                           float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0) {
-  float y[16][RUN];
+// AVX-512 store of one output row for `count` tiles: row[4 (tx0 + s) + j] = y[j][s] for x < width.
+// Interleaves the four phase vectors of 16 tiles into 64 contiguous floats with two-source permutes.
+BLD_AVX512 static void scatter_row_avx512(float (*y)[RUN + 16], float *row, size_t width, size_t tx0,
+                                          size_t count) {
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i phase = _mm512_and_epi32(lanes, _mm512_set1_epi32(3));
+  // Lane l of output register q takes tile 4q + l/4 from phase l%4 (phases 0/1 and 2/3 pairwise).
+  const __m512i within_pair = _mm512_slli_epi32(_mm512_and_epi32(phase, _mm512_set1_epi32(1)), 4);
+  for (size_t s0 = 0; s0 < count; s0 += 16) {
+    const __m512 y0 = _mm512_loadu_ps(y[0] + s0), y1 = _mm512_loadu_ps(y[1] + s0);
+    const __m512 y2 = _mm512_loadu_ps(y[2] + s0), y3 = _mm512_loadu_ps(y[3] + s0);
+    const long xb = (long)((tx0 + s0) * 4);
+    for (int q = 0; q < 4; ++q) {
+      const __m512i tile = _mm512_add_epi32(_mm512_set1_epi32(4 * q), _mm512_srli_epi32(lanes, 2));
+      const __m512i index = _mm512_add_epi32(tile, within_pair);
+      const __m512 low = _mm512_permutex2var_ps(y0, index, y1), high = _mm512_permutex2var_ps(y2, index, y3);
+      const __m512 value = _mm512_mask_blend_ps((__mmask16)0xCCCC, low, high);
+      const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * q)), lanes);
+      const __mmask16 valid = _mm512_cmplt_epi32_mask(x, _mm512_set1_epi32((int)width)) &
+                              _mm512_cmplt_epi32_mask(tile, _mm512_set1_epi32((int)(count - s0)));
+      _mm512_mask_storeu_ps(row + xb + 16 * q, valid, value);
+    }
+  }
+}
+
+BLD_INLINE void output_run(const float *restrict m, size_t point_stride, size_t count, float bias,
+                           float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0,
+                           int avx512) {
+  float y[16][RUN + 16];
+  float q[36][RUN];
+  for (int p = 0; p < 36; ++p) memcpy(q[p], m + (size_t)p * point_stride, count * sizeof(float));
   for (size_t s = 0; s < count; ++s) {
     float t[4][6];  // Aᵀ m, column by column
     for (int j = 0; j < 6; ++j) {
-      const float *col = m + (size_t)j * plane_stride + s;
-      const float m0 = col[0], m1 = col[6 * plane_stride], m2 = col[12 * plane_stride],
-                  m3 = col[18 * plane_stride], m4 = col[24 * plane_stride], m5 = col[30 * plane_stride];
+      const float m0 = q[j][s], m1 = q[6 + j][s], m2 = q[12 + j][s], m3 = q[18 + j][s], m4 = q[24 + j][s],
+                  m5 = q[30 + j][s];
       const float a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
       t[0][j] = m0 + a + c;
       t[1][j] = b + 2.0f * d;
@@ -162,6 +232,10 @@ BLD_INLINE void output_run(const float *restrict m, size_t plane_stride, size_t 
     const size_t yy = ty * 4 + (size_t)i;
     if (yy >= height) break;
     float *row = plane + yy * width;
+    if (avx512) {
+      scatter_row_avx512(y + i * 4, row, width, tx0, count);
+      continue;
+    }
     for (size_t s = 0; s < count; ++s) {
       const size_t x0 = (tx0 + s) * 4;
       if (x0 + 4 <= width) {
@@ -175,9 +249,9 @@ BLD_INLINE void output_run(const float *restrict m, size_t plane_stride, size_t 
 
 BLD_INLINE void output_body(const float *restrict m, size_t out_channels, size_t height, size_t width,
                             size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                            const float *bias, size_t o_begin, size_t o_end, float *restrict output) {
+                            const float *bias, size_t o_begin, size_t o_end, float *restrict output,
+                            size_t point_stride, int avx512) {
   const size_t block = tile_end - tile_begin;
-  const size_t plane_stride = out_channels * block;
   for (size_t o = o_begin; o < o_end; ++o) {
     const float b = bias ? bias[o] : 0.0f;
     size_t t = tile_begin;
@@ -187,7 +261,7 @@ BLD_INLINE void output_body(const float *restrict m, size_t out_channels, size_t
       if (count > tile_end - t) count = tile_end - t;
       if (count > RUN) count = RUN;
       float *plane = output + (n * out_channels + o) * height * width;
-      output_run(m + o * block + (t - tile_begin), plane_stride, count, b, plane, height, width, ty, tx);
+      output_run(m + o * block + (t - tile_begin), point_stride, count, b, plane, height, width, ty, tx, avx512);
       t += count;
     }
   }
@@ -195,22 +269,28 @@ BLD_INLINE void output_body(const float *restrict m, size_t out_channels, size_t
 
 static void output_default(const float *restrict m, size_t out_channels, size_t height, size_t width,
                            size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                           const float *bias, size_t o_begin, size_t o_end, float *restrict output) {
-  output_body(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output);
+                           const float *bias, size_t o_begin, size_t o_end, float *restrict output,
+                           size_t point_stride) {
+  output_body(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
+              point_stride, 0);
 }
 
 BLD_AVX512 static void output_avx512(const float *restrict m, size_t out_channels, size_t height, size_t width,
                                      size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                                     const float *bias, size_t o_begin, size_t o_end, float *restrict output) {
-  output_body(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output);
+                                     const float *bias, size_t o_begin, size_t o_end, float *restrict output,
+                           size_t point_stride) {
+  output_body(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
+              point_stride, 1);
 }
 
 void bld_winograd_f4_output_f32(const float *restrict m, size_t out_channels, size_t height, size_t width,
                                 size_t tile_begin, size_t tile_end, const float *bias,
-                                size_t o_begin, size_t o_end, float *restrict output) {
+                                size_t o_begin, size_t o_end, float *restrict output, size_t point_stride) {
   const size_t tiles_y = (height + 3) / 4, tiles_x = (width + 3) / 4;
   if (bld_sgemm_avx512_supported())
-    output_avx512(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output);
+    output_avx512(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
+                  point_stride);
   else
-    output_default(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output);
+    output_default(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
+                   point_stride);
 }

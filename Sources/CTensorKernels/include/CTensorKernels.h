@@ -69,15 +69,17 @@ void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channe
 
 /// Winograd input transform (stride 1, padding 1) of tiles [tile_begin, tile_end) and channels
 /// [channel_begin, channel_end). input: [N, C, H, W]; tiles are numbered (n * ceil(H/4) + ty) * ceil(W/4) + tx.
-/// v: [36][C][tile_end - tile_begin].
+/// v: 36 matrices [C][tile_end - tile_begin], matrix ξ at v + ξ * point_stride (pad the stride to avoid
+/// cache-set aliasing between the 36 matrices).
 void bld_winograd_f4_input_f32(const float *restrict input, size_t channels, size_t height, size_t width,
                                size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
-                               float *restrict v);
+                               float *restrict v, size_t point_stride);
 
 /// Winograd output transform of tiles [tile_begin, tile_end) for output channels [o_begin, o_end), adding
-/// bias (or nothing when NULL). m: [36][O][tile_end - tile_begin]; output: [N, O, H, W] (same H, W as input).
+/// bias (or nothing when NULL). m: 36 matrices [O][tile_end - tile_begin], matrix ξ at m + ξ * point_stride;
+/// output: [N, O, H, W] (same H, W as the input).
 void bld_winograd_f4_output_f32(const float *restrict m, size_t out_channels, size_t height, size_t width,
                                 size_t tile_begin, size_t tile_end, const float *bias,
-                                size_t o_begin, size_t o_end, float *restrict output);
+                                size_t o_begin, size_t o_end, float *restrict output, size_t point_stride);
 
 #endif

@@ -81,28 +81,34 @@ public func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: T
   let maximumBlock = max(32, winogradWorkspaceLimit / perTile / 32 * 32)
   let blockCount = (tileCount + maximumBlock - 1) / maximumBlock
   let blockSize = min(tileCount, ((tileCount + blockCount - 1) / blockCount + 31) / 32 * 32)
+  // The 36 matrices of V and of M are padded by 16 floats each so they do not alias in cache sets.
+  let vStride = channels * blockSize + 16
+  let mStride = outputs * blockSize + 16
 
   return Tensor(shape: outputShape) { out in
     input.withUnsafeBufferPointer { x in
       weights.transformed.withUnsafeBufferPointer { u in
-        WinogradWorkspace.shared.withBuffer(floats: perTile * blockSize) { workspace in
+        WinogradWorkspace.shared.withBuffer(floats: 36 * (vStride + mStride)) { workspace in
           let v = workspace
-          let m = workspace + 36 * channels * blockSize
-          nonisolated(unsafe) let output = out.baseAddress!
+          let m = workspace + 36 * vStride
+          let output = out.baseAddress!
           var tileBegin = 0
           while tileBegin < tileCount {
             let tileEnd = min(tileCount, tileBegin + blockSize)
             let block = tileEnd - tileBegin
-            parallelChunks(channels, costPerItem: block * 300) { range in
+            parallelChunks(channels, costPerItem: block * 150) { range in
               bld_winograd_f4_input_f32(
-                x.baseAddress!, channels, height, width, tileBegin, tileEnd, range.lowerBound, range.upperBound, v)
+                x.baseAddress!, channels, height, width, tileBegin, tileEnd, range.lowerBound, range.upperBound, v,
+                vStride)
             }
-            multiplyTransformed(u: u.baseAddress!, v: v, m: m, outputs: outputs, channels: channels, tiles: block)
+            multiplyTransformed(
+              u: u.baseAddress!, v: v, vStride: vStride, m: m, mStride: mStride, outputs: outputs,
+              channels: channels, tiles: block)
             bias.withUnsafeBufferPointer { b in
-              parallelChunks(outputs, costPerItem: block * 300) { range in
+              parallelChunks(outputs, costPerItem: block * 150) { range in
                 bld_winograd_f4_output_f32(
                   m, outputs, height, width, tileBegin, tileEnd, b?.baseAddress, range.lowerBound, range.upperBound,
-                  output)
+                  output, mStride)
               }
             }
             tileBegin = tileEnd
@@ -115,15 +121,15 @@ public func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: T
 
 /// `M[ξ] = U[ξ]·V[ξ]` for the 36 transform points: `[O × C]·[C × T]` each.
 private func multiplyTransformed(
-  u: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
-  outputs: Int, channels: Int, tiles: Int
+  u: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>, vStride: Int, m: UnsafeMutablePointer<Float>,
+  mStride: Int, outputs: Int, channels: Int, tiles: Int
 ) {
   guard packedGEMMIsAvailable else {
     for point in 0..<36 {
       sgemm(
         transposeA: false, transposeB: false, m: outputs, n: tiles, k: channels,
-        a: u + point * outputs * channels, lda: channels, b: v + point * channels * tiles, ldb: tiles,
-        c: m + point * outputs * tiles, ldc: tiles, beta: 0)
+        a: u + point * outputs * channels, lda: channels, b: v + point * vStride, ldb: tiles,
+        c: m + point * mStride, ldc: tiles, beta: 0)
     }
     return
   }
@@ -133,8 +139,8 @@ private func multiplyTransformed(
     for point in points {
       packedSGEMMSingleThreaded(
         transposeA: false, transposeB: false, m: outputs, n: tiles, k: channels,
-        a: uBase + point * outputs * channels, lda: channels, b: vBase + point * channels * tiles, ldb: tiles,
-        c: mBase + point * outputs * tiles, ldc: tiles, beta: 0)
+        a: uBase + point * outputs * channels, lda: channels, b: vBase + point * vStride, ldb: tiles,
+        c: mBase + point * mStride, ldc: tiles, beta: 0)
     }
   }
 }
