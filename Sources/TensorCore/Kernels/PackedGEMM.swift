@@ -34,19 +34,10 @@ func packedSGEMM(
       Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     return
   }
-  // Padding waste of each orientation: columns pad to 32, rows to 14.
-  let paddedColumns = Double(roundedUp(n, to: microTileColumns)) / Double(n)
-  let paddedRowsIfSwapped = Double(roundedUp(n, to: microTileRows)) / Double(n)
-  let swap = k >= 64 && m > n && paddedColumns > 1.25 * paddedRowsIfSwapped
-  var problem = GEMMProblem(
+  GEMMProblem(
     transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
-    c: c, rowStride: ldc, columnStride: 1, beta: beta)
-  if swap {
-    problem = GEMMProblem(
-      transposeA: !transposeB, transposeB: !transposeA, m: n, n: m, k: k, a: b, lda: ldb, b: a, ldb: lda,
-      c: c, rowStride: 1, columnStride: ldc, beta: beta)
-  }
-  problem.runInParallel()
+    c: c, ldc: ldc, beta: beta
+  ).runInParallel()
 }
 
 /// One GEMM in the kernel's frame (C addressed by row and column strides), split across threads.
@@ -64,6 +55,26 @@ private struct GEMMProblem {
   var rowStride: Int
   var columnStride: Int
   var beta: Float
+
+  /// The product in the orientation that wastes least of the micro-tile: C directly, or, for products
+  /// with very few columns and a long reduction, `Cᵀ = op(B)ᵀ·op(A)ᵀ` written through swapped C strides.
+  init(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
+  ) {
+    // Padding waste of each orientation: columns pad to 32, rows to 14.
+    let paddedColumns = Double(roundedUp(n, to: microTileColumns)) / Double(n)
+    let paddedRowsIfSwapped = Double(roundedUp(n, to: microTileRows)) / Double(n)
+    if k >= 64 && m > n && paddedColumns > 1.25 * paddedRowsIfSwapped {
+      (self.transposeA, self.transposeB, self.m, self.n, self.k) = (!transposeB, !transposeA, n, m, k)
+      (self.a, self.lda, self.b, self.ldb) = (b, ldb, a, lda)
+      (self.c, rowStride, columnStride, self.beta) = (c, 1, ldc, beta)
+    } else {
+      (self.transposeA, self.transposeB, self.m, self.n, self.k) = (transposeA, transposeB, m, n, k)
+      (self.a, self.lda, self.b, self.ldb) = (a, lda, b, ldb)
+      (self.c, rowStride, columnStride, self.beta) = (c, ldc, 1, beta)
+    }
+  }
 
   func runInParallel() {
     let rowTiles = (m + microTileRows - 1) / microTileRows
@@ -108,10 +119,10 @@ func packedSGEMMSingleThreaded(
   c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
 ) {
   guard m > 0 && n > 0 else { return }
-  GEMMProblem(
+  let problem = GEMMProblem(
     transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
-    c: c, rowStride: ldc, columnStride: 1, beta: beta
-  ).run(rows: 0..<m, columns: 0..<n)
+    c: c, ldc: ldc, beta: beta)
+  problem.run(rows: 0..<problem.m, columns: 0..<problem.n)
 }
 
 private func roundedUp(_ value: Int, to multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
