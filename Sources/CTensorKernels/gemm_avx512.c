@@ -14,6 +14,7 @@
 #include "CTensorKernels.h"
 
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 
 #define BLD_MR BLD_SGEMM_AVX512_MR
@@ -277,6 +278,137 @@ BLD_AVX512 void bld_sgemm_avx512_f32(int trans_a, int trans_b, size_t m, size_t 
               micro_kernel(kc, pa, pb, tile, (size_t)rs_c, block_beta);
             } else {
               micro_kernel_edge(kc, pa, pb, tile, rs_c, cs_c, mr, nr, block_beta);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// MARK: - bf16 variant (AVX512_BF16)
+//
+// Same blocking; the fp32 packers run first, then each pair of packed k-rows is rounded to bf16 (nearest
+// even) and interleaved into 32-bit words (low half: even k, high half: odd k), the operand layout of
+// vdpbf16ps. The micro-kernel accumulates in fp32. Inputs lose 16 mantissa bits, so results carry
+// ~2^-9 relative rounding per product: a speed option, not a parity path.
+
+#define BLD_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512bf16")))
+
+int bld_sgemm_bf16_avx512_supported(void) {
+  __builtin_cpu_init();
+  return bld_sgemm_avx512_supported() && __builtin_cpu_supports("avx512bf16");
+}
+
+size_t bld_sgemm_bf16_avx512_scratch_floats(void) {
+  // fp32 staging (as the fp32 GEMM) + bf16 pair panels (half the floats, k rounded up to even) + alignment.
+  return bld_sgemm_avx512_scratch_floats() + ((size_t)BLD_MC * (BLD_KC + 1) + (size_t)(BLD_KC + 1) * BLD_NC) / 2 + 32;
+}
+
+// Rounds two fp32 vectors to bf16 and packs them as words (bf16(lo) | bf16(hi) << 16).
+BLD_AVX512_BF16 static inline __m512i bf16_pairs(__m512 lo, __m512 hi) {
+  const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7FFF);
+  __m512i a = _mm512_castps_si512(lo), b = _mm512_castps_si512(hi);
+  a = _mm512_add_epi32(a, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(a, 16), one)));
+  b = _mm512_add_epi32(b, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(b, 16), one)));
+  return _mm512_or_si512(_mm512_srli_epi32(a, 16), _mm512_and_si512(b, _mm512_set1_epi32((int)0xFFFF0000u)));
+}
+
+// Converts fp32 panels (`panels` panels of kc x width floats) into pair panels of ceil(kc/2) x width words.
+BLD_AVX512_BF16 static void pair_panels(const float *restrict packed, size_t panels, size_t kc, size_t width,
+                                        uint32_t *restrict out) {
+  const size_t pairs = (kc + 1) / 2;
+  const __mmask16 m = mask_below(width < 16 ? width : 16);
+  for (size_t q = 0; q < panels; ++q) {
+    const float *src = packed + q * kc * width;
+    uint32_t *dst = out + q * pairs * width;
+    for (size_t p = 0; p < pairs; ++p) {
+      for (size_t h = 0; h < width; h += 16) {
+        const __mmask16 mh = width - h >= 16 ? (__mmask16)0xFFFF : mask_below(width - h);
+        const __m512 lo = _mm512_maskz_loadu_ps(mh & m, src + 2 * p * width + h);
+        const __m512 hi = 2 * p + 1 < kc ? _mm512_maskz_loadu_ps(mh & m, src + (2 * p + 1) * width + h)
+                                         : _mm512_setzero_ps();
+        _mm512_mask_storeu_epi32(dst + p * width + h, mh, bf16_pairs(lo, hi));
+      }
+    }
+  }
+}
+
+BLD_AVX512_BF16 static void micro_kernel_bf16(size_t pairs, const uint32_t *restrict pa, const uint32_t *restrict pb,
+                                              float *c, size_t ldc, float beta) {
+#define BLD_DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
+  BLD_ROWS(BLD_DECL)
+#undef BLD_DECL
+#define BLD_DOT(i) { const __m512bh a = (__m512bh)_mm512_set1_epi32((int)pa[i]); \
+                     c##i##0 = _mm512_dpbf16_ps(c##i##0, a, b0); c##i##1 = _mm512_dpbf16_ps(c##i##1, a, b1); }
+  for (size_t p = 0; p < pairs; ++p) {
+    const __m512bh b0 = (__m512bh)_mm512_load_si512(pb), b1 = (__m512bh)_mm512_load_si512(pb + 16);
+    BLD_ROWS(BLD_DOT)
+    pa += BLD_MR;
+    pb += BLD_NR;
+  }
+#undef BLD_DOT
+  if (beta == 0.0f) {
+#define BLD_STORE(i) _mm512_storeu_ps(c + (i) * ldc, c##i##0); _mm512_storeu_ps(c + (i) * ldc + 16, c##i##1);
+    BLD_ROWS(BLD_STORE)
+#undef BLD_STORE
+  } else {
+    const __m512 vb = _mm512_set1_ps(beta);
+#define BLD_UPDATE(i) \
+    _mm512_storeu_ps(c + (i) * ldc, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + (i) * ldc), c##i##0)); \
+    _mm512_storeu_ps(c + (i) * ldc + 16, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + (i) * ldc + 16), c##i##1));
+    BLD_ROWS(BLD_UPDATE)
+#undef BLD_UPDATE
+  }
+}
+
+// Writes the valid mr x nr part of a computed tile (row-major, NR wide) into C (any strides).
+BLD_AVX512 static void store_tile(const float *tile, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, size_t mr, size_t nr,
+                                  float beta) {
+  for (size_t i = 0; i < mr; ++i)
+    for (size_t j = 0; j < nr; ++j) {
+      float *dst = c + (ptrdiff_t)i * rs_c + (ptrdiff_t)j * cs_c;
+      *dst = beta == 0.0f ? tile[i * BLD_NR + j] : tile[i * BLD_NR + j] + beta * *dst;
+    }
+}
+
+BLD_AVX512_BF16 void bld_sgemm_bf16_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                                               const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                                               float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    scale_c(m, n, c, rs_c, cs_c, beta);
+    return;
+  }
+  float *aligned = (float *)(((size_t)scratch + 63) & ~(size_t)63);
+  float *packed_a = aligned;
+  float *packed_b = aligned + (size_t)BLD_MC * BLD_KC;
+  uint32_t *pairs_a = (uint32_t *)(packed_b + (size_t)BLD_KC * BLD_NC);
+  uint32_t *pairs_b = (uint32_t *)(((size_t)(pairs_a + (size_t)BLD_MC * (BLD_KC + 1) / 2 + 16) + 63) & ~(size_t)63);
+  for (size_t jc = 0; jc < n; jc += BLD_NC) {
+    const size_t nc = min_size(BLD_NC, n - jc);
+    for (size_t pc = 0; pc < k; pc += BLD_KC) {
+      const size_t kc = min_size(BLD_KC, k - pc), pairs = (kc + 1) / 2;
+      const float block_beta = pc == 0 ? beta : 1.0f;
+      pack_b(trans_b, kc, nc, trans_b ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, packed_b);
+      pair_panels(packed_b, (nc + BLD_NR - 1) / BLD_NR, kc, BLD_NR, pairs_b);
+      for (size_t ic = 0; ic < m; ic += BLD_MC) {
+        const size_t mc = min_size(BLD_MC, m - ic);
+        pack_a(trans_a, mc, kc, trans_a ? a + pc * lda + ic : a + ic * lda + pc, lda, packed_a);
+        pair_panels(packed_a, (mc + BLD_MR - 1) / BLD_MR, kc, BLD_MR, pairs_a);
+        for (size_t jr = 0; jr < nc; jr += BLD_NR) {
+          const size_t nr = min_size(BLD_NR, nc - jr);
+          const uint32_t *pb = pairs_b + (jr / BLD_NR) * pairs * BLD_NR;
+          for (size_t ir = 0; ir < mc; ir += BLD_MR) {
+            const size_t mr = min_size(BLD_MR, mc - ir);
+            const uint32_t *pa = pairs_a + (ir / BLD_MR) * pairs * BLD_MR;
+            float *tile = c + (ptrdiff_t)(ic + ir) * rs_c + (ptrdiff_t)(jc + jr) * cs_c;
+            if (mr == BLD_MR && nr == BLD_NR && cs_c == 1) {
+              micro_kernel_bf16(pairs, pa, pb, tile, (size_t)rs_c, block_beta);
+            } else {
+              float buffer[BLD_MR * BLD_NR] __attribute__((aligned(64)));
+              micro_kernel_bf16(pairs, pa, pb, buffer, BLD_NR, 0.0f);
+              store_tile(buffer, tile, rs_c, cs_c, mr, nr, block_beta);
             }
           }
         }

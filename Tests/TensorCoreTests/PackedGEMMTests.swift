@@ -32,7 +32,7 @@ struct GEMMCase: CustomStringConvertible, Sendable {
 
 /// Runs `PackedGEMM.multiply` and compares every element with a double-precision reference; returns the
 /// worst error relative to the element's `Σ|a·b| + |beta·c|` (the fp32 rounding scale) .
-func packedGEMMWorstError(_ test: GEMMCase, seed: UInt64 = 1) throws -> Double {
+func packedGEMMWorstError(_ test: GEMMCase, seed: UInt64 = 1, precision: GEMMPrecision = .float32) throws -> Double {
   let (m, n, k) = (test.m, test.n, test.k)
   let lda = (test.transposeA ? m : k) + test.padding
   let ldb = (test.transposeB ? k : n) + test.padding
@@ -47,7 +47,7 @@ func packedGEMMWorstError(_ test: GEMMCase, seed: UInt64 = 1) throws -> Double {
       try c.withUnsafeMutableBufferPointer { c in
         try PackedGEMM.multiply(
           transposeA: test.transposeA, transposeB: test.transposeB, m: m, n: n, k: k, a: a, lda: lda,
-          b: b, ldb: ldb, c: c, ldc: ldc, beta: test.beta)
+          b: b, ldb: ldb, c: c, ldc: ldc, beta: test.beta, precision: precision)
       }
     }
   }
@@ -109,6 +109,27 @@ struct PackedGEMMTests {
     ] {
       let error = try packedGEMMWorstError(test, seed: 7)
       #expect(error <= 2e-6, "\(test): worst relative error \(error)")
+    }
+  }
+
+  @Test("bf16 precision stays within bf16 rounding and really rounds when the CPU supports it")
+  func bfloat16Accuracy() throws {
+    ComputeOptions.setThreadCount(2)
+    defer { ComputeOptions.setThreadCount(0) }
+    var worst = 0.0
+    for (m, n, k) in [(13, 37, 29), (300, 77, 1000), (300, 40, 1000), (15, 33, 257), (1, 1, 1)] {
+      for (transposeA, transposeB) in [(false, false), (true, true), (false, true)] {
+        let test = GEMMCase(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, beta: 1, padding: 1)
+        let error = try packedGEMMWorstError(test, precision: .bfloat16)
+        worst = max(worst, error)
+        // Two roundings to 8 significant bits: at most ~2 * 2^-8 of Σ|a·b| per element.
+        #expect(error <= 8e-3, "\(test): worst relative error \(error)")
+      }
+    }
+    if PackedGEMM.supportsBFloat16 {
+      #expect(worst > 1e-5, "bf16 requested but the error \(worst) looks like fp32")
+    } else {
+      #expect(worst <= 2e-6, "without AVX512_BF16 the request falls back to fp32, error \(worst)")
     }
   }
 
@@ -211,14 +232,27 @@ struct PackedGEMMTests {
           }
         }
       }
+      let bf16 = try bestTime(repeats: 5) {
+        try a.withUnsafeBufferPointer { x in
+          try b.withUnsafeBufferPointer { y in
+            try out.withUnsafeMutableBufferPointer { c in
+              try PackedGEMM.multiply(
+                transposeA: false, transposeB: transposeB, m: m, n: n, k: k, a: x, lda: k, b: y,
+                ldb: transposeB ? k : n, c: c, ldc: n, beta: 0, precision: .bfloat16)
+            }
+          }
+        }
+      }
+      let bf16Error = TensorComparison(Tensor(shape: [m, n], scalars: out), matmul(a, b, transposeB: transposeB))
       Thread.sleep(forTimeInterval: 0.3)  // let OpenBLAS's and our threads go idle before switching
       let blas = bestTime(repeats: 5) { _ = matmul(a, b, transposeB: transposeB) }
       Thread.sleep(forTimeInterval: 0.3)
       let flops = 2.0 * Double(m * n * k)
       print(
         String(
-          format: "%-24@ packed %7.1f GFLOP/s (%7.2f ms)   matmul %7.1f GFLOP/s (%7.2f ms)", name as NSString,
-          flops / ours / 1e9, ours * 1e3, flops / blas / 1e9, blas * 1e3))
+          format: "%-24@ packed %7.1f GFLOP/s (%7.2f ms)   matmul %7.1f GFLOP/s (%7.2f ms)   bf16 %7.1f GFLOP/s (rel. err %.2e)",
+          name as NSString, flops / ours / 1e9, ours * 1e3, flops / blas / 1e9, blas * 1e3, flops / bf16 / 1e9,
+          bf16Error.relativeError))
     }
   }
 }

@@ -62,6 +62,18 @@ void bld_sgemm_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k
                           const float *a, size_t lda, const float *b, size_t ldb, float beta,
                           float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch);
 
+/// Whether this CPU also runs the bf16 GEMM (AVX512_BF16).
+int bld_sgemm_bf16_avx512_supported(void);
+
+/// Floats of scratch one `bld_sgemm_bf16_avx512_f32` call needs.
+size_t bld_sgemm_bf16_avx512_scratch_floats(void);
+
+/// As bld_sgemm_avx512_f32, but op(A) and op(B) are rounded to bf16 (nearest even) and multiplied with
+/// vdpbf16ps, accumulating in fp32. Only call when bld_sgemm_bf16_avx512_supported() is non-zero.
+void bld_sgemm_bf16_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                               const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                               float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch);
+
 /// Winograd F(4x4, 3x3) weight transform for output channels [o_begin, o_end): weight [O, C, 3, 3] ->
 /// u [36][O][C] (u[ξ] = (G g Gᵀ)[ξ], computed in double precision).
 void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channels, size_t in_channels,

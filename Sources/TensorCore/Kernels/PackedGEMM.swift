@@ -6,6 +6,20 @@ import Synchronization
 /// forwards to OpenBLAS.
 let packedGEMMIsAvailable: Bool = bld_sgemm_avx512_supported() != 0
 
+/// Whether this CPU also runs the bf16 variant (AVX512_BF16).
+let packedBFloat16GEMMIsAvailable: Bool = bld_sgemm_bf16_avx512_supported() != 0
+
+/// The arithmetic of TensorCore's packed GEMM.
+public enum GEMMPrecision: Sendable, Equatable {
+  /// fp32 inputs and accumulation (the default; parity path).
+  case float32
+  /// Inputs rounded to bf16 (nearest even), products accumulated in fp32 with `vdpbf16ps`. About 2× the
+  /// fp32 throughput on AVX512_BF16 CPUs, with ~2⁻⁸ relative error per product (measured ≈ 3e-3 of
+  /// `Σ|a·b|` worst case): not accurate enough for the 1e-4 parity tests. Falls back to `.float32` on
+  /// CPUs without AVX512_BF16.
+  case bfloat16
+}
+
 /// Register tile of the AVX-512 micro-kernel: rows of op(A) and columns of op(B) per tile.
 private let microTileRows = Int(BLD_SGEMM_AVX512_MR)
 private let microTileColumns = Int(BLD_SGEMM_AVX512_NR)
@@ -21,7 +35,7 @@ private let microTileColumns = Int(BLD_SGEMM_AVX512_NR)
 func packedSGEMM(
   transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
+  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision = .float32
 ) {
   guard m > 0 && n > 0 else { return }
   guard packedGEMMIsAvailable else {
@@ -34,10 +48,11 @@ func packedSGEMM(
       Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     return
   }
-  GEMMProblem(
+  var problem = GEMMProblem(
     transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
-    c: c, ldc: ldc, beta: beta
-  ).runInParallel()
+    c: c, ldc: ldc, beta: beta)
+  problem.bfloat16 = precision == .bfloat16 && packedBFloat16GEMMIsAvailable
+  problem.runInParallel()
 }
 
 /// One GEMM in the kernel's frame (C addressed by row and column strides), split across threads.
@@ -55,6 +70,8 @@ private struct GEMMProblem {
   var rowStride: Int
   var columnStride: Int
   var beta: Float
+  /// Whether to run the bf16 kernel (only set when the CPU supports it).
+  var bfloat16 = false
 
   /// The product in the orientation that wastes least of the micro-tile: C directly, or, for products
   /// with very few columns and a long reduction, `Cᵀ = op(B)ᵀ·op(A)ᵀ` written through swapped C strides.
@@ -103,9 +120,15 @@ private struct GEMMProblem {
     let bBlock = transposeB ? b + columns.lowerBound * ldb : b + columns.lowerBound
     let cBlock = c + rows.lowerBound * rowStride + columns.lowerBound * columnStride
     GEMMScratchPool.shared.withScratch { scratch in
-      bld_sgemm_avx512_f32(
-        transposeA ? 1 : 0, transposeB ? 1 : 0, rows.count, columns.count, k, aBlock, lda, bBlock, ldb, beta,
-        cBlock, rowStride, columnStride, scratch)
+      if bfloat16 {
+        bld_sgemm_bf16_avx512_f32(
+          transposeA ? 1 : 0, transposeB ? 1 : 0, rows.count, columns.count, k, aBlock, lda, bBlock, ldb, beta,
+          cBlock, rowStride, columnStride, scratch)
+      } else {
+        bld_sgemm_avx512_f32(
+          transposeA ? 1 : 0, transposeB ? 1 : 0, rows.count, columns.count, k, aBlock, lda, bBlock, ldb, beta,
+          cBlock, rowStride, columnStride, scratch)
+      }
     }
   }
 }
@@ -127,7 +150,8 @@ func packedSGEMMSingleThreaded(
 
 private func roundedUp(_ value: Int, to multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
 
-/// Reusable packing buffers for the packed GEMM (each `bld_sgemm_avx512_scratch_floats()` floats, ~4.3 MB).
+/// Reusable packing buffers for the packed GEMM (each `bld_sgemm_bf16_avx512_scratch_floats()` floats,
+/// ~6.6 MB of address space; the fp32 kernel touches only its first ~4.4 MB).
 ///
 /// A GEMM thread takes a buffer for the duration of one call and gives it back, so steady state holds
 /// one buffer per concurrently running GEMM thread and nothing is allocated (or page-faulted) per call.
@@ -138,10 +162,10 @@ final class GEMMScratchPool: Sendable {
 
   /// Idle buffers, stored as addresses so the mutex holds only `Sendable` values.
   private let idle = Mutex<[UInt]>([])
-  private let floatCount = bld_sgemm_avx512_scratch_floats()
+  private let floatCount = max(bld_sgemm_avx512_scratch_floats(), bld_sgemm_bf16_avx512_scratch_floats())
   private let retainedLimit = 8
 
-  /// Calls `body` with a scratch buffer of `bld_sgemm_avx512_scratch_floats()` floats.
+  /// Calls `body` with a scratch buffer large enough for either kernel.
   func withScratch<R>(_ body: (UnsafeMutablePointer<Float>) -> R) -> R {
     let address = idle.withLock { $0.popLast() }
     let buffer: UnsafeMutablePointer<Float>
@@ -179,14 +203,18 @@ public enum PackedGEMM {
   /// Whether this CPU runs the AVX-512 kernels (otherwise `multiply` forwards to OpenBLAS).
   public static var isAccelerated: Bool { packedGEMMIsAvailable }
 
+  /// Whether `GEMMPrecision.bfloat16` runs the bf16 kernel here (AVX512_BF16); otherwise it computes in fp32.
+  public static var supportsBFloat16: Bool { packedGEMMIsAvailable && packedBFloat16GEMMIsAvailable }
+
   /// Computes `C = op(A)·op(B) + beta·C` (row-major) after checking that every buffer is large enough.
+  /// `precision: .bfloat16` opts into the faster, less accurate bf16 kernel (see `GEMMPrecision`).
   ///
   /// - Throws: `PackedGEMMError` naming the offending argument when a size is negative, a leading
   ///   dimension is smaller than the stored row, or a buffer is too short.
   public static func multiply(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
     a: UnsafeBufferPointer<Float>, lda: Int, b: UnsafeBufferPointer<Float>, ldb: Int,
-    c: UnsafeMutableBufferPointer<Float>, ldc: Int, beta: Float
+    c: UnsafeMutableBufferPointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision = .float32
   ) throws(PackedGEMMError) {
     for (name, value) in [("m", m), ("n", n), ("k", k)] where value < 0 {
       throw .negativeDimension(name: name, value: value)
@@ -201,7 +229,7 @@ public enum PackedGEMM {
     }
     packedSGEMM(
       transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a.baseAddress!, lda: lda,
-      b: b.baseAddress!, ldb: ldb, c: c.baseAddress!, ldc: ldc, beta: beta)
+      b: b.baseAddress!, ldb: ldb, c: c.baseAddress!, ldc: ldc, beta: beta, precision: precision)
   }
 
   private static func check(
