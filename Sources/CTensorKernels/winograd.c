@@ -12,6 +12,11 @@
 #include <string.h>
 
 #define RUN 64
+
+/// 16 floats as one GCC/Clang vector (unaligned): zmm arithmetic in the AVX-512 build, SSE otherwise.
+typedef float v16f __attribute__((vector_size(64), aligned(4)));
+#define load16(p) (*(const v16f *)(p))
+#define store16(p, x) (*(v16f *)(p) = (x))
 #define BLD_INLINE static inline __attribute__((always_inline))
 #define BLD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 
@@ -103,12 +108,13 @@ BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t wid
       }
     }
   }
-  float o[36][RUN];
-  for (size_t s = 0; s < count; ++s) {
-    float t[6][6];  // Bᵀ d, column by column
+  // 16 tiles per step as one vector (zmm in the AVX-512 build); lanes past `count` are never copied out.
+  float o[36][RUN + 16];
+  for (size_t s = 0; s < count; s += 16) {
+    v16f t[6][6];  // Bᵀ d, column by column
     for (int j = 0; j < 6; ++j) {
-      const float d0 = d[j][s], d1 = d[6 + j][s], d2 = d[12 + j][s], d3 = d[18 + j][s], d4 = d[24 + j][s],
-                  d5 = d[30 + j][s];
+      const v16f d0 = load16(&d[j][s]), d1 = load16(&d[6 + j][s]), d2 = load16(&d[12 + j][s]),
+                 d3 = load16(&d[18 + j][s]), d4 = load16(&d[24 + j][s]), d5 = load16(&d[30 + j][s]);
       t[0][j] = 4.0f * d0 - 5.0f * d2 + d4;
       t[1][j] = -4.0f * (d1 + d2) + d3 + d4;
       t[2][j] = 4.0f * (d1 - d2) - d3 + d4;
@@ -117,13 +123,13 @@ BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t wid
       t[5][j] = 4.0f * d1 - 5.0f * d3 + d5;
     }
     for (int i = 0; i < 6; ++i) {  // (Bᵀ d) B, row by row
-      const float e0 = t[i][0], e1 = t[i][1], e2 = t[i][2], e3 = t[i][3], e4 = t[i][4], e5 = t[i][5];
-      o[i * 6 + 0][s] = 4.0f * e0 - 5.0f * e2 + e4;
-      o[i * 6 + 1][s] = -4.0f * (e1 + e2) + e3 + e4;
-      o[i * 6 + 2][s] = 4.0f * (e1 - e2) - e3 + e4;
-      o[i * 6 + 3][s] = 2.0f * (e3 - e1) - e2 + e4;
-      o[i * 6 + 4][s] = 2.0f * (e1 - e3) - e2 + e4;
-      o[i * 6 + 5][s] = 4.0f * e1 - 5.0f * e3 + e5;
+      const v16f e0 = t[i][0], e1 = t[i][1], e2 = t[i][2], e3 = t[i][3], e4 = t[i][4], e5 = t[i][5];
+      store16(&o[i * 6 + 0][s], 4.0f * e0 - 5.0f * e2 + e4);
+      store16(&o[i * 6 + 1][s], -4.0f * (e1 + e2) + e3 + e4);
+      store16(&o[i * 6 + 2][s], 4.0f * (e1 - e2) - e3 + e4);
+      store16(&o[i * 6 + 3][s], 2.0f * (e3 - e1) - e2 + e4);
+      store16(&o[i * 6 + 4][s], 2.0f * (e1 - e3) - e2 + e4);
+      store16(&o[i * 6 + 5][s], 4.0f * e1 - 5.0f * e3 + e5);
     }
   }
   // One contiguous row segment per transform point (36 short streams instead of 36 interleaved ones).
@@ -206,26 +212,27 @@ BLD_INLINE void output_run(const float *restrict m, size_t point_stride, size_t 
                            float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0,
                            int avx512) {
   float y[16][RUN + 16];
-  float q[36][RUN];
+  float q[36][RUN + 16];
   for (int p = 0; p < 36; ++p) memcpy(q[p], m + (size_t)p * point_stride, count * sizeof(float));
-  for (size_t s = 0; s < count; ++s) {
-    float t[4][6];  // Aᵀ m, column by column
+  const v16f vbias = {bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias};
+  for (size_t s = 0; s < count; s += 16) {
+    v16f t[4][6];  // Aᵀ m, column by column
     for (int j = 0; j < 6; ++j) {
-      const float m0 = q[j][s], m1 = q[6 + j][s], m2 = q[12 + j][s], m3 = q[18 + j][s], m4 = q[24 + j][s],
-                  m5 = q[30 + j][s];
-      const float a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
+      const v16f m0 = load16(&q[j][s]), m1 = load16(&q[6 + j][s]), m2 = load16(&q[12 + j][s]),
+                 m3 = load16(&q[18 + j][s]), m4 = load16(&q[24 + j][s]), m5 = load16(&q[30 + j][s]);
+      const v16f a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
       t[0][j] = m0 + a + c;
       t[1][j] = b + 2.0f * d;
       t[2][j] = a + 4.0f * c;
       t[3][j] = b + 8.0f * d + m5;
     }
     for (int i = 0; i < 4; ++i) {  // (Aᵀ m) A, row by row
-      const float e0 = t[i][0], e1 = t[i][1], e2 = t[i][2], e3 = t[i][3], e4 = t[i][4], e5 = t[i][5];
-      const float a = e1 + e2, b = e1 - e2, c = e3 + e4, d = e3 - e4;
-      y[i * 4 + 0][s] = e0 + a + c + bias;
-      y[i * 4 + 1][s] = b + 2.0f * d + bias;
-      y[i * 4 + 2][s] = a + 4.0f * c + bias;
-      y[i * 4 + 3][s] = b + 8.0f * d + e5 + bias;
+      const v16f e0 = t[i][0], e1 = t[i][1], e2 = t[i][2], e3 = t[i][3], e4 = t[i][4], e5 = t[i][5];
+      const v16f a = e1 + e2, b = e1 - e2, c = e3 + e4, d = e3 - e4;
+      store16(&y[i * 4 + 0][s], e0 + a + c + vbias);
+      store16(&y[i * 4 + 1][s], b + 2.0f * d + vbias);
+      store16(&y[i * 4 + 2][s], a + 4.0f * c + vbias);
+      store16(&y[i * 4 + 3][s], b + 8.0f * d + e5 + vbias);
     }
   }
   for (int i = 0; i < 4; ++i) {

@@ -56,8 +56,9 @@ let winogradWorkspaceLimit = 6 << 20
 /// `input`: `[N, C, H, W]`, `weights`: built from `[O, C, 3, 3]`, `bias`: `[O]` or nil → `[N, O, H, W]`.
 ///
 /// Matches: `conv2d(input, weight:, bias:, stride: 1, padding: 1)` (PyTorch `Conv2d(k=3, s=1, p=1)`) to
-/// about 1e-6 relative error (measured up to ~5e-6 with 320 channels); any `H, W ≥ 1` (partial edge tiles
-/// are zero-padded and cropped) and any channel counts.
+/// about 1e-5 relative error (max |Δ| / max |expected|; measured 8e-6 – 1.1e-5 at 320–1280 channels,
+/// against ~7e-7 for direct fp32); any `H, W ≥ 1` (partial edge tiles are zero-padded and cropped) and
+/// any channel counts.
 ///
 /// Limitations: only 3×3, stride 1, padding 1, no dilation or groups. Spatial tiles of the whole batch are
 /// processed in blocks so scratch stays below `winogradWorkspaceLimit` floats. The 36 per-point GEMMs
