@@ -4,7 +4,7 @@ import TensorCore
 import _TestSupport
 
 /// A deterministic pseudo-random generator (SplitMix64) for test data.
-struct TestRandom {
+struct KernelTestRandom {
   var state: UInt64
   init(seed: UInt64) { state = seed }
   mutating func next() -> UInt64 {
@@ -37,7 +37,7 @@ func packedGEMMWorstError(_ test: GEMMCase, seed: UInt64 = 1, precision: GEMMPre
   let lda = (test.transposeA ? m : k) + test.padding
   let ldb = (test.transposeB ? k : n) + test.padding
   let ldc = n + test.padding
-  var random = TestRandom(seed: seed)
+  var random = KernelTestRandom(seed: seed)
   let a = random.floats(max(1, (test.transposeA ? k : m) * lda))
   let b = random.floats(max(1, (test.transposeB ? n : k) * ldb))
   let original = random.floats(max(1, m * ldc))
@@ -135,7 +135,7 @@ struct PackedGEMMTests {
 
   @Test("agrees with matmul (OpenBLAS) on a batched-free product")
   func agreesWithMatmul() throws {
-    var random = TestRandom(seed: 3)
+    var random = KernelTestRandom(seed: 3)
     let a = Tensor(shape: [97, 130], scalars: random.floats(97 * 130))
     let b = Tensor(shape: [61, 130], scalars: random.floats(61 * 130))
     let expected = matmul(a, b, transposeB: true)
@@ -217,11 +217,11 @@ struct PackedGEMMTests {
     ]
     print("threads \(ComputeOptions.threadCount), accelerated \(PackedGEMM.isAccelerated)")
     for (name, m, n, k, transposeB) in shapes {
-      var random = TestRandom(seed: 11)
+      var random = KernelTestRandom(seed: 11)
       let a = Tensor(shape: [m, k], scalars: random.floats(m * k))
       let b = Tensor(shape: transposeB ? [n, k] : [k, n], scalars: random.floats(k * n))
       var out = [Float](repeating: 0, count: m * n)
-      let ours = try bestTime(repeats: 5) {
+      let ours = try kernelBestTime(repeats: 5) {
         try a.withUnsafeBufferPointer { x in
           try b.withUnsafeBufferPointer { y in
             try out.withUnsafeMutableBufferPointer { c in
@@ -232,7 +232,7 @@ struct PackedGEMMTests {
           }
         }
       }
-      let bf16 = try bestTime(repeats: 5) {
+      let bf16 = try kernelBestTime(repeats: 5) {
         try a.withUnsafeBufferPointer { x in
           try b.withUnsafeBufferPointer { y in
             try out.withUnsafeMutableBufferPointer { c in
@@ -245,7 +245,7 @@ struct PackedGEMMTests {
       }
       let bf16Error = TensorComparison(Tensor(shape: [m, n], scalars: out), matmul(a, b, transposeB: transposeB))
       Thread.sleep(forTimeInterval: 0.3)  // let OpenBLAS's and our threads go idle before switching
-      let blas = bestTime(repeats: 5) { _ = matmul(a, b, transposeB: transposeB) }
+      let blas = kernelBestTime(repeats: 5) { _ = matmul(a, b, transposeB: transposeB) }
       Thread.sleep(forTimeInterval: 0.3)
       let flops = 2.0 * Double(m * n * k)
       print(
@@ -258,7 +258,7 @@ struct PackedGEMMTests {
 }
 
 /// The best wall time of `repeats` runs of `body`, after one warm-up run.
-func bestTime(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
+func kernelBestTime(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
   try body()
   var best = Double.infinity
   for _ in 0..<repeats {

@@ -20,7 +20,7 @@ struct WinogradConvolutionTests {
     ComputeOptions.setThreadCount(threads)
     defer { ComputeOptions.setThreadCount(0) }
     for (index, (batch, channels, outputs, height, width)) in Self.shapes.enumerated() {
-      var random = TestRandom(seed: UInt64(100 + index))
+      var random = KernelTestRandom(seed: UInt64(100 + index))
       let input = Tensor(shape: [batch, channels, height, width], scalars: random.floats(batch * channels * height * width))
       let weight = Tensor(shape: [outputs, channels, 3, 3], scalars: random.floats(outputs * channels * 9))
       let bias = index % 2 == 0 ? Tensor(shape: [outputs], scalars: random.floats(outputs)) : nil
@@ -35,7 +35,7 @@ struct WinogradConvolutionTests {
 
   @Test("relative error stays small on a larger layer")
   func accuracyAtScale() throws {
-    var random = TestRandom(seed: 5)
+    var random = KernelTestRandom(seed: 5)
     let input = Tensor(shape: [1, 320, 20, 24], scalars: random.floats(320 * 20 * 24))
     let weight = Tensor(shape: [64, 320, 3, 3], scalars: random.floats(64 * 320 * 9).map { $0 * 0.05 })
     let expected = conv2d(input, weight: weight, bias: nil, stride: 1, padding: 1)
@@ -63,16 +63,16 @@ struct WinogradConvolutionTests {
   func timing() throws {
     print("threads \(ComputeOptions.threadCount)")
     for (channels, size) in [(320, 64), (640, 32), (1280, 16), (1280, 8)] {
-      var random = TestRandom(seed: 9)
+      var random = KernelTestRandom(seed: 9)
       let input = Tensor(shape: [2, channels, size, size], scalars: random.floats(2 * channels * size * size))
       let weight = Tensor(shape: [channels, channels, 3, 3], scalars: random.floats(channels * channels * 9).map { $0 * 0.02 })
       let bias = Tensor(shape: [channels], scalars: random.floats(channels))
       let weights = try WinogradWeights(weight: weight)
       var actual = Tensor(shape: [1])
-      let winograd = bestTime(repeats: 3) { actual = conv2d3x3Winograd(input, weights: weights, bias: bias) }
+      let winograd = kernelBestTime(repeats: 3) { actual = conv2d3x3Winograd(input, weights: weights, bias: bias) }
       Thread.sleep(forTimeInterval: 0.3)
       var expected = Tensor(shape: [1])
-      let direct = bestTime(repeats: 3) { expected = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1) }
+      let direct = kernelBestTime(repeats: 3) { expected = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1) }
       Thread.sleep(forTimeInterval: 0.3)
       let flops = 2.0 * 9 * Double(2 * channels * channels * size * size)
       print(
