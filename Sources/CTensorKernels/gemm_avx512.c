@@ -286,6 +286,67 @@ BLD_AVX512 void bld_sgemm_avx512_f32(int trans_a, int trans_b, size_t m, size_t 
   }
 }
 
+// MARK: - Pre-packed A (weights packed once)
+//
+// Layout of a pre-packed op(A) (m x k): for each KC block of k starting at pc, the block's MR-row panels
+// over all m rows (as pack_a writes them), at offset pc * round_up(m, MR). A panel starting at row i
+// within that block sits at + i * kc.
+
+size_t bld_sgemm_avx512_packed_a_floats(size_t m, size_t k) {
+  return (m + BLD_MR - 1) / BLD_MR * BLD_MR * k;
+}
+
+BLD_AVX512 void bld_sgemm_avx512_pack_a_f32(int trans_a, size_t m, size_t k, const float *a, size_t lda,
+                                            float *out) {
+  const size_t padded = (m + BLD_MR - 1) / BLD_MR * BLD_MR;
+  for (size_t pc = 0; pc < k; pc += BLD_KC) {
+    const size_t kc = min_size(BLD_KC, k - pc);
+    pack_a(trans_a, m, kc, trans_a ? a + pc * lda : a + pc, lda, out + pc * padded);
+  }
+}
+
+BLD_AVX512 void bld_sgemm_avx512_prepacked_a_f32(size_t m, size_t n, size_t k, const float *packed_a,
+                                                 size_t row_begin, size_t row_end, int trans_b,
+                                                 const float *b, size_t ldb, float beta,
+                                                 float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch) {
+  if (row_end > m) row_end = m;
+  if (row_begin >= row_end || n == 0) return;
+  float *c_rows = c + (ptrdiff_t)row_begin * rs_c;
+  if (k == 0) {
+    scale_c(row_end - row_begin, n, c_rows, rs_c, cs_c, beta);
+    return;
+  }
+  const size_t padded = (m + BLD_MR - 1) / BLD_MR * BLD_MR;
+  float *aligned = (float *)(((size_t)scratch + 63) & ~(size_t)63);
+  float *packed_b = aligned + (size_t)BLD_MC * BLD_KC;
+  for (size_t jc = 0; jc < n; jc += BLD_NC) {
+    const size_t nc = min_size(BLD_NC, n - jc);
+    for (size_t pc = 0; pc < k; pc += BLD_KC) {
+      const size_t kc = min_size(BLD_KC, k - pc);
+      const float block_beta = pc == 0 ? beta : 1.0f;
+      pack_b(trans_b, kc, nc, trans_b ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, packed_b);
+      const float *a_block = packed_a + pc * padded;
+      for (size_t ic = row_begin; ic < row_end; ic += BLD_MC) {
+        const size_t mc = min_size(BLD_MC, row_end - ic);
+        for (size_t jr = 0; jr < nc; jr += BLD_NR) {
+          const size_t nr = min_size(BLD_NR, nc - jr);
+          const float *pb = packed_b + jr * kc;
+          for (size_t ir = 0; ir < mc; ir += BLD_MR) {
+            const size_t mr = min_size(BLD_MR, mc - ir);
+            const float *pa = a_block + (ic + ir) * kc;
+            float *tile = c + (ptrdiff_t)(ic + ir) * rs_c + (ptrdiff_t)(jc + jr) * cs_c;
+            if (mr == BLD_MR && nr == BLD_NR && cs_c == 1) {
+              micro_kernel(kc, pa, pb, tile, (size_t)rs_c, block_beta);
+            } else {
+              micro_kernel_edge(kc, pa, pb, tile, rs_c, cs_c, mr, nr, block_beta);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // MARK: - bf16 variant (AVX512_BF16)
 //
 // Same blocking; the fp32 packers run first, then each pair of packed k-rows is rounded to bf16 (nearest

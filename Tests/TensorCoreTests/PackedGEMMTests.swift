@@ -133,6 +133,41 @@ struct PackedGEMMTests {
     }
   }
 
+  @Test("a pre-packed left operand gives the same product as packing per call", arguments: [1, 2])
+  func prepackedLeft(threads: Int) throws {
+    ComputeOptions.setThreadCount(threads)
+    defer { ComputeOptions.setThreadCount(0) }
+    for (m, n, k) in [(1, 1, 1), (13, 37, 29), (320, 300, 600), (29, 5, 300), (300, 40, 1000), (7, 70, 0)] {
+      for (transposed, transposeB) in [(false, false), (true, true), (false, true)] {
+        var random = KernelTestRandom(seed: UInt64(m * 31 + n))
+        let a = Tensor(shape: transposed ? [k, m] : [m, k], scalars: random.floats(m * k))
+        let ldb = (transposeB ? k : n) + 2
+        let b = random.floats(max(1, (transposeB ? n : k) * ldb))
+        let initial = random.floats(m * n)
+        var expected = initial
+        var actual = initial
+        let packed = try PackedLeftMatrix(a, transposed: transposed)
+        #expect(packed.rows == m && packed.depth == k)
+        try a.withUnsafeBufferPointer { x in
+          try b.withUnsafeBufferPointer { y in
+            try expected.withUnsafeMutableBufferPointer { c in
+              try PackedGEMM.multiply(
+                transposeA: transposed, transposeB: transposeB, m: m, n: n, k: k, a: x,
+                lda: max(1, transposed ? m : k), b: y, ldb: ldb, c: c, ldc: n, beta: 0.5)
+            }
+            try actual.withUnsafeMutableBufferPointer { c in
+              try PackedGEMM.multiply(packed, transposeB: transposeB, n: n, b: y, ldb: ldb, c: c, ldc: n, beta: 0.5)
+            }
+          }
+        }
+        let comparison = TensorComparison(Tensor(shape: [m, n], scalars: actual), Tensor(shape: [m, n], scalars: expected))
+        let limit = PackedGEMM.isAccelerated ? 0 : 1e-5
+        #expect(comparison.isClose(relative: limit), "m=\(m) n=\(n) k=\(k) tA=\(transposed) tB=\(transposeB): \(comparison)")
+      }
+    }
+    #expect(throws: PackedGEMMError.notAMatrix([2, 3, 4])) { try PackedLeftMatrix(Tensor(shape: [2, 3, 4])) }
+  }
+
   @Test("agrees with matmul (OpenBLAS) on a batched-free product")
   func agreesWithMatmul() throws {
     var random = KernelTestRandom(seed: 3)

@@ -62,6 +62,21 @@ void bld_sgemm_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k
                           const float *a, size_t lda, const float *b, size_t ldb, float beta,
                           float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch);
 
+/// Floats of a pre-packed op(A) of m x k (MR-row panels per KC block; see gemm_avx512.c).
+size_t bld_sgemm_avx512_packed_a_floats(size_t m, size_t k);
+
+/// Packs op(A) (m x k; trans_a: A is stored k x m) once, for bld_sgemm_avx512_prepacked_a_f32.
+/// out: bld_sgemm_avx512_packed_a_floats(m, k) floats, 64-byte aligned. AVX-512 only.
+void bld_sgemm_avx512_pack_a_f32(int trans_a, size_t m, size_t k, const float *a, size_t lda, float *out);
+
+/// Rows [row_begin, row_end) of C = op(A) * op(B) + beta * C with op(A) (m x k) pre-packed by
+/// bld_sgemm_avx512_pack_a_f32. row_begin must be a multiple of BLD_SGEMM_AVX512_MR. C and its strides
+/// are as in bld_sgemm_avx512_f32 (c points at row 0). scratch: bld_sgemm_avx512_scratch_floats() floats.
+void bld_sgemm_avx512_prepacked_a_f32(size_t m, size_t n, size_t k, const float *packed_a,
+                                      size_t row_begin, size_t row_end, int trans_b,
+                                      const float *b, size_t ldb, float beta,
+                                      float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch);
+
 /// Whether this CPU also runs the bf16 GEMM (AVX512_BF16).
 int bld_sgemm_bf16_avx512_supported(void);
 
