@@ -41,7 +41,9 @@ struct WinogradConvolutionTests {
     let expected = conv2d(input, weight: weight, bias: nil, stride: 1, padding: 1)
     let actual = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight), bias: nil)
     let comparison = TensorComparison(actual, expected)
-    #expect(comparison.isClose(relative: 1e-5), "\(comparison)")
+    // F(4×4, 3×3) in fp32 measures ~1e-5 here (direct fp32: ~7e-7); the parity budget is 1e-4.
+    #expect(comparison.isClose(relative: 3e-5), "\(comparison)")
+    #expect(comparison.normalizedMSE < 1e-10, "\(comparison)")
   }
 
   @Test("weights that are not [O, C, 3, 3] throw")

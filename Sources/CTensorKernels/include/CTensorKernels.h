@@ -44,7 +44,7 @@ void bld_upsample_nearest2x_f32(const float *restrict x, float *restrict y, size
 /// Register tile of the AVX-512 GEMM micro-kernel (rows of op(A) x columns of op(B)) and cache blocks.
 #define BLD_SGEMM_AVX512_MR 14
 #define BLD_SGEMM_AVX512_NR 32
-#define BLD_SGEMM_AVX512_KC 256
+#define BLD_SGEMM_AVX512_KC 384
 #define BLD_SGEMM_AVX512_MC 168
 #define BLD_SGEMM_AVX512_NC 4096
 
