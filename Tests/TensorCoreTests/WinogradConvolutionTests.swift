@@ -76,12 +76,44 @@ struct WinogradConvolutionTests {
       var expected = Tensor(shape: [1])
       let direct = kernelBestTime(repeats: 3) { expected = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1) }
       Thread.sleep(forTimeInterval: 0.3)
+      // Lower bound for im2col + packed GEMM: the GEMMs alone on prebuilt columns, weights pre-packed.
+      let reduction = channels * 9
+      let plane = size * size
+      var columns = [Float](repeating: 0, count: reduction * plane)
+      input.withUnsafeBufferPointer { x in
+        for c in 0..<channels {
+          for ky in 0..<3 {
+            for kx in 0..<3 {
+              for y in 0..<size {
+                for xx in 0..<size {
+                  let (iy, ix) = (y + ky - 1, xx + kx - 1)
+                  if iy >= 0 && iy < size && ix >= 0 && ix < size {
+                    columns[((c * 3 + ky) * 3 + kx) * plane + y * size + xx] = x[c * plane + iy * size + ix]
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      let packedWeight = try PackedLeftMatrix(weight.reshaped([channels, reduction]))
+      var product = [Float](repeating: 0, count: channels * plane)
+      let gemmOnly = try kernelBestTime(repeats: 3) {
+        for _ in 0..<2 {  // one GEMM per image of the batch
+          try columns.withUnsafeBufferPointer { b in
+            try product.withUnsafeMutableBufferPointer { c in
+              try PackedGEMM.multiply(packedWeight, transposeB: false, n: plane, b: b, ldb: plane, c: c, ldc: plane, beta: 0)
+            }
+          }
+        }
+      }
       let flops = 2.0 * 9 * Double(2 * channels * channels * size * size)
       print(
         String(
-          format: "2x%dx%dx%d: winograd %7.2f ms (%6.1f effective GFLOP/s)  im2col %7.2f ms (%6.1f GFLOP/s)  %@",
+          format:
+            "2x%dx%dx%d: winograd %7.2f ms (%6.1f effective GFLOP/s)  im2col %7.2f ms (%6.1f GFLOP/s)  packed-GEMM-only %7.2f ms (%6.1f GFLOP/s)  %@",
           channels, size, size, winograd * 1e3, flops / winograd / 1e9, direct * 1e3, flops / direct / 1e9,
-          TensorComparison(actual, expected).description as NSString))
+          gemmOnly * 1e3, flops / gemmOnly / 1e9, TensorComparison(actual, expected).description as NSString))
     }
   }
 }
