@@ -9,8 +9,8 @@ struct WinogradConvolutionTests {
   static let shapes: [(Int, Int, Int, Int, Int)] = [
     (1, 1, 1, 1, 1), (1, 3, 5, 7, 9), (2, 5, 3, 4, 4), (1, 3, 4, 1, 13), (2, 4, 6, 13, 1), (2, 5, 7, 10, 11),
     (1, 7, 5, 17, 6), (2, 320, 320, 9, 11), (1, 16, 8, 37, 29),
-    // Tile rows longer than one 64-tile run.
-    (1, 2, 3, 5, 300),
+    // Tile rows longer than one 64-tile run; more input channels than one GEMM K block (384).
+    (1, 2, 3, 5, 300), (2, 400, 20, 6, 7),
     // 324 tiles of 320 + 320 channels exceed one workspace block: two blocks split mid tile row.
     (1, 320, 320, 72, 70),
   ]
