@@ -62,6 +62,21 @@ struct MalformedFolderTests {
     }
   }
 
+  @Test func tokenizerLongerThanPositionEmbeddings() throws {
+    let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
+    defer { try? FileManager.default.removeItem(at: directory.root) }
+    try editJSON(directory.tokenizerDirectory.appendingPathComponent("tokenizer_config.json")) {
+      $0["model_max_length"] = 100
+    }
+    #expect(
+      throws: ConfigurationError.invalid(
+        file: directory.textEncoderConfiguration.path, field: "max_position_embeddings",
+        reason: "77 positions for the tokenizer's 100 tokens")
+    ) {
+      try StableDiffusionModel(directory: directory)
+    }
+  }
+
   @Test func missingShard() throws {
     let directory = try NetworkFixture("sd1-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
@@ -87,7 +102,9 @@ struct MalformedFolderTests {
     for name in second.tensorNames { tensors[name] = try second.tensor(named: name) }
     tensors[key] = try first.tensor(named: key)
     try SafetensorsFile.write(tensors, to: shards[1])
-    #expect(throws: WeightLoadingError.duplicate(key: key, files: [shards[0].path, shards[1].path])) {
+    #expect(
+      throws: WeightLoadingError.duplicate(key: key, files: [shards[0].path, shards[1].path])
+    ) {
       try StableDiffusionModel(directory: directory)
     }
   }
@@ -231,6 +248,35 @@ struct MalformedFolderTests {
     let comparison = TensorComparison(
       vae.decode(try fixture.tensor("vae.latents")), try fixture.tensor("vae.decoded"))
     #expect(comparison.isClose(relative: 5e-2), "bfloat16 weights: \(comparison)")
+  }
+
+  @Test func deprecatedVAEAttentionNamesLoad() throws {
+    let fixture = try NetworkFixture("sd1-tiny")
+    let directory = try fixture.temporaryCopy()
+    defer { try? FileManager.default.removeItem(at: directory.root) }
+    let renames = ["to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"]
+    try rewriteWeights(directory.vaeWeights()) { tensors in
+      for (name, tensor) in tensors where name.contains("mid_block.attentions.0.to_") {
+        var old = name
+        for (new, deprecated) in renames {
+          old = old.replacingOccurrences(of: ".\(new).", with: ".\(deprecated).")
+        }
+        tensors[name] = nil
+        tensors[old] = tensor
+      }
+    }
+    let names = try SafetensorsFile(contentsOf: directory.vaeWeights().urls[0]).tensorNames
+    #expect(names.contains("encoder.mid_block.attentions.0.proj_attn.weight"))
+    #expect(names.contains("decoder.mid_block.attentions.0.query.bias"))
+    let model = try StableDiffusionModel(directory: directory)
+    let comparison = TensorComparison(
+      model.vae.decode(try fixture.tensor("vae.latents")), try fixture.tensor("vae.decoded"))
+    #expect(comparison.isClose(relative: 1e-4), "\(comparison)")
+    // Without the renaming the deprecated names are unused tensors.
+    let vae = try AutoencoderKL(configuration: .decode(contentsOf: directory.vaeConfiguration))
+    #expect(throws: WeightLoadingError.self) {
+      try WeightLoader.load(directory.vaeWeights(), into: vae)
+    }
   }
 
   @Test func explicitVariantMissing() throws {

@@ -5,7 +5,10 @@ import TensorCore
 /// One tiny model fixture written by `Tests/Reference/make_network_fixtures.py`: a diffusers folder plus
 /// `io.safetensors` with inputs and reference outputs.
 struct NetworkFixture {
-  static let names = ["sd1-tiny", "sd2-tiny"]
+  static let names = ["sd1-tiny", "sd2-tiny", "custom-tiny"]
+
+  /// The weight variant each fixture folder is written with.
+  static let variants: [String: String] = ["custom-tiny": "bf16"]
 
   let name: String
   let folder: URL
@@ -21,7 +24,8 @@ struct NetworkFixture {
   }
 
   var directory: ModelDirectory {
-    ModelDirectory(root: folder.appendingPathComponent("model", isDirectory: true))
+    ModelDirectory(
+      root: folder.appendingPathComponent("model", isDirectory: true), variant: Self.variants[name])
   }
 
   func tensor(_ key: String) throws -> Tensor { try io.tensor(named: key) }
@@ -39,6 +43,6 @@ struct NetworkFixture {
     let destination = FileManager.default.temporaryDirectory
       .appendingPathComponent("networks-\(name)-\(UUID().uuidString)", isDirectory: true)
     try FileManager.default.copyItem(at: directory.root, to: destination)
-    return ModelDirectory(root: destination)
+    return ModelDirectory(root: destination, variant: Self.variants[name])
   }
 }

@@ -8,7 +8,8 @@ import _TestSupport
 @Suite("ParameterRegistry and random weights")
 struct ParameterRegistryTests {
   /// The tensor names of a component's weight files, with the renaming the loader applies.
-  func checkpointKeys(_ files: WeightFiles, renaming: KeyRenaming = .identity) throws -> Set<String> {
+  func checkpointKeys(_ files: WeightFiles, renaming: KeyRenaming = .identity) throws -> Set<String>
+  {
     var names: [String] = []
     for url in files.urls { names += try SafetensorsFile(contentsOf: url).tensorNames }
     let canonical = renaming.canonicalKeys(for: names)
@@ -18,9 +19,11 @@ struct ParameterRegistryTests {
   @Test("registered keys are exactly the checkpoint's keys", arguments: NetworkFixture.names)
   func keysMatchCheckpoint(name: String) throws {
     let directory = try NetworkFixture(name).directory
-    let unet = try UNet2DConditionModel(configuration: .decode(contentsOf: directory.unetConfiguration))
+    let unet = try UNet2DConditionModel(
+      configuration: .decode(contentsOf: directory.unetConfiguration))
     let vae = try AutoencoderKL(configuration: .decode(contentsOf: directory.vaeConfiguration))
-    let textEncoder = try CLIPTextModel(configuration: .decode(contentsOf: directory.textEncoderConfiguration))
+    let textEncoder = try CLIPTextModel(
+      configuration: .decode(contentsOf: directory.textEncoderConfiguration))
     let components: [(any Layer, Set<String>)] = [
       (unet, try checkpointKeys(directory.unetWeights())),
       (vae, try checkpointKeys(directory.vaeWeights())),
@@ -28,7 +31,9 @@ struct ParameterRegistryTests {
     ]
     for (layer, fileKeys) in components {
       let keys = layer.parameterEntries.map(\.key)
-      #expect(Set(keys) == fileKeys, "\(type(of: layer)): \(Set(keys).symmetricDifference(fileKeys).sorted().prefix(5))")
+      #expect(
+        Set(keys) == fileKeys,
+        "\(type(of: layer)): \(Set(keys).symmetricDifference(fileKeys).sorted().prefix(5))")
       #expect(keys.count == Set(keys).count, "no key is registered twice")
     }
     #expect(textEncoder.parameterEntries.allSatisfy { $0.key.hasPrefix("text_model.") })

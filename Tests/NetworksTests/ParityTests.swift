@@ -38,7 +38,13 @@ struct ParityTests {
     let decodeComparison = TensorComparison(decoded, try fixture.tensor("vae.decoded"))
     #expect(
       decodeComparison.isClose(relative: Self.tolerance), "\(name) decode: \(decodeComparison)")
-    #expect(vae.scalingFactor == 0.18215)
+    let expected: [String: (scale: Float, channels: Int, factor: Int)] = [
+      "sd1-tiny": (0.18215, 4, 2), "sd2-tiny": (0.18215, 4, 4), "custom-tiny": (0.5, 6, 4),
+    ]
+    let properties = try #require(expected[name])
+    #expect(vae.scalingFactor == properties.scale)
+    #expect(
+      vae.latentChannels == properties.channels && vae.downsamplingFactor == properties.factor)
   }
 
   @Test(
@@ -81,7 +87,8 @@ struct ParityTests {
   func threadCounts() throws {
     let fixture = try NetworkFixture("sd2-tiny")
     let directory = fixture.directory
-    let unet = try UNet2DConditionModel(configuration: .decode(contentsOf: directory.unetConfiguration))
+    let unet = try UNet2DConditionModel(
+      configuration: .decode(contentsOf: directory.unetConfiguration))
     try WeightLoader.load(directory.unetWeights(), into: unet)
     let sample = try fixture.tensor("unet.sample")
     let context = try fixture.tensor("unet.encoder_hidden_states")

@@ -16,13 +16,19 @@ For each configuration it writes `<name>/model/` (a real diffusers folder writte
   saved as the `fp16` variant (`*.fp16.safetensors`). References are computed from the float16-rounded
   weights in float32.
 
+* `custom-tiny`: the unusual options, to show the code is general: bfloat16 weights as the `bf16` variant,
+  gelu_new CLIP with 3 layers, UNet with DownBlock2D first, per-block `layers_per_block` and
+  `cross_attention_dim` lists, `transformer_layers_per_block` 2, `center_input_sample`, 5×5 `conv_in`,
+  1×1 `conv_out`, in/out channels 5/3, gelu `act_fn`, `flip_sin_to_cos` false, `mid_block_scale_factor` 2,
+  `time_embedding_dim` 40; VAE with 6 latent channels, no quant convs, scaling factor 0.5.
+
 Tensors in io.safetensors (all float32):
   clip.input_ids [3, 77] (token ids as floats), clip.last_hidden_state [3, 77, hidden]
   vae.image [2, 3, S, S] in [-1, 1], vae.mean, vae.logvar [2, latent, S/f, S/f] (logvar clamped as diffusers),
   vae.latents [2, latent, S/f, S/f], vae.decoded [2, 3, S, S]
-  unet.sample [2, 4, s, s], unet.encoder_hidden_states [2, 77, cross], unet.timesteps [k],
-  unet.output.<i> [2, 4, s, s] for the i-th timestep,
-  unet.odd_sample [1, 4, h, w] with h, w not multiples of 2^(blocks - 1), unet.odd_output at timestep 321
+  unet.sample [2, in, s, s], unet.encoder_hidden_states [2, 77, cross], unet.timesteps [k],
+  unet.output.<i> [2, out, s, s] for the i-th timestep,
+  unet.odd_sample [1, in, h, w] with h, w not multiples of 2^(blocks - 1), unet.odd_output at timestep 321
   (context: the first row of unet.encoder_hidden_states).
 
 The tokenizer files are a tiny byte-level vocabulary (ids < 1000) only so the folders are complete; the real
@@ -114,7 +120,7 @@ SD1 = dict(
               up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
               attention_head_dim=4, cross_attention_dim=32, norm_num_groups=8),
     vae=dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
-             up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(16, 32), layers_per_block=1,
+             up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(16, 24), layers_per_block=1,
              latent_channels=4, norm_num_groups=8, sample_size=16, scaling_factor=0.18215),
     scheduler="pndm",
     odd_size=(9, 7),
@@ -143,6 +149,32 @@ SD2 = dict(
 )
 
 
+CUSTOM = dict(
+    name="custom-tiny",
+    dtype=torch.bfloat16,
+    variant="bf16",
+    shard=None,
+    pad_token="!",
+    clip=dict(vocab_size=1000, hidden_size=16, intermediate_size=40, num_attention_heads=2, num_hidden_layers=3,
+              max_position_embeddings=77, hidden_act="gelu_new", layer_norm_eps=1e-6, projection_dim=16,
+              bos_token_id=998, eos_token_id=999, pad_token_id=0),
+    unet=dict(sample_size=8, in_channels=5, out_channels=3, block_out_channels=(8, 16), layers_per_block=(1, 2),
+              down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+              up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+              attention_head_dim=(2, 4), cross_attention_dim=(16, 16), norm_num_groups=4,
+              transformer_layers_per_block=2, center_input_sample=True, conv_in_kernel=5, conv_out_kernel=1,
+              act_fn="gelu", flip_sin_to_cos=False, freq_shift=1, mid_block_scale_factor=2, norm_eps=1e-6,
+              time_embedding_dim=40),
+    vae=dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 3,
+             up_block_types=("UpDecoderBlock2D",) * 3, block_out_channels=(8, 16, 16), layers_per_block=2,
+             latent_channels=6, norm_num_groups=4, sample_size=16, scaling_factor=0.5,
+             use_quant_conv=False, use_post_quant_conv=False),
+    scheduler="ddim",
+    odd_size=(5, 3),
+    timesteps=[7, 640],
+)
+
+
 def build(spec, seed):
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -159,7 +191,13 @@ def build(spec, seed):
 
 
 def main(out_root):
-    for seed, spec in enumerate((SD1, SD2)):
+    for seed, spec in enumerate((SD1, SD2, CUSTOM)):
+        write_fixture(spec, seed, out_root)
+
+
+def write_fixture(spec, seed, out_root):
+    """Writes `<out_root>/<spec name>/{model/, io.safetensors, README.md}` for one configuration."""
+    if True:
         text_encoder, unet, vae, generator = build(spec, seed + 1)
         directory = os.path.join(out_root, spec["name"])
         shutil.rmtree(directory, ignore_errors=True)
@@ -190,9 +228,11 @@ def main(out_root):
             tensors["vae.decoded"] = vae.decode(latents).sample
 
             s = spec["unet"]["sample_size"]
-            sample = torch.randn((2, 4, s, s), generator=generator)
-            context = torch.randn((2, 77, spec["unet"]["cross_attention_dim"]), generator=generator)
-            timesteps = [981, 1] if seed == 0 else [999, 500]
+            sample = torch.randn((2, spec["unet"]["in_channels"], s, s), generator=generator)
+            cross = spec["unet"]["cross_attention_dim"]
+            cross = cross if isinstance(cross, int) else cross[0]
+            context = torch.randn((2, 77, cross), generator=generator)
+            timesteps = spec.get("timesteps", [981, 1] if seed == 0 else [999, 500])
             tensors["unet.sample"] = sample
             tensors["unet.encoder_hidden_states"] = context
             tensors["unet.timesteps"] = torch.tensor(timesteps, dtype=torch.float32)
@@ -200,7 +240,7 @@ def main(out_root):
                 tensors[f"unet.output.{index}"] = unet(sample, t, encoder_hidden_states=context).sample
             # A latent size that is not a multiple of 2^(blocks - 1) (diffusers' forward_upsample_size).
             odd = spec["odd_size"]
-            odd_sample = torch.randn((1, 4, odd[0], odd[1]), generator=generator)
+            odd_sample = torch.randn((1, spec["unet"]["in_channels"], odd[0], odd[1]), generator=generator)
             tensors["unet.odd_sample"] = odd_sample
             tensors["unet.odd_output"] = unet(odd_sample, 321, encoder_hidden_states=context[:1]).sample
 

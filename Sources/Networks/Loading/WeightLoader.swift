@@ -43,7 +43,8 @@ public enum WeightLoader {
       for name in file.tensorNames {
         let key = canonical[name] ?? name
         if let earlier = available[key] {
-          throw WeightLoadingError.duplicate(key: name, files: [earlier.file.url.path, file.url.path])
+          throw WeightLoadingError.duplicate(
+            key: name, files: [earlier.file.url.path, file.url.path])
         }
         available[key] = (file, name)
       }

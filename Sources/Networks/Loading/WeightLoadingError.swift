@@ -31,7 +31,8 @@ public enum WeightLoadingError: Error, CustomStringConvertible, Equatable, Senda
       "\(file): '\(key)' has shape \(found), expected \(expected)"
     case .unsupportedDType(let key, let file, let dtype):
       "\(file): '\(key)' has unsupported dtype \(dtype)"
-    case .duplicate(let key, let files): "'\(key)' appears more than once, in \(files.joined(separator: " and "))"
+    case .duplicate(let key, let files):
+      "'\(key)' appears more than once, in \(files.joined(separator: " and "))"
     case .malformedIndex(let file, let reason): "\(file): malformed shard index: \(reason)"
     case .unreadable(let file, let underlying): "\(file): \(underlying)"
     }

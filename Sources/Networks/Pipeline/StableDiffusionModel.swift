@@ -23,7 +23,8 @@ public final class StableDiffusionModel {
   /// Loads every network of a diffusers folder strictly.
   /// - Parameter directory: the folder (and weight variant preference).
   /// - Throws: `ConfigurationError` for an unreadable or unsupported configuration (including
-  ///   `model_index.json`, and a tokenizer with more ids than the text encoder's `vocab_size`),
+  ///   `model_index.json`, and a tokenizer with more ids than the text encoder's `vocab_size` or longer
+  ///   sequences than its `max_position_embeddings`),
   ///   `TokenizerError` for a missing or malformed `tokenizer/` folder, `WeightLoadingError` for missing
   ///   files and missing, unused or mis-shaped tensors.
   public init(directory: ModelDirectory) throws {
@@ -32,13 +33,8 @@ public final class StableDiffusionModel {
     let tokenizer = try CLIPTokenizer(directory: directory.tokenizerDirectory)
     let textConfiguration = try CLIPTextConfiguration.decode(
       contentsOf: directory.textEncoderConfiguration)
-    guard tokenizer.vocabularySize <= textConfiguration.vocabSize else {
-      throw ConfigurationError.invalid(
-        file: directory.textEncoderConfiguration.path, field: "vocab_size",
-        reason:
-          "\(textConfiguration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) ids"
-      )
-    }
+    try Self.checkCompatibility(
+      of: tokenizer, with: textConfiguration, file: directory.textEncoderConfiguration.path)
     self.tokenizer = tokenizer
     textEncoder = try CLIPTextModel(configuration: textConfiguration)
     unet = try UNet2DConditionModel(
@@ -50,7 +46,8 @@ public final class StableDiffusionModel {
       directory.textEncoderWeights(), into: textEncoder,
       renaming: .clipTextModel)
     reports["unet"] = try WeightLoader.load(directory.unetWeights(), into: unet)
-    reports["vae"] = try WeightLoader.load(directory.vaeWeights(), into: vae)
+    reports["vae"] = try WeightLoader.load(
+      directory.vaeWeights(), into: vae, renaming: .autoencoderKL)
     loadReports = reports
     self.directory = directory
   }
@@ -64,19 +61,16 @@ public final class StableDiffusionModel {
   ///   - tokenizer: an optional tokenizer to carry along.
   ///   - seed: the weight seed.
   /// - Throws: `ConfigurationError` if a configuration is not supported, if the UNet's
-  ///   `cross_attention_dim` differs from the text encoder's `hidden_size`, or if the tokenizer has more ids
-  ///   than the text encoder's `vocab_size`.
+  ///   `cross_attention_dim` differs from the text encoder's `hidden_size`, or if the tokenizer does not fit
+  ///   the text encoder (`vocab_size`, `max_position_embeddings`).
   public init(
     randomWeights textEncoderConfiguration: CLIPTextConfiguration,
     unet unetConfiguration: UNetConfiguration,
     vae vaeConfiguration: AutoencoderKLConfiguration, tokenizer: CLIPTokenizer? = nil, seed: UInt64
   ) throws {
-    if let tokenizer, tokenizer.vocabularySize > textEncoderConfiguration.vocabSize {
-      throw ConfigurationError.invalid(
-        file: "text_encoder/config.json", field: "vocab_size",
-        reason:
-          "\(textEncoderConfiguration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) ids"
-      )
+    if let tokenizer {
+      try Self.checkCompatibility(
+        of: tokenizer, with: textEncoderConfiguration, file: "text_encoder/config.json")
     }
     self.tokenizer = tokenizer
     for width in unetConfiguration.resolvedCrossAttentionWidths
@@ -95,6 +89,28 @@ public final class StableDiffusionModel {
     vae.initializeParametersRandomly(seed: seed &+ 2)
     directory = nil
     loadReports = [:]
+  }
+
+  /// Checks that every id the tokenizer can produce has a token embedding and that its sequence length fits
+  /// the position embeddings.
+  /// - Throws: `ConfigurationError.invalid` naming `vocab_size` or `max_position_embeddings` of `file`.
+  static func checkCompatibility(
+    of tokenizer: CLIPTokenizer, with configuration: CLIPTextConfiguration, file: String
+  ) throws {
+    guard tokenizer.vocabularySize <= configuration.vocabSize else {
+      throw ConfigurationError.invalid(
+        file: file, field: "vocab_size",
+        reason:
+          "\(configuration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) ids"
+      )
+    }
+    guard tokenizer.maxLength <= configuration.maxPositionEmbeddings else {
+      throw ConfigurationError.invalid(
+        file: file, field: "max_position_embeddings",
+        reason:
+          "\(configuration.maxPositionEmbeddings) positions for the tokenizer's \(tokenizer.maxLength) tokens"
+      )
+    }
   }
 
   /// The text encoder's last hidden state for each prompt (the UNet's `encoderHiddenStates`).

@@ -42,8 +42,12 @@ public final class AutoencoderKL: Layer {
     registry.child("post_quant_conv", postQuantConvolution)
   }
 
-  /// The latent scaling factor (`scaling_factor`).
+  /// The latent scaling factor (`scaling_factor`, 0.18215 when the configuration omits it).
   public var scalingFactor: Float { configuration.resolvedScalingFactor }
+  /// The number of latent channels (`latent_channels`, 4 for Stable Diffusion).
+  public var latentChannels: Int { configuration.resolvedLatentChannels }
+  /// The spatial factor between image and latents, `2^(blocks − 1)` (8 for Stable Diffusion).
+  public var downsamplingFactor: Int { configuration.downsamplingFactor }
 
   /// The posterior of the latents of `image`.
   /// - Parameter image: `[N, in_channels, H, W]` with values in [-1, 1]; `H`, `W` divisible by the
