@@ -142,7 +142,8 @@ public final class CLIPRanker: ResultRanker {
       }
     }
     let batch = Tensor.concatenated(squares, axis: 0).reshaped([images.count, 3, side, side])
-    return antialiasedBicubicResized(batch, height: imageSize, width: imageSize)
+    // PIL's antialiased bicubic = torch `interpolate(mode="bicubic", antialias=True, align_corners=False)`.
+    return resampled(batch, height: imageSize, width: imageSize, filter: .bicubic)
   }
 
   /// CLIP normalisation `(x − mean) / std` per channel.
