@@ -23,8 +23,10 @@ struct PipelineEditBackend: EditBackend {
         "no --model given: using the built-in demonstration model, whose weights are RANDOM — it shows the "
           + "mechanics (the mask is respected, --background paste keeps every outside pixel), not real edits")
     }
-    let editor = try BlendedLatentEditor(model: model)
-    if settings.rankingModelDirectory != nil { throw EditCommandError.unavailable(feature: "--rank-with") }
+    var editor = try BlendedLatentEditor(model: model)
+    if let path = settings.rankingModelDirectory {
+      editor.ranker = try CLIPRanker(directory: URL(fileURLWithPath: path))
+    }
     _ = progress(EditPhaseProgress(phase: EditPhaseProgress.loading, completed: 1, total: 1))
     let latentSize = model.unet.configuration.sampleSize ?? 64
     return PipelineEditor(
@@ -62,7 +64,7 @@ struct PipelineEditor: PreparedEditor {
       timings: [
         "preparation": timings.preparation, "text_encoding": timings.textEncoding,
         "image_encoding": timings.imageEncoding, "denoising": timings.denoising, "decoding": timings.decoding,
-        "background": timings.background, "total": timings.total,
+        "background": timings.background, "ranking": timings.ranking, "total": timings.total,
       ])
   }
 }
