@@ -4,8 +4,8 @@ import TensorCore
 ///
 /// `edit` runs: input checks → padding to the autoencoder factor → prompt encoding (`[negative, prompt]`) →
 /// `z_init = scalingFactor · mean(E(2x − 1))` → latent mask → ``BlendedDenoisingSteps`` → decode each result
-/// (`D(z / scalingFactor)`, clamped to [-1, 1], mapped to [0, 1]) → crop → background mode.
-/// → ranking (when a ``ranker`` is set: results reordered best first).
+/// (`D(z / scalingFactor)`, clamped to [-1, 1], mapped to [0, 1]) → crop → background mode → ranking (when a
+/// ``ranker`` is set: results scored and reordered best first).
 public struct BlendedLatentEditor {
   /// The prompt encoder.
   public let textEncoder: any TextEncoding
