@@ -15,7 +15,8 @@ import TensorCore
 /// Non-square images: the paper's are square. A `H × W` image with `H ≠ W` is, after masking, padded with
 /// black to a centred `max(H, W)` square (`⌊(S − H) / 2⌋` rows on top, `⌊(S − W) / 2⌋` columns on the
 /// left), so the edited object keeps its aspect ratio and nothing is cropped; the padding is black like the
-/// masked-out background. Square images are not padded.
+/// masked-out background. Square images are not padded. (Tested against torch on square, upscaled and
+/// non-square inputs: `Tests/Reference/make_ranking_resize_fixtures.py`.)
 ///
 /// Limitations: the normalisation constants are OpenAI CLIP's (``imageMean``, ``imageStd``), whatever a
 /// `preprocessor_config.json` says; image values are expected in [0, 1] but not checked.
