@@ -303,9 +303,11 @@ def make_model_fixture(args):
     from PIL import Image
     from safetensors.torch import save_file
     root = Path(args.model_dir)
-    unet = diffusers.UNet2DConditionModel.from_pretrained(root / "unet").eval()
-    vae = diffusers.AutoencoderKL.from_pretrained(root / "vae").eval()
-    text_encoder = transformers.CLIPTextModel.from_pretrained(root / "text_encoder").eval()
+    # Weights stored in fp16/bf16 (`--variant fp16`) are computed in float32, as the Swift side does.
+    load = dict(variant=args.variant, torch_dtype=torch.float32)
+    unet = diffusers.UNet2DConditionModel.from_pretrained(root / "unet", **load).eval()
+    vae = diffusers.AutoencoderKL.from_pretrained(root / "vae", **load).eval()
+    text_encoder = transformers.CLIPTextModel.from_pretrained(root / "text_encoder", **load).eval()
     tokenizer = transformers.CLIPTokenizer.from_pretrained(root / "tokenizer")
     config = json.loads((root / "scheduler" / "scheduler_config.json").read_text())
     scheduler = getattr(diffusers, args.scheduler).from_config(config)
@@ -401,6 +403,7 @@ def main():
     model.add_argument("--paste-radius", type=int, default=None)
     model.add_argument("--height", type=int, default=None)
     model.add_argument("--width", type=int, default=None)
+    model.add_argument("--variant", default=None, help="weight file variant, e.g. fp16")
     model.add_argument("--out", required=True)
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -4,7 +4,8 @@ import TensorCore
 ///
 /// `edit` runs: input checks → padding to the autoencoder factor → prompt encoding (`[negative, prompt]`) →
 /// `z_init = scalingFactor · mean(E(2x − 1))` → latent mask → ``BlendedDenoisingSteps`` → decode each result
-/// (`D(z / scalingFactor)`, clamped to [-1, 1], mapped to [0, 1]) → crop → background mode.
+/// (`D(z / scalingFactor)`, clamped to [-1, 1], mapped to [0, 1]) → crop → background mode → ranking (when a
+/// ``ranker`` is set: results scored and reordered best first).
 public struct BlendedLatentEditor {
   /// The prompt encoder.
   public let textEncoder: any TextEncoding
@@ -14,6 +15,10 @@ public struct BlendedLatentEditor {
   public let noisePredictor: any NoisePredictor
   /// The model's scheduler configuration (`scheduler/scheduler_config.json`).
   public let schedulerConfiguration: SchedulerConfiguration
+  /// Optional ranking of the batch (paper §4.4, e.g. ``CLIPRanker``): when set, `edit` scores the results with
+  /// the request's pixel mask and prompt and returns them best (lowest score) first, filling
+  /// ``EditResult/scores`` and ``EditResult/rankedOrder``.
+  public var ranker: (any ResultRanker)?
 
   /// Creates an editor.
   /// - Parameters:
@@ -21,14 +26,16 @@ public struct BlendedLatentEditor {
   ///   - autoencoder: Image ↔ latents.
   ///   - noisePredictor: The denoiser.
   ///   - schedulerConfiguration: The model's scheduler configuration.
+  ///   - ranker: Optional ranking of the results (none by default).
   public init(
     textEncoder: any TextEncoding, autoencoder: any LatentAutoencoder, noisePredictor: any NoisePredictor,
-    schedulerConfiguration: SchedulerConfiguration
+    schedulerConfiguration: SchedulerConfiguration, ranker: (any ResultRanker)? = nil
   ) {
     self.textEncoder = textEncoder
     self.autoencoder = autoencoder
     self.noisePredictor = noisePredictor
     self.schedulerConfiguration = schedulerConfiguration
+    self.ranker = ranker
   }
 
   /// Edits with the torch-compatible generator seeded by `request.seed` (a random seed when `nil`).
@@ -160,10 +167,29 @@ public struct BlendedLatentEditor {
       images = images.map { PixelPaste.composite(edited: $0, original: request.image, weights: weights) }
     }
     timings.background = lap()
+
+    // Ranking: ascending score, ties in batch order.
+    var scores: [Float]?
+    var rankedOrder: [Int]?
+    if let ranker {
+      let values: [Float]
+      do { values = try ranker.scores(images: images, mask: checked.mask, prompt: request.prompt) } catch {
+        throw .componentFailed(stage: "ranker", reason: "\(error)")
+      }
+      guard values.count == images.count else {
+        throw .componentOutput(stage: "ranker", expected: [images.count], found: [values.count])
+      }
+      guard values.allSatisfy(\.isFinite) else { throw .nonFiniteOutput(stage: "ranker") }
+      let ranked = RankedResult.ascending(values)
+      images = ranked.map { images[$0.index] }
+      scores = ranked.map(\.distance)
+      rankedOrder = ranked.map(\.index)
+    }
+    timings.ranking = lap()
     timings.total = (clock.now - start).seconds
 
     return EditResult(
-      images: images, scores: nil, latentMask: mask.values, finalLatents: finalLatents,
+      images: images, scores: scores, rankedOrder: rankedOrder, latentMask: mask.values, finalLatents: finalLatents,
       sourceLatents: sourceLatents, seed: nil, denoisingStepCount: kept,
       promptWasTruncated: conditioning.truncated.count > 1 && conditioning.truncated[1],
       negativePromptWasTruncated: conditioning.truncated.first ?? false, timings: timings)

@@ -14,6 +14,8 @@ public struct EditTimings: Sendable, Equatable {
   public var decoding: Double = 0
   /// Background handling.
   public var background: Double = 0
+  /// Scoring and ordering the results (0 without a ranker).
+  public var ranking: Double = 0
   /// The whole edit.
   public var total: Double = 0
 
@@ -24,10 +26,14 @@ public struct EditTimings: Sendable, Equatable {
 /// The outcome of an edit.
 public struct EditResult: Sendable {
   /// The B edited images, each `[3, H, W]` RGB in [0, 1] at the request's size (not quantised; method.md's 8-bit
-  /// values are `round(255 · v)`).
+  /// values are `round(255 · v)`). In batch order, or best first when a ranker ran (see ``rankedOrder``).
   public var images: [Tensor]
-  /// Ranking scores per image (CLIP distance, lower is better), when a ranker ran; `nil` otherwise.
+  /// Ranking scores of ``images``, element for element (CLIP distance, lower is better), in ascending order,
+  /// when a ranker ran; `nil` otherwise.
   public var scores: [Float]?
+  /// When a ranker ran, the batch index of each of ``images``: `images[k]` is the result decoded from
+  /// `finalLatents[rankedOrder[k]]` (``finalLatents`` stay in batch order). `nil` without a ranker.
+  public var rankedOrder: [Int]? = nil
   /// The latent mask used for blending (the final, undilated level), `[h, w]` of 0/1; with ``ResizePolicy/pad``
   /// it covers the padded size (`h = ⌈H / 8⌉`).
   public var latentMask: Tensor
