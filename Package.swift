@@ -43,7 +43,7 @@ let package = Package(
     // MARK: - Executables
     .executableTarget(name: "bld", dependencies: ["BlendedLatentCommand"], path: "Sources/bld"),
     .executableTarget(
-      name: "bld-bench", dependencies: ["BlendedLatent", "Networks", "TensorCore"],
+      name: "bld-bench", dependencies: ["BlendedLatent", "Networks", "TensorCore", "COpenBLAS"],
       path: "Benchmarks/bld-bench"),
 
     // MARK: - Tests
