@@ -40,7 +40,7 @@ public struct EditSession {
   /// Runs the edit and writes the outputs.
   /// - Parameter progressBar: the bar to draw progress and notes on.
   /// - Returns: the summary (also what `--json` prints).
-  /// - Throws: ``EditCommandError``, ``ImageFileError``, or the backend's errors; ``EditCommandError/cancelled``
+  /// - Throws: ``EditCommandError``, `ImageFileError`, or the backend's errors; ``EditCommandError/cancelled``
   ///   whenever the token was cancelled. Nothing is left on disk after a throw.
   public func run(progressBar: ProgressBar) throws -> EditSummary {
     let clock = ProgressBar.monotonicSeconds

@@ -5,7 +5,7 @@ import TensorCore
 /// Files are read with ``RGBImage/init(contentsOf:maximumPixelCount:)`` (PNG and JPEG, through libpng and
 /// libjpeg-turbo) and written with ``RGBImage/pngData()`` (8-bit PNG). Gray files are expanded to RGB
 /// (R = G = B), palettes to their colours, PNG transparency (`tRNS`) to an alpha channel. The pipeline
-/// works on tensors: ``tensor()`` gives `[3, H, W]` in [0, 1]; ``init(tensor:)`` quantises back to 8 bits
+/// works on tensors: ``tensor()`` gives `[3, H, W]` in [0, 1]; ``init(tensor:alpha:)`` quantises back to 8 bits
 /// with `round(255 · v)` after clamping to [0, 1].
 ///
 /// Masks: ``luminanceTensor()`` reads a mask image as gray (white = edit, PIL's `convert("L")` weights);

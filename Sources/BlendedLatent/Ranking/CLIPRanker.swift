@@ -68,7 +68,7 @@ public final class CLIPRanker: ResultRanker {
 
   /// Loads a transformers `CLIPModel` folder (for example `openai/clip-vit-base-patch16`): `config.json`,
   /// `model.safetensors` (F32/F16/BF16, possibly sharded or the `fp16` variant; see
-  /// ``CLIPModel/init(directory:)``) and the tokenizer files in the same folder (`vocab.json` + `merges.txt`
+  /// `CLIPModel.init(directory:)`) and the tokenizer files in the same folder (`vocab.json` + `merges.txt`
   /// or `tokenizer.json`, with `tokenizer_config.json` / `special_tokens_map.json`; a `tokenizer/` subfolder
   /// is used when the folder itself has neither).
   /// - Parameter directory: the folder.
@@ -168,7 +168,7 @@ public final class CLIPRanker: ResultRanker {
 
   /// The prompt's token ids (padded to the tokenizer's length, truncated if longer) and text embedding.
   /// - Parameter prompt: the prompt.
-  /// - Returns: the tokens (``TokenizedText/wasTruncated`` tells whether it was cut) and `[1, projection_dim]`.
+  /// - Returns: the tokens (`TokenizedText.wasTruncated` tells whether it was cut) and `[1, projection_dim]`.
   public func textEmbedding(for prompt: String) -> (tokens: TokenizedText, embedding: Tensor) {
     let tokens = tokenizer.encode(prompt)
     return (tokens, model.textFeatures([tokens.ids]))

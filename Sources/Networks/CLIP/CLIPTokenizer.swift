@@ -51,7 +51,10 @@ public struct CLIPTokenizer: Sendable {
   ///   - vocabulary: token → id (`vocab.json`).
   ///   - merges: merge pairs in priority order (`merges.txt` without its `#version` line).
   ///   - maxLength: the padded length, at least 2.
-  ///   - bosToken, eosToken, unknownToken, padToken: the special tokens.
+  ///   - bosToken: the beginning-of-text token.
+  ///   - eosToken: the end-of-text token.
+  ///   - unknownToken: the token for text the vocabulary cannot spell.
+  ///   - padToken: the token padding to `maxLength`.
   ///   - additionalTokens: further added tokens.
   /// - Throws: ``TokenizerError`` when a merge or special token is not in the vocabulary.
   public init(
