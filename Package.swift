@@ -60,6 +60,6 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "BlendedLatentCommandTests",
-      dependencies: ["BlendedLatentCommand", "BlendedLatent", "TensorCore", "_TestSupport"]),
+      dependencies: ["BlendedLatentCommand", "BlendedLatent", "Networks", "TensorCore", "_TestSupport"]),
   ]
 )

@@ -14,13 +14,11 @@ struct ModelDirectoryInspector: ModelInspecting {
     let vae = try AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration)
     let scheduler = try SchedulerConfiguration.decode(contentsOf: directory.schedulerConfiguration)
     var notes: [String] = []
-    let family: String
-    switch text.hiddenSize {
-    case 768: family = "Stable Diffusion 1.x"
-    case 1024: family = "Stable Diffusion 2.x"
-    default:
-      family = "Stable Diffusion-like (text width \(text.hiddenSize))"
-      notes.append("text encoder width \(text.hiddenSize) matches neither SD 1.x (768) nor SD 2.x (1024)")
+    // SD 1.x: CLIP ViT-L/14 text tower (quick_gelu, width 768); SD 2.x: OpenCLIP ViT-H/14 (gelu, width 1024).
+    let family = text.hiddenAct == "quick_gelu" ? "Stable Diffusion 1.x" : "Stable Diffusion 2.x"
+    let expectedWidth = text.hiddenAct == "quick_gelu" ? 768 : 1024
+    if text.hiddenSize != expectedWidth {
+      notes.append("text encoder width \(text.hiddenSize), not \(family)'s \(expectedWidth): a reduced or custom model")
     }
     let weights: [(String, () throws -> WeightFiles)] = [
       ("text_encoder", directory.textEncoderWeights), ("unet", directory.unetWeights), ("vae", directory.vaeWeights),
@@ -33,8 +31,9 @@ struct ModelDirectoryInspector: ModelInspecting {
       for file in weightFiles.urls {
         let safetensors = try SafetensorsFile(contentsOf: file)
         for entry in safetensors.entries.values {
-          count += entry.shape.reduce(1, *)
           dtypes[entry.dtype.rawValue, default: 0] += 1
+          // Integer tensors are buffers (CLIP's position_ids), not parameters.
+          if [.float32, .float16, .bfloat16, .float64].contains(entry.dtype) { count += entry.shape.reduce(1, *) }
         }
       }
       components.append(

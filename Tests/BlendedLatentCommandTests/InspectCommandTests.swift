@@ -1,4 +1,6 @@
 import BlendedLatentCommand
+import Networks
+import _TestSupport
 import Foundation
 import Testing
 
@@ -46,5 +48,31 @@ struct InspectCommandTests {
     let status = try InspectCommand.parse([FileManager.default.temporaryDirectory.path]).execute(
       inspector: FakeInspector(fails: true), console: console)
     #expect(status == 1 && console.error == "bld: error: the fake editor failed on two lines\n")
+  }
+}
+
+/// The real inspector on the tiny diffusers folders: family, prediction type, resolution and parameter
+/// counts equal to what the loaded networks register.
+@Suite("bld inspect on diffusers folders")
+struct ModelDirectoryInspectionTests {
+  @Test(arguments: [("sd1-tiny", "Stable Diffusion 1.x"), ("sd2-tiny", "Stable Diffusion 2.x")])
+  func reportsTheFolder(name: String, family: String) throws {
+    let folder = RepositoryFixtures.tinyModel(name)
+    let report = try defaultModelInspector().inspect(directory: folder)
+    #expect(report.family == family)
+    #expect(report.predictionType == "epsilon")
+    let model = try StableDiffusionModel(directory: ModelDirectory(root: folder))
+    #expect(report.nativeResolution == (model.unet.configuration.sampleSize ?? 0) * model.vae.downsamplingFactor)
+    let counts = Dictionary(uniqueKeysWithValues: report.components.map { ($0.name, $0.parameterCount) })
+    #expect(counts["unet"] == model.unet.parameterCount)
+    #expect(counts["vae"] == model.vae.parameterCount)
+    #expect(counts["text_encoder"] == model.textEncoder.parameterCount)
+    #expect(report.components.map(\.name).contains("tokenizer"))
+  }
+
+  @Test func aFolderWithoutModelIndexIsAnError() throws {
+    #expect(throws: (any Error).self) {
+      try defaultModelInspector().inspect(directory: RepositoryFixtures.tinyModel("sd1-tiny").appendingPathComponent("unet"))
+    }
   }
 }
