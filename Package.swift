@@ -24,6 +24,7 @@ let package = Package(
     .systemLibrary(
       name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
       providers: [.apt(["libjpeg-dev"])]),
+    .target(name: "CImageShims", dependencies: ["CPNG", "CJPEG"]),
     .target(
       name: "CTensorKernels", dependencies: ["COpenBLAS"],
       linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]),
@@ -31,7 +32,7 @@ let package = Package(
     // MARK: - Public modules
     .target(name: "TensorCore", dependencies: ["COpenBLAS", "CTensorKernels"]),
     .target(name: "Networks", dependencies: ["TensorCore"]),
-    .target(name: "BlendedLatent", dependencies: ["Networks", "TensorCore", "CPNG", "CJPEG"]),
+    .target(name: "BlendedLatent", dependencies: ["Networks", "TensorCore", "CPNG", "CJPEG", "CImageShims"]),
     .target(
       name: "BlendedLatentCommand",
       dependencies: [
@@ -42,7 +43,7 @@ let package = Package(
     // MARK: - Executables
     .executableTarget(name: "bld", dependencies: ["BlendedLatentCommand"], path: "Sources/bld"),
     .executableTarget(
-      name: "bld-bench", dependencies: ["BlendedLatent", "Networks", "TensorCore"],
+      name: "bld-bench", dependencies: ["BlendedLatent", "Networks", "TensorCore", "COpenBLAS"],
       path: "Benchmarks/bld-bench"),
 
     // MARK: - Tests
@@ -59,6 +60,6 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "BlendedLatentCommandTests",
-      dependencies: ["BlendedLatentCommand", "BlendedLatent", "TensorCore", "_TestSupport"]),
+      dependencies: ["BlendedLatentCommand", "BlendedLatent", "Networks", "TensorCore", "_TestSupport"]),
   ]
 )

@@ -18,21 +18,19 @@ void bld_group_norm_f32(const float *restrict x, float *restrict y, size_t chann
       squares += d * d;
     }
     const float inv = (float)(1.0 / sqrt(squares / (double)n + (double)epsilon));
+    // The mean as a float pair (hi + lo): subtracting hi is exact for values near the mean, so large
+    // common offsets do not lose the float rounding of the mean itself.
     const float m = (float)mean;
+    const float m_lo = (float)(mean - (double)m);
     for (size_t c = 0; c < per_group; ++c) {
       const size_t channel = g * per_group + c;
       const float scale = inv * (gamma ? gamma[channel] : 1.0f);
-      const float shift = (beta ? beta[channel] : 0.0f) - m * scale;
+      const float shift = beta ? beta[channel] : 0.0f;
       const float *s = src + c * spatial;
       float *d = dst + c * spatial;
-      if (silu) {
-        for (size_t i = 0; i < spatial; ++i) {
-          const float v = s[i] * scale + shift;
-          d[i] = v / (1.0f + expf(-v));
-        }
-      } else {
-        for (size_t i = 0; i < spatial; ++i) d[i] = s[i] * scale + shift;
-      }
+      // (x − mean) first: folding the mean into the shift cancels catastrophically for large offsets.
+      for (size_t i = 0; i < spatial; ++i) d[i] = ((s[i] - m) - m_lo) * scale + shift;
+      if (silu) bld_silu_inplace_f32(d, spatial);  // while the channel is still in cache
     }
   }
 }
@@ -53,8 +51,9 @@ void bld_layer_norm_f32(const float *restrict x, float *restrict y, size_t width
     }
     const float inv = (float)(1.0 / sqrt(squares / (double)width + (double)epsilon));
     const float m = (float)mean;
+    const float m_lo = (float)(mean - (double)m);
     for (size_t i = 0; i < width; ++i) {
-      const float v = (src[i] - m) * inv;
+      const float v = ((src[i] - m) - m_lo) * inv;
       dst[i] = v * (gamma ? gamma[i] : 1.0f) + (beta ? beta[i] : 0.0f);
     }
   }

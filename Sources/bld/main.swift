@@ -1,1 +1,3 @@
 import BlendedLatentCommand
+
+BLDCommand.main()

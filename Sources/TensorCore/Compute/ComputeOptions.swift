@@ -1,4 +1,5 @@
 internal import COpenBLAS
+internal import CTensorKernels
 import Dispatch
 import Foundation
 import Synchronization
@@ -26,17 +27,50 @@ public enum ComputeOptions {
 
   /// The default thread count: the number of active processors.
   public static var defaultThreadCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+  /// The widest vector instructions this CPU offers to TensorCore's own C kernels (OpenBLAS chooses its own).
+  public static var supportedVectorExtension: VectorExtension {
+    VectorExtension(rawValue: Int(bld_detected_simd_level())) ?? .portable
+  }
+
+  /// The vector instructions TensorCore's kernels use now: the supported ones, capped by
+  /// `setVectorExtensionLimit(_:)`.
+  public static var vectorExtension: VectorExtension {
+    VectorExtension(rawValue: Int(bld_simd_level())) ?? .portable
+  }
+
+  /// Caps the vector instructions of TensorCore's kernels (process-wide), so every code path can be tested
+  /// and compared on one machine. Results agree across levels within float rounding.
+  public static func setVectorExtensionLimit(_ limit: VectorExtension) {
+    bld_set_simd_limit(Int32(limit.rawValue))
+  }
+}
+
+/// The instruction-set levels of TensorCore's C kernels.
+public enum VectorExtension: Int, Sendable, Comparable, CaseIterable {
+  /// Portable C, whatever the compiler emits for the baseline target.
+  case portable = 0
+  /// x86-64 AVX2 with FMA (8 floats per vector).
+  case avx2 = 1
+  /// x86-64 AVX-512F (16 floats per vector).
+  case avx512 = 2
+
+  /// Orders levels from portable to widest.
+  public static func < (a: VectorExtension, b: VectorExtension) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// Runs `body(range)` over `count` items split into at most `ComputeOptions.threadCount` contiguous chunks.
 ///
 /// Chunks run concurrently; `body` must only touch the part of the output its range owns and must not
-/// call BLAS. Small workloads (`count * costPerItem` below `minimumWork`) run on the calling thread.
+/// call BLAS (`sgemm` checks this: every chunk, threaded or not, runs marked as inside a parallel region).
+/// Small workloads (`count * costPerItem` below `minimumWork`) run on the calling thread.
 func parallelChunks(_ count: Int, costPerItem: Int = 1, minimumWork: Int = 1 << 14, _ body: (Range<Int>) -> Void) {
   guard count > 0 else { return }
   let threads = min(ComputeOptions.threadCount, count)
   if threads <= 1 || count * costPerItem < minimumWork {
+    bld_parallel_region_enter()
     body(0..<count)
+    bld_parallel_region_leave()
     return
   }
   let chunk = (count + threads - 1) / threads
@@ -46,7 +80,10 @@ func parallelChunks(_ count: Int, costPerItem: Int = 1, minimumWork: Int = 1 << 
     DispatchQueue.concurrentPerform(iterations: threads) { part in
       let start = part * chunk
       let end = min(count, start + chunk)
-      if start < end { work(start..<end) }
+      guard start < end else { return }
+      bld_parallel_region_enter()
+      work(start..<end)
+      bld_parallel_region_leave()
     }
   }
 }

@@ -13,7 +13,7 @@ public struct AttentionGradients: Sendable {
 /// The backward pass of `scaledDotProductAttention(query:key:value:headCount:causal:)`.
 ///
 /// Shapes as the forward: `query` `[B, Tq, H·d]`, `key`/`value` `[B, Tk, H·d]`, `outputGradient` `[B, Tq, H·d]`.
-/// Per head and per tile of `attentionQueryTile` query rows, the probabilities `P = softmax(s·QKᵀ)` are
+/// Per head and per tile of `attentionQueryTileRows` query rows, the probabilities `P = softmax(s·QKᵀ)` are
 /// recomputed (never held whole) and `∂V += Pᵀ·∂O`, `∂P = ∂O·Vᵀ`, `∂S = P ⊙ (∂P − rowsum(∂P ⊙ P))`,
 /// `∂Q = s·∂S·K`, `∂K += s·∂Sᵀ·Q` with `s = 1/√d`. Peak extra memory: two `tile × Tk` buffers.
 public func scaledDotProductAttentionBackward(
@@ -27,7 +27,7 @@ public func scaledDotProductAttentionBackward(
   precondition(headCount > 0 && width % headCount == 0, "attention backward: width \(width) not divisible by \(headCount) heads")
   let headWidth = width / headCount
   let scale = 1 / Float(headWidth).squareRoot()
-  let tile = min(queryCount, attentionQueryTile)
+  let tile = min(queryCount, attentionQueryTileRows)
   var probabilities = [Float](repeating: 0, count: tile * keyCount)
   var scoreGradients = [Float](repeating: 0, count: tile * keyCount)
   var queryGradient = Tensor(shape: query.shape, repeating: 0)

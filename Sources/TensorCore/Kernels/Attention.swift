@@ -1,27 +1,112 @@
 internal import CTensorKernels
 
-/// Query rows per score tile of `scaledDotProductAttention`: the score buffer holds at most
-/// `attentionQueryTile × keyCount` floats, whatever the sequence length.
-let attentionQueryTile = 256
+/// Query rows per score tile of the BLAS path of `scaledDotProductAttention` (heads wider than
+/// `attentionFusedHeadWidthLimit`): its score buffer holds at most `attentionQueryTileRows × keyCount` floats.
+public let attentionQueryTileRows = 256
 
-/// Multi-head scaled dot-product attention, `softmax(Q Kᵀ / √d) V`, computed in query tiles so the full
-/// score matrix is never held.
+/// The widest head handled by the fused kernel; wider heads (the VAE's single 512-wide head) use BLAS GEMMs on
+/// query tiles, where the large reduction makes BLAS faster.
+public let attentionFusedHeadWidthLimit = 128
+
+/// Query rows the fused kernel scores at once per thread.
+let attentionFusedRows = 4
+
+/// The number of score floats `scaledDotProductAttention` holds at once (over all threads), against
+/// `B × H × Tq × Tk` for a full score matrix:
+/// - heads up to `attentionFusedHeadWidthLimit` wide: `4 × keyCount` per thread (keys rounded up to 16);
+/// - wider heads: `min(queryCount, attentionQueryTileRows) × keyCount`.
+///
+/// The fused path also holds one packed copy of the keys (the size of `key`, keys rounded up to 16).
+public func attentionScoreWorkspaceElements(
+  queryCount: Int, keyCount: Int, headWidth: Int, threadCount: Int = ComputeOptions.threadCount
+) -> Int {
+  headWidth <= attentionFusedHeadWidthLimit
+    ? max(1, threadCount) * attentionFusedRows * ((keyCount + 15) / 16 * 16)
+    : min(queryCount, attentionQueryTileRows) * keyCount
+}
+
+/// Multi-head scaled dot-product attention, `softmax(Q Kᵀ / √d) V`, that never holds the full score matrix.
 ///
 /// `query`: `[B, Tq, H·d]`, `key` and `value`: `[B, Tk, H·d]` (the layout after diffusers' `to_q`/`to_k`/`to_v`)
-/// → `[B, Tq, H·d]`. With `causal`, query `i` attends to keys `0...i` only (CLIP's text mask).
-/// Peak extra memory: `attentionQueryTile × Tk` floats.
+/// → `[B, Tq, H·d]`. With `causal`, query `i` attends to keys `0...i` only (CLIP's text mask; PyTorch's
+/// `is_causal`, aligned top-left when `Tq ≠ Tk`).
+///
+/// Heads up to `attentionFusedHeadWidthLimit` wide run a fused C kernel (scores, softmax and values for four
+/// query rows at a time) in parallel over batch × head × query blocks, without BLAS. Wider heads use BLAS GEMMs on
+/// tiles of `attentionQueryTileRows` query rows with a parallel softmax in between. Extra memory is given by
+/// `attentionScoreWorkspaceElements`.
 public func scaledDotProductAttention(
   query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool = false
 ) -> Tensor {
   precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "attention expects [B, T, H·d] tensors")
-  let (batch, queryCount, width) = (query.shape[0], query.shape[1], query.shape[2])
+  let (batch, width) = (query.shape[0], query.shape[2])
   let keyCount = key.shape[1]
   precondition(key.shape == [batch, keyCount, width] && value.shape == key.shape,
                "attention: query \(query.shape), key \(key.shape), value \(value.shape)")
+  precondition(keyCount > 0, "attention needs at least one key, got \(key.shape)")
   precondition(headCount > 0 && width % headCount == 0, "attention: width \(width) not divisible by \(headCount) heads")
   let headWidth = width / headCount
+  if headWidth <= attentionFusedHeadWidthLimit {
+    return fusedAttention(query: query, key: key, value: value, headCount: headCount, causal: causal)
+  }
+  return tiledGEMMAttention(query: query, key: key, value: value, headCount: headCount, causal: causal)
+}
+
+/// The fused path: per (batch, head) transposed keys, then blocks of query rows in parallel.
+private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool) -> Tensor {
+  let (batch, queryCount, width) = (query.shape[0], query.shape[1], query.shape[2])
+  let keyCount = key.shape[1]
+  let headWidth = width / headCount
   let scale = 1 / Float(headWidth).squareRoot()
-  let tile = min(queryCount, attentionQueryTile)
+  let heads = batch * headCount
+  // Each head's keys packed in panels of 16 keys × d (contiguous), so the score kernel streams them.
+  let paddedKeys = bld_padded_key_count(keyCount)
+  let packedKeys = Tensor(shape: [heads, paddedKeys * headWidth]) { packed in
+    key.withUnsafeBufferPointer { k in
+      parallelChunks(heads, costPerItem: keyCount * headWidth) { range in
+        for item in range {
+          let (b, h) = item.quotientAndRemainder(dividingBy: headCount)
+          bld_pack_keys_f32(k.baseAddress! + b * keyCount * width + h * headWidth, keyCount, width, headWidth,
+                            packed.baseAddress! + item * paddedKeys * headWidth)
+        }
+      }
+    }
+  }
+  // Work items: (batch·head, block of query rows). Blocks are small enough to balance two or more threads
+  // even for one head, large enough to amortise the per-item set-up.
+  let blockRows = 64
+  let blocks = (queryCount + blockRows - 1) / blockRows
+  return Tensor(shape: query.shape) { out in
+    query.withUnsafeBufferPointer { q in
+      value.withUnsafeBufferPointer { v in
+        packedKeys.withUnsafeBufferPointer { kp in
+          parallelChunks(heads * blocks, costPerItem: blockRows * keyCount * headWidth * 4) { range in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: attentionFusedRows * paddedKeys)
+            defer { scores.deallocate() }
+            for item in range {
+              let (head, block) = item.quotientAndRemainder(dividingBy: blocks)
+              let (b, h) = head.quotientAndRemainder(dividingBy: headCount)
+              let offset = b * queryCount * width + h * headWidth
+              let keyOffset = b * keyCount * width + h * headWidth
+              bld_attention_head_f32(
+                q.baseAddress! + offset, kp.baseAddress! + head * paddedKeys * headWidth, v.baseAddress! + keyOffset,
+                out.baseAddress! + offset, keyCount, width, headWidth,
+                block * blockRows, min(queryCount, (block + 1) * blockRows), scale, causal ? 1 : 0, scores)
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// The BLAS path for wide heads: query tiles of `attentionQueryTileRows`, BLAS GEMMs, parallel softmax.
+private func tiledGEMMAttention(query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool) -> Tensor {
+  let (batch, queryCount, width) = (query.shape[0], query.shape[1], query.shape[2])
+  let keyCount = key.shape[1]
+  let headWidth = width / headCount
+  let scale = 1 / Float(headWidth).squareRoot()
+  let tile = min(queryCount, attentionQueryTileRows)
   var scores = [Float](repeating: 0, count: tile * keyCount)
   return Tensor(shape: query.shape) { out in
     query.withUnsafeBufferPointer { q in
@@ -38,6 +123,7 @@ public func scaledDotProductAttention(
                 var start = 0
                 while start < queryCount {
                   let rows = min(tile, queryCount - start)
+                  // BLAS (its own threads) → our threads (softmax, no BLAS) → BLAS: never nested.
                   sgemm(transposeA: false, transposeB: true, m: rows, n: keyCount, k: headWidth,
                         a: qBase + start * width, lda: width, b: kBase, ldb: width,
                         c: scoreBase, ldc: keyCount, beta: 0)

@@ -1,28 +1,69 @@
 internal import CTensorKernels
 
-/// The largest im2col tile, in floats (16 MiB). Convolutions never allocate more column memory than this.
-let im2colWorkspaceLimit = 4 << 20
+/// The largest im2col workspace of `conv2d`, in floats (4 Mi floats = 16 MiB): a convolution never allocates
+/// more column memory than this, however large its input (unless a single output row needs more).
+public let conv2dWorkspaceElementLimit = 4 << 20
+
+/// The number of floats of im2col workspace `conv2d` allocates for these shapes: 0 for 1×1 stride-1
+/// unpadded convolutions (a GEMM on the input itself), otherwise `C·kH·kW` times the output rows of one
+/// tile times the output width, with tiles chosen so the total stays within `conv2dWorkspaceElementLimit`
+/// (at least one output row).
+public func conv2dWorkspaceElements(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) -> Int {
+  guard let plan = ConvolutionPlan(inputShape: inputShape, weightShape: weightShape, stride: stride, padding: padding)
+  else { return 0 }
+  return plan.pointwise ? 0 : plan.reduction * plan.rowsPerTile * plan.outputWidth
+}
+
+/// The geometry of one convolution and its im2col tiling.
+struct ConvolutionPlan {
+  let batch: Int, channels: Int, height: Int, width: Int
+  let outputChannels: Int, kernelHeight: Int, kernelWidth: Int
+  let stride: Int, padding: Int
+  let outputHeight: Int, outputWidth: Int
+  /// `C · kH · kW`: the GEMM reduction length.
+  let reduction: Int
+  /// Whether the convolution is a plain GEMM on the input (1×1, stride 1, no padding).
+  let pointwise: Bool
+  /// Output rows per im2col tile; tiles are balanced so the last one is not a sliver.
+  let rowsPerTile: Int
+
+  init?(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) {
+    guard inputShape.count == 4, weightShape.count == 4, stride > 0, padding >= 0 else { return nil }
+    (batch, channels, height, width) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+    (outputChannels, kernelHeight, kernelWidth) = (weightShape[0], weightShape[2], weightShape[3])
+    (self.stride, self.padding) = (stride, padding)
+    outputHeight = (height + 2 * padding - kernelHeight) / stride + 1
+    outputWidth = (width + 2 * padding - kernelWidth) / stride + 1
+    guard outputHeight > 0, outputWidth > 0 else { return nil }
+    reduction = channels * kernelHeight * kernelWidth
+    pointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0
+    let maximumRows = max(1, min(outputHeight, conv2dWorkspaceElementLimit / max(1, reduction * outputWidth)))
+    let tiles = (outputHeight + maximumRows - 1) / maximumRows
+    rowsPerTile = (outputHeight + tiles - 1) / tiles
+  }
+}
 
 /// 2-D convolution (cross-correlation, as PyTorch's `conv2d`) through GEMM.
 ///
 /// `input`: `[N, C, H, W]`, `weight`: `[O, C, kH, kW]`, `bias`: `[O]` or nil →
 /// `[N, O, (H + 2p − kH) / s + 1, (W + 2p − kW) / s + 1]`.
 /// 1×1 stride-1 convolutions are one GEMM on the input itself; others unfold the input into a
-/// column buffer tiled by output rows so it never exceeds `im2colWorkspaceLimit` floats.
+/// column buffer tiled by output rows so it never exceeds `conv2dWorkspaceElementLimit` floats.
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
   precondition(input.rank == 4 && weight.rank == 4, "conv2d: input \(input.shape), weight \(weight.shape)")
   precondition(input.shape[1] == weight.shape[1], "conv2d: input has \(input.shape[1]) channels, weight expects \(weight.shape[1])")
-  let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-  let (outputChannels, kernelHeight, kernelWidth) = (weight.shape[0], weight.shape[2], weight.shape[3])
-  let outputHeight = (height + 2 * padding - kernelHeight) / stride + 1
-  let outputWidth = (width + 2 * padding - kernelWidth) / stride + 1
-  precondition(outputHeight > 0 && outputWidth > 0, "conv2d: kernel larger than padded input \(input.shape)")
-  if let bias { precondition(bias.shape == [outputChannels], "conv2d: bias \(bias.shape) for \(outputChannels) outputs") }
-  let reduction = channels * kernelHeight * kernelWidth
+  precondition(stride > 0 && padding >= 0, "conv2d: stride \(stride), padding \(padding)")
+  guard let plan = ConvolutionPlan(inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding)
+  else { preconditionFailure("conv2d: kernel \(weight.shape) larger than padded input \(input.shape)") }
+  if let bias { precondition(bias.shape == [plan.outputChannels], "conv2d: bias \(bias.shape) for \(plan.outputChannels) outputs") }
+  let (batch, channels, height, width) = (plan.batch, plan.channels, plan.height, plan.width)
+  let (outputChannels, kernelHeight, kernelWidth) = (plan.outputChannels, plan.kernelHeight, plan.kernelWidth)
+  let (outputHeight, outputWidth, reduction) = (plan.outputHeight, plan.outputWidth, plan.reduction)
   let outputPlane = outputHeight * outputWidth
-  let pointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0
-  let rowsPerTile = max(1, min(outputHeight, im2colWorkspaceLimit / max(1, reduction * outputWidth)))
-  var columns = pointwise ? [] : [Float](repeating: 0, count: reduction * rowsPerTile * outputWidth)
+  let rowsPerTile = plan.rowsPerTile
+  var columns = plan.pointwise ? [] : [Float](unsafeUninitializedCapacity: reduction * rowsPerTile * outputWidth) {
+    _, initialized in initialized = reduction * rowsPerTile * outputWidth  // im2col writes every element used
+  }
 
   return Tensor(shape: [batch, outputChannels, outputHeight, outputWidth]) { out in
     input.withUnsafeBufferPointer { x in
@@ -32,11 +73,15 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
           let result = out.baseAddress! + n * outputChannels * outputPlane
           let beta: Float = bias == nil ? 0 : 1
           if let bias {
+            // GEMM accumulates onto the bias (beta = 1). Filled in parallel: this is also the first touch of the
+            // output's pages, which is otherwise a serial cost on large outputs.
             bias.withUnsafeBufferPointer { b in
-              for o in 0..<outputChannels { (result + o * outputPlane).update(repeating: b[o], count: outputPlane) }
+              parallelChunks(outputChannels, costPerItem: outputPlane) { range in
+                for o in range { (result + o * outputPlane).update(repeating: b[o], count: outputPlane) }
+              }
             }
           }
-          if pointwise {
+          if plan.pointwise {
             sgemm(transposeA: false, transposeB: false, m: outputChannels, n: outputPlane, k: channels,
                   a: w.baseAddress!, lda: channels, b: image, ldb: outputPlane,
                   c: result, ldc: outputPlane, beta: beta)
@@ -47,6 +92,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
             while rowStart < outputHeight {
               let rowEnd = min(outputHeight, rowStart + rowsPerTile)
               let tileWidth = (rowEnd - rowStart) * outputWidth
+              // Our threads unfold the tile (no BLAS inside); then BLAS, with its own threads, multiplies it.
               parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
                 bld_im2col_f32(image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
                                outputWidth, rowStart, rowEnd, range.lowerBound, range.upperBound, column.baseAddress!)

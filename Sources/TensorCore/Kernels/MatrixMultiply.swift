@@ -1,4 +1,5 @@
 internal import COpenBLAS
+internal import CTensorKernels
 
 /// Matrix product through `cblas_sgemm`, batched over leading axes.
 ///
@@ -59,11 +60,15 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
 }
 
 /// `C = op(A)·op(B) + beta·C` in row-major order through OpenBLAS, using `ComputeOptions.threadCount`.
+///
+/// - Precondition: not called from inside a `parallelChunks` body (BLAS runs its own threads; nesting them in
+///   ours would oversubscribe the cores).
 func sgemm(
   transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
   c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
 ) {
+  precondition(bld_in_parallel_region() == 0, "BLAS called inside a TensorCore parallel region")
   guard m > 0 && n > 0 else { return }
   if k == 0 {
     for row in 0..<m { for column in 0..<n { c[row * ldc + column] *= beta } }

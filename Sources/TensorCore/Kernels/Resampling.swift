@@ -17,11 +17,15 @@ public func upsampleNearest2x(_ x: Tensor) -> Tensor {
 
 /// Nearest-neighbour resize of the last two axes with PIL's sampling rule: output index `i` reads
 /// source index `floor((i + 0.5) · inExtent / outExtent)`. `x`: `[..., H, W]` → `[..., height, width]`.
+///
+/// The position is evaluated exactly as Pillow's `ImagingScaleAffine` does (start at `scale / 2`, add
+/// `scale = in / out` once per output index, in double), so where `(i + 0.5) · in / out` is an exact integer the
+/// result still equals `Image.resize(size, Image.NEAREST)` bit for bit.
 public func resizedNearest(_ x: Tensor, height: Int, width: Int) -> Tensor {
   precondition(x.rank >= 2 && height > 0 && width > 0, "resizedNearest: \(x.shape) to \(height)×\(width)")
   let (inHeight, inWidth) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
-  let rows = (0..<height).map { min(inHeight - 1, Int((Double($0) + 0.5) * Double(inHeight) / Double(height))) }
-  let columns = (0..<width).map { min(inWidth - 1, Int((Double($0) + 0.5) * Double(inWidth) / Double(width))) }
+  let rows = pillowNearestIndices(inputCount: inHeight, outputCount: height)
+  let columns = pillowNearestIndices(inputCount: inWidth, outputCount: width)
   let planes = x.count / max(1, inHeight * inWidth)
   return Tensor(shape: Array(x.shape.dropLast(2)) + [height, width]) { out in
     x.withUnsafeBufferPointer { input in
@@ -34,6 +38,18 @@ public func resizedNearest(_ x: Tensor, height: Int, width: Int) -> Tensor {
       }
     }
   }
+}
+
+/// Source indices of Pillow's nearest-neighbour scaling along one axis.
+func pillowNearestIndices(inputCount: Int, outputCount: Int) -> [Int] {
+  let scale = Double(inputCount) / Double(outputCount)
+  var position = scale * 0.5
+  var indices = [Int](repeating: 0, count: outputCount)
+  for i in 0..<outputCount {
+    indices[i] = min(inputCount - 1, max(0, Int(position)))
+    position += scale
+  }
+  return indices
 }
 
 /// Max pooling of the last two axes with a square window equal to its stride (`factor`).

@@ -1,0 +1,122 @@
+internal import COpenBLAS
+import TensorCore
+
+/// The kernel-level cases of issue 2.
+enum KernelCases {
+  /// All kernel cases, sgemm first (its result is the peak the others are compared with).
+  static func all() -> [BenchmarkCase] {
+    [sgemm(2048), rawCBLASSgemm(2048)]
+      + [(64, 320), (32, 640), (16, 1280), (512, 128)].map { conv3x3(size: $0.0, channels: $0.1) }
+      + [attention(tokens: 4096, heads: 8, headWidth: 40, batch: 2), groupNorm(size: 64, channels: 320, groups: 32)]
+      + [broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: false),
+         broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: true)]
+  }
+
+  /// `sgemm-N`: an N×N by N×N product through TensorCore's `matmul`.
+  static func sgemm(_ n: Int) -> BenchmarkCase {
+    BenchmarkCase(name: "sgemm-\(n)", flops: 2 * pow3(n), isGEMMBacked: true) {
+      let a = benchmarkTensor([n, n], seed: 1)
+      let b = benchmarkTensor([n, n], seed: 2)
+      return { blackHole(matmul(a, b)) }
+    }
+  }
+
+  /// `sgemm-N-cblas`: the same product as one raw `cblas_sgemm` call into a preallocated output, i.e. what
+  /// OpenBLAS itself does from C in this process. `Benchmarks/sgemm_reference.c` measures the same from a C program.
+  static func rawCBLASSgemm(_ n: Int) -> BenchmarkCase {
+    BenchmarkCase(
+      name: "sgemm-\(n)-cblas", flops: 2 * pow3(n), isGEMMBacked: true,
+      extraFields: ["openblas_core": .string(String(cString: openblas_get_corename()))]
+    ) {
+      let a = benchmarkTensor([n, n], seed: 1).scalars
+      let b = benchmarkTensor([n, n], seed: 2).scalars
+      let c = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+      c.initialize(repeating: 0, count: n * n)
+      return {
+        a.withUnsafeBufferPointer { x in
+          b.withUnsafeBufferPointer { y in
+            cblas_sgemm(
+              CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, x.baseAddress, Int32(n),
+              y.baseAddress, Int32(n), 0, c, Int32(n))
+          }
+        }
+        blackHole(c[n])
+      }
+    }
+  }
+
+  /// `conv3x3-HxWxC`: batch 1, C → C channels, 3×3, stride 1, padding 1, with bias.
+  static func conv3x3(size: Int, channels: Int) -> BenchmarkCase {
+    let elements = Double(channels * size * size)
+    let inputOutputMB = 2 * elements * 4 / 1_048_576
+    return BenchmarkCase(
+      name: "conv3x3-\(size)x\(size)x\(channels)",
+      flops: 2 * Double(channels) * elements * 9, isGEMMBacked: true,
+      extraFields: [
+        "input_output_mb": .number(inputOutputMB),
+        "peak_rss_bound_mb": .number(3 * inputOutputMB),
+      ]
+    ) {
+      let x = benchmarkTensor([1, channels, size, size], seed: 3)
+      let weight = benchmarkTensor([channels, channels, 3, 3], seed: 4) * 0.02
+      let bias = benchmarkTensor([channels], seed: 5)
+      return { blackHole(conv2d(x, weight: weight, bias: bias, stride: 1, padding: 1)) }
+    }
+  }
+
+  /// `attention-TxHxD-bB`: self-attention over T tokens, H heads of width D, batch B.
+  static func attention(tokens: Int, heads: Int, headWidth: Int, batch: Int) -> BenchmarkCase {
+    let width = heads * headWidth
+    let fullScoresMB = Double(batch * heads * tokens * tokens) * 4 / 1_048_576
+    let tileMB = Double(attentionScoreWorkspaceElements(queryCount: tokens, keyCount: tokens, headWidth: headWidth)) * 4 / 1_048_576
+    return BenchmarkCase(
+      name: "attention-\(tokens)x\(heads)x\(headWidth)-b\(batch)",
+      flops: 4 * Double(batch * heads) * Double(tokens) * Double(tokens) * Double(headWidth), isGEMMBacked: true,
+      extraFields: [
+        "qkvo_mb": .number(4 * Double(batch * tokens * width) * 4 / 1_048_576),
+        "full_score_matrix_mb": .number(fullScoresMB),
+        "score_workspace_mb": .number(tileMB),
+      ]
+    ) {
+      let q = benchmarkTensor([batch, tokens, width], seed: 6)
+      let k = benchmarkTensor([batch, tokens, width], seed: 7)
+      let v = benchmarkTensor([batch, tokens, width], seed: 8)
+      return { blackHole(scaledDotProductAttention(query: q, key: k, value: v, headCount: heads)) }
+    }
+  }
+
+  /// `groupnorm-HxWxC`: group norm of a batch-1 `[C, H, W]` activation (no fused SiLU).
+  static func groupNorm(size: Int, channels: Int, groups: Int) -> BenchmarkCase {
+    BenchmarkCase(
+      name: "groupnorm-\(size)x\(size)x\(channels)", flops: nil, isGEMMBacked: false,
+      extraFields: ["bytes_moved_mb": .number(Double(3 * channels * size * size * 4) / 1_048_576)]
+    ) {
+      let x = benchmarkTensor([1, channels, size, size], seed: 9)
+      let weight = benchmarkTensor([channels], seed: 10)
+      let bias = benchmarkTensor([channels], seed: 11)
+      return { blackHole(TensorCore.groupNorm(x, groupCount: groups, weight: weight, bias: bias, epsilon: 1e-5)) }
+    }
+  }
+
+  /// `add-BxCxHxW` (same shapes) or `add-bias-BxCxHxW` (a `[B, C, 1, 1]` operand, as a time-embedding add).
+  static func broadcastAdd(batch: Int, channels: Int, size: Int, broadcast: Bool) -> BenchmarkCase {
+    let shape = [batch, channels, size, size]
+    let count = Double(shape.reduce(1, *))
+    return BenchmarkCase(
+      name: "add-\(broadcast ? "bias-" : "")\(batch)x\(channels)x\(size)x\(size)", flops: count, isGEMMBacked: false,
+      extraFields: ["bytes_moved_mb": .number((broadcast ? 2 : 3) * count * 4 / 1_048_576)]
+    ) {
+      let a = benchmarkTensor(shape, seed: 12)
+      let b = benchmarkTensor(broadcast ? [batch, channels, 1, 1] : shape, seed: 13)
+      return { blackHole(a + b) }
+    }
+  }
+
+  private static func pow3(_ n: Int) -> Double { Double(n) * Double(n) * Double(n) }
+}
+
+/// Keeps `value` alive and opaque to the optimiser.
+@inline(never)
+func blackHole<T>(_ value: T) {
+  withExtendedLifetime(value) {}
+}

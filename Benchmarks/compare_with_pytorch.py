@@ -1,0 +1,155 @@
+"""Runs bld-bench cases and the same shapes in PyTorch, alternating, and prints Swift/PyTorch ratios.
+
+Usage (reference env from ../shared/tools/reference-env.sh, release build of bld-bench):
+    swift build -c release --product bld-bench
+    python Benchmarks/compare_with_pytorch.py --bench .build/release/bld-bench \
+        [--model MODEL_DIR] [--threads 2] [--repeat 3] [--rounds 2] [--filter SUBSTRING] [--include-edit]
+
+Kernel cases need no model; model cases (text-encoder, unet-*, vae-*, edit-512) need --model, a diffusers
+folder (e.g. written by Tests/Reference/make_full_size_models.py). Each round runs every case once in Swift
+and once in PyTorch, in alternating order, so both see the same machine state. Prints one JSON object per
+case with both medians and the ratio, then a table.
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+KERNEL_CASES = [
+    "sgemm-2048", "conv3x3-64x64x320", "conv3x3-32x32x640", "conv3x3-16x16x1280", "conv3x3-512x512x128",
+    "attention-4096x8x40-b2", "groupnorm-64x64x320",
+]
+MODEL_CASES = [
+    "text-encoder", "unet-b2-32", "unet-b2-64", "vae-encode-256", "vae-encode-512", "vae-decode-256", "vae-decode-512",
+]
+
+
+def timed(fn, repeat):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+class TorchCases:
+    def __init__(self, model_dir):
+        self.model_dir = model_dir
+        self.cache = {}
+        g = torch.Generator().manual_seed(0)
+        self.randn = lambda *shape: torch.randn(*shape, generator=g)
+
+    def component(self, name):
+        if name not in self.cache:
+            if self.model_dir is None:
+                raise SystemExit(f"case needs --model: {name}")
+            if name == "unet":
+                from diffusers import UNet2DConditionModel
+                self.cache[name] = UNet2DConditionModel.from_pretrained(self.model_dir, subfolder="unet").eval()
+            elif name == "vae":
+                from diffusers import AutoencoderKL
+                self.cache[name] = AutoencoderKL.from_pretrained(self.model_dir, subfolder="vae").eval()
+            elif name == "text":
+                from transformers import CLIPTextModel
+                self.cache[name] = CLIPTextModel.from_pretrained(self.model_dir, subfolder="text_encoder").eval()
+            self.cache[name] = self.cache[name].float()
+        return self.cache[name]
+
+    def make(self, case):
+        """Returns a zero-argument function running the case once."""
+        if case == "sgemm-2048":
+            a, b = self.randn(2048, 2048), self.randn(2048, 2048)
+            return lambda: torch.mm(a, b)
+        if case.startswith("conv3x3-"):
+            h, w, c = (int(v) for v in case.split("-")[1].split("x"))
+            x, weight, bias = self.randn(1, c, h, w), self.randn(c, c, 3, 3) * 0.02, self.randn(c)
+            return lambda: F.conv2d(x, weight, bias, padding=1)
+        if case == "attention-4096x8x40-b2":
+            q, k, v = (self.randn(2, 8, 4096, 40) for _ in range(3))
+            return lambda: F.scaled_dot_product_attention(q, k, v)
+        if case == "groupnorm-64x64x320":
+            x, weight, bias = self.randn(1, 320, 64, 64), self.randn(320), self.randn(320)
+            return lambda: F.group_norm(x, 32, weight, bias, 1e-5)
+        if case == "text-encoder":
+            model = self.component("text")
+            ids = torch.randint(0, model.config.vocab_size, (2, 77), generator=torch.Generator().manual_seed(0))
+            return lambda: model(ids).last_hidden_state
+        if case.startswith("unet-b2-"):
+            unet = self.component("unet")
+            size = int(case.split("-")[-1])
+            sample = self.randn(2, unet.config.in_channels, size, size)
+            context = self.randn(2, 77, unet.config.cross_attention_dim)
+            return lambda: unet(sample, 500, encoder_hidden_states=context).sample
+        if case.startswith("vae-encode-"):
+            vae = self.component("vae")
+            size = int(case.split("-")[-1])
+            x = self.randn(1, 3, size, size).clamp(-1, 1)
+            return lambda: vae.encode(x).latent_dist.mean
+        if case.startswith("vae-decode-"):
+            vae = self.component("vae")
+            size = int(case.split("-")[-1])
+            z = self.randn(1, vae.config.latent_channels, size // 8, size // 8)
+            return lambda: vae.decode(z).sample
+        raise SystemExit(f"unknown case {case}")
+
+
+def swift_case(bench, case, model, threads, repeat):
+    command = [bench, "--filter", case, "--repeat", str(repeat), "--threads", str(threads)]
+    if model:
+        command += ["--model", model]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    for line in output.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            record = json.loads(line)
+            if record.get("case") == case:
+                return record
+    raise SystemExit(f"bld-bench printed no result for {case}:\n{output}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bench", default=".build/release/bld-bench")
+    parser.add_argument("--model")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--filter", default="")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cases = KERNEL_CASES + (MODEL_CASES if args.model else [])
+    cases = [c for c in cases if args.filter in c]
+    torch_cases = TorchCases(args.model)
+    results = []
+    with torch.inference_mode():
+        for case in cases:
+            swift_times, torch_times, record = [], [], None
+            fn = torch_cases.make(case)
+            for round_index in range(args.rounds):
+                order = ["swift", "torch"] if round_index % 2 == 0 else ["torch", "swift"]
+                for side in order:
+                    if side == "swift":
+                        record = swift_case(args.bench, case, args.model, args.threads, args.repeat)
+                        swift_times.append(record["median_s"])
+                    else:
+                        torch_times.append(timed(fn, args.repeat))
+            swift_s, torch_s = statistics.median(swift_times), statistics.median(torch_times)
+            result = {"case": case, "swift_s": round(swift_s, 4), "pytorch_s": round(torch_s, 4),
+                      "ratio_swift_over_pytorch": round(swift_s / torch_s, 3),
+                      "swift_peak_rss_mb": record.get("peak_rss_mb"), "threads": args.threads}
+            print(json.dumps(result), flush=True)
+            results.append(result)
+    print(f"\n{'case':28} {'swift s':>10} {'pytorch s':>10} {'ratio':>7}", file=sys.stderr)
+    for r in results:
+        print(f"{r['case']:28} {r['swift_s']:10.4f} {r['pytorch_s']:10.4f} {r['ratio_swift_over_pytorch']:7.3f}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+internal import CImageShims
+import Foundation
+
+extension RGBImage {
+  /// The default largest image accepted by the decoders: 100 megapixels.
+  public static let defaultMaximumPixelCount = 100_000_000
+
+  /// Reads a PNG or JPEG file. The format is recognised from the file's first bytes, not its name.
+  ///
+  /// PNG: 1/2/4/8/16-bit gray, gray+alpha, RGB, RGBA and palette images (with `tRNS` transparency),
+  /// interlaced or not; 16-bit samples are kept. Gamma, ICC and sRGB chunks are ignored, as PIL does.
+  /// JPEG: baseline and progressive; gray is replicated to RGB; CMYK/YCCK is converted to RGB with
+  /// `(255 − C)(255 − K) / 255` per channel (as PIL's `convert("RGB")`). EXIF orientation is not applied.
+  ///
+  /// - Parameters:
+  ///   - url: a file URL.
+  ///   - maximumPixelCount: images with more pixels are refused before any pixel memory is allocated.
+  /// - Throws: ``ImageFileError`` naming the file: `.unreadable` (cannot be read), `.unsupportedFormat`
+  ///   (not PNG/JPEG), `.corrupt` (decoder error, including truncation), `.tooLarge`.
+  public init(contentsOf url: URL, maximumPixelCount: Int = RGBImage.defaultMaximumPixelCount)
+    throws
+  {
+    let name = url.isFileURL ? url.path : url.absoluteString
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory),
+      isDirectory.boolValue
+    {
+      throw ImageFileError.unreadable(file: name, reason: "it is a directory")
+    }
+    let data: Data
+    do {
+      data = try Data(contentsOf: url)
+    } catch {
+      let reason =
+        FileManager.default.fileExists(atPath: url.path)
+        ? "permission denied or I/O error" : "no such file"
+      throw ImageFileError.unreadable(file: name, reason: reason)
+    }
+    try self.init(decoding: data, fileName: name, maximumPixelCount: maximumPixelCount)
+  }
+
+  /// Decodes PNG or JPEG bytes held in memory; see ``init(contentsOf:maximumPixelCount:)``.
+  /// - Parameters:
+  ///   - data: the encoded file.
+  ///   - fileName: the name used in errors.
+  ///   - maximumPixelCount: images with more pixels are refused.
+  /// - Throws: ``ImageFileError`` (`.unsupportedFormat`, `.corrupt`, `.tooLarge`).
+  public init(
+    decoding data: Data, fileName: String,
+    maximumPixelCount: Int = RGBImage.defaultMaximumPixelCount
+  )
+    throws
+  {
+    if data.isEmpty { throw ImageFileError.corrupt(file: fileName, detail: "the file is empty") }
+    guard let format = ImageFormat.detect(header: data.prefix(12)) else {
+      throw ImageFileError.unsupportedFormat(
+        file: fileName, detail: "not a PNG or JPEG file (unrecognised signature)")
+    }
+    guard format.isReadable else {
+      throw ImageFileError.unsupportedFormat(
+        file: fileName,
+        detail: "\(format.rawValue.uppercased()) files are not read; convert it to PNG or JPEG")
+    }
+    var decoded = bld_decoded_image()
+    let limit = max(1, maximumPixelCount)
+    let status = data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int32 in
+      let bytes = raw.bindMemory(to: UInt8.self)
+      return format == .png
+        ? bld_png_decode(bytes.baseAddress!, bytes.count, limit, &decoded)
+        : bld_jpeg_decode(bytes.baseAddress!, bytes.count, limit, &decoded)
+    }
+    defer { bld_image_free(decoded.pixels) }
+    let message = withUnsafeBytes(of: decoded.message) { raw in
+      String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+    }
+    let kind = format == .png ? "PNG" : "JPEG"
+    switch Int(status) {
+    case BLD_IMAGE_OK: break
+    case BLD_IMAGE_UNSUPPORTED:
+      throw ImageFileError.unsupportedFormat(
+        file: fileName, detail: message.isEmpty ? "unsupported \(kind)" : message)
+    case BLD_IMAGE_TOO_LARGE:
+      throw ImageFileError.tooLarge(file: fileName, detail: message)
+    case BLD_IMAGE_NO_MEMORY:
+      throw ImageFileError.tooLarge(file: fileName, detail: "out of memory while decoding")
+    default:
+      throw ImageFileError.corrupt(
+        file: fileName, detail: message.isEmpty ? "\(kind) decoder error" : message)
+    }
+    let width = Int(decoded.width)
+    let height = Int(decoded.height)
+    let channels = Int(decoded.channels)
+    let plane = width * height
+    var rgb = [UInt16](repeating: 0, count: 3 * plane)
+    var alpha: [UInt16]? = channels == 4 ? [UInt16](repeating: 0, count: plane) : nil
+    func copy<Sample: BinaryInteger>(_ source: UnsafePointer<Sample>) {
+      for i in 0..<plane {
+        let base = i * channels
+        rgb[3 * i] = UInt16(source[base])
+        rgb[3 * i + 1] = UInt16(source[base + 1])
+        rgb[3 * i + 2] = UInt16(source[base + 2])
+        if channels == 4 { alpha![i] = UInt16(source[base + 3]) }
+      }
+    }
+    if decoded.bit_depth == 16 {
+      copy(decoded.pixels.assumingMemoryBound(to: UInt16.self))
+    } else {
+      copy(decoded.pixels.assumingMemoryBound(to: UInt8.self))
+    }
+    self.init(
+      width: width, height: height, depth: decoded.bit_depth == 16 ? .sixteen : .eight,
+      samples: rgb, alpha: alpha)
+  }
+}

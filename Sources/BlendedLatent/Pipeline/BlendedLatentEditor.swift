@@ -1,0 +1,301 @@
+import TensorCore
+
+/// Local text-driven image editing with Blended Latent Diffusion, over protocol-typed components.
+///
+/// `edit` runs: input checks → padding to the autoencoder factor → prompt encoding (`[negative, prompt]`) →
+/// `z_init = scalingFactor · mean(E(2x − 1))` → latent mask → ``BlendedDenoisingSteps`` → decode each result
+/// (`D(z / scalingFactor)`, clamped to [-1, 1], mapped to [0, 1]) → crop → background mode → ranking (when a
+/// ``ranker`` is set: results scored and reordered best first).
+public struct BlendedLatentEditor {
+  /// The prompt encoder.
+  public let textEncoder: any TextEncoding
+  /// The VAE.
+  public let autoencoder: any LatentAutoencoder
+  /// The UNet.
+  public let noisePredictor: any NoisePredictor
+  /// The model's scheduler configuration (`scheduler/scheduler_config.json`).
+  public let schedulerConfiguration: SchedulerConfiguration
+  /// Optional ranking of the batch (paper §4.4, e.g. ``CLIPRanker``): when set, `edit` scores the results with
+  /// the request's pixel mask and prompt and returns them best (lowest score) first, filling
+  /// ``EditResult/scores`` and ``EditResult/rankedOrder``.
+  public var ranker: (any ResultRanker)?
+
+  /// Creates an editor.
+  /// - Parameters:
+  ///   - textEncoder: Prompt → `[N, 77, D]`.
+  ///   - autoencoder: Image ↔ latents.
+  ///   - noisePredictor: The denoiser.
+  ///   - schedulerConfiguration: The model's scheduler configuration.
+  ///   - ranker: Optional ranking of the results (none by default).
+  public init(
+    textEncoder: any TextEncoding, autoencoder: any LatentAutoencoder, noisePredictor: any NoisePredictor,
+    schedulerConfiguration: SchedulerConfiguration, ranker: (any ResultRanker)? = nil
+  ) {
+    self.textEncoder = textEncoder
+    self.autoencoder = autoencoder
+    self.noisePredictor = noisePredictor
+    self.schedulerConfiguration = schedulerConfiguration
+    self.ranker = ranker
+  }
+
+  /// Edits with the torch-compatible generator seeded by `request.seed` (a random seed when `nil`).
+  /// - Parameters:
+  ///   - request: The edit.
+  ///   - progress: Called after every denoising step; return ``ProgressAction/stop`` to cancel.
+  /// - Returns: The results.
+  /// - Throws: ``PipelineError``.
+  public func edit(
+    _ request: EditRequest, progress: (DenoisingProgress) -> ProgressAction = { _ in .proceed }
+  ) throws(PipelineError) -> EditResult {
+    let seed = request.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+    var result = try edit(request, noise: TorchGenerator(seed: seed), progress: progress)
+    result.seed = seed
+    return result
+  }
+
+  /// Edits with an injected noise source (drawn in `method.md`'s order; see ``BlendedDenoisingSteps``).
+  /// - Parameters:
+  ///   - request: The edit (its `seed` is ignored).
+  ///   - noise: The noise source.
+  ///   - progress: Called after every denoising step; return ``ProgressAction/stop`` to cancel.
+  /// - Returns: The results (`seed` is `nil`).
+  /// - Throws: ``PipelineError``.
+  public func edit<Source: NoiseSource>(
+    _ request: EditRequest, noise: Source, progress: (DenoisingProgress) -> ProgressAction = { _ in .proceed }
+  ) throws(PipelineError) -> EditResult {
+    let clock = ContinuousClock()
+    let start = clock.now
+    var timings = EditTimings()
+    var phase = clock.now
+    func lap() -> Double {
+      let now = clock.now
+      defer { phase = now }
+      return (now - phase).seconds
+    }
+
+    // Checks and padding.
+    let checked = try EditInputs(request: request, factor: autoencoder.downsamplingFactor)
+    var scheduler: any Scheduler
+    do { scheduler = try request.scheduler.makeScheduler(configuration: schedulerConfiguration, stepCount: request.stepCount) } catch {
+      throw .scheduler(error)
+    }
+    let stepTotal = scheduler.timesteps.count
+    let kept = min(Int(Double(stepTotal) * request.strength), stepTotal)
+    guard kept >= 1 else {
+      throw .invalidParameter(
+        name: "strength", value: "\(request.strength)", reason: "int(\(stepTotal) × strength) = 0 steps would run")
+    }
+    timings.preparation = lap()
+
+    // Prompts.
+    let conditioning: TextConditioning
+    do { conditioning = try textEncoder.encode([request.negativePrompt, request.prompt]) } catch {
+      throw .componentFailed(stage: "text encoder", reason: "\(error)")
+    }
+    let embeddings = conditioning.embeddings
+    guard embeddings.rank == 3, embeddings.shape[0] == 2 else {
+      throw .componentOutput(stage: "text encoder", expected: [2, 77, -1], found: embeddings.shape)
+    }
+    guard embeddings.isFinite else { throw .nonFiniteOutput(stage: "text encoder") }
+    let rows = embeddings.chunked(2, axis: 0)
+    timings.textEncoding = lap()
+
+    // Source latents.
+    let factor = autoencoder.downsamplingFactor
+    let (latentHeight, latentWidth) = (checked.paddedHeight / factor, checked.paddedWidth / factor)
+    let pixels = (checked.paddedImage * 2 + -1).reshaped([1, 3, checked.paddedHeight, checked.paddedWidth])
+    let mean: Tensor
+    do { mean = try autoencoder.encodeMean(pixels) } catch {
+      throw .componentFailed(stage: "autoencoder encode", reason: "\(error)")
+    }
+    let latentShape = [1, autoencoder.latentChannels, latentHeight, latentWidth]
+    guard mean.shape == latentShape else {
+      throw .componentOutput(stage: "autoencoder encode", expected: latentShape, found: mean.shape)
+    }
+    guard mean.isFinite else { throw .nonFiniteOutput(stage: "autoencoder encode") }
+    let sourceLatents = mean * autoencoder.scalingFactor
+    timings.imageEncoding = lap()
+
+    // Mask and loop.
+    let mask = LatentMask(
+      pixelMask: checked.paddedMask, height: latentHeight, width: latentWidth, mode: request.maskOptions.downsampling)
+    guard !mask.isEmpty else { throw .emptyLatentMask(latentHeight: latentHeight, latentWidth: latentWidth) }
+    let guidance = ClassifierFreeGuidance(
+      unconditional: rows[0], conditional: rows[1], batchSize: request.batchSize, scale: request.guidanceScale)
+    var steps = BlendedDenoisingSteps(
+      scheduler: scheduler, predictor: noisePredictor, noise: noise, guidance: guidance,
+      sourceLatents: sourceLatents, mask: mask, beginIndex: stepTotal - kept,
+      shrinkLevels: request.maskOptions.shrinkLevels)
+    let loopStart = clock.now
+    while true {
+      let step: DenoisingStep?
+      do { step = try steps.advance() } catch let error as PipelineError { throw error } catch {
+        throw .componentFailed(stage: "noise predictor", reason: "\(error)")
+      }
+      guard let step else { break }
+      let report = DenoisingProgress(
+        completedSteps: step.index + 1, totalSteps: step.count, timestep: step.timestep,
+        elapsedSeconds: (clock.now - loopStart).seconds)
+      if progress(report) == .stop { throw .cancelled(completedSteps: step.index + 1) }
+    }
+    let finalLatents = steps.latents
+    guard finalLatents.isFinite else { throw .nonFiniteOutput(stage: "denoising loop") }
+    timings.denoising = lap()
+
+    // Decode.
+    var images: [Tensor] = []
+    let imageShape = [1, 3, checked.paddedHeight, checked.paddedWidth]
+    for row in finalLatents.chunked(request.batchSize, axis: 0) {
+      let decoded: Tensor
+      do { decoded = try autoencoder.decode(row * (1 / autoencoder.scalingFactor)) } catch {
+        throw .componentFailed(stage: "autoencoder decode", reason: "\(error)")
+      }
+      guard decoded.shape == imageShape else {
+        throw .componentOutput(stage: "autoencoder decode", expected: imageShape, found: decoded.shape)
+      }
+      guard decoded.isFinite else { throw .nonFiniteOutput(stage: "autoencoder decode") }
+      let unit = decoded.reshaped(Array(imageShape.dropFirst())).map { (min(max($0, -1), 1) + 1) / 2 }
+      images.append(checked.cropped(unit))
+    }
+    timings.decoding = lap()
+
+    // Background.
+    switch request.background {
+    case .none: break
+    case .paste(let featherRadius):
+      let weights = PixelPaste.weights(mask: checked.mask, featherRadius: featherRadius)
+      images = images.map { PixelPaste.composite(edited: $0, original: request.image, weights: weights) }
+    }
+    timings.background = lap()
+
+    // Ranking: ascending score, ties in batch order.
+    var scores: [Float]?
+    var rankedOrder: [Int]?
+    if let ranker {
+      let values: [Float]
+      do { values = try ranker.scores(images: images, mask: checked.mask, prompt: request.prompt) } catch {
+        throw .componentFailed(stage: "ranker", reason: "\(error)")
+      }
+      guard values.count == images.count else {
+        throw .componentOutput(stage: "ranker", expected: [images.count], found: [values.count])
+      }
+      guard values.allSatisfy(\.isFinite) else { throw .nonFiniteOutput(stage: "ranker") }
+      let ranked = RankedResult.ascending(values)
+      images = ranked.map { images[$0.index] }
+      scores = ranked.map(\.distance)
+      rankedOrder = ranked.map(\.index)
+    }
+    timings.ranking = lap()
+    timings.total = (clock.now - start).seconds
+
+    return EditResult(
+      images: images, scores: scores, rankedOrder: rankedOrder, latentMask: mask.values, finalLatents: finalLatents,
+      sourceLatents: sourceLatents, seed: nil, denoisingStepCount: kept,
+      promptWasTruncated: conditioning.truncated.count > 1 && conditioning.truncated[1],
+      negativePromptWasTruncated: conditioning.truncated.first ?? false, timings: timings)
+  }
+}
+
+extension Duration {
+  /// The duration in seconds.
+  fileprivate var seconds: Double {
+    let parts = components
+    return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
+  }
+}
+
+/// A request's image and mask after the input checks, padded to the autoencoder factor.
+struct EditInputs {
+  let height: Int
+  let width: Int
+  let paddedHeight: Int
+  let paddedWidth: Int
+  /// The mask at the request's size (resized to the image if asked).
+  let mask: Tensor
+  let paddedImage: Tensor
+  let paddedMask: Tensor
+
+  init(request: EditRequest, factor: Int) throws(PipelineError) {
+    let image = request.image
+    guard image.rank == 3, image.shape[0] == 3, image.shape[1] > 0, image.shape[2] > 0 else {
+      throw .invalidImageShape(image.shape)
+    }
+    guard request.mask.rank == 2, request.mask.shape.allSatisfy({ $0 > 0 }) else {
+      throw .invalidMaskShape(request.mask.shape)
+    }
+    guard image.isFinite else { throw .nonFiniteInput(name: "image") }
+    guard request.mask.isFinite else { throw .nonFiniteInput(name: "mask") }
+    for (name, tensor) in [("image", image), ("mask", request.mask)] {
+      let minimum = tensor.scalars.min() ?? 0
+      let maximum = tensor.scalars.max() ?? 0
+      guard minimum >= 0, maximum <= 1 else { throw .valueOutOfRange(name: name, minimum: minimum, maximum: maximum) }
+    }
+    try Self.checkParameters(request)
+    (height, width) = (image.shape[1], image.shape[2])
+    var mask = request.mask
+    if mask.shape != [height, width] {
+      guard request.maskOptions.resizeMaskToImage else {
+        throw .sizeMismatch(image: [height, width], mask: mask.shape)
+      }
+      mask = resizedNearest(mask, height: height, width: width)
+    }
+    guard mask.scalars.contains(where: { $0 >= 0.5 }) else { throw .emptyMask }
+    self.mask = mask
+    let paddedHeight = (height + factor - 1) / factor * factor
+    let paddedWidth = (width + factor - 1) / factor * factor
+    if paddedHeight != height || paddedWidth != width {
+      if request.resizePolicy == .reject { throw .sizeNotMultiple(height: height, width: width, factor: factor) }
+    }
+    self.paddedHeight = paddedHeight
+    self.paddedWidth = paddedWidth
+    let (h, w) = (height, width)
+    paddedImage = Tensor(shape: [3, paddedHeight, paddedWidth]) { out in
+      image.withUnsafeBufferPointer { source in
+        for c in 0..<3 {
+          for i in 0..<paddedHeight {
+            for j in 0..<paddedWidth {
+              out[(c * paddedHeight + i) * paddedWidth + j] = source[(c * h + min(i, h - 1)) * w + min(j, w - 1)]
+            }
+          }
+        }
+      }
+    }
+    paddedMask = Tensor(shape: [paddedHeight, paddedWidth]) { out in
+      mask.withUnsafeBufferPointer { source in
+        for i in 0..<paddedHeight {
+          for j in 0..<paddedWidth {
+            out[i * paddedWidth + j] = i < h && j < w ? source[i * w + j] : 0
+          }
+        }
+      }
+    }
+  }
+
+  static func checkParameters(_ request: EditRequest) throws(PipelineError) {
+    guard request.stepCount >= 1 else {
+      throw .invalidParameter(name: "stepCount", value: "\(request.stepCount)", reason: "must be ≥ 1")
+    }
+    guard request.strength > 0, request.strength <= 1 else {
+      throw .invalidParameter(name: "strength", value: "\(request.strength)", reason: "must lie in (0, 1]")
+    }
+    guard request.guidanceScale.isFinite else {
+      throw .invalidParameter(name: "guidanceScale", value: "\(request.guidanceScale)", reason: "must be finite")
+    }
+    guard request.batchSize >= 1 else {
+      throw .invalidParameter(name: "batchSize", value: "\(request.batchSize)", reason: "must be ≥ 1")
+    }
+    guard request.maskOptions.shrinkLevels >= 0 else {
+      throw .invalidParameter(
+        name: "maskOptions.shrinkLevels", value: "\(request.maskOptions.shrinkLevels)", reason: "must be ≥ 0")
+    }
+    if case .paste(let radius) = request.background, radius < 0 {
+      throw .invalidParameter(name: "background.featherRadius", value: "\(radius)", reason: "must be ≥ 0")
+    }
+  }
+
+  /// Crops a padded `[3, H', W']` image back to the request's size.
+  func cropped(_ padded: Tensor) -> Tensor {
+    guard paddedHeight != height || paddedWidth != width else { return padded }
+    return padded.sliced(axis: 1, 0..<height).sliced(axis: 2, 0..<width)
+  }
+}

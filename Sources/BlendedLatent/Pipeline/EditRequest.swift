@@ -1,0 +1,97 @@
+import TensorCore
+
+/// What to do with the unmasked area after decoding (paper §4.2).
+///
+/// New modes (latent optimisation, Poisson blending, the paper's decoder fine-tuning) are added as cases.
+public enum BackgroundMode: Sendable, Equatable {
+  /// The raw decode `D(z₀)` (the paper's "none"); the background drifts by the VAE's reconstruction error.
+  case none
+  /// Pixel paste `x̂ ⊙ w + x ⊙ (1 − w)`: exact original pixels outside the mask. With `featherRadius` r > 0 the
+  /// weight inside the mask ramps from `1/(r+1)` at its border to 1 at `r+1` pixels in (Euclidean distance to
+  /// the nearest unmasked pixel), softening the seam without touching any pixel outside.
+  case paste(featherRadius: Int = 0)
+}
+
+/// How sizes that are not multiples of the autoencoder factor (8) are handled.
+public enum ResizePolicy: Sendable, Equatable {
+  /// Pad bottom and right to the next multiple (image: edge pixels repeated; mask: 0, i.e. not edited), edit,
+  /// then crop back: every output pixel corresponds to an input pixel, nothing is resampled. The default.
+  case pad
+  /// Throw ``PipelineError/sizeNotMultiple(height:width:factor:)``.
+  case reject
+}
+
+/// Mask handling options.
+public struct MaskOptions: Sendable, Equatable {
+  /// How the pixel mask becomes a latent mask (default: nearest, the paper's).
+  public var downsampling: MaskDownsampling
+  /// K for progressive mask shrinking (paper §4.3 uses 3 for thin masks; 0, the default, disables it).
+  public var shrinkLevels: Int
+  /// If the mask's size differs from the image's, resize it (nearest, PIL rule) instead of throwing.
+  public var resizeMaskToImage: Bool
+
+  /// Creates mask options.
+  public init(downsampling: MaskDownsampling = .nearest, shrinkLevels: Int = 0, resizeMaskToImage: Bool = false) {
+    self.downsampling = downsampling
+    self.shrinkLevels = shrinkLevels
+    self.resizeMaskToImage = resizeMaskToImage
+  }
+}
+
+/// One local edit: an image, a mask of the region to change, and a prompt for it.
+///
+/// Defaults are the authors' SD 2.1 script's (50 DDIM steps, guidance 7.5, strength 0.75) except the batch,
+/// which is 1 here (the script generates 4).
+public struct EditRequest: Sendable {
+  /// The source image `[3, H, W]`, RGB in [0, 1].
+  public var image: Tensor
+  /// The mask `[H, W]` in [0, 1]; ≥ 0.5 means "edit here".
+  public var mask: Tensor
+  /// The text describing the edited region.
+  public var prompt: String
+  /// The unconditional text for classifier-free guidance (default empty).
+  public var negativePrompt: String
+  /// The scheduler's `set_timesteps` count before strength (default 50).
+  public var stepCount: Int
+  /// The classifier-free guidance scale g (default 7.5).
+  public var guidanceScale: Float
+  /// The fraction of the schedule that runs: the last `int(stepCount · strength)` steps (default 0.75).
+  public var strength: Double
+  /// The seed of the torch-compatible generator; `nil` picks a random one (reported in the result).
+  public var seed: UInt64?
+  /// The number of results B (default 1).
+  public var batchSize: Int
+  /// The sampler (default deterministic DDIM).
+  public var scheduler: SchedulerKind
+  /// Mask handling.
+  public var maskOptions: MaskOptions
+  /// Background handling after decoding (default ``BackgroundMode/none``).
+  public var background: BackgroundMode
+  /// Handling of sizes that are not multiples of 8 (default ``ResizePolicy/pad``).
+  public var resizePolicy: ResizePolicy
+
+  /// Creates a request with the documented defaults.
+  public init(
+    image: Tensor, mask: Tensor, prompt: String, negativePrompt: String = "", stepCount: Int = 50,
+    guidanceScale: Float = 7.5, strength: Double = 0.75, seed: UInt64? = nil, batchSize: Int = 1,
+    scheduler: SchedulerKind = .ddim(eta: 0), maskOptions: MaskOptions = MaskOptions(),
+    background: BackgroundMode = .none, resizePolicy: ResizePolicy = .pad
+  ) {
+    self.image = image
+    self.mask = mask
+    self.prompt = prompt
+    self.negativePrompt = negativePrompt
+    self.stepCount = stepCount
+    self.guidanceScale = guidanceScale
+    self.strength = strength
+    self.seed = seed
+    self.batchSize = batchSize
+    self.scheduler = scheduler
+    self.maskOptions = maskOptions
+    self.background = background
+    self.resizePolicy = resizePolicy
+  }
+
+  /// `int(stepCount · strength)` capped at `stepCount`: the number of steps that run (diffusers img2img rule).
+  public var keptStepCount: Int { min(Int(Double(stepCount) * strength), stepCount) }
+}

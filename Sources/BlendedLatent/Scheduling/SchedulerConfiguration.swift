@@ -1,0 +1,129 @@
+import Foundation
+
+/// The fields of a diffusers `scheduler_config.json` that this package's schedulers read.
+///
+/// Property names are the camelCase forms of the JSON keys (decoded with `.convertFromSnakeCase`);
+/// unknown keys (`_class_name`, `skip_prk_steps`, …) are ignored. Every field is optional because a Stable
+/// Diffusion checkpoint ships the config of *one* scheduler class (often `PNDMScheduler`) and diffusers
+/// fills the keys it lacks with the defaults of the class it builds (`DDIMScheduler.from_config(...)`);
+/// each scheduler here resolves missing fields to its own diffusers class defaults.
+public struct SchedulerConfiguration: Codable, Sendable, Equatable {
+  /// `num_train_timesteps` (default 1000).
+  public var numTrainTimesteps: Int?
+  /// `beta_start` (default 0.0001).
+  public var betaStart: Double?
+  /// `beta_end` (default 0.02).
+  public var betaEnd: Double?
+  /// `beta_schedule`: `linear` (default) or `scaled_linear` (Stable Diffusion); others are unsupported.
+  public var betaSchedule: String?
+  /// `trained_betas`: explicit betas, used instead of `beta_schedule` when present.
+  public var trainedBetas: [Double]?
+  /// `prediction_type`: `epsilon` (default) or `v_prediction`.
+  public var predictionType: String?
+  /// `steps_offset` (default 0), added to `leading` timesteps.
+  public var stepsOffset: Int?
+  /// `timestep_spacing`: `leading`, `trailing` or `linspace` (default per scheduler class).
+  public var timestepSpacing: String?
+  /// `set_alpha_to_one` (DDIM; default true): the level after the last step is ᾱ = 1 instead of ᾱ₀.
+  public var setAlphaToOne: Bool?
+  /// `clip_sample` (DDIM; default true): clamp the predicted original sample.
+  public var clipSample: Bool?
+  /// `clip_sample_range` (DDIM; default 1).
+  public var clipSampleRange: Double?
+  /// `thresholding` (default false); dynamic thresholding is not supported.
+  public var thresholding: Bool?
+  /// `rescale_betas_zero_snr` (default false); not supported.
+  public var rescaleBetasZeroSnr: Bool?
+  /// `use_karras_sigmas` (DPM-Solver, Euler; default false).
+  public var useKarrasSigmas: Bool?
+  /// `use_exponential_sigmas`, `use_beta_sigmas`, `use_lu_lambdas`, `use_flow_sigmas`: not supported.
+  public var useExponentialSigmas: Bool?
+  /// See ``useExponentialSigmas``.
+  public var useBetaSigmas: Bool?
+  /// See ``useExponentialSigmas``.
+  public var useLuLambdas: Bool?
+  /// See ``useExponentialSigmas``.
+  public var useFlowSigmas: Bool?
+  /// `final_sigmas_type`: `zero` (default) or `sigma_min` (DPM-Solver, Euler).
+  public var finalSigmasType: String?
+  /// `solver_order` (DPM-Solver; default 2). Orders 1 and 2 are supported.
+  public var solverOrder: Int?
+  /// `algorithm_type` (DPM-Solver; default `dpmsolver++`, the only one supported).
+  public var algorithmType: String?
+  /// `solver_type` (DPM-Solver; `midpoint` (default) or `heun`).
+  public var solverType: String?
+  /// `lower_order_final` (DPM-Solver; default true).
+  public var lowerOrderFinal: Bool?
+  /// `euler_at_final` (DPM-Solver; default false).
+  public var eulerAtFinal: Bool?
+  /// `lambda_min_clipped` (DPM-Solver; default −∞); only the default is supported.
+  public var lambdaMinClipped: Double?
+  /// `interpolation_type` (Euler; `linear` (default) or `log_linear`).
+  public var interpolationType: String?
+  /// `timestep_type` (Euler; `discrete` (default); `continuous` is not supported).
+  public var timestepType: String?
+  /// `sigma_min` (Karras sigmas; default: the schedule's smallest sigma).
+  public var sigmaMin: Double?
+  /// `sigma_max` (Karras sigmas; default: the schedule's largest sigma).
+  public var sigmaMax: Double?
+
+  /// Creates a configuration; every field left `nil` takes the building scheduler's diffusers default.
+  public init(
+    numTrainTimesteps: Int? = nil, betaStart: Double? = nil, betaEnd: Double? = nil, betaSchedule: String? = nil,
+    trainedBetas: [Double]? = nil, predictionType: String? = nil, stepsOffset: Int? = nil,
+    timestepSpacing: String? = nil, setAlphaToOne: Bool? = nil, clipSample: Bool? = nil,
+    clipSampleRange: Double? = nil, useKarrasSigmas: Bool? = nil, finalSigmasType: String? = nil,
+    solverOrder: Int? = nil, solverType: String? = nil, lowerOrderFinal: Bool? = nil
+  ) {
+    self.numTrainTimesteps = numTrainTimesteps
+    self.betaStart = betaStart
+    self.betaEnd = betaEnd
+    self.betaSchedule = betaSchedule
+    self.trainedBetas = trainedBetas
+    self.predictionType = predictionType
+    self.stepsOffset = stepsOffset
+    self.timestepSpacing = timestepSpacing
+    self.setAlphaToOne = setAlphaToOne
+    self.clipSample = clipSample
+    self.clipSampleRange = clipSampleRange
+    self.useKarrasSigmas = useKarrasSigmas
+    self.finalSigmasType = finalSigmasType
+    self.solverOrder = solverOrder
+    self.solverType = solverType
+    self.lowerOrderFinal = lowerOrderFinal
+  }
+
+  /// Stable Diffusion 1.x/2.x's schedule: 1000 steps, `scaled_linear` betas 0.00085…0.012, `steps_offset` 1,
+  /// `set_alpha_to_one` false, `clip_sample` false (as in the `stabilityai/stable-diffusion-2-1-base` config).
+  public static let stableDiffusion = SchedulerConfiguration(
+    numTrainTimesteps: 1000, betaStart: 0.00085, betaEnd: 0.012, betaSchedule: "scaled_linear",
+    predictionType: "epsilon", stepsOffset: 1, setAlphaToOne: false, clipSample: false)
+
+  /// Decodes a diffusers `scheduler_config.json`.
+  /// - Parameter url: The file.
+  /// - Returns: The configuration.
+  /// - Throws: ``SchedulerError/unreadableConfiguration(file:reason:)`` if the file is missing or not valid JSON
+  ///   of the expected types.
+  public static func decode(contentsOf url: URL) throws(SchedulerError) -> SchedulerConfiguration {
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch {
+      throw .unreadableConfiguration(file: url.path, reason: "\(error.localizedDescription)")
+    }
+    return try decode(data, file: url.path)
+  }
+
+  /// Decodes a diffusers scheduler configuration from JSON data.
+  /// - Parameters:
+  ///   - data: The JSON.
+  ///   - file: A name used in errors.
+  /// - Throws: ``SchedulerError/unreadableConfiguration(file:reason:)``.
+  public static func decode(_ data: Data, file: String = "scheduler_config.json") throws(SchedulerError)
+    -> SchedulerConfiguration
+  {
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    do { return try decoder.decode(SchedulerConfiguration.self, from: data) } catch {
+      throw .unreadableConfiguration(file: file, reason: "\(error)")
+    }
+  }
+}

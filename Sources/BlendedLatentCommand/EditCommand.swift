@@ -1,0 +1,284 @@
+import ArgumentParser
+import BlendedLatent
+import Foundation
+
+extension SchedulerChoice: ExpressibleByArgument {}
+extension BackgroundChoice: ExpressibleByArgument {}
+extension MaskDownsampleChoice: ExpressibleByArgument {}
+extension WorkingSizeChoice: ExpressibleByArgument {}
+
+/// `bld edit`: edits the masked part of an image so that it matches a prompt (Blended Latent Diffusion).
+public struct EditCommand: ParsableCommand {
+  /// The subcommand's name, summary and discussion.
+  public static let configuration = CommandConfiguration(
+    commandName: "edit",
+    abstract: "Edit the masked part of an image so that it matches a text prompt.",
+    discussion: """
+      The mask is white where the image should change (or use '--mask alpha': transparent = change). \
+      Without --model, a small built-in demonstration model with random weights runs: it shows the \
+      mechanics, not real edits. Point --model at a Stable Diffusion 1.5 or 2.1(-base) folder in \
+      diffusers layout for real edits. Images that are not the model's native size are resized to it \
+      (longer side = native resolution) and back; --crop-to-mask edits only the mask's neighbourhood of a \
+      large photo. The output always has the input's size.
+      """)
+
+  /// `--image`.
+  @Option(help: ArgumentHelp("Input image (PNG or JPEG).", valueName: "IN"))
+  public var image: String
+
+  /// `--mask`.
+  @Option(
+    help: ArgumentHelp(
+      "Mask image of the same size, white = edit; or 'alpha' to use the image's transparency (transparent = edit).",
+      valueName: "MASK"))
+  public var mask: String
+
+  /// `--prompt`.
+  @Option(help: ArgumentHelp("What the masked area should show.", valueName: "TEXT"))
+  public var prompt: String
+
+  /// `--output`.
+  @Option(
+    help: ArgumentHelp(
+      "Output PNG (with --batch N: OUT-0.png … OUT-(N-1).png).", valueName: "OUT.png"))
+  public var output: String
+
+  /// `--model`.
+  @Option(
+    help: ArgumentHelp(
+      "Stable Diffusion folder in diffusers layout (default: built-in demonstration model).",
+      valueName: "DIR"))
+  public var model: String?
+
+  /// `--negative-prompt`.
+  @Option(help: ArgumentHelp("What to steer away from (default: empty).", valueName: "TEXT"))
+  public var negativePrompt: String = ""
+
+  /// `--steps`.
+  @Option(help: ArgumentHelp("Denoising steps of the full schedule (1–1000).", valueName: "N"))
+  public var steps: Int = 50
+
+  /// `--guidance`.
+  @Option(help: ArgumentHelp("Classifier-free guidance scale (≥ 0).", valueName: "G"))
+  public var guidance: Double = 7.5
+
+  /// `--strength`.
+  @Option(
+    help: ArgumentHelp(
+      "Fraction of the schedule run, in (0, 1]: the last Int(steps × strength) steps.",
+      valueName: "S"))
+  public var strength: Double = 0.75
+
+  /// `--seed`.
+  @Option(
+    help: ArgumentHelp(
+      "Random seed (PyTorch-compatible noise); random and printed when omitted.", valueName: "N"))
+  public var seed: UInt64?
+
+  /// `--batch`.
+  @Option(help: ArgumentHelp("Number of results (1–64).", valueName: "N"))
+  public var batch: Int = 1
+
+  /// `--scheduler`.
+  @Option(help: ArgumentHelp("Denoising scheduler.", valueName: "ddim|dpm++2m|euler|euler-a"))
+  public var scheduler: SchedulerChoice = .ddim
+
+  /// `--background`.
+  @Option(
+    help: ArgumentHelp(
+      "Background reconstruction: none, paste (outside pixels identical), optimize (decoder fine-tuning), poisson.",
+      valueName: "none|paste|optimize|poisson"))
+  public var background: BackgroundChoice = .none
+
+  /// `--mask-shrink`.
+  @Option(
+    help: ArgumentHelp(
+      "Progressive mask shrinking levels for thin masks (0 = off, paper: 3).", valueName: "K"))
+  public var maskShrink: Int = 0
+
+  /// `--mask-downsample`.
+  @Option(
+    help: ArgumentHelp(
+      "Mask to latent resolution: nearest, or max (keeps thin strokes).", valueName: "nearest|max"))
+  public var maskDownsample: MaskDownsampleChoice = .nearest
+
+  /// `--crop-to-mask`.
+  @Option(
+    help: ArgumentHelp(
+      "Edit only the mask's bounding box plus PIXELS of context (at the model's native resolution) and paste it back.",
+      valueName: "PIXELS"))
+  public var cropToMask: Int?
+
+  /// `--working-size`.
+  @Option(
+    help: ArgumentHelp(
+      "native: resize so the longer side is the model's native resolution (and back); original: keep the image's (or crop's) size.",
+      valueName: "native|original"))
+  public var workingSize: WorkingSizeChoice = .native
+
+  /// `--feather`.
+  @Option(
+    help: ArgumentHelp(
+      "With --background paste: blend N pixels inward from the mask edge.", valueName: "N"))
+  public var feather: Int = 0
+
+  /// `--rank-with`.
+  @Option(
+    help: ArgumentHelp(
+      "CLIP model folder (transformers CLIPModel layout) to rank the batch.", valueName: "CLIP_DIR")
+  )
+  public var rankWith: String?
+
+  /// `--threads`.
+  @Option(help: ArgumentHelp("Compute threads (default: one per core).", valueName: "N"))
+  public var threads: Int?
+
+  /// `--json`.
+  @Flag(help: "Print a JSON summary (seed, timings, outputs, scores) on standard output.")
+  public var json = false
+
+  /// `--quiet`.
+  @Flag(help: "No progress bar and no notes on standard error.")
+  public var quiet = false
+
+  /// `--overwrite`.
+  @Flag(help: "Replace existing output files (never the input image or mask).")
+  public var overwrite = false
+
+  /// Creates the command with ArgumentParser's defaults (used by the parser).
+  public init() {}
+
+  /// Checks option values; each failure is one line naming the option.
+  public func validate() throws {
+    func fail(_ message: String) -> ValidationError { ValidationError(message) }
+    if prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+      throw fail("--prompt must not be empty")
+    }
+    if !output.lowercased().hasSuffix(".png")
+      || URL(fileURLWithPath: output).lastPathComponent.count <= 4
+    {
+      throw fail("--output must be a .png file name (got '\(output)')")
+    }
+    guard (1...1000).contains(steps) else {
+      throw fail("--steps must be between 1 and 1000 (got \(steps))")
+    }
+    guard guidance.isFinite && guidance >= 0 else {
+      throw fail("--guidance must be a finite number ≥ 0 (got \(guidance))")
+    }
+    guard strength.isFinite && strength > 0 && strength <= 1 else {
+      throw fail("--strength must be in (0, 1] (got \(strength))")
+    }
+    if Int(Double(steps) * strength) < 1 {
+      throw fail(
+        "--strength \(strength) with --steps \(steps) runs no denoising step (Int(steps × strength) = 0)"
+      )
+    }
+    guard (1...64).contains(batch) else {
+      throw fail("--batch must be between 1 and 64 (got \(batch))")
+    }
+    guard (0...16).contains(maskShrink) else {
+      throw fail("--mask-shrink must be between 0 and 16 (got \(maskShrink))")
+    }
+    if let cropToMask, cropToMask < 0 {
+      throw fail("--crop-to-mask must be ≥ 0 pixels (got \(cropToMask))")
+    }
+    guard feather >= 0 else { throw fail("--feather must be ≥ 0 (got \(feather))") }
+    if feather > 0 && background != .paste { throw fail("--feather needs --background paste") }
+    if let threads, threads < 1 { throw fail("--threads must be ≥ 1 (got \(threads))") }
+    for (option, path) in [("--model", model), ("--rank-with", rankWith)] {
+      guard let path else { continue }
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
+        isDirectory.boolValue
+      else {
+        throw fail("\(option) '\(path)' is not a folder")
+      }
+    }
+  }
+
+  /// The parsed options as ``EditSettings``.
+  public var settings: EditSettings {
+    var settings = EditSettings(
+      imagePath: image, mask: mask == "alpha" ? .alpha : .file(mask), prompt: prompt,
+      outputPath: output)
+    settings.modelDirectory = model
+    settings.negativePrompt = negativePrompt
+    settings.stepCount = steps
+    settings.guidanceScale = guidance
+    settings.strength = strength
+    settings.seed = seed
+    settings.batchSize = batch
+    settings.scheduler = scheduler
+    settings.background = background
+    settings.maskShrinkLevels = maskShrink
+    settings.maskDownsample = maskDownsample
+    settings.cropPadding = cropToMask
+    settings.featherRadius = feather
+    settings.workingSize = workingSize
+    settings.rankingModelDirectory = rankWith
+    settings.threadCount = threads
+    settings.json = json
+    settings.quiet = quiet
+    settings.overwrite = overwrite
+    return settings
+  }
+
+  /// Runs with the real backend, console and Ctrl-C handling; exits non-zero on failure (1) or
+  /// cancellation (130).
+  public func run() throws {
+    let cancellation = CancellationToken()
+    let temporaries = TemporaryFiles()
+    let console = ProcessConsole()
+    let monitor = InterruptMonitor(token: cancellation, temporaries: temporaries) {
+      ProcessConsole().writeError("\nbld: cancelling… (press Ctrl-C again to quit at once)\n")
+    }
+    defer { monitor.stop() }
+    let status = execute(
+      backend: defaultEditBackend(), console: console, cancellation: cancellation,
+      temporaries: temporaries)
+    if status != 0 { throw ExitCode(status) }
+  }
+
+  /// Runs the edit and reports on `console`; the code path `run()` uses, with its collaborators injected.
+  /// - Returns: the exit status: 0 on success, 130 when cancelled, 1 on any other error (after printing
+  ///   `bld: error: …` as one line on standard error).
+  public func execute(
+    backend: any EditBackend, console: any CommandConsole, cancellation: CancellationToken,
+    temporaries: TemporaryFiles, randomSeed: (() -> UInt64)? = nil
+  ) -> Int32 {
+    let settings = self.settings
+    let progressBar = ProgressBar(
+      console: console, isEnabled: console.standardErrorIsTerminal && !settings.quiet)
+    var session = EditSession(
+      settings: settings, backend: backend, console: console, cancellation: cancellation,
+      temporaries: temporaries)
+    if let randomSeed { session.randomSeed = randomSeed }
+    do {
+      let summary = try session.run(progressBar: progressBar)
+      if settings.json {
+        console.writeOutput(summary.jsonLine() + "\n")
+      } else {
+        for (index, path) in summary.outputs.enumerated() {
+          if let score = summary.scores?[index] {
+            console.writeOutput(path + "\tscore " + String(format: "%.4f", score) + "\n")
+          } else {
+            console.writeOutput(path + "\n")
+          }
+        }
+      }
+      return 0
+    } catch {
+      progressBar.finish()
+      temporaries.deleteAll()
+      let cancelled = cancellation.isCancelled || (error as? EditCommandError) == .cancelled
+      let message = cancelled ? EditCommandError.cancelled.description : Self.oneLine(error)
+      console.writeError("bld: error: \(message)\n")
+      return cancelled ? 130 : 1
+    }
+  }
+
+  /// An error's description on one line (newlines folded).
+  static func oneLine(_ error: any Error) -> String {
+    String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+  }
+}

@@ -1,0 +1,197 @@
+import BlendedLatent
+import Foundation
+import TensorCore
+
+/// The whole of `bld edit` after parsing: read → check → load model → edit → paste back → write.
+///
+/// Order: outputs are checked first (so a refused output costs nothing), then the image and mask are read
+/// and checked, then the model is loaded, the working geometry chosen (whole image, or `--crop-to-mask`),
+/// the editor run, each result composited into the full-resolution original (pixel paste through the mask
+/// for `--background paste`, so every outside pixel stays identical; otherwise the edited region as a
+/// whole), quantised to 8 bits, and all outputs written atomically. Cancellation is checked by the progress
+/// handler, after the edit, and right before the outputs are moved into place.
+public struct EditSession {
+  /// The validated settings.
+  public var settings: EditSettings
+  /// Loads the model.
+  public var backend: any EditBackend
+  /// Where notes, progress and results go.
+  public var console: any CommandConsole
+  /// Set by Ctrl-C.
+  public var cancellation: CancellationToken
+  /// Temporary files in flight.
+  public var temporaries: TemporaryFiles
+  /// Picks a seed when `--seed` is absent (default: uniform in 0 … 2³² − 1).
+  public var randomSeed: () -> UInt64 = { UInt64.random(in: 0...UInt64(UInt32.max)) }
+
+  /// Creates a session.
+  public init(
+    settings: EditSettings, backend: any EditBackend, console: any CommandConsole,
+    cancellation: CancellationToken = CancellationToken(),
+    temporaries: TemporaryFiles = TemporaryFiles()
+  ) {
+    self.settings = settings
+    self.backend = backend
+    self.console = console
+    self.cancellation = cancellation
+    self.temporaries = temporaries
+  }
+
+  /// Runs the edit and writes the outputs.
+  /// - Parameter progressBar: the bar to draw progress and notes on.
+  /// - Returns: the summary (also what `--json` prints).
+  /// - Throws: ``EditCommandError``, `ImageFileError`, or the backend's errors; ``EditCommandError/cancelled``
+  ///   whenever the token was cancelled. Nothing is left on disk after a throw.
+  public func run(progressBar: ProgressBar) throws -> EditSummary {
+    let clock = ProgressBar.monotonicSeconds
+    let start = clock()
+    var timings: [String: Double] = [:]
+    let outputs = settings.outputPaths
+    var inputs = [settings.imagePath]
+    if case .file(let maskPath) = settings.mask { inputs.append(maskPath) }
+    try AtomicOutput.checkOutputs(outputs, inputs: inputs, overwrite: settings.overwrite)
+
+    // Image and mask.
+    let image = try RGBImage(contentsOf: URL(fileURLWithPath: settings.imagePath))
+    let mask: Tensor
+    let maskName: String
+    switch settings.mask {
+    case .file(let path):
+      let maskImage = try RGBImage(contentsOf: URL(fileURLWithPath: path))
+      guard maskImage.width == image.width && maskImage.height == image.height else {
+        throw EditCommandError.maskSizeMismatch(
+          mask: path, maskSize: "\(maskImage.width)×\(maskImage.height)",
+          image: settings.imagePath, imageSize: "\(image.width)×\(image.height)")
+      }
+      mask = maskImage.luminanceTensor()
+      maskName = path
+    case .alpha:
+      guard let transparency = image.transparencyTensor() else {
+        throw ImageFileError.noAlphaChannel(file: settings.imagePath)
+      }
+      mask = transparency
+      maskName = "alpha channel of \(settings.imagePath)"
+    }
+    guard PixelRegion.boundingBox(ofMask: mask) != nil else {
+      throw EditCommandError.emptyMask(mask: maskName)
+    }
+    let original = image.tensor()
+    timings["load_images"] = clock() - start
+
+    let seed = settings.seed ?? randomSeed()
+    if settings.seed == nil && !settings.quiet {
+      progressBar.note("bld: seed \(seed) (chosen at random; pass --seed \(seed) to repeat)")
+    }
+    if let threads = settings.threadCount { ComputeOptions.setThreadCount(threads) }
+    try cancellation.check()
+
+    let token = cancellation
+    let handler: EditProgressHandler = { progress in
+      progressBar.update(progress)
+      return token.isCancelled ? .stop : .proceed
+    }
+
+    // Model.
+    let loadStart = clock()
+    let editor = try cancellable {
+      try backend.prepareEditor(settings: settings, progress: handler)
+    }
+    timings["load_model"] = clock() - loadStart
+    if !settings.quiet { for notice in editor.notices { progressBar.note("bld: \(notice)") } }
+    try cancellation.check()
+
+    // Geometry and the edit.
+    let native = editor.nativeResolution
+    let multiple = max(1, editor.sizeMultiple)
+    var geometry: EditGeometry
+    if let padding = settings.cropPadding,
+      let crop = EditGeometry.cropToMask(
+        mask, padding: padding, nativeResolution: native, sizeMultiple: multiple)
+    {
+      geometry = crop
+    } else {
+      geometry = EditGeometry.wholeImage(
+        width: image.width, height: image.height, nativeResolution: native, sizeMultiple: multiple)
+    }
+    if settings.workingSize == .original { geometry = geometry.atOriginalSize }
+    let job = EditJob(
+      image: geometry.workingImage(from: original), mask: geometry.workingMask(from: mask),
+      seed: seed,
+      settings: settings)
+    let editStart = clock()
+    let outcome = try cancellable { try editor.edit(job, progress: handler) }
+    timings["edit"] = clock() - editStart
+    for (phase, seconds) in outcome.timings { timings[phase] = seconds }
+    try cancellation.check()
+    try check(outcome, geometry: geometry)
+
+    // Paste back, quantise, encode, write.
+    let writeStart = clock()
+    let policy: PastePolicy =
+      settings.background == .paste ? .mask(featherRadius: settings.featherRadius) : .region
+    var files: [(path: String, data: Data)] = []
+    for (index, edited) in outcome.images.enumerated() {
+      let composite = geometry.composite(edited: edited, into: original, mask: mask, policy: policy)
+      let data: Data
+      do {
+        data = try RGBImage(tensor: composite).pngData()
+      } catch let error as ImageFileError {
+        throw ImageFileError.encodingFailed(file: outputs[index], detail: "\(error)")
+      }
+      files.append((outputs[index], data))
+      try cancellation.check()
+    }
+    try AtomicOutput.write(
+      files, overwrite: settings.overwrite, inputs: inputs, temporaries: temporaries,
+      beforeCommit: { try token.check() })
+    timings["write"] = clock() - writeStart
+    timings["total"] = clock() - start
+    progressBar.finish()
+
+    return EditSummary(
+      outputs: outputs, seed: seed, seedWasRandom: settings.seed == nil,
+      model: editor.modelDescription,
+      notices: editor.notices, scores: outcome.scores,
+      image: .init(width: image.width, height: image.height),
+      workingSize: .init(width: geometry.workingWidth, height: geometry.workingHeight),
+      region: .init(
+        x: geometry.region.x, y: geometry.region.y, width: geometry.region.width,
+        height: geometry.region.height),
+      timings: timings,
+      settings: .init(
+        prompt: settings.prompt, negativePrompt: settings.negativePrompt, steps: settings.stepCount,
+        stepsRun: settings.stepsRun, guidance: settings.guidanceScale, strength: settings.strength,
+        batch: settings.batchSize, scheduler: settings.scheduler.rawValue,
+        background: settings.background.rawValue,
+        maskShrink: settings.maskShrinkLevels, maskDownsample: settings.maskDownsample.rawValue,
+        cropToMask: settings.cropPadding, feather: settings.featherRadius,
+        workingSize: settings.workingSize.rawValue,
+        threads: settings.threadCount))
+  }
+
+  /// Runs `body`; any error thrown after cancellation becomes ``EditCommandError/cancelled``.
+  private func cancellable<T>(_ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch {
+      if cancellation.isCancelled { throw EditCommandError.cancelled }
+      throw error
+    }
+  }
+
+  private func check(_ outcome: EditOutcome, geometry: EditGeometry) throws {
+    guard outcome.images.count == settings.batchSize else {
+      throw EditCommandError.invalidOutcome(
+        reason: "\(outcome.images.count) images for a batch of \(settings.batchSize)")
+    }
+    let expected = [3, geometry.workingHeight, geometry.workingWidth]
+    for image in outcome.images where image.shape != expected {
+      throw EditCommandError.invalidOutcome(
+        reason: "image of shape \(image.shape), expected \(expected)")
+    }
+    if let scores = outcome.scores, scores.count != outcome.images.count {
+      throw EditCommandError.invalidOutcome(
+        reason: "\(scores.count) scores for \(outcome.images.count) images")
+    }
+  }
+}

@@ -1,0 +1,128 @@
+import Foundation
+
+/// Where the edit mask comes from.
+public enum MaskSource: Sendable, Equatable {
+  /// A mask image file, read as gray: white (> 50 %) = edit.
+  case file(String)
+  /// The input image's own alpha channel (`--mask alpha`): transparent (alpha < 50 %) = edit.
+  case alpha
+}
+
+/// The denoising scheduler (`--scheduler`).
+public enum SchedulerChoice: String, Sendable, Equatable, CaseIterable, Codable {
+  /// DDIM, η = 0 (the method's default).
+  case ddim
+  /// DPM-Solver++ (2M).
+  case dpmSolverMultistep = "dpm++2m"
+  /// Euler (Karras et al. sampler without noise).
+  case euler
+  /// Euler ancestral.
+  case eulerAncestral = "euler-a"
+}
+
+/// How the unmasked background is reconstructed after decoding (`--background`, method.md §4.2).
+public enum BackgroundChoice: String, Sendable, Equatable, CaseIterable, Codable {
+  /// The decoder's output as is.
+  case none
+  /// Pixel paste: every pixel outside the mask is the original's, bit for bit.
+  case paste
+  /// Per-image decoder fine-tuning (the paper's adopted reconstruction).
+  case optimize
+  /// Poisson blending of the masked region into the original.
+  case poisson
+}
+
+/// How the pixel mask is brought to latent resolution (`--mask-downsample`).
+public enum MaskDownsampleChoice: String, Sendable, Equatable, CaseIterable, Codable {
+  /// Nearest neighbour with PIL's sampling rule (the method's default).
+  case nearest
+  /// Max pooling: a latent cell is selected when any of its pixels is (keeps thin strokes).
+  case max
+}
+
+/// At what size the model works (`--working-size`).
+public enum WorkingSizeChoice: String, Sendable, Equatable, CaseIterable, Codable {
+  /// Resize so the longer side is the model's native resolution, sides multiples of the editor's size
+  /// multiple (the default: predictable time and memory, the size the model was trained at).
+  case native
+  /// Keep the image's (or the crop's) own size; the editor handles sides that are not multiples of 8
+  /// (the pipeline pads them). Slow and memory-hungry for large images.
+  case original
+}
+
+/// Every `bld edit` setting after parsing and validation, with the method's defaults.
+///
+/// This is what an ``EditBackend`` receives; it maps these onto the pipeline's own request type.
+public struct EditSettings: Sendable, Equatable {
+  /// The input image path (PNG or JPEG).
+  public var imagePath: String
+  /// Where the mask comes from.
+  public var mask: MaskSource
+  /// The edit prompt.
+  public var prompt: String
+  /// The negative prompt (empty by default: the unconditional text).
+  public var negativePrompt: String = ""
+  /// The output path as given (ends in `.png`); batches write `OUT-0.png …`, see ``outputPaths``.
+  public var outputPath: String
+  /// A diffusers-layout model folder, or `nil` for the built-in demonstration model.
+  public var modelDirectory: String?
+  /// Denoising steps of the full schedule (default 50).
+  public var stepCount: Int = 50
+  /// Classifier-free guidance scale (default 7.5).
+  public var guidanceScale: Double = 7.5
+  /// Fraction of the schedule that is run (default 0.75: the last `Int(steps · strength)` steps).
+  public var strength: Double = 0.75
+  /// The seed given with `--seed`, or `nil` for a random one (the session picks and reports it).
+  public var seed: UInt64?
+  /// Results generated from one run (default 1).
+  public var batchSize: Int = 1
+  /// The denoising scheduler.
+  public var scheduler: SchedulerChoice = .ddim
+  /// The background reconstruction.
+  public var background: BackgroundChoice = .none
+  /// Progressive mask shrinking levels K (0 = off; the paper uses 3 for thin masks).
+  public var maskShrinkLevels: Int = 0
+  /// How the mask reaches latent resolution.
+  public var maskDownsample: MaskDownsampleChoice = .nearest
+  /// `--crop-to-mask PIXELS`: padding around the mask's bounding box, or `nil` to edit the whole image.
+  public var cropPadding: Int?
+  /// The working-size policy.
+  public var workingSize: WorkingSizeChoice = .native
+  /// Inward feather radius in pixels for `--background paste` (0 = hard edge).
+  public var featherRadius: Int = 0
+  /// A CLIP model folder to rank the batch with, or `nil`.
+  public var rankingModelDirectory: String?
+  /// Compute threads, or `nil` for one per core.
+  public var threadCount: Int?
+  /// Print a JSON summary on standard output.
+  public var json = false
+  /// No progress bar and no notes on standard error.
+  public var quiet = false
+  /// Replace existing output files.
+  public var overwrite = false
+
+  /// Creates settings with the method's defaults for everything not given.
+  public init(imagePath: String, mask: MaskSource, prompt: String, outputPath: String) {
+    self.imagePath = imagePath
+    self.mask = mask
+    self.prompt = prompt
+    self.outputPath = outputPath
+  }
+
+  /// The number of denoising steps actually run: `Int(stepCount · strength)` (diffusers' img2img rule).
+  public var stepsRun: Int { Int(Double(stepCount) * strength) }
+
+  /// The files the edit writes: `outputPath` for one result; `OUT-0.png … OUT-(N-1).png` for a batch of N
+  /// (the index goes before the extension), in ranked order when ranking.
+  public var outputPaths: [String] {
+    guard batchSize > 1 else { return [outputPath] }
+    let url = URL(fileURLWithPath: outputPath)
+    let stem = url.deletingPathExtension().lastPathComponent
+    let directory = (outputPath as NSString).deletingLastPathComponent
+    let fileExtension = url.pathExtension
+    return (0..<batchSize).map { index in
+      let name = "\(stem)-\(index).\(fileExtension)"
+      return directory.isEmpty ? name : (directory as NSString).appendingPathComponent(name)
+    }
+  }
+}

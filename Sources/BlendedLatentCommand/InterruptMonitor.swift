@@ -1,0 +1,90 @@
+import Foundation
+import Synchronization
+
+/// Turns Ctrl-C (SIGINT) and SIGTERM into a cancellation request while `bld edit` runs.
+///
+/// The first signal cancels the token: the progress handler answers `.stop`, the pipeline throws, the
+/// command deletes every temporary file and exits with status 130 without writing anything. A second
+/// signal deletes the registered temporary files and exits at once (status 130).
+///
+/// The signal handler itself only writes one byte to a pipe (async-signal-safe); a watcher thread reads
+/// the pipe and does the rest in ordinary Swift. One monitor is active at a time.
+public final class InterruptMonitor: Sendable {
+  private static let signals: [Int32] = [SIGINT, SIGTERM]
+
+  /// Starts listening (replacing any monitor that is active).
+  /// - Parameters:
+  ///   - token: cancelled on the first signal.
+  ///   - temporaries: deleted before an immediate exit on the second signal.
+  ///   - onFirstSignal: called once on the first signal, on the watcher thread (the command prints a note).
+  public init(
+    token: CancellationToken, temporaries: TemporaryFiles,
+    onFirstSignal: @escaping @Sendable () -> Void
+  ) {
+    SignalPipe.shared.activate(
+      .init(token: token, temporaries: temporaries, onFirstSignal: onFirstSignal))
+    for number in Self.signals { signal(number, interruptSignalHandler) }
+  }
+
+  /// Stops listening and restores the default signal actions.
+  public func stop() {
+    for number in Self.signals { signal(number, SIG_DFL) }
+    SignalPipe.shared.activate(nil)
+  }
+}
+
+/// The write end of the signal pipe, read by the C-convention handler (set once, before any handler is
+/// installed).
+nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
+
+/// Writes the signal number's low byte to the pipe; nothing else (async-signal-safe).
+private func interruptSignalHandler(_ number: Int32) {
+  let savedErrno = errno
+  var byte = UInt8(truncatingIfNeeded: number)
+  _ = write(signalPipeWriteEnd, &byte, 1)
+  errno = savedErrno
+}
+
+/// The pipe between the signal handler and the watcher thread, and the active monitor's state.
+private final class SignalPipe: Sendable {
+  struct Registration: Sendable {
+    let token: CancellationToken
+    let temporaries: TemporaryFiles
+    let onFirstSignal: @Sendable () -> Void
+  }
+
+  static let shared = SignalPipe()
+
+  private let registration = Mutex<Registration?>(nil)
+
+  private init() {
+    var ends: [Int32] = [-1, -1]
+    guard pipe(&ends) == 0 else { return }
+    _ = fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | O_NONBLOCK)
+    _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+    _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+    signalPipeWriteEnd = ends[1]
+    let readEnd = ends[0]
+    let thread = Thread { [self] in self.watch(readEnd) }
+    thread.name = "bld-signal-watcher"
+    thread.start()
+  }
+
+  func activate(_ state: Registration?) { registration.withLock { $0 = state } }
+
+  private func watch(_ readEnd: Int32) {
+    var byte: UInt8 = 0
+    while true {
+      let count = read(readEnd, &byte, 1)
+      if count < 0 && errno == EINTR { continue }
+      if count <= 0 { return }
+      guard let state = registration.withLock({ $0 }) else { continue }
+      if state.token.isCancelled {
+        state.temporaries.deleteAll()
+        _exit(130)
+      }
+      state.token.cancel()
+      state.onFirstSignal()
+    }
+  }
+}

@@ -1,0 +1,303 @@
+// Winograd F(4x4, 3x3) transforms for 3x3, stride-1, padding-1 convolutions (Lavin & Gray 2015).
+//
+// Each 4x4 output tile is computed from a 6x6 input tile: Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A. The 36
+// element-wise products summed over input channels are 36 independent GEMMs, done by the caller:
+//   M[ξ] (O x T) = U[ξ] (O x C) · V[ξ] (C x T),  ξ in [0, 36), T tiles of the current block.
+// Tiles are numbered t = (n * tiles_y + ty) * tiles_x + tx over the whole batch. Transforms work on runs of
+// up to RUN consecutive tiles of one tile row, laid out so the per-tile arithmetic vectorises across tiles.
+// Every kernel is compiled twice (default target and AVX-512) from one always-inline body.
+#include "CTensorKernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define RUN 64
+
+/// 16 floats as one GCC/Clang vector (unaligned): zmm arithmetic in the AVX-512 build, SSE otherwise.
+typedef float v16f __attribute__((vector_size(64), aligned(4)));
+#define load16(p) (*(const v16f *)(p))
+#define store16(p, x) (*(v16f *)(p) = (x))
+#define BLD_INLINE static inline __attribute__((always_inline))
+#define BLD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+
+// MARK: - Weight transform
+
+void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channels, size_t in_channels,
+                                 size_t o_begin, size_t o_end, float *restrict u) {
+  static const double g[6][3] = {
+      {1.0 / 4, 0, 0},
+      {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+      {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+      {1.0 / 24, 1.0 / 12, 1.0 / 6},
+      {1.0 / 24, -1.0 / 12, 1.0 / 6},
+      {0, 0, 1},
+  };
+  for (size_t o = o_begin; o < o_end; ++o) {
+    for (size_t c = 0; c < in_channels; ++c) {
+      const float *w = weight + (o * in_channels + c) * 9;
+      double tmp[6][3];  // G · w
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 3; ++j) tmp[i][j] = g[i][0] * w[j] + g[i][1] * w[3 + j] + g[i][2] * w[6 + j];
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j) {
+          const double value = tmp[i][0] * g[j][0] + tmp[i][1] * g[j][1] + tmp[i][2] * g[j][2];
+          u[((size_t)(i * 6 + j) * out_channels + o) * in_channels + c] = (float)value;
+        }
+    }
+  }
+}
+
+// MARK: - Input transform
+
+// AVX-512 gather of one patch row for `count` tiles: d[j][s] = row[4 (tx0 + s) - 1 + j], zero outside
+// [0, width). 16 tiles at a time: lane s needs element e = 4s + j of the 80 floats loaded from
+// row[4 tx0 - 1 ...] (masked loads zero the border), picked with two-source permutes and blends.
+BLD_AVX512 static void gather_row_avx512(const float *row, size_t width, size_t tx0, size_t count,
+                                         float (*d)[RUN + 16]) {
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i sixteen = _mm512_set1_epi32(16);
+  for (size_t s0 = 0; s0 < count; s0 += 16) {
+    const long xb = (long)((tx0 + s0) * 4) - 1;
+    __m512 r[5];
+    for (int q = 0; q < 5; ++q) {
+      const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * q)), lanes);
+      const __mmask16 inside = _mm512_cmpge_epi32_mask(x, _mm512_setzero_si512()) &
+                               _mm512_cmplt_epi32_mask(x, _mm512_set1_epi32((int)width));
+      r[q] = _mm512_maskz_loadu_ps(inside, row + xb + 16 * q);
+    }
+    for (int j = 0; j < 6; ++j) {
+      const __m512i e = _mm512_add_epi32(_mm512_slli_epi32(lanes, 2), _mm512_set1_epi32(j));
+      const __m512i e16 = _mm512_sub_epi32(e, sixteen), e32 = _mm512_sub_epi32(e16, sixteen);
+      const __m512i e48 = _mm512_sub_epi32(e32, sixteen);
+      __m512 value = _mm512_permutex2var_ps(r[0], e, r[1]);
+      value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(32)), value,
+                                   _mm512_permutex2var_ps(r[1], e16, r[2]));
+      value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(48)), value,
+                                   _mm512_permutex2var_ps(r[2], e32, r[3]));
+      value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(64)), value,
+                                   _mm512_permutex2var_ps(r[3], e48, r[4]));
+      _mm512_storeu_ps(d[j] + s0, value);
+    }
+  }
+}
+
+BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0,
+                          size_t count, float *restrict v, size_t point_stride, int avx512) {
+  float d[36][RUN + 16];
+  // Gather the 6x6 patches (zero outside the image) so element (r, j) of every tile is contiguous.
+  for (int r = 0; r < 6; ++r) {
+    const long y = (long)(ty * 4 + r) - 1;
+    if (y < 0 || y >= (long)height) {
+      for (int j = 0; j < 6; ++j) memset(d[r * 6 + j], 0, count * sizeof(float));
+      continue;
+    }
+    const float *row = plane + (size_t)y * width;
+    if (avx512) {
+      gather_row_avx512(row, width, tx0, count, d + r * 6);
+      continue;
+    }
+    for (size_t s = 0; s < count; ++s) {
+      const long x0 = (long)((tx0 + s) * 4) - 1;
+      if (x0 >= 0 && x0 + 6 <= (long)width) {
+        for (int j = 0; j < 6; ++j) d[r * 6 + j][s] = row[x0 + j];
+      } else {
+        for (int j = 0; j < 6; ++j) {
+          const long x = x0 + j;
+          d[r * 6 + j][s] = (x >= 0 && x < (long)width) ? row[x] : 0.0f;
+        }
+      }
+    }
+  }
+  // 16 tiles per step as one vector (zmm in the AVX-512 build); lanes past `count` are never copied out.
+  float o[36][RUN + 16];
+  for (size_t s = 0; s < count; s += 16) {
+    v16f t[6][6];  // Bᵀ d, column by column
+    for (int j = 0; j < 6; ++j) {
+      const v16f d0 = load16(&d[j][s]), d1 = load16(&d[6 + j][s]), d2 = load16(&d[12 + j][s]),
+                 d3 = load16(&d[18 + j][s]), d4 = load16(&d[24 + j][s]), d5 = load16(&d[30 + j][s]);
+      t[0][j] = 4.0f * d0 - 5.0f * d2 + d4;
+      t[1][j] = -4.0f * (d1 + d2) + d3 + d4;
+      t[2][j] = 4.0f * (d1 - d2) - d3 + d4;
+      t[3][j] = 2.0f * (d3 - d1) - d2 + d4;
+      t[4][j] = 2.0f * (d1 - d3) - d2 + d4;
+      t[5][j] = 4.0f * d1 - 5.0f * d3 + d5;
+    }
+    for (int i = 0; i < 6; ++i) {  // (Bᵀ d) B, row by row
+      const v16f e0 = t[i][0], e1 = t[i][1], e2 = t[i][2], e3 = t[i][3], e4 = t[i][4], e5 = t[i][5];
+      store16(&o[i * 6 + 0][s], 4.0f * e0 - 5.0f * e2 + e4);
+      store16(&o[i * 6 + 1][s], -4.0f * (e1 + e2) + e3 + e4);
+      store16(&o[i * 6 + 2][s], 4.0f * (e1 - e2) - e3 + e4);
+      store16(&o[i * 6 + 3][s], 2.0f * (e3 - e1) - e2 + e4);
+      store16(&o[i * 6 + 4][s], 2.0f * (e1 - e3) - e2 + e4);
+      store16(&o[i * 6 + 5][s], 4.0f * e1 - 5.0f * e3 + e5);
+    }
+  }
+  // One contiguous row segment per transform point (36 short streams instead of 36 interleaved ones).
+  for (int p = 0; p < 36; ++p) memcpy(v + (size_t)p * point_stride, o[p], count * sizeof(float));
+}
+
+BLD_INLINE void input_body(const float *restrict input, size_t channels, size_t height, size_t width,
+                           size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
+                           size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride,
+                           int avx512) {
+  const size_t block = tile_end - tile_begin;
+  for (size_t c = channel_begin; c < channel_end; ++c) {
+    size_t t = tile_begin;
+    while (t < tile_end) {
+      const size_t tx = t % tiles_x, row = t / tiles_x, ty = row % tiles_y, n = row / tiles_y;
+      size_t count = tiles_x - tx;
+      if (count > tile_end - t) count = tile_end - t;
+      if (count > RUN) count = RUN;
+      const float *plane = input + (n * channels + c) * height * width;
+      input_run(plane, height, width, ty, tx, count, v + c * block + (t - tile_begin), point_stride, avx512);
+      t += count;
+    }
+  }
+}
+
+static void input_default(const float *restrict input, size_t channels, size_t height, size_t width,
+                          size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
+                          size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride) {
+  input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+             point_stride, 0);
+}
+
+BLD_AVX512 static void input_avx512(const float *restrict input, size_t channels, size_t height, size_t width,
+                                    size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
+                                    size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride) {
+  input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+             point_stride, 1);
+}
+
+void bld_winograd_f4_input_f32(const float *restrict input, size_t channels, size_t height, size_t width,
+                               size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
+                               float *restrict v, size_t point_stride) {
+  const size_t tiles_y = (height + 3) / 4, tiles_x = (width + 3) / 4;
+  if (bld_sgemm_avx512_supported())
+    input_avx512(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+                 point_stride);
+  else
+    input_default(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+                  point_stride);
+}
+
+// MARK: - Output transform
+
+// AVX-512 store of one output row for `count` tiles: row[4 (tx0 + s) + j] = y[j][s] for x < width.
+// Interleaves the four phase vectors of 16 tiles into 64 contiguous floats with two-source permutes.
+BLD_AVX512 static void scatter_row_avx512(float (*y)[RUN + 16], float *row, size_t width, size_t tx0,
+                                          size_t count) {
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i phase = _mm512_and_epi32(lanes, _mm512_set1_epi32(3));
+  // Lane l of output register q takes tile 4q + l/4 from phase l%4 (phases 0/1 and 2/3 pairwise).
+  const __m512i within_pair = _mm512_slli_epi32(_mm512_and_epi32(phase, _mm512_set1_epi32(1)), 4);
+  for (size_t s0 = 0; s0 < count; s0 += 16) {
+    const __m512 y0 = _mm512_loadu_ps(y[0] + s0), y1 = _mm512_loadu_ps(y[1] + s0);
+    const __m512 y2 = _mm512_loadu_ps(y[2] + s0), y3 = _mm512_loadu_ps(y[3] + s0);
+    const long xb = (long)((tx0 + s0) * 4);
+    for (int q = 0; q < 4; ++q) {
+      const __m512i tile = _mm512_add_epi32(_mm512_set1_epi32(4 * q), _mm512_srli_epi32(lanes, 2));
+      const __m512i index = _mm512_add_epi32(tile, within_pair);
+      const __m512 low = _mm512_permutex2var_ps(y0, index, y1), high = _mm512_permutex2var_ps(y2, index, y3);
+      const __m512 value = _mm512_mask_blend_ps((__mmask16)0xCCCC, low, high);
+      const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * q)), lanes);
+      const __mmask16 valid = _mm512_cmplt_epi32_mask(x, _mm512_set1_epi32((int)width)) &
+                              _mm512_cmplt_epi32_mask(tile, _mm512_set1_epi32((int)(count - s0)));
+      _mm512_mask_storeu_ps(row + xb + 16 * q, valid, value);
+    }
+  }
+}
+
+BLD_INLINE void output_run(const float *restrict m, size_t point_stride, size_t count, float bias,
+                           float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0,
+                           int avx512) {
+  float y[16][RUN + 16];
+  float q[36][RUN + 16];
+  for (int p = 0; p < 36; ++p) memcpy(q[p], m + (size_t)p * point_stride, count * sizeof(float));
+  const v16f vbias = {bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias};
+  for (size_t s = 0; s < count; s += 16) {
+    v16f t[4][6];  // Aᵀ m, column by column
+    for (int j = 0; j < 6; ++j) {
+      const v16f m0 = load16(&q[j][s]), m1 = load16(&q[6 + j][s]), m2 = load16(&q[12 + j][s]),
+                 m3 = load16(&q[18 + j][s]), m4 = load16(&q[24 + j][s]), m5 = load16(&q[30 + j][s]);
+      const v16f a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
+      t[0][j] = m0 + a + c;
+      t[1][j] = b + 2.0f * d;
+      t[2][j] = a + 4.0f * c;
+      t[3][j] = b + 8.0f * d + m5;
+    }
+    for (int i = 0; i < 4; ++i) {  // (Aᵀ m) A, row by row
+      const v16f e0 = t[i][0], e1 = t[i][1], e2 = t[i][2], e3 = t[i][3], e4 = t[i][4], e5 = t[i][5];
+      const v16f a = e1 + e2, b = e1 - e2, c = e3 + e4, d = e3 - e4;
+      store16(&y[i * 4 + 0][s], e0 + a + c + vbias);
+      store16(&y[i * 4 + 1][s], b + 2.0f * d + vbias);
+      store16(&y[i * 4 + 2][s], a + 4.0f * c + vbias);
+      store16(&y[i * 4 + 3][s], b + 8.0f * d + e5 + vbias);
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    const size_t yy = ty * 4 + (size_t)i;
+    if (yy >= height) break;
+    float *row = plane + yy * width;
+    if (avx512) {
+      scatter_row_avx512(y + i * 4, row, width, tx0, count);
+      continue;
+    }
+    for (size_t s = 0; s < count; ++s) {
+      const size_t x0 = (tx0 + s) * 4;
+      if (x0 + 4 <= width) {
+        for (int j = 0; j < 4; ++j) row[x0 + (size_t)j] = y[i * 4 + j][s];
+      } else {
+        for (int j = 0; j < 4 && x0 + (size_t)j < width; ++j) row[x0 + (size_t)j] = y[i * 4 + j][s];
+      }
+    }
+  }
+}
+
+BLD_INLINE void output_body(const float *restrict m, size_t out_channels, size_t height, size_t width,
+                            size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
+                            const float *bias, size_t o_begin, size_t o_end, float *restrict output,
+                            size_t point_stride, int avx512) {
+  const size_t block = tile_end - tile_begin;
+  for (size_t o = o_begin; o < o_end; ++o) {
+    const float b = bias ? bias[o] : 0.0f;
+    size_t t = tile_begin;
+    while (t < tile_end) {
+      const size_t tx = t % tiles_x, row = t / tiles_x, ty = row % tiles_y, n = row / tiles_y;
+      size_t count = tiles_x - tx;
+      if (count > tile_end - t) count = tile_end - t;
+      if (count > RUN) count = RUN;
+      float *plane = output + (n * out_channels + o) * height * width;
+      output_run(m + o * block + (t - tile_begin), point_stride, count, b, plane, height, width, ty, tx, avx512);
+      t += count;
+    }
+  }
+}
+
+static void output_default(const float *restrict m, size_t out_channels, size_t height, size_t width,
+                           size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
+                           const float *bias, size_t o_begin, size_t o_end, float *restrict output,
+                           size_t point_stride) {
+  output_body(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
+              point_stride, 0);
+}
+
+BLD_AVX512 static void output_avx512(const float *restrict m, size_t out_channels, size_t height, size_t width,
+                                     size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
+                                     const float *bias, size_t o_begin, size_t o_end, float *restrict output,
+                           size_t point_stride) {
+  output_body(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
+              point_stride, 1);
+}
+
+void bld_winograd_f4_output_f32(const float *restrict m, size_t out_channels, size_t height, size_t width,
+                                size_t tile_begin, size_t tile_end, const float *bias,
+                                size_t o_begin, size_t o_end, float *restrict output, size_t point_stride) {
+  const size_t tiles_y = (height + 3) / 4, tiles_x = (width + 3) / 4;
+  if (bld_sgemm_avx512_supported())
+    output_avx512(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
+                  point_stride);
+  else
+    output_default(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
+                   point_stride);
+}

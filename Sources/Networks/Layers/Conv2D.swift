@@ -1,0 +1,38 @@
+import TensorCore
+
+/// A 2-D convolution (PyTorch `nn.Conv2d` with square kernel, stride and symmetric zero padding).
+///
+/// Checkpoint keys: `weight` `[O, I, k, k]`, `bias` `[O]`.
+public final class Conv2D: Layer {
+  /// `[outputChannels, inputChannels, kernelSize, kernelSize]`.
+  public var weight: Tensor
+  /// `[outputChannels]`, or nil.
+  public var bias: Tensor?
+  /// The stride in both directions.
+  public let stride: Int
+  /// Zero padding on every side.
+  public let padding: Int
+
+  /// Creates a zero-initialised convolution.
+  public init(
+    inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+    bias: Bool = true
+  ) {
+    weight = Tensor(shape: [outputChannels, inputChannels, kernelSize, kernelSize])
+    self.bias = bias ? Tensor(shape: [outputChannels]) : nil
+    self.stride = stride
+    self.padding = padding
+  }
+
+  /// Registers `weight` and `bias`.
+  public func registerParameters(in registry: ParameterRegistry) {
+    registry.tensor("weight", of: self, \.weight)
+    registry.tensor("bias", of: self, \.bias)
+  }
+
+  /// `x`: `[N, I, H, W]` → `[N, O, (H + 2p − k) / s + 1, (W + 2p − k) / s + 1]`.
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    precondition(x.rank == 4, "Conv2D expects [N, C, H, W], got \(x.shape)")
+    return conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+  }
+}

@@ -1,0 +1,32 @@
+import TensorCore
+
+/// A fully connected layer (PyTorch `nn.Linear`): `y = x · weightᵀ + bias`.
+///
+/// Checkpoint keys: `weight` `[outputCount, inputCount]`, `bias` `[outputCount]` (when present).
+public final class Linear: Layer {
+  /// `[outputCount, inputCount]`.
+  public var weight: Tensor
+  /// `[outputCount]`, or nil for a layer without bias.
+  public var bias: Tensor?
+
+  /// Creates a zero-initialised layer.
+  /// - Parameters:
+  ///   - inputCount: input features.
+  ///   - outputCount: output features.
+  ///   - bias: whether the layer has a bias.
+  public init(inputCount: Int, outputCount: Int, bias: Bool = true) {
+    weight = Tensor(shape: [outputCount, inputCount])
+    self.bias = bias ? Tensor(shape: [outputCount]) : nil
+  }
+
+  /// Registers `weight` and `bias`.
+  public func registerParameters(in registry: ParameterRegistry) {
+    registry.tensor("weight", of: self, \.weight)
+    registry.tensor("bias", of: self, \.bias)
+  }
+
+  /// `x`: `[..., inputCount]` → `[..., outputCount]`.
+  public func callAsFunction(_ x: Tensor) -> Tensor {
+    linear(x, weight: weight, bias: bias)
+  }
+}

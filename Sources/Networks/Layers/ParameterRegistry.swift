@@ -1,0 +1,67 @@
+import TensorCore
+
+/// Walks a layer tree once and collects `full.dotted.key → get/set` entries.
+///
+/// The one list of entries serves every consumer: the strict `WeightLoader`, parameter counting, key-listing
+/// tests, optimisers, and snapshot/restore of weights. Keys are the checkpoint keys of the diffusers /
+/// transformers layout (`down_blocks.0.resnets.1.conv1.weight`).
+public final class ParameterRegistry {
+  /// One parameter: its full key, its shape when registered, and accessors to read and replace it.
+  public struct Entry {
+    /// The full dotted checkpoint key.
+    public let key: String
+    /// The parameter's shape at registration time (the shape a checkpoint must provide).
+    public let shape: [Int]
+    /// Reads the current tensor.
+    public let get: () -> Tensor
+    /// Replaces the tensor. The caller is responsible for keeping the shape.
+    public let set: (Tensor) -> Void
+  }
+
+  /// The entries collected so far, in registration order.
+  public private(set) var entries: [Entry] = []
+  private var path: [String] = []
+
+  /// Creates an empty registry.
+  public init() {}
+
+  /// Registers the parameter at `keyPath` of `layer` under `key` (relative to the current path).
+  /// - Parameters:
+  ///   - key: the checkpoint key of this parameter relative to its layer, e.g. `"weight"`.
+  ///   - layer: the layer owning the parameter.
+  ///   - keyPath: where the tensor is stored.
+  public func tensor<L: Layer>(
+    _ key: String, of layer: L, _ keyPath: ReferenceWritableKeyPath<L, Tensor>
+  ) {
+    let fullKey = (path + [key]).joined(separator: ".")
+    entries.append(
+      Entry(
+        key: fullKey, shape: layer[keyPath: keyPath].shape,
+        get: { layer[keyPath: keyPath] }, set: { layer[keyPath: keyPath] = $0 }))
+  }
+
+  /// Registers an optional parameter; nil contributes no key.
+  public func tensor<L: Layer>(
+    _ key: String, of layer: L, _ keyPath: ReferenceWritableKeyPath<L, Tensor?>
+  ) {
+    guard let current = layer[keyPath: keyPath] else { return }
+    let fullKey = (path + [key]).joined(separator: ".")
+    entries.append(
+      Entry(
+        key: fullKey, shape: current.shape,
+        get: { layer[keyPath: keyPath] ?? current }, set: { layer[keyPath: keyPath] = $0 }))
+  }
+
+  /// Registers a child layer's parameters under `key`; a nil child contributes no keys.
+  public func child(_ key: String, _ layer: (any Layer)?) {
+    guard let layer else { return }
+    path.append(key)
+    layer.registerParameters(in: self)
+    path.removeLast()
+  }
+
+  /// Registers an array of children as `key.0`, `key.1`, … (PyTorch `ModuleList`).
+  public func children(_ key: String, _ layers: [any Layer]) {
+    for (index, layer) in layers.enumerated() { child("\(key).\(index)", layer) }
+  }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import TensorCore
+
+/// The tokenizer and three networks of a Stable Diffusion 1.x / 2.x model, loaded from a diffusers folder with
+/// no conversion step, or built with deterministic random weights.
+///
+/// The networks are reference types treated as read-only after loading (except for deliberate fine-tuning of
+/// `vae.decoder`); the model is not `Sendable`.
+public final class StableDiffusionModel {
+  /// The prompt tokenizer (`tokenizer/`); nil for random-weight models built without one.
+  public let tokenizer: CLIPTokenizer?
+  /// The text encoder.
+  public let textEncoder: CLIPTextModel
+  /// The noise predictor.
+  public let unet: UNet2DConditionModel
+  /// The VAE.
+  public let vae: AutoencoderKL
+  /// The folder the model was loaded from, if any.
+  public let directory: ModelDirectory?
+  /// One load report per component (`text_encoder`, `unet`, `vae`); empty for random weights.
+  public let loadReports: [String: LoadReport]
+
+  /// Loads every network of a diffusers folder strictly.
+  /// - Parameter directory: the folder (and weight variant preference).
+  /// - Throws: `ConfigurationError` for an unreadable or unsupported configuration (including
+  ///   `model_index.json`, and a tokenizer with more ids than the text encoder's `vocab_size` or longer
+  ///   sequences than its `max_position_embeddings`),
+  ///   `TokenizerError` for a missing or malformed `tokenizer/` folder, `WeightLoadingError` for missing
+  ///   files and missing, unused or mis-shaped tensors.
+  public init(directory: ModelDirectory) throws {
+    let index = try ModelIndex.decode(contentsOf: directory.modelIndex)
+    try index.validateStableDiffusion(file: directory.modelIndex.path)
+    let tokenizer = try CLIPTokenizer(directory: directory.tokenizerDirectory)
+    let textConfiguration = try CLIPTextConfiguration.decode(
+      contentsOf: directory.textEncoderConfiguration)
+    try Self.checkCompatibility(
+      of: tokenizer, with: textConfiguration, file: directory.textEncoderConfiguration.path)
+    self.tokenizer = tokenizer
+    textEncoder = try CLIPTextModel(configuration: textConfiguration)
+    unet = try UNet2DConditionModel(
+      configuration: UNetConfiguration.decode(contentsOf: directory.unetConfiguration))
+    vae = try AutoencoderKL(
+      configuration: AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration))
+    var reports: [String: LoadReport] = [:]
+    reports["text_encoder"] = try WeightLoader.load(
+      directory.textEncoderWeights(), into: textEncoder,
+      renaming: .clipTextModel)
+    reports["unet"] = try WeightLoader.load(directory.unetWeights(), into: unet)
+    reports["vae"] = try WeightLoader.load(
+      directory.vaeWeights(), into: vae, renaming: .autoencoderKL)
+    loadReports = reports
+    self.directory = directory
+  }
+
+  /// Builds the three networks from configurations with deterministic pseudo-random weights
+  /// (see `Layer.initializeParametersRandomly(seed:)`); each network gets its own seed derived from `seed`.
+  /// - Parameters:
+  ///   - textEncoderConfiguration: the text encoder's configuration.
+  ///   - unetConfiguration: the UNet's configuration.
+  ///   - vaeConfiguration: the VAE's configuration.
+  ///   - tokenizer: an optional tokenizer to carry along.
+  ///   - seed: the weight seed.
+  /// - Throws: `ConfigurationError` if a configuration is not supported, if the UNet's
+  ///   `cross_attention_dim` differs from the text encoder's `hidden_size`, or if the tokenizer does not fit
+  ///   the text encoder (`vocab_size`, `max_position_embeddings`).
+  public init(
+    randomWeights textEncoderConfiguration: CLIPTextConfiguration,
+    unet unetConfiguration: UNetConfiguration,
+    vae vaeConfiguration: AutoencoderKLConfiguration, tokenizer: CLIPTokenizer? = nil, seed: UInt64
+  ) throws {
+    if let tokenizer {
+      try Self.checkCompatibility(
+        of: tokenizer, with: textEncoderConfiguration, file: "text_encoder/config.json")
+    }
+    self.tokenizer = tokenizer
+    for width in unetConfiguration.resolvedCrossAttentionWidths
+    where width != textEncoderConfiguration.hiddenSize {
+      throw ConfigurationError.invalid(
+        file: "unet/config.json", field: "cross_attention_dim",
+        reason:
+          "\(width) differs from the text encoder's hidden_size \(textEncoderConfiguration.hiddenSize)"
+      )
+    }
+    textEncoder = try CLIPTextModel(configuration: textEncoderConfiguration)
+    unet = try UNet2DConditionModel(configuration: unetConfiguration)
+    vae = try AutoencoderKL(configuration: vaeConfiguration)
+    textEncoder.initializeParametersRandomly(seed: seed)
+    unet.initializeParametersRandomly(seed: seed &+ 1)
+    vae.initializeParametersRandomly(seed: seed &+ 2)
+    directory = nil
+    loadReports = [:]
+  }
+
+  /// Checks that every id the tokenizer can produce has a token embedding and that its sequence length fits
+  /// the position embeddings.
+  /// - Throws: `ConfigurationError.invalid` naming `vocab_size` or `max_position_embeddings` of `file`.
+  static func checkCompatibility(
+    of tokenizer: CLIPTokenizer, with configuration: CLIPTextConfiguration, file: String
+  ) throws {
+    guard tokenizer.vocabularySize <= configuration.vocabSize else {
+      throw ConfigurationError.invalid(
+        file: file, field: "vocab_size",
+        reason:
+          "\(configuration.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) ids"
+      )
+    }
+    guard tokenizer.maxLength <= configuration.maxPositionEmbeddings else {
+      throw ConfigurationError.invalid(
+        file: file, field: "max_position_embeddings",
+        reason:
+          "\(configuration.maxPositionEmbeddings) positions for the tokenizer's \(tokenizer.maxLength) tokens"
+      )
+    }
+  }
+
+  /// The text encoder's last hidden state for each prompt (the UNet's `encoderHiddenStates`).
+  /// - Parameter prompts: `B` prompts, tokenised to the tokenizer's fixed length (77).
+  /// - Returns: `[B, 77, hidden_size]`, or nil when the model has no tokenizer.
+  public func textEmbeddings(for prompts: [String]) -> Tensor? {
+    guard let tokenizer else { return nil }
+    return textEncoder(prompts.map { tokenizer.encode($0).ids })
+  }
+
+  /// A tiny model with random weights (`.tiny` configurations), for demos and tests.
+  /// - Parameter seed: the weight seed.
+  public static func tinyDemo(seed: UInt64 = 0) -> StableDiffusionModel {
+    do {
+      return try StableDiffusionModel(randomWeights: .tiny, unet: .tiny, vae: .tiny, seed: seed)
+    } catch {
+      preconditionFailure("the built-in tiny configurations are valid: \(error)")
+    }
+  }
+}

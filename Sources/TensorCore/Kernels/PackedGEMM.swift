@@ -1,0 +1,230 @@
+internal import COpenBLAS
+internal import CTensorKernels
+
+/// Whether this CPU runs TensorCore's own AVX-512 GEMM (`gemm_avx512.c`); otherwise `packedSGEMM`
+/// forwards to OpenBLAS.
+let packedGEMMIsAvailable: Bool = bld_sgemm_avx512_supported() != 0
+
+/// Whether this CPU also runs the bf16 variant (AVX512_BF16).
+let packedBFloat16GEMMIsAvailable: Bool = bld_sgemm_bf16_avx512_supported() != 0
+
+/// The arithmetic of TensorCore's packed GEMM.
+public enum GEMMPrecision: Sendable, Equatable {
+  /// fp32 inputs and accumulation (the default; parity path).
+  case float32
+  /// Inputs rounded to bf16 (nearest even), products accumulated in fp32 with `vdpbf16ps`. Measured
+  /// 1.5–2× the fp32 throughput on this Zen 5 at UNet shapes, with ≈2e-3 error relative to `max|C|`
+  /// (tested: ≤ 8e-3 of `Σ|a·b|` per element): not accurate enough for the 1e-4 parity tests. Falls back
+  /// to `.float32` on CPUs without AVX512_BF16.
+  case bfloat16
+}
+
+/// Register tile of the AVX-512 micro-kernel: rows of op(A) and columns of op(B) per tile.
+let microTileRows = Int(BLD_SGEMM_AVX512_MR)
+let microTileColumns = Int(BLD_SGEMM_AVX512_NR)
+
+/// `C = op(A)·op(B) + beta·C` in row-major order through TensorCore's packed AVX-512 GEMM, using
+/// `ComputeOptions.threadCount` threads. Same contract as `sgemm`; falls back to OpenBLAS when the CPU
+/// lacks AVX-512. `beta == 0` never reads `C` (NaNs in it are overwritten).
+///
+/// Threads split the larger tile dimension of the product into contiguous ranges; each thread packs its
+/// own panels into scratch from `GEMMScratchPool`, and no BLAS runs inside the parallel region. Products
+/// with very few columns (attention's `P·V` with a 40-wide head) are computed transposed, `Cᵀ = op(B)ᵀ·op(A)ᵀ`,
+/// so the narrow side lands on the 14-row side of the micro-tile instead of padding 32-column panels.
+func packedSGEMM(
+  transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision = .float32
+) {
+  guard m > 0 && n > 0 else { return }
+  guard packedGEMMIsAvailable else {
+    if k == 0 {
+      for row in 0..<m { for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] } }
+      return
+    }
+    cblas_sgemm(
+      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+      Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    return
+  }
+  var problem = GEMMProblem(
+    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+    c: c, ldc: ldc, beta: beta)
+  problem.bfloat16 = precision == .bfloat16 && packedBFloat16GEMMIsAvailable
+  problem.runInParallel()
+}
+
+/// One GEMM in the kernel's frame (C addressed by row and column strides), split across threads.
+private struct GEMMProblem {
+  var transposeA: Bool
+  var transposeB: Bool
+  var m: Int
+  var n: Int
+  var k: Int
+  var a: UnsafePointer<Float>
+  var lda: Int
+  var b: UnsafePointer<Float>
+  var ldb: Int
+  var c: UnsafeMutablePointer<Float>
+  var rowStride: Int
+  var columnStride: Int
+  var beta: Float
+  /// Whether to run the bf16 kernel (only set when the CPU supports it).
+  var bfloat16 = false
+
+  /// The product in the orientation that wastes least of the micro-tile: C directly, or, for products
+  /// with very few columns and a long reduction, `Cᵀ = op(B)ᵀ·op(A)ᵀ` written through swapped C strides.
+  init(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
+  ) {
+    // Padding waste of each orientation: columns pad to 32, rows to 14.
+    let paddedColumns = Double(roundedUp(n, to: microTileColumns)) / Double(n)
+    let paddedRowsIfSwapped = Double(roundedUp(n, to: microTileRows)) / Double(n)
+    if k >= 64 && m > n && paddedColumns > 1.25 * paddedRowsIfSwapped {
+      (self.transposeA, self.transposeB, self.m, self.n, self.k) = (!transposeB, !transposeA, n, m, k)
+      (self.a, self.lda, self.b, self.ldb) = (b, ldb, a, lda)
+      (self.c, rowStride, columnStride, self.beta) = (c, 1, ldc, beta)
+    } else {
+      (self.transposeA, self.transposeB, self.m, self.n, self.k) = (transposeA, transposeB, m, n, k)
+      (self.a, self.lda, self.b, self.ldb) = (a, lda, b, ldb)
+      (self.c, rowStride, columnStride, self.beta) = (c, ldc, 1, beta)
+    }
+  }
+
+  func runInParallel() {
+    let rowTiles = (m + microTileRows - 1) / microTileRows
+    let columnTiles = (n + microTileColumns - 1) / microTileColumns
+    // Small products stay on the calling thread (a dispatch costs about as much as ~1M multiply-adds).
+    let minimumWork = 1 << 20
+    if columnTiles >= rowTiles {
+      parallelChunks(columnTiles, costPerItem: microTileColumns * m * max(k, 1), minimumWork: minimumWork) { tiles in
+        let first = tiles.lowerBound * microTileColumns
+        let last = min(n, tiles.upperBound * microTileColumns)
+        run(rows: 0..<m, columns: first..<last)
+      }
+    } else {
+      parallelChunks(rowTiles, costPerItem: microTileRows * n * max(k, 1), minimumWork: minimumWork) { tiles in
+        let first = tiles.lowerBound * microTileRows
+        let last = min(m, tiles.upperBound * microTileRows)
+        run(rows: first..<last, columns: 0..<n)
+      }
+    }
+  }
+
+  /// Computes the block `rows × columns` of C on the current thread.
+  func run(rows: Range<Int>, columns: Range<Int>) {
+    guard !rows.isEmpty && !columns.isEmpty else { return }
+    let aBlock = transposeA ? a + rows.lowerBound : a + rows.lowerBound * lda
+    let bBlock = transposeB ? b + columns.lowerBound * ldb : b + columns.lowerBound
+    let cBlock = c + rows.lowerBound * rowStride + columns.lowerBound * columnStride
+    GEMMScratchPool.shared.withScratch { scratch in
+      if bfloat16 {
+        bld_sgemm_bf16_avx512_f32(
+          transposeA ? 1 : 0, transposeB ? 1 : 0, rows.count, columns.count, k, aBlock, lda, bBlock, ldb, beta,
+          cBlock, rowStride, columnStride, scratch)
+      } else {
+        bld_sgemm_avx512_f32(
+          transposeA ? 1 : 0, transposeB ? 1 : 0, rows.count, columns.count, k, aBlock, lda, bBlock, ldb, beta,
+          cBlock, rowStride, columnStride, scratch)
+      }
+    }
+  }
+}
+
+/// Runs one single-threaded packed GEMM on the calling thread (for callers that parallelise over many
+/// independent GEMMs themselves, such as the Winograd convolution). C is row-major with stride `ldc`.
+/// Requires `packedGEMMIsAvailable`.
+func packedSGEMMSingleThreaded(
+  transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
+) {
+  guard m > 0 && n > 0 else { return }
+  let problem = GEMMProblem(
+    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+    c: c, ldc: ldc, beta: beta)
+  problem.run(rows: 0..<problem.m, columns: 0..<problem.n)
+}
+
+private func roundedUp(_ value: Int, to multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
+
+// MARK: - Public entry point
+
+/// TensorCore's own packed single-precision GEMM on raw row-major buffers.
+///
+/// Matches: BLAS `sgemm` semantics in row-major order with `alpha = 1`: `C = op(A)·op(B) + beta·C`, where
+/// `op(A)` is `m × k` (stored `k × m` when `transposeA`), `op(B)` is `k × n` (stored `n × k` when
+/// `transposeB`), and leading dimensions may exceed the logical widths. Results agree with a
+/// double-precision reference to fp32 rounding (summation order differs from OpenBLAS).
+///
+/// Limitations: the fast path needs AVX-512 (avx512f/bw/vl/dq); other CPUs get OpenBLAS. `beta == 0`
+/// never reads `C`. Uses `ComputeOptions.threadCount` threads; must not be called from inside another
+/// TensorCore parallel region.
+public enum PackedGEMM {
+  /// Whether this CPU runs the AVX-512 kernels (otherwise `multiply` forwards to OpenBLAS).
+  public static var isAccelerated: Bool { packedGEMMIsAvailable }
+
+  /// Whether `GEMMPrecision.bfloat16` runs the bf16 kernel here (AVX512_BF16); otherwise it computes in fp32.
+  public static var supportsBFloat16: Bool { packedGEMMIsAvailable && packedBFloat16GEMMIsAvailable }
+
+  /// Computes `C = op(A)·op(B) + beta·C` (row-major) after checking that every buffer is large enough.
+  /// `precision: .bfloat16` opts into the faster, less accurate bf16 kernel (see `GEMMPrecision`).
+  ///
+  /// - Throws: `PackedGEMMError` naming the offending argument when a size is negative, a leading
+  ///   dimension is smaller than the stored row, or a buffer is too short.
+  public static func multiply(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+    a: UnsafeBufferPointer<Float>, lda: Int, b: UnsafeBufferPointer<Float>, ldb: Int,
+    c: UnsafeMutableBufferPointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision = .float32
+  ) throws(PackedGEMMError) {
+    for (name, value) in [("m", m), ("n", n), ("k", k)] where value < 0 {
+      throw .negativeDimension(name: name, value: value)
+    }
+    try checkBuffer("a", count: a.count, rows: transposeA ? k : m, columns: transposeA ? m : k, leading: lda)
+    try checkBuffer("b", count: b.count, rows: transposeB ? n : k, columns: transposeB ? k : n, leading: ldb)
+    try checkBuffer("c", count: c.count, rows: m, columns: n, leading: ldc)
+    guard m > 0 && n > 0 else { return }
+    if k == 0 {
+      for row in 0..<m { for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] } }
+      return
+    }
+    packedSGEMM(
+      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a.baseAddress!, lda: lda,
+      b: b.baseAddress!, ldb: ldb, c: c.baseAddress!, ldc: ldc, beta: beta, precision: precision)
+  }
+
+  static func checkBuffer(
+    _ name: String, count buffer: Int, rows: Int, columns: Int, leading: Int
+  ) throws(PackedGEMMError) {
+    guard leading >= max(1, columns) else {
+      throw .leadingDimensionTooSmall(matrix: name, leadingDimension: leading, minimum: max(1, columns))
+    }
+    let required = rows > 0 && columns > 0 ? (rows - 1) * leading + columns : 0
+    guard buffer >= required else { throw .bufferTooSmall(matrix: name, count: buffer, required: required) }
+  }
+}
+
+/// An invalid argument to `PackedGEMM.multiply`.
+public enum PackedGEMMError: Error, Equatable, CustomStringConvertible {
+  /// A matrix dimension (`m`, `n` or `k`) is negative.
+  case negativeDimension(name: String, value: Int)
+  /// The leading dimension of `matrix` ("a", "b" or "c") is smaller than its stored row length.
+  case leadingDimensionTooSmall(matrix: String, leadingDimension: Int, minimum: Int)
+  /// The buffer of `matrix` holds `count` floats but the shape and leading dimension need `required`.
+  case bufferTooSmall(matrix: String, count: Int, required: Int)
+  /// A tensor given as a matrix is not rank 2.
+  case notAMatrix([Int])
+
+  /// A one-line explanation naming the argument.
+  public var description: String {
+    switch self {
+    case .negativeDimension(let name, let value): "PackedGEMM: dimension \(name) is negative (\(value))"
+    case .leadingDimensionTooSmall(let matrix, let leading, let minimum):
+      "PackedGEMM: leading dimension of \(matrix) is \(leading), needs at least \(minimum)"
+    case .bufferTooSmall(let matrix, let count, let required):
+      "PackedGEMM: buffer \(matrix) holds \(count) floats, needs \(required)"
+    case .notAMatrix(let shape): "PackedLeftMatrix: tensor of shape \(shape) is not a matrix (rank 2)"
+    }
+  }
+}

@@ -1,0 +1,150 @@
+import ArgumentParser
+import BlendedLatentCommand
+import Foundation
+import Testing
+
+@Suite("bld edit: argument names, defaults and validation")
+struct EditArgumentTests {
+  static let required = [
+    "--image", "in.png", "--mask", "mask.png", "--prompt", "a red hat", "--output", "out.png",
+  ]
+
+  @Test("defaults follow method.md (50 steps, guidance 7.5, strength 0.75, batch 1, DDIM)")
+  func defaults() throws {
+    let settings = try EditCommand.parse(Self.required).settings
+    #expect(settings.imagePath == "in.png" && settings.mask == .file("mask.png"))
+    #expect(settings.prompt == "a red hat" && settings.outputPath == "out.png")
+    #expect(settings.stepCount == 50 && settings.guidanceScale == 7.5 && settings.strength == 0.75)
+    #expect(settings.stepsRun == 37)
+    #expect(settings.batchSize == 1 && settings.seed == nil && settings.scheduler == .ddim)
+    #expect(
+      settings.background == .none && settings.maskShrinkLevels == 0
+        && settings.maskDownsample == .nearest)
+    #expect(
+      settings.cropPadding == nil && settings.modelDirectory == nil
+        && settings.negativePrompt.isEmpty)
+    #expect(
+      settings.featherRadius == 0 && settings.rankingModelDirectory == nil
+        && settings.threadCount == nil)
+    #expect(settings.workingSize == .native)
+    #expect(!settings.json && !settings.quiet && !settings.overwrite)
+    #expect(settings.outputPaths == ["out.png"])
+  }
+
+  @Test("every option of the issue parses under its exact name")
+  func everyOption() throws {
+    let folder = FileManager.default.temporaryDirectory.path
+    let settings = try EditCommand.parse(
+      Self.required + [
+        "--model", folder, "--negative-prompt", "blurry", "--steps", "20", "--guidance", "5",
+        "--strength", "1",
+        "--seed", "18446744073709551615", "--batch", "3", "--scheduler", "euler-a", "--background",
+        "paste",
+        "--mask-shrink", "3", "--mask-downsample", "max", "--crop-to-mask", "32", "--rank-with",
+        folder,
+        "--threads", "2", "--json", "--quiet", "--overwrite", "--feather", "4", "--working-size",
+        "original",
+      ]
+    ).settings
+    #expect(settings.modelDirectory == folder && settings.negativePrompt == "blurry")
+    #expect(
+      settings.stepCount == 20 && settings.guidanceScale == 5 && settings.strength == 1
+        && settings.stepsRun == 20)
+    #expect(
+      settings.seed == UInt64.max && settings.batchSize == 3
+        && settings.scheduler == .eulerAncestral)
+    #expect(
+      settings.background == .paste && settings.maskShrinkLevels == 3
+        && settings.maskDownsample == .max)
+    #expect(
+      settings.cropPadding == 32 && settings.rankingModelDirectory == folder
+        && settings.threadCount == 2)
+    #expect(settings.json && settings.quiet && settings.overwrite && settings.featherRadius == 4)
+    #expect(settings.workingSize == .original)
+    #expect(settings.outputPaths == ["out-0.png", "out-1.png", "out-2.png"])
+  }
+
+  @Test(
+    "enumerated values",
+    arguments: [
+      ("--scheduler", "ddim"), ("--scheduler", "dpm++2m"), ("--scheduler", "euler"),
+      ("--scheduler", "euler-a"),
+      ("--background", "none"), ("--background", "paste"), ("--background", "optimize"),
+      ("--background", "poisson"),
+      ("--mask-downsample", "nearest"), ("--mask-downsample", "max"),
+    ])
+  func enumeratedValues(option: String, value: String) throws {
+    _ = try EditCommand.parse(Self.required + [option, value])
+  }
+
+  @Test("--mask alpha selects the alpha channel")
+  func alphaMask() throws {
+    var arguments = Self.required
+    arguments[3] = "alpha"
+    #expect(try EditCommand.parse(arguments).settings.mask == .alpha)
+  }
+
+  @Test("batch outputs are OUT-i.png beside OUT.png")
+  func batchNames() throws {
+    let settings = try EditCommand.parse(
+      [
+        "--image", "a.jpg", "--mask", "m.png", "--prompt", "x", "--output", "results/cat.v2.png",
+        "--batch", "2",
+      ]
+    ).settings
+    #expect(settings.outputPaths == ["results/cat.v2-0.png", "results/cat.v2-1.png"])
+  }
+
+  static let invalid: [([String], String)] = [
+    (["--steps", "0"], "--steps"), (["--steps", "1001"], "--steps"),
+    (["--guidance", "-1"], "--guidance"),
+    (["--guidance", "nan"], "--guidance"), (["--strength", "0"], "--strength"),
+    (["--strength", "1.5"], "--strength"),
+    (["--strength", "0.01"], "no denoising step"), (["--batch", "0"], "--batch"),
+    (["--batch", "65"], "--batch"),
+    (["--mask-shrink", "-1"], "--mask-shrink"), (["--crop-to-mask", "-5"], "--crop-to-mask"),
+    (["--feather", "3"], "--background paste"),
+    (["--feather", "-1", "--background", "paste"], "--feather"),
+    (["--threads", "0"], "--threads"), (["--scheduler", "plms"], "--scheduler"),
+    (["--background", "blur"], "--background"),
+    (["--mask-downsample", "avg"], "--mask-downsample"),
+    (["--working-size", "huge"], "--working-size"), (["--seed", "-3"], "--seed"),
+    (["--steps", "ten"], "--steps"),
+    (["--model", "/definitely/not/here"], "--model"),
+    (["--rank-with", "/definitely/not/here"], "--rank-with"),
+    (["--output", "out.jpg"], "--output"), (["--prompt", "  "], "--prompt"),
+  ]
+
+  @Test("bad values are refused with a message naming the option", arguments: invalid)
+  func invalidValues(extra: [String], expected: String) {
+    do {
+      _ = try EditCommand.parse(Self.required + extra)
+      Issue.record("accepted \(extra)")
+    } catch {
+      let message = EditCommand.message(for: error)
+      #expect(message.contains(expected), "\(message)")
+      #expect(EditCommand.exitCode(for: error) != .success)
+    }
+  }
+
+  @Test("missing required options are refused")
+  func missingRequired() {
+    for index in stride(from: 0, to: Self.required.count, by: 2) {
+      var arguments = Self.required
+      arguments.removeSubrange(index...index + 1)
+      #expect(throws: (any Error).self) { try EditCommand.parse(arguments) }
+    }
+  }
+
+  @Test("bld has edit and inspect subcommands")
+  func subcommands() throws {
+    #expect(try BLDCommand.parseAsRoot(["edit"] + Self.required) is EditCommand)
+    let inspect = try BLDCommand.parseAsRoot([
+      "inspect", FileManager.default.temporaryDirectory.path,
+    ])
+    #expect(inspect is InspectCommand)
+    #expect(throws: (any Error).self) {
+      try BLDCommand.parseAsRoot(["inspect", "/definitely/not/here"])
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Networks
+import TensorCore
+import Testing
+import _TestSupport
+
+/// The registry's key list matches the checkpoints, and serves counting, snapshot/restore and random init.
+@Suite("ParameterRegistry and random weights")
+struct ParameterRegistryTests {
+  /// The tensor names of a component's weight files, with the renaming the loader applies.
+  func checkpointKeys(_ files: WeightFiles, renaming: KeyRenaming = .identity) throws -> Set<String>
+  {
+    var names: [String] = []
+    for url in files.urls { names += try SafetensorsFile(contentsOf: url).tensorNames }
+    let canonical = renaming.canonicalKeys(for: names)
+    return Set(names.map { canonical[$0] ?? $0 }).subtracting(WeightLoader.defaultIgnoredKeys)
+  }
+
+  @Test("registered keys are exactly the checkpoint's keys", arguments: NetworkFixture.names)
+  func keysMatchCheckpoint(name: String) throws {
+    let directory = try NetworkFixture(name).directory
+    let unet = try UNet2DConditionModel(
+      configuration: .decode(contentsOf: directory.unetConfiguration))
+    let vae = try AutoencoderKL(configuration: .decode(contentsOf: directory.vaeConfiguration))
+    let textEncoder = try CLIPTextModel(
+      configuration: .decode(contentsOf: directory.textEncoderConfiguration))
+    let components: [(any Layer, Set<String>)] = [
+      (unet, try checkpointKeys(directory.unetWeights())),
+      (vae, try checkpointKeys(directory.vaeWeights())),
+      (textEncoder, try checkpointKeys(directory.textEncoderWeights(), renaming: .clipTextModel)),
+    ]
+    for (layer, fileKeys) in components {
+      let keys = layer.parameterEntries.map(\.key)
+      #expect(
+        Set(keys) == fileKeys,
+        "\(type(of: layer)): \(Set(keys).symmetricDifference(fileKeys).sorted().prefix(5))")
+      #expect(keys.count == Set(keys).count, "no key is registered twice")
+    }
+    #expect(textEncoder.parameterEntries.allSatisfy { $0.key.hasPrefix("text_model.") })
+  }
+
+  @Test func tinyDemoIsDeterministicAndFinite() throws {
+    let first = StableDiffusionModel.tinyDemo(seed: 7)
+    let second = StableDiffusionModel.tinyDemo(seed: 7)
+    let other = StableDiffusionModel.tinyDemo(seed: 8)
+    #expect(first.unet.parameterSnapshot() == second.unet.parameterSnapshot())
+    #expect(first.vae.parameterSnapshot() != other.vae.parameterSnapshot())
+    let context = first.textEncoder([Array(0..<77), Array(100..<177)])
+    #expect(context.shape == [2, 77, 32])
+    let sample = Tensor(
+      shape: [2, 4, 8, 8], scalars: (0..<512).map { Float(($0 * 37) % 17) / 8 - 1 })
+    let prediction = first.unet(sample, timestep: 500, encoderHiddenStates: context)
+    #expect(prediction.shape == [2, 4, 8, 8] && prediction.isFinite)
+    let image = first.vae.decode(sample)
+    #expect(image.shape == [2, 3, 16, 16] && image.isFinite)
+    let (mean, logVariance) = first.vae.encode(image.clamped(to: -1...1))
+    #expect(mean.shape == [2, 4, 8, 8] && logVariance.shape == [2, 4, 8, 8])
+  }
+
+  @Test func snapshotAndRestoreRoundTrip() throws {
+    let model = StableDiffusionModel.tinyDemo(seed: 1)
+    let decoder = model.vae.decoder
+    let snapshot = decoder.parameterSnapshot()
+    let latents = Tensor(shape: [1, 4, 4, 4], repeating: 0.5)
+    let before = model.vae.decode(latents)
+    for entry in decoder.parameterEntries { entry.set(entry.get() * 1.5) }
+    #expect(model.vae.decode(latents) != before)
+    decoder.restoreParameters(from: snapshot)
+    #expect(model.vae.decode(latents) == before)
+    #expect(decoder.parameterCount == snapshot.values.reduce(0) { $0 + $1.count })
+    #expect(decoder.parameterCount < model.vae.parameterCount)
+  }
+
+  @Test func randomWeightsRejectMismatchedContextWidth() {
+    #expect(throws: ConfigurationError.self) {
+      try StableDiffusionModel(randomWeights: .stableDiffusion15, unet: .tiny, vae: .tiny, seed: 0)
+    }
+  }
+}

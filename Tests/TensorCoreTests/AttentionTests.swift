@@ -1,0 +1,189 @@
+import Foundation
+import Testing
+import TensorCore
+import _TestSupport
+
+@Suite("Scaled dot-product attention", .serialized)
+struct AttentionTests {
+  @Test("self, causal, cross (Tq ≠ Tk), tiled (Tq > tile rows) and single-query attention vs PyTorch")
+  func attentionMatchesTorch() throws {
+    let cases = try KernelFixture.load("attention")
+    #expect(cases.count == 6)
+    for (name, fixture) in cases {
+      let result = scaledDotProductAttention(
+        query: try #require(fixture.input("query")), key: try #require(fixture.input("key")),
+        value: try #require(fixture.input("value")), headCount: fixture.int("heads"), causal: fixture.bool("causal"))
+      let comparison = TensorComparison(result, fixture.expectedTensor)
+      #expect(comparison.isClose(relative: 1e-5), "\(name): \(comparison)")
+    }
+  }
+
+  @Test("4096 tokens × 8 heads × 40, batch 2: naive double reference to 1e-5, no full score matrix")
+  func longSequenceMatchesNaiveReferenceInBoundedMemory() throws {
+    let (batch, tokens, heads, headWidth) = (2, 4096, 8, 40)
+    let width = heads * headWidth
+    // Scaled so the softmax is peaked (scores spread over several units), not nearly uniform.
+    let query = NaiveKernels.uniform([batch, tokens, width], seed: 21, scale: 3)
+    let key = NaiveKernels.uniform([batch, tokens, width], seed: 22, scale: 3)
+    let value = NaiveKernels.uniform([batch, tokens, width], seed: 23)
+
+    let residentBefore = ProcessMemoryProbe.residentBytes()
+    let peakResetWorked = ProcessMemoryProbe.resetPeak()
+    let result = scaledDotProductAttention(query: query, key: key, value: value, headCount: heads)
+    let peakGrowth = ProcessMemoryProbe.peakBytes().map { $0 - (residentBefore ?? 0) }
+
+    // Every 7th query row (covering all tiles and both sides of each tile boundary), all heads and batches.
+    let tile = attentionQueryTileRows
+    var rows = Array(stride(from: 0, to: tokens, by: 7))
+    rows += [tile - 1, tile, tile + 1, 2 * tile - 1, 2 * tile, tokens - 1]
+    var actual: [Float] = []
+    var expected: [Float] = []
+    for b in 0..<batch {
+      for h in 0..<heads {
+        for row in rows {
+          let reference = NaiveKernels.attentionRow(
+            query: query, key: key, value: value, headCount: heads, batch: b, head: h, row: row, causal: false)
+          let base = (b * tokens + row) * width + h * headWidth
+          actual += result.scalars[base..<(base + headWidth)]
+          expected += reference.map { Float($0) }
+        }
+      }
+    }
+    let comparison = TensorComparison(
+      Tensor(shape: [actual.count], scalars: actual), Tensor(shape: [expected.count], scalars: expected))
+    #expect(comparison.isClose(relative: 1e-5), "\(comparison)")
+
+    // Memory: a full score matrix would be 2·8·4096·4096 floats = 1 GiB (64 MiB for a single head).
+    // Allowed growth: the output, the packed keys, the score workspace, and slack for the allocator and for
+    // tests running concurrently.
+    let outputBytes = result.count * 4
+    let workspaceBytes = attentionScoreWorkspaceElements(queryCount: tokens, keyCount: tokens, headWidth: headWidth) * 4
+    #expect(workspaceBytes <= 1 << 20, "score workspace \(workspaceBytes) bytes")
+    if peakResetWorked, let peakGrowth {
+      let allowance = 2 * outputBytes + workspaceBytes + 24 << 20
+      #expect(peakGrowth < allowance, "peak RSS grew by \(peakGrowth >> 20) MiB (allowed \(allowance >> 20) MiB)")
+      #expect(peakGrowth < 64 << 20, "peak RSS growth \(peakGrowth >> 20) MiB reaches one head's full score matrix")
+    }
+  }
+
+  @Test("heads wider than the fused limit take the tiled BLAS path: causal and cross vs naive reference")
+  func wideHeadsMatchNaiveReference() {
+    let headWidth = attentionFusedHeadWidthLimit + 32
+    for (queryCount, keyCount, causal) in [(300, 300, true), (300, 77, false), (5, 600, false)] {
+      let query = NaiveKernels.uniform([2, queryCount, 2 * headWidth], seed: 51, scale: 1.5)
+      let key = NaiveKernels.uniform([2, keyCount, 2 * headWidth], seed: 52, scale: 1.5)
+      let value = NaiveKernels.uniform([2, keyCount, 2 * headWidth], seed: 53)
+      let result = scaledDotProductAttention(query: query, key: key, value: value, headCount: 2, causal: causal)
+      let workspace = attentionScoreWorkspaceElements(queryCount: queryCount, keyCount: keyCount, headWidth: headWidth)
+      #expect(workspace == min(queryCount, attentionQueryTileRows) * keyCount)
+      expectRowsMatch(result, query: query, key: key, value: value, headCount: 2, causal: causal,
+                      rows: [0, 1, queryCount / 2, queryCount - 1].filter { $0 < queryCount }, label: "d=\(headWidth)")
+    }
+  }
+
+  @Test("every vector-extension level of the fused kernel agrees with the naive reference")
+  func everyVectorExtensionLevel() throws {
+    let original = ComputeOptions.vectorExtension
+    defer { ComputeOptions.setVectorExtensionLimit(.avx512) }
+    #expect(original == ComputeOptions.supportedVectorExtension)
+    let fixtures = try KernelFixture.load("attention")
+    for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
+      ComputeOptions.setVectorExtensionLimit(level)
+      #expect(ComputeOptions.vectorExtension == level)
+      for (name, fixture) in fixtures {
+        let result = scaledDotProductAttention(
+          query: try #require(fixture.input("query")), key: try #require(fixture.input("key")),
+          value: try #require(fixture.input("value")), headCount: fixture.int("heads"), causal: fixture.bool("causal"))
+        let comparison = TensorComparison(result, fixture.expectedTensor)
+        #expect(comparison.isClose(relative: 1e-5), "\(level) \(name): \(comparison)")
+      }
+      // Head widths that exercise every column tail (8, 16, 24, 40, 72) and key counts off the 16-key panels.
+      for (headWidth, keyCount, causal) in [(8, 33, false), (24, 77, true), (40, 100, false), (72, 49, true), (3, 17, false)] {
+        let query = NaiveKernels.uniform([1, 70, 2 * headWidth], seed: 61, scale: 2)
+        let key = NaiveKernels.uniform([1, keyCount, 2 * headWidth], seed: 62, scale: 2)
+        let value = NaiveKernels.uniform([1, keyCount, 2 * headWidth], seed: 63)
+        let result = scaledDotProductAttention(query: query, key: key, value: value, headCount: 2, causal: causal)
+        expectRowsMatch(result, query: query, key: key, value: value, headCount: 2, causal: causal,
+                        rows: Array(0..<70), label: "\(level) d=\(headWidth) Tk=\(keyCount)")
+      }
+      for (name, fixture) in try KernelFixture.load("softmax") {
+        let comparison = TensorComparison(softmax(try #require(fixture.input("x"))), fixture.expectedTensor)
+        #expect(comparison.isClose(relative: 1e-6), "\(level) softmax \(name): \(comparison)")
+      }
+    }
+  }
+
+  /// Compares the given query rows of every batch and head with `NaiveKernels.attentionRow`.
+  private func expectRowsMatch(
+    _ result: Tensor, query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool, rows: [Int],
+    label: String
+  ) {
+    let (batch, queryCount, width) = (query.shape[0], query.shape[1], query.shape[2])
+    let headWidth = width / headCount
+    var worst = 0.0
+    var scale = 0.0
+    for b in 0..<batch {
+      for h in 0..<headCount {
+        for row in rows {
+          let reference = NaiveKernels.attentionRow(
+            query: query, key: key, value: value, headCount: headCount, batch: b, head: h, row: row, causal: causal)
+          for c in 0..<headWidth {
+            let actual = Double(result.scalars[(b * queryCount + row) * width + h * headWidth + c])
+            worst = max(worst, abs(actual - reference[c]))
+            scale = max(scale, abs(reference[c]))
+          }
+        }
+      }
+    }
+    #expect(worst <= 1e-5 * max(scale, 1e-3), "\(label): max |Δ| \(worst), max |expected| \(scale)")
+  }
+
+  @Test("causal attention over more than one tile equals the naive reference")
+  func causalAcrossTiles() {
+    let (tokens, heads, headWidth) = (600, 2, 16)
+    let query = NaiveKernels.uniform([1, tokens, heads * headWidth], seed: 31, scale: 2)
+    let key = NaiveKernels.uniform([1, tokens, heads * headWidth], seed: 32, scale: 2)
+    let value = NaiveKernels.uniform([1, tokens, heads * headWidth], seed: 33)
+    let result = scaledDotProductAttention(query: query, key: key, value: value, headCount: heads, causal: true)
+    var worst = 0.0
+    for h in 0..<heads {
+      for row in [0, 1, 255, 256, 257, 511, 512, 599] {
+        let reference = NaiveKernels.attentionRow(
+          query: query, key: key, value: value, headCount: heads, batch: 0, head: h, row: row, causal: true)
+        for c in 0..<headWidth {
+          worst = max(worst, abs(Double(result.scalars[row * heads * headWidth + h * headWidth + c]) - reference[c]))
+        }
+      }
+    }
+    #expect(worst < 1e-5, "max |Δ| \(worst)")
+  }
+}
+
+/// Resident-set figures of this process from `/proc/self/status` (Linux).
+enum ProcessMemoryProbe {
+  /// Current resident set size in bytes.
+  static func residentBytes() -> Int? { field("VmRSS") }
+  /// Peak resident set size (since start or the last `resetPeak`) in bytes.
+  static func peakBytes() -> Int? { field("VmHWM") }
+
+  /// Resets the peak to the current RSS through `/proc/self/clear_refs`; false where not permitted.
+  static func resetPeak() -> Bool {
+    guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+    defer { try? handle.close() }
+    do {
+      try handle.write(contentsOf: Data("5".utf8))
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  private static func field(_ name: String) -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
+      let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+      return parts.dropFirst().first.flatMap { Int($0) }.map { $0 * 1024 }
+    }
+    return nil
+  }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+import TensorCore
+import _TestSupport
+
+@Suite("Winograd convolution", .serialized)
+struct WinogradConvolutionTests {
+  /// (batch, channels, outputs, height, width)
+  static let shapes: [(Int, Int, Int, Int, Int)] = [
+    (1, 1, 1, 1, 1), (1, 3, 5, 7, 9), (2, 5, 3, 4, 4), (1, 3, 4, 1, 13), (2, 4, 6, 13, 1), (2, 5, 7, 10, 11),
+    (1, 7, 5, 17, 6), (2, 320, 320, 9, 11), (1, 16, 8, 37, 29),
+    // Tile rows longer than one 64-tile run; more input channels than one GEMM K block (384).
+    (1, 2, 3, 5, 300), (2, 400, 20, 6, 7),
+    // 324 tiles of 320 + 320 channels exceed one workspace block: two blocks split mid tile row.
+    (1, 320, 320, 72, 70),
+  ]
+
+  @Test("matches conv2d (stride 1, padding 1) on odd shapes", arguments: [1, 2])
+  func matchesDirectConvolution(threads: Int) throws {
+    ComputeOptions.setThreadCount(threads)
+    defer { ComputeOptions.setThreadCount(0) }
+    for (index, (batch, channels, outputs, height, width)) in Self.shapes.enumerated() {
+      var random = KernelTestRandom(seed: UInt64(100 + index))
+      let input = Tensor(shape: [batch, channels, height, width], scalars: random.floats(batch * channels * height * width))
+      let weight = Tensor(shape: [outputs, channels, 3, 3], scalars: random.floats(outputs * channels * 9))
+      let bias = index % 2 == 0 ? Tensor(shape: [outputs], scalars: random.floats(outputs)) : nil
+      let expected = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1)
+      let actual = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight), bias: bias)
+      let comparison = TensorComparison(actual, expected)
+      #expect(
+        comparison.isClose(relative: 2e-5),
+        "N\(batch) C\(channels) O\(outputs) \(height)x\(width): \(comparison)")
+    }
+  }
+
+  @Test("relative error stays small on a larger layer")
+  func accuracyAtScale() throws {
+    var random = KernelTestRandom(seed: 5)
+    let input = Tensor(shape: [1, 320, 20, 24], scalars: random.floats(320 * 20 * 24))
+    let weight = Tensor(shape: [64, 320, 3, 3], scalars: random.floats(64 * 320 * 9).map { $0 * 0.05 })
+    let expected = conv2d(input, weight: weight, bias: nil, stride: 1, padding: 1)
+    let actual = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight), bias: nil)
+    let comparison = TensorComparison(actual, expected)
+    // F(4×4, 3×3) in fp32 measures ~1e-5 here (direct fp32: ~7e-7); the parity budget is 1e-4.
+    #expect(comparison.isClose(relative: 3e-5), "\(comparison)")
+    #expect(comparison.normalizedMSE < 1e-10, "\(comparison)")
+  }
+
+  @Test("weights that are not [O, C, 3, 3] throw")
+  func rejectsBadWeights() {
+    #expect(throws: WinogradError.unsupportedWeightShape([4, 3, 5, 5])) {
+      try WinogradWeights(weight: Tensor(shape: [4, 3, 5, 5]))
+    }
+    #expect(throws: WinogradError.unsupportedWeightShape([4, 3, 3])) {
+      try WinogradWeights(weight: Tensor(shape: [4, 3, 3]))
+    }
+    #expect(throws: WinogradError.unsupportedWeightShape([0, 3, 3, 3])) {
+      try WinogradWeights(weight: Tensor(shape: [0, 3, 3, 3]))
+    }
+  }
+
+  @Test(
+    "timing: Winograd vs im2col conv2d at UNet shapes",
+    .enabled(if: ProcessInfo.processInfo.environment["BLD_TIMING"] != nil))
+  func timing() throws {
+    print("threads \(ComputeOptions.threadCount)")
+    for (channels, size) in [(320, 64), (640, 32), (1280, 16), (1280, 8)] {
+      var random = KernelTestRandom(seed: 9)
+      let input = Tensor(shape: [2, channels, size, size], scalars: random.floats(2 * channels * size * size))
+      let weight = Tensor(shape: [channels, channels, 3, 3], scalars: random.floats(channels * channels * 9).map { $0 * 0.02 })
+      let bias = Tensor(shape: [channels], scalars: random.floats(channels))
+      let weights = try WinogradWeights(weight: weight)
+      var actual = Tensor(shape: [1])
+      let winograd = kernelBestTime(repeats: 3) { actual = conv2d3x3Winograd(input, weights: weights, bias: bias) }
+      Thread.sleep(forTimeInterval: 0.3)
+      var expected = Tensor(shape: [1])
+      let direct = kernelBestTime(repeats: 3) { expected = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1) }
+      Thread.sleep(forTimeInterval: 0.3)
+      // Lower bound for im2col + packed GEMM: the GEMMs alone on prebuilt columns, weights pre-packed.
+      let reduction = channels * 9
+      let plane = size * size
+      var columns = [Float](repeating: 0, count: reduction * plane)
+      input.withUnsafeBufferPointer { x in
+        for c in 0..<channels {
+          for ky in 0..<3 {
+            for kx in 0..<3 {
+              for y in 0..<size {
+                for xx in 0..<size {
+                  let (iy, ix) = (y + ky - 1, xx + kx - 1)
+                  if iy >= 0 && iy < size && ix >= 0 && ix < size {
+                    columns[((c * 3 + ky) * 3 + kx) * plane + y * size + xx] = x[c * plane + iy * size + ix]
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      let packedWeight = try PackedLeftMatrix(weight.reshaped([channels, reduction]))
+      var product = [Float](repeating: 0, count: channels * plane)
+      let gemmOnly = try kernelBestTime(repeats: 3) {
+        for _ in 0..<2 {  // one GEMM per image of the batch
+          try columns.withUnsafeBufferPointer { b in
+            try product.withUnsafeMutableBufferPointer { c in
+              try PackedGEMM.multiply(packedWeight, transposeB: false, n: plane, b: b, ldb: plane, c: c, ldc: plane, beta: 0)
+            }
+          }
+        }
+      }
+      let flops = 2.0 * 9 * Double(2 * channels * channels * size * size)
+      print(
+        String(
+          format:
+            "2x%dx%dx%d: winograd %7.2f ms (%6.1f effective GFLOP/s)  im2col %7.2f ms (%6.1f GFLOP/s)  packed-GEMM-only %7.2f ms (%6.1f GFLOP/s)  %@",
+          channels, size, size, winograd * 1e3, flops / winograd / 1e9, direct * 1e3, flops / direct / 1e9,
+          gemmOnly * 1e3, flops / gemmOnly / 1e9, TensorComparison(actual, expected).description as NSString))
+    }
+  }
+}
