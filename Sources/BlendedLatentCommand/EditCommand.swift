@@ -6,6 +6,7 @@ extension SchedulerChoice: ExpressibleByArgument {}
 extension BackgroundChoice: ExpressibleByArgument {}
 extension MaskDownsampleChoice: ExpressibleByArgument {}
 extension WorkingSizeChoice: ExpressibleByArgument {}
+extension FineTunePreset: ExpressibleByArgument {}
 
 /// `bld edit`: edits the masked part of an image so that it matches a prompt (Blended Latent Diffusion).
 public struct EditCommand: ParsableCommand {
@@ -122,6 +123,18 @@ public struct EditCommand: ParsableCommand {
       "With --background paste: blend N pixels inward from the mask edge.", valueName: "N"))
   public var feather: Int = 0
 
+  /// `--fine-tune`.
+  @Option(
+    help: ArgumentHelp(
+      "With --background optimize: paper (all decoder weights, whole image) or fast (last block, crop around the mask).",
+      valueName: "paper|fast"))
+  public var fineTune: FineTunePreset = .paper
+
+  /// `--fine-tune-iterations`.
+  @Option(
+    help: ArgumentHelp("With --background optimize: Adam iterations (default 75).", valueName: "N"))
+  public var fineTuneIterations: Int?
+
   /// `--rank-with`.
   @Option(
     help: ArgumentHelp(
@@ -184,6 +197,9 @@ public struct EditCommand: ParsableCommand {
     }
     guard feather >= 0 else { throw fail("--feather must be ≥ 0 (got \(feather))") }
     if feather > 0 && background != .paste { throw fail("--feather needs --background paste") }
+    if let iterations = fineTuneIterations, !(1...10_000).contains(iterations) {
+      throw fail("--fine-tune-iterations must be in 1…10000 (got \(iterations))")
+    }
     if let threads, threads < 1 { throw fail("--threads must be ≥ 1 (got \(threads))") }
     for (option, path) in [("--model", model), ("--rank-with", rankWith)] {
       guard let path else { continue }
@@ -214,6 +230,8 @@ public struct EditCommand: ParsableCommand {
     settings.maskDownsample = maskDownsample
     settings.cropPadding = cropToMask
     settings.featherRadius = feather
+    settings.fineTunePreset = fineTune
+    settings.fineTuneIterations = fineTuneIterations
     settings.workingSize = workingSize
     settings.rankingModelDirectory = rankWith
     settings.threadCount = threads

@@ -40,6 +40,14 @@ public enum MaskDownsampleChoice: String, Sendable, Equatable, CaseIterable, Cod
   case max
 }
 
+/// Which decoder fine-tune `--background optimize` runs (`--fine-tune`).
+public enum FineTunePreset: String, Sendable, Equatable, CaseIterable, Codable {
+  /// The paper's: every decoder weight, the whole image, 75 Adam iterations at lr 1e-4, λ = 100.
+  case paper
+  /// Only the last up block and output head, trained on a crop around the mask (about 9× faster at 512).
+  case fast
+}
+
 /// At what size the model works (`--working-size`).
 public enum WorkingSizeChoice: String, Sendable, Equatable, CaseIterable, Codable {
   /// Resize so the longer side is the model's native resolution, sides multiples of the editor's size
@@ -90,6 +98,10 @@ public struct EditSettings: Sendable, Equatable {
   public var workingSize: WorkingSizeChoice = .native
   /// Inward feather radius in pixels for `--background paste` (0 = hard edge).
   public var featherRadius: Int = 0
+  /// The decoder fine-tune of `--background optimize`.
+  public var fineTunePreset: FineTunePreset = .paper
+  /// Adam iterations of `--background optimize`, or `nil` for the preset's (75).
+  public var fineTuneIterations: Int?
   /// A CLIP model folder to rank the batch with, or `nil`.
   public var rankingModelDirectory: String?
   /// Compute threads, or `nil` for one per core.

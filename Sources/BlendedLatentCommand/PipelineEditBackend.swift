@@ -52,10 +52,10 @@ struct PipelineEditor: PreparedEditor {
       maskOptions: MaskOptions(
         downsampling: settings.maskDownsample == .max ? .maxPool : .nearest,
         shrinkLevels: settings.maskShrinkLevels),
-      background: try settings.backgroundMode)
+      background: settings.backgroundMode)
     let result = try editor.edit(request) { step in
-      let reply = progress(
-        EditPhaseProgress(phase: EditPhaseProgress.denoising, completed: step.completedSteps, total: step.totalSteps))
+      let phase = step.phase == .denoising ? EditPhaseProgress.denoising : EditPhaseProgress.background
+      let reply = progress(EditPhaseProgress(phase: phase, completed: step.completedSteps, total: step.totalSteps))
       return reply == .proceed ? .proceed : .stop
     }
     let timings = result.timings
@@ -85,11 +85,18 @@ extension EditSettings {
   /// The pipeline's background mode for `--background` (the command pastes through the mask itself at
   /// full resolution as well, so `paste` stays exact at any size).
   var backgroundMode: BackgroundMode {
-    get throws {
+    get {
       switch background {
       case .none: .none
       case .paste: .paste(featherRadius: featherRadius)
-      case .optimize, .poisson: throw EditCommandError.unavailable(feature: "--background \(background.rawValue)")
+      case .poisson: .poisson()
+      case .optimize:
+        .optimize(
+          {
+            var options: DecoderFineTuningOptions = fineTunePreset == .paper ? .paper : .fast
+            if let fineTuneIterations { options.iterationCount = fineTuneIterations }
+            return options
+          }())
       }
     }
   }

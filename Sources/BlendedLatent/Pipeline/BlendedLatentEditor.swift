@@ -143,7 +143,7 @@ public struct BlendedLatentEditor {
     timings.denoising = lap()
 
     // Decode.
-    var images: [Tensor] = []
+    var paddedImages: [Tensor] = []
     let imageShape = [1, 3, checked.paddedHeight, checked.paddedWidth]
     for row in finalLatents.chunked(request.batchSize, axis: 0) {
       let decoded: Tensor
@@ -154,18 +154,13 @@ public struct BlendedLatentEditor {
         throw .componentOutput(stage: "autoencoder decode", expected: imageShape, found: decoded.shape)
       }
       guard decoded.isFinite else { throw .nonFiniteOutput(stage: "autoencoder decode") }
-      let unit = decoded.reshaped(Array(imageShape.dropFirst())).map { (min(max($0, -1), 1) + 1) / 2 }
-      images.append(checked.cropped(unit))
+      paddedImages.append(decoded.reshaped(Array(imageShape.dropFirst())).map { (min(max($0, -1), 1) + 1) / 2 })
     }
     timings.decoding = lap()
 
-    // Background.
-    switch request.background {
-    case .none: break
-    case .paste(let featherRadius):
-      let weights = PixelPaste.weights(mask: checked.mask, featherRadius: featherRadius)
-      images = images.map { PixelPaste.composite(edited: $0, original: request.image, weights: weights) }
-    }
+    var images = try reconstructBackground(
+      paddedImages.map(checked.cropped), paddedImages: paddedImages, finalLatents: finalLatents, inputs: checked,
+      request: request, progress: progress)
     timings.background = lap()
 
     // Ranking: ascending score, ties in batch order.
@@ -198,7 +193,7 @@ public struct BlendedLatentEditor {
 
 extension Duration {
   /// The duration in seconds.
-  fileprivate var seconds: Double {
+  var seconds: Double {
     let parts = components
     return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
   }

@@ -2,7 +2,7 @@ import TensorCore
 
 /// What to do with the unmasked area after decoding (paper §4.2).
 ///
-/// New modes (latent optimisation, Poisson blending, the paper's decoder fine-tuning) are added as cases.
+/// Latent optimisation, which the paper rejects as over-smoothed, is not offered.
 public enum BackgroundMode: Sendable, Equatable {
   /// The raw decode `D(z₀)` (the paper's "none"); the background drifts by the VAE's reconstruction error.
   case none
@@ -10,6 +10,16 @@ public enum BackgroundMode: Sendable, Equatable {
   /// weight inside the mask ramps from `1/(r+1)` at its border to 1 at `r+1` pixels in (Euclidean distance to
   /// the nearest unmasked pixel), softening the seam without touching any pixel outside.
   case paste(featherRadius: Int = 0)
+  /// Poisson (gradient-domain) blending of the edited region into the original: the masked area keeps the
+  /// edit's gradients with the original's values on its border, solved by conjugate gradients per channel.
+  /// Outside the mask the original pixels are kept exactly.
+  case poisson(PoissonBlending = PoissonBlending())
+  /// The paper's choice (§4.2): fine-tune the VAE decoder's weights for this image so the unmasked area
+  /// matches the original and the masked area stays the edit, then decode with the tuned weights. Needs an
+  /// autoencoder that is a ``FineTunableDecoder``; its own weights are never changed.
+  /// ``DecoderFineTuningOptions/paper`` is the paper's setting, ``DecoderFineTuningOptions/fast`` the crop and
+  /// last-block mode (see `Documentation/DecoderFineTuning.md`).
+  case optimize(DecoderFineTuningOptions = .paper)
 }
 
 /// How sizes that are not multiples of the autoencoder factor (8) are handled.

@@ -1,0 +1,90 @@
+import TensorCore
+
+extension BlendedLatentEditor {
+  /// Applies the request's ``BackgroundMode`` to the decoded results.
+  ///
+  /// - Parameters:
+  ///   - images: the decoded results `[3, H, W]` in [0, 1] at the request's size.
+  ///   - paddedImages: the same before cropping the autoencoder padding, `[3, H′, W′]`.
+  ///   - finalLatents: the loop's result `[B, C, h, w]` (scaled), for decoder fine-tuning.
+  ///   - inputs: the checked request inputs.
+  ///   - request: the edit.
+  ///   - progress: receives one ``EditPhase/backgroundOptimization`` report per fine-tuning iteration.
+  /// - Returns: the results, same shapes as `images`.
+  /// - Throws: ``PipelineError``: `.cancelled` when progress asks to stop, `.componentFailed` when blending or
+  ///   fine-tuning fails, `.invalidParameter` when `optimize` is asked of an autoencoder that cannot be tuned.
+  func reconstructBackground(
+    _ images: [Tensor], paddedImages: [Tensor], finalLatents: Tensor, inputs: EditInputs, request: EditRequest,
+    progress: (DenoisingProgress) -> ProgressAction
+  ) throws(PipelineError) -> [Tensor] {
+    let (height, width) = (inputs.height, inputs.width)
+    switch request.background {
+    case .none:
+      return images
+    case .paste(let featherRadius):
+      let weights = PixelPaste.weights(mask: inputs.mask, featherRadius: featherRadius)
+      return images.map { PixelPaste.composite(edited: $0, original: request.image, weights: weights) }
+    case .poisson(let solver):
+      let target = request.image.reshaped([1, 3, height, width])
+      let mask = inputs.mask.reshaped([1, 1, height, width])
+      var blended: [Tensor] = []
+      for image in images {
+        do {
+          let result = try solver.blended(source: image.reshaped([1, 3, height, width]), target: target, mask: mask)
+          blended.append(result.image.reshaped([3, height, width]).clamped(to: 0...1))
+        } catch {
+          throw .componentFailed(stage: "poisson blending", reason: "\(error)")
+        }
+      }
+      return blended
+    case .optimize(let options):
+      return try fineTuneDecoder(
+        paddedImages: paddedImages, finalLatents: finalLatents, inputs: inputs, request: request, options: options,
+        progress: progress)
+    }
+  }
+
+  /// The paper's decoder fine-tuning (§4.2), once per result, on the padded image.
+  private func fineTuneDecoder(
+    paddedImages: [Tensor], finalLatents: Tensor, inputs: EditInputs, request: EditRequest,
+    options: DecoderFineTuningOptions, progress: (DenoisingProgress) -> ProgressAction
+  ) throws(PipelineError) -> [Tensor] {
+    guard let decoder = autoencoder as? any FineTunableDecoder else {
+      throw .invalidParameter(
+        name: "background", value: "optimize", reason: "the autoencoder is not a FineTunableDecoder")
+    }
+    let clock = ContinuousClock()
+    let start = clock.now
+    let (height, width) = (inputs.paddedHeight, inputs.paddedWidth)
+    let original = (inputs.paddedImage * 2 + -1).reshaped([1, 3, height, width])
+    let mask = inputs.paddedMask.map { $0 >= 0.5 ? 1 : 0 }.reshaped([1, 1, height, width])
+    let total = options.iterationCount * request.batchSize
+    var results: [Tensor] = []
+    do {
+      let weights = decoder.decoderWeights()
+      let tuner = try DecoderFineTuner(architecture: decoder.decoderArchitecture, weights: weights)
+      for (index, row) in finalLatents.chunked(request.batchSize, axis: 0).enumerated() {
+        let latent = row * (1 / autoencoder.scalingFactor)
+        let decoderInput =
+          weights["post_quant_conv.weight"] == nil
+          ? latent : try DifferentiableVAEDecoder.applyingPostQuantConv(latent, weights: weights)
+        let edited = (paddedImages[index] * 2 + -1).reshaped([1, 3, height, width])
+        let result = try tuner.reconstruct(
+          decoderInput: decoderInput, editedImage: edited, originalImage: original, mask: mask, options: options
+        ) { step in
+          let report = DenoisingProgress(
+            completedSteps: index * options.iterationCount + step.iteration, totalSteps: total, timestep: 0,
+            elapsedSeconds: (clock.now - start).seconds, phase: .backgroundOptimization)
+          return progress(report) == .stop ? .stop : .proceed
+        }
+        let unit = result.image.reshaped([3, height, width]).map { (min(max($0, -1), 1) + 1) / 2 }
+        results.append(inputs.cropped(unit))
+      }
+    } catch .cancelled(let completed) {
+      throw .cancelled(completedSteps: completed)
+    } catch {
+      throw .componentFailed(stage: "decoder fine-tuning", reason: "\(error)")
+    }
+    return results
+  }
+}
