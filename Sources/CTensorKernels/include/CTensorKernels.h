@@ -134,7 +134,7 @@ void bld_sgemm_bf16_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, siz
                                float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch);
 
 /// Winograd F(4x4, 3x3) weight transform for output channels [o_begin, o_end): weight [O, C, 3, 3] ->
-/// u [36][O][C] (u[ξ] = (G g Gᵀ)[ξ], computed in double precision).
+/// u [36][O][C] (u[ξ] = (G g Gᵀ)[ξ], computed in fp32, vectorised across input channels).
 void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channels, size_t in_channels,
                                  size_t o_begin, size_t o_end, float *restrict u);
 
