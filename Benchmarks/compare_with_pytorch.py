@@ -46,19 +46,30 @@ class TorchCases:
         g = torch.Generator().manual_seed(0)
         self.randn = lambda *shape: torch.randn(*shape, generator=g)
 
+    def variant(self, subfolder):
+        """'fp16' when the folder holds only `*.fp16.safetensors` weights (as the full-size fixture script
+        writes them), else None."""
+        import os
+        files = os.listdir(os.path.join(self.model_dir, subfolder))
+        plain = any(f.endswith(".safetensors") and ".fp16." not in f for f in files)
+        return "fp16" if not plain and any(".fp16." in f for f in files) else None
+
     def component(self, name):
         if name not in self.cache:
             if self.model_dir is None:
                 raise SystemExit(f"case needs --model: {name}")
             if name == "unet":
                 from diffusers import UNet2DConditionModel
-                self.cache[name] = UNet2DConditionModel.from_pretrained(self.model_dir, subfolder="unet").eval()
+                self.cache[name] = UNet2DConditionModel.from_pretrained(
+                    self.model_dir, subfolder="unet", variant=self.variant("unet")).eval()
             elif name == "vae":
                 from diffusers import AutoencoderKL
-                self.cache[name] = AutoencoderKL.from_pretrained(self.model_dir, subfolder="vae").eval()
+                self.cache[name] = AutoencoderKL.from_pretrained(
+                    self.model_dir, subfolder="vae", variant=self.variant("vae")).eval()
             elif name == "text":
                 from transformers import CLIPTextModel
-                self.cache[name] = CLIPTextModel.from_pretrained(self.model_dir, subfolder="text_encoder").eval()
+                self.cache[name] = CLIPTextModel.from_pretrained(
+                    self.model_dir, subfolder="text_encoder", variant=self.variant("text_encoder")).eval()
             self.cache[name] = self.cache[name].float()
         return self.cache[name]
 

@@ -89,6 +89,69 @@ void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channe
     weights_default(weight, out_channels, in_channels, o_begin, o_end, u);
 }
 
+// U = G g Gᵀ written straight into the packed GEMM layout of bld_sgemm_avx512_pack_a_f32 (one O x C matrix
+// per point, `point_stride` floats apart), vectorised across the MR output channels of one row panel: each
+// (point, channel) stores MR contiguous floats. Rows past O are zero (the panel padding).
+BLD_INLINE void weights_packed_body(const float *restrict weight, size_t out_channels, size_t in_channels,
+                                    size_t panel_begin, size_t panel_end, float *restrict packed,
+                                    size_t point_stride) {
+  enum { MR = BLD_SGEMM_AVX512_MR, KC = BLD_SGEMM_AVX512_KC };
+  const float q = 1.0f / 4, s = 1.0f / 6, t = 1.0f / 12, e = 1.0f / 24;
+  const size_t padded = (out_channels + MR - 1) / MR * MR;
+  for (size_t panel = panel_begin; panel < panel_end; ++panel) {
+    const size_t o0 = panel * MR;
+    const size_t rows = out_channels - o0 < MR ? out_channels - o0 : MR;
+    for (size_t c = 0; c < in_channels; ++c) {
+      const size_t pc = c / KC * KC;
+      const size_t kc = in_channels - pc < KC ? in_channels - pc : KC;
+      const size_t offset = pc * padded + o0 * kc + (c - pc) * MR;
+      float staged[9][16] = {{0}};
+      for (size_t i = 0; i < rows; ++i) {
+        const float *w = weight + ((o0 + i) * in_channels + c) * 9;
+        for (int k = 0; k < 9; ++k) staged[k][i] = w[k];
+      }
+      v16f g[3][3];
+      for (int r = 0; r < 3; ++r)
+        for (int cc = 0; cc < 3; ++cc) g[r][cc] = load16(staged[3 * r + cc]);
+      v16f m[6][3];
+      for (int cc = 0; cc < 3; ++cc) {
+        m[0][cc] = q * g[0][cc];
+        m[1][cc] = -s * (g[0][cc] + g[1][cc] + g[2][cc]);
+        m[2][cc] = -s * (g[0][cc] - g[1][cc] + g[2][cc]);
+        m[3][cc] = e * g[0][cc] + t * g[1][cc] + s * g[2][cc];
+        m[4][cc] = e * g[0][cc] - t * g[1][cc] + s * g[2][cc];
+        m[5][cc] = g[2][cc];
+      }
+      for (int r = 0; r < 6; ++r) {
+        v16f value[6];
+        value[0] = q * m[r][0];
+        value[1] = -s * (m[r][0] + m[r][1] + m[r][2]);
+        value[2] = -s * (m[r][0] - m[r][1] + m[r][2]);
+        value[3] = e * m[r][0] + t * m[r][1] + s * m[r][2];
+        value[4] = e * m[r][0] - t * m[r][1] + s * m[r][2];
+        value[5] = m[r][2];
+        for (int cc = 0; cc < 6; ++cc) {
+          float lanes[16];
+          store16(lanes, value[cc]);
+          memcpy(packed + (size_t)(r * 6 + cc) * point_stride + offset, lanes, MR * sizeof(float));
+        }
+      }
+    }
+  }
+}
+
+BLD_AVX512 static void weights_packed_avx512(const float *restrict weight, size_t out_channels, size_t in_channels,
+                                             size_t panel_begin, size_t panel_end, float *restrict packed,
+                                             size_t point_stride) {
+  weights_packed_body(weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+}
+
+void bld_winograd_f4_weights_packed_f32(const float *restrict weight, size_t out_channels, size_t in_channels,
+                                        size_t panel_begin, size_t panel_end, float *restrict packed,
+                                        size_t point_stride) {
+  weights_packed_avx512(weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+}
+
 // MARK: - Input transform
 
 // AVX-512 gather of one patch row for `count` tiles: d[j][s] = row[4 (tx0 + s) - 1 + j], zero outside

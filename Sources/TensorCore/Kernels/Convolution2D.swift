@@ -65,6 +65,18 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
     _, initialized in initialized = reduction * rowsPerTile * outputWidth  // im2col writes every element used
   }
 
+  // The weight, as the GEMM's left operand, is packed once per call and shared by every image and tile
+  // (otherwise each GEMM re-packs it: at 8×8–16×16 with 1280 channels that packing rivals the product).
+  let tileCount = batch * ((outputHeight + rowsPerTile - 1) / rowsPerTile)
+  let prepacked: [Float]? =
+    packedGEMMIsAvailable && tileCount > 1
+    ? weight.withUnsafeBufferPointer { w in
+      [Float](unsafeUninitializedCapacity: packedLeftFloats(m: outputChannels, k: reduction)) { buffer, initialized in
+        packLeft(transposeA: false, m: outputChannels, k: reduction, a: w.baseAddress!, lda: reduction, into: buffer.baseAddress!)
+        initialized = buffer.count
+      }
+    } : nil
+
   return Tensor(shape: [batch, outputChannels, outputHeight, outputWidth]) { out in
     input.withUnsafeBufferPointer { x in
       weight.withUnsafeBufferPointer { w in
@@ -81,10 +93,21 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
               }
             }
           }
+          /// `result[:, columns] (+)= W · b` through the pre-packed weight when there is one.
+          func multiply(n columnCount: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>) {
+            if let prepacked {
+              prepacked.withUnsafeBufferPointer { packed in
+                prepackedSGEMM(
+                  packedA: packed.baseAddress!, m: outputChannels, n: columnCount, k: reduction, transposeB: false,
+                  b: b, ldb: ldb, c: c, ldc: outputPlane, beta: beta)
+              }
+            } else {
+              sgemm(transposeA: false, transposeB: false, m: outputChannels, n: columnCount, k: reduction,
+                    a: w.baseAddress!, lda: reduction, b: b, ldb: ldb, c: c, ldc: outputPlane, beta: beta)
+            }
+          }
           if plan.pointwise {
-            sgemm(transposeA: false, transposeB: false, m: outputChannels, n: outputPlane, k: channels,
-                  a: w.baseAddress!, lda: channels, b: image, ldb: outputPlane,
-                  c: result, ldc: outputPlane, beta: beta)
+            multiply(n: outputPlane, b: image, ldb: outputPlane, c: result)
             continue
           }
           columns.withUnsafeMutableBufferPointer { column in
@@ -92,14 +115,12 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
             while rowStart < outputHeight {
               let rowEnd = min(outputHeight, rowStart + rowsPerTile)
               let tileWidth = (rowEnd - rowStart) * outputWidth
-              // Our threads unfold the tile (no BLAS inside); then BLAS, with its own threads, multiplies it.
+              // Our threads unfold the tile (no GEMM inside); then the GEMM, with its own threads, multiplies it.
               parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
                 bld_im2col_f32(image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
                                outputWidth, rowStart, rowEnd, range.lowerBound, range.upperBound, column.baseAddress!)
               }
-              sgemm(transposeA: false, transposeB: false, m: outputChannels, n: tileWidth, k: reduction,
-                    a: w.baseAddress!, lda: reduction, b: column.baseAddress!, ldb: tileWidth,
-                    c: result + rowStart * outputWidth, ldc: outputPlane, beta: beta)
+              multiply(n: tileWidth, b: column.baseAddress!, ldb: tileWidth, c: result + rowStart * outputWidth)
               rowStart = rowEnd
             }
           }

@@ -25,7 +25,25 @@ public struct WinogradWeights: Sendable {
     let (outputs, inputs) = (weight.shape[0], weight.shape[1])
     outputChannels = outputs
     inputChannels = inputs
-    let plain = [Float](unsafeUninitializedCapacity: 36 * outputs * inputs) { buffer, initialized in
+    let pointStride = packedLeftFloats(m: outputs, k: inputs)
+    self.pointStride = pointStride
+    if packedGEMMIsAvailable {
+      // Transform and pack in one pass: each point's O × C matrix goes straight into the GEMM's panels.
+      let panels = (outputs + microTileRows - 1) / microTileRows
+      transformed = [Float](unsafeUninitializedCapacity: 36 * pointStride) { buffer, initialized in
+        weight.withUnsafeBufferPointer { w in
+          nonisolated(unsafe) let destination = buffer.baseAddress!
+          parallelChunks(panels, costPerItem: microTileRows * inputs * 120) { range in
+            bld_winograd_f4_weights_packed_f32(
+              w.baseAddress!, outputs, inputs, range.lowerBound, range.upperBound, destination, pointStride)
+          }
+        }
+        initialized = 36 * pointStride
+      }
+      return
+    }
+    // Without AVX-512 the "packed" form is the plain row-major O × C matrix per point (used through BLAS).
+    transformed = [Float](unsafeUninitializedCapacity: 36 * outputs * inputs) { buffer, initialized in
       weight.withUnsafeBufferPointer { w in
         nonisolated(unsafe) let destination = buffer.baseAddress!
         parallelChunks(outputs, costPerItem: inputs * 200) { range in
@@ -34,22 +52,6 @@ public struct WinogradWeights: Sendable {
         }
       }
       initialized = 36 * outputs * inputs
-    }
-    // Pack each point's O × C matrix once into the GEMM's left-operand panels.
-    let pointStride = packedLeftFloats(m: outputs, k: inputs)
-    self.pointStride = pointStride
-    transformed = [Float](unsafeUninitializedCapacity: 36 * pointStride) { buffer, initialized in
-      plain.withUnsafeBufferPointer { u in
-        nonisolated(unsafe) let destination = buffer.baseAddress!
-        parallelChunks(36, costPerItem: outputs * inputs) { points in
-          for point in points {
-            packLeft(
-              transposeA: false, m: outputs, k: inputs, a: u.baseAddress! + point * outputs * inputs, lda: inputs,
-              into: destination + point * pointStride)
-          }
-        }
-      }
-      initialized = 36 * pointStride
     }
   }
 }
