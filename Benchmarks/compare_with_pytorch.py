@@ -11,6 +11,7 @@ and once in PyTorch, in alternating order, so both see the same machine state. P
 case with both medians and the ratio, then a table.
 """
 import argparse
+import os
 import json
 import statistics
 import subprocess
@@ -154,7 +155,10 @@ def main():
             swift_s, torch_s = statistics.median(swift_times), statistics.median(torch_times)
             result = {"case": case, "swift_s": round(swift_s, 4), "pytorch_s": round(torch_s, 4),
                       "ratio_swift_over_pytorch": round(swift_s / torch_s, 3),
-                      "swift_peak_rss_mb": record.get("peak_rss_mb"), "threads": args.threads}
+                      "swift_runs_s": [round(t, 4) for t in swift_times],
+                      "pytorch_runs_s": [round(t, 4) for t in torch_times],
+                      "swift_peak_rss_mb": record.get("peak_rss_mb"), "threads": args.threads,
+                      "load_average": [round(v, 2) for v in os.getloadavg()]}
             print(json.dumps(result), flush=True)
             results.append(result)
     print(f"\n{'case':28} {'swift s':>10} {'pytorch s':>10} {'ratio':>7}", file=sys.stderr)
