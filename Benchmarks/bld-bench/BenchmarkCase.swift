@@ -13,6 +13,9 @@ struct BenchmarkCase {
   let isGEMMBacked: Bool
   /// Extra fixed fields printed with the result (memory bounds, shapes).
   let extraFields: [String: JSONValue]
+  /// Whether one untimed run precedes the timed ones (false for `edit-512`, whose first run already
+  /// includes every allocation pattern and takes minutes).
+  let warmUp: Bool
   /// Extra fields read after the timed runs (for example the phase breakdown of an edit).
   let dynamicFields: () -> [String: JSONValue]
   /// Builds the inputs and returns the timed body.
@@ -20,13 +23,14 @@ struct BenchmarkCase {
 
   init(
     name: String, flops: Double?, isGEMMBacked: Bool, extraFields: [String: JSONValue] = [:],
-    dynamicFields: @escaping () -> [String: JSONValue] = { [:] },
+    warmUp: Bool = true, dynamicFields: @escaping () -> [String: JSONValue] = { [:] },
     prepare: @escaping () throws -> () -> Void
   ) {
     self.name = name
     self.flops = flops
     self.isGEMMBacked = isGEMMBacked
     self.extraFields = extraFields
+    self.warmUp = warmUp
     self.dynamicFields = dynamicFields
     self.prepare = prepare
   }

@@ -6,7 +6,8 @@ import TensorCore
 /// Model-level cases on a diffusers folder given with `--model DIR` (full-size SD 1.5 / 2.1 shapes).
 ///
 /// Each case loads only the component it times (so `peak_rss_mb` is that component's weights in fp32 plus its
-/// activations), runs one warm-up call and `--repeat` timed calls. `edit-512` loads the whole model and runs
+/// activations), runs one warm-up call and `--repeat` timed calls. `edit-512` loads the whole model and runs,
+/// without a warm-up,
 /// one 512×512 edit (50 steps, strength 0.75: 37 UNet calls at batch 2) per timed run, reporting the phase
 /// breakdown of the last run from `EditResult.timings`.
 enum ModelCases {
@@ -74,7 +75,7 @@ enum ModelCases {
     BenchmarkCase(
       name: "edit-\(imageSize)", flops: nil, isGEMMBacked: false,
       extraFields: ["steps": .integer(50), "strength": .number(0.75), "batch": .integer(1)],
-      dynamicFields: { EditPhases.shared.fields }
+      warmUp: false, dynamicFields: { EditPhases.shared.fields }
     ) {
       let model = try StableDiffusionModel(directory: directory)
       let editor = try BlendedLatentEditor(model: model)

@@ -91,7 +91,7 @@ enum BenchError: Error, CustomStringConvertible {
 func runCase(_ benchmark: BenchmarkCase, options: BenchOptions) throws -> String {
   let baseline = ProcessMemory.residentMB
   let body = try benchmark.prepare()
-  body()  // warm-up
+  if benchmark.warmUp { body() }
   var times: [Double] = []
   var cpuTimes: [Double] = []
   for _ in 0..<options.repeatCount {
@@ -122,6 +122,7 @@ func runCase(_ benchmark: BenchmarkCase, options: BenchOptions) throws -> String
   }
   let fields = benchmark.extraFields.merging(benchmark.dynamicFields()) { _, new in new }
   for (key, value) in fields.sorted(by: { $0.key < $1.key }) { line.append(key, value) }
+  line.append("warm_up_runs", .integer(benchmark.warmUp ? 1 : 0))
   line.append("threads", .integer(ComputeOptions.threadCount))
   line.append("repeat", .integer(options.repeatCount))
   return line.encoded
