@@ -48,7 +48,9 @@ struct ConvolutionPlan {
 /// `input`: `[N, C, H, W]`, `weight`: `[O, C, kH, kW]`, `bias`: `[O]` or nil →
 /// `[N, O, (H + 2p − kH) / s + 1, (W + 2p − kW) / s + 1]`.
 /// 1×1 stride-1 convolutions are one GEMM on the input itself; others unfold the input into a
-/// column buffer tiled by output rows so it never exceeds `conv2dWorkspaceElementLimit` floats.
+/// column buffer tiled by output rows so it never exceeds `conv2dWorkspaceElementLimit` floats. When more
+/// than one GEMM runs (several images or row tiles) and the AVX-512 GEMM is available, the weight is packed
+/// into the GEMM's panels once per call (one transient copy of the weight's size) and shared by all of them.
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
   precondition(input.rank == 4 && weight.rank == 4, "conv2d: input \(input.shape), weight \(weight.shape)")
   precondition(input.shape[1] == weight.shape[1], "conv2d: input has \(input.shape[1]) channels, weight expects \(weight.shape[1])")
