@@ -11,6 +11,7 @@ and once in PyTorch, in alternating order, so both see the same machine state. P
 case with both medians and the ratio, then a table.
 """
 import argparse
+import os
 import json
 import statistics
 import subprocess
@@ -46,19 +47,30 @@ class TorchCases:
         g = torch.Generator().manual_seed(0)
         self.randn = lambda *shape: torch.randn(*shape, generator=g)
 
+    def variant(self, subfolder):
+        """'fp16' when the folder holds only `*.fp16.safetensors` weights (as the full-size fixture script
+        writes them), else None."""
+        import os
+        files = os.listdir(os.path.join(self.model_dir, subfolder))
+        plain = any(f.endswith(".safetensors") and ".fp16." not in f for f in files)
+        return "fp16" if not plain and any(".fp16." in f for f in files) else None
+
     def component(self, name):
         if name not in self.cache:
             if self.model_dir is None:
                 raise SystemExit(f"case needs --model: {name}")
             if name == "unet":
                 from diffusers import UNet2DConditionModel
-                self.cache[name] = UNet2DConditionModel.from_pretrained(self.model_dir, subfolder="unet").eval()
+                self.cache[name] = UNet2DConditionModel.from_pretrained(
+                    self.model_dir, subfolder="unet", variant=self.variant("unet")).eval()
             elif name == "vae":
                 from diffusers import AutoencoderKL
-                self.cache[name] = AutoencoderKL.from_pretrained(self.model_dir, subfolder="vae").eval()
+                self.cache[name] = AutoencoderKL.from_pretrained(
+                    self.model_dir, subfolder="vae", variant=self.variant("vae")).eval()
             elif name == "text":
                 from transformers import CLIPTextModel
-                self.cache[name] = CLIPTextModel.from_pretrained(self.model_dir, subfolder="text_encoder").eval()
+                self.cache[name] = CLIPTextModel.from_pretrained(
+                    self.model_dir, subfolder="text_encoder", variant=self.variant("text_encoder")).eval()
             self.cache[name] = self.cache[name].float()
         return self.cache[name]
 
@@ -143,7 +155,10 @@ def main():
             swift_s, torch_s = statistics.median(swift_times), statistics.median(torch_times)
             result = {"case": case, "swift_s": round(swift_s, 4), "pytorch_s": round(torch_s, 4),
                       "ratio_swift_over_pytorch": round(swift_s / torch_s, 3),
-                      "swift_peak_rss_mb": record.get("peak_rss_mb"), "threads": args.threads}
+                      "swift_runs_s": [round(t, 4) for t in swift_times],
+                      "pytorch_runs_s": [round(t, 4) for t in torch_times],
+                      "swift_peak_rss_mb": record.get("peak_rss_mb"), "threads": args.threads,
+                      "load_average": [round(v, 2) for v in os.getloadavg()]}
             print(json.dumps(result), flush=True)
             results.append(result)
     print(f"\n{'case':28} {'swift s':>10} {'pytorch s':>10} {'ratio':>7}", file=sys.stderr)

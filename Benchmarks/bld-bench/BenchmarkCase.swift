@@ -13,23 +13,31 @@ struct BenchmarkCase {
   let isGEMMBacked: Bool
   /// Extra fixed fields printed with the result (memory bounds, shapes).
   let extraFields: [String: JSONValue]
+  /// Whether one untimed run precedes the timed ones (false for `edit-512`, whose first run already
+  /// includes every allocation pattern and takes minutes).
+  let warmUp: Bool
+  /// Extra fields read after the timed runs (for example the phase breakdown of an edit).
+  let dynamicFields: () -> [String: JSONValue]
   /// Builds the inputs and returns the timed body.
   let prepare: () throws -> () -> Void
 
   init(
     name: String, flops: Double?, isGEMMBacked: Bool, extraFields: [String: JSONValue] = [:],
+    warmUp: Bool = true, dynamicFields: @escaping () -> [String: JSONValue] = { [:] },
     prepare: @escaping () throws -> () -> Void
   ) {
     self.name = name
     self.flops = flops
     self.isGEMMBacked = isGEMMBacked
     self.extraFields = extraFields
+    self.warmUp = warmUp
+    self.dynamicFields = dynamicFields
     self.prepare = prepare
   }
 }
 
-/// The ordered list of all cases. Model-level cases (`--model DIR`: text-encoder, unet-b2-64, …) are added by
-/// appending another group here; `BenchmarkContext` carries the options they need.
+/// The ordered list of all cases. Model-level cases (`--model DIR`: text-encoder, unet-b2-64, …) come from
+/// `ModelCases`; `BenchmarkContext` carries the options they need.
 enum BenchmarkRegistry {
   /// The name of the case whose throughput defines `fraction_of_sgemm_peak`.
   static let sgemmPeakCase = "sgemm-2048"
@@ -44,12 +52,6 @@ enum BenchmarkRegistry {
 struct BenchmarkContext {
   /// The model directory given with `--model`, if any.
   var modelDirectory: String?
-}
-
-/// Placeholder group for model-level cases; they need `--model DIR` and appear when later issues add them.
-enum ModelCases {
-  /// Model cases available for `context` (none until the networks exist).
-  static func all(context: BenchmarkContext) -> [BenchmarkCase] { [] }
 }
 
 /// A deterministic pseudo-random tensor (uniform in −1…1) for benchmark inputs.

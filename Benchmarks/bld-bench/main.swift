@@ -26,10 +26,12 @@ struct BenchOptions {
 
   static let usage = """
     usage: bld-bench [--filter SUBSTRING] [--repeat N] [--threads N] [--model DIR] [--list]
-      --filter S   run only cases whose name contains S (the sgemm peak is still measured)
+      --filter S   run only cases whose name contains S (the sgemm peak is measured only when a selected
+                 case is GEMM-backed)
       --repeat N   timed runs per case after one warm-up run (default 5); median reported
       --threads N  ComputeOptions.setThreadCount(N) (OpenBLAS and TensorCore loops)
-      --model DIR  model directory for model-level cases (none yet)
+      --model DIR  diffusers folder for the model cases (text-encoder, unet-b2-32/64, vae-encode/decode-256/512,
+                 edit-512)
       --list       print the case names
     internal: --case NAME [--sgemm-peak GFLOPS --sgemm-best-peak GFLOPS] runs one case in this process
     """
@@ -89,7 +91,7 @@ enum BenchError: Error, CustomStringConvertible {
 func runCase(_ benchmark: BenchmarkCase, options: BenchOptions) throws -> String {
   let baseline = ProcessMemory.residentMB
   let body = try benchmark.prepare()
-  body()  // warm-up
+  if benchmark.warmUp { body() }
   var times: [Double] = []
   var cpuTimes: [Double] = []
   for _ in 0..<options.repeatCount {
@@ -118,7 +120,9 @@ func runCase(_ benchmark: BenchmarkCase, options: BenchOptions) throws -> String
       line.append("fraction_of_sgemm_peak_best", .number(bestGFLOPS / bestPeak))
     }
   }
-  for (key, value) in benchmark.extraFields.sorted(by: { $0.key < $1.key }) { line.append(key, value) }
+  let fields = benchmark.extraFields.merging(benchmark.dynamicFields()) { _, new in new }
+  for (key, value) in fields.sorted(by: { $0.key < $1.key }) { line.append(key, value) }
+  line.append("warm_up_runs", .integer(benchmark.warmUp ? 1 : 0))
   line.append("threads", .integer(ComputeOptions.threadCount))
   line.append("repeat", .integer(options.repeatCount))
   return line.encoded
@@ -165,7 +169,10 @@ func main() -> Int32 {
     var peak: Double = 0
     var bestPeak: Double = 0
     var peakLines: [String: String] = [:]
-    for name in [BenchmarkRegistry.sgemmPeakCase, BenchmarkRegistry.sgemmPeakCase + "-cblas"] {
+    // Skipped when no selected case reports a fraction of it (model cases), so `--filter unet-b2-64` runs
+    // only that case.
+    let needsPeak = selected.contains { $0.isGEMMBacked }
+    for name in [BenchmarkRegistry.sgemmPeakCase, BenchmarkRegistry.sgemmPeakCase + "-cblas"] where needsPeak {
       let line = try runChild(name, options: options, sgemmPeak: nil)
       peakLines[name] = line
       peak = max(peak, JSONLine.number("gflops", in: line) ?? 0)

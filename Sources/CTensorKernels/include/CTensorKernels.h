@@ -141,8 +141,20 @@ void bld_sgemm_bf16_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, siz
                                const float *a, size_t lda, const float *b, size_t ldb, float beta,
                                float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch);
 
+/// Sets glibc's mmap and trim thresholds (bytes; at most INT_MAX) with mallopt. Returns 1 when both took
+/// effect, 0 otherwise (or on non-glibc platforms, where it does nothing).
+int bld_tune_malloc(size_t mmap_threshold, size_t trim_threshold);
+
+/// Winograd F(4x4, 3x3) weight transform fused with the GEMM packing: for the MR-row panels
+/// [panel_begin, panel_end) of the O output channels, writes U[ξ] (O x C) in the layout of
+/// bld_sgemm_avx512_pack_a_f32 at packed + ξ * point_stride (point_stride >= bld_sgemm_avx512_packed_a_floats(O, C)).
+/// Requires AVX-512 (bld_sgemm_avx512_supported()).
+void bld_winograd_f4_weights_packed_f32(const float *restrict weight, size_t out_channels, size_t in_channels,
+                                        size_t panel_begin, size_t panel_end, float *restrict packed,
+                                        size_t point_stride);
+
 /// Winograd F(4x4, 3x3) weight transform for output channels [o_begin, o_end): weight [O, C, 3, 3] ->
-/// u [36][O][C] (u[ξ] = (G g Gᵀ)[ξ], computed in double precision).
+/// u [36][O][C] (u[ξ] = (G g Gᵀ)[ξ], computed in fp32, vectorised across input channels).
 void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channels, size_t in_channels,
                                  size_t o_begin, size_t o_end, float *restrict u);
 

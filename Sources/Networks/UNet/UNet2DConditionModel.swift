@@ -157,6 +157,7 @@ public final class UNet2DConditionModel: Layer {
   public func callAsFunction(_ sample: Tensor, timestep: Double, encoderHiddenStates: Tensor)
     -> Tensor
   {
+    AllocatorTuning.keepLargeBuffersInHeap()  // once per process; see AllocatorTuning
     precondition(
       sample.rank == 4 && sample.shape[1] == configuration.inChannels,
       "UNet2DConditionModel expects [N, \(configuration.inChannels), h, w], got \(sample.shape)")

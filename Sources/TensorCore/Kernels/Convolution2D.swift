@@ -48,7 +48,9 @@ struct ConvolutionPlan {
 /// `input`: `[N, C, H, W]`, `weight`: `[O, C, kH, kW]`, `bias`: `[O]` or nil →
 /// `[N, O, (H + 2p − kH) / s + 1, (W + 2p − kW) / s + 1]`.
 /// 1×1 stride-1 convolutions are one GEMM on the input itself; others unfold the input into a
-/// column buffer tiled by output rows so it never exceeds `conv2dWorkspaceElementLimit` floats.
+/// column buffer tiled by output rows so it never exceeds `conv2dWorkspaceElementLimit` floats. When more
+/// than one GEMM runs (several images or row tiles) and the AVX-512 GEMM is available, the weight is packed
+/// into the GEMM's panels once per call (one transient copy of the weight's size) and shared by all of them.
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
   precondition(input.rank == 4 && weight.rank == 4, "conv2d: input \(input.shape), weight \(weight.shape)")
   precondition(input.shape[1] == weight.shape[1], "conv2d: input has \(input.shape[1]) channels, weight expects \(weight.shape[1])")
@@ -64,6 +66,18 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
   var columns = plan.pointwise ? [] : [Float](unsafeUninitializedCapacity: reduction * rowsPerTile * outputWidth) {
     _, initialized in initialized = reduction * rowsPerTile * outputWidth  // im2col writes every element used
   }
+
+  // The weight, as the GEMM's left operand, is packed once per call and shared by every image and tile
+  // (otherwise each GEMM re-packs it: at 8×8–16×16 with 1280 channels that packing rivals the product).
+  let tileCount = batch * ((outputHeight + rowsPerTile - 1) / rowsPerTile)
+  let prepacked: [Float]? =
+    packedGEMMIsAvailable && tileCount > 1
+    ? weight.withUnsafeBufferPointer { w in
+      [Float](unsafeUninitializedCapacity: packedLeftFloats(m: outputChannels, k: reduction)) { buffer, initialized in
+        packLeft(transposeA: false, m: outputChannels, k: reduction, a: w.baseAddress!, lda: reduction, into: buffer.baseAddress!)
+        initialized = buffer.count
+      }
+    } : nil
 
   return Tensor(shape: [batch, outputChannels, outputHeight, outputWidth]) { out in
     input.withUnsafeBufferPointer { x in
@@ -81,10 +95,21 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
               }
             }
           }
+          /// `result[:, columns] (+)= W · b` through the pre-packed weight when there is one.
+          func multiply(n columnCount: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>) {
+            if let prepacked {
+              prepacked.withUnsafeBufferPointer { packed in
+                prepackedSGEMM(
+                  packedA: packed.baseAddress!, m: outputChannels, n: columnCount, k: reduction, transposeB: false,
+                  b: b, ldb: ldb, c: c, ldc: outputPlane, beta: beta)
+              }
+            } else {
+              sgemm(transposeA: false, transposeB: false, m: outputChannels, n: columnCount, k: reduction,
+                    a: w.baseAddress!, lda: reduction, b: b, ldb: ldb, c: c, ldc: outputPlane, beta: beta)
+            }
+          }
           if plan.pointwise {
-            sgemm(transposeA: false, transposeB: false, m: outputChannels, n: outputPlane, k: channels,
-                  a: w.baseAddress!, lda: channels, b: image, ldb: outputPlane,
-                  c: result, ldc: outputPlane, beta: beta)
+            multiply(n: outputPlane, b: image, ldb: outputPlane, c: result)
             continue
           }
           columns.withUnsafeMutableBufferPointer { column in
@@ -92,14 +117,12 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
             while rowStart < outputHeight {
               let rowEnd = min(outputHeight, rowStart + rowsPerTile)
               let tileWidth = (rowEnd - rowStart) * outputWidth
-              // Our threads unfold the tile (no BLAS inside); then BLAS, with its own threads, multiplies it.
+              // Our threads unfold the tile (no GEMM inside); then the GEMM, with its own threads, multiplies it.
               parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
                 bld_im2col_f32(image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
                                outputWidth, rowStart, rowEnd, range.lowerBound, range.upperBound, column.baseAddress!)
               }
-              sgemm(transposeA: false, transposeB: false, m: outputChannels, n: tileWidth, k: reduction,
-                    a: w.baseAddress!, lda: reduction, b: column.baseAddress!, ldb: tileWidth,
-                    c: result + rowStart * outputWidth, ldc: outputPlane, beta: beta)
+              multiply(n: tileWidth, b: column.baseAddress!, ldb: tileWidth, c: result + rowStart * outputWidth)
               rowStart = rowEnd
             }
           }

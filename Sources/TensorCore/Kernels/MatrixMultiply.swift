@@ -59,9 +59,10 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
   }
 }
 
-/// `C = op(A)·op(B) + beta·C` in row-major order through OpenBLAS, using `ComputeOptions.threadCount`.
+/// `C = op(A)·op(B) + beta·C` in row-major order, using `ComputeOptions.threadCount` threads: TensorCore's
+/// packed AVX-512 GEMM (`packedSGEMM`) where the CPU has AVX-512, OpenBLAS otherwise.
 ///
-/// - Precondition: not called from inside a `parallelChunks` body (BLAS runs its own threads; nesting them in
+/// - Precondition: not called from inside a `parallelChunks` body (both run their own threads; nesting them in
 ///   ours would oversubscribe the cores).
 func sgemm(
   transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
@@ -74,7 +75,8 @@ func sgemm(
     for row in 0..<m { for column in 0..<n { c[row * ldc + column] *= beta } }
     return
   }
-  cblas_sgemm(
-    CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-    Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+  // packedSGEMM forwards to cblas_sgemm itself when the CPU lacks AVX-512.
+  packedSGEMM(
+    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+    c: c, ldc: ldc, beta: beta)
 }

@@ -25,7 +25,25 @@ public struct WinogradWeights: Sendable {
     let (outputs, inputs) = (weight.shape[0], weight.shape[1])
     outputChannels = outputs
     inputChannels = inputs
-    let plain = [Float](unsafeUninitializedCapacity: 36 * outputs * inputs) { buffer, initialized in
+    let pointStride = packedLeftFloats(m: outputs, k: inputs)
+    self.pointStride = pointStride
+    if packedGEMMIsAvailable {
+      // Transform and pack in one pass: each point's O × C matrix goes straight into the GEMM's panels.
+      let panels = (outputs + microTileRows - 1) / microTileRows
+      transformed = [Float](unsafeUninitializedCapacity: 36 * pointStride) { buffer, initialized in
+        weight.withUnsafeBufferPointer { w in
+          nonisolated(unsafe) let destination = buffer.baseAddress!
+          parallelChunks(panels, costPerItem: microTileRows * inputs * 120) { range in
+            bld_winograd_f4_weights_packed_f32(
+              w.baseAddress!, outputs, inputs, range.lowerBound, range.upperBound, destination, pointStride)
+          }
+        }
+        initialized = 36 * pointStride
+      }
+      return
+    }
+    // Without AVX-512 the "packed" form is the plain row-major O × C matrix per point (used through BLAS).
+    transformed = [Float](unsafeUninitializedCapacity: 36 * outputs * inputs) { buffer, initialized in
       weight.withUnsafeBufferPointer { w in
         nonisolated(unsafe) let destination = buffer.baseAddress!
         parallelChunks(outputs, costPerItem: inputs * 200) { range in
@@ -34,22 +52,6 @@ public struct WinogradWeights: Sendable {
         }
       }
       initialized = 36 * outputs * inputs
-    }
-    // Pack each point's O × C matrix once into the GEMM's left-operand panels.
-    let pointStride = packedLeftFloats(m: outputs, k: inputs)
-    self.pointStride = pointStride
-    transformed = [Float](unsafeUninitializedCapacity: 36 * pointStride) { buffer, initialized in
-      plain.withUnsafeBufferPointer { u in
-        nonisolated(unsafe) let destination = buffer.baseAddress!
-        parallelChunks(36, costPerItem: outputs * inputs) { points in
-          for point in points {
-            packLeft(
-              transposeA: false, m: outputs, k: inputs, a: u.baseAddress! + point * outputs * inputs, lda: inputs,
-              into: destination + point * pointStride)
-          }
-        }
-      }
-      initialized = 36 * pointStride
     }
   }
 }
@@ -209,4 +211,38 @@ final class WinogradWorkspace: Sendable {
     }
     return body(buffer)
   }
+}
+
+// MARK: - Per-call weight transform
+
+/// The fewest 4×4 output tiles (over the whole batch) at which `conv2d3x3WinogradIsPreferred` picks Winograd
+/// with a per-call weight transform. Transforming and packing the weights touches `36·O·C` floats twice,
+/// about as much memory traffic as the GEMMs' own weight reads at ~100 tiles; measured on the SD UNet at
+/// batch 2 (Documentation/Performance.md): 320 channels at 64×64 (512 tiles) and 640 at 32×32 (128 tiles)
+/// gain, 1280 at 16×16 (32 tiles) loses to im2col.
+public let winogradPerCallMinimumTiles = 96
+
+/// Whether `conv2d` with these shapes is faster through `conv2d3x3Winograd(_:weight:bias:)` (the weights
+/// transformed per call) than through im2col: a 3×3 kernel, stride 1, padding 1, the AVX-512 GEMM
+/// available, and at least `winogradPerCallMinimumTiles` output tiles.
+public func conv2d3x3WinogradIsPreferred(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) -> Bool {
+  guard packedGEMMIsAvailable, inputShape.count == 4, weightShape.count == 4, stride == 1, padding == 1,
+    weightShape[2] == 3, weightShape[3] == 3, inputShape[1] == weightShape[1]
+  else { return false }
+  let tiles = inputShape[0] * ((inputShape[2] + 3) / 4) * ((inputShape[3] + 3) / 4)
+  return tiles >= winogradPerCallMinimumTiles
+}
+
+/// 3×3 convolution with stride 1 and padding 1 through Winograd F(4×4, 3×3), transforming `weight`
+/// (`[O, C, 3, 3]`) for this call only: no transformed copy outlives the call, so a network's weights stay
+/// at 1× memory. Same contract and accuracy as `conv2d3x3Winograd(_:weights:bias:)`; the transform holds
+/// about `72·O·C` floats while it runs.
+public func conv2d3x3Winograd(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+  let weights: WinogradWeights
+  do {
+    weights = try WinogradWeights(weight: weight)
+  } catch {
+    preconditionFailure("conv2d3x3Winograd: \(error)")
+  }
+  return conv2d3x3Winograd(input, weights: weights, bias: bias)
 }
