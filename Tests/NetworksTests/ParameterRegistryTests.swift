@@ -77,3 +77,16 @@ struct ParameterRegistryTests {
     }
   }
 }
+
+/// Loading an fp16 folder keeps the linear layers' weights in fp16 (half the memory); the parity tests load
+/// the same folder, so the widened values are the ones diffusers computes with.
+@Suite("Half-precision weights stay half precision")
+struct HalfPrecisionStorageTests {
+  @Test func weightsFromFloat16FilesTakeLessMemory() throws {
+    let half = try StableDiffusionModel(directory: ModelDirectory(root: RepositoryFixtures.tinyModel("sd2-tiny")))
+    let full = try StableDiffusionModel(directory: ModelDirectory(root: RepositoryFixtures.tinyModel("sd1-tiny")))
+    #expect(full.unet.parameterByteCount == 4 * full.unet.parameterCount)
+    #expect(half.unet.parameterByteCount < 4 * half.unet.parameterCount)
+    #expect(half.textEncoder.parameterByteCount < 4 * half.textEncoder.parameterCount)
+  }
+}

@@ -5,6 +5,7 @@
 #define BLD_CTENSORKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// The vector extension level this CPU supports: 0 portable C, 1 AVX2 + FMA, 2 AVX-512F (x86-64 only).
 int bld_detected_simd_level(void);
@@ -172,5 +173,11 @@ void bld_winograd_f4_input_f32(const float *restrict input, size_t channels, siz
 void bld_winograd_f4_output_f32(const float *restrict m, size_t out_channels, size_t height, size_t width,
                                 size_t tile_begin, size_t tile_end, const float *bias,
                                 size_t o_begin, size_t o_end, float *restrict output, size_t point_stride);
+
+/// Widens `count` IEEE half-precision values (bit patterns) to float32 (F16C when the CPU has it).
+void bld_convert_f16_f32(const uint16_t *restrict x, float *restrict y, size_t count);
+
+/// Widens `count` bfloat16 values (bit patterns) to float32.
+void bld_convert_bf16_f32(const uint16_t *restrict x, float *restrict y, size_t count);
 
 #endif

@@ -25,6 +25,11 @@ extension Layer {
     parameterEntries.reduce(0) { $0 + $1.shape.reduce(1, *) }
   }
 
+  /// The bytes the parameters occupy in memory (fp16/bf16 weights kept as loaded count 2 bytes each).
+  public var parameterByteCount: Int {
+    parameterEntries.reduce(0) { $0 + $1.storedByteCount() }
+  }
+
   /// A copy of every parameter tensor by full key (for example to restore weights after fine-tuning).
   public func parameterSnapshot() -> [String: Tensor] {
     var snapshot: [String: Tensor] = [:]

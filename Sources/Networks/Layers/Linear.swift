@@ -4,8 +4,13 @@ import TensorCore
 ///
 /// Checkpoint keys: `weight` `[outputCount, inputCount]`, `bias` `[outputCount]` (when present).
 public final class Linear: Layer {
-  /// `[outputCount, inputCount]`.
-  public var weight: Tensor
+  /// `[outputCount, inputCount]`, in the precision it was loaded in (fp16 files stay fp16 in memory).
+  public var storedWeight: StoredTensor
+  /// `[outputCount, inputCount]` as float32 (widened on read; setting stores float32).
+  public var weight: Tensor {
+    get { storedWeight.tensor }
+    set { storedWeight = StoredTensor(newValue) }
+  }
   /// `[outputCount]`, or nil for a layer without bias.
   public var bias: Tensor?
 
@@ -15,13 +20,13 @@ public final class Linear: Layer {
   ///   - outputCount: output features.
   ///   - bias: whether the layer has a bias.
   public init(inputCount: Int, outputCount: Int, bias: Bool = true) {
-    weight = Tensor(shape: [outputCount, inputCount])
+    storedWeight = .zeros(shape: [outputCount, inputCount])
     self.bias = bias ? Tensor(shape: [outputCount]) : nil
   }
 
   /// Registers `weight` and `bias`.
   public func registerParameters(in registry: ParameterRegistry) {
-    registry.tensor("weight", of: self, \.weight)
+    registry.tensor("weight", of: self, \.storedWeight)
     registry.tensor("bias", of: self, \.bias)
   }
 

@@ -16,6 +16,10 @@ public final class ParameterRegistry {
     public let get: () -> Tensor
     /// Replaces the tensor. The caller is responsible for keeping the shape.
     public let set: (Tensor) -> Void
+    /// Stores a loaded value, keeping fp16/bf16 storage where the layer supports it (else widening it).
+    public let assign: (StoredTensor) -> Void
+    /// Bytes the parameter occupies in memory now.
+    public let storedByteCount: () -> Int
   }
 
   /// The entries collected so far, in registration order.
@@ -37,7 +41,9 @@ public final class ParameterRegistry {
     entries.append(
       Entry(
         key: fullKey, shape: layer[keyPath: keyPath].shape,
-        get: { layer[keyPath: keyPath] }, set: { layer[keyPath: keyPath] = $0 }))
+        get: { layer[keyPath: keyPath] }, set: { layer[keyPath: keyPath] = $0 },
+        assign: { layer[keyPath: keyPath] = $0.tensor },
+        storedByteCount: { layer[keyPath: keyPath].count * 4 }))
   }
 
   /// Registers an optional parameter; nil contributes no key.
@@ -49,7 +55,23 @@ public final class ParameterRegistry {
     entries.append(
       Entry(
         key: fullKey, shape: current.shape,
-        get: { layer[keyPath: keyPath] ?? current }, set: { layer[keyPath: keyPath] = $0 }))
+        get: { layer[keyPath: keyPath] ?? current }, set: { layer[keyPath: keyPath] = $0 },
+        assign: { layer[keyPath: keyPath] = $0.tensor },
+        storedByteCount: { (layer[keyPath: keyPath]?.count ?? 0) * 4 }))
+  }
+
+  /// Registers a parameter kept in its stored precision (``StoredTensor``): `get` widens it to float32,
+  /// `set` stores float32, `assign` keeps fp16/bf16 bits as loaded.
+  public func tensor<L: Layer>(
+    _ key: String, of layer: L, _ keyPath: ReferenceWritableKeyPath<L, StoredTensor>
+  ) {
+    let fullKey = (path + [key]).joined(separator: ".")
+    entries.append(
+      Entry(
+        key: fullKey, shape: layer[keyPath: keyPath].shape,
+        get: { layer[keyPath: keyPath].tensor }, set: { layer[keyPath: keyPath] = StoredTensor($0) },
+        assign: { layer[keyPath: keyPath] = $0 },
+        storedByteCount: { layer[keyPath: keyPath].byteCount }))
   }
 
   /// Registers a child layer's parameters under `key`; a nil child contributes no keys.

@@ -67,7 +67,7 @@ public enum WeightLoader {
           key: name, file: file.url.path, expected: entry.shape, found: stored.shape)
       }
       do {
-        entry.set(try file.tensor(named: name))
+        entry.assign(try file.storedTensor(named: name))
       } catch let error as SafetensorsError {
         throw WeightLoadingError.unreadable(file: file.url.path, underlying: error)
       }
