@@ -4,8 +4,13 @@ import TensorCore
 ///
 /// Checkpoint keys: `weight` `[O, I, k, k]`, `bias` `[O]`.
 public final class Conv2D: Layer {
-  /// `[outputChannels, inputChannels, kernelSize, kernelSize]`.
-  public var weight: Tensor
+  /// `[outputChannels, inputChannels, kernelSize, kernelSize]` in the precision it was loaded in (fp16 stays fp16).
+  public var storedWeight: StoredTensor
+  /// `[O, C, kH, kW]` as float32 (widened on read; setting stores float32).
+  public var weight: Tensor {
+    get { storedWeight.tensor }
+    set { storedWeight = StoredTensor(newValue) }
+  }
   /// `[outputChannels]`, or nil.
   public var bias: Tensor?
   /// The stride in both directions.
@@ -18,7 +23,7 @@ public final class Conv2D: Layer {
     inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
     bias: Bool = true
   ) {
-    weight = Tensor(shape: [outputChannels, inputChannels, kernelSize, kernelSize])
+    storedWeight = .zeros(shape: [outputChannels, inputChannels, kernelSize, kernelSize])
     self.bias = bias ? Tensor(shape: [outputChannels]) : nil
     self.stride = stride
     self.padding = padding
@@ -26,7 +31,7 @@ public final class Conv2D: Layer {
 
   /// Registers `weight` and `bias`.
   public func registerParameters(in registry: ParameterRegistry) {
-    registry.tensor("weight", of: self, \.weight)
+    registry.tensor("weight", of: self, \.storedWeight)
     registry.tensor("bias", of: self, \.bias)
   }
 
@@ -37,6 +42,7 @@ public final class Conv2D: Layer {
   /// nothing cached, so replacing `weight` needs no invalidation); the rest through im2col + GEMM.
   public func callAsFunction(_ x: Tensor) -> Tensor {
     precondition(x.rank == 4, "Conv2D expects [N, C, H, W], got \(x.shape)")
+    let weight = self.weight  // widened once per call when stored in fp16/bf16
     if conv2d3x3WinogradIsPreferred(inputShape: x.shape, weightShape: weight.shape, stride: stride, padding: padding) {
       return conv2d3x3Winograd(x, weight: weight, bias: bias)
     }
