@@ -153,11 +153,6 @@ func runChild(_ name: String, options: BenchOptions, sgemmPeak: Double?, sgemmBe
 func main() -> Int32 {
   do {
     let options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
-    // Before any model is loaded, as the `bld` CLI does: see AllocatorTuning (BLD_DEFAULT_MALLOC=1 opts out).
-    let allocatorTuned = AllocatorTuning.keepLargeBuffersInHeap()
-    if ProcessInfo.processInfo.environment["BLD_BENCH_VERBOSE"] != nil {
-      FileHandle.standardError.write(Data("allocator tuning in effect: \(allocatorTuned)\n".utf8))
-    }
     if let threads = options.threads { ComputeOptions.setThreadCount(threads) }
     let cases = BenchmarkRegistry.allCases(context: BenchmarkContext(modelDirectory: options.modelDirectory))
     if options.list {
