@@ -1,6 +1,8 @@
 // glibc allocator tuning for TensorCore's AllocatorTuning (see that type's documentation).
 #include "CTensorKernels.h"
 
+#include <stdlib.h>  // defines __GLIBC__ (through <features.h>) on glibc systems
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif

@@ -66,7 +66,8 @@ void bld_pack_keys_f32(const float *restrict k, size_t key_count, size_t width, 
 /// Fused attention of one (batch, head) for query rows [row_begin, row_end): scores against all keys (or keys
 /// 0...row when causal), softmax(scale · scores), times values. q, v, out point at the head's first element,
 /// rows of stride `width`; kp holds the head's keys packed by bld_pack_keys_f32. scores: scratch of
-/// 4 * bld_padded_key_count(key_count) floats (four query rows at a time). No BLAS; safe in a parallel region.
+/// 8 * bld_padded_key_count(key_count) floats (eight query rows at a time with AVX-512, four otherwise). No BLAS;
+/// safe in a parallel region.
 void bld_attention_head_f32(const float *restrict q, const float *restrict kp, const float *restrict v,
                             float *restrict out, size_t key_count, size_t width, size_t head_width,
                             size_t row_begin, size_t row_end, float scale, int causal, float *restrict scores);

@@ -8,12 +8,13 @@ public let attentionQueryTileRows = 256
 /// query tiles, where the large reduction makes BLAS faster.
 public let attentionFusedHeadWidthLimit = 128
 
-/// Query rows the fused kernel scores at once per thread.
-let attentionFusedRows = 4
+/// Query rows the fused kernel scores at once per thread (eight with AVX-512, four on other levels; the
+/// scratch is sized for eight).
+let attentionFusedRows = 8
 
 /// The number of score floats `scaledDotProductAttention` holds at once (over all threads), against
 /// `B × H × Tq × Tk` for a full score matrix:
-/// - heads up to `attentionFusedHeadWidthLimit` wide: `4 × keyCount` per thread (keys rounded up to 16);
+/// - heads up to `attentionFusedHeadWidthLimit` wide: `8 × keyCount` per thread (keys rounded up to 16);
 /// - wider heads: `min(queryCount, attentionQueryTileRows) × keyCount`.
 ///
 /// The fused path also holds one packed copy of the keys (the size of `key`, keys rounded up to 16).
@@ -31,8 +32,8 @@ public func attentionScoreWorkspaceElements(
 /// → `[B, Tq, H·d]`. With `causal`, query `i` attends to keys `0...i` only (CLIP's text mask; PyTorch's
 /// `is_causal`, aligned top-left when `Tq ≠ Tk`).
 ///
-/// Heads up to `attentionFusedHeadWidthLimit` wide run a fused C kernel (scores, softmax and values for four
-/// query rows at a time) in parallel over batch × head × query blocks, without BLAS. Wider heads use BLAS GEMMs on
+/// Heads up to `attentionFusedHeadWidthLimit` wide run a fused C kernel (scores, softmax and values for eight
+/// query rows at a time with AVX-512, four otherwise) in parallel over batch × head × query blocks, without BLAS. Wider heads use BLAS GEMMs on
 /// tiles of `attentionQueryTileRows` query rows with a parallel softmax in between. Extra memory is given by
 /// `attentionScoreWorkspaceElements`.
 public func scaledDotProductAttention(
