@@ -94,6 +94,7 @@ extension SafetensorsFile {
         initialized = count
       }
     }
+    releasePages(of: entry)
     return StoredTensor(shape: entry.shape, halfPrecisionBits: bits, dtype: entry.dtype)
   }
 }

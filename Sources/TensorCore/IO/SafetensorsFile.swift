@@ -127,9 +127,18 @@ public final class SafetensorsFile: @unchecked Sendable {
       throw SafetensorsError.unsupportedDType(file: url.path, tensor: name, dtype: entry.dtype.rawValue)
     }
     let source = UnsafeRawPointer(mapping.bytes + dataOffset + entry.byteRange.lowerBound)
-    return Tensor(shape: entry.shape) { out in
+    let tensor = Tensor(shape: entry.shape) { out in
       FloatConversion.convert(source, dtype: entry.dtype, into: out)
     }
+    releasePages(of: entry)
+    return tensor
+  }
+
+  /// Returns the mapped pages of a tensor that has been copied out to the kernel (`MADV_DONTNEED`), so loading
+  /// a large checkpoint does not hold the file's pages and the copies at the same time. Reading the tensor again
+  /// faults the pages back in from the file.
+  func releasePages(of entry: Entry) {
+    mapping.release(byteOffset: dataOffset + entry.byteRange.lowerBound, count: entry.byteRange.count)
   }
 
   /// Calls `body` with the raw little-endian bytes of a tensor as stored in the file (no conversion).
@@ -169,6 +178,15 @@ final class MemoryMapping: @unchecked Sendable {
       throw SafetensorsError.unreadable(file: url.path, reason: String(cString: strerror(errno)))
     }
     bytes = UnsafeRawPointer(address)
+  }
+
+  /// Drops the whole pages inside `[byteOffset, byteOffset + count)` from the process's memory.
+  func release(byteOffset: Int, count length: Int) {
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = (byteOffset + page - 1) / page * page
+    let end = (byteOffset + length) / page * page
+    guard count > 0, end > start else { return }
+    madvise(UnsafeMutableRawPointer(mutating: bytes + start), end - start, MADV_DONTNEED)
   }
 
   deinit {
