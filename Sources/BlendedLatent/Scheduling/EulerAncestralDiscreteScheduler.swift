@@ -9,7 +9,7 @@ import TensorCore
 /// `steps_offset`, ε and v prediction), float32 operation for operation; the step noise is the draw that
 /// diffusers takes from the pipeline's generator.
 /// Limitations: like diffusers' class, no Karras sigmas (the key is ignored) and the final σ is 0.
-public struct EulerAncestralDiscreteScheduler: Scheduler {
+public struct EulerAncestralDiscreteScheduler: SigmaScheduler {
   /// `"EulerAncestralDiscreteScheduler"`.
   public let name = "EulerAncestralDiscreteScheduler"
   /// The training noise schedule.
@@ -36,13 +36,6 @@ public struct EulerAncestralDiscreteScheduler: Scheduler {
     timesteps = tables.timesteps
     sigmas = tables.sigmas
     initNoiseSigma = tables.initNoiseSigma
-  }
-
-  /// x / √(σ² + 1).
-  public func scaleModelInput(_ sample: Tensor, stepIndex: Int) -> Tensor {
-    let sigma = sigmas[stepIndex]
-    let scale = (sigma * sigma + 1).squareRoot()
-    return sample.map { $0 / scale }
   }
 
   /// One ancestral step; draws one noise tensor of the sample's shape.

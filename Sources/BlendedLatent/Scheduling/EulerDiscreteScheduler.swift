@@ -11,7 +11,7 @@ import TensorCore
 /// prediction, `s_churn` = 0), float32 operation for operation.
 /// Limitations: `interpolation_type = "log_linear"`, `timestep_type = "continuous"`, exponential/beta sigmas and
 /// churn (`s_churn` > 0) are not implemented.
-public struct EulerDiscreteScheduler: Scheduler {
+public struct EulerDiscreteScheduler: SigmaScheduler {
   /// `"EulerDiscreteScheduler"`.
   public let name = "EulerDiscreteScheduler"
   /// The training noise schedule.
@@ -38,13 +38,6 @@ public struct EulerDiscreteScheduler: Scheduler {
     timesteps = tables.timesteps
     sigmas = tables.sigmas
     initNoiseSigma = tables.initNoiseSigma
-  }
-
-  /// x / √(σ² + 1).
-  public func scaleModelInput(_ sample: Tensor, stepIndex: Int) -> Tensor {
-    let sigma = sigmas[stepIndex]
-    let scale = (sigma * sigma + 1).squareRoot()
-    return sample.map { $0 / scale }
   }
 
   /// One Euler step from σ_i to σ_{i+1}.
