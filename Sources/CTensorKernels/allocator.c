@@ -18,3 +18,9 @@ int bld_tune_malloc(size_t mmap_threshold, size_t trim_threshold) {
   return 0;
 #endif
 }
+
+void bld_release_free_memory(void) {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}

@@ -141,6 +141,7 @@ public struct BlendedLatentEditor {
     let finalLatents = steps.latents
     guard finalLatents.isFinite else { throw .nonFiniteOutput(stage: "denoising loop") }
     timings.denoising = lap()
+    AllocatorTuning.releaseRetainedMemory()  // the UNet loop's retained buffers must not add to the decode's peak
 
     // Decode.
     var paddedImages: [Tensor] = []

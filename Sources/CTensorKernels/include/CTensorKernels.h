@@ -147,6 +147,9 @@ void bld_sgemm_bf16_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, siz
 /// effect, 0 otherwise (or on non-glibc platforms, where it does nothing).
 int bld_tune_malloc(size_t mmap_threshold, size_t trim_threshold);
 
+/// Returns the allocator's free memory to the system (glibc `malloc_trim(0)`; nothing elsewhere).
+void bld_release_free_memory(void);
+
 /// Winograd F(4x4, 3x3) weight transform fused with the GEMM packing: for the MR-row panels
 /// [panel_begin, panel_end) of the O output channels, writes U[ξ] (O x C) in the layout of
 /// bld_sgemm_avx512_pack_a_f32 at packed + ξ * point_stride (point_stride >= bld_sgemm_avx512_packed_a_floats(O, C)).

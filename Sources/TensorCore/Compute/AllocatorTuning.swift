@@ -24,6 +24,11 @@ public enum AllocatorTuning {
   @discardableResult
   public static func keepLargeBuffersInHeap() -> Bool { applied }
 
+  /// Returns memory the allocator keeps for reuse to the system (glibc `malloc_trim`). Pipelines call it
+  /// between phases whose buffers differ in size (the UNet loop, then the VAE decode at full resolution), so
+  /// the retained heap of one phase does not add to the peak of the next.
+  public static func releaseRetainedMemory() { bld_release_free_memory() }
+
   private static let applied: Bool = {
     #if canImport(Glibc)
       if let value = getenv("BLD_DEFAULT_MALLOC"), String(cString: value) == "1" { return false }
