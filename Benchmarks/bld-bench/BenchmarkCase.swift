@@ -52,6 +52,8 @@ enum BenchmarkRegistry {
 struct BenchmarkContext {
   /// The model directory given with `--model`, if any.
   var modelDirectory: String?
+  /// Where the model cases keep their weights (`--weights`).
+  var residency: WeightResidency
 }
 
 /// A deterministic pseudo-random tensor (uniform in −1…1) for benchmark inputs.

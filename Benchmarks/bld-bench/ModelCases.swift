@@ -5,8 +5,9 @@ import TensorCore
 
 /// Model-level cases on a diffusers folder given with `--model DIR` (full-size SD 1.5 / 2.1 shapes).
 ///
-/// Each case loads only the component it times (so `peak_rss_mb` is that component's weights in fp32 plus its
-/// activations), runs one warm-up call and `--repeat` timed calls. `edit-512` loads the whole model and runs,
+/// Each case loads only the component it times, with the residency of `--weights` (so `peak_rss_mb` is that
+/// component's activations, plus its weights in the file's dtype with `--weights memory`), runs one warm-up
+/// call and `--repeat` timed calls. `edit-512` loads the whole model and runs,
 /// without a warm-up,
 /// one 512×512 edit (50 steps, strength 0.75: 37 UNet calls at batch 2) per timed run, reporting the phase
 /// breakdown of the last run from `EditResult.timings`.
@@ -15,31 +16,32 @@ enum ModelCases {
   static func all(context: BenchmarkContext) -> [BenchmarkCase] {
     guard let root = context.modelDirectory else { return [] }
     let directory = ModelDirectory(root: URL(fileURLWithPath: root))
-    var cases: [BenchmarkCase] = [textEncoderCase(directory)]
-    for size in [32, 64] { cases.append(unetCase(directory, latentSize: size)) }
-    for size in [256, 512] { cases.append(vaeEncodeCase(directory, imageSize: size)) }
-    for size in [256, 512] { cases.append(vaeDecodeCase(directory, imageSize: size)) }
-    cases.append(editCase(directory, imageSize: 512))
+    let residency = context.residency
+    var cases: [BenchmarkCase] = [textEncoderCase(directory, residency)]
+    for size in [32, 64] { cases.append(unetCase(directory, residency, latentSize: size)) }
+    for size in [256, 512] { cases.append(vaeEncodeCase(directory, residency, imageSize: size)) }
+    for size in [256, 512] { cases.append(vaeDecodeCase(directory, residency, imageSize: size)) }
+    cases.append(editCase(directory, residency, imageSize: 512))
     return cases
   }
 
-  static func textEncoderCase(_ directory: ModelDirectory) -> BenchmarkCase {
+  static func textEncoderCase(_ directory: ModelDirectory, _ residency: WeightResidency) -> BenchmarkCase {
     BenchmarkCase(name: "text-encoder", flops: nil, isGEMMBacked: false) {
       let model = try CLIPTextModel(configuration: CLIPTextConfiguration.decode(contentsOf: directory.textEncoderConfiguration))
-      _ = try WeightLoader.load(directory.textEncoderWeights(), into: model, renaming: .clipTextModel)
+      _ = try WeightLoader.load(directory.textEncoderWeights(), into: model, renaming: .clipTextModel, residency: residency)
       let vocabulary = model.configuration.vocabSize
       let ids = (0..<2).map { row in (0..<77).map { (row * 7919 + $0 * 104_729) % vocabulary } }
       return { _ = model(ids) }
     }
   }
 
-  static func unetCase(_ directory: ModelDirectory, latentSize: Int) -> BenchmarkCase {
+  static func unetCase(_ directory: ModelDirectory, _ residency: WeightResidency, latentSize: Int) -> BenchmarkCase {
     BenchmarkCase(
       name: "unet-b2-\(latentSize)", flops: nil, isGEMMBacked: false,
       extraFields: ["batch": .integer(2), "latent_size": .integer(latentSize)]
     ) {
       let unet = try UNet2DConditionModel(configuration: UNetConfiguration.decode(contentsOf: directory.unetConfiguration))
-      _ = try WeightLoader.load(directory.unetWeights(), into: unet)
+      _ = try WeightLoader.load(directory.unetWeights(), into: unet, residency: residency)
       let configuration = unet.configuration
       let context = configuration.crossAttentionDim[0]
       let sample = benchmarkTensor([2, configuration.inChannels, latentSize, latentSize], seed: 3)
@@ -48,36 +50,36 @@ enum ModelCases {
     }
   }
 
-  static func loadVAE(_ directory: ModelDirectory) throws -> AutoencoderKL {
+  static func loadVAE(_ directory: ModelDirectory, _ residency: WeightResidency) throws -> AutoencoderKL {
     let vae = try AutoencoderKL(configuration: AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration))
-    _ = try WeightLoader.load(directory.vaeWeights(), into: vae, renaming: .autoencoderKL)
+    _ = try WeightLoader.load(directory.vaeWeights(), into: vae, renaming: .autoencoderKL, residency: residency)
     return vae
   }
 
-  static func vaeEncodeCase(_ directory: ModelDirectory, imageSize: Int) -> BenchmarkCase {
+  static func vaeEncodeCase(_ directory: ModelDirectory, _ residency: WeightResidency, imageSize: Int) -> BenchmarkCase {
     BenchmarkCase(name: "vae-encode-\(imageSize)", flops: nil, isGEMMBacked: false) {
-      let vae = try loadVAE(directory)
+      let vae = try loadVAE(directory, residency)
       let image = benchmarkTensor([1, vae.configuration.inChannels, imageSize, imageSize], seed: 5)
       return { _ = vae.encode(image) }
     }
   }
 
-  static func vaeDecodeCase(_ directory: ModelDirectory, imageSize: Int) -> BenchmarkCase {
+  static func vaeDecodeCase(_ directory: ModelDirectory, _ residency: WeightResidency, imageSize: Int) -> BenchmarkCase {
     BenchmarkCase(name: "vae-decode-\(imageSize)", flops: nil, isGEMMBacked: false) {
-      let vae = try loadVAE(directory)
+      let vae = try loadVAE(directory, residency)
       let latents = benchmarkTensor([1, vae.configuration.latentChannels ?? 4, imageSize / 8, imageSize / 8], seed: 6)
       return { _ = vae.decode(latents) }
     }
   }
 
   /// A whole edit; the phase breakdown of the last run is printed as extra fields through `EditPhases`.
-  static func editCase(_ directory: ModelDirectory, imageSize: Int) -> BenchmarkCase {
+  static func editCase(_ directory: ModelDirectory, _ residency: WeightResidency, imageSize: Int) -> BenchmarkCase {
     BenchmarkCase(
       name: "edit-\(imageSize)", flops: nil, isGEMMBacked: false,
       extraFields: ["steps": .integer(50), "strength": .number(0.75), "batch": .integer(1)],
       warmUp: false, dynamicFields: { EditPhases.shared.fields }
     ) {
-      let model = try StableDiffusionModel(directory: directory)
+      let model = try StableDiffusionModel(directory: directory, residency: residency)
       let editor = try BlendedLatentEditor(model: model)
       let image = Tensor(shape: [3, imageSize, imageSize]) { buffer in
         for index in 0..<buffer.count { buffer[index] = Float((index * 37) % 255) / 255 }

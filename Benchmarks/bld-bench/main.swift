@@ -23,15 +23,18 @@ struct BenchOptions {
   var sgemmBestPeak: Double?
   var list = false
   var modelDirectory: String?
+  var residency = WeightResidency.mappedFile
 
   static let usage = """
-    usage: bld-bench [--filter SUBSTRING] [--repeat N] [--threads N] [--model DIR] [--list]
+    usage: bld-bench [--filter SUBSTRING] [--repeat N] [--threads N] [--model DIR] [--weights mapped|memory] [--list]
       --filter S   run only cases whose name contains S (the sgemm peak is measured only when a selected
                  case is GEMM-backed)
       --repeat N   timed runs per case after one warm-up run (default 5); median reported
       --threads N  ComputeOptions.setThreadCount(N) (OpenBLAS and TensorCore loops)
       --model DIR  diffusers folder for the model cases (text-encoder, unet-b2-32/64, vae-encode/decode-256/512,
                  edit-512)
+      --weights W  where the model cases keep weights: mapped (default, paged in per layer from the mapped
+                 files, as StableDiffusionModel(directory:) does) or memory (copied at load)
       --list       print the case names
     internal: --case NAME [--sgemm-peak GFLOPS --sgemm-best-peak GFLOPS] runs one case in this process
     """
@@ -54,6 +57,13 @@ struct BenchOptions {
       case "--threads": threads = try integer(argument)
       case "--case": singleCase = try value(argument)
       case "--model": modelDirectory = try value(argument)
+      case "--weights":
+        let text = try value(argument)
+        switch text {
+        case "mapped": residency = .mappedFile
+        case "memory": residency = .memory
+        default: throw .invalidValue(argument, text)
+        }
       case "--list": list = true
       case "--sgemm-peak", "--sgemm-best-peak":
         let text = try value(argument)
@@ -135,6 +145,7 @@ func runChild(_ name: String, options: BenchOptions, sgemmPeak: Double?, sgemmBe
   var arguments = ["--case", name, "--repeat", String(options.repeatCount)]
   if let threads = options.threads { arguments += ["--threads", String(threads)] }
   if let model = options.modelDirectory { arguments += ["--model", model] }
+  arguments += ["--weights", options.residency == .memory ? "memory" : "mapped"]
   if let sgemmPeak { arguments += ["--sgemm-peak", String(sgemmPeak)] }
   if let sgemmBestPeak { arguments += ["--sgemm-best-peak", String(sgemmBestPeak)] }
   process.arguments = arguments
@@ -154,7 +165,7 @@ func main() -> Int32 {
   do {
     let options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
     if let threads = options.threads { ComputeOptions.setThreadCount(threads) }
-    let cases = BenchmarkRegistry.allCases(context: BenchmarkContext(modelDirectory: options.modelDirectory))
+    let cases = BenchmarkRegistry.allCases(context: BenchmarkContext(modelDirectory: options.modelDirectory, residency: options.residency))
     if options.list {
       for benchmark in cases { print(benchmark.name) }
       return 0

@@ -1,15 +1,14 @@
-internal import CTensorKernels
-
-/// A parameter kept in the precision its file stored it in: float32, or the raw bits of fp16 / bf16 weights
-/// (half the memory), widened to float32 each time ``tensor`` is read.
+/// A parameter kept in the precision its file stored it in, widened to float32 each time it is read.
 ///
-/// Large networks keep their weights this way so a Stable Diffusion UNet with fp16 files holds 1.7 GB of
-/// weights instead of 3.4 GB; each layer widens its weights for the duration of its forward call (F16C when
-/// the CPU has it). A stored tensor created with ``zeros(shape:)`` allocates nothing until read or replaced.
+/// Large networks keep their weights this way: a Stable Diffusion UNet with fp16 files holds 1.7 GB of weights
+/// instead of 3.4 GB, and with ``WeightResidency/mappedFile`` none of them stay resident between calls. Each
+/// layer widens its weights for the duration of its forward call (F16C when the CPU has it). A stored tensor
+/// created with ``zeros(shape:)`` allocates nothing until read or replaced.
 public struct StoredTensor: Sendable {
   enum Storage: Sendable {
     case float(Tensor)
     case half([UInt16], dtype: SafetensorsDType)
+    case mapped(SafetensorsFile, SafetensorsFile.Entry)
     case zeros
   }
 
@@ -35,57 +34,101 @@ public struct StoredTensor: Sendable {
   /// A zero tensor that allocates nothing until read.
   public static func zeros(shape: [Int]) -> StoredTensor { StoredTensor(shape: shape, storage: .zeros) }
 
-  private init(shape: [Int], storage: Storage) {
+  init(shape: [Int], storage: Storage) {
     self.shape = shape
     self.storage = storage
   }
 
   /// The element type held: `.float32`, `.float16` or `.bfloat16`.
   public var dtype: SafetensorsDType {
-    if case .half(_, let dtype) = storage { return dtype }
-    return .float32
+    switch storage {
+    case .half(_, let dtype): dtype
+    case .mapped(_, let entry): entry.dtype
+    case .float, .zeros: .float32
+    }
   }
 
-  /// Bytes held in memory.
+  /// Whether the values stay in a memory-mapped file between reads (``WeightResidency/mappedFile``).
+  public var isMappedFromFile: Bool {
+    if case .mapped = storage { return true }
+    return false
+  }
+
+  /// Bytes held in the process's memory between reads (0 for zeros and for tensors left in their file).
   public var byteCount: Int {
     switch storage {
     case .float(let tensor): tensor.count * 4
     case .half(let bits, _): bits.count * 2
-    case .zeros: 0
+    case .mapped, .zeros: 0
     }
   }
 
-  /// The values as float32 (widened on every read for half-precision storage).
+  /// The values as float32 (widened on every read for half-precision storage; read from the file, whose pages
+  /// are then released, for mapped storage).
   public var tensor: Tensor {
     switch storage {
-    case .float(let tensor):
-      return tensor
-    case .zeros:
-      return Tensor(shape: shape)
-    case .half(let bits, let dtype):
-      return Tensor(shape: shape) { out in
-        bits.withUnsafeBufferPointer { source in
-          let input = source.baseAddress!
-          let output = out.baseAddress!
-          parallelChunks(bits.count, costPerItem: 1, minimumWork: 1 << 16) { range in
-            if dtype == .float16 {
-              bld_convert_f16_f32(input + range.lowerBound, output + range.lowerBound, range.count)
-            } else {
-              bld_convert_bf16_f32(input + range.lowerBound, output + range.lowerBound, range.count)
-            }
-          }
+    case .float(let tensor): return tensor
+    case .zeros: return Tensor(shape: shape)
+    case .half, .mapped: break
+    }
+    let count = shape.reduce(1, *)
+    guard count > 0 else { return Tensor(shape: shape) }
+    return Tensor(shape: shape) { out in
+      withStoredValues { values, dtype in
+        FloatConversion.convert(values, dtype: dtype, into: UnsafeMutableBufferPointer(start: out.baseAddress, count: count))
+      }
+    }
+  }
+
+  /// Rows of a two-dimensional tensor as float32, widening only those rows (an embedding table lookup).
+  /// - Parameter indices: row indices.
+  /// - Returns: `[indices.count, shape[1]]`.
+  /// - Precondition: the tensor has two dimensions and every index is in `0..<shape[0]`.
+  public func rows(_ indices: [Int]) -> Tensor {
+    precondition(shape.count == 2, "rows(_:) needs a 2-D tensor, got shape \(shape)")
+    let (rowCount, width) = (shape[0], shape[1])
+    for index in indices {
+      precondition(index >= 0 && index < rowCount, "row \(index) outside 0..<\(rowCount)")
+    }
+    if case .zeros = storage { return Tensor(shape: [indices.count, width]) }
+    guard !indices.isEmpty, width > 0 else { return Tensor(shape: [indices.count, width]) }
+    return Tensor(shape: [indices.count, width]) { out in
+      withStoredValues { values, dtype in
+        for (row, index) in indices.enumerated() {
+          FloatConversion.convert(
+            values + index * width * dtype.byteSize, dtype: dtype,
+            into: UnsafeMutableBufferPointer(start: out.baseAddress! + row * width, count: width))
         }
       }
+    }
+  }
+
+  /// Calls `body` with the stored values and their element type; mapped pages are released afterwards.
+  /// - Precondition: the storage is not `.zeros` (callers answer zeros without reading).
+  private func withStoredValues(_ body: (UnsafeRawPointer, SafetensorsDType) -> Void) {
+    switch storage {
+    case .float(let tensor):
+      tensor.withUnsafeBufferPointer { body(UnsafeRawPointer($0.baseAddress!), .float32) }
+    case .half(let bits, let dtype):
+      bits.withUnsafeBufferPointer { body(UnsafeRawPointer($0.baseAddress!), dtype) }
+    case .mapped(let file, let entry):
+      body(file.dataAddress(of: entry), entry.dtype)
+      file.releasePages(of: entry)
+    case .zeros:
+      preconditionFailure("zeros are answered without reading storage")
     }
   }
 }
 
 extension SafetensorsFile {
-  /// Reads a tensor keeping fp16 / bf16 data in its stored precision (see ``StoredTensor``); other dtypes
-  /// are converted to float32.
+  /// Reads a tensor for use as a network weight, as `residency` says: copied into memory (fp16 / bf16 kept
+  /// at half width, other dtypes converted to float32) or left in this file's mapping (F32, F16 and BF16;
+  /// other dtypes are copied). A mapped tensor keeps this file open.
   /// - Throws: `SafetensorsError.missingTensor` or `.unsupportedDType`.
-  public func storedTensor(named name: String) throws -> StoredTensor {
+  public func storedTensor(named name: String, residency: WeightResidency = .memory) throws -> StoredTensor {
     guard let entry = entries[name] else { throw SafetensorsError.missingTensor(file: url.path, tensor: name) }
+    let keepsDType = [.float32, .float16, .bfloat16].contains(entry.dtype)
+    if residency == .mappedFile && keepsDType { return StoredTensor(shape: entry.shape, storage: .mapped(self, entry)) }
     guard entry.dtype == .float16 || entry.dtype == .bfloat16 else { return StoredTensor(try tensor(named: name)) }
     let count = entry.shape.reduce(1, *)
     let bits = try withRawBytes(named: name) { raw in

@@ -78,15 +78,34 @@ struct ParameterRegistryTests {
   }
 }
 
-/// Loading an fp16 folder keeps the linear layers' weights in fp16 (half the memory); the parity tests load
-/// the same folder, so the widened values are the ones diffusers computes with.
-@Suite("Half-precision weights stay half precision")
-struct HalfPrecisionStorageTests {
+/// Loading an fp16 folder keeps the linear, convolution and embedding weights in fp16 (half the memory), or
+/// in the mapped files; the parity tests load the same folders (mapped, the default), so the widened values
+/// are the ones diffusers computes with.
+@Suite("Weights stay in their stored precision and, when mapped, in their files")
+struct WeightResidencyTests {
   @Test func weightsFromFloat16FilesTakeLessMemory() throws {
-    let half = try StableDiffusionModel(directory: ModelDirectory(root: RepositoryFixtures.tinyModel("sd2-tiny")))
-    let full = try StableDiffusionModel(directory: ModelDirectory(root: RepositoryFixtures.tinyModel("sd1-tiny")))
+    let half = try StableDiffusionModel(
+      directory: ModelDirectory(root: RepositoryFixtures.tinyModel("sd2-tiny")), residency: .memory)
+    let full = try StableDiffusionModel(
+      directory: ModelDirectory(root: RepositoryFixtures.tinyModel("sd1-tiny")), residency: .memory)
     #expect(full.unet.parameterByteCount == 4 * full.unet.parameterCount)
     #expect(half.unet.parameterByteCount < 4 * half.unet.parameterCount)
     #expect(half.textEncoder.parameterByteCount < 4 * half.textEncoder.parameterCount)
+  }
+
+  @Test(arguments: ["sd1-tiny", "sd2-tiny"])
+  func mappedWeightsLeaveOnlyNormsAndBiasesResident(model name: String) throws {
+    let directory = ModelDirectory(root: RepositoryFixtures.tinyModel(name))
+    let mapped = try StableDiffusionModel(directory: directory, residency: .mappedFile)
+    let copied = try StableDiffusionModel(directory: directory, residency: .memory)
+    for (mappedNetwork, copiedNetwork) in [
+      (mapped.unet as any Layer, copied.unet as any Layer), (mapped.vae, copied.vae), (mapped.textEncoder, copied.textEncoder),
+    ] {
+      #expect(mappedNetwork.parameterByteCount * 5 < copiedNetwork.parameterByteCount)
+      let copiedValues = Dictionary(uniqueKeysWithValues: copiedNetwork.parameterEntries.map { ($0.key, $0.get()) })
+      for entry in mappedNetwork.parameterEntries { #expect(entry.get() == copiedValues[entry.key], "\(entry.key)") }
+    }
+    let prompt = ["a red hat"]
+    #expect(mapped.textEmbeddings(for: prompt) == copied.textEmbeddings(for: prompt))
   }
 }

@@ -37,4 +37,55 @@ struct StoredTensorTests {
     #expect(stored.dtype == .float16 && stored.shape == [2, 3])
     #expect(stored.tensor == (try SafetensorsFile(contentsOf: url).tensor(named: "w")))
   }
+
+  @Test(arguments: [SafetensorsDType.float32, .float16, .bfloat16])
+  func mappedTensorsReadTheSameValuesAsCopiedOnes(dtype: SafetensorsDType) throws {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("mapped-\(UUID().uuidString).safetensors")
+    defer { try? FileManager.default.removeItem(at: url) }
+    // Large enough that the widening is split over the compute threads, with a ragged tail.
+    let shape = [333, 517]
+    let original = Tensor(shape: shape) { buffer in
+      for index in buffer.indices { buffer[index] = Float(index % 1013) * 0.03125 - 15 }
+    }
+    try SafetensorsFile.write(["table": original, "bias": Tensor(shape: [3], scalars: [1, 2, 3])], dtype: dtype, to: url)
+    let file = try SafetensorsFile(contentsOf: url)
+    let copied = try file.storedTensor(named: "table", residency: .memory)
+    let mapped = try file.storedTensor(named: "table", residency: .mappedFile)
+    #expect(mapped.isMappedFromFile && !copied.isMappedFromFile)
+    #expect(mapped.byteCount == 0 && copied.byteCount == original.count * (dtype == .float32 ? 4 : 2))
+    #expect(mapped.dtype == dtype && mapped.shape == shape)
+    #expect(mapped.tensor == copied.tensor)
+    #expect(mapped.tensor == copied.tensor, "a second read after the pages were released")
+    if dtype == .float32 { #expect(mapped.tensor == original) }
+    let indices = [332, 0, 7, 7, 100]
+    let expected = copied.tensor.scalars
+    let rows = mapped.rows(indices)
+    #expect(rows.shape == [5, 517])
+    for (row, index) in indices.enumerated() {
+      #expect(Array(rows.scalars[(row * 517)..<((row + 1) * 517)]) == Array(expected[(index * 517)..<((index + 1) * 517)]))
+    }
+  }
+
+  @Test func mappedTensorsOutliveTheirFileObject() throws {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("outlive-\(UUID().uuidString).safetensors")
+    defer { try? FileManager.default.removeItem(at: url) }
+    let original = Tensor(shape: [4], scalars: [0.5, -1, 2, 8])
+    try SafetensorsFile.write(["w": original], dtype: .float16, to: url)
+    let stored = try SafetensorsFile(contentsOf: url).storedTensor(named: "w", residency: .mappedFile)
+    #expect(stored.tensor == original)
+  }
+
+  @Test func unalignedHalfPrecisionDataConvertsLikeAlignedData() {
+    let values: [Float] = [1, -2.5, 0.333251953125, 65504, -0.0001, 3]
+    for dtype in [SafetensorsDType.float16, .bfloat16] {
+      let bits = values.map { dtype == .float16 ? Float16($0).bitPattern : FloatConversion.bfloat16Bits($0) }
+      let raw = UnsafeMutableRawPointer.allocate(byteCount: 2 * bits.count + 1, alignment: 8)
+      defer { raw.deallocate() }
+      for (index, bit) in bits.enumerated() { (raw + 1).storeBytes(of: bit, toByteOffset: 2 * index, as: UInt16.self) }
+      var unaligned = [Float](repeating: 0, count: bits.count)
+      unaligned.withUnsafeMutableBufferPointer { FloatConversion.convert(UnsafeRawPointer(raw + 1), dtype: dtype, into: $0) }
+      let aligned = StoredTensor(shape: [bits.count], halfPrecisionBits: bits, dtype: dtype).tensor.scalars
+      #expect(unaligned == aligned, "\(dtype)")
+    }
+  }
 }

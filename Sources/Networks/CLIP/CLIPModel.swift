@@ -51,18 +51,21 @@ public final class CLIPModel: Layer {
   }
 
   /// Loads a transformers `CLIPModel` folder strictly: `config.json` and `model.safetensors` (or a sharded
-  /// `model.safetensors.index.json`, or the `fp16` variants of either); F16 and BF16 weights are converted
-  /// to float32. Tokenizer files in the folder are not read here (see ``CLIPTokenizer/init(directory:)``).
-  /// - Parameter directory: the folder.
+  /// `model.safetensors.index.json`, or the `fp16` variants of either); F16 and BF16 weights stay in their
+  /// dtype and are widened per use. Tokenizer files in the folder are not read here (see
+  /// ``CLIPTokenizer/init(directory:)``).
+  /// - Parameters:
+  ///   - directory: the folder.
+  ///   - residency: where the weights live (default: left in the mapped files and paged in per layer).
   /// - Throws: `ConfigurationError` for a missing, unreadable or unsupported `config.json`;
   ///   `WeightLoadingError` for missing weight files (a folder with only `pytorch_model.bin` included) and
   ///   for missing, unused, mis-shaped or unreadable tensors.
-  public convenience init(directory: URL) throws {
+  public convenience init(directory: URL, residency: WeightResidency = .mappedFile) throws {
     let configuration = try CLIPModelConfiguration.decode(
       contentsOf: directory.appendingPathComponent("config.json"))
     try self.init(configuration: configuration)
     loadReport = try WeightLoader.load(
-      Self.weightFiles(in: directory), into: self, ignoredKeys: Self.ignoredKeys)
+      Self.weightFiles(in: directory), into: self, ignoredKeys: Self.ignoredKeys, residency: residency)
   }
 
   /// The weight files of a `CLIPModel` folder: `model.safetensors`, `model.safetensors.index.json`,

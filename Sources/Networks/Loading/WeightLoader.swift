@@ -5,7 +5,9 @@ import TensorCore
 ///
 /// Every registered parameter must be present with exactly its shape, and every tensor in the files must be
 /// used (apart from a small allow-list of buffers such as CLIP's `position_ids`). F32, F16 and BF16 tensors
-/// are converted to float32 on load.
+/// are accepted; layers that keep ``StoredTensor`` weights (linear, convolution, embedding) keep them in the
+/// file's dtype, in memory or in the mapped file as the ``WeightResidency`` says; other parameters (norms,
+/// biases) are widened to float32 on load.
 public enum WeightLoader {
   /// Buffers that published checkpoints carry but no layer needs.
   public static let defaultIgnoredKeys: Set<String> = [
@@ -18,13 +20,14 @@ public enum WeightLoader {
   ///   - layer: the network to fill.
   ///   - renaming: file-key rewrites applied before matching.
   ///   - ignoredKeys: canonical or file keys that may be present and are skipped.
+  ///   - residency: where the weights live after loading (default: copied into memory).
   /// - Returns: what was loaded.
   /// - Throws: `WeightLoadingError` for a missing, unused, mis-shaped or unsupported tensor, naming key and file,
   ///   or an unreadable file. On error the layer may be partially loaded.
   @discardableResult
   public static func load(
     _ files: WeightFiles, into layer: any Layer, renaming: KeyRenaming = .identity,
-    ignoredKeys: Set<String> = defaultIgnoredKeys
+    ignoredKeys: Set<String> = defaultIgnoredKeys, residency: WeightResidency = .memory
   ) throws -> LoadReport {
     let start = Date()
     var opened: [SafetensorsFile] = []
@@ -67,7 +70,7 @@ public enum WeightLoader {
           key: name, file: file.url.path, expected: entry.shape, found: stored.shape)
       }
       do {
-        entry.assign(try file.storedTensor(named: name))
+        entry.assign(try file.storedTensor(named: name, residency: residency))
       } catch let error as SafetensorsError {
         throw WeightLoadingError.unreadable(file: file.url.path, underlying: error)
       }

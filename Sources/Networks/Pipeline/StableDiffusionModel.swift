@@ -21,13 +21,17 @@ public final class StableDiffusionModel {
   public let loadReports: [String: LoadReport]
 
   /// Loads every network of a diffusers folder strictly.
-  /// - Parameter directory: the folder (and weight variant preference).
+  /// - Parameters:
+  ///   - directory: the folder (and weight variant preference).
+  ///   - residency: where the weights live: left in the memory-mapped files and paged in per layer (the
+  ///     default; a 512×512 SD 1.5 edit then peaks near the VAE decode's activations rather than at weights plus
+  ///     activations — the files must not be modified while the model lives), or copied into memory.
   /// - Throws: `ConfigurationError` for an unreadable or unsupported configuration (including
   ///   `model_index.json`, and a tokenizer with more ids than the text encoder's `vocab_size` or longer
   ///   sequences than its `max_position_embeddings`),
   ///   `TokenizerError` for a missing or malformed `tokenizer/` folder, `WeightLoadingError` for missing
   ///   files and missing, unused or mis-shaped tensors.
-  public init(directory: ModelDirectory) throws {
+  public init(directory: ModelDirectory, residency: WeightResidency = .mappedFile) throws {
     let index = try ModelIndex.decode(contentsOf: directory.modelIndex)
     try index.validateStableDiffusion(file: directory.modelIndex.path)
     let tokenizer = try CLIPTokenizer(directory: directory.tokenizerDirectory)
@@ -44,10 +48,10 @@ public final class StableDiffusionModel {
     var reports: [String: LoadReport] = [:]
     reports["text_encoder"] = try WeightLoader.load(
       directory.textEncoderWeights(), into: textEncoder,
-      renaming: .clipTextModel)
-    reports["unet"] = try WeightLoader.load(directory.unetWeights(), into: unet)
+      renaming: .clipTextModel, residency: residency)
+    reports["unet"] = try WeightLoader.load(directory.unetWeights(), into: unet, residency: residency)
     reports["vae"] = try WeightLoader.load(
-      directory.vaeWeights(), into: vae, renaming: .autoencoderKL)
+      directory.vaeWeights(), into: vae, renaming: .autoencoderKL, residency: residency)
     loadReports = reports
     self.directory = directory
   }

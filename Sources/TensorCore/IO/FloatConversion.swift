@@ -1,17 +1,33 @@
+internal import CTensorKernels
+
 /// Conversions between the stored element types of weight files and float32.
 public enum FloatConversion {
   /// Converts `out.count` elements of `dtype` at `source` (little-endian, possibly unaligned) to float32.
-  /// - Precondition: `dtype.isConvertibleToFloat`.
+  ///
+  /// Large F32 / F16 / BF16 arrays are converted by all compute threads (F16C for fp16 when the CPU has it),
+  /// which also spreads the page faults of a memory-mapped source over the threads.
+  /// - Precondition: `dtype.isConvertibleToFloat`; not called from inside a parallel region.
   public static func convert(_ source: UnsafeRawPointer, dtype: SafetensorsDType, into out: UnsafeMutableBufferPointer<Float>) {
     let count = out.count
+    guard count > 0 else { return }
+    let output = out.baseAddress!
     switch dtype {
     case .float32:
-      UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: source, byteCount: count * 4)
-    case .float16:
-      for i in 0..<count { out[i] = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
-    case .bfloat16:
-      for i in 0..<count {
-        out[i] = Float(bitPattern: UInt32(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)
+      parallelChunks(count, minimumWork: 1 << 18) { range in
+        UnsafeMutableRawPointer(output + range.lowerBound).copyMemory(from: source + 4 * range.lowerBound, byteCount: 4 * range.count)
+      }
+    case .float16, .bfloat16:
+      guard Int(bitPattern: source) % 2 == 0 else {
+        for i in 0..<count { output[i] = halfToFloat(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self), dtype: dtype) }
+        return
+      }
+      let input = source.assumingMemoryBound(to: UInt16.self)
+      parallelChunks(count, minimumWork: 1 << 16) { range in
+        if dtype == .float16 {
+          bld_convert_f16_f32(input + range.lowerBound, output + range.lowerBound, range.count)
+        } else {
+          bld_convert_bf16_f32(input + range.lowerBound, output + range.lowerBound, range.count)
+        }
       }
     case .float64:
       for i in 0..<count { out[i] = Float(source.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
@@ -28,6 +44,10 @@ public enum FloatConversion {
     case .float8E4M3, .float8E5M2:
       preconditionFailure("\(dtype) cannot be converted to float32")
     }
+  }
+
+  private static func halfToFloat(_ bits: UInt16, dtype: SafetensorsDType) -> Float {
+    dtype == .float16 ? Float(Float16(bitPattern: bits)) : Float(bitPattern: UInt32(bits) << 16)
   }
 
   /// The bfloat16 bit pattern nearest to `value` (round to nearest even; NaN stays NaN).

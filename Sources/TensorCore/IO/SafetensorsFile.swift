@@ -126,12 +126,17 @@ public final class SafetensorsFile: @unchecked Sendable {
     guard entry.dtype.isConvertibleToFloat else {
       throw SafetensorsError.unsupportedDType(file: url.path, tensor: name, dtype: entry.dtype.rawValue)
     }
-    let source = UnsafeRawPointer(mapping.bytes + dataOffset + entry.byteRange.lowerBound)
+    let source = dataAddress(of: entry)
     let tensor = Tensor(shape: entry.shape) { out in
       FloatConversion.convert(source, dtype: entry.dtype, into: out)
     }
     releasePages(of: entry)
     return tensor
+  }
+
+  /// The address of a tensor's first byte in the mapping.
+  func dataAddress(of entry: Entry) -> UnsafeRawPointer {
+    mapping.bytes + dataOffset + entry.byteRange.lowerBound
   }
 
   /// Returns the mapped pages of a tensor that has been copied out to the kernel (`MADV_DONTNEED`), so loading
@@ -145,8 +150,7 @@ public final class SafetensorsFile: @unchecked Sendable {
   /// - Throws: `SafetensorsError.missingTensor`, or what `body` throws.
   public func withRawBytes<R>(named name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
     guard let entry = entries[name] else { throw SafetensorsError.missingTensor(file: url.path, tensor: name) }
-    return try body(UnsafeRawBufferPointer(start: mapping.bytes + dataOffset + entry.byteRange.lowerBound,
-                                           count: entry.byteRange.count))
+    return try body(UnsafeRawBufferPointer(start: dataAddress(of: entry), count: entry.byteRange.count))
   }
 }
 
@@ -180,9 +184,11 @@ final class MemoryMapping: @unchecked Sendable {
     bytes = UnsafeRawPointer(address)
   }
 
+  private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
   /// Drops the whole pages inside `[byteOffset, byteOffset + count)` from the process's memory.
   func release(byteOffset: Int, count length: Int) {
-    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let page = Self.pageSize
     let start = (byteOffset + page - 1) / page * page
     let end = (byteOffset + length) / page * page
     guard count > 0, end > start else { return }
