@@ -24,9 +24,11 @@ struct BenchOptions {
   var list = false
   var modelDirectory: String?
   var residency = WeightResidency.mappedFile
+  var precision = GEMMPrecision.float32
 
   static let usage = """
-    usage: bld-bench [--filter SUBSTRING] [--repeat N] [--threads N] [--model DIR] [--weights mapped|memory] [--list]
+    usage: bld-bench [--filter SUBSTRING] [--repeat N] [--threads N] [--model DIR] [--weights mapped|memory]
+                     [--precision fp32|bf16] [--list]
       --filter S   run only cases whose name contains S (the sgemm peak is measured only when a selected
                  case is GEMM-backed)
       --repeat N   timed runs per case after one warm-up run (default 5); median reported
@@ -35,6 +37,7 @@ struct BenchOptions {
                  edit-512)
       --weights W  where the model cases keep weights: mapped (default, paged in per layer from the mapped
                  files, as StableDiffusionModel(directory:) does) or memory (copied at load)
+      --precision P  matrix products in fp32 (default) or bf16 (ComputeOptions.withMatrixPrecision)
       --list       print the case names
     internal: --case NAME [--sgemm-peak GFLOPS --sgemm-best-peak GFLOPS] runs one case in this process
     """
@@ -62,6 +65,13 @@ struct BenchOptions {
         switch text {
         case "mapped": residency = .mappedFile
         case "memory": residency = .memory
+        default: throw .invalidValue(argument, text)
+        }
+      case "--precision":
+        let text = try value(argument)
+        switch text {
+        case "fp32": precision = .float32
+        case "bf16": precision = .bfloat16
         default: throw .invalidValue(argument, text)
         }
       case "--list": list = true
@@ -101,15 +111,17 @@ enum BenchError: Error, CustomStringConvertible {
 func runCase(_ benchmark: BenchmarkCase, options: BenchOptions) throws -> String {
   let baseline = ProcessMemory.residentMB
   let body = try benchmark.prepare()
-  if benchmark.warmUp { body() }
   var times: [Double] = []
   var cpuTimes: [Double] = []
-  for _ in 0..<options.repeatCount {
-    let cpuStart = processCPUSeconds()
-    let start = monotonicSeconds()
-    body()
-    times.append(monotonicSeconds() - start)
-    cpuTimes.append(processCPUSeconds() - cpuStart)
+  ComputeOptions.withMatrixPrecision(options.precision) {
+    if benchmark.warmUp { body() }
+    for _ in 0..<options.repeatCount {
+      let cpuStart = processCPUSeconds()
+      let start = monotonicSeconds()
+      body()
+      times.append(monotonicSeconds() - start)
+      cpuTimes.append(processCPUSeconds() - cpuStart)
+    }
   }
   let seconds = median(times)
   var line = JSONLine()
@@ -134,6 +146,7 @@ func runCase(_ benchmark: BenchmarkCase, options: BenchOptions) throws -> String
   for (key, value) in fields.sorted(by: { $0.key < $1.key }) { line.append(key, value) }
   line.append("warm_up_runs", .integer(benchmark.warmUp ? 1 : 0))
   line.append("threads", .integer(ComputeOptions.threadCount))
+  line.append("precision", .string(options.precision == .bfloat16 && PackedGEMM.supportsBFloat16 ? "bf16" : "fp32"))
   line.append("repeat", .integer(options.repeatCount))
   return line.encoded
 }
@@ -146,6 +159,7 @@ func runChild(_ name: String, options: BenchOptions, sgemmPeak: Double?, sgemmBe
   if let threads = options.threads { arguments += ["--threads", String(threads)] }
   if let model = options.modelDirectory { arguments += ["--model", model] }
   arguments += ["--weights", options.residency == .memory ? "memory" : "mapped"]
+  arguments += ["--precision", options.precision == .bfloat16 ? "bf16" : "fp32"]
   if let sgemmPeak { arguments += ["--sgemm-peak", String(sgemmPeak)] }
   if let sgemmBestPeak { arguments += ["--sgemm-best-peak", String(sgemmBestPeak)] }
   process.arguments = arguments

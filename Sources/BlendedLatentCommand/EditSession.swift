@@ -119,7 +119,9 @@ public struct EditSession {
       seed: seed,
       settings: settings)
     let editStart = clock()
-    let outcome = try cancellable { try editor.edit(job, progress: handler) }
+    let outcome = try cancellable {
+      try ComputeOptions.withMatrixPrecision(settings.precision.gemmPrecision) { try editor.edit(job, progress: handler) }
+    }
     timings["edit"] = clock() - editStart
     for (phase, seconds) in outcome.timings { timings[phase] = seconds }
     try cancellation.check()
@@ -166,7 +168,7 @@ public struct EditSession {
         maskShrink: settings.maskShrinkLevels, maskDownsample: settings.maskDownsample.rawValue,
         cropToMask: settings.cropPadding, feather: settings.featherRadius,
         workingSize: settings.workingSize.rawValue,
-        threads: settings.threadCount))
+        threads: settings.threadCount, precision: settings.precision.rawValue))
   }
 
   /// Runs `body`; any error thrown after cancellation becomes ``EditCommandError/cancelled``.

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Where the edit mask comes from.
 public enum MaskSource: Sendable, Equatable {
@@ -46,6 +47,18 @@ public enum FineTunePreset: String, Sendable, Equatable, CaseIterable, Codable {
   case paper
   /// Only the last up block and output head, trained on a crop around the mask (about 9× faster at 512).
   case fast
+}
+
+/// The arithmetic of the networks' matrix products (`--precision`).
+public enum PrecisionChoice: String, Sendable, Equatable, CaseIterable, Codable {
+  /// fp32 throughout (the default; reproduces the Python reference).
+  case fp32
+  /// Matrix products with bf16 inputs and fp32 accumulation (AVX512_BF16; fp32 on CPUs without it):
+  /// faster, not bit-comparable with the reference (see TensorCore's `GEMMPrecision`).
+  case bf16
+
+  /// The TensorCore precision.
+  public var gemmPrecision: GEMMPrecision { self == .fp32 ? .float32 : .bfloat16 }
 }
 
 /// At what size the model works (`--working-size`).
@@ -106,6 +119,8 @@ public struct EditSettings: Sendable, Equatable {
   public var rankingModelDirectory: String?
   /// Compute threads, or `nil` for one per core.
   public var threadCount: Int?
+  /// The matrix-product arithmetic.
+  public var precision: PrecisionChoice = .fp32
   /// Print a JSON summary on standard output.
   public var json = false
   /// No progress bar and no notes on standard error.

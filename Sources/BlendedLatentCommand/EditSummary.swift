@@ -55,6 +55,8 @@ public struct EditSummary: Codable, Sendable, Equatable {
     public var workingSize: String
     /// `--threads`, or `nil` for the default.
     public var threads: Int?
+    /// `--precision`.
+    public var precision: String
   }
 
   /// Written files, in order (best first when ranked).

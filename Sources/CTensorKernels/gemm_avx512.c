@@ -185,12 +185,10 @@ BLD_AVX512 static void micro_kernel(size_t kc, const float *restrict pa, const f
   }
 }
 
-// Partial or strided tile: compute the full tile into an aligned buffer, then update the valid part.
-BLD_AVX512 static void micro_kernel_edge(size_t kc, const float *restrict pa, const float *restrict pb,
-                                         float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, size_t mr, size_t nr,
-                                         float beta) {
-  float tile[BLD_MR * BLD_NR] __attribute__((aligned(64)));
-  micro_kernel(kc, pa, pb, tile, BLD_NR, 0.0f);
+// Writes the valid mr x nr part of a computed tile (row-major, NR wide, 64-byte aligned) into C (any
+// strides): C = tile (beta == 0) or tile + beta * C.
+BLD_AVX512 static void store_tile(const float *tile, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, size_t mr, size_t nr,
+                                  float beta) {
   if (cs_c == 1) {
     const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : ((1u << nr) - 1u));
     const __mmask16 m1 = (__mmask16)(nr <= 16 ? 0 : ((1u << (nr - 16)) - 1u));
@@ -223,137 +221,19 @@ BLD_AVX512 static void micro_kernel_edge(size_t kc, const float *restrict pa, co
     }
     return;
   }
-  if (beta == 0.0f) {
-    for (size_t j = 0; j < nr; ++j)
-      for (size_t i = 0; i < mr; ++i) c[(ptrdiff_t)i * rs_c + (ptrdiff_t)j * cs_c] = tile[i * BLD_NR + j];
-  } else {
-    for (size_t j = 0; j < nr; ++j)
-      for (size_t i = 0; i < mr; ++i) {
-        float *dst = c + (ptrdiff_t)i * rs_c + (ptrdiff_t)j * cs_c;
-        *dst = tile[i * BLD_NR + j] + beta * *dst;
-      }
-  }
-}
-
-// MARK: - Driver
-
-static void scale_c(size_t m, size_t n, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float beta) {
-  for (size_t i = 0; i < m; ++i)
-    for (size_t j = 0; j < n; ++j) {
+  for (size_t j = 0; j < nr; ++j)
+    for (size_t i = 0; i < mr; ++i) {
       float *dst = c + (ptrdiff_t)i * rs_c + (ptrdiff_t)j * cs_c;
-      *dst = beta == 0.0f ? 0.0f : beta * *dst;
+      *dst = beta == 0.0f ? tile[i * BLD_NR + j] : tile[i * BLD_NR + j] + beta * *dst;
     }
 }
 
-BLD_AVX512 void bld_sgemm_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k,
-                                     const float *a, size_t lda, const float *b, size_t ldb, float beta,
-                                     float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    scale_c(m, n, c, rs_c, cs_c, beta);
-    return;
-  }
-  float *aligned = (float *)(((size_t)scratch + 63) & ~(size_t)63);
-  float *packed_a = aligned;
-  float *packed_b = aligned + (size_t)BLD_MC * BLD_KC;
-  for (size_t jc = 0; jc < n; jc += BLD_NC) {
-    const size_t nc = min_size(BLD_NC, n - jc);
-    for (size_t pc = 0; pc < k; pc += BLD_KC) {
-      const size_t kc = min_size(BLD_KC, k - pc);
-      const float block_beta = pc == 0 ? beta : 1.0f;
-      const float *b_block = trans_b ? b + jc * ldb + pc : b + pc * ldb + jc;
-      pack_b(trans_b, kc, nc, b_block, ldb, packed_b);
-      for (size_t ic = 0; ic < m; ic += BLD_MC) {
-        const size_t mc = min_size(BLD_MC, m - ic);
-        const float *a_block = trans_a ? a + pc * lda + ic : a + ic * lda + pc;
-        pack_a(trans_a, mc, kc, a_block, lda, packed_a);
-        for (size_t jr = 0; jr < nc; jr += BLD_NR) {
-          const size_t nr = min_size(BLD_NR, nc - jr);
-          const float *pb = packed_b + jr * kc;
-          for (size_t ir = 0; ir < mc; ir += BLD_MR) {
-            const size_t mr = min_size(BLD_MR, mc - ir);
-            const float *pa = packed_a + ir * kc;
-            float *tile = c + (ptrdiff_t)(ic + ir) * rs_c + (ptrdiff_t)(jc + jr) * cs_c;
-            if (mr == BLD_MR && nr == BLD_NR && cs_c == 1) {
-              micro_kernel(kc, pa, pb, tile, (size_t)rs_c, block_beta);
-            } else {
-              micro_kernel_edge(kc, pa, pb, tile, rs_c, cs_c, mr, nr, block_beta);
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-// MARK: - Pre-packed A (weights packed once)
-//
-// Layout of a pre-packed op(A) (m x k): for each KC block of k starting at pc, the block's MR-row panels
-// over all m rows (as pack_a writes them), at offset pc * round_up(m, MR). A panel starting at row i
-// within that block sits at + i * kc.
-
-size_t bld_sgemm_avx512_packed_a_floats(size_t m, size_t k) {
-  return (m + BLD_MR - 1) / BLD_MR * BLD_MR * k;
-}
-
-BLD_AVX512 void bld_sgemm_avx512_pack_a_f32(int trans_a, size_t m, size_t k, const float *a, size_t lda,
-                                            float *out) {
-  const size_t padded = (m + BLD_MR - 1) / BLD_MR * BLD_MR;
-  for (size_t pc = 0; pc < k; pc += BLD_KC) {
-    const size_t kc = min_size(BLD_KC, k - pc);
-    pack_a(trans_a, m, kc, trans_a ? a + pc * lda : a + pc, lda, out + pc * padded);
-  }
-}
-
-BLD_AVX512 void bld_sgemm_avx512_prepacked_a_f32(size_t m, size_t n, size_t k, const float *packed_a,
-                                                 size_t row_begin, size_t row_end, int trans_b,
-                                                 const float *b, size_t ldb, float beta,
-                                                 float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch) {
-  if (row_end > m) row_end = m;
-  if (row_begin >= row_end || n == 0) return;
-  float *c_rows = c + (ptrdiff_t)row_begin * rs_c;
-  if (k == 0) {
-    scale_c(row_end - row_begin, n, c_rows, rs_c, cs_c, beta);
-    return;
-  }
-  const size_t padded = (m + BLD_MR - 1) / BLD_MR * BLD_MR;
-  float *aligned = (float *)(((size_t)scratch + 63) & ~(size_t)63);
-  float *packed_b = aligned + (size_t)BLD_MC * BLD_KC;
-  for (size_t jc = 0; jc < n; jc += BLD_NC) {
-    const size_t nc = min_size(BLD_NC, n - jc);
-    for (size_t pc = 0; pc < k; pc += BLD_KC) {
-      const size_t kc = min_size(BLD_KC, k - pc);
-      const float block_beta = pc == 0 ? beta : 1.0f;
-      pack_b(trans_b, kc, nc, trans_b ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, packed_b);
-      const float *a_block = packed_a + pc * padded;
-      for (size_t ic = row_begin; ic < row_end; ic += BLD_MC) {
-        const size_t mc = min_size(BLD_MC, row_end - ic);
-        for (size_t jr = 0; jr < nc; jr += BLD_NR) {
-          const size_t nr = min_size(BLD_NR, nc - jr);
-          const float *pb = packed_b + jr * kc;
-          for (size_t ir = 0; ir < mc; ir += BLD_MR) {
-            const size_t mr = min_size(BLD_MR, mc - ir);
-            const float *pa = a_block + (ic + ir) * kc;
-            float *tile = c + (ptrdiff_t)(ic + ir) * rs_c + (ptrdiff_t)(jc + jr) * cs_c;
-            if (mr == BLD_MR && nr == BLD_NR && cs_c == 1) {
-              micro_kernel(kc, pa, pb, tile, (size_t)rs_c, block_beta);
-            } else {
-              micro_kernel_edge(kc, pa, pb, tile, rs_c, cs_c, mr, nr, block_beta);
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-// MARK: - bf16 variant (AVX512_BF16)
+// MARK: - bf16 operands (AVX512_BF16)
 //
 // Same blocking; the fp32 packers run first, then each pair of packed k-rows is rounded to bf16 (nearest
 // even) and interleaved into 32-bit words (low half: even k, high half: odd k), the operand layout of
 // vdpbf16ps. The micro-kernel accumulates in fp32. Inputs lose 16 mantissa bits, so results carry
 // ~2^-9 relative rounding per product: a speed option, not a parity path.
-
 #define BLD_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512bf16")))
 
 int bld_sgemm_bf16_avx512_supported(void) {
@@ -423,22 +303,36 @@ BLD_AVX512_BF16 static void micro_kernel_bf16(size_t pairs, const uint32_t *rest
   }
 }
 
-// Writes the valid mr x nr part of a computed tile (row-major, NR wide) into C (any strides).
-BLD_AVX512 static void store_tile(const float *tile, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, size_t mr, size_t nr,
-                                  float beta) {
-  for (size_t i = 0; i < mr; ++i)
-    for (size_t j = 0; j < nr; ++j) {
+// MARK: - Driver
+
+static void scale_c(size_t m, size_t n, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float beta) {
+  for (size_t i = 0; i < m; ++i)
+    for (size_t j = 0; j < n; ++j) {
       float *dst = c + (ptrdiff_t)i * rs_c + (ptrdiff_t)j * cs_c;
-      *dst = beta == 0.0f ? tile[i * BLD_NR + j] : tile[i * BLD_NR + j] + beta * *dst;
+      *dst = beta == 0.0f ? 0.0f : beta * *dst;
     }
 }
+// One GEMM call: C rows [row_begin, row_end) of op(A)·op(B) + beta·C, with op(A) either packed per block
+// from `a` or taken from a pre-packed whole matrix `packed_a` (bld_sgemm_avx512_pack_a_f32's layout).
+typedef struct {
+  int trans_a, trans_b;
+  size_t m, n, k, row_begin, row_end;
+  const float *a;
+  size_t lda;
+  const float *packed_a;
+  const float *b;
+  size_t ldb;
+  float beta;
+  float *c;
+  ptrdiff_t rs_c, cs_c;
+} gemm_call;
 
-BLD_AVX512_BF16 void bld_sgemm_bf16_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k,
-                                               const float *a, size_t lda, const float *b, size_t ldb, float beta,
-                                               float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    scale_c(m, n, c, rs_c, cs_c, beta);
+// The blocked loop nest shared by the fp32 and bf16, packed and pre-packed entry points. Runs on the calling
+// thread; bf16 != 0 only when bld_sgemm_bf16_avx512_supported().
+static void gemm_blocked(const gemm_call *g, int bf16, float *scratch) {
+  if (g->row_begin >= g->row_end || g->n == 0) return;
+  if (g->k == 0) {
+    scale_c(g->row_end - g->row_begin, g->n, g->c + (ptrdiff_t)g->row_begin * g->rs_c, g->rs_c, g->cs_c, g->beta);
     return;
   }
   float *aligned = (float *)(((size_t)scratch + 63) & ~(size_t)63);
@@ -446,34 +340,95 @@ BLD_AVX512_BF16 void bld_sgemm_bf16_avx512_f32(int trans_a, int trans_b, size_t 
   float *packed_b = aligned + (size_t)BLD_MC * BLD_KC;
   uint32_t *pairs_a = (uint32_t *)(packed_b + (size_t)BLD_KC * BLD_NC);
   uint32_t *pairs_b = (uint32_t *)(((size_t)(pairs_a + (size_t)BLD_MC * (BLD_KC + 1) / 2 + 16) + 63) & ~(size_t)63);
-  for (size_t jc = 0; jc < n; jc += BLD_NC) {
-    const size_t nc = min_size(BLD_NC, n - jc);
-    for (size_t pc = 0; pc < k; pc += BLD_KC) {
-      const size_t kc = min_size(BLD_KC, k - pc), pairs = (kc + 1) / 2;
-      const float block_beta = pc == 0 ? beta : 1.0f;
-      pack_b(trans_b, kc, nc, trans_b ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, packed_b);
-      pair_panels(packed_b, (nc + BLD_NR - 1) / BLD_NR, kc, BLD_NR, pairs_b);
-      for (size_t ic = 0; ic < m; ic += BLD_MC) {
-        const size_t mc = min_size(BLD_MC, m - ic);
-        pack_a(trans_a, mc, kc, trans_a ? a + pc * lda + ic : a + ic * lda + pc, lda, packed_a);
-        pair_panels(packed_a, (mc + BLD_MR - 1) / BLD_MR, kc, BLD_MR, pairs_a);
+  const size_t padded_m = (g->m + BLD_MR - 1) / BLD_MR * BLD_MR;
+  for (size_t jc = 0; jc < g->n; jc += BLD_NC) {
+    const size_t nc = min_size(BLD_NC, g->n - jc);
+    for (size_t pc = 0; pc < g->k; pc += BLD_KC) {
+      const size_t kc = min_size(BLD_KC, g->k - pc), pairs = (kc + 1) / 2;
+      const float block_beta = pc == 0 ? g->beta : 1.0f;
+      pack_b(g->trans_b, kc, nc, g->trans_b ? g->b + jc * g->ldb + pc : g->b + pc * g->ldb + jc, g->ldb, packed_b);
+      if (bf16) pair_panels(packed_b, (nc + BLD_NR - 1) / BLD_NR, kc, BLD_NR, pairs_b);
+      for (size_t ic = g->row_begin; ic < g->row_end; ic += BLD_MC) {
+        const size_t mc = min_size(BLD_MC, g->row_end - ic);
+        const float *a_block = packed_a;
+        if (g->packed_a) {
+          a_block = g->packed_a + pc * padded_m + ic * kc;
+        } else {
+          pack_a(g->trans_a, mc, kc, g->trans_a ? g->a + pc * g->lda + ic : g->a + ic * g->lda + pc, g->lda, packed_a);
+        }
+        if (bf16) pair_panels(a_block, (mc + BLD_MR - 1) / BLD_MR, kc, BLD_MR, pairs_a);
         for (size_t jr = 0; jr < nc; jr += BLD_NR) {
           const size_t nr = min_size(BLD_NR, nc - jr);
-          const uint32_t *pb = pairs_b + (jr / BLD_NR) * pairs * BLD_NR;
           for (size_t ir = 0; ir < mc; ir += BLD_MR) {
             const size_t mr = min_size(BLD_MR, mc - ir);
-            const uint32_t *pa = pairs_a + (ir / BLD_MR) * pairs * BLD_MR;
-            float *tile = c + (ptrdiff_t)(ic + ir) * rs_c + (ptrdiff_t)(jc + jr) * cs_c;
-            if (mr == BLD_MR && nr == BLD_NR && cs_c == 1) {
-              micro_kernel_bf16(pairs, pa, pb, tile, (size_t)rs_c, block_beta);
-            } else {
-              float buffer[BLD_MR * BLD_NR] __attribute__((aligned(64)));
+            float *tile = g->c + (ptrdiff_t)(ic + ir) * g->rs_c + (ptrdiff_t)(jc + jr) * g->cs_c;
+            const int full = mr == BLD_MR && nr == BLD_NR && g->cs_c == 1;
+            float buffer[BLD_MR * BLD_NR] __attribute__((aligned(64)));
+            if (bf16) {
+              const uint32_t *pa = pairs_a + (ir / BLD_MR) * pairs * BLD_MR, *pb = pairs_b + (jr / BLD_NR) * pairs * BLD_NR;
+              if (full) {
+                micro_kernel_bf16(pairs, pa, pb, tile, (size_t)g->rs_c, block_beta);
+                continue;
+              }
               micro_kernel_bf16(pairs, pa, pb, buffer, BLD_NR, 0.0f);
-              store_tile(buffer, tile, rs_c, cs_c, mr, nr, block_beta);
+            } else {
+              const float *pa = a_block + ir * kc, *pb = packed_b + jr * kc;
+              if (full) {
+                micro_kernel(kc, pa, pb, tile, (size_t)g->rs_c, block_beta);
+                continue;
+              }
+              micro_kernel(kc, pa, pb, buffer, BLD_NR, 0.0f);
             }
+            store_tile(buffer, tile, g->rs_c, g->cs_c, mr, nr, block_beta);
           }
         }
       }
     }
   }
+}
+
+static void gemm_packing_a(int trans_a, int trans_b, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                           const float *b, size_t ldb, float beta, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
+                           float *scratch, int bf16) {
+  const gemm_call g = {trans_a, trans_b, m, n, k, 0, m, a, lda, NULL, b, ldb, beta, c, rs_c, cs_c};
+  gemm_blocked(&g, bf16, scratch);
+}
+
+void bld_sgemm_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                          const float *b, size_t ldb, float beta, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
+                          float *scratch) {
+  gemm_packing_a(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, rs_c, cs_c, scratch, 0);
+}
+
+void bld_sgemm_bf16_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k, const float *a,
+                               size_t lda, const float *b, size_t ldb, float beta, float *c, ptrdiff_t rs_c,
+                               ptrdiff_t cs_c, float *scratch) {
+  gemm_packing_a(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, rs_c, cs_c, scratch, 1);
+}
+
+// MARK: - Pre-packed A (weights packed once)
+//
+// Layout of a pre-packed op(A) (m x k): for each KC block of k starting at pc, the block's MR-row panels
+// over all m rows (as pack_a writes them), at offset pc * round_up(m, MR). A panel starting at row i
+// within that block sits at + i * kc.
+
+size_t bld_sgemm_avx512_packed_a_floats(size_t m, size_t k) {
+  return (m + BLD_MR - 1) / BLD_MR * BLD_MR * k;
+}
+
+BLD_AVX512 void bld_sgemm_avx512_pack_a_f32(int trans_a, size_t m, size_t k, const float *a, size_t lda,
+                                            float *out) {
+  const size_t padded = (m + BLD_MR - 1) / BLD_MR * BLD_MR;
+  for (size_t pc = 0; pc < k; pc += BLD_KC) {
+    const size_t kc = min_size(BLD_KC, k - pc);
+    pack_a(trans_a, m, kc, trans_a ? a + pc * lda : a + pc, lda, out + pc * padded);
+  }
+}
+
+void bld_sgemm_avx512_prepacked_a_f32(size_t m, size_t n, size_t k, const float *packed_a, size_t row_begin,
+                                      size_t row_end, int trans_b, const float *b, size_t ldb, float beta,
+                                      float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch, int bf16) {
+  const gemm_call g = {0, trans_b, m, n, k, row_begin, row_end < m ? row_end : m, NULL, 0, packed_a,
+                       b, ldb, beta, c, rs_c, cs_c};
+  gemm_blocked(&g, bf16, scratch);
 }

@@ -92,7 +92,7 @@ struct BLDProcessTests {
       "--guidance", "--strength",
       "--seed", "--batch", "--scheduler", "--background", "--mask-shrink", "--mask-downsample",
       "--crop-to-mask",
-      "--rank-with", "--threads", "--json", "--quiet", "--overwrite", "--feather",
+      "--rank-with", "--threads", "--json", "--quiet", "--overwrite", "--feather", "--precision",
     ] {
       #expect(result.output.contains(option), "\(option)")
     }

@@ -43,7 +43,7 @@ struct EditArgumentTests {
         "--mask-shrink", "3", "--mask-downsample", "max", "--crop-to-mask", "32", "--rank-with",
         folder,
         "--threads", "2", "--json", "--quiet", "--overwrite", "--feather", "4", "--working-size",
-        "original",
+        "original", "--precision", "bf16",
       ]
     ).settings
     #expect(settings.modelDirectory == folder && settings.negativePrompt == "blurry")
@@ -60,7 +60,7 @@ struct EditArgumentTests {
       settings.cropPadding == 32 && settings.rankingModelDirectory == folder
         && settings.threadCount == 2)
     #expect(settings.json && settings.quiet && settings.overwrite && settings.featherRadius == 4)
-    #expect(settings.workingSize == .original)
+    #expect(settings.workingSize == .original && settings.precision == .bf16)
     #expect(settings.outputPaths == ["out-0.png", "out-1.png", "out-2.png"])
   }
 
@@ -71,7 +71,8 @@ struct EditArgumentTests {
       ("--scheduler", "euler-a"),
       ("--background", "none"), ("--background", "paste"), ("--background", "optimize"),
       ("--background", "poisson"),
-      ("--mask-downsample", "nearest"), ("--mask-downsample", "max"),
+      ("--mask-downsample", "nearest"), ("--mask-downsample", "max"), ("--precision", "fp32"),
+      ("--precision", "bf16"),
     ])
   func enumeratedValues(option: String, value: String) throws {
     _ = try EditCommand.parse(Self.required + [option, value])
@@ -105,7 +106,7 @@ struct EditArgumentTests {
     (["--mask-shrink", "-1"], "--mask-shrink"), (["--crop-to-mask", "-5"], "--crop-to-mask"),
     (["--feather", "3"], "--background paste"),
     (["--feather", "-1", "--background", "paste"], "--feather"),
-    (["--threads", "0"], "--threads"), (["--scheduler", "plms"], "--scheduler"),
+    (["--threads", "0"], "--threads"), (["--precision", "fp16"], "--precision"), (["--scheduler", "plms"], "--scheduler"),
     (["--background", "blur"], "--background"),
     (["--mask-downsample", "avg"], "--mask-downsample"),
     (["--working-size", "huge"], "--working-size"), (["--seed", "-3"], "--seed"),

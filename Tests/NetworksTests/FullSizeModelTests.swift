@@ -5,7 +5,8 @@ import Testing
 import _TestSupport
 
 /// Opt-in: one UNet step of a full-size SD folder written by `Tests/Reference/make_full_size_models.py`
-/// matches diffusers' output stored in `<folder>/unet_reference.safetensors`.
+/// (weights left in the mapped files) matches diffusers' output stored in `<folder>/unet_reference.safetensors`;
+/// the same step with bf16 matrix products is reported against it.
 ///
 ///     BLD_FULL_SIZE_MODEL=/path/to/sd21base swift test -c release --filter FullSizeModelTests
 @Suite(
@@ -21,7 +22,7 @@ struct FullSizeModelTests {
     let loadStart = Date()
     let unet = try UNet2DConditionModel(
       configuration: .decode(contentsOf: directory.unetConfiguration))
-    let report = try WeightLoader.load(directory.unetWeights(), into: unet)
+    let report = try WeightLoader.load(directory.unetWeights(), into: unet, residency: .mappedFile)
     let loadSeconds = Date().timeIntervalSince(loadStart)
 
     let sample = try reference.tensor(named: "sample")
@@ -38,6 +39,16 @@ struct FullSizeModelTests {
       \(ComputeOptions.threadCount) threads) \(String(format: "%.2f", stepSeconds)) s; \(comparison)
       """)
     #expect(comparison.isClose(relative: 1e-3), "\(comparison)")
+
+    // The optional bf16 matrix products on the same step: their accuracy against diffusers' fp32 output.
+    let bfloat16Start = Date()
+    let rounded = ComputeOptions.withMatrixPrecision(.bfloat16) {
+      unet(sample, timestep: timestep, encoderHiddenStates: context)
+    }
+    let bfloat16Seconds = Date().timeIntervalSince(bfloat16Start)
+    let bfloat16Comparison = TensorComparison(rounded, try reference.tensor(named: "output"))
+    print("full-size UNet, bf16 products: step \(String(format: "%.2f", bfloat16Seconds)) s; \(bfloat16Comparison)")
+    #expect(bfloat16Comparison.isClose(relative: 5e-2), "\(bfloat16Comparison)")
   }
 
   @Test func wholeFolderLoads() throws {

@@ -133,8 +133,10 @@ struct PackedGEMMTests {
     }
   }
 
-  @Test("a pre-packed left operand gives the same product as packing per call", arguments: [1, 2])
-  func prepackedLeft(threads: Int) throws {
+  @Test(
+    "a pre-packed left operand gives the same product as packing per call, in both precisions",
+    arguments: [1, 2], [GEMMPrecision.float32, .bfloat16])
+  func prepackedLeft(threads: Int, precision: GEMMPrecision) throws {
     ComputeOptions.setThreadCount(threads)
     defer { ComputeOptions.setThreadCount(0) }
     for (m, n, k) in [(1, 1, 1), (13, 37, 29), (320, 300, 600), (29, 5, 300), (300, 40, 1000), (7, 70, 0)] {
@@ -153,10 +155,11 @@ struct PackedGEMMTests {
             try expected.withUnsafeMutableBufferPointer { c in
               try PackedGEMM.multiply(
                 transposeA: transposed, transposeB: transposeB, m: m, n: n, k: k, a: x,
-                lda: max(1, transposed ? m : k), b: y, ldb: ldb, c: c, ldc: n, beta: 0.5)
+                lda: max(1, transposed ? m : k), b: y, ldb: ldb, c: c, ldc: n, beta: 0.5, precision: precision)
             }
             try actual.withUnsafeMutableBufferPointer { c in
-              try PackedGEMM.multiply(packed, transposeB: transposeB, n: n, b: y, ldb: ldb, c: c, ldc: n, beta: 0.5)
+              try PackedGEMM.multiply(
+                packed, transposeB: transposeB, n: n, b: y, ldb: ldb, c: c, ldc: n, beta: 0.5, precision: precision)
             }
           }
         }

@@ -125,11 +125,13 @@ void bld_sgemm_avx512_pack_a_f32(int trans_a, size_t m, size_t k, const float *a
 
 /// Rows [row_begin, row_end) of C = op(A) * op(B) + beta * C with op(A) (m x k) pre-packed by
 /// bld_sgemm_avx512_pack_a_f32. row_begin must be a multiple of BLD_SGEMM_AVX512_MR. C and its strides
-/// are as in bld_sgemm_avx512_f32 (c points at row 0). scratch: bld_sgemm_avx512_scratch_floats() floats.
+/// are as in bld_sgemm_avx512_f32 (c points at row 0). bf16 != 0 rounds both operands to bf16 as
+/// bld_sgemm_bf16_avx512_f32 does (only when bld_sgemm_bf16_avx512_supported()). scratch:
+/// bld_sgemm_avx512_scratch_floats() floats, or bld_sgemm_bf16_avx512_scratch_floats() with bf16.
 void bld_sgemm_avx512_prepacked_a_f32(size_t m, size_t n, size_t k, const float *packed_a,
                                       size_t row_begin, size_t row_end, int trans_b,
                                       const float *b, size_t ldb, float beta,
-                                      float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch);
+                                      float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch, int bf16);
 
 /// Whether this CPU also runs the bf16 GEMM (AVX512_BF16).
 int bld_sgemm_bf16_avx512_supported(void);

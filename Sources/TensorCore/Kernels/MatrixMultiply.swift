@@ -59,8 +59,9 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
   }
 }
 
-/// `C = op(A)·op(B) + beta·C` in row-major order, using `ComputeOptions.threadCount` threads: TensorCore's
-/// packed AVX-512 GEMM (`packedSGEMM`) where the CPU has AVX-512, OpenBLAS otherwise.
+/// `C = op(A)·op(B) + beta·C` in row-major order, using `ComputeOptions.threadCount` threads and
+/// `ComputeOptions.matrixPrecision`: TensorCore's packed AVX-512 GEMM (`packedSGEMM`) where the CPU has
+/// AVX-512, OpenBLAS otherwise.
 ///
 /// - Precondition: not called from inside a `parallelChunks` body (both run their own threads; nesting them in
 ///   ours would oversubscribe the cores).
@@ -78,5 +79,5 @@ func sgemm(
   // packedSGEMM forwards to cblas_sgemm itself when the CPU lacks AVX-512.
   packedSGEMM(
     transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
-    c: c, ldc: ldc, beta: beta)
+    c: c, ldc: ldc, beta: beta, precision: ComputeOptions.matrixPrecision)
 }

@@ -8,17 +8,6 @@ let packedGEMMIsAvailable: Bool = bld_sgemm_avx512_supported() != 0
 /// Whether this CPU also runs the bf16 variant (AVX512_BF16).
 let packedBFloat16GEMMIsAvailable: Bool = bld_sgemm_bf16_avx512_supported() != 0
 
-/// The arithmetic of TensorCore's packed GEMM.
-public enum GEMMPrecision: Sendable, Equatable {
-  /// fp32 inputs and accumulation (the default; parity path).
-  case float32
-  /// Inputs rounded to bf16 (nearest even), products accumulated in fp32 with `vdpbf16ps`. Measured
-  /// 1.5–2× the fp32 throughput on this Zen 5 at UNet shapes, with ≈2e-3 error relative to `max|C|`
-  /// (tested: ≤ 8e-3 of `Σ|a·b|` per element): not accurate enough for the 1e-4 parity tests. Falls back
-  /// to `.float32` on CPUs without AVX512_BF16.
-  case bfloat16
-}
-
 /// Register tile of the AVX-512 micro-kernel: rows of op(A) and columns of op(B) per tile.
 let microTileRows = Int(BLD_SGEMM_AVX512_MR)
 let microTileColumns = Int(BLD_SGEMM_AVX512_NR)

@@ -22,10 +22,10 @@ func packLeft(
 }
 
 /// `C = A·op(B) + beta·C` with A pre-packed by `packLeft`, on `ComputeOptions.threadCount` threads
-/// (the rows or the columns of C are split; A is shared, never re-packed).
+/// (the rows or the columns of C are split; A is shared, never re-packed), in `precision`.
 func prepackedSGEMM(
   packedA: UnsafePointer<Float>, m: Int, n: Int, k: Int, transposeB: Bool, b: UnsafePointer<Float>, ldb: Int,
-  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
+  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision = ComputeOptions.matrixPrecision
 ) {
   guard m > 0 && n > 0 else { return }
   guard packedGEMMIsAvailable else {
@@ -43,23 +43,25 @@ func prepackedSGEMM(
       let last = min(n, tiles.upperBound * microTileColumns)
       prepackedSGEMMBlock(
         packedA: packedA, m: m, rows: 0..<m, n: last - first, k: k, transposeB: transposeB,
-        b: transposeB ? b + first * ldb : b + first, ldb: ldb, c: c + first, ldc: ldc, beta: beta)
+        b: transposeB ? b + first * ldb : b + first, ldb: ldb, c: c + first, ldc: ldc, beta: beta,
+        precision: precision)
     }
   } else {
     parallelChunks(rowTiles, costPerItem: microTileRows * n * max(k, 1), minimumWork: minimumWork) { tiles in
       let rows = (tiles.lowerBound * microTileRows)..<min(m, tiles.upperBound * microTileRows)
       prepackedSGEMMBlock(
         packedA: packedA, m: m, rows: rows, n: n, k: k, transposeB: transposeB, b: b, ldb: ldb, c: c, ldc: ldc,
-        beta: beta)
+        beta: beta, precision: precision)
     }
   }
 }
 
 /// Single-threaded `C = A·op(B) + beta·C` with A pre-packed by `packLeft` (for callers that parallelise
-/// over many products themselves).
+/// over many products themselves; they read `ComputeOptions.matrixPrecision` before entering their
+/// parallel region, whose worker threads do not see it).
 func prepackedSGEMMSingleThreaded(
   packedA: UnsafePointer<Float>, m: Int, n: Int, k: Int, transposeB: Bool, b: UnsafePointer<Float>, ldb: Int,
-  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
+  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision
 ) {
   guard m > 0 && n > 0 else { return }
   guard packedGEMMIsAvailable else {
@@ -70,18 +72,20 @@ func prepackedSGEMMSingleThreaded(
   }
   prepackedSGEMMBlock(
     packedA: packedA, m: m, rows: 0..<m, n: n, k: k, transposeB: transposeB, b: b, ldb: ldb, c: c, ldc: ldc,
-    beta: beta)
+    beta: beta, precision: precision)
 }
 
 /// Rows `rows` (starting at a multiple of 14) of a pre-packed product, on the calling thread.
 private func prepackedSGEMMBlock(
   packedA: UnsafePointer<Float>, m: Int, rows: Range<Int>, n: Int, k: Int, transposeB: Bool,
-  b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
+  b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision
 ) {
   guard !rows.isEmpty && n > 0 else { return }
+  let bfloat16: Int32 = precision == .bfloat16 && packedBFloat16GEMMIsAvailable ? 1 : 0
   GEMMScratchPool.shared.withScratch { scratch in
     bld_sgemm_avx512_prepacked_a_f32(
-      m, n, k, packedA, rows.lowerBound, rows.upperBound, transposeB ? 1 : 0, b, ldb, beta, c, ldc, 1, scratch)
+      m, n, k, packedA, rows.lowerBound, rows.upperBound, transposeB ? 1 : 0, b, ldb, beta, c, ldc, 1, scratch,
+      bfloat16)
   }
 }
 
@@ -124,12 +128,13 @@ public struct PackedLeftMatrix: Sendable {
 extension PackedGEMM {
   /// Computes `C = A·op(B) + beta·C` (row-major) with a pre-packed left operand `a` (`m × k`), after
   /// checking the buffers. `op(B)` is `k × n` (stored `n × k` when `transposeB`). Uses
-  /// `ComputeOptions.threadCount` threads.
+  /// `ComputeOptions.threadCount` threads; `precision: .bfloat16` opts into the bf16 kernel (see
+  /// `GEMMPrecision`).
   ///
   /// - Throws: `PackedGEMMError` naming the offending argument.
   public static func multiply(
     _ a: PackedLeftMatrix, transposeB: Bool, n: Int, b: UnsafeBufferPointer<Float>, ldb: Int,
-    c: UnsafeMutableBufferPointer<Float>, ldc: Int, beta: Float
+    c: UnsafeMutableBufferPointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision = .float32
   ) throws(PackedGEMMError) {
     if n < 0 { throw .negativeDimension(name: "n", value: n) }
     let (m, k) = (a.rows, a.depth)
@@ -143,7 +148,7 @@ extension PackedGEMM {
     a.storage.withUnsafeBufferPointer { packed in
       prepackedSGEMM(
         packedA: packed.baseAddress!, m: m, n: n, k: k, transposeB: transposeB, b: b.baseAddress!, ldb: ldb,
-        c: c.baseAddress!, ldc: ldc, beta: beta)
+        c: c.baseAddress!, ldc: ldc, beta: beta, precision: precision)
     }
   }
 }
