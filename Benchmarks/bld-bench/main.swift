@@ -53,6 +53,11 @@ struct BenchOptions {
       guard let number = Int(text), number >= 1 else { throw .invalidValue(flag, text) }
       return number
     }
+    func choice<T>(_ flag: String, _ values: [String: T]) throws(BenchError) -> T {
+      let text = try value(flag)
+      guard let chosen = values[text] else { throw .invalidValue(flag, text) }
+      return chosen
+    }
     while let argument = iterator.next() {
       switch argument {
       case "--filter": filter = try value(argument)
@@ -60,20 +65,8 @@ struct BenchOptions {
       case "--threads": threads = try integer(argument)
       case "--case": singleCase = try value(argument)
       case "--model": modelDirectory = try value(argument)
-      case "--weights":
-        let text = try value(argument)
-        switch text {
-        case "mapped": residency = .mappedFile
-        case "memory": residency = .memory
-        default: throw .invalidValue(argument, text)
-        }
-      case "--precision":
-        let text = try value(argument)
-        switch text {
-        case "fp32": precision = .float32
-        case "bf16": precision = .bfloat16
-        default: throw .invalidValue(argument, text)
-        }
+      case "--weights": residency = try choice(argument, ["mapped": .mappedFile, "memory": .memory])
+      case "--precision": precision = try choice(argument, ["fp32": .float32, "bf16": .bfloat16])
       case "--list": list = true
       case "--sgemm-peak", "--sgemm-best-peak":
         let text = try value(argument)
