@@ -108,4 +108,19 @@ struct WeightResidencyTests {
     let prompt = ["a red hat"]
     #expect(mapped.textEmbeddings(for: prompt) == copied.textEmbeddings(for: prompt))
   }
+
+  /// The mappings keep the files' contents alive: deleting (or replacing by rename) a loaded model's folder
+  /// does not affect it.
+  @Test func mappedModelsOutliveTheirDeletedFolder() throws {
+    let copy = FileManager.default.temporaryDirectory.appendingPathComponent("mapped-\(UUID().uuidString)")
+    try FileManager.default.copyItem(at: RepositoryFixtures.tinyModel("sd2-tiny"), to: copy)
+    let mapped = try StableDiffusionModel(directory: ModelDirectory(root: copy), residency: .mappedFile)
+    try FileManager.default.removeItem(at: copy)
+    let copied = try StableDiffusionModel(
+      directory: ModelDirectory(root: RepositoryFixtures.tinyModel("sd2-tiny")), residency: .memory)
+    let prompt = ["a lake at dawn"]
+    #expect(mapped.textEmbeddings(for: prompt) == copied.textEmbeddings(for: prompt))
+    let latents = Tensor(shape: [1, copied.vae.latentChannels, 8, 8], repeating: 0.25)
+    #expect(mapped.vae.decode(latents) == copied.vae.decode(latents))
+  }
 }
