@@ -139,6 +139,20 @@ BLD_AVX512 static void pack_b(int trans, size_t kc, size_t nc, const float *b, s
 
 #define BLD_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
 
+// The micro-kernels' epilogue: the MR x NR accumulators c<i>0 / c<i>1 go to C (row stride ldc) as
+// C = acc (beta == 0, C never read) or C = acc + beta * C.
+#define BLD_STORE_ROW(i) _mm512_storeu_ps(c + (i) * ldc, c##i##0); _mm512_storeu_ps(c + (i) * ldc + 16, c##i##1);
+#define BLD_UPDATE_ROW(i) \
+  _mm512_storeu_ps(c + (i) * ldc, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + (i) * ldc), c##i##0)); \
+  _mm512_storeu_ps(c + (i) * ldc + 16, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + (i) * ldc + 16), c##i##1));
+#define BLD_WRITE_ACCUMULATORS()              \
+  if (beta == 0.0f) {                         \
+    BLD_ROWS(BLD_STORE_ROW)                   \
+  } else {                                    \
+    const __m512 vb = _mm512_set1_ps(beta);   \
+    BLD_ROWS(BLD_UPDATE_ROW)                  \
+  }
+
 // The MR x NR tile of C (row stride ldc, unit column stride) is set to pa·pb (beta == 0) or to
 // pa·pb + beta·C. pa: kc x MR packed, pb: kc x NR packed (64-byte aligned).
 BLD_AVX512 static void micro_kernel(size_t kc, const float *restrict pa, const float *restrict pb,
@@ -171,18 +185,7 @@ BLD_AVX512 static void micro_kernel(size_t kc, const float *restrict pa, const f
     pb += BLD_NR;
   }
 #undef BLD_FMA
-  if (beta == 0.0f) {
-#define BLD_STORE(i) _mm512_storeu_ps(c + (i) * ldc, c##i##0); _mm512_storeu_ps(c + (i) * ldc + 16, c##i##1);
-    BLD_ROWS(BLD_STORE)
-#undef BLD_STORE
-  } else {
-    const __m512 vb = _mm512_set1_ps(beta);
-#define BLD_UPDATE(i) \
-    _mm512_storeu_ps(c + (i) * ldc, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + (i) * ldc), c##i##0)); \
-    _mm512_storeu_ps(c + (i) * ldc + 16, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + (i) * ldc + 16), c##i##1));
-    BLD_ROWS(BLD_UPDATE)
-#undef BLD_UPDATE
-  }
+  BLD_WRITE_ACCUMULATORS()
 }
 
 // Writes the valid mr x nr part of a computed tile (row-major, NR wide, 64-byte aligned) into C (any
@@ -289,18 +292,7 @@ BLD_AVX512_BF16 static void micro_kernel_bf16(size_t pairs, const uint32_t *rest
     pb += BLD_NR;
   }
 #undef BLD_DOT
-  if (beta == 0.0f) {
-#define BLD_STORE(i) _mm512_storeu_ps(c + (i) * ldc, c##i##0); _mm512_storeu_ps(c + (i) * ldc + 16, c##i##1);
-    BLD_ROWS(BLD_STORE)
-#undef BLD_STORE
-  } else {
-    const __m512 vb = _mm512_set1_ps(beta);
-#define BLD_UPDATE(i) \
-    _mm512_storeu_ps(c + (i) * ldc, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + (i) * ldc), c##i##0)); \
-    _mm512_storeu_ps(c + (i) * ldc + 16, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + (i) * ldc + 16), c##i##1));
-    BLD_ROWS(BLD_UPDATE)
-#undef BLD_UPDATE
-  }
+  BLD_WRITE_ACCUMULATORS()
 }
 
 // MARK: - Driver
