@@ -25,6 +25,9 @@ struct BenchOptions {
   var modelDirectory: String?
   var residency = WeightResidency.mappedFile
   var precision = GEMMPrecision.float32
+  /// The values of `--weights` and `--precision`.
+  static let residencyNames: [String: WeightResidency] = ["mapped": .mappedFile, "memory": .memory]
+  static let precisionNames: [String: GEMMPrecision] = ["fp32": .float32, "bf16": .bfloat16]
 
   static let usage = """
     usage: bld-bench [--filter SUBSTRING] [--repeat N] [--threads N] [--model DIR] [--weights mapped|memory]
@@ -65,8 +68,8 @@ struct BenchOptions {
       case "--threads": threads = try integer(argument)
       case "--case": singleCase = try value(argument)
       case "--model": modelDirectory = try value(argument)
-      case "--weights": residency = try choice(argument, ["mapped": .mappedFile, "memory": .memory])
-      case "--precision": precision = try choice(argument, ["fp32": .float32, "bf16": .bfloat16])
+      case "--weights": residency = try choice(argument, Self.residencyNames)
+      case "--precision": precision = try choice(argument, Self.precisionNames)
       case "--list": list = true
       case "--sgemm-peak", "--sgemm-best-peak":
         let text = try value(argument)
@@ -151,8 +154,8 @@ func runChild(_ name: String, options: BenchOptions, sgemmPeak: Double?, sgemmBe
   var arguments = ["--case", name, "--repeat", String(options.repeatCount)]
   if let threads = options.threads { arguments += ["--threads", String(threads)] }
   if let model = options.modelDirectory { arguments += ["--model", model] }
-  arguments += ["--weights", options.residency == .memory ? "memory" : "mapped"]
-  arguments += ["--precision", options.precision == .bfloat16 ? "bf16" : "fp32"]
+  arguments += ["--weights", BenchOptions.residencyNames.first { $0.value == options.residency }!.key]
+  arguments += ["--precision", BenchOptions.precisionNames.first { $0.value == options.precision }!.key]
   if let sgemmPeak { arguments += ["--sgemm-peak", String(sgemmPeak)] }
   if let sgemmBestPeak { arguments += ["--sgemm-best-peak", String(sgemmBestPeak)] }
   process.arguments = arguments

@@ -31,6 +31,30 @@ struct EditSessionTests {
     #expect(job.mask[15, 15] == 1 && job.mask[0, 0] == 0)
   }
 
+  @Test("--precision bf16 runs the edit inside ComputeOptions.withMatrixPrecision(.bfloat16)")
+  func precisionReachesTheEditor() throws {
+    let folder = try ScratchFolder()
+    let input = try folder.writeImage("in.png", width: 64, height: 48)
+    let mask = try folder.writeMask(
+      "mask.png", width: 64, height: 48, selecting: PixelRegion(x: 10, y: 10, width: 20, height: 12))
+    nonisolated(unsafe) var seen: [GEMMPrecision] = []
+    let editor = FakeEditor { job, _ in
+      seen.append(ComputeOptions.matrixPrecision)
+      return EditOutcome(images: [job.image], timings: [:])
+    }
+    for (index, precision) in ["bf16", "fp32"].enumerated() {
+      let run = try runEdit(
+        [
+          "--image", input, "--mask", mask, "--prompt", "p", "--output", folder.path("out-\(index).png"),
+          "--seed", "1", "--precision", precision,
+        ],
+        backend: FakeBackend(editor))
+      #expect(run.status == 0, "\(run.console.error)")
+    }
+    #expect(seen == [.bfloat16, .float32])
+    #expect(ComputeOptions.matrixPrecision == .float32)
+  }
+
   @Test("other sizes are resized to the working size and back; the output has the input's size")
   func resizePolicy() throws {
     let folder = try ScratchFolder()

@@ -88,4 +88,39 @@ struct StoredTensorTests {
       #expect(unaligned == aligned, "\(dtype)")
     }
   }
+
+  /// The resident pages of the mapping of `url`, from `/proc/self/smaps` (nil where there is none).
+  static func residentKilobytes(ofMappingOf url: URL) throws -> Int? {
+    // Read to the end: /proc files report size 0, and String(contentsOfFile:) stops early on them.
+    let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/smaps"))
+    defer { try? handle.close() }
+    let smaps = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
+    var inMapping = false
+    var total: Int?
+    for line in smaps.split(separator: "\n") {
+      if let first = line.first, first.isHexDigit, line.contains("-") {
+        inMapping = line.hasSuffix(url.path)
+      } else if inMapping, line.hasPrefix("Rss:") {
+        total = (total ?? 0) + (Int(line.split(separator: " ")[1]) ?? 0)
+      }
+    }
+    return total
+  }
+
+  @Test func readingAMappedTensorHandsItsPagesBack() throws {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("pages-\(UUID().uuidString).safetensors")
+    defer { try? FileManager.default.removeItem(at: url) }
+    let values = Tensor(shape: [1 << 20]) { buffer in for index in buffer.indices { buffer[index] = Float(index % 97) } }
+    try SafetensorsFile.write(["w": values], dtype: .float16, to: url)  // 2 MiB of data
+    let file = try SafetensorsFile(contentsOf: url)
+    let stored = try file.storedTensor(named: "w", residency: .mappedFile)
+    #expect(stored.tensor == values)
+    // Only the header page and the partial pages at the data's ends may stay resident.
+    let afterRead = try #require(try Self.residentKilobytes(ofMappingOf: url))
+    #expect(afterRead <= 16, "\(afterRead) KiB of the 2 MiB tensor stay resident after the read")
+    // The measurement sees pages that are touched and not released.
+    let sum = try file.withRawBytes(named: "w") { raw in raw.reduce(0) { $0 &+ Int($1) } }
+    #expect(sum > 0)
+    #expect(try #require(try Self.residentKilobytes(ofMappingOf: url)) >= 2000)
+  }
 }

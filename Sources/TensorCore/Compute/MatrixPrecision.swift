@@ -1,4 +1,5 @@
-/// The arithmetic of TensorCore's matrix products (GEMMs: linear layers, convolutions, Winograd products).
+/// The arithmetic of TensorCore's matrix products (GEMMs of `matmul`, linear layers and im2col convolutions;
+/// Winograd products always run in fp32).
 public enum GEMMPrecision: Sendable, Equatable {
   /// fp32 inputs and accumulation (the default; the parity path).
   case float32
@@ -16,9 +17,9 @@ extension ComputeOptions {
   /// ``withMatrixPrecision(_:_:)``.
   public static var matrixPrecision: GEMMPrecision { boundMatrixPrecision }
 
-  /// Runs `body` with its matrix products (every `matmul`, `linear`, `conv2d` and Winograd GEMM, on all
-  /// compute threads) in `precision`. Element-wise kernels, norms, softmax and the fused attention kernel
-  /// stay in fp32. The setting is scoped to `body` on the calling thread or task, so concurrent work elsewhere
+  /// Runs `body` with its matrix products (the GEMMs of every `matmul`, `linear` and im2col `conv2d`, on all
+  /// compute threads) in `precision`. Winograd convolutions (bf16 operands cost them 7 % error), element-wise
+  /// kernels, norms, softmax and the fused attention kernel stay in fp32. The setting is scoped to `body` on the calling thread or task, so concurrent work elsewhere
   /// in the process keeps its own precision.
   public static func withMatrixPrecision<R>(_ precision: GEMMPrecision, _ body: () throws -> R) rethrows -> R {
     try $boundMatrixPrecision.withValue(precision, operation: body)

@@ -56,12 +56,11 @@ func prepackedSGEMM(
   }
 }
 
-/// Single-threaded `C = A·op(B) + beta·C` with A pre-packed by `packLeft` (for callers that parallelise
-/// over many products themselves; they read `ComputeOptions.matrixPrecision` before entering their
-/// parallel region, whose worker threads do not see it).
+/// Single-threaded fp32 `C = A·op(B) + beta·C` with A pre-packed by `packLeft` (for callers that parallelise
+/// over many products themselves: the Winograd products, which stay fp32).
 func prepackedSGEMMSingleThreaded(
   packedA: UnsafePointer<Float>, m: Int, n: Int, k: Int, transposeB: Bool, b: UnsafePointer<Float>, ldb: Int,
-  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision
+  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
 ) {
   guard m > 0 && n > 0 else { return }
   guard packedGEMMIsAvailable else {
@@ -72,7 +71,7 @@ func prepackedSGEMMSingleThreaded(
   }
   prepackedSGEMMBlock(
     packedA: packedA, m: m, rows: 0..<m, n: n, k: k, transposeB: transposeB, b: b, ldb: ldb, c: c, ldc: ldc,
-    beta: beta, precision: precision)
+    beta: beta, precision: .float32)
 }
 
 /// Rows `rows` (starting at a multiple of 14) of a pre-packed product, on the calling thread.

@@ -163,8 +163,7 @@ private func multiplyTransformed(
     for point in points {
       prepackedSGEMMSingleThreaded(
         packedA: uBase + point * uStride, m: outputs, n: tiles, k: channels, transposeB: false,
-        b: vBase + point * vStride, ldb: tiles, c: mBase + point * mStride, ldc: tiles, beta: 0,
-        precision: .float32)
+        b: vBase + point * vStride, ldb: tiles, c: mBase + point * mStride, ldc: tiles, beta: 0)
     }
   }
 }
