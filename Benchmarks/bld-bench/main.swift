@@ -25,13 +25,17 @@ struct BenchOptions {
   var modelDirectory: String?
   var residency = WeightResidency.mappedFile
   var precision = GEMMPrecision.float32
+  var kernel = MatrixKernel.best
+  var fmaPeak: Double?
   /// The values of `--weights` and `--precision`.
   static let residencyNames: [String: WeightResidency] = ["mapped": .mappedFile, "memory": .memory]
   static let precisionNames: [String: GEMMPrecision] = ["fp32": .float32, "bf16": .bfloat16]
+  static let kernelNames: [String: MatrixKernel] = Dictionary(
+    uniqueKeysWithValues: MatrixKernel.allCases.map { ($0.description, $0) })
 
   static let usage = """
     usage: bld-bench [--filter SUBSTRING] [--repeat N] [--threads N] [--model DIR] [--weights mapped|memory]
-                     [--precision fp32|bf16] [--list]
+                     [--precision fp32|bf16] [--kernel avx512|avx2|blas] [--list]
       --filter S   run only cases whose name contains S (the sgemm peak is measured only when a selected
                  case is GEMM-backed)
       --repeat N   timed runs per case after one warm-up run (default 5); median reported
@@ -41,8 +45,13 @@ struct BenchOptions {
       --weights W  where the model cases keep weights: mapped (default, paged in per layer from the mapped
                  files, as StableDiffusionModel(directory:) does) or memory (copied at load)
       --precision P  matrix products in fp32 (default) or bf16 (ComputeOptions.withMatrixPrecision)
+      --kernel K   GEMM micro-kernel family (ComputeOptions.withMatrixKernel; default: the widest this CPU has)
+
+    The first line describes the machine (CPU model, instruction sets, caches, CPUs this process may use,
+    GEMM blocking) with the measured FMA peak of the selected threads (also the `fma-peak` case); every
+    GFLOP/s figure is also printed as `fraction_of_fma_peak`.
       --list       print the case names
-    internal: --case NAME [--sgemm-peak GFLOPS --sgemm-best-peak GFLOPS] runs one case in this process
+    internal: --case NAME [--sgemm-peak GFLOPS --sgemm-best-peak GFLOPS --fma-peak GFLOPS] runs one case here
     """
 
   init(arguments: [String]) throws(BenchError) {
@@ -70,11 +79,18 @@ struct BenchOptions {
       case "--model": modelDirectory = try value(argument)
       case "--weights": residency = try choice(argument, Self.residencyNames)
       case "--precision": precision = try choice(argument, Self.precisionNames)
+      case "--kernel":
+        kernel = try choice(argument, Self.kernelNames)
+        guard kernel.isSupported else { throw .invalidValue(argument, "\(kernel) (not supported by this CPU)") }
       case "--list": list = true
-      case "--sgemm-peak", "--sgemm-best-peak":
+      case "--sgemm-peak", "--sgemm-best-peak", "--fma-peak":
         let text = try value(argument)
         guard let peak = Double(text) else { throw .invalidValue(argument, text) }
-        if argument == "--sgemm-peak" { sgemmPeak = peak } else { sgemmBestPeak = peak }
+        switch argument {
+        case "--sgemm-peak": sgemmPeak = peak
+        case "--sgemm-best-peak": sgemmBestPeak = peak
+        default: fmaPeak = peak
+        }
       case "-h", "--help": throw .help
       default: throw .unknownOption(argument)
       }
@@ -109,14 +125,16 @@ func runCase(_ benchmark: BenchmarkCase, options: BenchOptions) throws -> String
   let body = try benchmark.prepare()
   var times: [Double] = []
   var cpuTimes: [Double] = []
-  ComputeOptions.withMatrixPrecision(options.precision) {
-    if benchmark.warmUp { body() }
-    for _ in 0..<options.repeatCount {
-      let cpuStart = processCPUSeconds()
-      let start = monotonicSeconds()
-      body()
-      times.append(monotonicSeconds() - start)
-      cpuTimes.append(processCPUSeconds() - cpuStart)
+  ComputeOptions.withMatrixKernel(options.kernel) {
+    ComputeOptions.withMatrixPrecision(options.precision) {
+      if benchmark.warmUp { body() }
+      for _ in 0..<options.repeatCount {
+        let cpuStart = processCPUSeconds()
+        let start = monotonicSeconds()
+        body()
+        times.append(monotonicSeconds() - start)
+        cpuTimes.append(processCPUSeconds() - cpuStart)
+      }
     }
   }
   let seconds = median(times)
@@ -129,6 +147,9 @@ func runCase(_ benchmark: BenchmarkCase, options: BenchOptions) throws -> String
   line.append("gflops", gflops.map { .number($0) } ?? .null)
   let bestGFLOPS = benchmark.flops.map { $0 / (times.min() ?? seconds) / 1e9 }
   line.append("best_gflops", bestGFLOPS.map { .number($0) } ?? .null)
+  if let gflops, let fmaPeak = options.fmaPeak, fmaPeak > 0 {
+    line.append("fraction_of_fma_peak", .number(gflops / fmaPeak))
+  }
   line.append("peak_rss_mb", ProcessMemory.peakResidentMB.map { .number($0) } ?? .null)
   line.append("baseline_rss_mb", baseline.map { .number($0) } ?? .null)
   if benchmark.isGEMMBacked, let gflops, let peak = options.sgemmPeak, peak > 0 {
@@ -142,6 +163,7 @@ func runCase(_ benchmark: BenchmarkCase, options: BenchOptions) throws -> String
   for (key, value) in fields.sorted(by: { $0.key < $1.key }) { line.append(key, value) }
   line.append("warm_up_runs", .integer(benchmark.warmUp ? 1 : 0))
   line.append("threads", .integer(ComputeOptions.threadCount))
+  line.append("kernel", .string(options.kernel.description))
   line.append("precision", .string(options.precision == .bfloat16 && PackedGEMM.supportsBFloat16 ? "bf16" : "fp32"))
   line.append("repeat", .integer(options.repeatCount))
   return line.encoded
@@ -156,6 +178,8 @@ func runChild(_ name: String, options: BenchOptions, sgemmPeak: Double?, sgemmBe
   if let model = options.modelDirectory { arguments += ["--model", model] }
   arguments += ["--weights", BenchOptions.residencyNames.first { $0.value == options.residency }!.key]
   arguments += ["--precision", BenchOptions.precisionNames.first { $0.value == options.precision }!.key]
+  arguments += ["--kernel", options.kernel.description]
+  if let fmaPeak = options.fmaPeak { arguments += ["--fma-peak", String(fmaPeak)] }
   if let sgemmPeak { arguments += ["--sgemm-peak", String(sgemmPeak)] }
   if let sgemmBestPeak { arguments += ["--sgemm-best-peak", String(sgemmBestPeak)] }
   process.arguments = arguments
@@ -173,10 +197,11 @@ func runChild(_ name: String, options: BenchOptions, sgemmPeak: Double?, sgemmBe
 
 func main() -> Int32 {
   do {
-    let options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
+    var options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
     if let threads = options.threads { ComputeOptions.setThreadCount(threads) }
     let cases = BenchmarkRegistry.allCases(context: BenchmarkContext(modelDirectory: options.modelDirectory, residency: options.residency))
     if options.list {
+      print(MachineReport.fmaPeakCase)
       for benchmark in cases { print(benchmark.name) }
       return 0
     }
@@ -186,6 +211,13 @@ func main() -> Int32 {
       return 0
     }
     let selected = cases.filter { options.filter.map($0.name.contains) ?? true }
+    let fmaPeakSelected = options.filter.map(MachineReport.fmaPeakCase.contains) ?? true
+    // The machine line first: every figure below is read against it.
+    let machine = MachineReport.measure(kernel: options.kernel)
+    options.fmaPeak = machine.fmaPeakGFLOPS
+    print(machine.line)
+    if fmaPeakSelected { print(machine.caseLine) }
+    fflush(nil)
     // The peak: the faster of TensorCore's sgemm-2048 and the raw cblas call, measured now.
     var peak: Double = 0
     var bestPeak: Double = 0

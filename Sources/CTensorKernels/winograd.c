@@ -5,7 +5,8 @@
 //   M[ξ] (O x T) = U[ξ] (O x C) · V[ξ] (C x T),  ξ in [0, 36), T tiles of the current block.
 // Tiles are numbered t = (n * tiles_y + ty) * tiles_x + tx over the whole batch. Transforms work on runs of
 // up to RUN consecutive tiles of one tile row, laid out so the per-tile arithmetic vectorises across tiles.
-// Every kernel is compiled twice (default target and AVX-512) from one always-inline body.
+// Every kernel is compiled three times (default target, AVX2 + FMA, AVX-512) from one always-inline body and
+// chosen by bld_simd_level().
 #include "CTensorKernels.h"
 
 #include <immintrin.h>
@@ -19,6 +20,7 @@ typedef float v16f __attribute__((vector_size(64), aligned(4)));
 #define store16(p, x) (*(v16f *)(p) = (x))
 #define BLD_INLINE static inline __attribute__((always_inline))
 #define BLD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+#define BLD_AVX2 __attribute__((target("avx2,fma")))
 
 // MARK: - Weight transform
 
@@ -76,6 +78,11 @@ static void weights_default(const float *restrict weight, size_t out_channels, s
   weights_body(weight, out_channels, in_channels, o_begin, o_end, u);
 }
 
+BLD_AVX2 static void weights_avx2(const float *restrict weight, size_t out_channels, size_t in_channels,
+                                  size_t o_begin, size_t o_end, float *restrict u) {
+  weights_body(weight, out_channels, in_channels, o_begin, o_end, u);
+}
+
 BLD_AVX512 static void weights_avx512(const float *restrict weight, size_t out_channels, size_t in_channels,
                                       size_t o_begin, size_t o_end, float *restrict u) {
   weights_body(weight, out_channels, in_channels, o_begin, o_end, u);
@@ -83,19 +90,21 @@ BLD_AVX512 static void weights_avx512(const float *restrict weight, size_t out_c
 
 void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channels, size_t in_channels,
                                  size_t o_begin, size_t o_end, float *restrict u) {
-  if (bld_sgemm_avx512_supported())
+  const int level = bld_simd_level();
+  if (level >= 2)
     weights_avx512(weight, out_channels, in_channels, o_begin, o_end, u);
+  else if (level == 1)
+    weights_avx2(weight, out_channels, in_channels, o_begin, o_end, u);
   else
     weights_default(weight, out_channels, in_channels, o_begin, o_end, u);
 }
 
-// U = G g Gᵀ written straight into the packed GEMM layout of bld_sgemm_avx512_pack_a_f32 (one O x C matrix
-// per point, `point_stride` floats apart), vectorised across the MR output channels of one row panel: each
+// U = G g Gᵀ written straight into the packed GEMM layout of bld_gemm_pack_a_f32 (one O x C matrix per
+// point, `point_stride` floats apart), vectorised across the MR (≤ 16) output channels of one row panel: each
 // (point, channel) stores MR contiguous floats. Rows past O are zero (the panel padding).
-BLD_INLINE void weights_packed_body(const float *restrict weight, size_t out_channels, size_t in_channels,
-                                    size_t panel_begin, size_t panel_end, float *restrict packed,
+BLD_INLINE void weights_packed_body(size_t MR, size_t KC, const float *restrict weight, size_t out_channels,
+                                    size_t in_channels, size_t panel_begin, size_t panel_end, float *restrict packed,
                                     size_t point_stride) {
-  enum { MR = BLD_SGEMM_AVX512_MR, KC = BLD_SGEMM_AVX512_KC };
   const float q = 1.0f / 4, s = 1.0f / 6, t = 1.0f / 12, e = 1.0f / 24;
   const size_t padded = (out_channels + MR - 1) / MR * MR;
   for (size_t panel = panel_begin; panel < panel_end; ++panel) {
@@ -140,16 +149,27 @@ BLD_INLINE void weights_packed_body(const float *restrict weight, size_t out_cha
   }
 }
 
-BLD_AVX512 static void weights_packed_avx512(const float *restrict weight, size_t out_channels, size_t in_channels,
-                                             size_t panel_begin, size_t panel_end, float *restrict packed,
-                                             size_t point_stride) {
-  weights_packed_body(weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+BLD_AVX2 static void weights_packed_avx2(size_t mr, size_t kc, const float *restrict weight, size_t out_channels,
+                                         size_t in_channels, size_t panel_begin, size_t panel_end,
+                                         float *restrict packed, size_t point_stride) {
+  weights_packed_body(mr, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
 }
 
-void bld_winograd_f4_weights_packed_f32(const float *restrict weight, size_t out_channels, size_t in_channels,
-                                        size_t panel_begin, size_t panel_end, float *restrict packed,
-                                        size_t point_stride) {
-  weights_packed_avx512(weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+BLD_AVX512 static void weights_packed_avx512(size_t mr, size_t kc, const float *restrict weight,
+                                             size_t out_channels, size_t in_channels, size_t panel_begin,
+                                             size_t panel_end, float *restrict packed, size_t point_stride) {
+  weights_packed_body(mr, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+}
+
+void bld_winograd_f4_weights_packed_f32(const bld_gemm_plan *plan, const float *restrict weight,
+                                        size_t out_channels, size_t in_channels, size_t panel_begin,
+                                        size_t panel_end, float *restrict packed, size_t point_stride) {
+  if (plan->kernel == BLD_GEMM_AVX512)
+    weights_packed_avx512(plan->mr, plan->kc, weight, out_channels, in_channels, panel_begin, panel_end, packed,
+                          point_stride);
+  else
+    weights_packed_avx2(plan->mr, plan->kc, weight, out_channels, in_channels, panel_begin, panel_end, packed,
+                        point_stride);
 }
 
 // MARK: - Input transform
@@ -267,6 +287,13 @@ static void input_default(const float *restrict input, size_t channels, size_t h
              point_stride, 0);
 }
 
+BLD_AVX2 static void input_avx2(const float *restrict input, size_t channels, size_t height, size_t width,
+                                size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
+                                size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride) {
+  input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+             point_stride, 0);
+}
+
 BLD_AVX512 static void input_avx512(const float *restrict input, size_t channels, size_t height, size_t width,
                                     size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
                                     size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride) {
@@ -278,9 +305,13 @@ void bld_winograd_f4_input_f32(const float *restrict input, size_t channels, siz
                                size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
                                float *restrict v, size_t point_stride) {
   const size_t tiles_y = (height + 3) / 4, tiles_x = (width + 3) / 4;
-  if (bld_sgemm_avx512_supported())
+  const int level = bld_simd_level();
+  if (level >= 2)
     input_avx512(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
                  point_stride);
+  else if (level == 1)
+    input_avx2(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+               point_stride);
   else
     input_default(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
                   point_stride);
@@ -387,6 +418,14 @@ static void output_default(const float *restrict m, size_t out_channels, size_t 
               point_stride, 0);
 }
 
+BLD_AVX2 static void output_avx2(const float *restrict m, size_t out_channels, size_t height, size_t width,
+                                 size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
+                                 const float *bias, size_t o_begin, size_t o_end, float *restrict output,
+                                 size_t point_stride) {
+  output_body(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
+              point_stride, 0);
+}
+
 BLD_AVX512 static void output_avx512(const float *restrict m, size_t out_channels, size_t height, size_t width,
                                      size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
                                      const float *bias, size_t o_begin, size_t o_end, float *restrict output,
@@ -399,9 +438,13 @@ void bld_winograd_f4_output_f32(const float *restrict m, size_t out_channels, si
                                 size_t tile_begin, size_t tile_end, const float *bias,
                                 size_t o_begin, size_t o_end, float *restrict output, size_t point_stride) {
   const size_t tiles_y = (height + 3) / 4, tiles_x = (width + 3) / 4;
-  if (bld_sgemm_avx512_supported())
+  const int level = bld_simd_level();
+  if (level >= 2)
     output_avx512(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
                   point_stride);
+  else if (level == 1)
+    output_avx2(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
+                point_stride);
   else
     output_default(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
                    point_stride);

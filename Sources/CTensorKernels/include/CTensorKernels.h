@@ -20,6 +20,10 @@ void bld_parallel_region_leave(void);
 /// Non-zero while the calling thread runs a parallel-region chunk (BLAS must not be called then).
 int bld_in_parallel_region(void);
 
+/// Counts one product handed to OpenBLAS on the calling thread / reads that thread's count.
+void bld_note_blas_call(void);
+unsigned long bld_blas_calls_on_this_thread(void);
+
 /// Writes the im2col columns for output rows [row_begin, row_end) of one image.
 /// input: [channels, height, width]; columns: [channels * kh * kw, (row_end - row_begin) * out_width].
 void bld_im2col_f32(const float *restrict input, size_t channels, size_t height, size_t width,
@@ -93,57 +97,85 @@ void bld_col2im_accumulate_f32(const float *restrict columns, size_t channels, s
                                size_t out_width, size_t row_begin, size_t row_end,
                                size_t channel_begin, size_t channel_end, float *restrict input);
 
-// MARK: - Packed GEMM (AVX-512) and Winograd convolution (appended block; see gemm_avx512.c, winograd.c)
+// MARK: - CPU facts (cpu_info.c)
 
-/// Register tile of the AVX-512 GEMM micro-kernel (rows of op(A) x columns of op(B)) and cache blocks.
-#define BLD_SGEMM_AVX512_MR 14
-#define BLD_SGEMM_AVX512_NR 32
-#define BLD_SGEMM_AVX512_KC 384
-#define BLD_SGEMM_AVX512_MC 168
-#define BLD_SGEMM_AVX512_NC 4096
+/// What the CPU reports about itself (cpuid, then Linux sysfs for cache sizes; defaults where neither says).
+typedef struct {
+  /// "GenuineIntel", "AuthenticAMD", … ("unknown" off x86-64).
+  char vendor[16];
+  /// The brand string, e.g. "Intel(R) Xeon(R) Platinum 8480+" ("unknown" when not reported).
+  char brand[49];
+  /// Display family and model (cpuid leaf 1, extended fields folded in).
+  int family, model;
+  /// Per-core L1 data and L2 cache sizes and the L3 size with the number of logical CPUs sharing it.
+  size_t l1d_bytes, l2_bytes, l3_bytes, l3_sharing;
+  /// Instruction sets the kernels use: AVX2 + FMA; AVX-512 F/BW/VL/DQ; AVX512_BF16.
+  int has_avx2_fma, has_avx512, has_avx512_bf16;
+} bld_cpu_info;
 
-/// Whether this CPU runs the AVX-512 kernels (avx512f/bw/vl/dq and fma).
-int bld_sgemm_avx512_supported(void);
+/// This CPU's facts, detected once per process.
+const bld_cpu_info *bld_cpu(void);
 
-/// Floats of scratch one `bld_sgemm_avx512_f32` call needs (packed A and B blocks plus alignment slack).
-size_t bld_sgemm_avx512_scratch_floats(void);
+/// Measured FMA throughput of the calling thread in GFLOP/s (12 independent FMA chains of the widest vectors
+/// allowed by `simd_level`: 2 zmm, 1 ymm), best of repeated runs over about `seconds`. 0 without AVX2/FMA.
+double bld_fma_peak_gflops(int simd_level, double seconds);
+
+/// The CPUs this process may use (process_cpus.c): min(affinity mask count, ceil(cgroup CPU quota)), at least 1.
+/// Writes the two parts (0 when unknown / no quota) through the non-NULL pointers.
+int bld_process_cpu_limit(int *affinity, int *quota);
+
+// MARK: - Blocked GEMM (gemm.c, gemm_avx2.c, gemm_avx512.c)
+
+/// Micro-kernel families of the blocked GEMM.
+enum { BLD_GEMM_NONE = 0, BLD_GEMM_AVX2 = 1, BLD_GEMM_AVX512 = 2 };
+
+/// Which micro-kernel family runs and how the loops are blocked. A pre-packed left operand is only valid with
+/// the plan that packed it.
+typedef struct {
+  /// BLD_GEMM_AVX2 (6 x 16 tiles), BLD_GEMM_AVX512 (14 x 32 tiles), or BLD_GEMM_NONE (no kernel: use BLAS).
+  int kernel;
+  /// Register tile (rows of op(A) x columns of op(B)) and the K, M and N cache blocks.
+  size_t mr, nr, kc, mc, nc;
+} bld_gemm_plan;
+
+/// The plan for this CPU with kernels up to `simd_level` (1 AVX2, 2 AVX-512): the widest family the CPU has
+/// and blocking from its cache sizes (bld_gemm_blocking).
+bld_gemm_plan bld_gemm_plan_for(int simd_level);
+
+/// Sets plan->kc, mc, nc for the given cache sizes (bytes) and the plan's mr, nr: a 32-wide B micro-panel in
+/// 3/4 of L1 (the same KC for every family), the A block in a quarter of L2, the B block in half of this
+/// core's share of L3.
+void bld_gemm_blocking(size_t l1_bytes, size_t l2_bytes, size_t l3_bytes_per_core, bld_gemm_plan *plan);
+
+/// Whether `plan` runs bf16 operands (AVX-512 family on a CPU with AVX512_BF16).
+int bld_gemm_bf16_supported(const bld_gemm_plan *plan);
+
+/// Floats of scratch one GEMM call with `plan` needs (fp32 or bf16), including 64-byte alignment slack.
+size_t bld_gemm_scratch_floats(const bld_gemm_plan *plan);
 
 /// C = op(A) * op(B) + beta * C, single-threaded. op(A): m x k, op(B): k x n, row-major with leading
 /// dimensions lda/ldb (trans_a: A is stored k x m; trans_b: B is stored n x k). Element (i, j) of C is
-/// c[i * rs_c + j * cs_c]. beta == 0 never reads C. scratch: bld_sgemm_avx512_scratch_floats() floats.
-/// Only call when bld_sgemm_avx512_supported() is non-zero.
-void bld_sgemm_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k,
-                          const float *a, size_t lda, const float *b, size_t ldb, float beta,
-                          float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch);
+/// c[i * rs_c + j * cs_c]. beta == 0 never reads C. bf16 != 0 rounds both operands to bf16 and multiplies
+/// with vdpbf16ps (fp32 accumulation) when bld_gemm_bf16_supported(plan); ignored otherwise.
+/// plan->kernel must not be BLD_GEMM_NONE.
+void bld_gemm_f32(const bld_gemm_plan *plan, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                  const float *a, size_t lda, const float *b, size_t ldb, float beta,
+                  float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch, int bf16);
 
-/// Floats of a pre-packed op(A) of m x k (MR-row panels per KC block; see gemm_avx512.c).
-size_t bld_sgemm_avx512_packed_a_floats(size_t m, size_t k);
+/// Floats of a pre-packed op(A) of m x k under `plan` (MR-row panels per KC block; see gemm.c).
+size_t bld_gemm_packed_a_floats(const bld_gemm_plan *plan, size_t m, size_t k);
 
-/// Packs op(A) (m x k; trans_a: A is stored k x m) once, for bld_sgemm_avx512_prepacked_a_f32.
-/// out: bld_sgemm_avx512_packed_a_floats(m, k) floats, 64-byte aligned. AVX-512 only.
-void bld_sgemm_avx512_pack_a_f32(int trans_a, size_t m, size_t k, const float *a, size_t lda, float *out);
+/// Packs op(A) (m x k; trans_a: A is stored k x m) once, for bld_gemm_prepacked_a_f32 with the same plan.
+/// out: bld_gemm_packed_a_floats(plan, m, k) floats.
+void bld_gemm_pack_a_f32(const bld_gemm_plan *plan, int trans_a, size_t m, size_t k, const float *a, size_t lda,
+                         float *out);
 
 /// Rows [row_begin, row_end) of C = op(A) * op(B) + beta * C with op(A) (m x k) pre-packed by
-/// bld_sgemm_avx512_pack_a_f32. row_begin must be a multiple of BLD_SGEMM_AVX512_MR. C and its strides
-/// are as in bld_sgemm_avx512_f32 (c points at row 0). bf16 != 0 rounds both operands to bf16 as
-/// bld_sgemm_bf16_avx512_f32 does (only when bld_sgemm_bf16_avx512_supported()). scratch:
-/// bld_sgemm_avx512_scratch_floats() floats, or bld_sgemm_bf16_avx512_scratch_floats() with bf16.
-void bld_sgemm_avx512_prepacked_a_f32(size_t m, size_t n, size_t k, const float *packed_a,
-                                      size_t row_begin, size_t row_end, int trans_b,
-                                      const float *b, size_t ldb, float beta,
-                                      float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch, int bf16);
-
-/// Whether this CPU also runs the bf16 GEMM (AVX512_BF16).
-int bld_sgemm_bf16_avx512_supported(void);
-
-/// Floats of scratch one `bld_sgemm_bf16_avx512_f32` call needs.
-size_t bld_sgemm_bf16_avx512_scratch_floats(void);
-
-/// As bld_sgemm_avx512_f32, but op(A) and op(B) are rounded to bf16 (nearest even) and multiplied with
-/// vdpbf16ps, accumulating in fp32. Only call when bld_sgemm_bf16_avx512_supported() is non-zero.
-void bld_sgemm_bf16_avx512_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k,
-                               const float *a, size_t lda, const float *b, size_t ldb, float beta,
-                               float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch);
+/// bld_gemm_pack_a_f32 with the same plan. row_begin must be a multiple of plan->mr. C and its strides are as
+/// in bld_gemm_f32 (c points at row 0).
+void bld_gemm_prepacked_a_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t k, const float *packed_a,
+                              size_t row_begin, size_t row_end, int trans_b, const float *b, size_t ldb,
+                              float beta, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch, int bf16);
 
 /// Sets glibc's mmap and trim thresholds (bytes; at most INT_MAX) with mallopt. Returns 1 when both took
 /// effect, 0 otherwise (or on non-glibc platforms, where it does nothing).
@@ -154,11 +186,11 @@ void bld_release_free_memory(void);
 
 /// Winograd F(4x4, 3x3) weight transform fused with the GEMM packing: for the MR-row panels
 /// [panel_begin, panel_end) of the O output channels, writes U[ξ] (O x C) in the layout of
-/// bld_sgemm_avx512_pack_a_f32 at packed + ξ * point_stride (point_stride >= bld_sgemm_avx512_packed_a_floats(O, C)).
-/// Requires AVX-512 (bld_sgemm_avx512_supported()).
-void bld_winograd_f4_weights_packed_f32(const float *restrict weight, size_t out_channels, size_t in_channels,
-                                        size_t panel_begin, size_t panel_end, float *restrict packed,
-                                        size_t point_stride);
+/// bld_gemm_pack_a_f32 under `plan` at packed + ξ * point_stride
+/// (point_stride >= bld_gemm_packed_a_floats(plan, O, C)). plan->kernel must not be BLD_GEMM_NONE.
+void bld_winograd_f4_weights_packed_f32(const bld_gemm_plan *plan, const float *restrict weight,
+                                        size_t out_channels, size_t in_channels, size_t panel_begin,
+                                        size_t panel_end, float *restrict packed, size_t point_stride);
 
 /// Winograd F(4x4, 3x3) weight transform for output channels [o_begin, o_end): weight [O, C, 3, 3] ->
 /// u [36][O][C] (u[ξ] = (G g Gᵀ)[ξ], computed in fp32, vectorised across input channels).

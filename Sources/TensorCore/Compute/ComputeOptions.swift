@@ -12,7 +12,7 @@ public enum ComputeOptions {
   private static let storedThreadCount = Mutex<Int>(0)
 
   /// The number of threads used by BLAS and by TensorCore's loops (at least 1).
-  /// Until set, it is the number of active processors.
+  /// Until set, it is `defaultThreadCount`.
   public static var threadCount: Int {
     let stored = storedThreadCount.withLock { $0 }
     return stored > 0 ? stored : defaultThreadCount
@@ -25,8 +25,26 @@ public enum ComputeOptions {
     openblas_set_num_threads(Int32(applied))
   }
 
-  /// The default thread count: the number of active processors.
-  public static var defaultThreadCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+  /// The default thread count: `OMP_NUM_THREADS` or else `OPENBLAS_NUM_THREADS` when set to a positive
+  /// integer, otherwise `availableProcessorCount` — the CPUs this process may actually use, not the host's.
+  /// Read once per process.
+  public static var defaultThreadCount: Int { processDefaultThreadCount }
+
+  private static let processDefaultThreadCount: Int = {
+    let environment = ProcessInfo.processInfo.environment
+    for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"] {
+      // OpenMP allows a comma-separated list per nesting level; the first entry is the outer level.
+      if let text = environment[name]?.split(separator: ",").first, let count = Int(text.trimmingCharacters(in: .whitespaces)), count > 0 {
+        return count
+      }
+    }
+    return availableProcessorCount
+  }()
+
+  /// The CPUs this process may use: the smaller of its CPU affinity mask (`sched_getaffinity`: `taskset`,
+  /// cpusets, container pinning) and its CPU bandwidth quota rounded up (cgroup v2 `cpu.max` along the
+  /// process's cgroup path, or cgroup v1 `cpu.cfs_quota_us`), at least 1.
+  public static var availableProcessorCount: Int { Int(bld_process_cpu_limit(nil, nil)) }
 
   /// The widest vector instructions this CPU offers to TensorCore's own C kernels (OpenBLAS chooses its own).
   public static var supportedVectorExtension: VectorExtension {

@@ -49,7 +49,7 @@ struct ConvolutionPlan {
 /// `[N, O, (H + 2p − kH) / s + 1, (W + 2p − kW) / s + 1]`.
 /// 1×1 stride-1 convolutions are one GEMM on the input itself; others unfold the input into a
 /// column buffer tiled by output rows so it never exceeds `conv2dWorkspaceElementLimit` floats. When more
-/// than one GEMM runs (several images or row tiles) and the AVX-512 GEMM is available, the weight is packed
+/// than one GEMM runs (several images or row tiles) on a TensorCore kernel family, the weight is packed
 /// into the GEMM's panels once per call (one transient copy of the weight's size) and shared by all of them.
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
   precondition(input.rank == 4 && weight.rank == 4, "conv2d: input \(input.shape), weight \(weight.shape)")
@@ -70,11 +70,12 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
   // The weight, as the GEMM's left operand, is packed once per call and shared by every image and tile
   // (otherwise each GEMM re-packs it: at 8×8–16×16 with 1280 channels that packing rivals the product).
   let tileCount = batch * ((outputHeight + rowsPerTile - 1) / rowsPerTile)
+  let gemmPlan = GEMMPlan.current
   let prepacked: [Float]? =
-    packedGEMMIsAvailable && tileCount > 1
+    !gemmPlan.usesBLAS && tileCount > 1
     ? weight.withUnsafeBufferPointer { w in
-      [Float](unsafeUninitializedCapacity: packedLeftFloats(m: outputChannels, k: reduction)) { buffer, initialized in
-        packLeft(transposeA: false, m: outputChannels, k: reduction, a: w.baseAddress!, lda: reduction, into: buffer.baseAddress!)
+      [Float](unsafeUninitializedCapacity: gemmPlan.packedLeftFloats(m: outputChannels, k: reduction)) { buffer, initialized in
+        gemmPlan.packLeft(transposeA: false, m: outputChannels, k: reduction, a: w.baseAddress!, lda: reduction, into: buffer.baseAddress!)
         initialized = buffer.count
       }
     } : nil
@@ -100,7 +101,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
             if let prepacked {
               prepacked.withUnsafeBufferPointer { packed in
                 prepackedSGEMM(
-                  packedA: packed.baseAddress!, m: outputChannels, n: columnCount, k: reduction, transposeB: false,
+                  plan: gemmPlan, packedA: packed.baseAddress!, m: outputChannels, n: columnCount, k: reduction, transposeB: false,
                   b: b, ldb: ldb, c: c, ldc: outputPlane, beta: beta)
               }
             } else {

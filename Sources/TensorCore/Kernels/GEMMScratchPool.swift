@@ -1,8 +1,8 @@
 internal import CTensorKernels
 import Synchronization
 
-/// Reusable packing buffers for the packed GEMM (each `bld_sgemm_bf16_avx512_scratch_floats()` floats,
-/// ~9.8 MB of address space; the fp32 kernel touches only its first ~6.5 MB).
+/// Reusable packing buffers for the blocked GEMM (each large enough for any family's plan on this CPU, fp32 or
+/// bf16: a few MB of address space, set by the cache blocking).
 ///
 /// A GEMM thread takes a buffer for the duration of one call and gives it back, so steady state holds
 /// one buffer per concurrently running GEMM thread and nothing is allocated (or page-faulted) per call.
@@ -13,10 +13,12 @@ final class GEMMScratchPool: Sendable {
 
   /// Idle buffers, stored as addresses so the mutex holds only `Sendable` values.
   private let idle = Mutex<[UInt]>([])
-  private let floatCount = max(bld_sgemm_avx512_scratch_floats(), bld_sgemm_bf16_avx512_scratch_floats())
+  private let floatCount = MatrixKernel.allCases.map { kernel in
+    withUnsafePointer(to: GEMMPlan(kernel: kernel).raw) { bld_gemm_scratch_floats($0) }
+  }.max() ?? 0
   private let retainedLimit = 8
 
-  /// Calls `body` with a scratch buffer large enough for either kernel.
+  /// Calls `body` with a scratch buffer large enough for any plan.
   func withScratch<R>(_ body: (UnsafeMutablePointer<Float>) -> R) -> R {
     let address = idle.withLock { $0.popLast() }
     let buffer: UnsafeMutablePointer<Float>

@@ -1,7 +1,6 @@
-internal import COpenBLAS
 internal import CTensorKernels
 
-/// Matrix product through `cblas_sgemm`, batched over leading axes.
+/// Matrix product through TensorCore's blocked GEMM (`sgemm`), batched over leading axes.
 ///
 /// `a`: `[..., M, K]` (or `[..., K, M]` with `transposeA`), `b`: `[..., K, N]` (or `[..., N, K]` with
 /// `transposeB`) → `[..., M, N]`. Leading axes must match exactly, or `b` may be rank 2 and is then shared
@@ -60,8 +59,8 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
 }
 
 /// `C = op(A)·op(B) + beta·C` in row-major order, using `ComputeOptions.threadCount` threads and
-/// `ComputeOptions.matrixPrecision`: TensorCore's packed AVX-512 GEMM (`packedSGEMM`) where the CPU has
-/// AVX-512, OpenBLAS otherwise.
+/// `ComputeOptions.matrixPrecision`, on the micro-kernel family of `ComputeOptions.matrixKernel`
+/// (`packedSGEMM`; OpenBLAS only where the CPU has neither AVX2 + FMA nor AVX-512).
 ///
 /// - Precondition: not called from inside a `parallelChunks` body (both run their own threads; nesting them in
 ///   ours would oversubscribe the cores).
@@ -76,7 +75,6 @@ func sgemm(
     for row in 0..<m { for column in 0..<n { c[row * ldc + column] *= beta } }
     return
   }
-  // packedSGEMM forwards to cblas_sgemm itself when the CPU lacks AVX-512.
   packedSGEMM(
     transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
     c: c, ldc: ldc, beta: beta, precision: ComputeOptions.matrixPrecision)

@@ -1,50 +1,36 @@
-internal import COpenBLAS
 internal import CTensorKernels
 
-/// Whether this CPU runs TensorCore's own AVX-512 GEMM (`gemm_avx512.c`); otherwise `packedSGEMM`
-/// forwards to OpenBLAS.
-let packedGEMMIsAvailable: Bool = bld_sgemm_avx512_supported() != 0
-
-/// Whether this CPU also runs the bf16 variant (AVX512_BF16).
-let packedBFloat16GEMMIsAvailable: Bool = bld_sgemm_bf16_avx512_supported() != 0
-
-/// Register tile of the AVX-512 micro-kernel: rows of op(A) and columns of op(B) per tile.
-let microTileRows = Int(BLD_SGEMM_AVX512_MR)
-let microTileColumns = Int(BLD_SGEMM_AVX512_NR)
-
-/// `C = op(A)·op(B) + beta·C` in row-major order through TensorCore's packed AVX-512 GEMM, using
-/// `ComputeOptions.threadCount` threads. Same contract as `sgemm`; falls back to OpenBLAS when the CPU
-/// lacks AVX-512. `beta == 0` never reads `C` (NaNs in it are overwritten).
+/// `C = op(A)·op(B) + beta·C` in row-major order through TensorCore's blocked GEMM with the micro-kernel family
+/// of `ComputeOptions.matrixKernel`, using `ComputeOptions.threadCount` threads. Same contract as `sgemm`;
+/// OpenBLAS only where no family runs. `beta == 0` never reads `C` (NaNs in it are overwritten).
 ///
 /// Threads split the larger tile dimension of the product into contiguous ranges; each thread packs its
 /// own panels into scratch from `GEMMScratchPool`, and no BLAS runs inside the parallel region. Products
 /// with very few columns (attention's `P·V` with a 40-wide head) are computed transposed, `Cᵀ = op(B)ᵀ·op(A)ᵀ`,
-/// so the narrow side lands on the 14-row side of the micro-tile instead of padding 32-column panels.
+/// so the narrow side lands on the short side of the micro-tile instead of padding whole column panels.
 func packedSGEMM(
   transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
   c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision = .float32
 ) {
   guard m > 0 && n > 0 else { return }
-  guard packedGEMMIsAvailable else {
-    if k == 0 {
-      for row in 0..<m { for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] } }
-      return
-    }
-    cblas_sgemm(
-      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-      Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+  let plan = GEMMPlan.current
+  guard !plan.usesBLAS else {
+    openBLASSGEMM(
+      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c,
+      ldc: ldc, beta: beta)
     return
   }
   var problem = GEMMProblem(
-    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+    plan: plan, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
     c: c, ldc: ldc, beta: beta)
-  problem.bfloat16 = precision == .bfloat16 && packedBFloat16GEMMIsAvailable
+  problem.bfloat16 = precision == .bfloat16 && plan.supportsBFloat16
   problem.runInParallel()
 }
 
 /// One GEMM in the kernel's frame (C addressed by row and column strides), split across threads.
 private struct GEMMProblem {
+  var plan: GEMMPlan
   var transposeA: Bool
   var transposeB: Bool
   var m: Int
@@ -58,18 +44,19 @@ private struct GEMMProblem {
   var rowStride: Int
   var columnStride: Int
   var beta: Float
-  /// Whether to run the bf16 kernel (only set when the CPU supports it).
+  /// Whether to run the bf16 kernel (only set when the plan supports it).
   var bfloat16 = false
 
   /// The product in the orientation that wastes least of the micro-tile: C directly, or, for products
   /// with very few columns and a long reduction, `Cᵀ = op(B)ᵀ·op(A)ᵀ` written through swapped C strides.
   init(
-    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+    plan: GEMMPlan, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
   ) {
-    // Padding waste of each orientation: columns pad to 32, rows to 14.
-    let paddedColumns = Double(roundedUp(n, to: microTileColumns)) / Double(n)
-    let paddedRowsIfSwapped = Double(roundedUp(n, to: microTileRows)) / Double(n)
+    self.plan = plan
+    // Padding waste of each orientation: columns pad to the tile's width, rows to its height.
+    let paddedColumns = Double(roundedUp(n, to: plan.tileColumns)) / Double(n)
+    let paddedRowsIfSwapped = Double(roundedUp(n, to: plan.tileRows)) / Double(n)
     if k >= 64 && m > n && paddedColumns > 1.25 * paddedRowsIfSwapped {
       (self.transposeA, self.transposeB, self.m, self.n, self.k) = (!transposeB, !transposeA, n, m, k)
       (self.a, self.lda, self.b, self.ldb) = (b, ldb, a, lda)
@@ -82,20 +69,21 @@ private struct GEMMProblem {
   }
 
   func runInParallel() {
-    let rowTiles = (m + microTileRows - 1) / microTileRows
-    let columnTiles = (n + microTileColumns - 1) / microTileColumns
+    let (tileRows, tileColumns) = (plan.tileRows, plan.tileColumns)
+    let rowTiles = (m + tileRows - 1) / tileRows
+    let columnTiles = (n + tileColumns - 1) / tileColumns
     // Small products stay on the calling thread (a dispatch costs about as much as ~1M multiply-adds).
     let minimumWork = 1 << 20
     if columnTiles >= rowTiles {
-      parallelChunks(columnTiles, costPerItem: microTileColumns * m * max(k, 1), minimumWork: minimumWork) { tiles in
-        let first = tiles.lowerBound * microTileColumns
-        let last = min(n, tiles.upperBound * microTileColumns)
+      parallelChunks(columnTiles, costPerItem: tileColumns * m * max(k, 1), minimumWork: minimumWork) { tiles in
+        let first = tiles.lowerBound * tileColumns
+        let last = min(n, tiles.upperBound * tileColumns)
         run(rows: 0..<m, columns: first..<last)
       }
     } else {
-      parallelChunks(rowTiles, costPerItem: microTileRows * n * max(k, 1), minimumWork: minimumWork) { tiles in
-        let first = tiles.lowerBound * microTileRows
-        let last = min(m, tiles.upperBound * microTileRows)
+      parallelChunks(rowTiles, costPerItem: tileRows * n * max(k, 1), minimumWork: minimumWork) { tiles in
+        let first = tiles.lowerBound * tileRows
+        let last = min(m, tiles.upperBound * tileRows)
         run(rows: first..<last, columns: 0..<n)
       }
     }
@@ -108,32 +96,13 @@ private struct GEMMProblem {
     let bBlock = transposeB ? b + columns.lowerBound * ldb : b + columns.lowerBound
     let cBlock = c + rows.lowerBound * rowStride + columns.lowerBound * columnStride
     GEMMScratchPool.shared.withScratch { scratch in
-      if bfloat16 {
-        bld_sgemm_bf16_avx512_f32(
-          transposeA ? 1 : 0, transposeB ? 1 : 0, rows.count, columns.count, k, aBlock, lda, bBlock, ldb, beta,
-          cBlock, rowStride, columnStride, scratch)
-      } else {
-        bld_sgemm_avx512_f32(
-          transposeA ? 1 : 0, transposeB ? 1 : 0, rows.count, columns.count, k, aBlock, lda, bBlock, ldb, beta,
-          cBlock, rowStride, columnStride, scratch)
+      withUnsafePointer(to: plan.raw) { raw in
+        bld_gemm_f32(
+          raw, transposeA ? 1 : 0, transposeB ? 1 : 0, rows.count, columns.count, k, aBlock, lda, bBlock, ldb, beta,
+          cBlock, rowStride, columnStride, scratch, bfloat16 ? 1 : 0)
       }
     }
   }
-}
-
-/// Runs one single-threaded packed GEMM on the calling thread (for callers that parallelise over many
-/// independent GEMMs themselves, such as the Winograd convolution). C is row-major with stride `ldc`.
-/// Requires `packedGEMMIsAvailable`.
-func packedSGEMMSingleThreaded(
-  transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
-  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
-) {
-  guard m > 0 && n > 0 else { return }
-  let problem = GEMMProblem(
-    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
-    c: c, ldc: ldc, beta: beta)
-  problem.run(rows: 0..<problem.m, columns: 0..<problem.n)
 }
 
 private func roundedUp(_ value: Int, to multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
@@ -147,15 +116,15 @@ private func roundedUp(_ value: Int, to multiple: Int) -> Int { (value + multipl
 /// `transposeB`), and leading dimensions may exceed the logical widths. Results agree with a
 /// double-precision reference to fp32 rounding (summation order differs from OpenBLAS).
 ///
-/// Limitations: the fast path needs AVX-512 (avx512f/bw/vl/dq); other CPUs get OpenBLAS. `beta == 0`
-/// never reads `C`. Uses `ComputeOptions.threadCount` threads; must not be called from inside another
+/// Limitations: TensorCore's kernels need AVX2 + FMA or AVX-512 (`ComputeOptions.matrixKernel`); other CPUs
+/// get OpenBLAS. `beta == 0` never reads `C`. Uses `ComputeOptions.threadCount` threads; must not be called from inside another
 /// TensorCore parallel region.
 public enum PackedGEMM {
-  /// Whether this CPU runs the AVX-512 kernels (otherwise `multiply` forwards to OpenBLAS).
-  public static var isAccelerated: Bool { packedGEMMIsAvailable }
+  /// Whether products started here run on TensorCore's own kernels (otherwise `multiply` forwards to OpenBLAS).
+  public static var isAccelerated: Bool { !GEMMPlan.current.usesBLAS }
 
   /// Whether `GEMMPrecision.bfloat16` runs the bf16 kernel here (AVX512_BF16); otherwise it computes in fp32.
-  public static var supportsBFloat16: Bool { packedGEMMIsAvailable && packedBFloat16GEMMIsAvailable }
+  public static var supportsBFloat16: Bool { GEMMPlan.current.supportsBFloat16 }
 
   /// Computes `C = op(A)·op(B) + beta·C` (row-major) after checking that every buffer is large enough.
   /// `precision: .bfloat16` opts into the faster, less accurate bf16 kernel (see `GEMMPrecision`).

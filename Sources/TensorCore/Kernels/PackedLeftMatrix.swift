@@ -1,100 +1,80 @@
-internal import COpenBLAS
 internal import CTensorKernels
 
-/// Floats a pre-packed `m × k` left operand occupies (plain `m × k` when the CPU lacks AVX-512).
-func packedLeftFloats(m: Int, k: Int) -> Int {
-  packedGEMMIsAvailable ? bld_sgemm_avx512_packed_a_floats(m, k) : m * k
-}
-
-/// Packs op(A) (`m × k`) into `destination` (`packedLeftFloats(m:k:)` floats): the kernel's panel layout
-/// with AVX-512, otherwise a plain row-major copy of op(A) for OpenBLAS.
-func packLeft(
-  transposeA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, into destination: UnsafeMutablePointer<Float>
-) {
-  guard m > 0 && k > 0 else { return }
-  if packedGEMMIsAvailable {
-    bld_sgemm_avx512_pack_a_f32(transposeA ? 1 : 0, m, k, a, lda, destination)
-  } else {
-    for row in 0..<m {
-      for column in 0..<k { destination[row * k + column] = transposeA ? a[column * lda + row] : a[row * lda + column] }
-    }
-  }
-}
-
-/// `C = A·op(B) + beta·C` with A pre-packed by `packLeft`, on `ComputeOptions.threadCount` threads
+/// `C = A·op(B) + beta·C` with A pre-packed by `plan.packLeft`, on `ComputeOptions.threadCount` threads
 /// (the rows or the columns of C are split; A is shared, never re-packed), in `precision`.
 func prepackedSGEMM(
-  packedA: UnsafePointer<Float>, m: Int, n: Int, k: Int, transposeB: Bool, b: UnsafePointer<Float>, ldb: Int,
-  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision = ComputeOptions.matrixPrecision
+  plan: GEMMPlan, packedA: UnsafePointer<Float>, m: Int, n: Int, k: Int, transposeB: Bool, b: UnsafePointer<Float>,
+  ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float,
+  precision: GEMMPrecision = ComputeOptions.matrixPrecision
 ) {
   guard m > 0 && n > 0 else { return }
-  guard packedGEMMIsAvailable else {
-    sgemm(
+  guard !plan.usesBLAS else {
+    openBLASSGEMM(
       transposeA: false, transposeB: transposeB, m: m, n: n, k: k, a: packedA, lda: max(k, 1), b: b, ldb: ldb,
       c: c, ldc: ldc, beta: beta)
     return
   }
-  let rowTiles = (m + microTileRows - 1) / microTileRows
-  let columnTiles = (n + microTileColumns - 1) / microTileColumns
+  let (tileRows, tileColumns) = (plan.tileRows, plan.tileColumns)
+  let rowTiles = (m + tileRows - 1) / tileRows
+  let columnTiles = (n + tileColumns - 1) / tileColumns
   let minimumWork = 1 << 20
   if columnTiles >= rowTiles {
-    parallelChunks(columnTiles, costPerItem: microTileColumns * m * max(k, 1), minimumWork: minimumWork) { tiles in
-      let first = tiles.lowerBound * microTileColumns
-      let last = min(n, tiles.upperBound * microTileColumns)
+    parallelChunks(columnTiles, costPerItem: tileColumns * m * max(k, 1), minimumWork: minimumWork) { tiles in
+      let first = tiles.lowerBound * tileColumns
+      let last = min(n, tiles.upperBound * tileColumns)
       prepackedSGEMMBlock(
-        packedA: packedA, m: m, rows: 0..<m, n: last - first, k: k, transposeB: transposeB,
+        plan: plan, packedA: packedA, m: m, rows: 0..<m, n: last - first, k: k, transposeB: transposeB,
         b: transposeB ? b + first * ldb : b + first, ldb: ldb, c: c + first, ldc: ldc, beta: beta,
         precision: precision)
     }
   } else {
-    parallelChunks(rowTiles, costPerItem: microTileRows * n * max(k, 1), minimumWork: minimumWork) { tiles in
-      let rows = (tiles.lowerBound * microTileRows)..<min(m, tiles.upperBound * microTileRows)
+    parallelChunks(rowTiles, costPerItem: tileRows * n * max(k, 1), minimumWork: minimumWork) { tiles in
+      let rows = (tiles.lowerBound * tileRows)..<min(m, tiles.upperBound * tileRows)
       prepackedSGEMMBlock(
-        packedA: packedA, m: m, rows: rows, n: n, k: k, transposeB: transposeB, b: b, ldb: ldb, c: c, ldc: ldc,
-        beta: beta, precision: precision)
+        plan: plan, packedA: packedA, m: m, rows: rows, n: n, k: k, transposeB: transposeB, b: b, ldb: ldb, c: c,
+        ldc: ldc, beta: beta, precision: precision)
     }
   }
 }
 
-/// Single-threaded fp32 `C = A·op(B) + beta·C` with A pre-packed by `packLeft` (for callers that parallelise
-/// over many products themselves: the Winograd products, which stay fp32).
+/// Single-threaded fp32 `C = A·op(B) + beta·C` with A pre-packed by `plan.packLeft` (for callers that
+/// parallelise over many products themselves: the Winograd products, which stay fp32). Must not run on
+/// OpenBLAS (`plan.usesBLAS` false): BLAS never runs inside a parallel region.
 func prepackedSGEMMSingleThreaded(
-  packedA: UnsafePointer<Float>, m: Int, n: Int, k: Int, transposeB: Bool, b: UnsafePointer<Float>, ldb: Int,
-  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
+  plan: GEMMPlan, packedA: UnsafePointer<Float>, m: Int, n: Int, k: Int, transposeB: Bool, b: UnsafePointer<Float>,
+  ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
 ) {
+  precondition(!plan.usesBLAS, "prepackedSGEMMSingleThreaded needs a TensorCore kernel family")
   guard m > 0 && n > 0 else { return }
-  guard packedGEMMIsAvailable else {
-    cblas_sgemm(
-      CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
-      packedA, Int32(max(k, 1)), b, Int32(ldb), beta, c, Int32(ldc))
-    return
-  }
   prepackedSGEMMBlock(
-    packedA: packedA, m: m, rows: 0..<m, n: n, k: k, transposeB: transposeB, b: b, ldb: ldb, c: c, ldc: ldc,
-    beta: beta, precision: .float32)
+    plan: plan, packedA: packedA, m: m, rows: 0..<m, n: n, k: k, transposeB: transposeB, b: b, ldb: ldb, c: c,
+    ldc: ldc, beta: beta, precision: .float32)
 }
 
-/// Rows `rows` (starting at a multiple of 14) of a pre-packed product, on the calling thread.
+/// Rows `rows` (starting at a multiple of the tile height) of a pre-packed product, on the calling thread.
 private func prepackedSGEMMBlock(
-  packedA: UnsafePointer<Float>, m: Int, rows: Range<Int>, n: Int, k: Int, transposeB: Bool,
+  plan: GEMMPlan, packedA: UnsafePointer<Float>, m: Int, rows: Range<Int>, n: Int, k: Int, transposeB: Bool,
   b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision
 ) {
   guard !rows.isEmpty && n > 0 else { return }
-  let bfloat16: Int32 = precision == .bfloat16 && packedBFloat16GEMMIsAvailable ? 1 : 0
+  let bfloat16: Int32 = precision == .bfloat16 && plan.supportsBFloat16 ? 1 : 0
   GEMMScratchPool.shared.withScratch { scratch in
-    bld_sgemm_avx512_prepacked_a_f32(
-      m, n, k, packedA, rows.lowerBound, rows.upperBound, transposeB ? 1 : 0, b, ldb, beta, c, ldc, 1, scratch,
-      bfloat16)
+    withUnsafePointer(to: plan.raw) { raw in
+      bld_gemm_prepacked_a_f32(
+        raw, m, n, k, packedA, rows.lowerBound, rows.upperBound, transposeB ? 1 : 0, b, ldb, beta, c, ldc, 1, scratch,
+        bfloat16)
+    }
   }
 }
 
-/// A GEMM left operand (`m × k`, such as convolution weights `[O, C·kH·kW]`) packed once into the
-/// AVX-512 micro-kernel's panel layout, so repeated products skip re-packing it.
+/// A GEMM left operand (`m × k`, such as convolution weights `[O, C·kH·kW]`) packed once into the panel
+/// layout of the micro-kernel family in force when it was made (`ComputeOptions.matrixKernel`), so repeated
+/// products skip re-packing it. Products with it always run on that family.
 ///
 /// Matches: `PackedGEMM.multiply` with the same `op(A)`, bit for bit (same blocking and summation order).
 ///
 /// Limitations: only the left operand can be pre-packed (convolutions and Winograd; `Linear` weights are
-/// the right operand). On CPUs without AVX-512 it stores a plain row-major copy used through OpenBLAS.
+/// the right operand). With `MatrixKernel.blas` it stores a plain row-major copy used through OpenBLAS.
 public struct PackedLeftMatrix: Sendable {
   /// Rows of `op(A)` (`m`).
   public let rows: Int
@@ -102,6 +82,8 @@ public struct PackedLeftMatrix: Sendable {
   public let depth: Int
   /// The packed scalars.
   let storage: [Float]
+  /// The plan whose layout `storage` has.
+  let plan: GEMMPlan
 
   /// Packs a rank-2 tensor `[m, k]` (or `[k, m]` with `transposed`, then used as its transpose).
   ///
@@ -111,12 +93,14 @@ public struct PackedLeftMatrix: Sendable {
     let (m, k) = transposed ? (matrix.shape[1], matrix.shape[0]) : (matrix.shape[0], matrix.shape[1])
     rows = m
     depth = k
-    let count = packedLeftFloats(m: m, k: k)
+    let plan = GEMMPlan.current
+    self.plan = plan
+    let count = plan.packedLeftFloats(m: m, k: k)
     storage = matrix.withUnsafeBufferPointer { a in
       [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
         if count > 0 {
           buffer.initialize(repeating: 0)
-          packLeft(transposeA: transposed, m: m, k: k, a: a.baseAddress!, lda: max(matrix.shape[1], 1), into: buffer.baseAddress!)
+          plan.packLeft(transposeA: transposed, m: m, k: k, a: a.baseAddress!, lda: max(matrix.shape[1], 1), into: buffer.baseAddress!)
         }
         initialized = count
       }
@@ -146,7 +130,7 @@ extension PackedGEMM {
     }
     a.storage.withUnsafeBufferPointer { packed in
       prepackedSGEMM(
-        packedA: packed.baseAddress!, m: m, n: n, k: k, transposeB: transposeB, b: b.baseAddress!, ldb: ldb,
+        plan: a.plan, packedA: packed.baseAddress!, m: m, n: n, k: k, transposeB: transposeB, b: b.baseAddress!, ldb: ldb,
         c: c.baseAddress!, ldc: ldc, beta: beta, precision: precision)
     }
   }

@@ -4,7 +4,7 @@ import Synchronization
 /// The weights of a 3×3 convolution transformed once for Winograd F(4×4, 3×3).
 ///
 /// Holds `U[ξ] = G·g·Gᵀ` for the 36 points ξ of the 6×6 transform, each an `O × C` GEMM left operand
-/// already packed into the AVX-512 kernel's panels. Build it once per layer (at load) and reuse it for
+/// already packed into the panels of the micro-kernel family in force when it was made. Build it once per layer (at load) and reuse it for
 /// every call. It takes about 4× the memory of the `[O, C, 3, 3]` weight (36 vs 9 floats per pair).
 public struct WinogradWeights: Sendable {
   /// Output channels `O` of the convolution.
@@ -15,6 +15,8 @@ public struct WinogradWeights: Sendable {
   let transformed: [Float]
   /// Floats between consecutive points' packed matrices.
   let pointStride: Int
+  /// The GEMM plan whose layout `transformed` has.
+  let plan: GEMMPlan
 
   /// Transforms a PyTorch-layout `[O, C, 3, 3]` convolution weight.
   ///
@@ -25,24 +27,28 @@ public struct WinogradWeights: Sendable {
     let (outputs, inputs) = (weight.shape[0], weight.shape[1])
     outputChannels = outputs
     inputChannels = inputs
-    let pointStride = packedLeftFloats(m: outputs, k: inputs)
+    let plan = GEMMPlan.current
+    self.plan = plan
+    let pointStride = plan.packedLeftFloats(m: outputs, k: inputs)
     self.pointStride = pointStride
-    if packedGEMMIsAvailable {
+    if !plan.usesBLAS {
       // Transform and pack in one pass: each point's O × C matrix goes straight into the GEMM's panels.
-      let panels = (outputs + microTileRows - 1) / microTileRows
+      let panels = (outputs + plan.tileRows - 1) / plan.tileRows
       transformed = [Float](unsafeUninitializedCapacity: 36 * pointStride) { buffer, initialized in
         weight.withUnsafeBufferPointer { w in
           nonisolated(unsafe) let destination = buffer.baseAddress!
-          parallelChunks(panels, costPerItem: microTileRows * inputs * 120) { range in
-            bld_winograd_f4_weights_packed_f32(
-              w.baseAddress!, outputs, inputs, range.lowerBound, range.upperBound, destination, pointStride)
+          parallelChunks(panels, costPerItem: plan.tileRows * inputs * 120) { range in
+            withUnsafePointer(to: plan.raw) { raw in
+              bld_winograd_f4_weights_packed_f32(
+                raw, w.baseAddress!, outputs, inputs, range.lowerBound, range.upperBound, destination, pointStride)
+            }
           }
         }
         initialized = 36 * pointStride
       }
       return
     }
-    // Without AVX-512 the "packed" form is the plain row-major O × C matrix per point (used through BLAS).
+    // With OpenBLAS the "packed" form is the plain row-major O × C matrix per point.
     transformed = [Float](unsafeUninitializedCapacity: 36 * outputs * inputs) { buffer, initialized in
       weight.withUnsafeBufferPointer { w in
         nonisolated(unsafe) let destination = buffer.baseAddress!
@@ -83,8 +89,8 @@ let winogradWorkspaceLimit = 6 << 20
 ///
 /// Limitations: only 3×3, stride 1, padding 1, no dilation or groups. Spatial tiles of the whole batch are
 /// processed in blocks so scratch stays below `winogradWorkspaceLimit` floats. The 36 per-point GEMMs
-/// run on TensorCore's AVX-512 GEMM, split across `ComputeOptions.threadCount` threads (OpenBLAS when the
-/// CPU lacks AVX-512). Arithmetic is about 2.25× less than direct convolution; for tiny images (a few
+/// run on the micro-kernel family the weights were packed for, split across `ComputeOptions.threadCount`
+/// threads (OpenBLAS for `MatrixKernel.blas`). Arithmetic is about 2.25× less than direct convolution; for tiny images (a few
 /// tiles) the GEMMs become thin and im2col may be as fast.
 public func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: Tensor?) -> Tensor {
   precondition(input.rank == 4, "conv2d3x3Winograd: input \(input.shape) is not [N, C, H, W]")
@@ -124,7 +130,7 @@ public func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: T
                 vStride)
             }
             multiplyTransformed(
-              u: u.baseAddress!, uStride: weights.pointStride, v: v, vStride: vStride, m: m, mStride: mStride,
+              plan: weights.plan, u: u.baseAddress!, uStride: weights.pointStride, v: v, vStride: vStride, m: m, mStride: mStride,
               outputs: outputs, channels: channels, tiles: block)
             bias.withUnsafeBufferPointer { b in
               parallelChunks(outputs, costPerItem: block * 150) { range in
@@ -147,13 +153,13 @@ public func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: T
 /// 0.23 % (both measured on `MatrixPrecisionTests` shapes); and Winograd's 4× fewer multiplies save more than
 /// bf16's 1.5–2× GEMM throughput would.
 private func multiplyTransformed(
-  u: UnsafePointer<Float>, uStride: Int, v: UnsafeMutablePointer<Float>, vStride: Int,
+  plan: GEMMPlan, u: UnsafePointer<Float>, uStride: Int, v: UnsafeMutablePointer<Float>, vStride: Int,
   m: UnsafeMutablePointer<Float>, mStride: Int, outputs: Int, channels: Int, tiles: Int
 ) {
-  guard packedGEMMIsAvailable else {
+  guard !plan.usesBLAS else {
     for point in 0..<36 {
       prepackedSGEMM(
-        packedA: u + point * uStride, m: outputs, n: tiles, k: channels, transposeB: false,
+        plan: plan, packedA: u + point * uStride, m: outputs, n: tiles, k: channels, transposeB: false,
         b: v + point * vStride, ldb: tiles, c: m + point * mStride, ldc: tiles, beta: 0, precision: .float32)
     }
     return
@@ -163,7 +169,7 @@ private func multiplyTransformed(
   parallelChunks(36, costPerItem: outputs * channels * tiles) { points in
     for point in points {
       prepackedSGEMMSingleThreaded(
-        packedA: uBase + point * uStride, m: outputs, n: tiles, k: channels, transposeB: false,
+        plan: plan, packedA: uBase + point * uStride, m: outputs, n: tiles, k: channels, transposeB: false,
         b: vBase + point * vStride, ldb: tiles, c: mBase + point * mStride, ldc: tiles, beta: 0)
     }
   }
@@ -227,10 +233,10 @@ final class WinogradWorkspace: Sendable {
 public let winogradPerCallMinimumTiles = 96
 
 /// Whether `conv2d` with these shapes is faster through `conv2d3x3Winograd(_:weight:bias:)` (the weights
-/// transformed per call) than through im2col: a 3×3 kernel, stride 1, padding 1, the AVX-512 GEMM
-/// available, and at least `winogradPerCallMinimumTiles` output tiles.
+/// transformed per call) than through im2col: a 3×3 kernel, stride 1, padding 1, a TensorCore GEMM family
+/// in force (not OpenBLAS), and at least `winogradPerCallMinimumTiles` output tiles.
 public func conv2d3x3WinogradIsPreferred(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) -> Bool {
-  guard packedGEMMIsAvailable, inputShape.count == 4, weightShape.count == 4, stride == 1, padding == 1,
+  guard !GEMMPlan.current.usesBLAS, inputShape.count == 4, weightShape.count == 4, stride == 1, padding == 1,
     weightShape[2] == 3, weightShape[3] == 3, inputShape[1] == weightShape[1]
   else { return false }
   let tiles = inputShape[0] * ((inputShape[2] + 3) / 4) * ((inputShape[3] + 3) / 4)

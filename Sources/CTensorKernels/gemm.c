@@ -1,0 +1,216 @@
+// The blocked single-precision GEMM driver (BLIS-style loop nest) and its plan: which micro-kernel family
+// runs and how large the cache blocks are, derived at run time from what the CPU reports (cpu_info.c).
+//
+// C = op(A) * op(B) + beta * C, row-major operands with arbitrary leading dimensions, and a C addressed
+// through a row stride and a column stride (so a caller can compute a transposed product).
+//
+// Loop nest (one call, single-threaded; the Swift wrapper partitions M or N across threads):
+//   jc over N in NC blocks      B block (KC x NC) packed once into NR-wide panels, kept in L3
+//     pc over K in KC blocks
+//       ic over M in MC blocks  A block (MC x KC) packed into MR-tall panels, kept in L2
+//         jr over NR panels     one B micro-panel (KC x NR) stays in L1
+//           ir over MR panels   the micro-kernel: an MR x NR tile of C in registers
+#include "gemm_kernels.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static inline size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+static inline size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+// MARK: - Plan
+
+static const bld_gemm_family *family_of(const bld_gemm_plan *plan) {
+  switch (plan->kernel) {
+  case BLD_GEMM_AVX512: return &bld_gemm_family_avx512;
+  case BLD_GEMM_AVX2: return &bld_gemm_family_avx2;
+  default: return NULL;
+  }
+}
+
+bld_gemm_plan bld_gemm_plan_for(int simd_level) {
+  const bld_cpu_info *cpu = bld_cpu();
+  bld_gemm_plan plan = {BLD_GEMM_NONE, 0, 0, 0, 0, 0};
+  if (simd_level >= 2 && cpu->has_avx512) {
+    plan.kernel = BLD_GEMM_AVX512;
+    plan.mr = 14;
+    plan.nr = 32;
+  } else if (simd_level >= 1 && cpu->has_avx2_fma) {
+    plan.kernel = BLD_GEMM_AVX2;
+    plan.mr = 6;
+    plan.nr = 16;
+  } else {
+    return plan;
+  }
+  bld_gemm_blocking(cpu->l1d_bytes, cpu->l2_bytes, cpu->l3_bytes / max_size(cpu->l3_sharing, 1), &plan);
+  return plan;
+}
+
+void bld_gemm_blocking(size_t l1_bytes, size_t l2_bytes, size_t l3_bytes_per_core, bld_gemm_plan *plan) {
+  // KC: a 32-float-wide B micro-panel (KC x 32) fills about 3/4 of L1, the rest holding the A panels streaming
+  // through. The width is 32 for every family, so KC — which alone sets the summation order — is the same
+  // whichever family runs on a machine: the AVX2 and AVX-512 kernels give bit-identical products.
+  size_t kc = l1_bytes * 3 / 4 / (32 * sizeof(float)) / 16 * 16;
+  kc = kc < 64 ? 64 : kc > 512 ? 512 : kc;
+  // MC: the A block (MC x KC) takes about a quarter of L2 (the B micro-panels and C lines pass through too).
+  size_t mc = l2_bytes / 4 / (kc * sizeof(float));
+  mc = max_size(plan->mr, min_size(mc, 1024) / plan->mr * plan->mr);
+  // NC: the B block (KC x NC) takes about half of this core's share of L3 (of L2 when there is no L3).
+  const size_t outer = l3_bytes_per_core > l2_bytes ? l3_bytes_per_core : l2_bytes;
+  size_t nc = outer / 2 / (kc * sizeof(float));
+  nc = max_size(plan->nr, min_size(nc, 4096) / plan->nr * plan->nr);
+  plan->kc = kc;
+  plan->mc = mc;
+  plan->nc = nc;
+}
+
+int bld_gemm_bf16_supported(const bld_gemm_plan *plan) {
+  return plan->kernel == BLD_GEMM_AVX512 && bld_cpu()->has_avx512_bf16;
+}
+
+size_t bld_gemm_scratch_floats(const bld_gemm_plan *plan) {
+  // fp32 packed A and B blocks, bf16 pair panels of both (half the floats, k rounded up to even), and
+  // 64-byte alignment slack for each of the four regions.
+  const size_t a = plan->mc * plan->kc, b = plan->kc * plan->nc;
+  const size_t pairs = (plan->mc * (plan->kc + 1) + (plan->kc + 1) * plan->nc) / 2;
+  return a + b + pairs + 4 * 16;
+}
+
+size_t bld_gemm_packed_a_floats(const bld_gemm_plan *plan, size_t m, size_t k) {
+  return (m + plan->mr - 1) / plan->mr * plan->mr * k;
+}
+
+// MARK: - Edges
+
+static void scale_c(size_t m, size_t n, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float beta) {
+  for (size_t i = 0; i < m; ++i)
+    for (size_t j = 0; j < n; ++j) {
+      float *dst = c + (ptrdiff_t)i * rs_c + (ptrdiff_t)j * cs_c;
+      *dst = beta == 0.0f ? 0.0f : beta * *dst;
+    }
+}
+
+// Writes the valid mr x nr part of a computed tile (row-major, `width` wide) into C (any strides):
+// C = tile (beta == 0) or tile + beta * C.
+static void store_tile(const float *tile, size_t width, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, size_t mr,
+                       size_t nr, float beta) {
+  if (rs_c == 1) {
+    // Transposed C: walk it column by column, so each store run is contiguous.
+    for (size_t j = 0; j < nr; ++j)
+      for (size_t i = 0; i < mr; ++i) {
+        float *dst = c + (ptrdiff_t)i + (ptrdiff_t)j * cs_c;
+        *dst = beta == 0.0f ? tile[i * width + j] : tile[i * width + j] + beta * *dst;
+      }
+    return;
+  }
+  for (size_t i = 0; i < mr; ++i)
+    for (size_t j = 0; j < nr; ++j) {
+      float *dst = c + (ptrdiff_t)i * rs_c + (ptrdiff_t)j * cs_c;
+      *dst = beta == 0.0f ? tile[i * width + j] : tile[i * width + j] + beta * *dst;
+    }
+}
+
+// MARK: - Driver
+
+// One GEMM call: C rows [row_begin, row_end) of op(A)·op(B) + beta·C, with op(A) either packed per block
+// from `a` or taken from a whole matrix pre-packed by bld_gemm_pack_a_f32 with the same plan.
+typedef struct {
+  int trans_a, trans_b;
+  size_t m, n, k, row_begin, row_end;
+  const float *a;
+  size_t lda;
+  const float *packed_a;
+  const float *b;
+  size_t ldb;
+  float beta;
+  float *c;
+  ptrdiff_t rs_c, cs_c;
+} gemm_call;
+
+static inline float *align64(void *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
+static void gemm_blocked(const bld_gemm_plan *plan, const gemm_call *g, int bf16, float *scratch) {
+  if (g->row_begin >= g->row_end || g->n == 0) return;
+  if (g->k == 0) {
+    scale_c(g->row_end - g->row_begin, g->n, g->c + (ptrdiff_t)g->row_begin * g->rs_c, g->rs_c, g->cs_c, g->beta);
+    return;
+  }
+  const bld_gemm_family *family = family_of(plan);
+  const size_t MR = plan->mr, NR = plan->nr, KC = plan->kc, MC = plan->mc, NC = plan->nc;
+  bf16 = bf16 && bld_gemm_bf16_supported(plan);
+  float *packed_a = align64(scratch);
+  float *packed_b = align64(packed_a + MC * KC);
+  uint32_t *pairs_a = (uint32_t *)align64(packed_b + KC * NC);
+  uint32_t *pairs_b = (uint32_t *)align64(pairs_a + MC * (KC + 1) / 2);
+  const size_t padded_m = (g->m + MR - 1) / MR * MR;
+  float buffer[BLD_GEMM_MAX_TILE] __attribute__((aligned(64)));
+  for (size_t jc = 0; jc < g->n; jc += NC) {
+    const size_t nc = min_size(NC, g->n - jc);
+    for (size_t pc = 0; pc < g->k; pc += KC) {
+      const size_t kc = min_size(KC, g->k - pc), pairs = (kc + 1) / 2;
+      const float block_beta = pc == 0 ? g->beta : 1.0f;
+      family->pack_b(g->trans_b, kc, nc, g->trans_b ? g->b + jc * g->ldb + pc : g->b + pc * g->ldb + jc, g->ldb,
+                     packed_b);
+      if (bf16) bld_gemm_avx512_pair_panels(packed_b, (nc + NR - 1) / NR, kc, NR, pairs_b);
+      for (size_t ic = g->row_begin; ic < g->row_end; ic += MC) {
+        const size_t mc = min_size(MC, g->row_end - ic);
+        const float *a_block = packed_a;
+        if (g->packed_a) {
+          a_block = g->packed_a + pc * padded_m + ic * kc;
+        } else {
+          family->pack_a(g->trans_a, mc, kc, g->trans_a ? g->a + pc * g->lda + ic : g->a + ic * g->lda + pc, g->lda,
+                         packed_a);
+        }
+        if (bf16) bld_gemm_avx512_pair_panels(a_block, (mc + MR - 1) / MR, kc, MR, pairs_a);
+        for (size_t jr = 0; jr < nc; jr += NR) {
+          const size_t nr = min_size(NR, nc - jr);
+          for (size_t ir = 0; ir < mc; ir += MR) {
+            const size_t mr = min_size(MR, mc - ir);
+            float *tile = g->c + (ptrdiff_t)(ic + ir) * g->rs_c + (ptrdiff_t)(jc + jr) * g->cs_c;
+            const int full = mr == MR && nr == NR && g->cs_c == 1;
+            float *out = full ? tile : buffer;
+            const size_t ldc = full ? (size_t)g->rs_c : NR;
+            const float out_beta = full ? block_beta : 0.0f;
+            if (bf16) {
+              bld_gemm_avx512_micro_kernel_bf16(pairs, pairs_a + (ir / MR) * pairs * MR, pairs_b + (jr / NR) * pairs * NR,
+                                                out, ldc, out_beta);
+            } else {
+              family->micro_kernel(kc, a_block + ir * kc, packed_b + jr * kc, out, ldc, out_beta);
+            }
+            if (!full) store_tile(buffer, NR, tile, g->rs_c, g->cs_c, mr, nr, block_beta);
+          }
+        }
+      }
+    }
+  }
+}
+
+void bld_gemm_f32(const bld_gemm_plan *plan, int trans_a, int trans_b, size_t m, size_t n, size_t k, const float *a,
+                  size_t lda, const float *b, size_t ldb, float beta, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
+                  float *scratch, int bf16) {
+  const gemm_call g = {trans_a, trans_b, m, n, k, 0, m, a, lda, NULL, b, ldb, beta, c, rs_c, cs_c};
+  gemm_blocked(plan, &g, bf16, scratch);
+}
+
+// MARK: - Pre-packed A (weights packed once)
+//
+// Layout of a pre-packed op(A) (m x k): for each KC block of k starting at pc, the block's MR-row panels over
+// all m rows (as the family's pack_a writes them), at offset pc * round_up(m, MR). A panel starting at row i
+// within that block sits at + i * kc.
+
+void bld_gemm_pack_a_f32(const bld_gemm_plan *plan, int trans_a, size_t m, size_t k, const float *a, size_t lda,
+                         float *out) {
+  const size_t padded = (m + plan->mr - 1) / plan->mr * plan->mr;
+  for (size_t pc = 0; pc < k; pc += plan->kc) {
+    const size_t kc = min_size(plan->kc, k - pc);
+    family_of(plan)->pack_a(trans_a, m, kc, trans_a ? a + pc * lda : a + pc, lda, out + pc * padded);
+  }
+}
+
+void bld_gemm_prepacked_a_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t k, const float *packed_a,
+                              size_t row_begin, size_t row_end, int trans_b, const float *b, size_t ldb, float beta,
+                              float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch, int bf16) {
+  const gemm_call g = {0, trans_b, m, n, k, row_begin, row_end < m ? row_end : m, NULL, 0, packed_a,
+                       b, ldb, beta, c, rs_c, cs_c};
+  gemm_blocked(plan, &g, bf16, scratch);
+}

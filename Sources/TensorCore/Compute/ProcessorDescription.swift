@@ -1,0 +1,75 @@
+internal import CTensorKernels
+import Dispatch
+import Synchronization
+
+/// What this CPU reports about itself and what this process may use of it: the facts every benchmark figure
+/// is printed with, and the inputs of the GEMM's cache blocking.
+package struct ProcessorDescription: Sendable {
+  /// The CPU vendor string ("GenuineIntel", "AuthenticAMD", …).
+  package let vendor: String
+  /// The brand string ("Intel(R) Xeon(R) Platinum 8480+", …; some hypervisors report a generic one).
+  package let modelName: String
+  /// Display family and model from cpuid (e.g. 6 / 207 for Emerald Rapids, 25 / 17 for Zen 4 EPYC).
+  package let family: Int
+  package let model: Int
+  /// Per-core L1 data and L2 sizes, the L3 size and how many logical CPUs share it (bytes).
+  package let l1DataBytes: Int
+  package let l2Bytes: Int
+  package let l3Bytes: Int
+  package let l3SharedBy: Int
+  /// Instruction-set extensions the kernels use: "avx2+fma", "avx512", "avx512_bf16".
+  package let instructionSets: [String]
+  /// CPUs in this process's affinity mask, and its cgroup CPU quota rounded up (nil when none).
+  package let affinityCPUs: Int
+  package let cpuQuota: Int?
+
+  /// This machine, read once.
+  package static let current = ProcessorDescription()
+
+  private init() {
+    let cpu = bld_cpu().pointee
+    vendor = withUnsafeBytes(of: cpu.vendor) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    modelName = withUnsafeBytes(of: cpu.brand) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    family = Int(cpu.family)
+    model = Int(cpu.model)
+    l1DataBytes = cpu.l1d_bytes
+    l2Bytes = cpu.l2_bytes
+    l3Bytes = cpu.l3_bytes
+    l3SharedBy = cpu.l3_sharing
+    var sets: [String] = []
+    if cpu.has_avx2_fma != 0 { sets.append("avx2+fma") }
+    if cpu.has_avx512 != 0 { sets.append("avx512") }
+    if cpu.has_avx512_bf16 != 0 { sets.append("avx512_bf16") }
+    instructionSets = sets
+    var affinity: Int32 = 0
+    var quota: Int32 = 0
+    _ = bld_process_cpu_limit(&affinity, &quota)
+    affinityCPUs = Int(affinity)
+    cpuQuota = quota > 0 ? Int(quota) : nil
+  }
+
+  /// One line for logs: model, family/model, instruction sets and caches.
+  package var summary: String {
+    let sets = instructionSets.isEmpty ? "no AVX2" : instructionSets.joined(separator: " ")
+    return "\(modelName) (\(vendor) family \(family) model \(model); \(sets); L1d \(l1DataBytes >> 10) KiB, "
+      + "L2 \(l2Bytes >> 10) KiB, L3 \(l3Bytes >> 20) MiB)"
+  }
+
+  /// The GEMM blocking the plan of `kernel` uses on this CPU: register tile and KC / MC / NC blocks.
+  package func gemmBlocking(for kernel: MatrixKernel) -> (tileRows: Int, tileColumns: Int, kc: Int, mc: Int, nc: Int) {
+    let raw = GEMMPlan(kernel: kernel).raw
+    return (raw.mr, raw.nr, raw.kc, raw.mc, raw.nc)
+  }
+
+  /// The measured FMA throughput of `threads` threads running at once (GFLOP/s, all threads together): 12
+  /// independent FMA chains of the vectors of `kernel` per thread, best run of about `seconds`. This is the
+  /// machine's arithmetic limit that GEMM-bound figures are compared with. 0 for `.blas` or without AVX2.
+  package func measuredFMAPeak(threads: Int, kernel: MatrixKernel, seconds: Double = 0.5) -> Double {
+    let rates = Mutex<[Double]>([])
+    DispatchQueue.concurrentPerform(iterations: max(1, threads)) { _ in
+      let rate = bld_fma_peak_gflops(Int32(kernel.rawValue), seconds)
+      rates.withLock { $0.append(rate) }
+    }
+    return rates.withLock { $0.reduce(0, +) }
+  }
+}
