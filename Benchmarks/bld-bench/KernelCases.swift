@@ -6,7 +6,9 @@ enum KernelCases {
   /// All kernel cases, sgemm first (its result is the peak the others are compared with).
   static func all() -> [BenchmarkCase] {
     [sgemm(2048), rawCBLASSgemm(2048)]
+      + unetGEMMShapes.map { gemm(m: $0.0, n: $0.1, k: $0.2, transposeB: $0.3) }
       + [(64, 320), (32, 640), (16, 1280), (512, 128)].map { conv3x3(size: $0.0, channels: $0.1) }
+      + [(64, 320), (32, 640), (16, 1280)].map { winograd(size: $0.0, channels: $0.1, batch: 2) }
       + [attention(tokens: 4096, heads: 8, headWidth: 40, batch: 2), groupNorm(size: 64, channels: 320, groups: 32)]
       + [broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: false),
          broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: true)]
@@ -18,6 +20,33 @@ enum KernelCases {
       let a = benchmarkTensor([n, n], seed: 1)
       let b = benchmarkTensor([n, n], seed: 2)
       return { blackHole(matmul(a, b)) }
+    }
+  }
+
+  /// The products of an SD UNet step at 64×64 latents, batch 2: an im2col 3×3 convolution (320 channels), a
+  /// linear layer, attention's scores and its value product, a 640-channel convolution.
+  static let unetGEMMShapes: [(Int, Int, Int, Bool)] = [
+    (320, 4096, 2880, false), (4096, 320, 320, true), (4096, 4096, 40, true), (4096, 40, 4096, false),
+    (640, 1024, 5760, false),
+  ]
+
+  /// `gemm-MxNxK[-tB]`: one `PackedGEMM.multiply` (op(B) transposed with `-tB`) into a preallocated output.
+  static func gemm(m: Int, n: Int, k: Int, transposeB: Bool) -> BenchmarkCase {
+    BenchmarkCase(name: "gemm-\(m)x\(n)x\(k)\(transposeB ? "-tB" : "")", flops: 2 * Double(m * n * k), isGEMMBacked: true) {
+      let a = benchmarkTensor([m, k], seed: 14).scalars
+      let b = benchmarkTensor(transposeB ? [n, k] : [k, n], seed: 15).scalars
+      let c = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * n)
+      c.initialize(repeating: 0)
+      return {
+        a.withUnsafeBufferPointer { a in
+          b.withUnsafeBufferPointer { b in
+            try? PackedGEMM.multiply(
+              transposeA: false, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: transposeB ? k : n,
+              c: c, ldc: n, beta: 0, precision: ComputeOptions.matrixPrecision)
+          }
+        }
+        blackHole(c[0])
+      }
     }
   }
 
@@ -61,6 +90,21 @@ enum KernelCases {
       let weight = benchmarkTensor([channels, channels, 3, 3], seed: 4) * 0.02
       let bias = benchmarkTensor([channels], seed: 5)
       return { blackHole(conv2d(x, weight: weight, bias: bias, stride: 1, padding: 1)) }
+    }
+  }
+
+  /// `winograd-BxCxHxW`: batch B, C → C channels, 3×3, stride 1, padding 1, with bias, through
+  /// `conv2d3x3Winograd(_:weight:bias:)` (weights transformed per call, as the networks run it). GFLOP/s count
+  /// the direct convolution's multiply-adds, so they can exceed the machine's FMA peak.
+  static func winograd(size: Int, channels: Int, batch: Int) -> BenchmarkCase {
+    BenchmarkCase(
+      name: "winograd-\(batch)x\(channels)x\(size)x\(size)",
+      flops: 2 * 9 * Double(batch * channels * channels * size * size), isGEMMBacked: true
+    ) {
+      let x = benchmarkTensor([batch, channels, size, size], seed: 16)
+      let weight = benchmarkTensor([channels, channels, 3, 3], seed: 17) * 0.02
+      let bias = benchmarkTensor([channels], seed: 18)
+      return { blackHole(conv2d3x3Winograd(x, weight: weight, bias: bias)) }
     }
   }
 

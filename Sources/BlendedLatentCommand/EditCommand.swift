@@ -144,7 +144,7 @@ public struct EditCommand: ParsableCommand {
   public var rankWith: String?
 
   /// `--threads`.
-  @Option(help: ArgumentHelp("Compute threads (default: one per core).", valueName: "N"))
+  @Option(help: ArgumentHelp("Compute threads (default: the CPUs this process may use — affinity and cgroup quota — or OMP_NUM_THREADS).", valueName: "N"))
   public var threads: Int?
 
   /// `--precision`.

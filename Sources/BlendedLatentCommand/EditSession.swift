@@ -168,7 +168,7 @@ public struct EditSession {
         maskShrink: settings.maskShrinkLevels, maskDownsample: settings.maskDownsample.rawValue,
         cropToMask: settings.cropPadding, feather: settings.featherRadius,
         workingSize: settings.workingSize.rawValue,
-        threads: settings.threadCount, precision: settings.precision.rawValue))
+        threads: ComputeOptions.threadCount, precision: settings.precision.rawValue))
   }
 
   /// Runs `body`; any error thrown after cancellation becomes ``EditCommandError/cancelled``.

@@ -53,8 +53,9 @@ public struct EditSummary: Codable, Sendable, Equatable {
     public var feather: Int
     /// `--working-size`.
     public var workingSize: String
-    /// `--threads`, or `nil` for the default.
-    public var threads: Int?
+    /// The compute threads used: `--threads`, or the default (`OMP_NUM_THREADS`, else the CPUs this process
+    /// may use: affinity mask and cgroup quota).
+    public var threads: Int
     /// `--precision`.
     public var precision: String
   }

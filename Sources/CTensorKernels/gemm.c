@@ -47,6 +47,7 @@ bld_gemm_plan bld_gemm_plan_for(int simd_level) {
 }
 
 void bld_gemm_blocking(size_t l1_bytes, size_t l2_bytes, size_t l3_bytes_per_core, bld_gemm_plan *plan) {
+  const size_t mr = plan->mr ? plan->mr : 1, nr = plan->nr ? plan->nr : 1;
   // KC: a 32-float-wide B micro-panel (KC x 32) fills about 3/4 of L1, the rest holding the A panels streaming
   // through. The width is 32 for every family, so KC — which alone sets the summation order — is the same
   // whichever family runs on a machine: the AVX2 and AVX-512 kernels give bit-identical products.
@@ -54,11 +55,11 @@ void bld_gemm_blocking(size_t l1_bytes, size_t l2_bytes, size_t l3_bytes_per_cor
   kc = kc < 64 ? 64 : kc > 512 ? 512 : kc;
   // MC: the A block (MC x KC) takes about a quarter of L2 (the B micro-panels and C lines pass through too).
   size_t mc = l2_bytes / 4 / (kc * sizeof(float));
-  mc = max_size(plan->mr, min_size(mc, 1024) / plan->mr * plan->mr);
+  mc = max_size(mr, min_size(mc, 1024) / mr * mr);
   // NC: the B block (KC x NC) takes about half of this core's share of L3 (of L2 when there is no L3).
   const size_t outer = l3_bytes_per_core > l2_bytes ? l3_bytes_per_core : l2_bytes;
   size_t nc = outer / 2 / (kc * sizeof(float));
-  nc = max_size(plan->nr, min_size(nc, 4096) / plan->nr * plan->nr);
+  nc = max_size(nr, min_size(nc, 4096) / nr * nr);
   plan->kc = kc;
   plan->mc = mc;
   plan->nc = nc;

@@ -98,3 +98,47 @@ struct BLDProcessTests {
     }
   }
 }
+
+/// The default thread count follows what the process may use, not the host (`taskset`, cgroup quota).
+@Suite(
+  "Default threads of the bld process",
+  .enabled(if: bldExecutable != nil, "bld not built"),
+  .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset"), "taskset (util-linux) missing"))
+struct DefaultThreadsTests {
+  /// Runs a demo-model edit of a 16×16 image with `--json` under `launcher` and returns its `threads` field.
+  private func threadsUsed(launcher: [String], environment: [String: String] = [:]) throws -> Int? {
+    let folder = try ScratchFolder()
+    let input = try folder.writeImage("in.png", width: 16, height: 16)
+    let mask = try folder.writeMask(
+      "mask.png", width: 16, height: 16, selecting: PixelRegion(x: 1, y: 1, width: 4, height: 4))
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: launcher[0])
+    process.arguments = Array(launcher.dropFirst()) + [
+      bldExecutable!.path, "edit", "--image", input, "--mask", mask, "--prompt", "p", "--output",
+      folder.path("out.png"), "--steps", "2", "--seed", "1", "--json", "--quiet",
+    ]
+    var variables = ProcessInfo.processInfo.environment
+    for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"] { variables[name] = nil }
+    variables.merge(environment) { _, new in new }
+    process.environment = variables
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+    return (json?["settings"] as? [String: Any])?["threads"] as? Int
+  }
+
+  @Test("restricted to one CPU with taskset, the default thread count is 1")
+  func tasksetOneCPU() throws {
+    #expect(try threadsUsed(launcher: ["/usr/bin/taskset", "-c", "0"]) == 1)
+  }
+
+  @Test("OMP_NUM_THREADS overrides the default")
+  func environmentOverride() throws {
+    #expect(try threadsUsed(launcher: ["/usr/bin/env"], environment: ["OMP_NUM_THREADS": "3"]) == 3)
+  }
+}

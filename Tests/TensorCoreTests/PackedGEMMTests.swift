@@ -171,12 +171,12 @@ struct PackedGEMMTests {
     #expect(throws: PackedGEMMError.notAMatrix([2, 3, 4])) { try PackedLeftMatrix(Tensor(shape: [2, 3, 4])) }
   }
 
-  @Test("agrees with matmul (OpenBLAS) on a batched-free product")
+  @Test("agrees with OpenBLAS (matmul under MatrixKernel.blas) on a batched-free product")
   func agreesWithMatmul() throws {
     var random = KernelTestRandom(seed: 3)
     let a = Tensor(shape: [97, 130], scalars: random.floats(97 * 130))
     let b = Tensor(shape: [61, 130], scalars: random.floats(61 * 130))
-    let expected = matmul(a, b, transposeB: true)
+    let expected = ComputeOptions.withMatrixKernel(.blas) { matmul(a, b, transposeB: true) }
     var out = [Float](repeating: .nan, count: 97 * 61)
     try a.withUnsafeBufferPointer { x in
       try b.withUnsafeBufferPointer { y in
@@ -243,66 +243,4 @@ struct PackedGEMMTests {
       try run(m: 2, n: 3, k: 1, lda: 1, ldb: 3, ldc: 3)
     }
   }
-
-  @Test(
-    "timing: packed GEMM vs matmul (OpenBLAS) at UNet shapes",
-    .enabled(if: ProcessInfo.processInfo.environment["BLD_TIMING"] != nil))
-  func timing() throws {
-    let shapes: [(String, Int, Int, Int, Bool)] = [
-      ("square 2048", 2048, 2048, 2048, false), ("conv 320x4096x2880", 320, 4096, 2880, false),
-      ("linear 4096x320x320", 4096, 320, 320, true), ("attn QK 4096x4096x40", 4096, 4096, 40, true),
-      ("attn PV 4096x40x4096", 4096, 40, 4096, false), ("conv 640x1024x5760", 640, 1024, 5760, false),
-    ]
-    print("threads \(ComputeOptions.threadCount), accelerated \(PackedGEMM.isAccelerated)")
-    for (name, m, n, k, transposeB) in shapes {
-      var random = KernelTestRandom(seed: 11)
-      let a = Tensor(shape: [m, k], scalars: random.floats(m * k))
-      let b = Tensor(shape: transposeB ? [n, k] : [k, n], scalars: random.floats(k * n))
-      var out = [Float](repeating: 0, count: m * n)
-      let ours = try kernelBestTime(repeats: 5) {
-        try a.withUnsafeBufferPointer { x in
-          try b.withUnsafeBufferPointer { y in
-            try out.withUnsafeMutableBufferPointer { c in
-              try PackedGEMM.multiply(
-                transposeA: false, transposeB: transposeB, m: m, n: n, k: k, a: x, lda: k, b: y,
-                ldb: transposeB ? k : n, c: c, ldc: n, beta: 0)
-            }
-          }
-        }
-      }
-      let bf16 = try kernelBestTime(repeats: 5) {
-        try a.withUnsafeBufferPointer { x in
-          try b.withUnsafeBufferPointer { y in
-            try out.withUnsafeMutableBufferPointer { c in
-              try PackedGEMM.multiply(
-                transposeA: false, transposeB: transposeB, m: m, n: n, k: k, a: x, lda: k, b: y,
-                ldb: transposeB ? k : n, c: c, ldc: n, beta: 0, precision: .bfloat16)
-            }
-          }
-        }
-      }
-      let bf16Error = TensorComparison(Tensor(shape: [m, n], scalars: out), matmul(a, b, transposeB: transposeB))
-      Thread.sleep(forTimeInterval: 0.3)  // let OpenBLAS's and our threads go idle before switching
-      let blas = kernelBestTime(repeats: 5) { _ = matmul(a, b, transposeB: transposeB) }
-      Thread.sleep(forTimeInterval: 0.3)
-      let flops = 2.0 * Double(m * n * k)
-      print(
-        String(
-          format: "%-24@ packed %7.1f GFLOP/s (%7.2f ms)   matmul %7.1f GFLOP/s (%7.2f ms)   bf16 %7.1f GFLOP/s (rel. err %.2e)",
-          name as NSString, flops / ours / 1e9, ours * 1e3, flops / blas / 1e9, blas * 1e3, flops / bf16 / 1e9,
-          bf16Error.relativeError))
-    }
-  }
-}
-
-/// The best wall time of `repeats` runs of `body`, after one warm-up run.
-func kernelBestTime(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
-  try body()
-  var best = Double.infinity
-  for _ in 0..<repeats {
-    let start = DispatchTime.now().uptimeNanoseconds
-    try body()
-    best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-  }
-  return best
 }

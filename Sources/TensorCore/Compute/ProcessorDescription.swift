@@ -56,9 +56,17 @@ package struct ProcessorDescription: Sendable {
   }
 
   /// The GEMM blocking the plan of `kernel` uses on this CPU: register tile and KC / MC / NC blocks.
-  package func gemmBlocking(for kernel: MatrixKernel) -> (tileRows: Int, tileColumns: Int, kc: Int, mc: Int, nc: Int) {
-    let raw = GEMMPlan(kernel: kernel).raw
-    return (raw.mr, raw.nr, raw.kc, raw.mc, raw.nc)
+  package func gemmBlocking(for kernel: MatrixKernel) -> GEMMBlocking {
+    GEMMBlocking(GEMMPlan(kernel: kernel).raw)
+  }
+
+  /// The blocking `kernel` would get on a CPU with these cache sizes (bytes; L3 as this core's share).
+  package static func gemmBlocking(
+    for kernel: MatrixKernel, l1DataBytes: Int, l2Bytes: Int, l3BytesPerCore: Int
+  ) -> GEMMBlocking {
+    var raw = GEMMPlan(kernel: kernel).raw
+    bld_gemm_blocking(l1DataBytes, l2Bytes, l3BytesPerCore, &raw)
+    return GEMMBlocking(raw)
   }
 
   /// The measured FMA throughput of `threads` threads running at once (GFLOP/s, all threads together): 12
@@ -71,5 +79,21 @@ package struct ProcessorDescription: Sendable {
       rates.withLock { $0.append(rate) }
     }
     return rates.withLock { $0.reduce(0, +) }
+  }
+}
+
+/// The register tile and cache blocks of the GEMM on one CPU.
+package struct GEMMBlocking: Sendable, Equatable {
+  /// Rows of op(A) and columns of op(B) per micro-kernel tile.
+  package let tileRows: Int
+  package let tileColumns: Int
+  /// The K, M and N cache blocks (the B micro-panel KC × NR stays in L1, the A block MC × KC in L2, the
+  /// B block KC × NC in L3).
+  package let kc: Int
+  package let mc: Int
+  package let nc: Int
+
+  init(_ raw: bld_gemm_plan) {
+    (tileRows, tileColumns, kc, mc, nc) = (raw.mr, raw.nr, raw.kc, raw.mc, raw.nc)
   }
 }
