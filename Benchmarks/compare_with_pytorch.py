@@ -3,12 +3,15 @@
 Usage (reference env from ../shared/tools/reference-env.sh, release build of bld-bench):
     swift build -c release --product bld-bench
     python Benchmarks/compare_with_pytorch.py --bench .build/release/bld-bench \
-        [--model MODEL_DIR] [--threads 2] [--repeat 3] [--rounds 2] [--filter SUBSTRING] [--include-edit]
+        [--model MODEL_DIR] [--threads 2] [--repeat 3] [--rounds 2] [--filter SUBSTRING]
 
 Kernel cases need no model; model cases (text-encoder, unet-*, vae-*, edit-512) need --model, a diffusers
-folder (e.g. written by Tests/Reference/make_full_size_models.py). Each round runs every case once in Swift
-and once in PyTorch, in alternating order, so both see the same machine state. Prints one JSON object per
-case with both medians and the ratio, then a table.
+folder (e.g. written by Tests/Reference/make_full_size_models.py). `edit-512` (minutes per side) runs only when
+the filter names it: the whole Swift edit against the repository's Python reference loop
+(Tests/Reference/blended_latent_reference.py) on the same folder, image, mask, prompt and settings. Each round
+runs every case once in Swift and once in PyTorch, in alternating order, so both see the same machine state.
+Prints the machine line of bld-bench (CPU model, caches, measured FMA peak) and PyTorch's build, one JSON
+object per case with both medians and the ratio, then a table.
 """
 import argparse
 import os
@@ -22,16 +25,21 @@ import torch
 import torch.nn.functional as F
 
 KERNEL_CASES = [
-    "sgemm-2048", "conv3x3-64x64x320", "conv3x3-32x32x640", "conv3x3-16x16x1280", "conv3x3-512x512x128",
+    "sgemm-2048", "gemm-320x4096x2880", "gemm-4096x320x320-tB", "gemm-4096x4096x40-tB", "gemm-4096x40x4096",
+    "gemm-640x1024x5760", "winograd-2x320x64x64", "winograd-2x640x32x32", "winograd-2x1280x16x16",
+    "conv3x3-64x64x320", "conv3x3-32x32x640", "conv3x3-16x16x1280", "conv3x3-512x512x128",
     "attention-4096x8x40-b2", "groupnorm-64x64x320",
 ]
 MODEL_CASES = [
     "text-encoder", "unet-b2-32", "unet-b2-64", "vae-encode-256", "vae-encode-512", "vae-decode-256", "vae-decode-512",
 ]
+# Cases that run only when the filter names them (minutes per side).
+EXPLICIT_CASES = ["edit-512"]
 
 
-def timed(fn, repeat):
-    fn()  # warm-up
+def timed(fn, repeat, warm_up=True):
+    if warm_up:  # as bld-bench: one untimed run, except for whole edits
+        fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -79,6 +87,18 @@ class TorchCases:
         if case == "sgemm-2048":
             a, b = self.randn(2048, 2048), self.randn(2048, 2048)
             return lambda: torch.mm(a, b)
+        if case.startswith("gemm-"):
+            m, n, k = (int(v) for v in case.split("-")[1].split("x"))
+            a = self.randn(m, k)
+            if case.endswith("-tB"):
+                b = self.randn(n, k)
+                return lambda: torch.mm(a, b.t())
+            b = self.randn(k, n)
+            return lambda: torch.mm(a, b)
+        if case.startswith("winograd-"):
+            batch, c, h, w = (int(v) for v in case.split("-")[1].split("x"))
+            x, weight, bias = self.randn(batch, c, h, w), self.randn(c, c, 3, 3) * 0.02, self.randn(c)
+            return lambda: F.conv2d(x, weight, bias, padding=1)
         if case.startswith("conv3x3-"):
             h, w, c = (int(v) for v in case.split("-")[1].split("x"))
             x, weight, bias = self.randn(1, c, h, w), self.randn(c, c, 3, 3) * 0.02, self.randn(c)
@@ -109,7 +129,33 @@ class TorchCases:
             size = int(case.split("-")[-1])
             z = self.randn(1, vae.config.latent_channels, size // 8, size // 8)
             return lambda: vae.decode(z).sample
+        if case.startswith("edit-"):
+            return self.edit(int(case.split("-")[1]))
         raise SystemExit(f"unknown case {case}")
+
+    def edit(self, size):
+        """The reference blended loop on the folder's own components, with bld-bench's edit-N inputs: the
+        `(index * 37) % 255` image, a centred square mask of half the side, "a red hat", seed 0, the folder's
+        scheduler (DDIM for SD 1.5 / 2.1), 50 steps, strength 0.75, guidance 7.5, batch 1."""
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Reference"))
+        from blended_latent_reference import blended_latent_edit
+        from diffusers import DDIMScheduler
+        from transformers import CLIPTokenizer
+        unet, vae, text = self.component("unet"), self.component("vae"), self.component("text")
+        tokenizer = CLIPTokenizer.from_pretrained(self.model_dir, subfolder="tokenizer")
+        scheduler = DDIMScheduler.from_pretrained(self.model_dir, subfolder="scheduler")
+        image = (torch.arange(3 * size * size) * 37 % 255).float().reshape(3, size, size) / 255
+        mask = torch.zeros(size, size)
+        mask[size // 4:3 * size // 4, size // 4:3 * size // 4] = 1
+        return lambda: blended_latent_edit(unet, vae, text, tokenizer, scheduler, image, mask, "a red hat",
+                                           generator=torch.Generator().manual_seed(0))
+
+
+def machine_line(bench, threads):
+    """bld-bench's machine line (CPU model, caches, GEMM plan, measured FMA peak) for this run's threads."""
+    output = subprocess.run([bench, "--filter", "fma-peak", "--threads", str(threads)], check=True,
+                            capture_output=True, text=True).stdout
+    return json.loads(output.splitlines()[0])
 
 
 def swift_case(bench, case, model, threads, repeat):
@@ -138,6 +184,12 @@ def main():
     torch.set_num_threads(args.threads)
     cases = KERNEL_CASES + (MODEL_CASES if args.model else [])
     cases = [c for c in cases if args.filter in c]
+    cases += [c for c in EXPLICIT_CASES if args.model and args.filter and args.filter in c]
+    machine = machine_line(args.bench, args.threads)
+    machine["pytorch"] = torch.__version__
+    machine["pytorch_blas"] = "mkl" if torch.backends.mkl.is_available() else "other"
+    machine["pytorch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    print(json.dumps(machine), flush=True)
     torch_cases = TorchCases(args.model)
     results = []
     with torch.inference_mode():
@@ -151,17 +203,20 @@ def main():
                         record = swift_case(args.bench, case, args.model, args.threads, args.repeat)
                         swift_times.append(record["median_s"])
                     else:
-                        torch_times.append(timed(fn, args.repeat))
+                        torch_times.append(timed(fn, args.repeat, warm_up=case not in EXPLICIT_CASES))
             swift_s, torch_s = statistics.median(swift_times), statistics.median(torch_times)
             result = {"case": case, "swift_s": round(swift_s, 4), "pytorch_s": round(torch_s, 4),
                       "ratio_swift_over_pytorch": round(swift_s / torch_s, 3),
+                      "swift_fraction_of_fma_peak": record.get("fraction_of_fma_peak"),
                       "swift_runs_s": [round(t, 4) for t in swift_times],
                       "pytorch_runs_s": [round(t, 4) for t in torch_times],
                       "swift_peak_rss_mb": record.get("peak_rss_mb"), "threads": args.threads,
                       "load_average": [round(v, 2) for v in os.getloadavg()]}
             print(json.dumps(result), flush=True)
             results.append(result)
-    print(f"\n{'case':28} {'swift s':>10} {'pytorch s':>10} {'ratio':>7}", file=sys.stderr)
+    print(f"\n{machine['machine']}; {args.threads} threads; FMA peak {machine['fma_peak_gflops']:.0f} GFLOP/s; "
+          f"PyTorch {machine['pytorch']} ({machine['pytorch_cpu_capability']})", file=sys.stderr)
+    print(f"{'case':28} {'swift s':>10} {'pytorch s':>10} {'ratio':>7}", file=sys.stderr)
     for r in results:
         print(f"{r['case']:28} {r['swift_s']:10.4f} {r['pytorch_s']:10.4f} {r['ratio_swift_over_pytorch']:7.3f}", file=sys.stderr)
 
