@@ -1,3 +1,9 @@
+// Fused multi-head attention for one head and a block of query rows, flash-attention style: keys and values
+// are visited in blocks of BLD_ATTENTION_KEY_BLOCK, each block serving every query row of the call before the
+// next one is read, with an online softmax (running row maximum and sum; earlier partial outputs rescaled
+// when the maximum grows). Only one key block of scores (group rows x block) exists at a time, and a block of
+// keys and values (2 x 256 x d floats) stays in L1/L2 while up to 64 query rows use it — instead of every
+// eight rows streaming all of a head's keys and values from L3 (4096 keys x 40 floats: 640 KB each).
 #include "CTensorKernels.h"
 #include "simd.h"
 #include <math.h>
@@ -40,20 +46,18 @@ static void scores_scalar(const float *const q[4], size_t rows, const float *res
   }
 }
 
-/// out[r][:] = inv[r] · Σ_j s[r][j] · v[j][:] (s holds unnormalised softmax weights, inv their 1 / sum).
-static void values_scalar(const float *restrict s, size_t key_count, size_t rows, size_t keys,
-                          const float *restrict v, size_t width, size_t head_width, const float inv[4],
-                          float *const out[4]) {
+/// acc[r][:] += Σ_j s[r][j] · v[j][:] for j < keys (s: unnormalised softmax weights, rows `stride` apart;
+/// acc: rows of head_width floats).
+static void values_scalar(const float *restrict s, size_t stride, size_t rows, size_t keys,
+                          const float *restrict v, size_t width, size_t head_width, float *restrict acc) {
   for (size_t r = 0; r < rows; ++r) {
-    float *o = out[r];
-    for (size_t c = 0; c < head_width; ++c) o[c] = 0.0f;
-    const float *p = s + r * key_count;
+    float *o = acc + r * head_width;
+    const float *p = s + r * stride;
     for (size_t j = 0; j < keys; ++j) {
       const float w = p[j];
       const float *vj = v + j * width;
       for (size_t c = 0; c < head_width; ++c) o[c] += w * vj[c];
     }
-    for (size_t c = 0; c < head_width; ++c) o[c] *= inv[r];
   }
 }
 
@@ -89,11 +93,10 @@ BLD_AVX2 static void scores_avx2(const float *const q[4], const float *restrict 
   }
 }
 
-BLD_AVX2 static void values_avx2(const float *restrict s, size_t key_count, size_t keys, const float *restrict v,
-                                 size_t width, size_t head_width, const float inv[4], float *const out[4]) {
-  const float *p0 = s, *p1 = s + key_count, *p2 = s + 2 * key_count, *p3 = s + 3 * key_count;
-  const __m256 i0 = _mm256_set1_ps(inv[0]), i1 = _mm256_set1_ps(inv[1]), i2 = _mm256_set1_ps(inv[2]),
-               i3 = _mm256_set1_ps(inv[3]);
+BLD_AVX2 static void values_avx2(const float *restrict s, size_t stride, size_t keys, const float *restrict v,
+                                 size_t width, size_t head_width, float *restrict acc) {
+  const float *p0 = s, *p1 = s + stride, *p2 = s + 2 * stride, *p3 = s + 3 * stride;
+  float *o0 = acc, *o1 = acc + head_width, *o2 = acc + 2 * head_width, *o3 = acc + 3 * head_width;
   size_t c = 0;
   for (; c + 16 <= head_width; c += 16) {
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
@@ -113,10 +116,9 @@ BLD_AVX2 static void values_avx2(const float *restrict s, size_t key_count, size
       a30 = _mm256_fmadd_ps(b, v0, a30);
       a31 = _mm256_fmadd_ps(b, v1, a31);
     }
-    _mm256_storeu_ps(out[0] + c, _mm256_mul_ps(a00, i0)); _mm256_storeu_ps(out[0] + c + 8, _mm256_mul_ps(a01, i0));
-    _mm256_storeu_ps(out[1] + c, _mm256_mul_ps(a10, i1)); _mm256_storeu_ps(out[1] + c + 8, _mm256_mul_ps(a11, i1));
-    _mm256_storeu_ps(out[2] + c, _mm256_mul_ps(a20, i2)); _mm256_storeu_ps(out[2] + c + 8, _mm256_mul_ps(a21, i2));
-    _mm256_storeu_ps(out[3] + c, _mm256_mul_ps(a30, i3)); _mm256_storeu_ps(out[3] + c + 8, _mm256_mul_ps(a31, i3));
+#define BLD_ADD(o, x) _mm256_storeu_ps((o), _mm256_add_ps(_mm256_loadu_ps(o), (x)))
+    BLD_ADD(o0 + c, a00); BLD_ADD(o0 + c + 8, a01); BLD_ADD(o1 + c, a10); BLD_ADD(o1 + c + 8, a11);
+    BLD_ADD(o2 + c, a20); BLD_ADD(o2 + c + 8, a21); BLD_ADD(o3 + c, a30); BLD_ADD(o3 + c + 8, a31);
   }
   for (; c + 8 <= head_width; c += 8) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -128,8 +130,8 @@ BLD_AVX2 static void values_avx2(const float *restrict s, size_t key_count, size
       a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(p2 + j), v0, a2);
       a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(p3 + j), v0, a3);
     }
-    _mm256_storeu_ps(out[0] + c, _mm256_mul_ps(a0, i0)); _mm256_storeu_ps(out[1] + c, _mm256_mul_ps(a1, i1));
-    _mm256_storeu_ps(out[2] + c, _mm256_mul_ps(a2, i2)); _mm256_storeu_ps(out[3] + c, _mm256_mul_ps(a3, i3));
+    BLD_ADD(o0 + c, a0); BLD_ADD(o1 + c, a1); BLD_ADD(o2 + c, a2); BLD_ADD(o3 + c, a3);
+#undef BLD_ADD
   }
   for (; c < head_width; ++c) {
     float t0 = 0, t1 = 0, t2 = 0, t3 = 0;
@@ -137,13 +139,11 @@ BLD_AVX2 static void values_avx2(const float *restrict s, size_t key_count, size
       const float vv = v[j * width + c];
       t0 += p0[j] * vv; t1 += p1[j] * vv; t2 += p2[j] * vv; t3 += p3[j] * vv;
     }
-    out[0][c] = t0 * inv[0]; out[1][c] = t1 * inv[1]; out[2][c] = t2 * inv[2]; out[3][c] = t3 * inv[3];
+    o0[c] += t0; o1[c] += t1; o2[c] += t2; o3[c] += t3;
   }
 }
 
-// Eight query rows at a time (AVX-512 only): each pass over a head's packed keys and values serves twice as
-// many rows as the four-row kernels, halving the key/value traffic, which at 4096 keys × 40 floats (640 KB
-// each) does not stay in L2.
+// Eight query rows at a time (AVX-512 only): 32 registers hold 8 rows x 2-3 vectors of accumulators.
 
 /// Scores for eight rows: two key panels (32 keys) × eight rows per step, 16 accumulators.
 BLD_AVX512 static void scores8_avx512(const float *const q[8], const float *restrict kp, size_t stride,
@@ -180,93 +180,119 @@ BLD_AVX512 static void scores8_avx512(const float *const q[8], const float *rest
   }
 }
 
-/// Values for eight rows and `nv` ≤ 3 column vectors of 16 starting at column c (24 accumulators at most).
+/// Values for eight rows and `nv` ≤ 3 column vectors of 16 starting at column c (24 accumulators at most),
+/// added to the rows of `acc` (head_width apart).
 BLD_AVX512 __attribute__((always_inline)) static inline void values8_avx512_chunk(
     const float *const p[8], size_t keys, const float *restrict v, size_t width, size_t c, size_t count,
-    const int nv, const float inv[8], float *const out[8]) {
+    const int nv, size_t head_width, float *restrict acc) {
   __mmask16 mask[3];
   for (int t = 0; t < 3; ++t) {
     const long left = (long)count - 16 * t;
     mask[t] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
   }
-  __m512 acc[8][3];
+  __m512 sum[8][3];
   for (int r = 0; r < 8; ++r)
-    for (int t = 0; t < 3; ++t) acc[r][t] = _mm512_setzero_ps();
+    for (int t = 0; t < 3; ++t) sum[r][t] = _mm512_setzero_ps();
   const float *vj = v + c;
   for (size_t j = 0; j < keys; ++j, vj += width) {
     __m512 x[3];
     for (int t = 0; t < nv; ++t) x[t] = _mm512_maskz_loadu_ps(mask[t], vj + 16 * t);
     for (int r = 0; r < 8; ++r) {
       const __m512 b = _mm512_set1_ps(p[r][j]);
-      for (int t = 0; t < nv; ++t) acc[r][t] = _mm512_fmadd_ps(b, x[t], acc[r][t]);
+      for (int t = 0; t < nv; ++t) sum[r][t] = _mm512_fmadd_ps(b, x[t], sum[r][t]);
     }
   }
   for (int r = 0; r < 8; ++r) {
-    const __m512 scale = _mm512_set1_ps(inv[r]);
-    for (int t = 0; t < nv; ++t) _mm512_mask_storeu_ps(out[r] + c + 16 * t, mask[t], _mm512_mul_ps(acc[r][t], scale));
+    float *o = acc + r * head_width + c;
+    for (int t = 0; t < nv; ++t)
+      _mm512_mask_storeu_ps(o + 16 * t, mask[t], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[t], o + 16 * t), sum[r][t]));
   }
 }
 
 BLD_AVX512 static void values8_avx512(const float *restrict s, size_t stride, size_t keys, const float *restrict v,
-                                      size_t width, size_t head_width, const float inv[8], float *const out[8]) {
+                                      size_t width, size_t head_width, float *restrict acc) {
   const float *p[8];
   for (int r = 0; r < 8; ++r) p[r] = s + r * stride;
   for (size_t c = 0; c < head_width; c += 48) {
     const size_t count = head_width - c < 48 ? head_width - c : 48;
-    if (count > 32) values8_avx512_chunk(p, keys, v, width, c, count, 3, inv, out);
-    else if (count > 16) values8_avx512_chunk(p, keys, v, width, c, count, 2, inv, out);
-    else values8_avx512_chunk(p, keys, v, width, c, count, 1, inv, out);
+    if (count > 32) values8_avx512_chunk(p, keys, v, width, c, count, 3, head_width, acc);
+    else if (count > 16) values8_avx512_chunk(p, keys, v, width, c, count, 2, head_width, acc);
+    else values8_avx512_chunk(p, keys, v, width, c, count, 1, head_width, acc);
   }
 }
 #endif
 
 void bld_attention_head_f32(const float *restrict q, const float *restrict kp, const float *restrict v,
                             float *restrict out, size_t key_count, size_t width, size_t head_width,
-                            size_t row_begin, size_t row_end, float scale, int causal, float *restrict scores) {
+                            size_t row_begin, size_t row_end, float scale, int causal, float *restrict scratch) {
+  if (row_begin >= row_end) return;
   const int simd = bld_has_avx2();
   const int wide = bld_has_avx512();
-  const size_t stride = bld_padded_key_count(key_count);  // score rows cover whole key panels
-  // AVX-512 takes eight query rows per pass, the other levels four.
-#if BLD_X86_SIMD
+  // AVX-512 takes eight query rows per kernel pass, the other levels four. Rows past the block's end repeat
+  // its last row in their own accumulator slots (computed, never written out), so kernels run full groups.
   const size_t group = wide ? 8 : 4;
-#else
-  const size_t group = 4;
-#endif
-  for (size_t r0 = row_begin; r0 < row_end; r0 += group) {
-    const size_t rows = row_end - r0 < group ? row_end - r0 : group;
-    // Keys any row of this group may see; rows past the group's end repeat its last row (same result,
-    // written twice) so the kernels always run full groups.
-    size_t keys = key_count;
-    if (causal && r0 + rows < keys) keys = r0 + rows;
-    const float *qr[8];
-    float *orow[8];
-    for (size_t r = 0; r < group; ++r) {
-      const size_t row = r0 + (r < rows ? r : rows - 1);
-      qr[r] = q + row * width;
-      orow[r] = out + row * width;
-    }
+  const size_t rows = row_end - row_begin, slots = (rows + group - 1) / group * group;
+  float *scores = scratch;                                 // group x KEY_BLOCK
+  float *acc = scores + group * BLD_ATTENTION_KEY_BLOCK;   // slots x head_width, unnormalised outputs
+  float *maxima = acc + slots * head_width;                // running row maxima
+  float *sums = maxima + slots;                            // running row sums of exp(s − max)
+  for (size_t i = 0; i < slots * head_width; ++i) acc[i] = 0.0f;
+  for (size_t i = 0; i < slots; ++i) maxima[i] = -INFINITY, sums[i] = 0.0f;
+  // Causal rows see keys 0...row: no row of the block sees past its last row.
+  const size_t visible = causal && row_end < key_count ? row_end : key_count;
+  for (size_t kb = 0; kb < visible; kb += BLD_ATTENTION_KEY_BLOCK) {
+    const size_t block_keys = visible - kb < BLD_ATTENTION_KEY_BLOCK ? visible - kb : BLD_ATTENTION_KEY_BLOCK;
+    const float *kp_block = kp + kb * head_width, *v_block = v + kb * width;
+    for (size_t g0 = 0; g0 < slots; g0 += group) {
+      const size_t last_row = row_begin + (g0 + group < rows ? g0 + group : rows) - 1;
+      size_t keys = block_keys;  // keys of this block any row of the group sees
+      if (causal) keys = last_row + 1 <= kb ? 0 : (last_row + 1 - kb < keys ? last_row + 1 - kb : keys);
+      if (keys == 0) continue;
+      const float *qr[8];
+      for (size_t r = 0; r < group; ++r) {
+        const size_t slot = g0 + r < rows ? g0 + r : rows - 1;
+        qr[r] = q + (row_begin + slot) * width;
+      }
 #if BLD_X86_SIMD
-    if (wide) scores8_avx512(qr, kp, stride, head_width, keys, scale, scores);
-    else if (simd) scores_avx2(qr, kp, stride, head_width, keys, scale, scores);
-    else scores_scalar(qr, rows, kp, stride, head_width, keys, scale, scores);
+      if (wide) scores8_avx512(qr, kp_block, BLD_ATTENTION_KEY_BLOCK, head_width, keys, scale, scores);
+      else if (simd) scores_avx2(qr, kp_block, BLD_ATTENTION_KEY_BLOCK, head_width, keys, scale, scores);
+      else scores_scalar(qr, group, kp_block, BLD_ATTENTION_KEY_BLOCK, head_width, keys, scale, scores);
 #else
-    scores_scalar(qr, rows, kp, stride, head_width, keys, scale, scores);
+      scores_scalar(qr, group, kp_block, BLD_ATTENTION_KEY_BLOCK, head_width, keys, scale, scores);
 #endif
-    // The SIMD paths filled every score row of the group (duplicates included) and read them all back.
-    // Unnormalised weights exp(s − max); the 1 / sum is applied to the output rows instead.
-    const size_t filled = simd ? group : rows;
-    float inv[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-    for (size_t r = 0; r < filled; ++r) {
-      const size_t row = r0 + (r < rows ? r : rows - 1);
-      const size_t valid = causal && row + 1 < keys ? row + 1 : keys;
-      inv[r] = (float)(1.0 / bld_exp_shifted_row_f32(scores + r * stride, keys, valid));
-    }
+      // Online softmax: exp(s − m_new) in place, sum and earlier outputs rescaled by exp(m_old − m_new).
+      for (size_t r = 0; r < group; ++r) {
+        const size_t slot = g0 + r, row = row_begin + (slot < rows ? slot : rows - 1);
+        float *s = scores + r * BLD_ATTENTION_KEY_BLOCK;
+        if (causal && row < kb) {  // this row sees none of the block
+          for (size_t j = 0; j < keys; ++j) s[j] = 0.0f;
+          continue;
+        }
+        const size_t valid = causal && row + 1 - kb < keys ? row + 1 - kb : keys;
+        const float block_max = bld_row_max_f32(s, valid);
+        const float m_new = block_max > maxima[slot] ? block_max : maxima[slot];
+        const float correction = maxima[slot] == -INFINITY ? 0.0f : expf(maxima[slot] - m_new);
+        sums[slot] = sums[slot] * correction + (float)bld_exp_minus_row_f32(s, keys, valid, m_new);
+        maxima[slot] = m_new;
+        if (correction != 1.0f) {
+          float *o = acc + slot * head_width;
+          for (size_t c = 0; c < head_width; ++c) o[c] *= correction;
+        }
+      }
+      float *acc_group = acc + g0 * head_width;
 #if BLD_X86_SIMD
-    if (wide) values8_avx512(scores, stride, keys, v, width, head_width, inv, orow);
-    else if (simd) values_avx2(scores, stride, keys, v, width, head_width, inv, orow);
-    else values_scalar(scores, stride, rows, keys, v, width, head_width, inv, orow);
+      if (wide) values8_avx512(scores, BLD_ATTENTION_KEY_BLOCK, keys, v_block, width, head_width, acc_group);
+      else if (simd) values_avx2(scores, BLD_ATTENTION_KEY_BLOCK, keys, v_block, width, head_width, acc_group);
+      else values_scalar(scores, BLD_ATTENTION_KEY_BLOCK, group, keys, v_block, width, head_width, acc_group);
 #else
-    values_scalar(scores, stride, rows, keys, v, width, head_width, inv, orow);
+      values_scalar(scores, BLD_ATTENTION_KEY_BLOCK, group, keys, v_block, width, head_width, acc_group);
 #endif
+    }
+  }
+  for (size_t slot = 0; slot < rows; ++slot) {
+    const float inverse = 1.0f / sums[slot];
+    const float *o = acc + slot * head_width;
+    float *destination = out + (row_begin + slot) * width;
+    for (size_t c = 0; c < head_width; ++c) destination[c] = o[c] * inverse;
   }
 }

@@ -65,15 +65,25 @@ void bld_gemm_blocking(size_t l1_bytes, size_t l2_bytes, size_t l3_bytes_per_cor
   plan->nc = nc;
 }
 
+size_t bld_gemm_k_block(const bld_gemm_plan *plan, size_t k) {
+  // Up to 5/4 of KC stays one block (k = 320 in a 288-KC plan would otherwise leave a 32-deep remainder that
+  // reloads C for little work); longer reductions are cut into equal blocks of at most KC.
+  if (k <= plan->kc + plan->kc / 4) return k;
+  const size_t blocks = (k + plan->kc - 1) / plan->kc;
+  const size_t kc = (k + blocks - 1) / blocks;
+  return (kc + 7) / 8 * 8;
+}
+
 int bld_gemm_bf16_supported(const bld_gemm_plan *plan) {
   return plan->kernel == BLD_GEMM_AVX512 && bld_cpu()->has_avx512_bf16;
 }
 
 size_t bld_gemm_scratch_floats(const bld_gemm_plan *plan) {
-  // fp32 packed A and B blocks, bf16 pair panels of both (half the floats, k rounded up to even), and
-  // 64-byte alignment slack for each of the four regions.
-  const size_t a = plan->mc * plan->kc, b = plan->kc * plan->nc;
-  const size_t pairs = (plan->mc * (plan->kc + 1) + (plan->kc + 1) * plan->nc) / 2;
+  // fp32 packed A and B blocks of the deepest K block (5/4 KC), bf16 pair panels of both (half the floats, k
+  // rounded up to even), and 64-byte alignment slack for each of the four regions.
+  const size_t kc = plan->kc + plan->kc / 4;
+  const size_t a = plan->mc * kc, b = kc * plan->nc;
+  const size_t pairs = (plan->mc * (kc + 1) + (kc + 1) * plan->nc) / 2;
   return a + b + pairs + 4 * 16;
 }
 
@@ -137,7 +147,7 @@ static void gemm_blocked(const bld_gemm_plan *plan, const gemm_call *g, int bf16
     return;
   }
   const bld_gemm_family *family = family_of(plan);
-  const size_t MR = plan->mr, NR = plan->nr, KC = plan->kc, MC = plan->mc, NC = plan->nc;
+  const size_t MR = plan->mr, NR = plan->nr, KC = bld_gemm_k_block(plan, g->k), MC = plan->mc, NC = plan->nc;
   bf16 = bf16 && bld_gemm_bf16_supported(plan);
   float *packed_a = align64(scratch);
   float *packed_b = align64(packed_a + MC * KC);
@@ -195,15 +205,15 @@ void bld_gemm_f32(const bld_gemm_plan *plan, int trans_a, int trans_b, size_t m,
 
 // MARK: - Pre-packed A (weights packed once)
 //
-// Layout of a pre-packed op(A) (m x k): for each KC block of k starting at pc, the block's MR-row panels over
-// all m rows (as the family's pack_a writes them), at offset pc * round_up(m, MR). A panel starting at row i
-// within that block sits at + i * kc.
+// Layout of a pre-packed op(A) (m x k): for each K block of k (bld_gemm_k_block) starting at pc, the block's
+// MR-row panels over all m rows (as the family's pack_a writes them), at offset pc * round_up(m, MR). A panel
+// starting at row i within that block sits at + i * kc.
 
 void bld_gemm_pack_a_f32(const bld_gemm_plan *plan, int trans_a, size_t m, size_t k, const float *a, size_t lda,
                          float *out) {
-  const size_t padded = (m + plan->mr - 1) / plan->mr * plan->mr;
-  for (size_t pc = 0; pc < k; pc += plan->kc) {
-    const size_t kc = min_size(plan->kc, k - pc);
+  const size_t padded = (m + plan->mr - 1) / plan->mr * plan->mr, block = bld_gemm_k_block(plan, k);
+  for (size_t pc = 0; pc < k; pc += block) {
+    const size_t kc = min_size(block, k - pc);
     family_of(plan)->pack_a(trans_a, m, kc, trans_a ? a + pc * lda : a + pc, lda, out + pc * padded);
   }
 }

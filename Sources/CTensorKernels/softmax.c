@@ -60,12 +60,16 @@ BLD_AVX2 static void softmax_row_avx2(float *restrict row, size_t width, size_t 
 }
 #endif
 
-static double exp_shifted_scalar(float *restrict row, size_t width, size_t valid) {
+static float row_max_scalar(const float *restrict row, size_t valid) {
   float maximum = -INFINITY;
   for (size_t i = 0; i < valid; ++i) maximum = row[i] > maximum ? row[i] : maximum;
+  return maximum;
+}
+
+static double exp_minus_scalar(float *restrict row, size_t width, size_t valid, float shift) {
   double sum = 0.0;
   for (size_t i = 0; i < valid; ++i) {
-    row[i] = expf(row[i] - maximum);
+    row[i] = expf(row[i] - shift);
     sum += row[i];
   }
   for (size_t i = valid; i < width; ++i) row[i] = 0.0f;
@@ -73,13 +77,18 @@ static double exp_shifted_scalar(float *restrict row, size_t width, size_t valid
 }
 
 #if BLD_X86_SIMD
-BLD_AVX2 static double exp_shifted_avx2(float *restrict row, size_t width, size_t valid) {
+BLD_AVX2 static float row_max_avx2(const float *restrict row, size_t valid) {
   const size_t vector_end = valid & ~(size_t)7;
   __m256 max8 = _mm256_set1_ps(-INFINITY);
   for (size_t i = 0; i < vector_end; i += 8) max8 = _mm256_max_ps(max8, _mm256_loadu_ps(row + i));
   float maximum = bld_hmax8(max8);
   for (size_t i = vector_end; i < valid; ++i) maximum = row[i] > maximum ? row[i] : maximum;
-  const __m256 m8 = _mm256_set1_ps(maximum);
+  return maximum;
+}
+
+BLD_AVX2 static double exp_minus_avx2(float *restrict row, size_t width, size_t valid, float shift) {
+  const size_t vector_end = valid & ~(size_t)7;
+  const __m256 m8 = _mm256_set1_ps(shift);
   // Two double accumulators of 4 lanes: precise, and no serial dependency on one scalar sum.
   __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
   for (size_t i = 0; i < vector_end; i += 8) {
@@ -92,22 +101,25 @@ BLD_AVX2 static double exp_shifted_avx2(float *restrict row, size_t width, size_
   _mm256_storeu_pd(lanes, _mm256_add_pd(lo, hi));
   double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
   for (size_t i = vector_end; i < valid; ++i) {
-    row[i] = expf(row[i] - maximum);
+    row[i] = expf(row[i] - shift);
     sum += row[i];
   }
   for (size_t i = valid; i < width; ++i) row[i] = 0.0f;
   return sum;
 }
-#endif
 
-#if BLD_X86_SIMD
-BLD_AVX512 static double exp_shifted_avx512(float *restrict row, size_t width, size_t valid) {
+BLD_AVX512 static float row_max_avx512(const float *restrict row, size_t valid) {
   const size_t vector_end = valid & ~(size_t)15;
   __m512 max16 = _mm512_set1_ps(-INFINITY);
   for (size_t i = 0; i < vector_end; i += 16) max16 = _mm512_max_ps(max16, _mm512_loadu_ps(row + i));
   float maximum = _mm512_reduce_max_ps(max16);
   for (size_t i = vector_end; i < valid; ++i) maximum = row[i] > maximum ? row[i] : maximum;
-  const __m512 m16 = _mm512_set1_ps(maximum);
+  return maximum;
+}
+
+BLD_AVX512 static double exp_minus_avx512(float *restrict row, size_t width, size_t valid, float shift) {
+  const size_t vector_end = valid & ~(size_t)15;
+  const __m512 m16 = _mm512_set1_ps(shift);
   __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();  // double sums
   for (size_t i = 0; i < vector_end; i += 16) {
     const __m512 e = bld_exp16(_mm512_sub_ps(_mm512_loadu_ps(row + i), m16));
@@ -117,7 +129,7 @@ BLD_AVX512 static double exp_shifted_avx512(float *restrict row, size_t width, s
   }
   double sum = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
   for (size_t i = vector_end; i < valid; ++i) {
-    row[i] = expf(row[i] - maximum);
+    row[i] = expf(row[i] - shift);
     sum += row[i];
   }
   for (size_t i = valid; i < width; ++i) row[i] = 0.0f;
@@ -125,12 +137,20 @@ BLD_AVX512 static double exp_shifted_avx512(float *restrict row, size_t width, s
 }
 #endif
 
-double bld_exp_shifted_row_f32(float *restrict row, size_t width, size_t valid) {
+float bld_row_max_f32(const float *restrict row, size_t valid) {
 #if BLD_X86_SIMD
-  if (bld_has_avx512()) return exp_shifted_avx512(row, width, valid);
-  if (bld_has_avx2()) return exp_shifted_avx2(row, width, valid);
+  if (bld_has_avx512()) return row_max_avx512(row, valid);
+  if (bld_has_avx2()) return row_max_avx2(row, valid);
 #endif
-  return exp_shifted_scalar(row, width, valid);
+  return row_max_scalar(row, valid);
+}
+
+double bld_exp_minus_row_f32(float *restrict row, size_t width, size_t valid, float shift) {
+#if BLD_X86_SIMD
+  if (bld_has_avx512()) return exp_minus_avx512(row, width, valid, shift);
+  if (bld_has_avx2()) return exp_minus_avx2(row, width, valid, shift);
+#endif
+  return exp_minus_scalar(row, width, valid, shift);
 }
 
 void bld_softmax_row_f32(float *restrict row, size_t width, size_t valid, float scale) {

@@ -164,11 +164,12 @@ BLD_AVX512 static void weights_packed_avx512(size_t mr, size_t kc, const float *
 void bld_winograd_f4_weights_packed_f32(const bld_gemm_plan *plan, const float *restrict weight,
                                         size_t out_channels, size_t in_channels, size_t panel_begin,
                                         size_t panel_end, float *restrict packed, size_t point_stride) {
+  const size_t kc = bld_gemm_k_block(plan, in_channels);
   if (plan->kernel == BLD_GEMM_AVX512)
-    weights_packed_avx512(plan->mr, plan->kc, weight, out_channels, in_channels, panel_begin, panel_end, packed,
+    weights_packed_avx512(plan->mr, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed,
                           point_stride);
   else
-    weights_packed_avx2(plan->mr, plan->kc, weight, out_channels, in_channels, panel_begin, panel_end, packed,
+    weights_packed_avx2(plan->mr, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed,
                         point_stride);
 }
 

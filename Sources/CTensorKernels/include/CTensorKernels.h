@@ -50,9 +50,13 @@ void bld_softmax_rows_f32(float *restrict x, size_t width, size_t row_begin, siz
 /// Softmax of one row in place: entries [0, valid) after multiplying by `scale`; entries [valid, width) set to 0.
 void bld_softmax_row_f32(float *restrict row, size_t width, size_t valid, float scale);
 
-/// Replaces row[i] by exp(row[i] − max) for i < valid (max over those entries) and zeroes [valid, width);
-/// returns the sum of the exponentials (accumulated in double). Unnormalised softmax.
-double bld_exp_shifted_row_f32(float *restrict row, size_t width, size_t valid);
+/// The maximum of row[0, valid) (−∞ when valid is 0).
+float bld_row_max_f32(const float *restrict row, size_t valid);
+
+/// Replaces row[i] by exp(row[i] − shift) for i < valid and zeroes [valid, width); returns the sum of the
+/// exponentials (accumulated in double).
+double bld_exp_minus_row_f32(float *restrict row, size_t width, size_t valid, float shift);
+
 
 /// Keys per panel of the packed key layout of bld_attention_head_f32.
 #define BLD_KEY_PANEL 16
@@ -67,14 +71,24 @@ static inline size_t bld_padded_key_count(size_t key_count) {
 void bld_pack_keys_f32(const float *restrict k, size_t key_count, size_t width, size_t head_width,
                        float *restrict packed);
 
-/// Fused attention of one (batch, head) for query rows [row_begin, row_end): scores against all keys (or keys
-/// 0...row when causal), softmax(scale · scores), times values. q, v, out point at the head's first element,
-/// rows of stride `width`; kp holds the head's keys packed by bld_pack_keys_f32. scores: scratch of
-/// 8 * bld_padded_key_count(key_count) floats (eight query rows at a time with AVX-512, four otherwise). No BLAS;
-/// safe in a parallel region.
+/// Keys per block of bld_attention_head_f32: a block's scores, keys and values are used by every query row of
+/// the call before the next block is read.
+#define BLD_ATTENTION_KEY_BLOCK 256
+
+/// Scratch floats bld_attention_head_f32 needs for up to `rows` query rows of a `head_width`-wide head: one key
+/// block of scores for eight rows, and per row (rounded up to 8) its output accumulator, running max and sum.
+static inline size_t bld_attention_scratch_floats(size_t rows, size_t head_width) {
+  const size_t slots = (rows + 7) / 8 * 8;
+  return 8 * BLD_ATTENTION_KEY_BLOCK + slots * (head_width + 2);
+}
+
+/// Fused attention of one (batch, head) for query rows [row_begin, row_end): softmax(scale · q kᵀ) v over all
+/// keys (or keys 0...row when causal), in key blocks with an online softmax. q, v, out point at the head's
+/// first element, rows of stride `width`; kp holds the head's keys packed by bld_pack_keys_f32. scratch:
+/// bld_attention_scratch_floats(row_end - row_begin, head_width) floats. No BLAS; safe in a parallel region.
 void bld_attention_head_f32(const float *restrict q, const float *restrict kp, const float *restrict v,
                             float *restrict out, size_t key_count, size_t width, size_t head_width,
-                            size_t row_begin, size_t row_end, float scale, int causal, float *restrict scores);
+                            size_t row_begin, size_t row_end, float scale, int causal, float *restrict scratch);
 
 /// Element-wise activations over [begin, end). kind: 0 SiLU, 1 GELU (erf), 2 GELU (tanh), 3 quick GELU.
 void bld_activation_f32(const float *restrict x, float *restrict y, size_t begin, size_t end, int kind);
@@ -146,6 +160,10 @@ bld_gemm_plan bld_gemm_plan_for(int simd_level);
 /// 3/4 of L1 (the same KC for every family), the A block in a quarter of L2, the B block in half of this
 /// core's share of L3.
 void bld_gemm_blocking(size_t l1_bytes, size_t l2_bytes, size_t l3_bytes_per_core, bld_gemm_plan *plan);
+
+/// The depth of the K blocks of a product with reduction length k: k itself up to 5/4 of plan->kc, otherwise
+/// equal blocks of at most plan->kc (rounded up to a multiple of 8; the last block may be shorter).
+size_t bld_gemm_k_block(const bld_gemm_plan *plan, size_t k);
 
 /// Whether `plan` runs bf16 operands (AVX-512 family on a CPU with AVX512_BF16).
 int bld_gemm_bf16_supported(const bld_gemm_plan *plan);

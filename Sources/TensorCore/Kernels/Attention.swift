@@ -8,13 +8,13 @@ public let attentionQueryTileRows = 256
 /// query tiles, where the large reduction makes BLAS faster.
 public let attentionFusedHeadWidthLimit = 128
 
-/// Query rows the fused kernel scores at once per thread (eight with AVX-512, four on other levels; the
-/// scratch is sized for eight).
-let attentionFusedRows = 8
+/// Query rows per work item of the fused kernel: each block of keys and values is read once for these rows.
+let attentionFusedBlockRows = 64
 
-/// The number of score floats `scaledDotProductAttention` holds at once (over all threads), against
+/// The number of scratch floats `scaledDotProductAttention` holds at once (over all threads), against
 /// `B × H × Tq × Tk` for a full score matrix:
-/// - heads up to `attentionFusedHeadWidthLimit` wide: `8 × keyCount` per thread (keys rounded up to 16);
+/// - heads up to `attentionFusedHeadWidthLimit` wide: per thread, one key block of scores for eight query rows
+///   (8 × 256) and 64 rows of output accumulators (`64 × (headWidth + 2)`), whatever the key count;
 /// - wider heads: `min(queryCount, attentionQueryTileRows) × keyCount`.
 ///
 /// The fused path also holds one packed copy of the keys (the size of `key`, keys rounded up to 16).
@@ -22,7 +22,7 @@ public func attentionScoreWorkspaceElements(
   queryCount: Int, keyCount: Int, headWidth: Int, threadCount: Int = ComputeOptions.threadCount
 ) -> Int {
   headWidth <= attentionFusedHeadWidthLimit
-    ? max(1, threadCount) * attentionFusedRows * ((keyCount + 15) / 16 * 16)
+    ? max(1, threadCount) * bld_attention_scratch_floats(attentionFusedBlockRows, headWidth)
     : min(queryCount, attentionQueryTileRows) * keyCount
 }
 
@@ -32,8 +32,10 @@ public func attentionScoreWorkspaceElements(
 /// → `[B, Tq, H·d]`. With `causal`, query `i` attends to keys `0...i` only (CLIP's text mask; PyTorch's
 /// `is_causal`, aligned top-left when `Tq ≠ Tk`).
 ///
-/// Heads up to `attentionFusedHeadWidthLimit` wide run a fused C kernel (scores, softmax and values for eight
-/// query rows at a time with AVX-512, four otherwise) in parallel over batch × head × query blocks, without BLAS. Wider heads use BLAS GEMMs on
+/// Heads up to `attentionFusedHeadWidthLimit` wide run a fused C kernel in parallel over batch × head × blocks of
+/// 64 query rows, without BLAS: keys and values are visited in blocks of 256 with an online softmax (running
+/// maximum and sum), so each block is read once for all 64 rows and no score row longer than a block exists
+/// (scores and values for eight query rows at a time with AVX-512, four otherwise). Wider heads use GEMMs on
 /// tiles of `attentionQueryTileRows` query rows with a parallel softmax in between. Extra memory is given by
 /// `attentionScoreWorkspaceElements`.
 public func scaledDotProductAttention(
@@ -74,16 +76,17 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, headCount
     }
   }
   // Work items: (batch·head, block of query rows). Blocks are small enough to balance two or more threads
-  // even for one head, large enough to amortise the per-item set-up.
-  let blockRows = 64
+  // even for one head, large enough that each key/value block serves many rows.
+  let blockRows = attentionFusedBlockRows
   let blocks = (queryCount + blockRows - 1) / blockRows
   return Tensor(shape: query.shape) { out in
     query.withUnsafeBufferPointer { q in
       value.withUnsafeBufferPointer { v in
         packedKeys.withUnsafeBufferPointer { kp in
           parallelChunks(heads * blocks, costPerItem: blockRows * keyCount * headWidth * 4) { range in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: attentionFusedRows * paddedKeys)
-            defer { scores.deallocate() }
+            let scratch = UnsafeMutablePointer<Float>.allocate(
+              capacity: bld_attention_scratch_floats(blockRows, headWidth))
+            defer { scratch.deallocate() }
             for item in range {
               let (head, block) = item.quotientAndRemainder(dividingBy: blocks)
               let (b, h) = head.quotientAndRemainder(dividingBy: headCount)
@@ -92,7 +95,7 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, headCount
               bld_attention_head_f32(
                 q.baseAddress! + offset, kp.baseAddress! + head * paddedKeys * headWidth, v.baseAddress! + keyOffset,
                 out.baseAddress! + offset, keyCount, width, headWidth,
-                block * blockRows, min(queryCount, (block + 1) * blockRows), scale, causal ? 1 : 0, scores)
+                block * blockRows, min(queryCount, (block + 1) * blockRows), scale, causal ? 1 : 0, scratch)
             }
           }
         }
