@@ -77,12 +77,20 @@ public enum VectorExtension: Int, Sendable, Comparable, CaseIterable {
   public static func < (a: VectorExtension, b: VectorExtension) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// Runs `body(range)` over `count` items split into at most `ComputeOptions.threadCount` contiguous chunks.
+/// Runs `body(range)` over `count` items split into contiguous pieces, on up to `ComputeOptions.threadCount`
+/// threads.
 ///
-/// Chunks run concurrently; `body` must only touch the part of the output its range owns and must not
-/// call BLAS (`sgemm` checks this: every chunk, threaded or not, runs marked as inside a parallel region).
-/// Small workloads (`count * costPerItem` below `minimumWork`) run on the calling thread.
-func parallelChunks(_ count: Int, costPerItem: Int = 1, minimumWork: Int = 1 << 14, _ body: (Range<Int>) -> Void) {
+/// There are up to four pieces per thread (at least one per thread, at most `maximumPieces` beyond that),
+/// handed out in order as threads become free, so a thread slowed by another process (a shared VM, a CPU
+/// quota) takes fewer pieces instead of holding the others up. Callers whose pieces repeat set-up work (a
+/// GEMM re-packs the shared operand per piece) cap the count with `maximumPieces`. Pieces run
+/// concurrently; `body` must only touch the part of the output its range owns and must not call BLAS (`sgemm`
+/// checks this: every piece, threaded or not, runs marked as inside a parallel region). Small workloads
+/// (`count * costPerItem` below `minimumWork`) run on the calling thread in one piece.
+func parallelChunks(
+  _ count: Int, costPerItem: Int = 1, minimumWork: Int = 1 << 14, maximumPieces: Int = .max,
+  _ body: (Range<Int>) -> Void
+) {
   guard count > 0 else { return }
   let threads = min(ComputeOptions.threadCount, count)
   if threads <= 1 || count * costPerItem < minimumWork {
@@ -91,16 +99,19 @@ func parallelChunks(_ count: Int, costPerItem: Int = 1, minimumWork: Int = 1 << 
     bld_parallel_region_leave()
     return
   }
-  let chunk = (count + threads - 1) / threads
+  let pieces = min(count, threads * 4, max(threads, maximumPieces))
+  let next = Atomic<Int>(0)
   withoutActuallyEscaping(body) { escaping in
-    // Each chunk writes a disjoint range, and concurrentPerform returns only after all chunks finish.
+    // Each piece writes a disjoint range, and concurrentPerform returns only after all workers finish.
     nonisolated(unsafe) let work = escaping
-    DispatchQueue.concurrentPerform(iterations: threads) { part in
-      let start = part * chunk
-      let end = min(count, start + chunk)
-      guard start < end else { return }
+    DispatchQueue.concurrentPerform(iterations: threads) { _ in
       bld_parallel_region_enter()
-      work(start..<end)
+      while true {
+        let piece = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        guard piece < pieces else { break }
+        // Piece p covers [p·count/pieces, (p+1)·count/pieces): sizes differ by at most one item.
+        work((piece * count / pieces)..<((piece + 1) * count / pieces))
+      }
       bld_parallel_region_leave()
     }
   }

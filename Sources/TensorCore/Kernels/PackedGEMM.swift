@@ -28,6 +28,10 @@ func packedSGEMM(
   problem.runInParallel()
 }
 
+/// The fewest rows (or columns) a GEMM piece gets when the product is split across threads: each piece packs
+/// the whole shared operand again, which costs about 3 % of the piece's work at this extent.
+let gemmPieceExtent = 1024
+
 /// One GEMM in the kernel's frame (C addressed by row and column strides), split across threads.
 private struct GEMMProblem {
   var plan: GEMMPlan
@@ -72,16 +76,22 @@ private struct GEMMProblem {
     let (tileRows, tileColumns) = (plan.tileRows, plan.tileColumns)
     let rowTiles = (m + tileRows - 1) / tileRows
     let columnTiles = (n + tileColumns - 1) / tileColumns
-    // Small products stay on the calling thread (a dispatch costs about as much as ~1M multiply-adds).
+    // Small products stay on the calling thread (a dispatch costs about as much as ~1M multiply-adds). Each
+    // piece packs the shared operand again, so pieces keep at least `gemmPieceExtent` rows or columns.
     let minimumWork = 1 << 20
     if columnTiles >= rowTiles {
-      parallelChunks(columnTiles, costPerItem: tileColumns * m * max(k, 1), minimumWork: minimumWork) { tiles in
+      parallelChunks(
+        columnTiles, costPerItem: tileColumns * m * max(k, 1), minimumWork: minimumWork,
+        maximumPieces: n / gemmPieceExtent
+      ) { tiles in
         let first = tiles.lowerBound * tileColumns
         let last = min(n, tiles.upperBound * tileColumns)
         run(rows: 0..<m, columns: first..<last)
       }
     } else {
-      parallelChunks(rowTiles, costPerItem: tileRows * n * max(k, 1), minimumWork: minimumWork) { tiles in
+      parallelChunks(
+        rowTiles, costPerItem: tileRows * n * max(k, 1), minimumWork: minimumWork, maximumPieces: m / gemmPieceExtent
+      ) { tiles in
         let first = tiles.lowerBound * tileRows
         let last = min(m, tiles.upperBound * tileRows)
         run(rows: first..<last, columns: 0..<n)

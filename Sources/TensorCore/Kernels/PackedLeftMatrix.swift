@@ -28,7 +28,10 @@ func prepackedSGEMM(
         precision: precision)
     }
   } else {
-    parallelChunks(rowTiles, costPerItem: tileRows * n * max(k, 1), minimumWork: minimumWork) { tiles in
+    // Each row piece packs all of op(B) again: keep pieces at least `gemmPieceExtent` rows.
+    parallelChunks(
+      rowTiles, costPerItem: tileRows * n * max(k, 1), minimumWork: minimumWork, maximumPieces: m / gemmPieceExtent
+    ) { tiles in
       let rows = (tiles.lowerBound * tileRows)..<min(m, tiles.upperBound * tileRows)
       prepackedSGEMMBlock(
         plan: plan, packedA: packedA, m: m, rows: rows, n: n, k: k, transposeB: transposeB, b: b, ldb: ldb, c: c,
