@@ -131,6 +131,9 @@ typedef struct {
   const float *a;
   size_t lda;
   const float *packed_a;
+  // op(B) pre-packed as panels for all n columns, or NULL; columns [column_begin, column_end) are computed.
+  const float *packed_b;
+  size_t column_begin, column_end;
   const float *b;
   size_t ldb;
   float beta;
@@ -141,9 +144,10 @@ typedef struct {
 static inline float *align64(void *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 static void gemm_blocked(const bld_gemm_plan *plan, const gemm_call *g, int bf16, float *scratch) {
-  if (g->row_begin >= g->row_end || g->n == 0) return;
+  if (g->row_begin >= g->row_end || g->column_begin >= g->column_end) return;
   if (g->k == 0) {
-    scale_c(g->row_end - g->row_begin, g->n, g->c + (ptrdiff_t)g->row_begin * g->rs_c, g->rs_c, g->cs_c, g->beta);
+    scale_c(g->row_end - g->row_begin, g->column_end - g->column_begin,
+            g->c + (ptrdiff_t)g->row_begin * g->rs_c + (ptrdiff_t)g->column_begin * g->cs_c, g->rs_c, g->cs_c, g->beta);
     return;
   }
   const bld_gemm_family *family = family_of(plan);
@@ -153,16 +157,21 @@ static void gemm_blocked(const bld_gemm_plan *plan, const gemm_call *g, int bf16
   float *packed_b = align64(packed_a + MC * KC);
   uint32_t *pairs_a = (uint32_t *)align64(packed_b + KC * NC);
   uint32_t *pairs_b = (uint32_t *)align64(pairs_a + MC * (KC + 1) / 2);
-  const size_t padded_m = (g->m + MR - 1) / MR * MR;
+  const size_t padded_m = (g->m + MR - 1) / MR * MR, padded_n = (g->n + NR - 1) / NR * NR;
   float buffer[BLD_GEMM_MAX_TILE] __attribute__((aligned(64)));
-  for (size_t jc = 0; jc < g->n; jc += NC) {
-    const size_t nc = min_size(NC, g->n - jc);
+  for (size_t jc = g->column_begin; jc < g->column_end; jc += NC) {
+    const size_t nc = min_size(NC, g->column_end - jc);
     for (size_t pc = 0; pc < g->k; pc += KC) {
       const size_t kc = min_size(KC, g->k - pc), pairs = (kc + 1) / 2;
       const float block_beta = pc == 0 ? g->beta : 1.0f;
-      family->pack_b(g->trans_b, kc, nc, g->trans_b ? g->b + jc * g->ldb + pc : g->b + pc * g->ldb + jc, g->ldb,
-                     packed_b);
-      if (bf16) bld_gemm_avx512_pair_panels(packed_b, (nc + NR - 1) / NR, kc, NR, pairs_b);
+      const float *b_block = packed_b;
+      if (g->packed_b) {
+        b_block = g->packed_b + pc * padded_n + jc * kc;
+      } else {
+        family->pack_b(g->trans_b, kc, nc, g->trans_b ? g->b + jc * g->ldb + pc : g->b + pc * g->ldb + jc, g->ldb,
+                       packed_b);
+      }
+      if (bf16) bld_gemm_avx512_pair_panels(b_block, (nc + NR - 1) / NR, kc, NR, pairs_b);
       for (size_t ic = g->row_begin; ic < g->row_end; ic += MC) {
         const size_t mc = min_size(MC, g->row_end - ic);
         const float *a_block = packed_a;
@@ -186,7 +195,7 @@ static void gemm_blocked(const bld_gemm_plan *plan, const gemm_call *g, int bf16
               bld_gemm_avx512_micro_kernel_bf16(pairs, pairs_a + (ir / MR) * pairs * MR, pairs_b + (jr / NR) * pairs * NR,
                                                 out, ldc, out_beta);
             } else {
-              family->micro_kernel(kc, a_block + ir * kc, packed_b + jr * kc, out, ldc, out_beta);
+              family->micro_kernel(kc, a_block + ir * kc, b_block + jr * kc, out, ldc, out_beta);
             }
             if (!full) store_tile(buffer, NR, tile, g->rs_c, g->cs_c, mr, nr, block_beta);
           }
@@ -199,7 +208,7 @@ static void gemm_blocked(const bld_gemm_plan *plan, const gemm_call *g, int bf16
 void bld_gemm_f32(const bld_gemm_plan *plan, int trans_a, int trans_b, size_t m, size_t n, size_t k, const float *a,
                   size_t lda, const float *b, size_t ldb, float beta, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
                   float *scratch, int bf16) {
-  const gemm_call g = {trans_a, trans_b, m, n, k, 0, m, a, lda, NULL, b, ldb, beta, c, rs_c, cs_c};
+  const gemm_call g = {trans_a, trans_b, m, n, k, 0, m, a, lda, NULL, NULL, 0, n, b, ldb, beta, c, rs_c, cs_c};
   gemm_blocked(plan, &g, bf16, scratch);
 }
 
@@ -222,6 +231,16 @@ void bld_gemm_prepacked_a_f32(const bld_gemm_plan *plan, size_t m, size_t n, siz
                               size_t row_begin, size_t row_end, int trans_b, const float *b, size_t ldb, float beta,
                               float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch, int bf16) {
   const gemm_call g = {0, trans_b, m, n, k, row_begin, row_end < m ? row_end : m, NULL, 0, packed_a,
-                       b, ldb, beta, c, rs_c, cs_c};
+                       NULL, 0, n, b, ldb, beta, c, rs_c, cs_c};
+  gemm_blocked(plan, &g, bf16, scratch);
+}
+
+void bld_gemm_packed_b_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                           const float *packed_a, const float *packed_b, size_t row_begin, size_t row_end,
+                           size_t column_begin, size_t column_end, float beta, float *c, size_t ldc, float *scratch,
+                           int bf16) {
+  // Panel offsets use the full m and n; only rows [row_begin, row_end) x columns [column_begin, column_end).
+  const gemm_call g = {0, 0, m, n, k, row_begin, row_end < m ? row_end : m, a, lda, packed_a, packed_b,
+                       column_begin, column_end < n ? column_end : n, NULL, 0, beta, c, (ptrdiff_t)ldc, 1};
   gemm_blocked(plan, &g, bf16, scratch);
 }

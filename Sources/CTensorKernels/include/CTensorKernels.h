@@ -168,6 +168,29 @@ size_t bld_gemm_k_block(const bld_gemm_plan *plan, size_t k);
 /// Whether `plan` runs bf16 operands (AVX-512 family on a CPU with AVX512_BF16).
 int bld_gemm_bf16_supported(const bld_gemm_plan *plan);
 
+/// Floats of an im2col matrix of `reduction` rows x `positions` columns packed as GEMM right-operand panels
+/// (bld_im2col_panels_f32).
+size_t bld_im2col_panels_floats(const bld_gemm_plan *plan, size_t reduction, size_t positions);
+
+/// im2col fused with the GEMM's B packing: writes panels [panel_begin, panel_end) (NR output positions each) of
+/// the im2col matrix of output rows [row_begin, row_end) (reduction = channels * kh * kw rows, (row_end -
+/// row_begin) * out_width columns) in the layout bld_gemm_prepacked_ab_f32 reads: for the K block starting at pc
+/// (bld_gemm_k_block), panel q at panels + pc * round_up(columns, NR) + q * NR * kc, zero past the last column.
+/// Each panel's block is written sequentially. plan->nr must be at most 32.
+void bld_im2col_panels_f32(const bld_gemm_plan *plan, const float *restrict input, size_t channels, size_t height,
+                           size_t width, size_t kernel_h, size_t kernel_w, size_t stride, size_t padding,
+                           size_t out_width, size_t row_begin, size_t row_end, size_t panel_begin,
+                           size_t panel_end, float *restrict panels);
+
+/// Rows [row_begin, row_end) x columns [column_begin, column_end) (beginnings multiples of plan->mr and
+/// plan->nr) of C = A * B + beta * C with B pre-packed as panels (bld_im2col_panels_f32's layout) and A either
+/// pre-packed by bld_gemm_pack_a_f32 (packed_a) or row-major (a, lda; packed block by block, when packed_a is
+/// NULL), all with `plan`; C row-major with stride ldc (c points at element 0, 0).
+void bld_gemm_packed_b_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t k, const float *a, size_t lda,
+                           const float *packed_a, const float *packed_b, size_t row_begin, size_t row_end,
+                           size_t column_begin, size_t column_end, float beta, float *c, size_t ldc, float *scratch,
+                           int bf16);
+
 /// Floats of scratch one GEMM call with `plan` needs (fp32 or bf16), including 64-byte alignment slack.
 size_t bld_gemm_scratch_floats(const bld_gemm_plan *plan);
 

@@ -5,13 +5,13 @@ internal import CTensorKernels
 public let conv2dWorkspaceElementLimit = 4 << 20
 
 /// The number of floats of im2col workspace `conv2d` allocates for these shapes: 0 for 1×1 stride-1
-/// unpadded convolutions (a GEMM on the input itself), otherwise `C·kH·kW` times the output rows of one
-/// tile times the output width, with tiles chosen so the total stays within `conv2dWorkspaceElementLimit`
-/// (at least one output row).
+/// unpadded convolutions (a GEMM on the input itself), otherwise `C·kH·kW` times the output positions of one
+/// tile (its output rows times the output width, rounded up to whole GEMM panels of at most 32), with tiles
+/// chosen so the total stays within `conv2dWorkspaceElementLimit` plus that rounding (at least one output row).
 public func conv2dWorkspaceElements(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) -> Int {
   guard let plan = ConvolutionPlan(inputShape: inputShape, weightShape: weightShape, stride: stride, padding: padding)
   else { return 0 }
-  return plan.pointwise ? 0 : plan.reduction * plan.rowsPerTile * plan.outputWidth
+  return plan.pointwise ? 0 : plan.columnFloats(gemm: GEMMPlan.current)
 }
 
 /// The geometry of one convolution and its im2col tiling.
@@ -26,6 +26,14 @@ struct ConvolutionPlan {
   let pointwise: Bool
   /// Output rows per im2col tile; tiles are balanced so the last one is not a sliver.
   let rowsPerTile: Int
+
+  /// Floats of one tile's im2col matrix: in the GEMM's panel layout (positions rounded up to whole panels) for
+  /// a TensorCore kernel family, plain `reduction × positions` for OpenBLAS.
+  func columnFloats(gemm: GEMMPlan) -> Int {
+    let positions = rowsPerTile * outputWidth
+    guard !gemm.usesBLAS else { return reduction * positions }
+    return withUnsafePointer(to: gemm.raw) { bld_im2col_panels_floats($0, reduction, positions) }
+  }
 
   init?(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) {
     guard inputShape.count == 4, weightShape.count == 4, stride > 0, padding >= 0 else { return nil }
@@ -48,9 +56,10 @@ struct ConvolutionPlan {
 /// `input`: `[N, C, H, W]`, `weight`: `[O, C, kH, kW]`, `bias`: `[O]` or nil →
 /// `[N, O, (H + 2p − kH) / s + 1, (W + 2p − kW) / s + 1]`.
 /// 1×1 stride-1 convolutions are one GEMM on the input itself; others unfold the input into a
-/// column buffer tiled by output rows so it never exceeds `conv2dWorkspaceElementLimit` floats. When more
-/// than one GEMM runs (several images or row tiles) on a TensorCore kernel family, the weight is packed
-/// into the GEMM's panels once per call (one transient copy of the weight's size) and shared by all of them.
+/// column buffer tiled by output rows so it never exceeds `conv2dWorkspaceElementLimit` floats. On a
+/// TensorCore kernel family the weight is packed into the GEMM's panels once per call (one transient copy of
+/// the weight's size) and the input is unfolded straight into the GEMM's right-operand panels, so the
+/// products pack nothing; with OpenBLAS the plain im2col matrix goes to `cblas_sgemm`.
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
   precondition(input.rank == 4 && weight.rank == 4, "conv2d: input \(input.shape), weight \(weight.shape)")
   precondition(input.shape[1] == weight.shape[1], "conv2d: input has \(input.shape[1]) channels, weight expects \(weight.shape[1])")
@@ -63,14 +72,16 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
   let (outputHeight, outputWidth, reduction) = (plan.outputHeight, plan.outputWidth, plan.reduction)
   let outputPlane = outputHeight * outputWidth
   let rowsPerTile = plan.rowsPerTile
-  var columns = plan.pointwise ? [] : [Float](unsafeUninitializedCapacity: reduction * rowsPerTile * outputWidth) {
-    _, initialized in initialized = reduction * rowsPerTile * outputWidth  // im2col writes every element used
-  }
+  let gemmPlan = GEMMPlan.current
+  // 64-byte aligned: the micro-kernels load the panels with aligned vector loads. im2col writes every element used.
+  let columnCount = plan.pointwise ? 0 : plan.columnFloats(gemm: gemmPlan)
+  let column = UnsafeMutableRawPointer.allocate(byteCount: max(1, columnCount) * 4, alignment: 64)
+    .bindMemory(to: Float.self, capacity: max(1, columnCount))
+  defer { column.deallocate() }
 
   // The weight, as the GEMM's left operand, is packed once per call and shared by every image and tile
   // (otherwise each GEMM re-packs it: at 8×8–16×16 with 1280 channels that packing rivals the product).
   let tileCount = batch * ((outputHeight + rowsPerTile - 1) / rowsPerTile)
-  let gemmPlan = GEMMPlan.current
   let prepacked: [Float]? =
     !gemmPlan.usesBLAS && tileCount > 1
     ? weight.withUnsafeBufferPointer { w in
@@ -113,17 +124,39 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
             multiply(n: outputPlane, b: image, ldb: outputPlane, c: result)
             continue
           }
-          columns.withUnsafeMutableBufferPointer { column in
+          do {
             var rowStart = 0
             while rowStart < outputHeight {
               let rowEnd = min(outputHeight, rowStart + rowsPerTile)
               let tileWidth = (rowEnd - rowStart) * outputWidth
               // Our threads unfold the tile (no GEMM inside); then the GEMM, with its own threads, multiplies it.
-              parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
-                bld_im2col_f32(image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
-                               outputWidth, rowStart, rowEnd, range.lowerBound, range.upperBound, column.baseAddress!)
+              if !gemmPlan.usesBLAS {
+                let panels = (tileWidth + gemmPlan.tileColumns - 1) / gemmPlan.tileColumns
+                withUnsafePointer(to: gemmPlan.raw) { raw in
+                  parallelChunks(panels, costPerItem: reduction * gemmPlan.tileColumns) { range in
+                    bld_im2col_panels_f32(
+                      raw, image, channels, height, width, kernelHeight, kernelWidth, stride, padding, outputWidth,
+                      rowStart, rowEnd, range.lowerBound, range.upperBound, column)
+                  }
+                }
+                /// `result[:, tile] (+)= W · panels`, the weight pre-packed when several tiles share it.
+                func multiplyPanels(_ a: GEMMLeftOperand) {
+                  packedPanelsSGEMM(
+                    plan: gemmPlan, a: a, packedB: column, m: outputChannels, n: tileWidth, k: reduction,
+                    c: result + rowStart * outputWidth, ldc: outputPlane, beta: beta)
+                }
+                if let prepacked {
+                  prepacked.withUnsafeBufferPointer { multiplyPanels(.packed($0.baseAddress!)) }
+                } else {
+                  multiplyPanels(.rowMajor(w.baseAddress!, lda: reduction))
+                }
+              } else {
+                parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
+                  bld_im2col_f32(image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
+                                 outputWidth, rowStart, rowEnd, range.lowerBound, range.upperBound, column)
+                }
+                multiply(n: tileWidth, b: column, ldb: tileWidth, c: result + rowStart * outputWidth)
               }
-              multiply(n: tileWidth, b: column.baseAddress!, ldb: tileWidth, c: result + rowStart * outputWidth)
               rowStart = rowEnd
             }
           }
