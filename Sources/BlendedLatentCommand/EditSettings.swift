@@ -117,7 +117,7 @@ public struct EditSettings: Sendable, Equatable {
   public var fineTuneIterations: Int?
   /// A CLIP model folder to rank the batch with, or `nil`.
   public var rankingModelDirectory: String?
-  /// Compute threads, or `nil` for one per core.
+  /// Compute threads, or `nil` for the default (`ComputeOptions.defaultThreadCount`: the CPUs this process may use).
   public var threadCount: Int?
   /// The matrix-product arithmetic.
   public var precision: PrecisionChoice = .fp32
