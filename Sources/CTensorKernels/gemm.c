@@ -235,12 +235,28 @@ void bld_gemm_prepacked_a_f32(const bld_gemm_plan *plan, size_t m, size_t n, siz
   gemm_blocked(plan, &g, bf16, scratch);
 }
 
-void bld_gemm_packed_b_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                           const float *packed_a, const float *packed_b, size_t row_begin, size_t row_end,
-                           size_t column_begin, size_t column_end, float beta, float *c, size_t ldc, float *scratch,
-                           int bf16) {
+size_t bld_gemm_packed_b_floats(const bld_gemm_plan *plan, size_t k, size_t n) {
+  return (n + plan->nr - 1) / plan->nr * plan->nr * k;
+}
+
+void bld_gemm_pack_b_f32(const bld_gemm_plan *plan, int trans_b, size_t k, size_t n, const float *b, size_t ldb,
+                         size_t panel_begin, size_t panel_end, float *out) {
+  const size_t nr = plan->nr, padded = (n + nr - 1) / nr * nr, block = bld_gemm_k_block(plan, k);
+  const size_t j0 = panel_begin * nr, j1 = min_size(n, panel_end * nr);
+  if (j0 >= j1) return;
+  for (size_t pc = 0; pc < k; pc += block) {
+    const size_t kc = min_size(block, k - pc);
+    family_of(plan)->pack_b(trans_b, kc, j1 - j0, trans_b ? b + j0 * ldb + pc : b + pc * ldb + j0, ldb,
+                            out + pc * padded + j0 * kc);
+  }
+}
+
+void bld_gemm_packed_b_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t k, int trans_a, const float *a,
+                           size_t lda, const float *packed_a, const float *packed_b, size_t row_begin, size_t row_end,
+                           size_t column_begin, size_t column_end, float beta, float *c, ptrdiff_t rs_c,
+                           ptrdiff_t cs_c, float *scratch, int bf16) {
   // Panel offsets use the full m and n; only rows [row_begin, row_end) x columns [column_begin, column_end).
-  const gemm_call g = {0, 0, m, n, k, row_begin, row_end < m ? row_end : m, a, lda, packed_a, packed_b,
-                       column_begin, column_end < n ? column_end : n, NULL, 0, beta, c, (ptrdiff_t)ldc, 1};
+  const gemm_call g = {trans_a, 0, m, n, k, row_begin, row_end < m ? row_end : m, a, lda, packed_a, packed_b,
+                       column_begin, column_end < n ? column_end : n, NULL, 0, beta, c, rs_c, cs_c};
   gemm_blocked(plan, &g, bf16, scratch);
 }

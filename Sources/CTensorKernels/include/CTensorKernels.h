@@ -182,14 +182,24 @@ void bld_im2col_panels_f32(const bld_gemm_plan *plan, const float *restrict inpu
                            size_t out_width, size_t row_begin, size_t row_end, size_t panel_begin,
                            size_t panel_end, float *restrict panels);
 
+/// Floats of a whole op(B) (k x n) packed by bld_gemm_pack_b_f32.
+size_t bld_gemm_packed_b_floats(const bld_gemm_plan *plan, size_t k, size_t n);
+
+/// Packs the NR-column panels [panel_begin, panel_end) of op(B) (k x n; trans_b: B is stored n x k) into the
+/// layout bld_gemm_packed_b_f32 reads (for the K block starting at pc, panel q at out + pc * round_up(n, NR) +
+/// q * NR * kc), so one packing serves every piece of a product split by rows. out: 64-byte aligned.
+void bld_gemm_pack_b_f32(const bld_gemm_plan *plan, int trans_b, size_t k, size_t n, const float *b, size_t ldb,
+                         size_t panel_begin, size_t panel_end, float *out);
+
 /// Rows [row_begin, row_end) x columns [column_begin, column_end) (beginnings multiples of plan->mr and
-/// plan->nr) of C = A * B + beta * C with B pre-packed as panels (bld_im2col_panels_f32's layout) and A either
-/// pre-packed by bld_gemm_pack_a_f32 (packed_a) or row-major (a, lda; packed block by block, when packed_a is
-/// NULL), all with `plan`; C row-major with stride ldc (c points at element 0, 0).
-void bld_gemm_packed_b_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t k, const float *a, size_t lda,
-                           const float *packed_a, const float *packed_b, size_t row_begin, size_t row_end,
-                           size_t column_begin, size_t column_end, float beta, float *c, size_t ldc, float *scratch,
-                           int bf16);
+/// plan->nr) of C = op(A) * B + beta * C with B pre-packed as panels (bld_gemm_pack_b_f32's and
+/// bld_im2col_panels_f32's layout) and op(A) either pre-packed by bld_gemm_pack_a_f32 (packed_a) or given
+/// (a, lda, trans_a; packed block by block, when packed_a is NULL), all with `plan`. Element (i, j) of C is
+/// c[i * rs_c + j * cs_c].
+void bld_gemm_packed_b_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t k, int trans_a, const float *a,
+                           size_t lda, const float *packed_a, const float *packed_b, size_t row_begin, size_t row_end,
+                           size_t column_begin, size_t column_end, float beta, float *c, ptrdiff_t rs_c,
+                           ptrdiff_t cs_c, float *scratch, int bf16);
 
 /// Floats of scratch one GEMM call with `plan` needs (fp32 or bf16), including 64-byte alignment slack.
 size_t bld_gemm_scratch_floats(const bld_gemm_plan *plan);

@@ -32,6 +32,10 @@ func packedSGEMM(
 /// the whole shared operand again, which costs about 3 % of the piece's work at this extent.
 let gemmPieceExtent = 1024
 
+/// The largest op(B), in floats (16 Mi floats = 64 MiB), that a product split by rows packs once into shared
+/// panels; larger ones are packed by each piece.
+let sharedPackedOperandLimit = 16 << 20
+
 /// One GEMM in the kernel's frame (C addressed by row and column strides), split across threads.
 private struct GEMMProblem {
   var plan: GEMMPlan
@@ -88,6 +92,10 @@ private struct GEMMProblem {
         let last = min(n, tiles.upperBound * tileColumns)
         run(rows: 0..<m, columns: first..<last)
       }
+    } else if n * k <= sharedPackedOperandLimit && m * n * max(k, 1) >= minimumWork
+      && min(ComputeOptions.threadCount, rowTiles) > 1
+    {
+      runRowsWithSharedB()
     } else {
       parallelChunks(
         rowTiles, costPerItem: tileRows * n * max(k, 1), minimumWork: minimumWork, maximumPieces: m / gemmPieceExtent
@@ -95,6 +103,34 @@ private struct GEMMProblem {
         let first = tiles.lowerBound * tileRows
         let last = min(m, tiles.upperBound * tileRows)
         run(rows: first..<last, columns: 0..<n)
+      }
+    }
+  }
+
+  /// A product split by rows: op(B) is packed once into shared panels (in parallel), then every piece packs
+  /// only its own rows of op(A) — pieces can be as small as load balance wants.
+  private func runRowsWithSharedB() {
+    let (tileRows, tileColumns) = (plan.tileRows, plan.tileColumns)
+    let floats = withUnsafePointer(to: plan.raw) { bld_gemm_packed_b_floats($0, k, n) }
+    let packedB = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64)
+      .bindMemory(to: Float.self, capacity: floats)
+    defer { packedB.deallocate() }
+    let panels = (n + tileColumns - 1) / tileColumns
+    withUnsafePointer(to: plan.raw) { raw in
+      parallelChunks(panels, costPerItem: tileColumns * k) { range in
+        bld_gemm_pack_b_f32(
+          raw, transposeB ? 1 : 0, k, n, b, ldb, range.lowerBound, range.upperBound, packedB)
+      }
+    }
+    let rowTiles = (m + tileRows - 1) / tileRows
+    parallelChunks(rowTiles, costPerItem: tileRows * n * max(k, 1), minimumWork: 0) { tiles in
+      let rows = (tiles.lowerBound * tileRows)..<min(m, tiles.upperBound * tileRows)
+      GEMMScratchPool.shared.withScratch { scratch in
+        withUnsafePointer(to: plan.raw) { raw in
+          bld_gemm_packed_b_f32(
+            raw, m, n, k, transposeA ? 1 : 0, a, lda, nil, packedB, rows.lowerBound, rows.upperBound, 0, n, beta, c,
+            rowStride, columnStride, scratch, bfloat16 ? 1 : 0)
+        }
       }
     }
   }

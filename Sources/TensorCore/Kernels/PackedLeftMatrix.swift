@@ -69,8 +69,8 @@ func packedPanelsSGEMM(
     GEMMScratchPool.shared.withScratch { scratch in
       withUnsafePointer(to: plan.raw) { raw in
         bld_gemm_packed_b_f32(
-          raw, m, n, k, rowMajor, lda, packedA, packedB, rows.lowerBound, rows.upperBound, columns.lowerBound,
-          columns.upperBound, beta, c, ldc, scratch, bfloat16)
+          raw, m, n, k, 0, rowMajor, lda, packedA, packedB, rows.lowerBound, rows.upperBound, columns.lowerBound,
+          columns.upperBound, beta, c, ldc, 1, scratch, bfloat16)
       }
     }
   }
