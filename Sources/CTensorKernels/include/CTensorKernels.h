@@ -20,6 +20,15 @@ void bld_parallel_region_leave(void);
 /// Non-zero while the calling thread runs a parallel-region chunk (BLAS must not be called then).
 int bld_in_parallel_region(void);
 
+/// One worker's share of a parallel region: called with the caller's context and a worker index.
+typedef void (*bld_task_fn)(void *context, size_t worker);
+
+/// Runs fn(context, i) for i in [0, workers) concurrently: index 0 on the calling thread, the others on the
+/// process's pool of worker threads (thread_pool.c), which spin for 2 ms after each region before sleeping.
+/// Returns when all have finished. One region at a time: a caller that finds the pool busy runs every index
+/// itself, in order.
+void bld_parallel_run(size_t workers, bld_task_fn fn, void *context);
+
 /// Counts one product handed to OpenBLAS on the calling thread / reads that thread's count.
 void bld_note_blas_call(void);
 unsigned long bld_blas_calls_on_this_thread(void);

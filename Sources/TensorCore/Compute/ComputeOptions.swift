@@ -102,17 +102,26 @@ func parallelChunks(
   let pieces = min(count, threads * 4, max(threads, maximumPieces))
   let next = Atomic<Int>(0)
   withoutActuallyEscaping(body) { escaping in
-    // Each piece writes a disjoint range, and concurrentPerform returns only after all workers finish.
-    nonisolated(unsafe) let work = escaping
-    DispatchQueue.concurrentPerform(iterations: threads) { _ in
+    // Each piece writes a disjoint range, and bld_parallel_run returns only after every worker finished.
+    var region = ParallelRegion { _ in
       bld_parallel_region_enter()
       while true {
         let piece = next.wrappingAdd(1, ordering: .relaxed).oldValue
         guard piece < pieces else { break }
         // Piece p covers [p·count/pieces, (p+1)·count/pieces): sizes differ by at most one item.
-        work((piece * count / pieces)..<((piece + 1) * count / pieces))
+        escaping((piece * count / pieces)..<((piece + 1) * count / pieces))
       }
       bld_parallel_region_leave()
     }
+    withUnsafeMutablePointer(to: &region) { pointer in
+      bld_parallel_run(threads, { context, worker in
+        context!.assumingMemoryBound(to: ParallelRegion.self).pointee.work(worker)
+      }, pointer)
+    }
   }
+}
+
+/// The Swift side of one `bld_parallel_run` region: the closure each worker index runs.
+private struct ParallelRegion {
+  let work: (Int) -> Void
 }
