@@ -211,4 +211,13 @@ void bld_group_norm_silu_backward_f32(const float *restrict x, const float *rest
                                       const float *gamma, const float *beta, int silu, int frozen,
                                       double *restrict gamma_gradient, double *restrict beta_gradient);
 
+// MARK: - Winograd weight gradient (appended block; see winograd_backward.c)
+
+/// The adjoint of bld_winograd_f4_output_f32 (without bias): ∂M = A ∂Y Aᵀ of tiles [tile_begin, tile_end) and
+/// channels [channel_begin, channel_end) of an output gradient dy [N, C, H, W] (zero outside the image), written as
+/// 36 matrices [C][tile_end - tile_begin], matrix ξ at m + ξ * point_stride (the layout of bld_winograd_f4_input_f32).
+void bld_winograd_f4_output_gradient_f32(const float *restrict dy, size_t channels, size_t height, size_t width,
+                                         size_t tile_begin, size_t tile_end, size_t channel_begin,
+                                         size_t channel_end, float *restrict m, size_t point_stride);
+
 #endif

@@ -23,10 +23,10 @@ public struct Conv2DGradients: Sendable {
 /// `convolutionBackwardWorkspaceLimit` floats. With `computeInputGradient: false` the `Wᵀ · ∂Y` GEMM is
 /// skipped (used for the first layer of a network whose input is fixed).
 ///
-/// 3×3 stride-1 padding-1 convolutions whose gradient is large enough for Winograd (`conv2d3x3WinogradIsPreferred`
-/// on `∂Y`) take `∂X` as the forward convolution of `∂Y` with the flipped, transposed kernel
-/// (`W'[c, o, kh, kw] = W[o, c, 2 − kh, 2 − kw]`) through `conv2d3x3Winograd` (≈ 1e-5 relative error, as the
-/// forward); the weight gradient then keeps im2col + GEMM.
+/// 3×3 stride-1 padding-1 convolutions large enough for Winograd (`conv2d3x3WinogradIsPreferred`) run both
+/// gradients through Winograd F(4×4, 3×3) instead (≈ 1e-5 relative error, as the forward): `∂X` is the forward
+/// convolution of `∂Y` with the flipped, transposed kernel (`W'[c, o, kh, kw] = W[o, c, 2 − kh, 2 − kw]`) through
+/// `conv2d3x3Winograd`, and `∂W` comes from `conv2d3x3WinogradWeightGradient`.
 public func conv2dBackward(
   outputGradient: Tensor, input: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0,
   computeInputGradient: Bool = true
@@ -44,16 +44,7 @@ public func conv2dBackward(
   let outputPlane = outputHeight * outputWidth
   let inputImage = channels * height * width
   let pointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0
-  let rowsPerTile = max(1, min(outputHeight, convolutionBackwardWorkspaceLimit / max(1, reduction * outputWidth)))
-  var columns = pointwise ? [] : [Float](repeating: 0, count: reduction * rowsPerTile * outputWidth)
 
-  var weightGradient = Tensor(shape: weight.shape, repeating: 0)
-  let winogradInputGradient = computeInputGradient
-    && conv2d3x3WinogradIsPreferred(inputShape: outputGradient.shape, weightShape: [channels, outputChannels, 3, 3],
-                                    stride: stride, padding: padding)
-    && kernelHeight == 3 && kernelWidth == 3
-  // With Winograd, ∂X is computed apart and the loop below runs the weight gradient only.
-  var inputGradient = computeInputGradient && !winogradInputGradient ? Tensor(shape: input.shape, repeating: 0) : nil
   let biasGradient = Tensor(shape: [outputChannels]) { out in
     outputGradient.withUnsafeBufferPointer { dy in
       for o in 0..<outputChannels {
@@ -66,6 +57,17 @@ public func conv2dBackward(
       }
     }
   }
+  if conv2d3x3WinogradIsPreferred(inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding) {
+    let inputGradient = computeInputGradient
+      ? conv2d3x3Winograd(outputGradient, weight: flippedTransposedKernel(weight), bias: nil) : nil
+    return Conv2DGradients(
+      input: inputGradient, weight: conv2d3x3WinogradWeightGradient(outputGradient: outputGradient, input: input),
+      bias: biasGradient)
+  }
+  let rowsPerTile = max(1, min(outputHeight, convolutionBackwardWorkspaceLimit / max(1, reduction * outputWidth)))
+  var columns = pointwise ? [] : [Float](repeating: 0, count: reduction * rowsPerTile * outputWidth)
+  var weightGradient = Tensor(shape: weight.shape, repeating: 0)
+  var inputGradient = computeInputGradient ? Tensor(shape: input.shape, repeating: 0) : nil
 
   outputGradient.withUnsafeBufferPointer { dy in
     input.withUnsafeBufferPointer { x in
@@ -122,9 +124,6 @@ public func conv2dBackward(
         }
       }
     }
-  }
-  if winogradInputGradient {
-    inputGradient = conv2d3x3Winograd(outputGradient, weight: flippedTransposedKernel(weight), bias: nil)
   }
   return Conv2DGradients(input: inputGradient, weight: weightGradient, bias: biasGradient)
 }
