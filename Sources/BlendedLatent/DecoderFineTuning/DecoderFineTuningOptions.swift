@@ -54,11 +54,13 @@ public struct DecoderFineTuningOptions: Sendable, Equatable {
   public static let paper = DecoderFineTuningOptions()
 
   /// The fast mode (beyond the paper): train only the last up block and the output head, with the frozen prefix
-  /// computed once on the whole latent, and only on a crop around the mask grown by 4 latent pixels (32 image
-  /// pixels at f = 8, far beyond the last block's 7-pixel receptive radius); exact original pixels outside the
-  /// mask's box grown by 2 latent pixels.
+  /// computed once on the whole latent, and only on a crop around the mask grown by 3 latent pixels (24 image
+  /// pixels at f = 8); exact original pixels outside the mask's box grown by 2 latent pixels (16 image pixels).
+  /// The 8 pixels between the two are more than the trained part's receptive radius (7 pixels: six resnet
+  /// convolutions and `conv_out`), so with the frozen whole-image group-norm statistics every pasted pixel is what
+  /// the tuned decoder gives on the whole image.
   /// See `Documentation/DecoderFineTuning.md` for the measurements behind it.
-  public static let fast = DecoderFineTuningOptions(cropMargin: 4, trainedUpBlockCount: 1)
+  public static let fast = DecoderFineTuningOptions(cropMargin: 3, trainedUpBlockCount: 1)
 
   /// Checks ranges. - Throws: `DecoderFineTuningError.invalidOption` naming the option.
   func validate() throws(DecoderFineTuningError) {
