@@ -2,47 +2,6 @@
 // frozen-statistics forward, reuses them) and the fused backward of group norm followed by SiLU.
 #include "simd.h"
 
-/// Σ x and Σ (x − m)² over n floats, in double precision (two passes).
-static void sums_scalar(const float *restrict x, size_t n, double m, int centred, double *result) {
-  double total = 0.0;
-  if (centred) {
-    for (size_t i = 0; i < n; ++i) {
-      const double d = x[i] - m;
-      total += d * d;
-    }
-  } else {
-    for (size_t i = 0; i < n; ++i) total += x[i];
-  }
-  *result = total;
-}
-
-#if BLD_X86_SIMD
-/// As sums_scalar, eight doubles per vector (the summation order differs from the scalar loop's by rounding in
-/// double precision only).
-BLD_AVX512 static void sums_avx512(const float *restrict x, size_t n, double m, int centred, double *result) {
-  const __m512d vm = _mm512_set1_pd(m);
-  __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512 v = _mm512_loadu_ps(x + i);
-    __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-    __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    if (centred) {
-      lo = _mm512_sub_pd(lo, vm);
-      hi = _mm512_sub_pd(hi, vm);
-      a0 = _mm512_fmadd_pd(lo, lo, a0);
-      a1 = _mm512_fmadd_pd(hi, hi, a1);
-    } else {
-      a0 = _mm512_add_pd(a0, lo);
-      a1 = _mm512_add_pd(a1, hi);
-    }
-  }
-  double tail;
-  sums_scalar(x + i, n - i, m, centred, &tail);
-  *result = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1)) + tail;
-}
-#endif
-
 void bld_group_norm_statistics_f32(const float *restrict x, size_t channels, size_t spatial, size_t groups,
                                    size_t group_begin, size_t group_end, float epsilon,
                                    double *restrict mean, double *restrict inverse_std) {
@@ -50,17 +9,8 @@ void bld_group_norm_statistics_f32(const float *restrict x, size_t channels, siz
   for (size_t g = group_begin; g < group_end; ++g) {
     const float *src = x + g * per_group * spatial;
     const size_t n = per_group * spatial;
-    double sum, squares;
-#if BLD_X86_SIMD
-    if (bld_has_avx512()) {
-      sums_avx512(src, n, 0.0, 0, &sum);
-      sums_avx512(src, n, sum / (double)n, 1, &squares);
-    } else
-#endif
-    {
-      sums_scalar(src, n, 0.0, 0, &sum);
-      sums_scalar(src, n, sum / (double)n, 1, &squares);
-    }
+    const double sum = bld_sum_f32(src, n, 0.0, 0);
+    const double squares = bld_sum_f32(src, n, sum / (double)n, 1);
     mean[g] = sum / (double)n;
     inverse_std[g] = 1.0 / sqrt(squares / (double)n + (double)epsilon);
   }

@@ -220,4 +220,10 @@ void bld_winograd_f4_output_gradient_f32(const float *restrict dy, size_t channe
                                          size_t tile_begin, size_t tile_end, size_t channel_begin,
                                          size_t channel_end, float *restrict m, size_t point_stride);
 
+// MARK: - Sums in double precision (appended block; see sums.c)
+
+/// Σ x[i] (squared == 0) or Σ (x[i] − center)² (squared != 0) over n floats, accumulated in double precision
+/// (vectorised where the CPU allows; the order of the additions is unspecified).
+double bld_sum_f32(const float *restrict x, size_t n, double center, int squared);
+
 #endif

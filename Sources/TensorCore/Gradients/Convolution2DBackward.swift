@@ -47,13 +47,15 @@ public func conv2dBackward(
 
   let biasGradient = Tensor(shape: [outputChannels]) { out in
     outputGradient.withUnsafeBufferPointer { dy in
-      for o in 0..<outputChannels {
-        var total = 0.0
-        for n in 0..<batch {
-          let plane = dy.baseAddress! + (n * outputChannels + o) * outputPlane
-          for i in 0..<outputPlane { total += Double(plane[i]) }
+      nonisolated(unsafe) let result = out.baseAddress!
+      parallelChunks(outputChannels, costPerItem: batch * outputPlane) { range in
+        for o in range {
+          var total = 0.0
+          for n in 0..<batch {
+            total += bld_sum_f32(dy.baseAddress! + (n * outputChannels + o) * outputPlane, outputPlane, 0, 0)
+          }
+          result[o] = Float(total)
         }
-        out[o] = Float(total)
       }
     }
   }
