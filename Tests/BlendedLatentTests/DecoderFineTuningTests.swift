@@ -232,6 +232,11 @@ struct DecoderFineTuningTests {
     #expect(recomputed.costs.recomputedBlockCount == 7)
     #expect(recomputed.costs.storedActivationBytes < kept.costs.storedActivationBytes)
     #expect(kept.tunedParameters == recomputed.tunedParameters && kept.losses == recomputed.losses)
+    // A budget between the two keeps some blocks and recomputes the others, with the same training.
+    let partial = try run(budget: (kept.costs.storedActivationBytes + recomputed.costs.storedActivationBytes) / 2)
+    #expect((1..<7).contains(partial.costs.recomputedBlockCount), "\(partial.costs)")
+    #expect(partial.costs.storedActivationBytes <= (kept.costs.storedActivationBytes + recomputed.costs.storedActivationBytes) / 2)
+    #expect(partial.tunedParameters == kept.tunedParameters)
     #expect(kept.costs.iterationSeconds.count == 2)
     #expect(throws: DecoderFineTuningError.invalidOption(name: "activationMemoryBudget", value: "-1")) {
       try run(budget: -1)
