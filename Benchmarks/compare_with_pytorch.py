@@ -12,6 +12,10 @@ the filter names it: the whole Swift edit against the repository's Python refere
 runs every case once in Swift and once in PyTorch, in alternating order, so both see the same machine state.
 Prints the machine line of bld-bench (CPU model, caches, measured FMA peak) and PyTorch's build, one JSON
 object per case with both medians and the ratio, then a table.
+
+Fine-tune cases (finetune-256-paper, finetune-512-paper; only with a --filter selecting them, e.g. --filter finetune)
+compare one paper-mode decoder fine-tuning iteration: bld-bench's `iteration_s` (one run, --repeat 1) against
+Tests/Reference/time_decoder_finetune.py (torch autograd, its last of two iterations), each in its own process.
 """
 import argparse
 import os
@@ -30,6 +34,9 @@ KERNEL_CASES = [
     "conv3x3-64x64x320", "conv3x3-32x32x640", "conv3x3-16x16x1280", "conv3x3-512x512x128",
     "attention-4096x8x40-b2", "groupnorm-64x64x320",
 ]
+FINETUNE_CASES = ["finetune-256-paper", "finetune-512-paper"]
+FINETUNE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Reference",
+                               "time_decoder_finetune.py")
 MODEL_CASES = [
     "text-encoder", "unet-b2-32", "unet-b2-64", "vae-encode-256", "vae-encode-512", "vae-decode-256", "vae-decode-512",
 ]
@@ -172,6 +179,28 @@ def swift_case(bench, case, model, threads, repeat):
     raise SystemExit(f"bld-bench printed no result for {case}:\n{output}")
 
 
+def compare_finetune(bench, case, threads, rounds):
+    """One fine-tune iteration in Swift and in torch autograd, alternating, `rounds` times each."""
+    size = case.split("-")[1]
+    swift_runs, torch_runs, swift_record, torch_record = [], [], None, None
+    for round_index in range(rounds):
+        for side in (["swift", "torch"] if round_index % 2 == 0 else ["torch", "swift"]):
+            if side == "swift":
+                swift_record = swift_case(bench, case, None, threads, 1)
+                swift_runs.append(swift_record["iteration_s"])
+            else:
+                output = subprocess.run([sys.executable, FINETUNE_SCRIPT, "--size", size, "--threads", str(threads)],
+                                        check=True, capture_output=True, text=True).stdout
+                torch_record = json.loads(output.strip().splitlines()[-1])
+                torch_runs.append(torch_record["iteration_s"])
+    swift_s, torch_s = statistics.median(swift_runs), statistics.median(torch_runs)
+    return {"case": case, "swift_s": round(swift_s, 4), "pytorch_s": round(torch_s, 4),
+            "ratio_swift_over_pytorch": round(swift_s / torch_s, 3),
+            "swift_runs_s": [round(t, 4) for t in swift_runs], "pytorch_runs_s": [round(t, 4) for t in torch_runs],
+            "swift_peak_rss_mb": swift_record.get("peak_rss_mb"), "pytorch_peak_rss_mb": torch_record["peak_rss_mb"],
+            "threads": threads, "load_average": [round(v, 2) for v in os.getloadavg()]}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bench", default=".build/release/bld-bench")
@@ -214,6 +243,10 @@ def main():
                       "load_average": [round(v, 2) for v in os.getloadavg()]}
             print(json.dumps(result), flush=True)
             results.append(result)
+    for case in (c for c in FINETUNE_CASES if args.filter and args.filter in c):  # minutes each: only on request
+        result = compare_finetune(args.bench, case, args.threads, args.rounds)
+        print(json.dumps(result), flush=True)
+        results.append(result)
     print(f"\n{machine['machine']}; {args.threads} threads; FMA peak {machine['fma_peak_gflops']:.0f} GFLOP/s; "
           f"PyTorch {machine['pytorch']} ({machine['pytorch_cpu_capability']})", file=sys.stderr)
     print(f"{'case':28} {'swift s':>10} {'pytorch s':>10} {'ratio':>7}", file=sys.stderr)

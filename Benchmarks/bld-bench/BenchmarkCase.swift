@@ -44,7 +44,7 @@ enum BenchmarkRegistry {
 
   /// Every case, in the order they run.
   static func allCases(context: BenchmarkContext) -> [BenchmarkCase] {
-    KernelCases.all() + ModelCases.all(context: context)
+    KernelCases.all() + ModelCases.all(context: context) + FineTuneCases.all()
   }
 }
 

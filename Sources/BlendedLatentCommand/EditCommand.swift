@@ -136,6 +136,13 @@ public struct EditCommand: ParsableCommand {
     help: ArgumentHelp("With --background optimize: Adam iterations (default 75).", valueName: "N"))
   public var fineTuneIterations: Int?
 
+  /// `--fine-tune-memory-gb`.
+  @Option(
+    help: ArgumentHelp(
+      "With --background optimize: GB of forward activations a training step may keep (default 6); blocks beyond it are recomputed.",
+      valueName: "GB"))
+  public var fineTuneMemoryGB: Double?
+
   /// `--rank-with`.
   @Option(
     help: ArgumentHelp(
@@ -208,6 +215,9 @@ public struct EditCommand: ParsableCommand {
     if let iterations = fineTuneIterations, !(1...10_000).contains(iterations) {
       throw fail("--fine-tune-iterations must be in 1…10000 (got \(iterations))")
     }
+    if let gigabytes = fineTuneMemoryGB, !(0...1_000).contains(gigabytes) {
+      throw fail("--fine-tune-memory-gb must be in 0…1000 (got \(gigabytes))")
+    }
     if let threads, threads < 1 { throw fail("--threads must be ≥ 1 (got \(threads))") }
     for (option, path) in [("--model", model), ("--rank-with", rankWith)] {
       guard let path else { continue }
@@ -240,6 +250,7 @@ public struct EditCommand: ParsableCommand {
     settings.featherRadius = feather
     settings.fineTunePreset = fineTune
     settings.fineTuneIterations = fineTuneIterations
+    settings.fineTuneActivationBytes = fineTuneMemoryGB.map { Int($0 * 1e9) }
     settings.workingSize = workingSize
     settings.rankingModelDirectory = rankWith
     settings.threadCount = threads

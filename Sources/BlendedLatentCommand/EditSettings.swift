@@ -115,6 +115,9 @@ public struct EditSettings: Sendable, Equatable {
   public var fineTunePreset: FineTunePreset = .paper
   /// Adam iterations of `--background optimize`, or `nil` for the preset's (75).
   public var fineTuneIterations: Int?
+  /// The activation memory budget of `--background optimize` in bytes (`--fine-tune-memory-gb`), or `nil` for the
+  /// default (`DecoderFineTuningOptions.defaultActivationMemoryBudget`, 6 GB).
+  public var fineTuneActivationBytes: Int?
   /// A CLIP model folder to rank the batch with, or `nil`.
   public var rankingModelDirectory: String?
   /// Compute threads, or `nil` for the default (`ComputeOptions.defaultThreadCount`: the CPUs this process may use).

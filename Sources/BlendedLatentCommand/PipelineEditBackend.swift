@@ -95,6 +95,7 @@ extension EditSettings {
           {
             var options: DecoderFineTuningOptions = fineTunePreset == .paper ? .paper : .fast
             if let fineTuneIterations { options.iterationCount = fineTuneIterations }
+            if let fineTuneActivationBytes { options.activationMemoryBudget = fineTuneActivationBytes }
             return options
           }())
       }

@@ -78,6 +78,18 @@ struct EditArgumentTests {
     _ = try EditCommand.parse(Self.required + [option, value])
   }
 
+  @Test("the fine-tune options parse, the memory budget in bytes")
+  func fineTuneOptions() throws {
+    let settings = try EditCommand.parse(
+      Self.required + [
+        "--background", "optimize", "--fine-tune", "fast", "--fine-tune-iterations", "10",
+        "--fine-tune-memory-gb", "2.5",
+      ]
+    ).settings
+    #expect(settings.fineTunePreset == .fast && settings.fineTuneIterations == 10)
+    #expect(settings.fineTuneActivationBytes == 2_500_000_000)
+  }
+
   @Test("--mask alpha selects the alpha channel")
   func alphaMask() throws {
     var arguments = Self.required
@@ -106,6 +118,7 @@ struct EditArgumentTests {
     (["--mask-shrink", "-1"], "--mask-shrink"), (["--crop-to-mask", "-5"], "--crop-to-mask"),
     (["--feather", "3"], "--background paste"),
     (["--feather", "-1", "--background", "paste"], "--feather"),
+    (["--fine-tune-memory-gb", "-1"], "--fine-tune-memory-gb"),
     (["--threads", "0"], "--threads"), (["--precision", "fp16"], "--precision"), (["--scheduler", "plms"], "--scheduler"),
     (["--background", "blur"], "--background"),
     (["--mask-downsample", "avg"], "--mask-downsample"),

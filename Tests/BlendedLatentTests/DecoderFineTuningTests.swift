@@ -184,4 +184,62 @@ struct DecoderFineTuningTests {
     let numeric = (try lossAt(1) - lossAt(-1)) / 2e-4
     #expect(abs(numeric - analytic) <= 2e-3 * abs(analytic), "directional derivative \(analytic) vs finite difference \(numeric)")
   }
+
+  @Test func cropDecodeBeforeTrainingIsTheFullDecodeInsideTheWindow() throws {
+    // The crop's group norms use the whole image's statistics (frozen), so with no iteration the pasted window is
+    // D(z) itself: the crop edge is 8 latent pixels (16 image pixels) beyond the paste window, farther than the last
+    // up block's receptive radius (5 pixels: four resnet convolutions and conv_out).
+    let fixture = try DecoderFineTuningParityTests.load()
+    let tuner = try tuner(fixture)
+    var state: UInt64 = 17
+    let z = Tensor(shape: [1, 4, 32, 32], scalars: (0..<4096).map { _ in
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return Float(state >> 40) / Float(1 << 24) * 2 - 1
+    })
+    let decoded = try tuner.decoder.decoded(z)
+    let original = decoded + 1
+    var mask = Tensor(shape: [1, 1, 64, 64], repeating: 0)
+    for i in 28..<36 { for j in 26..<38 { mask[0, 0, i, j] = 1 } }
+    let result = try tuner.reconstruct(
+      decoderInput: z, editedImage: decoded, originalImage: original, mask: mask,
+      options: DecoderFineTuningOptions(iterationCount: 0, cropMargin: 8, trainedUpBlockCount: 1))
+    // Box latent rows 14..<18, columns 13..<19; crop grown by 8, paste window by 4 latent pixels.
+    #expect(result.region.rows == 12..<52 && result.region.columns == 10..<54)
+    let (rows, columns) = (20..<44, 18..<46)
+    func window(_ image: Tensor) -> Tensor {
+      Tensor(shape: [1, 3, rows.count, columns.count], scalars: (0..<3).flatMap { c in
+        rows.flatMap { i in columns.map { j in image[0, c, i, j] } }
+      })
+    }
+    let comparison = TensorComparison(window(result.image), window(decoded))
+    #expect(comparison.isClose(relative: 1e-5), "crop decode vs D(z) in the window: \(comparison)")
+    #expect(result.image[0, 0, 19, 30] == original[0, 0, 19, 30] && result.image[0, 2, 30, 46] == original[0, 2, 30, 46])
+  }
+
+  @Test func keptAndRecomputedActivationsGiveTheSameTraining() throws {
+    let fixture = try DecoderFineTuningParityTests.load()
+    let tuner = try tuner(fixture)
+    func run(budget: Int) throws -> DecoderFineTuningResult {
+      try tuner.reconstruct(
+        decoderInput: fixture.inputs["decoder_input"]!, editedImage: fixture.inputs["edited"]!,
+        originalImage: fixture.inputs["original"]!, mask: fixture.inputs["mask"]!,
+        options: DecoderFineTuningOptions(iterationCount: 2, learningRate: 1e-3, activationMemoryBudget: budget))
+    }
+    let kept = try run(budget: DecoderFineTuningOptions.defaultActivationMemoryBudget)
+    let recomputed = try run(budget: 0)
+    #expect(kept.costs.recomputedBlockCount == 0)
+    // Every resnet (two in the mid block, two per up block) and the attention.
+    #expect(recomputed.costs.recomputedBlockCount == 7)
+    #expect(recomputed.costs.storedActivationBytes < kept.costs.storedActivationBytes)
+    #expect(kept.tunedParameters == recomputed.tunedParameters && kept.losses == recomputed.losses)
+    // A budget between the two keeps some blocks and recomputes the others, with the same training.
+    let partial = try run(budget: (kept.costs.storedActivationBytes + recomputed.costs.storedActivationBytes) / 2)
+    #expect((1..<7).contains(partial.costs.recomputedBlockCount), "\(partial.costs)")
+    #expect(partial.costs.storedActivationBytes <= (kept.costs.storedActivationBytes + recomputed.costs.storedActivationBytes) / 2)
+    #expect(partial.tunedParameters == kept.tunedParameters)
+    #expect(kept.costs.iterationSeconds.count == 2)
+    #expect(throws: DecoderFineTuningError.invalidOption(name: "activationMemoryBudget", value: "-1")) {
+      try run(budget: -1)
+    }
+  }
 }

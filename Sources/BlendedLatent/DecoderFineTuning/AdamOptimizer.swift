@@ -38,8 +38,9 @@ public struct AdamOptimizer: Sendable {
     for (key, gradient) in gradients {
       guard var parameter = parameters[key] else { continue }
       precondition(parameter.shape == gradient.shape, "Adam: gradient \(gradient.shape) for \(key) \(parameter.shape)")
-      var m = firstMoments[key] ?? [Float](repeating: 0, count: gradient.count)
-      var v = secondMoments[key] ?? [Float](repeating: 0, count: gradient.count)
+      // Taken out of the dictionaries (and put back below) so they are updated in place, not copied.
+      var m = firstMoments.removeValue(forKey: key) ?? [Float](repeating: 0, count: gradient.count)
+      var v = secondMoments.removeValue(forKey: key) ?? [Float](repeating: 0, count: gradient.count)
       parameters[key] = nil  // drop the dictionary's reference so the update happens in place
       parameter.withUnsafeMutableBufferPointer { theta in
         gradient.withUnsafeBufferPointer { g in

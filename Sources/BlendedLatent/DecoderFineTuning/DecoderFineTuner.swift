@@ -14,6 +14,8 @@ public struct DecoderFineTuningResult: Sendable {
   public let tunedParameters: [String: Tensor]
   /// The optimised window in image pixels (rows, columns); the whole image in full mode.
   public let region: (rows: Range<Int>, columns: Range<Int>)
+  /// Time per phase and the planned activation memory.
+  public let costs: DecoderFineTuningCosts
 }
 
 /// Per-image background reconstruction by decoder fine-tuning (paper §4.2, method.md "Background reconstruction").
@@ -53,6 +55,9 @@ public struct DecoderFineTuner: Sendable {
   ) throws(DecoderFineTuningError) -> DecoderFineTuningResult {
     try options.validate()
     try decoder.validate(decoderInput: decoderInput)
+    AllocatorTuning.keepLargeBuffersInHeap()  // once per process: activations are reused, not page-faulted anew
+    let clock = ContinuousClock()
+    let started = clock.now
     let factor = decoder.architecture.upscaleFactor
     let (latentHeight, latentWidth) = (decoderInput.shape[2], decoderInput.shape[3])
     let imageShape = [decoderInput.shape[0], decoder.architecture.outChannels, latentHeight * factor, latentWidth * factor]
@@ -71,17 +76,26 @@ public struct DecoderFineTuner: Sendable {
     let prefixScale = prefix.shape[2] / latentHeight  // resolution of the prefix output relative to the latent
 
     guard let margin = options.cropMargin else {
-      let run = try optimise(input: prefix, fromSegment: start, loss: fullLoss, options: options, progress: progress)
-      return DecoderFineTuningResult(image: run.output, losses: run.losses, finalLoss: fullLoss.value(run.output),
-                                     tunedParameters: run.parameters, region: (allRows, allColumns))
+      let run = try optimise(input: prefix, fromSegment: start, frozenStatistics: [:], loss: fullLoss,
+                             options: options, setupSeconds: Self.seconds(since: started, clock), progress: progress)
+      let finished = clock.now
+      let finalLoss = fullLoss.value(run.output)
+      return DecoderFineTuningResult(image: run.output, losses: run.losses, finalLoss: finalLoss,
+                                     tunedParameters: run.parameters, region: (allRows, allColumns),
+                                     costs: run.costs.finished(Self.seconds(since: finished, clock)))
     }
 
     // Crop mode: the mask's bounding box in latent pixels, grown by the margin.
     guard let box = Self.boundingBox(of: fullLoss.mask) else {
       // Nothing edited: the optimum of the loss is the original image itself.
+      let costs = DecoderFineTuningCosts(setupSeconds: Self.seconds(since: started, clock), iterationSeconds: [],
+                                         finalSeconds: 0, storedActivationBytes: 0, recomputedBlockCount: 0)
       return DecoderFineTuningResult(image: originalImage, losses: [], finalLoss: fullLoss.value(originalImage),
-                                     tunedParameters: decoder.parameters, region: (0..<0, 0..<0))
+                                     tunedParameters: decoder.parameters, region: (0..<0, 0..<0), costs: costs)
     }
+    // The trained segments' group norms keep the statistics they have on the whole image, computed once with the
+    // pretrained weights: the crop's own statistics would differ, and the untrained crop decode would not be D(z).
+    let frozenStatistics = decoder.groupNormStatistics(prefix, segments: start..<decoder.segments.count)
     func latentRange(_ pixels: Range<Int>, grownBy growth: Int, limit: Int) -> Range<Int> {
       let lower = max(0, pixels.lowerBound / factor - growth)
       let upper = min(limit, (pixels.upperBound + factor - 1) / factor + growth)
@@ -101,7 +115,9 @@ public struct DecoderFineTuner: Sendable {
       backgroundWeight: options.backgroundWeight)
     func scaled(_ range: Range<Int>) -> Range<Int> { range.lowerBound * prefixScale..<range.upperBound * prefixScale }
     let run = try optimise(input: Self.cropped(prefix, rows: scaled(cropRows), columns: scaled(cropColumns)),
-                           fromSegment: start, loss: cropLoss, options: options, progress: progress)
+                           fromSegment: start, frozenStatistics: frozenStatistics, loss: cropLoss, options: options,
+                           setupSeconds: Self.seconds(since: started, clock), progress: progress)
+    let finished = clock.now
     // Original pixels everywhere except the paste window (the box grown by half the margin), whose pixels come
     // from the tuned decoder's crop.
     let (pasteImageRows, pasteImageColumns) = (pixels(pasteRows), pixels(pasteColumns))
@@ -109,23 +125,36 @@ public struct DecoderFineTuner: Sendable {
       run.output, rows: (pasteImageRows.lowerBound - imageRows.lowerBound)..<(pasteImageRows.upperBound - imageRows.lowerBound),
       columns: (pasteImageColumns.lowerBound - imageColumns.lowerBound)..<(pasteImageColumns.upperBound - imageColumns.lowerBound))
     let image = Self.pasting(window, into: originalImage, rows: pasteImageRows, columns: pasteImageColumns)
-    return DecoderFineTuningResult(image: image, losses: run.losses, finalLoss: fullLoss.value(image),
-                                   tunedParameters: run.parameters, region: (imageRows, imageColumns))
+    let finalLoss = fullLoss.value(image)
+    return DecoderFineTuningResult(image: image, losses: run.losses, finalLoss: finalLoss,
+                                   tunedParameters: run.parameters, region: (imageRows, imageColumns),
+                                   costs: run.costs.finished(Self.seconds(since: finished, clock)))
   }
 
-  /// The Adam loop on one decoder input; returns the final decoded output, the per-iteration losses and the weights.
-  /// `prefix` is the input of segment `start`; only the segments from `start` on are run and trained.
+  /// The Adam loop on one decoder input; returns the final decoded output, the per-iteration losses, the weights
+  /// and the costs so far (`finalSeconds` still 0). `prefix` is the input of segment `start`; only the segments from
+  /// `start` on are run and trained, with `frozenStatistics` as constants.
   private func optimise(
-    input prefix: Tensor, fromSegment start: Int, loss: ReconstructionLoss, options: DecoderFineTuningOptions,
+    input prefix: Tensor, fromSegment start: Int, frozenStatistics: [String: GroupNormStatistics],
+    loss: ReconstructionLoss, options: DecoderFineTuningOptions, setupSeconds: Double,
     progress: (FineTuningProgress) -> FineTuningAction
-  ) throws(DecoderFineTuningError) -> (output: Tensor, losses: [Float], parameters: [String: Tensor]) {
+  ) throws(DecoderFineTuningError) -> (output: Tensor, losses: [Float], parameters: [String: Tensor],
+                                       costs: DecoderFineTuningCosts) {
+    let clock = ContinuousClock()
     var tuned = decoder
     var adam = AdamOptimizer(learningRate: options.learningRate, beta1: options.beta1, beta2: options.beta2,
                              epsilon: options.epsilon)
+    let plan = decoder.activationPlan(inputShape: prefix.shape, fromSegment: start,
+                                      budgetBytes: options.activationMemoryBudget)
+    var costs = DecoderFineTuningCosts(setupSeconds: setupSeconds, iterationSeconds: [], finalSeconds: 0,
+                                       storedActivationBytes: plan.storedBytes,
+                                       recomputedBlockCount: plan.recomputedCount)
     var losses: [Float] = []
     for iteration in stride(from: 1, through: options.iterationCount, by: 1) {
+      let iterationStart = clock.now
       var value = 0.0
-      let step = try tuned.outputAndGradients(input: prefix, fromSegment: start) {
+      let step = try tuned.outputAndGradients(input: prefix, fromSegment: start, plan: plan,
+                                              frozenStatistics: frozenStatistics) {
         (output: Tensor) throws(DecoderFineTuningError) -> Tensor in
         value = loss.value(output)
         guard value.isFinite else { throw .nonFiniteLoss(iteration: iteration) }
@@ -133,11 +162,20 @@ public struct DecoderFineTuner: Sendable {
       }
       adam.update(&tuned.parameters, gradients: step.gradients)
       losses.append(Float(value))
+      costs.iterationSeconds.append(Self.seconds(since: iterationStart, clock))
       let report = FineTuningProgress(iteration: iteration, iterationCount: options.iterationCount, loss: Float(value))
       if progress(report) == .stop { throw .cancelled(completedIterations: iteration) }
     }
-    let output = tuned.run(prefix, segments: start..<tuned.segments.count)
-    return (output, losses, tuned.parameters)
+    let finalStart = clock.now
+    let output = tuned.run(prefix, segments: start..<tuned.segments.count, frozenStatistics: frozenStatistics)
+    costs.finalSeconds = Self.seconds(since: finalStart, clock)
+    return (output, losses, tuned.parameters, costs)
+  }
+
+  /// Seconds from `start` to now on `clock`.
+  static func seconds(since start: ContinuousClock.Instant, _ clock: ContinuousClock) -> Double {
+    let elapsed = (clock.now - start).components
+    return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
   }
 
   /// The rows and columns holding a mask value above zero, over every sample and channel; nil if none.

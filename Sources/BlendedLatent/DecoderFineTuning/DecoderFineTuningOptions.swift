@@ -16,16 +16,28 @@ public struct DecoderFineTuningOptions: Sendable, Equatable {
   /// Pixels outside the box grown by half the margin are the original's, exactly. nil optimises the whole image.
   /// The crop is taken at the input of the first trained segment: with `trainedUpBlockCount` the frozen prefix
   /// (including the mid block's global attention) runs on the whole latent and its output is cropped; without it
-  /// the latent itself is cropped, so the attention sees only the crop.
+  /// the latent itself is cropped, so the attention sees only the crop. The trained segments' group norms use the
+  /// statistics they have on the whole image, computed once with the pretrained weights and then held constant, so
+  /// before any training the crop decodes exactly as `D(z)` does away from the crop's border.
   public var cropMargin: Int?
   /// Train only the last this-many up blocks and the output head; the frozen prefix is computed once.
   /// nil trains every decoder parameter.
   public var trainedUpBlockCount: Int?
+  /// The most bytes of forward activations a training step keeps for its backward pass, estimated from the shapes
+  /// before running. Blocks whose activations do not fit are recomputed from their input in the backward pass
+  /// (checkpointing: about one more forward pass per iteration); 0 recomputes every block. The default,
+  /// `defaultActivationMemoryBudget` (6 GB), holds everything at 512×512 (≈ 2.4 GB, see
+  /// `Documentation/DecoderFineTuning.md`).
+  public var activationMemoryBudget: Int
+
+  /// The default `activationMemoryBudget`: 6 GB (6·10⁹ bytes).
+  public static let defaultActivationMemoryBudget = 6_000_000_000
 
   /// Creates options; every default is the paper's full mode.
   public init(
     iterationCount: Int = 75, learningRate: Float = 1e-4, backgroundWeight: Float = 100, beta1: Float = 0.9,
-    beta2: Float = 0.999, epsilon: Float = 1e-8, cropMargin: Int? = nil, trainedUpBlockCount: Int? = nil
+    beta2: Float = 0.999, epsilon: Float = 1e-8, cropMargin: Int? = nil, trainedUpBlockCount: Int? = nil,
+    activationMemoryBudget: Int = defaultActivationMemoryBudget
   ) {
     self.iterationCount = iterationCount
     self.learningRate = learningRate
@@ -35,17 +47,20 @@ public struct DecoderFineTuningOptions: Sendable, Equatable {
     self.epsilon = epsilon
     self.cropMargin = cropMargin
     self.trainedUpBlockCount = trainedUpBlockCount
+    self.activationMemoryBudget = activationMemoryBudget
   }
 
   /// The paper's mode: every decoder weight, the whole image, 75 iterations.
   public static let paper = DecoderFineTuningOptions()
 
   /// The fast mode (beyond the paper): train only the last up block and the output head, with the frozen prefix
-  /// computed once on the whole latent, and only on a crop around the mask grown by 4 latent pixels (32 image
-  /// pixels at f = 8, far beyond the last block's 7-pixel receptive radius); exact original pixels outside the
-  /// mask's box grown by 2 latent pixels.
+  /// computed once on the whole latent, and only on a crop around the mask grown by 3 latent pixels (24 image
+  /// pixels at f = 8); exact original pixels outside the mask's box grown by 2 latent pixels (16 image pixels).
+  /// The 8 pixels between the two are more than the trained part's receptive radius (7 pixels: six resnet
+  /// convolutions and `conv_out`), so with the frozen whole-image group-norm statistics every pasted pixel is what
+  /// the tuned decoder gives on the whole image.
   /// See `Documentation/DecoderFineTuning.md` for the measurements behind it.
-  public static let fast = DecoderFineTuningOptions(cropMargin: 4, trainedUpBlockCount: 1)
+  public static let fast = DecoderFineTuningOptions(cropMargin: 3, trainedUpBlockCount: 1)
 
   /// Checks ranges. - Throws: `DecoderFineTuningError.invalidOption` naming the option.
   func validate() throws(DecoderFineTuningError) {
@@ -60,6 +75,9 @@ public struct DecoderFineTuningOptions: Sendable, Equatable {
     if let cropMargin, cropMargin < 0 { throw .invalidOption(name: "cropMargin", value: "\(cropMargin)") }
     if let trainedUpBlockCount, trainedUpBlockCount < 1 {
       throw .invalidOption(name: "trainedUpBlockCount", value: "\(trainedUpBlockCount)")
+    }
+    guard activationMemoryBudget >= 0 else {
+      throw .invalidOption(name: "activationMemoryBudget", value: "\(activationMemoryBudget)")
     }
   }
 }

@@ -11,8 +11,11 @@ import TensorCore
 /// Limitations: no time embedding (`temb` is None in the VAE), no spatial norm (`norm_type` "group" only), no
 /// `post_quant_conv` (it is not trained; apply it first with `applyingPostQuantConv`).
 ///
-/// Memory: the backward pass keeps only each block's input (checkpointing by segment) and recomputes the block's
-/// activations when its gradient is due, so the peak is the stored block inputs plus one block's activations.
+/// Memory: a training step keeps every block's forward activations when their estimated size (from the shapes,
+/// before running) fits the activation memory budget; otherwise it keeps only the inputs of the blocks that do
+/// not fit and recomputes their activations when their gradient is due (checkpointing by block), see
+/// `ActivationPlan`. 3×3 convolutions on large enough inputs run through Winograd, forward and for the input
+/// gradient (≈ 1e-5 relative error against direct fp32).
 public struct DifferentiableVAEDecoder: Sendable {
   /// The architecture the parameters follow.
   public let architecture: VAEDecoderArchitecture
@@ -68,8 +71,10 @@ public struct DifferentiableVAEDecoder: Sendable {
     }
   }
 
-  var lookup: ParameterLookup {
-    ParameterLookup(parameters: parameters, groupCount: architecture.normNumGroups, epsilon: VAEDecoderArchitecture.normEpsilon)
+  /// The parameter lookup the segments run with; `frozenStatistics` replaces those norms' own statistics.
+  func lookup(frozenStatistics: [String: GroupNormStatistics] = [:]) -> ParameterLookup {
+    ParameterLookup(parameters: parameters, groupCount: architecture.normNumGroups,
+                    epsilon: VAEDecoderArchitecture.normEpsilon, frozenStatistics: frozenStatistics)
   }
 
   /// Checks that `decoderInput` is `[N, latent_channels, h, w]` with positive extents.
@@ -89,12 +94,32 @@ public struct DifferentiableVAEDecoder: Sendable {
     return run(decoderInput, segments: 0..<segments.count)
   }
 
-  /// Runs `range` of the segments forward from `input`.
-  func run(_ input: Tensor, segments range: Range<Int>) -> Tensor {
-    let p = lookup
+  /// Runs `range` of the segments forward from `input`, with `frozenStatistics` for those norms.
+  func run(
+    _ input: Tensor, segments range: Range<Int>, frozenStatistics: [String: GroupNormStatistics] = [:]
+  ) -> Tensor {
+    let p = lookup(frozenStatistics: frozenStatistics)
     var x = input
-    for index in range { x = segments[index].forward(x, p) }
+    for index in range { x = segments[index].forward(x, p).output }
     return x
+  }
+
+  /// The group-norm statistics of every norm in `range` of the segments when run forward from `input`, by norm key.
+  func groupNormStatistics(_ input: Tensor, segments range: Range<Int>) -> [String: GroupNormStatistics] {
+    let p = lookup()
+    var statistics: [String: GroupNormStatistics] = [:]
+    var x = input
+    for index in range {
+      let step = segments[index].forward(x, p)
+      for (key, value) in zip(segments[index].normKeys, step.activations.statistics) { statistics[key] = value }
+      x = step.output
+    }
+    return statistics
+  }
+
+  /// The activation memory plan of a training step through segments `start...` for an input of shape `inputShape`.
+  func activationPlan(inputShape: [Int], fromSegment start: Int, budgetBytes: Int) -> ActivationPlan {
+    ActivationPlan(segments: segments[start...], inputShape: inputShape, lookup(), budgetBytes: budgetBytes)
   }
 
   /// The index of the first segment of the last `count` up blocks (the whole decoder if `count` covers all).
@@ -103,24 +128,30 @@ public struct DifferentiableVAEDecoder: Sendable {
   }
 
   /// Forward and backward through segments `start...`: returns the output and `∂L/∂θ` for the parameters of
-  /// those segments, where `lossGradient` maps the output to `∂L/∂output`. `input` is the input of segment `start`.
+  /// those segments, where `lossGradient` maps the output to `∂L/∂output`. `input` is the input of segment `start`;
+  /// `plan` (for that input's shape) says which segments keep their activations; `frozenStatistics` are constants.
   func outputAndGradients(
-    input: Tensor, fromSegment start: Int, lossGradient: (Tensor) throws(DecoderFineTuningError) -> Tensor
+    input: Tensor, fromSegment start: Int, plan: ActivationPlan,
+    frozenStatistics: [String: GroupNormStatistics] = [:],
+    lossGradient: (Tensor) throws(DecoderFineTuningError) -> Tensor
   ) throws(DecoderFineTuningError) -> (output: Tensor, gradients: [String: Tensor]) {
-    let p = lookup
-    var checkpoints: [Tensor] = []
-    checkpoints.reserveCapacity(segments.count - start)
+    let p = lookup(frozenStatistics: frozenStatistics)
+    // Per segment: its activations, or only its input when they are recomputed in the backward pass.
+    var stored: [(activations: SegmentActivations?, input: Tensor)] = []
+    stored.reserveCapacity(segments.count - start)
     var x = input
     for index in start..<segments.count {
-      checkpoints.append(x)
-      x = segments[index].forward(x, p)
+      let step = segments[index].forward(x, p)
+      stored.append((plan.keeps[index - start] ? step.activations : nil, x))
+      x = step.output
     }
     var gradient: Tensor? = try lossGradient(x)
     var gradients: [String: Tensor] = [:]
     for index in stride(from: segments.count - 1, through: start, by: -1) {
-      let segmentInput = checkpoints.removeLast()
+      let entry = stored.removeLast()
+      let activations = entry.activations ?? segments[index].activations(of: entry.input, p)
       gradient = segments[index].backward(
-        input: segmentInput, outputGradient: gradient!, p, needsInputGradient: index > start, gradients: &gradients)
+        activations, outputGradient: gradient!, p, needsInputGradient: index > start, gradients: &gradients)
     }
     return (x, gradients)
   }
@@ -129,12 +160,19 @@ public struct DifferentiableVAEDecoder: Sendable {
   ///
   /// `decoderInput`: `[N, latent_channels, h, w]` (after `post_quant_conv`); `lossGradient` receives the decoded
   /// image and returns `∂L/∂image` of the same shape. Returns the decoded image and `∂L/∂θ` for every parameter.
+  /// Activations are kept for the backward pass within `activationMemoryBudget` bytes (see `ActivationPlan`; 0
+  /// recomputes every block's activations from its input).
   public func outputAndGradients(
-    decoderInput: Tensor, lossGradient: (Tensor) -> Tensor
+    decoderInput: Tensor, activationMemoryBudget: Int = DecoderFineTuningOptions.defaultActivationMemoryBudget,
+    lossGradient: (Tensor) -> Tensor
   ) throws(DecoderFineTuningError) -> (output: Tensor, gradients: [String: Tensor]) {
     try validate(decoderInput: decoderInput)
-    return try outputAndGradients(input: decoderInput, fromSegment: 0) { (output: Tensor) throws(DecoderFineTuningError) in
-      lossGradient(output)
+    guard activationMemoryBudget >= 0 else {
+      throw .invalidOption(name: "activationMemoryBudget", value: "\(activationMemoryBudget)")
+    }
+    let plan = activationPlan(inputShape: decoderInput.shape, fromSegment: 0, budgetBytes: activationMemoryBudget)
+    return try outputAndGradients(input: decoderInput, fromSegment: 0, plan: plan) {
+      (output: Tensor) throws(DecoderFineTuningError) in lossGradient(output)
     }
   }
 

@@ -278,4 +278,44 @@ void bld_convert_f16_f32(const uint16_t *restrict x, float *restrict y, size_t c
 /// Widens `count` bfloat16 values (bit patterns) to float32.
 void bld_convert_bf16_f32(const uint16_t *restrict x, float *restrict y, size_t count);
 
+// MARK: - Group normalisation for training (appended block; see normalization_backward.c)
+
+/// Mean and 1/√(σ² + ε) (double precision, biased variance) of one sample's groups [group_begin, group_end).
+/// x: [channels, spatial]; mean, inverse_std: indexed by group.
+void bld_group_norm_statistics_f32(const float *restrict x, size_t channels, size_t spatial, size_t groups,
+                                   size_t group_begin, size_t group_end, float epsilon,
+                                   double *restrict mean, double *restrict inverse_std);
+
+/// Group normalisation of one sample's groups [group_begin, group_end) with given statistics (indexed by group),
+/// in the float arithmetic of bld_group_norm_f32. gamma, beta: [channels] or NULL; silu != 0 applies SiLU.
+void bld_group_norm_apply_f32(const float *restrict x, float *restrict y, size_t channels, size_t spatial,
+                              size_t groups, size_t group_begin, size_t group_end,
+                              const double *mean, const double *inverse_std,
+                              const float *gamma, const float *beta, int silu);
+
+/// Backward of y = [SiLU](GroupNorm(x)) for one sample's groups [group_begin, group_end), in two passes per group
+/// (∂L/∂h through SiLU with the per-channel sums, then ∂L/∂x). dy: ∂L/∂y; dx: ∂L/∂x (written, and used as
+/// scratch). frozen != 0 treats the statistics as constants (∂L/∂x = r·γ·∂L/∂h). gamma_gradient, beta_gradient:
+/// [channels] of this sample, written for the groups' channels.
+void bld_group_norm_silu_backward_f32(const float *restrict x, const float *restrict dy, float *restrict dx,
+                                      size_t channels, size_t spatial, size_t groups, size_t group_begin,
+                                      size_t group_end, const double *mean, const double *inverse_std,
+                                      const float *gamma, const float *beta, int silu, int frozen,
+                                      double *restrict gamma_gradient, double *restrict beta_gradient);
+
+// MARK: - Winograd weight gradient (appended block; see winograd_backward.c)
+
+/// The adjoint of bld_winograd_f4_output_f32 (without bias): ∂M = A ∂Y Aᵀ of tiles [tile_begin, tile_end) and
+/// channels [channel_begin, channel_end) of an output gradient dy [N, C, H, W] (zero outside the image), written as
+/// 36 matrices [C][tile_end - tile_begin], matrix ξ at m + ξ * point_stride (the layout of bld_winograd_f4_input_f32).
+void bld_winograd_f4_output_gradient_f32(const float *restrict dy, size_t channels, size_t height, size_t width,
+                                         size_t tile_begin, size_t tile_end, size_t channel_begin,
+                                         size_t channel_end, float *restrict m, size_t point_stride);
+
+// MARK: - Sums in double precision (appended block; see sums.c)
+
+/// Σ x[i] (squared == 0) or Σ (x[i] − center)² (squared != 0) over n floats, accumulated in double precision
+/// (vectorised where the CPU allows; the order of the additions is unspecified).
+double bld_sum_f32(const float *restrict x, size_t n, double center, int squared);
+
 #endif

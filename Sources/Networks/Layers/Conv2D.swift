@@ -43,9 +43,6 @@ public final class Conv2D: Layer {
   public func callAsFunction(_ x: Tensor) -> Tensor {
     precondition(x.rank == 4, "Conv2D expects [N, C, H, W], got \(x.shape)")
     let weight = self.weight  // widened once per call when stored in fp16/bf16
-    if conv2d3x3WinogradIsPreferred(inputShape: x.shape, weightShape: weight.shape, stride: stride, padding: padding) {
-      return conv2d3x3Winograd(x, weight: weight, bias: bias)
-    }
-    return conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    return conv2dPreferringWinograd(x, weight: weight, bias: bias, stride: stride, padding: padding)
   }
 }

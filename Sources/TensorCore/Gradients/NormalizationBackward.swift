@@ -1,4 +1,4 @@
-import Foundation
+internal import CTensorKernels
 
 /// The gradients of `groupNorm` with respect to its input and affine parameters.
 public struct GroupNormGradients: Sendable {
@@ -19,73 +19,54 @@ public struct GroupNormGradients: Sendable {
 public func groupNormBackward(
   outputGradient: Tensor, input: Tensor, groupCount: Int, weight: Tensor?, epsilon: Float
 ) -> GroupNormGradients {
-  precondition(input.rank >= 2 && outputGradient.shape == input.shape,
-               "groupNormBackward: input \(input.shape), gradient \(outputGradient.shape)")
-  let (batch, channels) = (input.shape[0], input.shape[1])
-  precondition(groupCount > 0 && channels % groupCount == 0, "groupNormBackward: \(channels) channels in \(groupCount) groups")
+  groupNormBackward(
+    outputGradient: outputGradient, input: input,
+    statistics: GroupNormStatistics(of: input, groupCount: groupCount, epsilon: epsilon), weight: weight, bias: nil)
+}
+
+/// The backward pass of `groupNorm(x, statistics:, weight:, bias:, fusedSiLU:)`, SiLU included, in one fused
+/// kernel (no separate SiLU gradient tensor).
+///
+/// `outputGradient` and `input`: `[N, C, ...]`; `statistics`: those the forward used; `weight`, `bias`: `[C]` or nil
+/// (the bias is needed only with `fusedSiLU`, to recompute the pre-activation). With `h = x̂·γ + β` and
+/// `g = ∂L/∂y · σ(h)·(1 + h·(1 − σ(h)))` (or `∂L/∂y` without SiLU): `∂L/∂γ = Σ g·x̂`, `∂L/∂β = Σ g` and
+/// `∂L/∂x = r · (γg − mean(γg) − x̂ · mean(γg·x̂))` when the statistics are those of `input`, or
+/// `∂L/∂x = r·γ·g` with `statisticsAreConstant` (statistics computed elsewhere and frozen).
+/// Per-channel sums are accumulated in double precision.
+public func groupNormBackward(
+  outputGradient: Tensor, input: Tensor, statistics: GroupNormStatistics, weight: Tensor?, bias: Tensor?,
+  fusedSiLU: Bool = false, statisticsAreConstant: Bool = false
+) -> GroupNormGradients {
+  precondition(outputGradient.shape == input.shape, "groupNormBackward: input \(input.shape), gradient \(outputGradient.shape)")
+  statistics.check(input, "groupNormBackward")
+  let (batch, channels, groupCount) = (input.shape[0], input.shape[1], statistics.groupCount)
   if let weight { precondition(weight.shape == [channels], "groupNormBackward: weight \(weight.shape)") }
+  if let bias { precondition(bias.shape == [channels], "groupNormBackward: bias \(bias.shape)") }
   let spatial = input.count / max(1, batch * channels)
-  let perGroup = channels / groupCount
-  let groupSize = Double(perGroup * spatial)
-  // Per (sample, channel) partial sums of ∂L/∂y and ∂L/∂y · x̂, reduced over samples afterwards.
+  // Per (sample, channel) sums of g · x̂ and g, reduced over samples afterwards.
   var weightPartials = [Double](repeating: 0, count: batch * channels)
   var biasPartials = [Double](repeating: 0, count: batch * channels)
   let inputGradient = Tensor(shape: input.shape) { out in
-    input.withUnsafeBufferPointer { xBuffer in
-      outputGradient.withUnsafeBufferPointer { dyBuffer in
-        withOptionalPointer(weight) { gamma in
-          weightPartials.withUnsafeMutableBufferPointer { weightPartial in
-            biasPartials.withUnsafeMutableBufferPointer { biasPartial in
-              let (x, dy, dx) = (xBuffer.baseAddress!, dyBuffer.baseAddress!, out.baseAddress!)
-              let (wp, bp) = (weightPartial.baseAddress!, biasPartial.baseAddress!)
-              parallelChunks(batch * groupCount, costPerItem: perGroup * spatial * 8) { range in
-                for item in range {
-                  let n = item / groupCount
-                  let group = item % groupCount
-                  let offset = (n * channels + group * perGroup) * spatial
-                  let count = perGroup * spatial
-                  var sum = 0.0
-                  for i in 0..<count { sum += Double(x[offset + i]) }
-                  let mean = sum / groupSize
-                  var squares = 0.0
-                  for i in 0..<count {
-                    let d = Double(x[offset + i]) - mean
-                    squares += d * d
-                  }
-                  let r = 1 / (squares / groupSize + Double(epsilon)).squareRoot()
-                  // mean(g) and mean(g · x̂) over the group, and the per-channel sums for γ and β.
-                  var gSum = 0.0
-                  var gxSum = 0.0
-                  for c in 0..<perGroup {
-                    let channel = group * perGroup + c
-                    let scale = Double(gamma?[channel] ?? 1)
-                    var dySum = 0.0
-                    var dyxSum = 0.0
-                    let base = offset + c * spatial
-                    for i in 0..<spatial {
-                      let g = Double(dy[base + i])
-                      let normalized = (Double(x[base + i]) - mean) * r
-                      dySum += g
-                      dyxSum += g * normalized
-                    }
-                    bp[n * channels + channel] = dySum
-                    wp[n * channels + channel] = dyxSum
-                    gSum += dySum * scale
-                    gxSum += dyxSum * scale
-                  }
-                  let gMean = gSum / groupSize
-                  let gxMean = gxSum / groupSize
-                  for c in 0..<perGroup {
-                    let channel = group * perGroup + c
-                    let scale = Float(Double(gamma?[channel] ?? 1) * r)
-                    let base = offset + c * spatial
-                    let meanF = Float(mean)
-                    let rF = Float(r)
-                    let shift = Float(gMean * r)
-                    let slope = Float(gxMean * r)
-                    for i in 0..<spatial {
-                      let normalized = (x[base + i] - meanF) * rF
-                      dx[base + i] = dy[base + i] * scale - shift - normalized * slope
+    input.withUnsafeBufferPointer { x in
+      outputGradient.withUnsafeBufferPointer { dy in
+        statistics.mean.withUnsafeBufferPointer { mean in
+          statistics.inverseStandardDeviation.withUnsafeBufferPointer { inverse in
+            withOptionalPointer(weight) { gamma in
+              withOptionalPointer(bias) { beta in
+                weightPartials.withUnsafeMutableBufferPointer { weightPartial in
+                  biasPartials.withUnsafeMutableBufferPointer { biasPartial in
+                    let (wp, bp) = (weightPartial.baseAddress!, biasPartial.baseAddress!)
+                    parallelChunks(batch * groupCount, costPerItem: channels / groupCount * spatial * 8) { range in
+                      for item in range {
+                        let n = item / groupCount
+                        let group = item % groupCount
+                        let offset = n * channels * spatial
+                        bld_group_norm_silu_backward_f32(
+                          x.baseAddress! + offset, dy.baseAddress! + offset, out.baseAddress! + offset, channels,
+                          spatial, groupCount, group, group + 1, mean.baseAddress! + n * groupCount,
+                          inverse.baseAddress! + n * groupCount, gamma, beta, fusedSiLU ? 1 : 0,
+                          statisticsAreConstant ? 1 : 0, wp + n * channels, bp + n * channels)
+                      }
                     }
                   }
                 }
@@ -96,19 +77,10 @@ public func groupNormBackward(
       }
     }
   }
-  var weightGradient = [Float](repeating: 0, count: channels)
-  var biasGradient = [Float](repeating: 0, count: channels)
-  for channel in 0..<channels {
-    var w = 0.0
-    var b = 0.0
-    for n in 0..<batch {
-      w += weightPartials[n * channels + channel]
-      b += biasPartials[n * channels + channel]
-    }
-    weightGradient[channel] = Float(w)
-    biasGradient[channel] = Float(b)
+  func reduced(_ partials: [Double]) -> Tensor {
+    Tensor(shape: [channels], scalars: (0..<channels).map { channel in
+      Float((0..<batch).reduce(0.0) { $0 + partials[$1 * channels + channel] })
+    })
   }
-  return GroupNormGradients(
-    input: inputGradient, weight: Tensor(shape: [channels], scalars: weightGradient),
-    bias: Tensor(shape: [channels], scalars: biasGradient))
+  return GroupNormGradients(input: inputGradient, weight: reduced(weightPartials), bias: reduced(biasPartials))
 }

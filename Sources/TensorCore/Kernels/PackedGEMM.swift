@@ -151,6 +151,23 @@ private struct GEMMProblem {
   }
 }
 
+/// Runs one single-threaded GEMM on the calling thread with `plan` (for callers that parallelise over many
+/// independent products themselves, such as the Winograd weight gradient; they read `GEMMPlan.current` on the
+/// thread that started the operation). C is row-major with stride `ldc`. Requires a TensorCore kernel family:
+/// BLAS never runs inside a parallel region.
+func packedSGEMMSingleThreaded(
+  plan: GEMMPlan, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
+) {
+  precondition(!plan.usesBLAS, "packedSGEMMSingleThreaded needs a TensorCore kernel family")
+  guard m > 0 && n > 0 else { return }
+  let problem = GEMMProblem(
+    plan: plan, transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+    c: c, ldc: ldc, beta: beta)
+  problem.run(rows: 0..<problem.m, columns: 0..<problem.n)
+}
+
 private func roundedUp(_ value: Int, to multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
 
 // MARK: - Public entry point

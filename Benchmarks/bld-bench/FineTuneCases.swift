@@ -1,0 +1,93 @@
+import BlendedLatent
+import Foundation
+import TensorCore
+
+/// Decoder fine-tuning cases (background reconstruction, paper §4.2): `finetune-SIZE-paper` and `finetune-SIZE-fast`
+/// at 256 and 512 on a full-size Stable Diffusion VAE decoder with random weights
+/// (`DifferentiableVAEDecoder.randomWeights(for: .stableDiffusion, seed: 1)`), so no checkpoint is needed.
+///
+/// Each timed run is one `DecoderFineTuner.reconstruct` call of two iterations (no warm-up: a run takes seconds to
+/// minutes). Inputs: batch 1, a random latent, the mask a centred square of a quarter of the image, `x̂ = D(z)` and
+/// `x = D(z)` plus a smooth colour drift and fine noise. Extra fields from the last run: `iteration_s` (the second
+/// iteration: forward + backward + Adam step, as in a long run where the allocator reuses the first iteration's
+/// memory), `first_iteration_s`, `setup_s` (the fast mode's one-time frozen prefix and whole-image statistics),
+/// `final_s` (the decode with the tuned weights), `per_image_75_s` (setup + first + 74 × iteration + final), the
+/// planned `stored_activation_mb`, `recomputed_blocks`, and the loss before the first iteration.
+enum FineTuneCases {
+  /// The four cases, 256 before 512, paper before fast.
+  static func all() -> [BenchmarkCase] {
+    [256, 512].flatMap { size in [fineTune(size: size, fast: false), fineTune(size: size, fast: true)] }
+  }
+
+  static func fineTune(size: Int, fast: Bool) -> BenchmarkCase {
+    let record = FineTuneRecord()
+    return BenchmarkCase(
+      name: "finetune-\(size)-\(fast ? "fast" : "paper")", flops: nil, isGEMMBacked: false,
+      extraFields: ["image_size": .integer(size), "iterations": .integer(2), "mode": .string(fast ? "fast" : "paper")],
+      warmUp: false, dynamicFields: { record.fields }
+    ) {
+      let architecture = VAEDecoderArchitecture.stableDiffusion
+      let tuner = try DecoderFineTuner(
+        architecture: architecture, weights: DifferentiableVAEDecoder.randomWeights(for: architecture, seed: 1))
+      let latentSize = size / architecture.upscaleFactor
+      let latent = benchmarkTensor([1, architecture.latentChannels, latentSize, latentSize], seed: 7)
+      let edited = try tuner.decoder.decoded(latent)
+      let noise = benchmarkTensor([1, architecture.outChannels, size, size], seed: 8)
+      let original = Tensor(shape: edited.shape) { buffer in
+        edited.withUnsafeBufferPointer { x in
+          noise.withUnsafeBufferPointer { n in
+            for c in 0..<architecture.outChannels {
+              for i in 0..<size {
+                for j in 0..<size {
+                  let index = (c * size + i) * size + j
+                  let drift = 0.05 * sin(Float(i) * 0.05 + Float(c)) * cos(Float(j) * 0.04)
+                  buffer[index] = x[index] + drift + 0.02 * n[index]
+                }
+              }
+            }
+          }
+        }
+      }
+      let mask = Tensor(shape: [1, 1, size, size]) { buffer in
+        for i in 0..<size {
+          for j in 0..<size {
+            buffer[i * size + j] = (size / 4..<3 * size / 4).contains(i) && (size / 4..<3 * size / 4).contains(j) ? 1 : 0
+          }
+        }
+      }
+      var options: DecoderFineTuningOptions = fast ? .fast : .paper
+      options.iterationCount = 2
+      return {
+        do {
+          record.store(try tuner.reconstruct(
+            decoderInput: latent, editedImage: edited, originalImage: original, mask: mask, options: options))
+        } catch {
+          FileHandle.standardError.write(Data("fine-tune failed: \(error)\n".utf8))
+          exit(1)
+        }
+      }
+    }
+  }
+}
+
+/// The costs of the last fine-tune run of a case (the timed closure cannot return them).
+final class FineTuneRecord: @unchecked Sendable {
+  private(set) var fields: [String: JSONValue] = [:]
+
+  func store(_ result: DecoderFineTuningResult) {
+    let costs = result.costs
+    fields = [
+      "iteration_s": .number(costs.iterationSeconds.last ?? 0),
+      "first_iteration_s": .number(costs.iterationSeconds.first ?? 0),
+      "per_image_75_s": .number(
+        costs.setupSeconds + (costs.iterationSeconds.first ?? 0) + 74 * (costs.iterationSeconds.last ?? 0)
+          + costs.finalSeconds),
+      "setup_s": .number(costs.setupSeconds),
+      "final_s": .number(costs.finalSeconds),
+      "stored_activation_mb": .number(Double(costs.storedActivationBytes) / 1_048_576),
+      "recomputed_blocks": .integer(costs.recomputedBlockCount),
+      "loss": .number(Double(result.losses.first ?? 0)),
+      "final_loss": .number(result.finalLoss),
+    ]
+  }
+}

@@ -1,0 +1,103 @@
+import Testing
+import TensorCore
+import _TestSupport
+
+/// The training forms of group normalisation (statistics kept apart, frozen statistics, the fused group norm + SiLU
+/// backward) and the Winograd input gradient of `conv2dBackward`.
+@Suite("Training kernels")
+struct TrainingKernelTests {
+  typealias Generator = GradientTests.Generator
+
+  @Test func normalisingWithOwnStatisticsEqualsGroupNorm() {
+    // The statistics are summed in another order than groupNorm's (vectorised, in double precision), so the
+    // results agree to float rounding rather than bit for bit.
+    var random = Generator(state: 21)
+    let x = random.tensor([2, 8, 5, 7], scale: 3) + 10
+    let (gamma, beta) = (random.tensor([8]) + 1, random.tensor([8]))
+    let statistics = GroupNormStatistics(of: x, groupCount: 4, epsilon: 1e-6)
+    for silu in [false, true] {
+      let comparison = TensorComparison(
+        groupNorm(x, statistics: statistics, weight: gamma, bias: beta, fusedSiLU: silu),
+        groupNorm(x, groupCount: 4, weight: gamma, bias: beta, epsilon: 1e-6, fusedSiLU: silu))
+      #expect(comparison.isClose(relative: 1e-6), "\(comparison)")
+    }
+  }
+
+  @Test(arguments: [false, true])
+  func fusedGroupNormSiLUBackwardMatchesFiniteDifferences(frozen: Bool) {
+    // With frozen statistics they are those of another tensor, held constant: the function is then affine + SiLU.
+    var random = Generator(state: frozen ? 5 : 6)
+    let x = random.tensor([2, 6, 3, 5], scale: 2)
+    let (gamma, beta) = (random.tensor([6]) + 1.5, random.tensor([6]))
+    let fixed = GroupNormStatistics(of: random.tensor(x.shape, scale: 3), groupCount: 3, epsilon: 1e-6)
+    func statistics(_ x: Tensor) -> GroupNormStatistics {
+      frozen ? fixed : GroupNormStatistics(of: x, groupCount: 3, epsilon: 1e-6)
+    }
+    let r = random.tensor(x.shape)
+    let g = groupNormBackward(outputGradient: r, input: x, statistics: statistics(x), weight: gamma, bias: beta,
+                              fusedSiLU: true, statisticsAreConstant: frozen)
+    let f = { (x: Tensor, w: Tensor, b: Tensor) in
+      GradientTests.contracted(groupNorm(x, statistics: statistics(x), weight: w, bias: b, fusedSiLU: true), r)
+    }
+    func expectClose(_ analytic: Tensor, _ numeric: Tensor, _ name: String) {
+      let comparison = TensorComparison(analytic, numeric)
+      #expect(comparison.isClose(relative: 2e-3), "\(name): \(comparison)")
+    }
+    expectClose(g.input, GradientTests.numericGradient(of: x, epsilon: 1e-2) { f($0, gamma, beta) }, "∂x")
+    expectClose(g.weight, GradientTests.numericGradient(of: gamma, epsilon: 1e-2) { f(x, $0, beta) }, "∂γ")
+    expectClose(g.bias, GradientTests.numericGradient(of: beta, epsilon: 1e-2) { f(x, gamma, $0) }, "∂β")
+  }
+
+  @Test func fusedBackwardWithoutSiLUEqualsTheGroupNormBackward() {
+    // A spatial size that is not a multiple of the vector width exercises the kernel's scalar tail.
+    var random = Generator(state: 8)
+    let x = random.tensor([1, 4, 9, 37])
+    let (gamma, r) = (random.tensor([4]) + 1, random.tensor([1, 4, 9, 37]))
+    let fused = groupNormBackward(outputGradient: r, input: x, statistics: GroupNormStatistics(of: x, groupCount: 2, epsilon: 1e-6),
+                                  weight: gamma, bias: nil)
+    let plain = groupNormBackward(outputGradient: r, input: x, groupCount: 2, weight: gamma, epsilon: 1e-6)
+    #expect(fused.input == plain.input && fused.weight == plain.weight && fused.bias == plain.bias)
+  }
+
+  @Test func winogradGradientsAreTheAdjointsOfTheConvolution() {
+    // 48×48 gives 144 Winograd tiles, above the per-call threshold, so both gradients go through Winograd where the
+    // CPU has the AVX-512 GEMM (im2col elsewhere). For any directions V: ⟨∂X, V⟩ = ⟨∂Y, conv(V, W)⟩ and
+    // ⟨∂W, V⟩ = ⟨∂Y, conv(x, V)⟩; the tile count is not a multiple of the GEMM panels, and 48 = 12 whole tiles.
+    var random = Generator(state: 13)
+    let x = random.tensor([2, 12, 48, 48])
+    let w = random.tensor([10, 12, 3, 3], scale: 0.1)
+    let r = random.tensor([2, 10, 48, 48])
+    let g = conv2dBackward(outputGradient: r, input: x, weight: w, padding: 1)
+    let direction = random.tensor(x.shape)
+    let analytic = GradientTests.contracted(g.input!, direction)
+    let expected = GradientTests.contracted(conv2d(direction, weight: w, bias: nil, padding: 1), r)
+    #expect(abs(analytic - expected) <= 1e-4 * abs(expected), "⟨∂X, V⟩ \(analytic) vs \(expected)")
+    let weightDirection = random.tensor(w.shape)
+    let weightAnalytic = GradientTests.contracted(g.weight, weightDirection)
+    let weightExpected = GradientTests.contracted(conv2d(x, weight: weightDirection, bias: nil, padding: 1), r)
+    #expect(abs(weightAnalytic - weightExpected) <= 1e-4 * abs(weightExpected), "⟨∂W, V⟩ \(weightAnalytic) vs \(weightExpected)")
+    let withoutInput = conv2dBackward(outputGradient: r, input: x, weight: w, padding: 1, computeInputGradient: false)
+    #expect(withoutInput.input == nil && withoutInput.weight == g.weight && withoutInput.bias == g.bias)
+  }
+
+  @Test func winogradWeightGradientHandlesPartialEdgeTiles() {
+    // 45×50: the last tile row and column are partial (zero beyond the image); checked element-wise against
+    // finite-difference-free exact identities on a basis direction per weight.
+    var random = Generator(state: 14)
+    let x = random.tensor([1, 5, 45, 50])
+    let w = random.tensor([3, 5, 3, 3], scale: 0.2)
+    let r = random.tensor([1, 3, 45, 50])
+    let g = conv2dBackward(outputGradient: r, input: x, weight: w, padding: 1)
+    var expected = Tensor(shape: w.shape, repeating: 0)
+    for index in 0..<w.count {
+      var basis = [Float](repeating: 0, count: w.count)
+      basis[index] = 1
+      expected.withUnsafeMutableBufferPointer {
+        $0[index] = Float(GradientTests.contracted(
+          conv2d(x, weight: Tensor(shape: w.shape, scalars: basis), bias: nil, padding: 1), r))
+      }
+    }
+    let comparison = TensorComparison(g.weight, expected)
+    #expect(comparison.isClose(relative: 1e-4), "∂W: \(comparison)")
+  }
+}
