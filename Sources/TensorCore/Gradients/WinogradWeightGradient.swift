@@ -25,7 +25,7 @@ func conv2d3x3WinogradWeightGradient(outputGradient: Tensor, input: Tensor) -> T
   input.withUnsafeBufferPointer { x in
     outputGradient.withUnsafeBufferPointer { dy in
       transformed.withUnsafeMutableBufferPointer { dU in
-        WinogradWorkspace.shared.withBuffer(floats: 36 * (vStride + mStride)) { workspace in
+        ReusableScratch.winograd.withBuffer(floats: 36 * (vStride + mStride)) { workspace in
           nonisolated(unsafe) let (v, m, u) = (workspace, workspace + 36 * vStride, dU.baseAddress!)
           var tileBegin = 0
           while tileBegin < tileCount {

@@ -73,11 +73,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
   let outputPlane = outputHeight * outputWidth
   let rowsPerTile = plan.rowsPerTile
   let gemmPlan = GEMMPlan.current
-  // 64-byte aligned: the micro-kernels load the panels with aligned vector loads. im2col writes every element used.
   let columnCount = plan.pointwise ? 0 : plan.columnFloats(gemm: gemmPlan)
-  let column = UnsafeMutableRawPointer.allocate(byteCount: max(1, columnCount) * 4, alignment: 64)
-    .bindMemory(to: Float.self, capacity: max(1, columnCount))
-  defer { column.deallocate() }
 
   // The weight, as the GEMM's left operand, is packed once per call and shared by every image and tile
   // (otherwise each GEMM re-packs it: at 8×8–16×16 with 1280 channels that packing rivals the product).
@@ -91,7 +87,10 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
       }
     } : nil
 
+  // The panels are 64-byte aligned (the micro-kernels load them with aligned vector loads); im2col writes every
+  // element used.
   return Tensor(shape: [batch, outputChannels, outputHeight, outputWidth]) { out in
+    ReusableScratch.im2colPanels.withBuffer(floats: columnCount) { column in
     input.withUnsafeBufferPointer { x in
       weight.withUnsafeBufferPointer { w in
         for n in 0..<batch {
@@ -162,6 +161,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
           }
         }
       }
+    }
     }
   }
 }

@@ -110,11 +110,13 @@ private struct GEMMProblem {
   /// A product split by rows: op(B) is packed once into shared panels (in parallel), then every piece packs
   /// only its own rows of op(A) — pieces can be as small as load balance wants.
   private func runRowsWithSharedB() {
-    let (tileRows, tileColumns) = (plan.tileRows, plan.tileColumns)
     let floats = withUnsafePointer(to: plan.raw) { bld_gemm_packed_b_floats($0, k, n) }
-    let packedB = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64)
-      .bindMemory(to: Float.self, capacity: floats)
-    defer { packedB.deallocate() }
+    ReusableScratch.sharedPanels.withBuffer(floats: floats) { packedB in runRows(sharingPanels: packedB) }
+  }
+
+  /// `runRowsWithSharedB` with its panel buffer (64-byte aligned, `bld_gemm_packed_b_floats` floats).
+  private func runRows(sharingPanels packedB: UnsafeMutablePointer<Float>) {
+    let (tileRows, tileColumns) = (plan.tileRows, plan.tileColumns)
     let panels = (n + tileColumns - 1) / tileColumns
     withUnsafePointer(to: plan.raw) { raw in
       parallelChunks(panels, costPerItem: tileColumns * k) { range in

@@ -116,7 +116,7 @@ public func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: T
   return Tensor(shape: outputShape) { out in
     input.withUnsafeBufferPointer { x in
       weights.transformed.withUnsafeBufferPointer { u in
-        WinogradWorkspace.shared.withBuffer(floats: 36 * (vStride + mStride)) { workspace in
+        ReusableScratch.winograd.withBuffer(floats: 36 * (vStride + mStride)) { workspace in
           let v = workspace
           let m = workspace + 36 * vStride
           let output = out.baseAddress!
@@ -182,44 +182,6 @@ extension Optional where Wrapped == Tensor {
     case .some(let tensor): tensor.withUnsafeBufferPointer { body($0) }
     case .none: body(nil)
     }
-  }
-}
-
-/// One reusable scratch buffer for Winograd blocks, so repeated convolutions neither allocate nor
-/// page-fault tens of megabytes per call. Concurrent callers that find it taken allocate their own.
-final class WinogradWorkspace: Sendable {
-  /// The process-wide workspace.
-  static let shared = WinogradWorkspace()
-
-  /// The idle buffer (address and capacity in floats), if any.
-  private let idle = Mutex<(address: UInt, capacity: Int)?>(nil)
-
-  /// Calls `body` with at least `floats` floats of 64-byte-aligned scratch.
-  func withBuffer<R>(floats: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
-    let taken = idle.withLock { slot -> (address: UInt, capacity: Int)? in
-      defer { slot = nil }
-      return slot
-    }
-    var buffer: UnsafeMutablePointer<Float>
-    var capacity: Int
-    if let taken, taken.capacity >= floats, let reused = UnsafeMutablePointer<Float>(bitPattern: taken.address) {
-      (buffer, capacity) = (reused, taken.capacity)
-    } else {
-      if let taken { UnsafeMutablePointer<Float>(bitPattern: taken.address)?.deallocate() }
-      capacity = max(floats, 1)
-      buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
-        .bindMemory(to: Float.self, capacity: capacity)
-    }
-    defer {
-      let returned = idle.withLock { slot -> Bool in
-        if let current = slot, current.capacity >= capacity { return false }
-        if let current = slot { UnsafeMutablePointer<Float>(bitPattern: current.address)?.deallocate() }
-        slot = (UInt(bitPattern: buffer), capacity)
-        return true
-      }
-      if !returned { buffer.deallocate() }
-    }
-    return body(buffer)
   }
 }
 
