@@ -13,13 +13,8 @@ func conv2d3x3WinogradWeightGradient(outputGradient: Tensor, input: Tensor) -> T
   let outputs = outputGradient.shape[1]
   precondition(outputGradient.shape == [batch, outputs, height, width],
                "conv2d3x3WinogradWeightGradient: gradient \(outputGradient.shape), input \(input.shape)")
-  let tileCount = batch * ((height + 3) / 4) * ((width + 3) / 4)
-  let perTile = 36 * (channels + outputs)
-  let maximumBlock = max(32, winogradWorkspaceLimit / perTile / 32 * 32)
-  let blockCount = (tileCount + maximumBlock - 1) / maximumBlock
-  let blockSize = min(tileCount, ((tileCount + blockCount - 1) / blockCount + 31) / 32 * 32)
-  let vStride = channels * blockSize + 16
-  let mStride = outputs * blockSize + 16
+  let (tileCount, blockSize, vStride, mStride) = winogradBlocks(
+    batch: batch, height: height, width: width, channels: channels, outputs: outputs)
   var transformed = [Float](repeating: 0, count: 36 * outputs * channels)  // ∂U[ξ], O × C each
   let plan = GEMMPlan.current
   input.withUnsafeBufferPointer { x in

@@ -103,15 +103,8 @@ public func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: T
   let outputShape = [batch, outputs, height, width]
   guard batch > 0 && height > 0 && width > 0 else { return Tensor(shape: outputShape) }
 
-  let tileCount = batch * ((height + 3) / 4) * ((width + 3) / 4)
-  // Tiles per block: as many as fit the workspace, balanced across blocks, rounded to 32 (GEMM panels).
-  let perTile = 36 * (channels + outputs)
-  let maximumBlock = max(32, winogradWorkspaceLimit / perTile / 32 * 32)
-  let blockCount = (tileCount + maximumBlock - 1) / maximumBlock
-  let blockSize = min(tileCount, ((tileCount + blockCount - 1) / blockCount + 31) / 32 * 32)
-  // The 36 matrices of V and of M are padded by 16 floats each so they do not alias in cache sets.
-  let vStride = channels * blockSize + 16
-  let mStride = outputs * blockSize + 16
+  let (tileCount, blockSize, vStride, mStride) = winogradBlocks(
+    batch: batch, height: height, width: width, channels: channels, outputs: outputs)
 
   return Tensor(shape: outputShape) { out in
     input.withUnsafeBufferPointer { x in
@@ -145,6 +138,21 @@ public func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: T
       }
     }
   }
+}
+
+/// How the Winograd passes (forward and weight gradient) walk a batch: all 4×4 tiles, and per block of tiles
+/// (as many as fit `winogradWorkspaceLimit`, balanced across blocks, rounded to 32 for the GEMM panels) the
+/// strides of the 36 transformed input and output matrices, padded by 16 floats each so they do not alias in
+/// cache sets.
+func winogradBlocks(batch: Int, height: Int, width: Int, channels: Int, outputs: Int)
+  -> (tileCount: Int, blockSize: Int, inputStride: Int, outputStride: Int)
+{
+  let tileCount = batch * ((height + 3) / 4) * ((width + 3) / 4)
+  let perTile = 36 * (channels + outputs)
+  let maximumBlock = max(32, winogradWorkspaceLimit / perTile / 32 * 32)
+  let blockCount = (tileCount + maximumBlock - 1) / maximumBlock
+  let blockSize = min(tileCount, ((tileCount + blockCount - 1) / blockCount + 31) / 32 * 32)
+  return (tileCount, blockSize, channels * blockSize + 16, outputs * blockSize + 16)
 }
 
 /// `M[ξ] = U[ξ]·V[ξ]` for the 36 transform points: `[O × C]·[C × T]` each, `U[ξ]` pre-packed. Always fp32,
