@@ -35,7 +35,7 @@ public func attentionScoreWorkspaceElements(
 /// Heads up to `attentionFusedHeadWidthLimit` wide run a fused C kernel in parallel over batch × head × blocks of
 /// 64 query rows, without BLAS: keys and values are visited in blocks of 256 with an online softmax (running
 /// maximum and sum), so each block is read once for all 64 rows and no score row longer than a block exists
-/// (scores and values for eight query rows at a time with AVX-512, four otherwise). Wider heads use GEMMs on
+/// (scores and values of eight query rows per kernel pass with AVX-512, four otherwise). Wider heads use GEMMs on
 /// tiles of `attentionQueryTileRows` query rows with a parallel softmax in between. Extra memory is given by
 /// `attentionScoreWorkspaceElements`.
 public func scaledDotProductAttention(
