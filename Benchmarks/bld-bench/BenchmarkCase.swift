@@ -18,12 +18,15 @@ struct BenchmarkCase {
   let warmUp: Bool
   /// Extra fields read after the timed runs (for example the phase breakdown of an edit).
   let dynamicFields: () -> [String: JSONValue]
+  /// Whether the case runs only when `--filter` names it (cases of minutes, such as the decoder fine-tunes),
+  /// so a plain `bld-bench` stays a quick kernel run.
+  let runsOnlyWhenNamed: Bool
   /// Builds the inputs and returns the timed body.
   let prepare: () throws -> () -> Void
 
   init(
     name: String, flops: Double?, isGEMMBacked: Bool, extraFields: [String: JSONValue] = [:],
-    warmUp: Bool = true, dynamicFields: @escaping () -> [String: JSONValue] = { [:] },
+    warmUp: Bool = true, dynamicFields: @escaping () -> [String: JSONValue] = { [:] }, runsOnlyWhenNamed: Bool = false,
     prepare: @escaping () throws -> () -> Void
   ) {
     self.name = name
@@ -32,6 +35,7 @@ struct BenchmarkCase {
     self.extraFields = extraFields
     self.warmUp = warmUp
     self.dynamicFields = dynamicFields
+    self.runsOnlyWhenNamed = runsOnlyWhenNamed
     self.prepare = prepare
   }
 }

@@ -24,7 +24,7 @@ enum FineTuneCases {
     return BenchmarkCase(
       name: "finetune-\(size)-\(fast ? "fast" : "paper")", flops: nil, isGEMMBacked: false,
       extraFields: ["image_size": .integer(size), "iterations": .integer(2), "mode": .string(fast ? "fast" : "paper")],
-      warmUp: false, dynamicFields: { record.fields }
+      warmUp: false, dynamicFields: { record.fields }, runsOnlyWhenNamed: true
     ) {
       let architecture = VAEDecoderArchitecture.stableDiffusion
       let tuner = try DecoderFineTuner(

@@ -210,7 +210,7 @@ func main() -> Int32 {
       print(try runCase(benchmark, options: options))
       return 0
     }
-    let selected = cases.filter { options.filter.map($0.name.contains) ?? true }
+    let selected = cases.filter { options.filter.map($0.name.contains) ?? !$0.runsOnlyWhenNamed }
     let fmaPeakSelected = options.filter.map(MachineReport.fmaPeakCase.contains) ?? true
     // The machine line first: every figure below is read against it.
     let machine = MachineReport.measure(kernel: options.kernel)
