@@ -147,46 +147,24 @@ static double seconds_now(void) {
 }
 
 #if BLD_HAS_CPUID
-// 12 independent FMA chains per thread: enough to cover 4-cycle latency on two pipes (8 needed).
-#define BLD_FMA_CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-
-__attribute__((target("avx512f,fma"))) static double fma_loop_avx512(long iterations) {
-#define BLD_INIT(i) __m512 a##i = _mm512_set1_ps(0.01f * (i));
-  BLD_FMA_CHAINS(BLD_INIT)
-#undef BLD_INIT
-  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
-  for (long n = 0; n < iterations; ++n) {
-#define BLD_STEP(i) a##i = _mm512_fmadd_ps(a##i, x, y);
-    BLD_FMA_CHAINS(BLD_STEP)
-#undef BLD_STEP
-    __asm__ volatile("" ::: "memory");
+// One FMA loop per vector width: `iterations` rounds of 12 independent chains a = a·x + y (enough to cover a
+// 4-cycle latency on two pipes, which needs 8), then their sum, returned so the loop is not optimised away.
+#define BLD_FMA_LOOP(name, isa, vector, set1, fmadd, add, first_lane)    \
+  __attribute__((target(isa))) static double name(long iterations) {    \
+    vector a[12];                                                        \
+    for (int i = 0; i < 12; ++i) a[i] = set1(0.01f * (float)i);          \
+    const vector x = set1(0.999999f), y = set1(1e-7f);                   \
+    for (long n = 0; n < iterations; ++n) {                              \
+      for (int i = 0; i < 12; ++i) a[i] = fmadd(a[i], x, y);             \
+      __asm__ volatile("");                                              \
+    }                                                                    \
+    vector s = set1(0.0f);                                               \
+    for (int i = 0; i < 12; ++i) s = add(s, a[i]);                       \
+    return (double)first_lane(s);                                        \
   }
-  __m512 s = _mm512_setzero_ps();
-#define BLD_SUM(i) s = _mm512_add_ps(s, a##i);
-  BLD_FMA_CHAINS(BLD_SUM)
-#undef BLD_SUM
-  return (double)_mm512_reduce_add_ps(s);
-}
 
-__attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iterations) {
-#define BLD_INIT(i) __m256 a##i = _mm256_set1_ps(0.01f * (i));
-  BLD_FMA_CHAINS(BLD_INIT)
-#undef BLD_INIT
-  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-  for (long n = 0; n < iterations; ++n) {
-#define BLD_STEP(i) a##i = _mm256_fmadd_ps(a##i, x, y);
-    BLD_FMA_CHAINS(BLD_STEP)
-#undef BLD_STEP
-    __asm__ volatile("" ::: "memory");
-  }
-  __m256 s = _mm256_setzero_ps();
-#define BLD_SUM(i) s = _mm256_add_ps(s, a##i);
-  BLD_FMA_CHAINS(BLD_SUM)
-#undef BLD_SUM
-  float lanes[8];
-  _mm256_storeu_ps(lanes, s);
-  return (double)(lanes[0] + lanes[7]);
-}
+BLD_FMA_LOOP(fma_loop_avx512, "avx512f,fma", __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_cvtss_f32)
+BLD_FMA_LOOP(fma_loop_avx2, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_cvtss_f32)
 #endif
 
 double bld_fma_peak_gflops(int simd_level, double seconds) {
