@@ -97,8 +97,12 @@ struct AttentionTests {
         let comparison = TensorComparison(result, fixture.expectedTensor)
         #expect(comparison.isClose(relative: 1e-5), "\(level) \(name): \(comparison)")
       }
-      // Head widths that exercise every column tail (8, 16, 24, 40, 72) and key counts off the 16-key panels.
-      for (headWidth, keyCount, causal) in [(8, 33, false), (24, 77, true), (40, 100, false), (72, 49, true), (3, 17, false)] {
+      // Head widths that exercise every column tail (8, 16, 24, 40, 72), key counts off the 16-key panels, and
+      // key counts past one 256-key block (the online softmax rescales earlier partial outputs).
+      for (headWidth, keyCount, causal) in [
+        (8, 33, false), (24, 77, true), (40, 100, false), (72, 49, true), (3, 17, false), (40, 600, false),
+        (24, 530, true),
+      ] {
         let query = NaiveKernels.uniform([1, 70, 2 * headWidth], seed: 61, scale: 2)
         let key = NaiveKernels.uniform([1, keyCount, 2 * headWidth], seed: 62, scale: 2)
         let value = NaiveKernels.uniform([1, keyCount, 2 * headWidth], seed: 63)

@@ -63,4 +63,30 @@ struct VectorExtensionTests {
       }
     }
   }
+
+  @Test("Winograd transforms (input, output, weights) at every level match im2col conv2d; layer norm matches a double reference")
+  func winogradAndLayerNorm() throws {
+    var random = KernelTestRandom(seed: 17)
+    // 13 × 17: partial edge tiles in both directions; 20 × 24 channels: a partial GEMM panel.
+    let input = Tensor(shape: [2, 24, 13, 17], scalars: random.floats(2 * 24 * 13 * 17))
+    let weight = Tensor(shape: [20, 24, 3, 3], scalars: random.floats(20 * 24 * 9))
+    let bias = Tensor(shape: [20], scalars: random.floats(20))
+    let direct = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1)
+    let rows = Tensor(shape: [5, 333], scalars: random.floats(5 * 333).map { $0 * 4 + 7 })
+    try atEveryLevel { level in
+      let winograd = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight), bias: bias)
+      let comparison = TensorComparison(winograd, direct)
+      #expect(comparison.isClose(relative: 1e-4), "\(level) Winograd: \(comparison)")
+      let normalized = layerNorm(rows, weight: nil, bias: nil, epsilon: 1e-5)
+      for row in 0..<5 {
+        let values = rows.scalars[(row * 333)..<((row + 1) * 333)].map(Double.init)
+        let mean = values.reduce(0, +) / 333
+        let inverse = 1 / (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 333 + 1e-5).squareRoot()
+        for (column, value) in values.enumerated() {
+          let actual = Double(normalized.scalars[row * 333 + column])
+          #expect(abs(actual - (value - mean) * inverse) <= 1e-5, "\(level) layer norm [\(row), \(column)]")
+        }
+      }
+    }
+  }
 }
