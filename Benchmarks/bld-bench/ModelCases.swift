@@ -112,15 +112,10 @@ final class EditPhases: @unchecked Sendable {
   private(set) var fields: [String: JSONValue] = [:]
 
   func record(_ timings: EditTimings, steps: Int) {
-    fields = [
-      "phase_text_encoding_s": .number(timings.textEncoding),
-      "phase_image_encoding_s": .number(timings.imageEncoding),
-      "phase_denoising_s": .number(timings.denoising),
-      "phase_decoding_s": .number(timings.decoding),
-      "phase_preparation_s": .number(timings.preparation),
-      "phase_total_s": .number(timings.total),
-      "denoising_steps": .integer(steps),
-      "unet_calls": .integer(steps),
-    ]
+    let seconds = timings.secondsByPhase
+    fields = ["denoising_steps": .integer(steps), "unet_calls": .integer(steps)]
+    for phase in ["text_encoding", "image_encoding", "denoising", "decoding", "preparation", "total"] {
+      fields["phase_\(phase)_s"] = .number(seconds[phase] ?? 0)
+    }
   }
 }

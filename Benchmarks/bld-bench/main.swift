@@ -39,7 +39,7 @@ struct BenchOptions {
       --filter S   run only cases whose name contains S (the sgemm peak is measured only when a selected
                  case is GEMM-backed)
       --repeat N   timed runs per case after one warm-up run (default 5); median reported
-      --threads N  ComputeOptions.setThreadCount(N) (OpenBLAS and TensorCore loops)
+      --threads N  ComputeOptions.withThreadCount(N) (OpenBLAS and TensorCore loops)
       --model DIR  diffusers folder for the model cases (text-encoder, unet-b2-32/64, vae-encode/decode-256/512,
                  edit-512)
       --weights W  where the model cases keep weights: mapped (default, paged in per layer from the mapped
@@ -196,64 +196,10 @@ func runChild(_ name: String, options: BenchOptions, sgemmPeak: Double?, sgemmBe
 }
 
 func main() -> Int32 {
+  AllocatorTuning.keepLargeBuffersInHeap()  // as `bld` does: the figures are those users see
   do {
-    var options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
-    if let threads = options.threads { ComputeOptions.setThreadCount(threads) }
-    let cases = BenchmarkRegistry.allCases(context: BenchmarkContext(modelDirectory: options.modelDirectory, residency: options.residency))
-    if options.list {
-      print(MachineReport.fmaPeakCase)
-      for benchmark in cases { print(benchmark.name) }
-      return 0
-    }
-    if let name = options.singleCase {
-      guard let benchmark = cases.first(where: { $0.name == name }) else { throw BenchError.unknownCase(name) }
-      print(try runCase(benchmark, options: options))
-      return 0
-    }
-    let selected = cases.filter { options.filter.map($0.name.contains) ?? !$0.runsOnlyWhenNamed }
-    let fmaPeakSelected = options.filter.map(MachineReport.fmaPeakCase.contains) ?? true
-    // The machine line first: every figure below is read against it.
-    let machine = MachineReport.measure(kernel: options.kernel)
-    options.fmaPeak = machine.fmaPeakGFLOPS
-    print(machine.line)
-    if fmaPeakSelected { print(machine.caseLine) }
-    fflush(nil)
-    // The peak: the faster of TensorCore's sgemm-2048 and the raw cblas call, measured now.
-    var peak: Double = 0
-    var bestPeak: Double = 0
-    var peakLines: [String: String] = [:]
-    // Skipped when no selected case reports a fraction of it (model cases), so `--filter unet-b2-64` runs
-    // only that case.
-    let needsPeak = selected.contains { $0.isGEMMBacked }
-    for name in [BenchmarkRegistry.sgemmPeakCase, BenchmarkRegistry.sgemmPeakCase + "-cblas"] where needsPeak {
-      let line = try runChild(name, options: options, sgemmPeak: nil)
-      peakLines[name] = line
-      peak = max(peak, JSONLine.number("gflops", in: line) ?? 0)
-      bestPeak = max(bestPeak, JSONLine.number("best_gflops", in: line) ?? 0)
-    }
-    for benchmark in selected {
-      var line: String
-      if let measured = peakLines[benchmark.name] {
-        // Already run for the peak: add its own fraction instead of running it again.
-        let gflops = JSONLine.number("gflops", in: measured) ?? 0
-        line = String(measured.dropLast())
-          + ",\"fraction_of_sgemm_peak\":\(JSONValue.number(gflops / peak).encoded)"
-          + ",\"sgemm_peak_gflops\":\(JSONValue.number(peak).encoded)"
-          + ",\"fraction_of_sgemm_peak_best\":\(JSONValue.number((JSONLine.number("best_gflops", in: measured) ?? 0) / bestPeak).encoded)"
-        if benchmark.name == BenchmarkRegistry.sgemmPeakCase, let raw = peakLines[benchmark.name + "-cblas"],
-          let rawGFLOPS = JSONLine.number("gflops", in: raw), rawGFLOPS > 0
-        {
-          // TensorCore's matmul against the raw cblas_sgemm call measured in this run.
-          line += ",\"fraction_of_cblas\":\(JSONValue.number(gflops / rawGFLOPS).encoded)"
-        }
-        line += "}"
-      } else {
-        line = try runChild(benchmark.name, options: options, sgemmPeak: peak, sgemmBestPeak: bestPeak)
-      }
-      print(line)
-      fflush(nil)
-    }
-    return 0
+    let options = try BenchOptions(arguments: Array(CommandLine.arguments.dropFirst()))
+    return try ComputeOptions.withThreadCount(options.threads ?? 0) { try run(options) }
   } catch let error as BenchError {
     if case .help = error {
       print(error.description)
@@ -265,6 +211,66 @@ func main() -> Int32 {
     FileHandle.standardError.write(Data("bld-bench: \(error)\n".utf8))
     return 1
   }
+}
+
+/// Runs the selected cases (in child processes) or the one case `--case` names.
+func run(_ parsed: BenchOptions) throws -> Int32 {
+  var options = parsed
+  let cases = BenchmarkRegistry.allCases(context: BenchmarkContext(modelDirectory: options.modelDirectory, residency: options.residency))
+  if options.list {
+    print(MachineReport.fmaPeakCase)
+    for benchmark in cases { print(benchmark.name) }
+    return 0
+  }
+  if let name = options.singleCase {
+    guard let benchmark = cases.first(where: { $0.name == name }) else { throw BenchError.unknownCase(name) }
+    print(try runCase(benchmark, options: options))
+    return 0
+  }
+  let selected = cases.filter { options.filter.map($0.name.contains) ?? !$0.runsOnlyWhenNamed }
+  let fmaPeakSelected = options.filter.map(MachineReport.fmaPeakCase.contains) ?? true
+  // The machine line first: every figure below is read against it.
+  let machine = MachineReport.measure(kernel: options.kernel)
+  options.fmaPeak = machine.fmaPeakGFLOPS
+  print(machine.line)
+  if fmaPeakSelected { print(machine.caseLine) }
+  fflush(nil)
+  // The peak: the faster of TensorCore's sgemm-2048 and the raw cblas call, measured now.
+  var peak: Double = 0
+  var bestPeak: Double = 0
+  var peakLines: [String: String] = [:]
+  // Skipped when no selected case reports a fraction of it (model cases), so `--filter unet-b2-64` runs
+  // only that case.
+  let needsPeak = selected.contains { $0.isGEMMBacked }
+  for name in [BenchmarkRegistry.sgemmPeakCase, BenchmarkRegistry.sgemmPeakCase + "-cblas"] where needsPeak {
+    let line = try runChild(name, options: options, sgemmPeak: nil)
+    peakLines[name] = line
+    peak = max(peak, JSONLine.number("gflops", in: line) ?? 0)
+    bestPeak = max(bestPeak, JSONLine.number("best_gflops", in: line) ?? 0)
+  }
+  for benchmark in selected {
+    var line: String
+    if let measured = peakLines[benchmark.name] {
+      // Already run for the peak: add its own fraction instead of running it again.
+      let gflops = JSONLine.number("gflops", in: measured) ?? 0
+      line = String(measured.dropLast())
+        + ",\"fraction_of_sgemm_peak\":\(JSONValue.number(gflops / peak).encoded)"
+        + ",\"sgemm_peak_gflops\":\(JSONValue.number(peak).encoded)"
+        + ",\"fraction_of_sgemm_peak_best\":\(JSONValue.number((JSONLine.number("best_gflops", in: measured) ?? 0) / bestPeak).encoded)"
+      if benchmark.name == BenchmarkRegistry.sgemmPeakCase, let raw = peakLines[benchmark.name + "-cblas"],
+        let rawGFLOPS = JSONLine.number("gflops", in: raw), rawGFLOPS > 0
+      {
+        // TensorCore's matmul against the raw cblas_sgemm call measured in this run.
+        line += ",\"fraction_of_cblas\":\(JSONValue.number(gflops / rawGFLOPS).encoded)"
+      }
+      line += "}"
+    } else {
+      line = try runChild(benchmark.name, options: options, sgemmPeak: peak, sgemmBestPeak: bestPeak)
+    }
+    print(line)
+    fflush(nil)
+  }
+  return 0
 }
 
 exit(main())

@@ -4,7 +4,7 @@ import TensorCore
 ///
 /// The sampler works on *scaled* latents `z = scalingFactor · mean(E(x))`; this protocol speaks unscaled
 /// latents, exactly as diffusers' `vae.encode(x).latent_dist.mean` and `vae.decode(z / scaling_factor)`.
-public protocol LatentAutoencoder {
+public protocol LatentAutoencoder: Sendable {
   /// `scaling_factor` from the VAE config (0.18215 for Stable Diffusion 1.x and 2.x).
   var scalingFactor: Float { get }
   /// The number of latent channels (4 for Stable Diffusion).

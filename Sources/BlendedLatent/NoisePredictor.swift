@@ -4,7 +4,7 @@ import TensorCore
 ///
 /// The UNet (`UNet2DConditionModel`) conforms; tests pass deterministic fakes. The output is whatever the
 /// model was trained to predict; the scheduler's `predictionType` says how to read it.
-public protocol NoisePredictor {
+public protocol NoisePredictor: Sendable {
   /// Runs the model once on a batch.
   ///
   /// - Parameters:

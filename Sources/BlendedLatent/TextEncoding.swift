@@ -20,7 +20,7 @@ public struct TextConditioning: Sendable {
 /// The text encoder with its tokenizer: prompts → conditioning (CLIP `CLIPTextModel` + `CLIPTokenizer`).
 ///
 /// Prompts longer than the context are truncated (start and end tokens kept), as diffusers does, and reported.
-public protocol TextEncoding {
+public protocol TextEncoding: Sendable {
   /// Encodes prompts (the empty string is the unconditional prompt).
   /// - Parameter prompts: The prompts, in batch order.
   /// - Returns: Conditioning `[prompts.count, 77, D]` and per-prompt truncation flags.

@@ -9,11 +9,11 @@ import Foundation
 ///   appeared meanwhile; with `overwrite`, it is `rename(2)`, which replaces atomically.
 /// - No output may be the input image or the mask, whatever the spelling (`./a/../in.png`, symlinks, hard
 ///   links): paths are compared after resolving symlinks, and existing files by device and inode.
-public enum AtomicOutput {
+package enum AtomicOutput {
   /// Checks that every output can be written: its folder exists, it is not an input, and it does not
   /// exist unless `overwrite`.
   /// - Throws: ``EditCommandError``.
-  public static func checkOutputs(_ outputs: [String], inputs: [String], overwrite: Bool) throws {
+  package static func checkOutputs(_ outputs: [String], inputs: [String], overwrite: Bool) throws {
     for output in outputs {
       let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
       var isDirectory: ObjCBool = false
@@ -41,7 +41,7 @@ public enum AtomicOutput {
   ///   - temporaries: registry of temporaries, for an immediate exit on a second Ctrl-C.
   ///   - beforeCommit: runs after the temporaries are written, before any is moved; throwing aborts.
   /// - Throws: ``EditCommandError`` or what `beforeCommit` throws.
-  public static func write(
+  package static func write(
     _ files: [(path: String, data: Data)], overwrite: Bool, inputs: [String],
     temporaries: TemporaryFiles,
     beforeCommit: () throws -> Void = {}

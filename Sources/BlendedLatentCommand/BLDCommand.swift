@@ -1,9 +1,9 @@
 import ArgumentParser
 
 /// The `bld` command: Blended Latent Diffusion on the command line.
-public struct BLDCommand: ParsableCommand {
+package struct BLDCommand: ParsableCommand {
   /// The root command's name, summary and subcommands.
-  public static let configuration = CommandConfiguration(
+  package static let configuration = CommandConfiguration(
     commandName: "bld",
     abstract:
       "Local, text-driven image editing with Blended Latent Diffusion (Stable Diffusion on the CPU).",
@@ -11,5 +11,5 @@ public struct BLDCommand: ParsableCommand {
     subcommands: [EditCommand.self, InspectCommand.self])
 
   /// Creates the command (used by the parser).
-  public init() {}
+  package init() {}
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Where the command writes: standard output (results, JSON) and standard error (notes, progress).
 /// Tests substitute a recording console.
-public protocol CommandConsole: AnyObject {
+package protocol CommandConsole: AnyObject {
   /// Whether standard error is a terminal (the progress bar is drawn only then).
   var standardErrorIsTerminal: Bool { get }
   /// Writes `text` to standard output as is.
@@ -12,18 +12,18 @@ public protocol CommandConsole: AnyObject {
 }
 
 /// The process's real standard output and standard error.
-public final class ProcessConsole: CommandConsole {
+package final class ProcessConsole: CommandConsole {
   /// Creates the console.
-  public init() {}
+  package init() {}
 
   /// `isatty(2)`.
-  public var standardErrorIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+  package var standardErrorIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
   /// Writes to file descriptor 1.
-  public func writeOutput(_ text: String) { Self.write(text, to: STDOUT_FILENO) }
+  package func writeOutput(_ text: String) { Self.write(text, to: STDOUT_FILENO) }
 
   /// Writes to file descriptor 2.
-  public func writeError(_ text: String) { Self.write(text, to: STDERR_FILENO) }
+  package func writeError(_ text: String) { Self.write(text, to: STDERR_FILENO) }
 
   private static func write(_ text: String, to descriptor: Int32) {
     var bytes = Array(text.utf8)

@@ -2,7 +2,7 @@ import Foundation
 
 /// The backend `bld edit` uses: loads `--model` (or the built-in demonstration model) and edits with
 /// `BlendedLatentEditor`.
-public func defaultEditBackend() -> any EditBackend { PipelineEditBackend() }
+package func defaultEditBackend() -> any EditBackend { PipelineEditBackend() }
 
 /// The inspector `bld inspect` uses: reads a diffusers folder's configurations and weight headers.
-public func defaultModelInspector() -> any ModelInspecting { ModelDirectoryInspector() }
+package func defaultModelInspector() -> any ModelInspecting { ModelDirectoryInspector() }

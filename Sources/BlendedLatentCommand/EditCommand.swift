@@ -10,9 +10,9 @@ extension FineTunePreset: ExpressibleByArgument {}
 extension PrecisionChoice: ExpressibleByArgument {}
 
 /// `bld edit`: edits the masked part of an image so that it matches a prompt (Blended Latent Diffusion).
-public struct EditCommand: ParsableCommand {
+package struct EditCommand: ParsableCommand {
   /// The subcommand's name, summary and discussion.
-  public static let configuration = CommandConfiguration(
+  package static let configuration = CommandConfiguration(
     commandName: "edit",
     abstract: "Edit the masked part of an image so that it matches a text prompt.",
     discussion: """
@@ -26,158 +26,158 @@ public struct EditCommand: ParsableCommand {
 
   /// `--image`.
   @Option(help: ArgumentHelp("Input image (PNG or JPEG).", valueName: "IN"))
-  public var image: String
+  package var image: String
 
   /// `--mask`.
   @Option(
     help: ArgumentHelp(
       "Mask image of the same size, white = edit; or 'alpha' to use the image's transparency (transparent = edit).",
       valueName: "MASK"))
-  public var mask: String
+  package var mask: String
 
   /// `--prompt`.
   @Option(help: ArgumentHelp("What the masked area should show.", valueName: "TEXT"))
-  public var prompt: String
+  package var prompt: String
 
   /// `--output`.
   @Option(
     help: ArgumentHelp(
       "Output PNG (with --batch N: OUT-0.png … OUT-(N-1).png).", valueName: "OUT.png"))
-  public var output: String
+  package var output: String
 
   /// `--model`.
   @Option(
     help: ArgumentHelp(
       "Stable Diffusion folder in diffusers layout (default: built-in demonstration model).",
       valueName: "DIR"))
-  public var model: String?
+  package var model: String?
 
   /// `--negative-prompt`.
   @Option(help: ArgumentHelp("What to steer away from (default: empty).", valueName: "TEXT"))
-  public var negativePrompt: String = ""
+  package var negativePrompt: String = ""
 
   /// `--steps`.
   @Option(help: ArgumentHelp("Denoising steps of the full schedule (1–1000).", valueName: "N"))
-  public var steps: Int = 50
+  package var steps: Int = 50
 
   /// `--guidance`.
   @Option(help: ArgumentHelp("Classifier-free guidance scale (≥ 0).", valueName: "G"))
-  public var guidance: Double = 7.5
+  package var guidance: Double = 7.5
 
   /// `--strength`.
   @Option(
     help: ArgumentHelp(
       "Fraction of the schedule run, in (0, 1]: the last Int(steps × strength) steps.",
       valueName: "S"))
-  public var strength: Double = 0.75
+  package var strength: Double = 0.75
 
   /// `--seed`.
   @Option(
     help: ArgumentHelp(
       "Random seed (PyTorch-compatible noise); random and printed when omitted.", valueName: "N"))
-  public var seed: UInt64?
+  package var seed: UInt64?
 
   /// `--batch`.
   @Option(help: ArgumentHelp("Number of results (1–64).", valueName: "N"))
-  public var batch: Int = 1
+  package var batch: Int = 1
 
   /// `--scheduler`.
   @Option(help: ArgumentHelp("Denoising scheduler.", valueName: "ddim|dpm++2m|euler|euler-a"))
-  public var scheduler: SchedulerChoice = .ddim
+  package var scheduler: SchedulerChoice = .ddim
 
   /// `--background`.
   @Option(
     help: ArgumentHelp(
       "Background reconstruction: none, paste (outside pixels identical), optimize (decoder fine-tuning), poisson.",
       valueName: "none|paste|optimize|poisson"))
-  public var background: BackgroundChoice = .none
+  package var background: BackgroundChoice = .none
 
   /// `--mask-shrink`.
   @Option(
     help: ArgumentHelp(
       "Progressive mask shrinking levels for thin masks (0 = off, paper: 3).", valueName: "K"))
-  public var maskShrink: Int = 0
+  package var maskShrink: Int = 0
 
   /// `--mask-downsample`.
   @Option(
     help: ArgumentHelp(
       "Mask to latent resolution: nearest, or max (keeps thin strokes).", valueName: "nearest|max"))
-  public var maskDownsample: MaskDownsampleChoice = .nearest
+  package var maskDownsample: MaskDownsampleChoice = .nearest
 
   /// `--crop-to-mask`.
   @Option(
     help: ArgumentHelp(
       "Edit only the mask's bounding box plus PIXELS of context (at the model's native resolution) and paste it back.",
       valueName: "PIXELS"))
-  public var cropToMask: Int?
+  package var cropToMask: Int?
 
   /// `--working-size`.
   @Option(
     help: ArgumentHelp(
       "native: resize so the longer side is the model's native resolution (and back); original: keep the image's (or crop's) size.",
       valueName: "native|original"))
-  public var workingSize: WorkingSizeChoice = .native
+  package var workingSize: WorkingSizeChoice = .native
 
   /// `--feather`.
   @Option(
     help: ArgumentHelp(
       "With --background paste: blend N pixels inward from the mask edge.", valueName: "N"))
-  public var feather: Int = 0
+  package var feather: Int = 0
 
   /// `--fine-tune`.
   @Option(
     help: ArgumentHelp(
       "With --background optimize: paper (all decoder weights, whole image) or fast (last block, crop around the mask).",
       valueName: "paper|fast"))
-  public var fineTune: FineTunePreset = .paper
+  package var fineTune: FineTunePreset = .paper
 
   /// `--fine-tune-iterations`.
   @Option(
     help: ArgumentHelp("With --background optimize: Adam iterations (default 75).", valueName: "N"))
-  public var fineTuneIterations: Int?
+  package var fineTuneIterations: Int?
 
   /// `--fine-tune-memory-gb`.
   @Option(
     help: ArgumentHelp(
       "With --background optimize: GB of forward activations a training step may keep (default 6); blocks beyond it are recomputed.",
       valueName: "GB"))
-  public var fineTuneMemoryGB: Double?
+  package var fineTuneMemoryGB: Double?
 
   /// `--rank-with`.
   @Option(
     help: ArgumentHelp(
       "CLIP model folder (transformers CLIPModel layout) to rank the batch.", valueName: "CLIP_DIR")
   )
-  public var rankWith: String?
+  package var rankWith: String?
 
   /// `--threads`.
   @Option(help: ArgumentHelp("Compute threads (default: the CPUs this process may use — affinity and cgroup quota — or OMP_NUM_THREADS).", valueName: "N"))
-  public var threads: Int?
+  package var threads: Int?
 
   /// `--precision`.
   @Option(
     help: ArgumentHelp(
       "Matrix-product arithmetic: fp32, or bf16 inputs with fp32 accumulation (faster, AVX512_BF16 CPUs).",
       valueName: "fp32|bf16"))
-  public var precision: PrecisionChoice = .fp32
+  package var precision: PrecisionChoice = .fp32
 
   /// `--json`.
   @Flag(help: "Print a JSON summary (seed, timings, outputs, scores) on standard output.")
-  public var json = false
+  package var json = false
 
   /// `--quiet`.
   @Flag(help: "No progress bar and no notes on standard error.")
-  public var quiet = false
+  package var quiet = false
 
   /// `--overwrite`.
   @Flag(help: "Replace existing output files (never the input image or mask).")
-  public var overwrite = false
+  package var overwrite = false
 
   /// Creates the command with ArgumentParser's defaults (used by the parser).
-  public init() {}
+  package init() {}
 
   /// Checks option values; each failure is one line naming the option.
-  public func validate() throws {
+  package func validate() throws {
     func fail(_ message: String) -> ValidationError { ValidationError(message) }
     if prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
       throw fail("--prompt must not be empty")
@@ -231,7 +231,7 @@ public struct EditCommand: ParsableCommand {
   }
 
   /// The parsed options as ``EditSettings``.
-  public var settings: EditSettings {
+  package var settings: EditSettings {
     var settings = EditSettings(
       imagePath: image, mask: mask == "alpha" ? .alpha : .file(mask), prompt: prompt,
       outputPath: output)
@@ -263,7 +263,7 @@ public struct EditCommand: ParsableCommand {
 
   /// Runs with the real backend, console and Ctrl-C handling; exits non-zero on failure (1) or
   /// cancellation (130).
-  public func run() throws {
+  package func run() throws {
     let cancellation = CancellationToken()
     let temporaries = TemporaryFiles()
     let console = ProcessConsole()
@@ -280,7 +280,7 @@ public struct EditCommand: ParsableCommand {
   /// Runs the edit and reports on `console`; the code path `run()` uses, with its collaborators injected.
   /// - Returns: the exit status: 0 on success, 130 when cancelled, 1 on any other error (after printing
   ///   `bld: error: …` as one line on standard error).
-  public func execute(
+  package func execute(
     backend: any EditBackend, console: any CommandConsole, cancellation: CancellationToken,
     temporaries: TemporaryFiles, randomSeed: (() -> UInt64)? = nil
   ) -> Int32 {

@@ -1,5 +1,5 @@
 /// Why `bld edit` (or `bld inspect`) stopped. Each case prints as one line naming the file or option.
-public enum EditCommandError: Error, CustomStringConvertible, Equatable, Sendable {
+package enum EditCommandError: Error, CustomStringConvertible, Equatable, Sendable {
   /// An output file exists and `--overwrite` was not given.
   case outputExists(path: String)
   /// An output path is the input image or the mask (refused even with `--overwrite`).
@@ -20,7 +20,7 @@ public enum EditCommandError: Error, CustomStringConvertible, Equatable, Sendabl
   case unavailable(feature: String)
 
   /// A one-line explanation.
-  public var description: String {
+  package var description: String {
     switch self {
     case .outputExists(let path): "'\(path)' already exists (pass --overwrite to replace it)"
     case .outputIsInput(let output, let input):

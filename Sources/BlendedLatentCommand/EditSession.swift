@@ -10,22 +10,22 @@ import TensorCore
 /// for `--background paste`, so every outside pixel stays identical; otherwise the edited region as a
 /// whole), quantised to 8 bits, and all outputs written atomically. Cancellation is checked by the progress
 /// handler, after the edit, and right before the outputs are moved into place.
-public struct EditSession {
+package struct EditSession {
   /// The validated settings.
-  public var settings: EditSettings
+  package var settings: EditSettings
   /// Loads the model.
-  public var backend: any EditBackend
+  package var backend: any EditBackend
   /// Where notes, progress and results go.
-  public var console: any CommandConsole
+  package var console: any CommandConsole
   /// Set by Ctrl-C.
-  public var cancellation: CancellationToken
+  package var cancellation: CancellationToken
   /// Temporary files in flight.
-  public var temporaries: TemporaryFiles
+  package var temporaries: TemporaryFiles
   /// Picks a seed when `--seed` is absent (default: uniform in 0 … 2³² − 1).
-  public var randomSeed: () -> UInt64 = { UInt64.random(in: 0...UInt64(UInt32.max)) }
+  package var randomSeed: () -> UInt64 = { UInt64.random(in: 0...UInt64(UInt32.max)) }
 
   /// Creates a session.
-  public init(
+  package init(
     settings: EditSettings, backend: any EditBackend, console: any CommandConsole,
     cancellation: CancellationToken = CancellationToken(),
     temporaries: TemporaryFiles = TemporaryFiles()
@@ -42,7 +42,7 @@ public struct EditSession {
   /// - Returns: the summary (also what `--json` prints).
   /// - Throws: ``EditCommandError``, `ImageFileError`, or the backend's errors; ``EditCommandError/cancelled``
   ///   whenever the token was cancelled. Nothing is left on disk after a throw.
-  public func run(progressBar: ProgressBar) throws -> EditSummary {
+  package func run(progressBar: ProgressBar) throws -> EditSummary {
     let clock = ProgressBar.monotonicSeconds
     let start = clock()
     var timings: [String: Double] = [:]
@@ -82,13 +82,12 @@ public struct EditSession {
     if settings.seed == nil && !settings.quiet {
       progressBar.note("bld: seed \(seed) (chosen at random; pass --seed \(seed) to repeat)")
     }
-    if let threads = settings.threadCount { ComputeOptions.setThreadCount(threads) }
     try cancellation.check()
 
     let token = cancellation
-    let handler: EditProgressHandler = { progress in
+    let handler: ProgressHandler = { progress in
       progressBar.update(progress)
-      return token.isCancelled ? .stop : .proceed
+      return token.progressAction
     }
 
     // Model.
@@ -114,16 +113,12 @@ public struct EditSession {
         width: image.width, height: image.height, nativeResolution: native, sizeMultiple: multiple)
     }
     if settings.workingSize == .original { geometry = geometry.atOriginalSize }
-    let job = EditJob(
-      image: geometry.workingImage(from: original), mask: geometry.workingMask(from: mask),
-      seed: seed,
-      settings: settings)
+    let request = settings.editRequest(
+      image: geometry.workingImage(from: original), mask: geometry.workingMask(from: mask), seed: seed)
     let editStart = clock()
-    let outcome = try cancellable {
-      try ComputeOptions.withMatrixPrecision(settings.precision.gemmPrecision) { try editor.edit(job, progress: handler) }
-    }
+    let outcome = try cancellable { try editor.edit(request, progress: handler) }
     timings["edit"] = clock() - editStart
-    for (phase, seconds) in outcome.timings { timings[phase] = seconds }
+    for (phase, seconds) in outcome.timings.secondsByPhase { timings[phase] = seconds }
     try cancellation.check()
     try check(outcome, geometry: geometry)
 
@@ -153,7 +148,7 @@ public struct EditSession {
     return EditSummary(
       outputs: outputs, seed: seed, seedWasRandom: settings.seed == nil,
       model: editor.modelDescription,
-      notices: editor.notices, scores: outcome.scores,
+      notices: editor.notices, scores: outcome.scores?.map(Double.init),
       image: .init(width: image.width, height: image.height),
       workingSize: .init(width: geometry.workingWidth, height: geometry.workingHeight),
       region: .init(
@@ -168,7 +163,7 @@ public struct EditSession {
         maskShrink: settings.maskShrinkLevels, maskDownsample: settings.maskDownsample.rawValue,
         cropToMask: settings.cropPadding, feather: settings.featherRadius,
         workingSize: settings.workingSize.rawValue,
-        threads: ComputeOptions.threadCount, precision: settings.precision.rawValue))
+        threads: settings.computeSettings.resolvedThreadCount, precision: settings.precision.rawValue))
   }
 
   /// Runs `body`; any error thrown after cancellation becomes ``EditCommandError/cancelled``.
@@ -181,7 +176,7 @@ public struct EditSession {
     }
   }
 
-  private func check(_ outcome: EditOutcome, geometry: EditGeometry) throws {
+  private func check(_ outcome: EditResult, geometry: EditGeometry) throws {
     guard outcome.images.count == settings.batchSize else {
       throw EditCommandError.invalidOutcome(
         reason: "\(outcome.images.count) images for a batch of \(settings.batchSize)")

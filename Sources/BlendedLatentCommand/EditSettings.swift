@@ -2,7 +2,7 @@ import Foundation
 import TensorCore
 
 /// Where the edit mask comes from.
-public enum MaskSource: Sendable, Equatable {
+package enum MaskSource: Sendable, Equatable {
   /// A mask image file, read as gray: white (> 50 %) = edit.
   case file(String)
   /// The input image's own alpha channel (`--mask alpha`): transparent (alpha < 50 %) = edit.
@@ -10,7 +10,7 @@ public enum MaskSource: Sendable, Equatable {
 }
 
 /// The denoising scheduler (`--scheduler`).
-public enum SchedulerChoice: String, Sendable, Equatable, CaseIterable, Codable {
+package enum SchedulerChoice: String, Sendable, Equatable, CaseIterable, Codable {
   /// DDIM, η = 0 (the method's default).
   case ddim
   /// DPM-Solver++ (2M).
@@ -22,7 +22,7 @@ public enum SchedulerChoice: String, Sendable, Equatable, CaseIterable, Codable 
 }
 
 /// How the unmasked background is reconstructed after decoding (`--background`, method.md §4.2).
-public enum BackgroundChoice: String, Sendable, Equatable, CaseIterable, Codable {
+package enum BackgroundChoice: String, Sendable, Equatable, CaseIterable, Codable {
   /// The decoder's output as is.
   case none
   /// Pixel paste: every pixel outside the mask is the original's, bit for bit.
@@ -34,7 +34,7 @@ public enum BackgroundChoice: String, Sendable, Equatable, CaseIterable, Codable
 }
 
 /// How the pixel mask is brought to latent resolution (`--mask-downsample`).
-public enum MaskDownsampleChoice: String, Sendable, Equatable, CaseIterable, Codable {
+package enum MaskDownsampleChoice: String, Sendable, Equatable, CaseIterable, Codable {
   /// Nearest neighbour with PIL's sampling rule (the method's default).
   case nearest
   /// Max pooling: a latent cell is selected when any of its pixels is (keeps thin strokes).
@@ -42,7 +42,7 @@ public enum MaskDownsampleChoice: String, Sendable, Equatable, CaseIterable, Cod
 }
 
 /// Which decoder fine-tune `--background optimize` runs (`--fine-tune`).
-public enum FineTunePreset: String, Sendable, Equatable, CaseIterable, Codable {
+package enum FineTunePreset: String, Sendable, Equatable, CaseIterable, Codable {
   /// The paper's: every decoder weight, the whole image, 75 Adam iterations at lr 1e-4, λ = 100.
   case paper
   /// Only the last up block and output head, trained on a crop around the mask (about 9× faster at 512).
@@ -50,7 +50,7 @@ public enum FineTunePreset: String, Sendable, Equatable, CaseIterable, Codable {
 }
 
 /// The arithmetic of the networks' matrix products (`--precision`).
-public enum PrecisionChoice: String, Sendable, Equatable, CaseIterable, Codable {
+package enum PrecisionChoice: String, Sendable, Equatable, CaseIterable, Codable {
   /// fp32 throughout (the default; reproduces the Python reference).
   case fp32
   /// Matrix products with bf16 inputs and fp32 accumulation (AVX512_BF16; fp32 on CPUs without it):
@@ -58,11 +58,11 @@ public enum PrecisionChoice: String, Sendable, Equatable, CaseIterable, Codable 
   case bf16
 
   /// The TensorCore precision.
-  public var gemmPrecision: GEMMPrecision { self == .fp32 ? .float32 : .bfloat16 }
+  package var gemmPrecision: GEMMPrecision { self == .fp32 ? .float32 : .bfloat16 }
 }
 
 /// At what size the model works (`--working-size`).
-public enum WorkingSizeChoice: String, Sendable, Equatable, CaseIterable, Codable {
+package enum WorkingSizeChoice: String, Sendable, Equatable, CaseIterable, Codable {
   /// Resize so the longer side is the model's native resolution, sides multiples of the editor's size
   /// multiple (the default: predictable time and memory, the size the model was trained at).
   case native
@@ -74,65 +74,65 @@ public enum WorkingSizeChoice: String, Sendable, Equatable, CaseIterable, Codabl
 /// Every `bld edit` setting after parsing and validation, with the method's defaults.
 ///
 /// This is what an ``EditBackend`` receives; it maps these onto the pipeline's own request type.
-public struct EditSettings: Sendable, Equatable {
+package struct EditSettings: Sendable, Equatable {
   /// The input image path (PNG or JPEG).
-  public var imagePath: String
+  package var imagePath: String
   /// Where the mask comes from.
-  public var mask: MaskSource
+  package var mask: MaskSource
   /// The edit prompt.
-  public var prompt: String
+  package var prompt: String
   /// The negative prompt (empty by default: the unconditional text).
-  public var negativePrompt: String = ""
+  package var negativePrompt: String = ""
   /// The output path as given (ends in `.png`); batches write `OUT-0.png …`, see ``outputPaths``.
-  public var outputPath: String
+  package var outputPath: String
   /// A diffusers-layout model folder, or `nil` for the built-in demonstration model.
-  public var modelDirectory: String?
+  package var modelDirectory: String?
   /// Denoising steps of the full schedule (default 50).
-  public var stepCount: Int = 50
+  package var stepCount: Int = 50
   /// Classifier-free guidance scale (default 7.5).
-  public var guidanceScale: Double = 7.5
+  package var guidanceScale: Double = 7.5
   /// Fraction of the schedule that is run (default 0.75: the last `Int(steps · strength)` steps).
-  public var strength: Double = 0.75
+  package var strength: Double = 0.75
   /// The seed given with `--seed`, or `nil` for a random one (the session picks and reports it).
-  public var seed: UInt64?
+  package var seed: UInt64?
   /// Results generated from one run (default 1).
-  public var batchSize: Int = 1
+  package var batchSize: Int = 1
   /// The denoising scheduler.
-  public var scheduler: SchedulerChoice = .ddim
+  package var scheduler: SchedulerChoice = .ddim
   /// The background reconstruction.
-  public var background: BackgroundChoice = .none
+  package var background: BackgroundChoice = .none
   /// Progressive mask shrinking levels K (0 = off; the paper uses 3 for thin masks).
-  public var maskShrinkLevels: Int = 0
+  package var maskShrinkLevels: Int = 0
   /// How the mask reaches latent resolution.
-  public var maskDownsample: MaskDownsampleChoice = .nearest
+  package var maskDownsample: MaskDownsampleChoice = .nearest
   /// `--crop-to-mask PIXELS`: padding around the mask's bounding box, or `nil` to edit the whole image.
-  public var cropPadding: Int?
+  package var cropPadding: Int?
   /// The working-size policy.
-  public var workingSize: WorkingSizeChoice = .native
+  package var workingSize: WorkingSizeChoice = .native
   /// Inward feather radius in pixels for `--background paste` (0 = hard edge).
-  public var featherRadius: Int = 0
+  package var featherRadius: Int = 0
   /// The decoder fine-tune of `--background optimize`.
-  public var fineTunePreset: FineTunePreset = .paper
+  package var fineTunePreset: FineTunePreset = .paper
   /// Adam iterations of `--background optimize`, or `nil` for the preset's (75).
-  public var fineTuneIterations: Int?
+  package var fineTuneIterations: Int?
   /// The activation memory budget of `--background optimize` in bytes (`--fine-tune-memory-gb`), or `nil` for the
   /// default (`DecoderFineTuningOptions.defaultActivationMemoryBudget`, 6 GB).
-  public var fineTuneActivationBytes: Int?
+  package var fineTuneActivationBytes: Int?
   /// A CLIP model folder to rank the batch with, or `nil`.
-  public var rankingModelDirectory: String?
+  package var rankingModelDirectory: String?
   /// Compute threads, or `nil` for the default (`ComputeOptions.defaultThreadCount`: the CPUs this process may use).
-  public var threadCount: Int?
+  package var threadCount: Int?
   /// The matrix-product arithmetic.
-  public var precision: PrecisionChoice = .fp32
+  package var precision: PrecisionChoice = .fp32
   /// Print a JSON summary on standard output.
-  public var json = false
+  package var json = false
   /// No progress bar and no notes on standard error.
-  public var quiet = false
+  package var quiet = false
   /// Replace existing output files.
-  public var overwrite = false
+  package var overwrite = false
 
   /// Creates settings with the method's defaults for everything not given.
-  public init(imagePath: String, mask: MaskSource, prompt: String, outputPath: String) {
+  package init(imagePath: String, mask: MaskSource, prompt: String, outputPath: String) {
     self.imagePath = imagePath
     self.mask = mask
     self.prompt = prompt
@@ -140,11 +140,11 @@ public struct EditSettings: Sendable, Equatable {
   }
 
   /// The number of denoising steps actually run: `Int(stepCount · strength)` (diffusers' img2img rule).
-  public var stepsRun: Int { Int(Double(stepCount) * strength) }
+  package var stepsRun: Int { Int(Double(stepCount) * strength) }
 
   /// The files the edit writes: `outputPath` for one result; `OUT-0.png … OUT-(N-1).png` for a batch of N
   /// (the index goes before the extension), in ranked order when ranking.
-  public var outputPaths: [String] {
+  package var outputPaths: [String] {
     guard batchSize > 1 else { return [outputPath] }
     let url = URL(fileURLWithPath: outputPath)
     let stem = url.deletingPathExtension().lastPathComponent

@@ -2,89 +2,89 @@ import Foundation
 
 /// The machine-readable result of `bld edit`, printed on standard output with `--json`
 /// (keys in snake_case, sorted).
-public struct EditSummary: Codable, Sendable, Equatable {
+package struct EditSummary: Codable, Sendable, Equatable {
   /// A width and height in pixels.
-  public struct Size: Codable, Sendable, Equatable {
+  package struct Size: Codable, Sendable, Equatable {
     /// Width in pixels.
-    public var width: Int
+    package var width: Int
     /// Height in pixels.
-    public var height: Int
+    package var height: Int
   }
 
   /// The edited region of the original image.
-  public struct Region: Codable, Sendable, Equatable {
+  package struct Region: Codable, Sendable, Equatable {
     /// Left column.
-    public var x: Int
+    package var x: Int
     /// Top row.
-    public var y: Int
+    package var y: Int
     /// Width in pixels.
-    public var width: Int
+    package var width: Int
     /// Height in pixels.
-    public var height: Int
+    package var height: Int
   }
 
   /// The settings that shaped the result.
-  public struct Settings: Codable, Sendable, Equatable {
+  package struct Settings: Codable, Sendable, Equatable {
     /// The prompt.
-    public var prompt: String
+    package var prompt: String
     /// The negative prompt.
-    public var negativePrompt: String
+    package var negativePrompt: String
     /// `--steps`.
-    public var steps: Int
+    package var steps: Int
     /// Steps actually run: `Int(steps · strength)`.
-    public var stepsRun: Int
+    package var stepsRun: Int
     /// `--guidance`.
-    public var guidance: Double
+    package var guidance: Double
     /// `--strength`.
-    public var strength: Double
+    package var strength: Double
     /// `--batch`.
-    public var batch: Int
+    package var batch: Int
     /// `--scheduler`.
-    public var scheduler: String
+    package var scheduler: String
     /// `--background`.
-    public var background: String
+    package var background: String
     /// `--mask-shrink`.
-    public var maskShrink: Int
+    package var maskShrink: Int
     /// `--mask-downsample`.
-    public var maskDownsample: String
+    package var maskDownsample: String
     /// `--crop-to-mask` padding, or `nil`.
-    public var cropToMask: Int?
+    package var cropToMask: Int?
     /// `--feather`.
-    public var feather: Int
+    package var feather: Int
     /// `--working-size`.
-    public var workingSize: String
+    package var workingSize: String
     /// The compute threads used: `--threads`, or the default (`OMP_NUM_THREADS`, else the CPUs this process
     /// may use: affinity mask and cgroup quota).
-    public var threads: Int
+    package var threads: Int
     /// `--precision`.
-    public var precision: String
+    package var precision: String
   }
 
   /// Written files, in order (best first when ranked).
-  public var outputs: [String]
+  package var outputs: [String]
   /// The seed used.
-  public var seed: UInt64
+  package var seed: UInt64
   /// Whether the seed was chosen at random (no `--seed`).
-  public var seedWasRandom: Bool
+  package var seedWasRandom: Bool
   /// The model, as the editor describes it.
-  public var model: String
+  package var model: String
   /// The editor's notices (e.g. that the demonstration model's weights are random).
-  public var notices: [String]
+  package var notices: [String]
   /// Ranking scores aligned with `outputs`, or `nil` without `--rank-with`.
-  public var scores: [Double]?
+  package var scores: [Double]?
   /// The input (and output) size.
-  public var image: Size
+  package var image: Size
   /// The size the model worked at.
-  public var workingSize: Size
+  package var workingSize: Size
   /// The edited region of the input (the whole image unless `--crop-to-mask`).
-  public var region: Region
+  package var region: Region
   /// Seconds per phase: `load_images`, `load_model`, `edit` (plus the editor's own phases), `write`, `total`.
-  public var timings: [String: Double]
+  package var timings: [String: Double]
   /// The settings used.
-  public var settings: Settings
+  package var settings: Settings
 
   /// The summary as one line of JSON (sorted snake_case keys).
-  public func jsonLine() -> String {
+  package func jsonLine() -> String {
     let encoder = JSONEncoder()
     encoder.keyEncodingStrategy = .convertToSnakeCase
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

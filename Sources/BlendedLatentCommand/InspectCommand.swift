@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 
 /// `bld inspect DIR`: what a model folder holds.
-public struct InspectCommand: ParsableCommand {
+package struct InspectCommand: ParsableCommand {
   /// The subcommand's name and summary.
-  public static let configuration = CommandConfiguration(
+  package static let configuration = CommandConfiguration(
     commandName: "inspect",
     abstract:
       "Show what a model folder holds: family, prediction type, components, parameters, dtypes, resolution."
@@ -12,17 +12,17 @@ public struct InspectCommand: ParsableCommand {
 
   /// The model folder.
   @Argument(help: ArgumentHelp("A Stable Diffusion folder in diffusers layout.", valueName: "DIR"))
-  public var directory: String
+  package var directory: String
 
   /// `--json`.
   @Flag(help: "Print the report as JSON.")
-  public var json = false
+  package var json = false
 
   /// Creates the command (used by the parser).
-  public init() {}
+  package init() {}
 
   /// Checks that the folder exists.
-  public func validate() throws {
+  package func validate() throws {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
       isDirectory.boolValue
@@ -32,13 +32,13 @@ public struct InspectCommand: ParsableCommand {
   }
 
   /// Runs with the default inspector.
-  public func run() throws {
+  package func run() throws {
     let status = execute(inspector: defaultModelInspector(), console: ProcessConsole())
     if status != 0 { throw ExitCode(status) }
   }
 
   /// Inspects and prints; returns the exit status (1 after a one-line error).
-  public func execute(inspector: any ModelInspecting, console: any CommandConsole) -> Int32 {
+  package func execute(inspector: any ModelInspecting, console: any CommandConsole) -> Int32 {
     do {
       let report = try inspector.inspect(directory: URL(fileURLWithPath: directory))
       console.writeOutput(json ? report.jsonLine() + "\n" : report.text)

@@ -1,3 +1,4 @@
+import BlendedLatent
 import Foundation
 import Synchronization
 
@@ -9,7 +10,7 @@ import Synchronization
 ///
 /// The signal handler itself only writes one byte to a pipe (async-signal-safe); a watcher thread reads
 /// the pipe and does the rest in ordinary Swift. One monitor is active at a time.
-public final class InterruptMonitor: Sendable {
+package final class InterruptMonitor: Sendable {
   private static let signals: [Int32] = [SIGINT, SIGTERM]
 
   /// Starts listening (replacing any monitor that is active).
@@ -17,7 +18,7 @@ public final class InterruptMonitor: Sendable {
   ///   - token: cancelled on the first signal.
   ///   - temporaries: deleted before an immediate exit on the second signal.
   ///   - onFirstSignal: called once on the first signal, on the watcher thread (the command prints a note).
-  public init(
+  package init(
     token: CancellationToken, temporaries: TemporaryFiles,
     onFirstSignal: @escaping @Sendable () -> Void
   ) {
@@ -27,7 +28,7 @@ public final class InterruptMonitor: Sendable {
   }
 
   /// Stops listening and restores the default signal actions.
-  public func stop() {
+  package func stop() {
     for number in Self.signals { signal(number, SIG_DFL) }
     SignalPipe.shared.activate(nil)
   }

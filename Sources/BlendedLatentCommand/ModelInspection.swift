@@ -1,22 +1,22 @@
 import Foundation
 
 /// What `bld inspect DIR` reports about a model folder.
-public struct ModelInspection: Codable, Sendable, Equatable {
+package struct ModelInspection: Codable, Sendable, Equatable {
   /// One component (text encoder, VAE, UNet, …).
-  public struct Component: Codable, Sendable, Equatable {
+  package struct Component: Codable, Sendable, Equatable {
     /// The folder name (`unet`, `vae`, `text_encoder`, `tokenizer`, `scheduler`, …).
-    public var name: String
+    package var name: String
     /// The diffusers/transformers class from its config (`UNet2DConditionModel`, …), if any.
-    public var className: String?
+    package var className: String?
     /// Number of parameters (scalars), or `nil` for components without weights.
-    public var parameterCount: Int?
+    package var parameterCount: Int?
     /// Tensor count per stored dtype (`"F16": 686`).
-    public var dtypes: [String: Int]
+    package var dtypes: [String: Int]
     /// Weight files, relative to the model folder.
-    public var files: [String]
+    package var files: [String]
 
     /// Creates a component summary.
-    public init(
+    package init(
       name: String, className: String? = nil, parameterCount: Int? = nil,
       dtypes: [String: Int] = [:], files: [String] = []
     ) {
@@ -29,20 +29,20 @@ public struct ModelInspection: Codable, Sendable, Equatable {
   }
 
   /// The folder inspected.
-  public var directory: String
+  package var directory: String
   /// The model family, e.g. "Stable Diffusion 2.x" or "Stable Diffusion 1.x".
-  public var family: String
+  package var family: String
   /// `epsilon` or `v_prediction`.
-  public var predictionType: String
+  package var predictionType: String
   /// The native resolution in pixels (VAE sample size).
-  public var nativeResolution: Int
+  package var nativeResolution: Int
   /// The components found.
-  public var components: [Component]
+  package var components: [Component]
   /// Anything else worth saying (missing optional parts, unusual settings).
-  public var notes: [String]
+  package var notes: [String]
 
   /// Creates an inspection report.
-  public init(
+  package init(
     directory: String, family: String, predictionType: String, nativeResolution: Int,
     components: [Component], notes: [String] = []
   ) {
@@ -55,7 +55,7 @@ public struct ModelInspection: Codable, Sendable, Equatable {
   }
 
   /// The report as readable text (one component per line).
-  public var text: String {
+  package var text: String {
     var lines = [
       "model      \(directory)",
       "family     \(family), \(predictionType) prediction",
@@ -82,7 +82,7 @@ public struct ModelInspection: Codable, Sendable, Equatable {
   }
 
   /// The report as one line of JSON (sorted snake_case keys).
-  public func jsonLine() -> String {
+  package func jsonLine() -> String {
     let encoder = JSONEncoder()
     encoder.keyEncodingStrategy = .convertToSnakeCase
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -102,7 +102,7 @@ public struct ModelInspection: Codable, Sendable, Equatable {
 }
 
 /// Reads a model folder for `bld inspect`: the seam the Networks loader fills.
-public protocol ModelInspecting {
+package protocol ModelInspecting {
   /// Describes the model in `directory`.
   /// - Throws: any error (not a model folder, unreadable config); reported in one line.
   func inspect(directory: URL) throws -> ModelInspection

@@ -1,3 +1,4 @@
+import BlendedLatent
 import Foundation
 
 /// A one-line progress bar on standard error: phase, bar, `i/N`, elapsed time and ETA.
@@ -5,10 +6,10 @@ import Foundation
 /// It draws only when enabled (the command enables it when standard error is a terminal and `--quiet`
 /// is not given), redraws at most every 0.1 s except when a phase starts or ends, and ends each phase's
 /// line with a newline. ``note(_:)`` prints a message above the bar without mangling it.
-public final class ProgressBar {
+package final class ProgressBar {
   private let console: any CommandConsole
   /// Whether anything is drawn.
-  public let isEnabled: Bool
+  package let isEnabled: Bool
   private let clock: () -> Double
   private var phase: String?
   private var phaseStart = 0.0
@@ -21,7 +22,7 @@ public final class ProgressBar {
   ///   - console: where to draw (standard error).
   ///   - isEnabled: whether to draw at all.
   ///   - clock: seconds from any fixed origin (injectable for tests).
-  public init(
+  package init(
     console: any CommandConsole, isEnabled: Bool,
     clock: @escaping () -> Double = ProgressBar.monotonicSeconds
   ) {
@@ -31,19 +32,19 @@ public final class ProgressBar {
   }
 
   /// Seconds of a monotonic clock.
-  public static func monotonicSeconds() -> Double {
+  package static func monotonicSeconds() -> Double {
     var time = timespec()
     clock_gettime(CLOCK_MONOTONIC, &time)
     return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
   }
 
   /// Shows `progress`. A new phase name finishes the previous phase's line and restarts the timer.
-  public func update(_ progress: EditPhaseProgress) {
+  package func update(_ progress: EditProgress) {
     guard isEnabled else { return }
     let now = clock()
-    if progress.phase != phase {
+    if progress.phase.description != phase {
       finishLine()
-      phase = progress.phase
+      phase = progress.phase.description
       phaseStart = now
       lastDraw = -Double.infinity
     }
@@ -51,21 +52,21 @@ public final class ProgressBar {
     guard done || progress.completed == 0 || now - lastDraw >= 0.1 else { return }
     lastDraw = now
     lastLine = Self.line(
-      phase: progress.phase, completed: progress.completed, total: progress.total,
+      phase: progress.phase.description, completed: progress.completed, total: progress.total,
       elapsed: now - phaseStart)
     console.writeError("\r\u{1B}[2K" + lastLine)
     lineVisible = true
   }
 
   /// Prints a line of text on standard error, above the bar when one is showing.
-  public func note(_ text: String) {
+  package func note(_ text: String) {
     if lineVisible { console.writeError("\r\u{1B}[2K") }
     console.writeError(text + "\n")
     if lineVisible { console.writeError(lastLine) }
   }
 
   /// Ends the current bar line (call before printing results or exiting).
-  public func finish() {
+  package func finish() {
     guard isEnabled else { return }
     finishLine()
     phase = nil
@@ -84,7 +85,7 @@ public final class ProgressBar {
   ///   - total: units in the phase.
   ///   - elapsed: seconds since the phase started.
   ///   - barWidth: cells in the bar.
-  public static func line(
+  package static func line(
     phase: String, completed: Int, total: Int, elapsed: Double, barWidth: Int = 24
   ) -> String {
     let total = max(1, total)
@@ -106,7 +107,7 @@ public final class ProgressBar {
   }
 
   /// `m:ss`, or `h:mm:ss` from one hour.
-  public static func duration(_ seconds: Double) -> String {
+  package static func duration(_ seconds: Double) -> String {
     let whole = max(0, Int(seconds.rounded()))
     let (hours, minutes, secs) = (whole / 3600, (whole / 60) % 60, whole % 60)
     return hours > 0

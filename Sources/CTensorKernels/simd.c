@@ -1,9 +1,11 @@
 #include "CTensorKernels.h"
 #include <stdatomic.h>
 
-// The one piece of global state of the kernels: the highest vector extension the caller allows
-// (ComputeOptions.setVectorExtensionLimit); detection is cached on first use.
-static _Atomic int simd_limit = 2;
+// The highest vector extension the calling thread allows (ComputeOptions.withVectorExtensionLimit). It is
+// per thread, not per process: a scoped limit on one thread never changes the kernels of another, and the
+// parallel loops hand the caller's limit to their workers (bld_simd_limit / bld_set_simd_limit). Detection is
+// cached on first use.
+static _Thread_local int simd_limit = 2;
 static _Atomic int simd_detected = -1;
 
 int bld_detected_simd_level(void) {
@@ -22,10 +24,11 @@ int bld_detected_simd_level(void) {
   return detected;
 }
 
-void bld_set_simd_limit(int level) { atomic_store_explicit(&simd_limit, level < 0 ? 0 : level, memory_order_relaxed); }
+void bld_set_simd_limit(int level) { simd_limit = level < 0 ? 0 : level; }
+
+int bld_simd_limit(void) { return simd_limit; }
 
 int bld_simd_level(void) {
   const int detected = bld_detected_simd_level();
-  const int limit = atomic_load_explicit(&simd_limit, memory_order_relaxed);
-  return detected < limit ? detected : limit;
+  return detected < simd_limit ? detected : simd_limit;
 }

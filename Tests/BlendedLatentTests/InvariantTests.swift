@@ -142,12 +142,12 @@ struct InvariantTests {
       schedulerConfiguration: .stableDiffusion)
     let (image, mask) = EditorInputs.make(height: 128, width: 128)
     let request = EditRequest(image: image, mask: mask, prompt: "a cat", stepCount: 8, seed: 17, batchSize: 2)
-    let previous = ComputeOptions.threadCount
-    defer { ComputeOptions.setThreadCount(previous) }
-    ComputeOptions.setThreadCount(1)
-    let single = try editor.edit(request)
-    ComputeOptions.setThreadCount(2)
-    let double = try editor.edit(request)
+    var singleThreaded = editor
+    singleThreaded.computeSettings.threadCount = 1
+    var twoThreads = editor
+    twoThreads.computeSettings.threadCount = 2
+    let single = try singleThreaded.edit(request)
+    let double = try twoThreads.edit(request)
     let comparison = TensorComparison(double.finalLatents, single.finalLatents)
     #expect(comparison.isClose(relative: 1e-5), "\(comparison)")
     for (a, b) in zip(double.images, single.images) {

@@ -40,9 +40,9 @@ struct ParameterRegistryTests {
   }
 
   @Test func tinyDemoIsDeterministicAndFinite() throws {
-    let first = StableDiffusionModel.tinyDemo(seed: 7)
-    let second = StableDiffusionModel.tinyDemo(seed: 7)
-    let other = StableDiffusionModel.tinyDemo(seed: 8)
+    let first = try StableDiffusionModel(randomWeights: .tiny, unet: .tiny, vae: .tiny, seed: 7)
+    let second = try StableDiffusionModel(randomWeights: .tiny, unet: .tiny, vae: .tiny, seed: 7)
+    let other = try StableDiffusionModel(randomWeights: .tiny, unet: .tiny, vae: .tiny, seed: 8)
     #expect(first.unet.parameterSnapshot() == second.unet.parameterSnapshot())
     #expect(first.vae.parameterSnapshot() != other.vae.parameterSnapshot())
     let context = first.textEncoder([Array(0..<77), Array(100..<177)])
@@ -58,7 +58,7 @@ struct ParameterRegistryTests {
   }
 
   @Test func snapshotAndRestoreRoundTrip() throws {
-    let model = StableDiffusionModel.tinyDemo(seed: 1)
+    let model = try StableDiffusionModel(randomWeights: .tiny, unet: .tiny, vae: .tiny, seed: 1)
     let decoder = model.vae.decoder
     let snapshot = decoder.parameterSnapshot()
     let latents = Tensor(shape: [1, 4, 4, 4], repeating: 0.5)

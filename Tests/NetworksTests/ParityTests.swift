@@ -93,10 +93,10 @@ struct ParityTests {
     let sample = try fixture.tensor("unet.sample")
     let context = try fixture.tensor("unet.encoder_hidden_states")
     let timestep = Double(try fixture.tensor("unet.timesteps").scalars[0])
-    defer { ComputeOptions.setThreadCount(0) }
     for threads in [1, 3] {
-      ComputeOptions.setThreadCount(threads)
-      let output = unet(sample, timestep: timestep, encoderHiddenStates: context)
+      let output = ComputeOptions.withThreadCount(threads) {
+        unet(sample, timestep: timestep, encoderHiddenStates: context)
+      }
       let comparison = TensorComparison(output, try fixture.tensor("unet.output.0"))
       #expect(comparison.isClose(relative: Self.tolerance), "\(threads) threads: \(comparison)")
     }

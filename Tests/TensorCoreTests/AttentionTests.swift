@@ -84,35 +84,35 @@ struct AttentionTests {
   @Test("every vector-extension level of the fused kernel agrees with the naive reference")
   func everyVectorExtensionLevel() throws {
     let original = ComputeOptions.vectorExtension
-    defer { ComputeOptions.setVectorExtensionLimit(.avx512) }
     #expect(original == ComputeOptions.supportedVectorExtension)
     let fixtures = try KernelFixture.load("attention")
     for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
-      ComputeOptions.setVectorExtensionLimit(level)
-      #expect(ComputeOptions.vectorExtension == level)
-      for (name, fixture) in fixtures {
-        let result = scaledDotProductAttention(
-          query: try #require(fixture.input("query")), key: try #require(fixture.input("key")),
-          value: try #require(fixture.input("value")), headCount: fixture.int("heads"), causal: fixture.bool("causal"))
-        let comparison = TensorComparison(result, fixture.expectedTensor)
-        #expect(comparison.isClose(relative: 1e-5), "\(level) \(name): \(comparison)")
-      }
-      // Head widths that exercise every column tail (8, 16, 24, 40, 72), key counts off the 16-key panels, and
-      // key counts past one 256-key block (the online softmax rescales earlier partial outputs).
-      for (headWidth, keyCount, causal) in [
-        (8, 33, false), (24, 77, true), (40, 100, false), (72, 49, true), (3, 17, false), (40, 600, false),
-        (24, 530, true),
-      ] {
-        let query = NaiveKernels.uniform([1, 70, 2 * headWidth], seed: 61, scale: 2)
-        let key = NaiveKernels.uniform([1, keyCount, 2 * headWidth], seed: 62, scale: 2)
-        let value = NaiveKernels.uniform([1, keyCount, 2 * headWidth], seed: 63)
-        let result = scaledDotProductAttention(query: query, key: key, value: value, headCount: 2, causal: causal)
-        expectRowsMatch(result, query: query, key: key, value: value, headCount: 2, causal: causal,
-                        rows: Array(0..<70), label: "\(level) d=\(headWidth) Tk=\(keyCount)")
-      }
-      for (name, fixture) in try KernelFixture.load("softmax") {
-        let comparison = TensorComparison(softmax(try #require(fixture.input("x"))), fixture.expectedTensor)
-        #expect(comparison.isClose(relative: 1e-6), "\(level) softmax \(name): \(comparison)")
+      try ComputeOptions.withVectorExtensionLimit(level) {
+        #expect(ComputeOptions.vectorExtension == level)
+        for (name, fixture) in fixtures {
+          let result = scaledDotProductAttention(
+            query: try #require(fixture.input("query")), key: try #require(fixture.input("key")),
+            value: try #require(fixture.input("value")), headCount: fixture.int("heads"), causal: fixture.bool("causal"))
+          let comparison = TensorComparison(result, fixture.expectedTensor)
+          #expect(comparison.isClose(relative: 1e-5), "\(level) \(name): \(comparison)")
+        }
+        // Head widths that exercise every column tail (8, 16, 24, 40, 72), key counts off the 16-key panels, and
+        // key counts past one 256-key block (the online softmax rescales earlier partial outputs).
+        for (headWidth, keyCount, causal) in [
+          (8, 33, false), (24, 77, true), (40, 100, false), (72, 49, true), (3, 17, false), (40, 600, false),
+          (24, 530, true),
+        ] {
+          let query = NaiveKernels.uniform([1, 70, 2 * headWidth], seed: 61, scale: 2)
+          let key = NaiveKernels.uniform([1, keyCount, 2 * headWidth], seed: 62, scale: 2)
+          let value = NaiveKernels.uniform([1, keyCount, 2 * headWidth], seed: 63)
+          let result = scaledDotProductAttention(query: query, key: key, value: value, headCount: 2, causal: causal)
+          expectRowsMatch(result, query: query, key: key, value: value, headCount: 2, causal: causal,
+                          rows: Array(0..<70), label: "\(level) d=\(headWidth) Tk=\(keyCount)")
+        }
+        for (name, fixture) in try KernelFixture.load("softmax") {
+          let comparison = TensorComparison(softmax(try #require(fixture.input("x"))), fixture.expectedTensor)
+          #expect(comparison.isClose(relative: 1e-6), "\(level) softmax \(name): \(comparison)")
+        }
       }
     }
   }

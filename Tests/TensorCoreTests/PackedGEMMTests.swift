@@ -82,17 +82,17 @@ struct PackedGEMMTests {
 
   @Test("matches a double-precision reference for many shapes, transposes, beta and padding", arguments: [1, 2])
   func matchesReference(threads: Int) throws {
-    ComputeOptions.setThreadCount(threads)
-    defer { ComputeOptions.setThreadCount(0) }
-    for (m, n, k) in Self.shapes {
-      for transposeA in [false, true] {
-        for transposeB in [false, true] {
-          for beta: Float in [0, 1, 0.5] {
-            let test = GEMMCase(
-              m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, beta: beta,
-              padding: (m + n) % 3 + (transposeA ? 1 : 0))
-            let error = try packedGEMMWorstError(test)
-            #expect(error <= 2e-6, "\(test): worst relative error \(error)")
+    try ComputeOptions.withThreadCount(threads) {
+      for (m, n, k) in Self.shapes {
+        for transposeA in [false, true] {
+          for transposeB in [false, true] {
+            for beta: Float in [0, 1, 0.5] {
+              let test = GEMMCase(
+                m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, beta: beta,
+                padding: (m + n) % 3 + (transposeA ? 1 : 0))
+              let error = try packedGEMMWorstError(test)
+              #expect(error <= 2e-6, "\(test): worst relative error \(error)")
+            }
           }
         }
       }
@@ -101,35 +101,35 @@ struct PackedGEMMTests {
 
   @Test("large products split across two threads match the reference")
   func largeTwoThreads() throws {
-    ComputeOptions.setThreadCount(2)
-    defer { ComputeOptions.setThreadCount(0) }
-    for test in [
-      GEMMCase(m: 333, n: 4200, k: 300), GEMMCase(m: 700, n: 45, k: 520, transposeA: true),
-      GEMMCase(m: 520, n: 300, k: 700, transposeB: true, beta: 1, padding: 5),
-    ] {
-      let error = try packedGEMMWorstError(test, seed: 7)
-      #expect(error <= 2e-6, "\(test): worst relative error \(error)")
+    try ComputeOptions.withThreadCount(2) {
+      for test in [
+        GEMMCase(m: 333, n: 4200, k: 300), GEMMCase(m: 700, n: 45, k: 520, transposeA: true),
+        GEMMCase(m: 520, n: 300, k: 700, transposeB: true, beta: 1, padding: 5),
+      ] {
+        let error = try packedGEMMWorstError(test, seed: 7)
+        #expect(error <= 2e-6, "\(test): worst relative error \(error)")
+      }
     }
   }
 
   @Test("bf16 precision stays within bf16 rounding and really rounds when the CPU supports it")
   func bfloat16Accuracy() throws {
-    ComputeOptions.setThreadCount(2)
-    defer { ComputeOptions.setThreadCount(0) }
-    var worst = 0.0
-    for (m, n, k) in [(13, 37, 29), (300, 77, 1000), (300, 40, 1000), (15, 33, 257), (1, 1, 1)] {
-      for (transposeA, transposeB) in [(false, false), (true, true), (false, true)] {
-        let test = GEMMCase(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, beta: 1, padding: 1)
-        let error = try packedGEMMWorstError(test, precision: .bfloat16)
-        worst = max(worst, error)
-        // Two roundings to 8 significant bits: at most ~2 * 2^-8 of Σ|a·b| per element.
-        #expect(error <= 8e-3, "\(test): worst relative error \(error)")
+    try ComputeOptions.withThreadCount(2) {
+      var worst = 0.0
+      for (m, n, k) in [(13, 37, 29), (300, 77, 1000), (300, 40, 1000), (15, 33, 257), (1, 1, 1)] {
+        for (transposeA, transposeB) in [(false, false), (true, true), (false, true)] {
+          let test = GEMMCase(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, beta: 1, padding: 1)
+          let error = try packedGEMMWorstError(test, precision: .bfloat16)
+          worst = max(worst, error)
+          // Two roundings to 8 significant bits: at most ~2 * 2^-8 of Σ|a·b| per element.
+          #expect(error <= 8e-3, "\(test): worst relative error \(error)")
+        }
       }
-    }
-    if PackedGEMM.supportsBFloat16 {
-      #expect(worst > 1e-5, "bf16 requested but the error \(worst) looks like fp32")
-    } else {
-      #expect(worst <= 2e-6, "without AVX512_BF16 the request falls back to fp32, error \(worst)")
+      if PackedGEMM.supportsBFloat16 {
+        #expect(worst > 1e-5, "bf16 requested but the error \(worst) looks like fp32")
+      } else {
+        #expect(worst <= 2e-6, "without AVX512_BF16 the request falls back to fp32, error \(worst)")
+      }
     }
   }
 
@@ -137,38 +137,38 @@ struct PackedGEMMTests {
     "a pre-packed left operand gives the same product as packing per call, in both precisions",
     arguments: [1, 2], [GEMMPrecision.float32, .bfloat16])
   func prepackedLeft(threads: Int, precision: GEMMPrecision) throws {
-    ComputeOptions.setThreadCount(threads)
-    defer { ComputeOptions.setThreadCount(0) }
-    for (m, n, k) in [(1, 1, 1), (13, 37, 29), (320, 300, 600), (29, 5, 300), (300, 40, 1000), (7, 70, 0)] {
-      for (transposed, transposeB) in [(false, false), (true, true), (false, true)] {
-        var random = KernelTestRandom(seed: UInt64(m * 31 + n))
-        let a = Tensor(shape: transposed ? [k, m] : [m, k], scalars: random.floats(m * k))
-        let ldb = (transposeB ? k : n) + 2
-        let b = random.floats(max(1, (transposeB ? n : k) * ldb))
-        let initial = random.floats(m * n)
-        var expected = initial
-        var actual = initial
-        let packed = try PackedLeftMatrix(a, transposed: transposed)
-        #expect(packed.rows == m && packed.depth == k)
-        try a.withUnsafeBufferPointer { x in
-          try b.withUnsafeBufferPointer { y in
-            try expected.withUnsafeMutableBufferPointer { c in
-              try PackedGEMM.multiply(
-                transposeA: transposed, transposeB: transposeB, m: m, n: n, k: k, a: x,
-                lda: max(1, transposed ? m : k), b: y, ldb: ldb, c: c, ldc: n, beta: 0.5, precision: precision)
-            }
-            try actual.withUnsafeMutableBufferPointer { c in
-              try PackedGEMM.multiply(
-                packed, transposeB: transposeB, n: n, b: y, ldb: ldb, c: c, ldc: n, beta: 0.5, precision: precision)
+    try ComputeOptions.withThreadCount(threads) {
+      for (m, n, k) in [(1, 1, 1), (13, 37, 29), (320, 300, 600), (29, 5, 300), (300, 40, 1000), (7, 70, 0)] {
+        for (transposed, transposeB) in [(false, false), (true, true), (false, true)] {
+          var random = KernelTestRandom(seed: UInt64(m * 31 + n))
+          let a = Tensor(shape: transposed ? [k, m] : [m, k], scalars: random.floats(m * k))
+          let ldb = (transposeB ? k : n) + 2
+          let b = random.floats(max(1, (transposeB ? n : k) * ldb))
+          let initial = random.floats(m * n)
+          var expected = initial
+          var actual = initial
+          let packed = try PackedLeftMatrix(a, transposed: transposed)
+          #expect(packed.rows == m && packed.depth == k)
+          try a.withUnsafeBufferPointer { x in
+            try b.withUnsafeBufferPointer { y in
+              try expected.withUnsafeMutableBufferPointer { c in
+                try PackedGEMM.multiply(
+                  transposeA: transposed, transposeB: transposeB, m: m, n: n, k: k, a: x,
+                  lda: max(1, transposed ? m : k), b: y, ldb: ldb, c: c, ldc: n, beta: 0.5, precision: precision)
+              }
+              try actual.withUnsafeMutableBufferPointer { c in
+                try PackedGEMM.multiply(
+                  packed, transposeB: transposeB, n: n, b: y, ldb: ldb, c: c, ldc: n, beta: 0.5, precision: precision)
+              }
             }
           }
+          let comparison = TensorComparison(Tensor(shape: [m, n], scalars: actual), Tensor(shape: [m, n], scalars: expected))
+          let limit = PackedGEMM.isAccelerated ? 0 : 1e-5
+          #expect(comparison.isClose(relative: limit), "m=\(m) n=\(n) k=\(k) tA=\(transposed) tB=\(transposeB): \(comparison)")
         }
-        let comparison = TensorComparison(Tensor(shape: [m, n], scalars: actual), Tensor(shape: [m, n], scalars: expected))
-        let limit = PackedGEMM.isAccelerated ? 0 : 1e-5
-        #expect(comparison.isClose(relative: limit), "m=\(m) n=\(n) k=\(k) tA=\(transposed) tB=\(transposeB): \(comparison)")
       }
+      #expect(throws: PackedGEMMError.notAMatrix([2, 3, 4])) { try PackedLeftMatrix(Tensor(shape: [2, 3, 4])) }
     }
-    #expect(throws: PackedGEMMError.notAMatrix([2, 3, 4])) { try PackedLeftMatrix(Tensor(shape: [2, 3, 4])) }
   }
 
   @Test("agrees with OpenBLAS (matmul under MatrixKernel.blas) on a batched-free product")

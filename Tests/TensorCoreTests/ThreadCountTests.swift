@@ -2,10 +2,10 @@ import Testing
 import TensorCore
 import _TestSupport
 
-@Suite("ComputeOptions thread count", .serialized)
+@Suite("ComputeOptions thread count")
 struct ThreadCountTests {
   /// Runs every parallel op (and the BLAS-backed ones) on the same inputs.
-  private func runAll() -> [Tensor] {
+  private static func runAll() -> [Tensor] {
     let image = NaiveKernels.uniform([2, 16, 40, 40], seed: 41)
     let weight = NaiveKernels.uniform([24, 16, 3, 3], seed: 42, scale: 0.2)
     let bias = NaiveKernels.uniform([24], seed: 43)
@@ -30,21 +30,42 @@ struct ThreadCountTests {
     ]
   }
 
-  @Test("results at 1 and 2 threads agree within float rounding; the knob is read back")
+  @Test("results at 1 and 2 threads agree within float rounding; the scoped count is read back")
   func oneAndTwoThreadsAgree() {
-    let original = ComputeOptions.threadCount
-    defer { ComputeOptions.setThreadCount(original) }
-    ComputeOptions.setThreadCount(1)
-    #expect(ComputeOptions.threadCount == 1)
-    let single = runAll()
-    ComputeOptions.setThreadCount(2)
-    #expect(ComputeOptions.threadCount == 2)
-    let double = runAll()
+    let single = ComputeOptions.withThreadCount(1) {
+      #expect(ComputeOptions.threadCount == 1)
+      return Self.runAll()
+    }
+    let double = ComputeOptions.withThreadCount(2) {
+      #expect(ComputeOptions.threadCount == 2)
+      return Self.runAll()
+    }
+    #expect(single.count == double.count)
     for (index, (a, b)) in zip(single, double).enumerated() {
       let comparison = TensorComparison(b, a)
       #expect(comparison.isClose(relative: 1e-6), "op \(index): \(comparison)")
     }
-    ComputeOptions.setThreadCount(0)
+    #expect(ComputeOptions.withThreadCount(0) { ComputeOptions.threadCount } == ComputeOptions.defaultThreadCount)
+    #expect(ComputeOptions.threadCount == ComputeOptions.defaultThreadCount)
+  }
+
+  @Test("the thread count is scoped: concurrent tasks each see their own and nothing leaks out")
+  func scopedPerTask() async {
+    let counts = await withTaskGroup(of: (Int, Int).self) { group in
+      for requested in 1...6 {
+        group.addTask {
+          ComputeOptions.withThreadCount(requested) {
+            _ = Self.runAll()  // real work while the other tasks hold other counts
+            return (requested, ComputeOptions.threadCount)
+          }
+        }
+      }
+      var seen: [(Int, Int)] = []
+      for await pair in group { seen.append(pair) }
+      return seen
+    }
+    #expect(counts.count == 6)
+    for (requested, seen) in counts { #expect(seen == requested) }
     #expect(ComputeOptions.threadCount == ComputeOptions.defaultThreadCount)
   }
 }

@@ -4,13 +4,11 @@ import TensorCore
 import _TestSupport
 
 /// Runs the vectorised kernels at every instruction-set level this CPU has (portable C, AVX2, AVX-512).
-@Suite("Every vector-extension level", .serialized)
+@Suite("Every vector-extension level")
 struct VectorExtensionTests {
   private func atEveryLevel(_ body: (VectorExtension) throws -> Void) rethrows {
-    defer { ComputeOptions.setVectorExtensionLimit(.avx512) }
     for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
-      ComputeOptions.setVectorExtensionLimit(level)
-      try body(level)
+      try ComputeOptions.withVectorExtensionLimit(level) { try body(level) }
     }
   }
 

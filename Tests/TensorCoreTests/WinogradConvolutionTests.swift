@@ -17,19 +17,19 @@ struct WinogradConvolutionTests {
 
   @Test("matches conv2d (stride 1, padding 1) on odd shapes", arguments: [1, 2])
   func matchesDirectConvolution(threads: Int) throws {
-    ComputeOptions.setThreadCount(threads)
-    defer { ComputeOptions.setThreadCount(0) }
-    for (index, (batch, channels, outputs, height, width)) in Self.shapes.enumerated() {
-      var random = KernelTestRandom(seed: UInt64(100 + index))
-      let input = Tensor(shape: [batch, channels, height, width], scalars: random.floats(batch * channels * height * width))
-      let weight = Tensor(shape: [outputs, channels, 3, 3], scalars: random.floats(outputs * channels * 9))
-      let bias = index % 2 == 0 ? Tensor(shape: [outputs], scalars: random.floats(outputs)) : nil
-      let expected = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1)
-      let actual = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight), bias: bias)
-      let comparison = TensorComparison(actual, expected)
-      #expect(
-        comparison.isClose(relative: 2e-5),
-        "N\(batch) C\(channels) O\(outputs) \(height)x\(width): \(comparison)")
+    try ComputeOptions.withThreadCount(threads) {
+      for (index, (batch, channels, outputs, height, width)) in Self.shapes.enumerated() {
+        var random = KernelTestRandom(seed: UInt64(100 + index))
+        let input = Tensor(shape: [batch, channels, height, width], scalars: random.floats(batch * channels * height * width))
+        let weight = Tensor(shape: [outputs, channels, 3, 3], scalars: random.floats(outputs * channels * 9))
+        let bias = index % 2 == 0 ? Tensor(shape: [outputs], scalars: random.floats(outputs)) : nil
+        let expected = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1)
+        let actual = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight), bias: bias)
+        let comparison = TensorComparison(actual, expected)
+        #expect(
+          comparison.isClose(relative: 2e-5),
+          "N\(batch) C\(channels) O\(outputs) \(height)x\(width): \(comparison)")
+      }
     }
   }
 

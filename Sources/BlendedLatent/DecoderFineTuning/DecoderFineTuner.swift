@@ -55,7 +55,6 @@ public struct DecoderFineTuner: Sendable {
   ) throws(DecoderFineTuningError) -> DecoderFineTuningResult {
     try options.validate()
     try decoder.validate(decoderInput: decoderInput)
-    AllocatorTuning.keepLargeBuffersInHeap()  // once per process: activations are reused, not page-faulted anew
     let clock = ContinuousClock()
     let started = clock.now
     let factor = decoder.architecture.upscaleFactor

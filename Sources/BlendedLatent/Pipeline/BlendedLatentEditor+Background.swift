@@ -9,13 +9,13 @@ extension BlendedLatentEditor {
   ///   - finalLatents: the loop's result `[B, C, h, w]` (scaled), for decoder fine-tuning.
   ///   - inputs: the checked request inputs.
   ///   - request: the edit.
-  ///   - progress: receives one ``EditPhase/backgroundOptimization`` report per fine-tuning iteration.
+  ///   - progress: receives one ``EditPhase/backgroundReconstruction`` report per fine-tuning iteration.
   /// - Returns: the results, same shapes as `images`.
   /// - Throws: ``PipelineError``: `.cancelled` when progress asks to stop, `.componentFailed` when blending or
-  ///   fine-tuning fails, `.invalidParameter` when `optimize` is asked of an autoencoder that cannot be tuned.
+  ///   fine-tuning fails.
   func reconstructBackground(
     _ images: [Tensor], paddedImages: [Tensor], finalLatents: Tensor, inputs: EditInputs, request: EditRequest,
-    progress: (DenoisingProgress) -> ProgressAction
+    progress: ProgressHandler
   ) throws(PipelineError) -> [Tensor] {
     let (height, width) = (inputs.height, inputs.width)
     switch request.background {
@@ -33,7 +33,7 @@ extension BlendedLatentEditor {
           let result = try solver.blended(source: image.reshaped([1, 3, height, width]), target: target, mask: mask)
           blended.append(result.image.reshaped([3, height, width]).clamped(to: 0...1))
         } catch {
-          throw .componentFailed(stage: "poisson blending", reason: "\(error)")
+          throw .componentFailed(.backgroundReconstruction, underlying: error)
         }
       }
       return blended
@@ -44,14 +44,27 @@ extension BlendedLatentEditor {
     }
   }
 
+  /// Checks, before any network runs, that the request's background mode can run with these components:
+  /// `optimize` needs a ``FineTunableDecoder`` autoencoder and valid fine-tuning options.
+  func checkBackgroundIsPossible(_ background: BackgroundMode) throws(PipelineError) {
+    guard case .optimize(let options) = background else { return }
+    guard autoencoder is any FineTunableDecoder else {
+      throw .unsupported(
+        "background .optimize fine-tunes the decoder, and the autoencoder \(type(of: autoencoder)) is not a "
+          + "FineTunableDecoder")
+    }
+    do { try options.validate() } catch {
+      throw .invalidParameter(name: "background.optimize", value: "\(options.iterationCount) iterations", reason: "\(error)")
+    }
+  }
+
   /// The paper's decoder fine-tuning (§4.2), once per result, on the padded image.
   private func fineTuneDecoder(
     paddedImages: [Tensor], finalLatents: Tensor, inputs: EditInputs, request: EditRequest,
-    options: DecoderFineTuningOptions, progress: (DenoisingProgress) -> ProgressAction
+    options: DecoderFineTuningOptions, progress: ProgressHandler
   ) throws(PipelineError) -> [Tensor] {
     guard let decoder = autoencoder as? any FineTunableDecoder else {
-      throw .invalidParameter(
-        name: "background", value: "optimize", reason: "the autoencoder is not a FineTunableDecoder")
+      preconditionFailure("checkBackgroundIsPossible admits .optimize only for a FineTunableDecoder")
     }
     let clock = ContinuousClock()
     let start = clock.now
@@ -72,18 +85,18 @@ extension BlendedLatentEditor {
         let result = try tuner.reconstruct(
           decoderInput: decoderInput, editedImage: edited, originalImage: original, mask: mask, options: options
         ) { step in
-          let report = DenoisingProgress(
-            completedSteps: index * options.iterationCount + step.iteration, totalSteps: total, timestep: 0,
-            elapsedSeconds: (clock.now - start).seconds, phase: .backgroundOptimization)
+          let report = EditProgress(
+            phase: .backgroundReconstruction, completed: index * options.iterationCount + step.iteration,
+            total: total, loss: step.loss, elapsed: clock.now - start)
           return progress(report) == .stop ? .stop : .proceed
         }
         let unit = result.image.reshaped([3, height, width]).map { (min(max($0, -1), 1) + 1) / 2 }
         results.append(inputs.cropped(unit))
       }
     } catch .cancelled(let completed) {
-      throw .cancelled(completedSteps: completed)
+      throw .cancelled(.backgroundReconstruction, completed: completed)
     } catch {
-      throw .componentFailed(stage: "decoder fine-tuning", reason: "\(error)")
+      throw .componentFailed(.backgroundReconstruction, underlying: error)
     }
     return results
   }

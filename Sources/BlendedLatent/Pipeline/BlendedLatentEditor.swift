@@ -6,7 +6,11 @@ import TensorCore
 /// `z_init = scalingFactor · mean(E(2x − 1))` → latent mask → ``BlendedDenoisingSteps`` → decode each result
 /// (`D(z / scalingFactor)`, clamped to [-1, 1], mapped to [0, 1]) → crop → background mode → ranking (when a
 /// ``ranker`` is set: results scored and reordered best first).
-public struct BlendedLatentEditor {
+///
+/// An editor is a `Sendable` value: `edit` is synchronous and may run on any thread, several at once (the
+/// components only read their weights). To own a model in an actor, run edits one at a time, cancel them with
+/// their `Task` and stream their progress, use ``EditingService``.
+public struct BlendedLatentEditor: Sendable {
   /// The prompt encoder.
   public let textEncoder: any TextEncoding
   /// The VAE.
@@ -19,6 +23,8 @@ public struct BlendedLatentEditor {
   /// the request's pixel mask and prompt and returns them best (lowest score) first, filling
   /// ``EditResult/scores`` and ``EditResult/rankedOrder``.
   public var ranker: (any ResultRanker)?
+  /// The thread count and matrix precision of this editor's edits (scoped to each edit, never process-wide).
+  public var computeSettings: ComputeSettings
 
   /// Creates an editor.
   /// - Parameters:
@@ -27,28 +33,33 @@ public struct BlendedLatentEditor {
   ///   - noisePredictor: The denoiser.
   ///   - schedulerConfiguration: The model's scheduler configuration.
   ///   - ranker: Optional ranking of the results (none by default).
+  ///   - computeSettings: Threads and matrix precision (default: the process's CPUs, fp32).
   public init(
     textEncoder: any TextEncoding, autoencoder: any LatentAutoencoder, noisePredictor: any NoisePredictor,
-    schedulerConfiguration: SchedulerConfiguration, ranker: (any ResultRanker)? = nil
+    schedulerConfiguration: SchedulerConfiguration, ranker: (any ResultRanker)? = nil,
+    computeSettings: ComputeSettings = ComputeSettings()
   ) {
     self.textEncoder = textEncoder
     self.autoencoder = autoencoder
     self.noisePredictor = noisePredictor
     self.schedulerConfiguration = schedulerConfiguration
     self.ranker = ranker
+    self.computeSettings = computeSettings
   }
 
   /// Edits with the torch-compatible generator seeded by `request.seed` (a random seed when `nil`).
   /// - Parameters:
   ///   - request: The edit.
-  ///   - progress: Called after every denoising step; return ``ProgressAction/stop`` to cancel.
+  ///   - preview: When set, every denoising report carries a ``LatentPreview`` image of the current latents.
+  ///   - progress: Called after every denoising step and fine-tuning iteration; return ``ProgressAction/stop``
+  ///     to cancel.
   /// - Returns: The results.
   /// - Throws: ``PipelineError``.
   public func edit(
-    _ request: EditRequest, progress: (DenoisingProgress) -> ProgressAction = { _ in .proceed }
+    _ request: EditRequest, preview: LatentPreview? = nil, progress: ProgressHandler = { _ in .proceed }
   ) throws(PipelineError) -> EditResult {
     let seed = request.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
-    var result = try edit(request, noise: TorchGenerator(seed: seed), progress: progress)
+    var result = try edit(request, noise: TorchGenerator(seed: seed), preview: preview, progress: progress)
     result.seed = seed
     return result
   }
@@ -57,24 +68,42 @@ public struct BlendedLatentEditor {
   /// - Parameters:
   ///   - request: The edit (its `seed` is ignored).
   ///   - noise: The noise source.
-  ///   - progress: Called after every denoising step; return ``ProgressAction/stop`` to cancel.
+  ///   - preview: When set, every denoising report carries a ``LatentPreview`` image of the current latents.
+  ///   - progress: Called after every denoising step and fine-tuning iteration; return ``ProgressAction/stop``
+  ///     to cancel.
   /// - Returns: The results (`seed` is `nil`).
   /// - Throws: ``PipelineError``.
   public func edit<Source: NoiseSource>(
-    _ request: EditRequest, noise: Source, progress: (DenoisingProgress) -> ProgressAction = { _ in .proceed }
+    _ request: EditRequest, noise: Source, preview: LatentPreview? = nil,
+    progress: ProgressHandler = { _ in .proceed }
+  ) throws(PipelineError) -> EditResult {
+    do {
+      return try computeSettings.applied {
+        try run(request, noise: noise, preview: preview, progress: progress)
+      }
+    } catch let error as PipelineError {
+      throw error
+    } catch {
+      preconditionFailure("run throws only PipelineError")
+    }
+  }
+
+  private func run<Source: NoiseSource>(
+    _ request: EditRequest, noise: Source, preview: LatentPreview?, progress: ProgressHandler
   ) throws(PipelineError) -> EditResult {
     let clock = ContinuousClock()
     let start = clock.now
     var timings = EditTimings()
     var phase = clock.now
-    func lap() -> Double {
+    func lap() -> Duration {
       let now = clock.now
       defer { phase = now }
-      return (now - phase).seconds
+      return now - phase
     }
 
-    // Checks and padding.
+    // Checks and padding: everything a request can get wrong is found before any network runs.
     let checked = try EditInputs(request: request, factor: autoencoder.downsamplingFactor)
+    try checkBackgroundIsPossible(request.background)
     var scheduler: any Scheduler
     do { scheduler = try request.scheduler.makeScheduler(configuration: schedulerConfiguration, stepCount: request.stepCount) } catch {
       throw .scheduler(error)
@@ -90,13 +119,13 @@ public struct BlendedLatentEditor {
     // Prompts.
     let conditioning: TextConditioning
     do { conditioning = try textEncoder.encode([request.negativePrompt, request.prompt]) } catch {
-      throw .componentFailed(stage: "text encoder", reason: "\(error)")
+      throw .componentFailed(.textEncoding, underlying: error)
     }
     let embeddings = conditioning.embeddings
     guard embeddings.rank == 3, embeddings.shape[0] == 2 else {
-      throw .componentOutput(stage: "text encoder", expected: [2, 77, -1], found: embeddings.shape)
+      throw .componentOutput(.textEncoding, expected: [2, 77, -1], found: embeddings.shape)
     }
-    guard embeddings.isFinite else { throw .nonFiniteOutput(stage: "text encoder") }
+    guard embeddings.isFinite else { throw .nonFiniteOutput(.textEncoding) }
     let rows = embeddings.chunked(2, axis: 0)
     timings.textEncoding = lap()
 
@@ -106,13 +135,13 @@ public struct BlendedLatentEditor {
     let pixels = (checked.paddedImage * 2 + -1).reshaped([1, 3, checked.paddedHeight, checked.paddedWidth])
     let mean: Tensor
     do { mean = try autoencoder.encodeMean(pixels) } catch {
-      throw .componentFailed(stage: "autoencoder encode", reason: "\(error)")
+      throw .componentFailed(.imageEncoding, underlying: error)
     }
     let latentShape = [1, autoencoder.latentChannels, latentHeight, latentWidth]
     guard mean.shape == latentShape else {
-      throw .componentOutput(stage: "autoencoder encode", expected: latentShape, found: mean.shape)
+      throw .componentOutput(.imageEncoding, expected: latentShape, found: mean.shape)
     }
-    guard mean.isFinite else { throw .nonFiniteOutput(stage: "autoencoder encode") }
+    guard mean.isFinite else { throw .nonFiniteOutput(.imageEncoding) }
     let sourceLatents = mean * autoencoder.scalingFactor
     timings.imageEncoding = lap()
 
@@ -130,16 +159,16 @@ public struct BlendedLatentEditor {
     while true {
       let step: DenoisingStep?
       do { step = try steps.advance() } catch let error as PipelineError { throw error } catch {
-        throw .componentFailed(stage: "noise predictor", reason: "\(error)")
+        throw .componentFailed(.denoising, underlying: error)
       }
       guard let step else { break }
-      let report = DenoisingProgress(
-        completedSteps: step.index + 1, totalSteps: step.count, timestep: step.timestep,
-        elapsedSeconds: (clock.now - loopStart).seconds)
-      if progress(report) == .stop { throw .cancelled(completedSteps: step.index + 1) }
+      let report = EditProgress(
+        phase: .denoising, completed: step.index + 1, total: step.count, timestep: step.timestep,
+        elapsed: clock.now - loopStart, preview: preview.flatMap { $0.image(of: steps.latents) })
+      if progress(report) == .stop { throw .cancelled(.denoising, completed: step.index + 1) }
     }
     let finalLatents = steps.latents
-    guard finalLatents.isFinite else { throw .nonFiniteOutput(stage: "denoising loop") }
+    guard finalLatents.isFinite else { throw .nonFiniteOutput(.denoising) }
     timings.denoising = lap()
     AllocatorTuning.releaseRetainedMemory()  // the UNet loop's retained buffers must not add to the decode's peak
 
@@ -149,12 +178,12 @@ public struct BlendedLatentEditor {
     for row in finalLatents.chunked(request.batchSize, axis: 0) {
       let decoded: Tensor
       do { decoded = try autoencoder.decode(row * (1 / autoencoder.scalingFactor)) } catch {
-        throw .componentFailed(stage: "autoencoder decode", reason: "\(error)")
+        throw .componentFailed(.decoding, underlying: error)
       }
       guard decoded.shape == imageShape else {
-        throw .componentOutput(stage: "autoencoder decode", expected: imageShape, found: decoded.shape)
+        throw .componentOutput(.decoding, expected: imageShape, found: decoded.shape)
       }
-      guard decoded.isFinite else { throw .nonFiniteOutput(stage: "autoencoder decode") }
+      guard decoded.isFinite else { throw .nonFiniteOutput(.decoding) }
       paddedImages.append(decoded.reshaped(Array(imageShape.dropFirst())).map { (min(max($0, -1), 1) + 1) / 2 })
     }
     timings.decoding = lap()
@@ -170,33 +199,25 @@ public struct BlendedLatentEditor {
     if let ranker {
       let values: [Float]
       do { values = try ranker.scores(images: images, mask: checked.mask, prompt: request.prompt) } catch {
-        throw .componentFailed(stage: "ranker", reason: "\(error)")
+        throw .componentFailed(.ranking, underlying: error)
       }
       guard values.count == images.count else {
-        throw .componentOutput(stage: "ranker", expected: [images.count], found: [values.count])
+        throw .componentOutput(.ranking, expected: [images.count], found: [values.count])
       }
-      guard values.allSatisfy(\.isFinite) else { throw .nonFiniteOutput(stage: "ranker") }
+      guard values.allSatisfy(\.isFinite) else { throw .nonFiniteOutput(.ranking) }
       let ranked = RankedResult.ascending(values)
       images = ranked.map { images[$0.index] }
       scores = ranked.map(\.distance)
       rankedOrder = ranked.map(\.index)
     }
     timings.ranking = lap()
-    timings.total = (clock.now - start).seconds
+    timings.total = clock.now - start
 
     return EditResult(
       images: images, scores: scores, rankedOrder: rankedOrder, latentMask: mask.values, finalLatents: finalLatents,
       sourceLatents: sourceLatents, seed: nil, denoisingStepCount: kept,
       promptWasTruncated: conditioning.truncated.count > 1 && conditioning.truncated[1],
       negativePromptWasTruncated: conditioning.truncated.first ?? false, timings: timings)
-  }
-}
-
-extension Duration {
-  /// The duration in seconds.
-  var seconds: Double {
-    let parts = components
-    return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
   }
 }
 

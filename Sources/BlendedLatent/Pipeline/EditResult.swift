@@ -1,26 +1,35 @@
 import TensorCore
 
-/// Seconds spent in each phase of an edit.
+/// Time spent in each phase of an edit.
 public struct EditTimings: Sendable, Equatable {
   /// Input checks, padding and mask preparation.
-  public var preparation: Double = 0
+  public var preparation: Duration = .zero
   /// Prompt encoding.
-  public var textEncoding: Double = 0
+  public var textEncoding: Duration = .zero
   /// Source image encoding.
-  public var imageEncoding: Double = 0
+  public var imageEncoding: Duration = .zero
   /// The denoising loop.
-  public var denoising: Double = 0
+  public var denoising: Duration = .zero
   /// Decoding all results.
-  public var decoding: Double = 0
+  public var decoding: Duration = .zero
   /// Background handling.
-  public var background: Double = 0
-  /// Scoring and ordering the results (0 without a ranker).
-  public var ranking: Double = 0
+  public var background: Duration = .zero
+  /// Scoring and ordering the results (zero without a ranker).
+  public var ranking: Duration = .zero
   /// The whole edit.
-  public var total: Double = 0
+  public var total: Duration = .zero
 
   /// All zero.
   public init() {}
+
+  /// The phases by the names `bld --json` reports them under, in seconds.
+  public var secondsByPhase: [String: Double] {
+    [
+      "preparation": preparation.seconds, "text_encoding": textEncoding.seconds,
+      "image_encoding": imageEncoding.seconds, "denoising": denoising.seconds, "decoding": decoding.seconds,
+      "background": background.seconds, "ranking": ranking.seconds, "total": total.seconds,
+    ]
+  }
 }
 
 /// The outcome of an edit.
@@ -33,7 +42,7 @@ public struct EditResult: Sendable {
   public var scores: [Float]?
   /// When a ranker ran, the batch index of each of ``images``: `images[k]` is the result decoded from
   /// `finalLatents[rankedOrder[k]]` (``finalLatents`` stay in batch order). `nil` without a ranker.
-  public var rankedOrder: [Int]? = nil
+  public var rankedOrder: [Int]?
   /// The latent mask used for blending (the final, undilated level), `[h, w]` of 0/1; with ``ResizePolicy/pad``
   /// it covers the padded size (`h = ⌈H / 8⌉`).
   public var latentMask: Tensor
@@ -51,6 +60,33 @@ public struct EditResult: Sendable {
   public var promptWasTruncated: Bool
   /// Whether the negative prompt was truncated.
   public var negativePromptWasTruncated: Bool
-  /// Seconds per phase.
+  /// Time per phase.
   public var timings: EditTimings
+
+  /// Creates a result (the editor builds them; tests and fakes of the editor's users may too).
+  public init(
+    images: [Tensor], scores: [Float]? = nil, rankedOrder: [Int]? = nil, latentMask: Tensor, finalLatents: Tensor,
+    sourceLatents: Tensor, seed: UInt64? = nil, denoisingStepCount: Int, promptWasTruncated: Bool = false,
+    negativePromptWasTruncated: Bool = false, timings: EditTimings = EditTimings()
+  ) {
+    self.images = images
+    self.scores = scores
+    self.rankedOrder = rankedOrder
+    self.latentMask = latentMask
+    self.finalLatents = finalLatents
+    self.sourceLatents = sourceLatents
+    self.seed = seed
+    self.denoisingStepCount = denoisingStepCount
+    self.promptWasTruncated = promptWasTruncated
+    self.negativePromptWasTruncated = negativePromptWasTruncated
+    self.timings = timings
+  }
+}
+
+extension Duration {
+  /// The duration in seconds.
+  var seconds: Double {
+    let parts = components
+    return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
+  }
 }

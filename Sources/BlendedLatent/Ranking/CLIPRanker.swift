@@ -20,7 +20,7 @@ import TensorCore
 ///
 /// Limitations: the normalisation constants are OpenAI CLIP's (``imageMean``, ``imageStd``), whatever a
 /// `preprocessor_config.json` says; image values are expected in [0, 1] but not checked.
-public final class CLIPRanker: ResultRanker {
+public final class CLIPRanker: ResultRanker, Sendable {
   /// The CLIP model (both towers and projections).
   public let model: CLIPModel
   /// The prompt tokenizer.

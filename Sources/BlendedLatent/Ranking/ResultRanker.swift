@@ -2,7 +2,7 @@ import TensorCore
 
 /// Scores a batch of edit results against the prompt, lower is better; ``BlendedLatentEditor`` orders its
 /// results by these scores when it has a ranker (paper §4.4: generate several results, keep the best).
-public protocol ResultRanker {
+public protocol ResultRanker: Sendable {
   /// One score per image, lower is better (for ``CLIPRanker``: the masked-image CLIP cosine distance).
   /// - Parameters:
   ///   - images: the results, each `[3, H, W]` RGB in [0, 1].

@@ -103,7 +103,7 @@ public struct BlendedDenoisingSteps<Source: NoiseSource>: Sequence, IteratorProt
       conditioning: guidance.conditioning)
     let expected = [2 * latents.shape[0]] + Array(latents.shape.dropFirst())
     guard output.shape == expected else {
-      throw PipelineError.componentOutput(stage: "noise predictor", expected: expected, found: output.shape)
+      throw PipelineError.componentOutput(.denoising, expected: expected, found: output.shape)
     }
     let guided = guidance.guided(output)
     latents = scheduler.step(modelOutput: guided, stepIndex: stepIndex, sample: latents, noise: &noise)

@@ -9,9 +9,11 @@
 
 /// The vector extension level this CPU supports: 0 portable C, 1 AVX2 + FMA, 2 AVX-512F (x86-64 only).
 int bld_detected_simd_level(void);
-/// Caps the level the kernels use (process-wide; for tests and diagnosis). Default: no cap (2).
+/// Caps the level the kernels use on the calling thread (for tests and diagnosis). Default: no cap (2).
 void bld_set_simd_limit(int level);
-/// The level in use: min(detected, limit).
+/// The calling thread's cap (what bld_set_simd_limit set, 2 by default).
+int bld_simd_limit(void);
+/// The level in use on the calling thread: min(detected, limit).
 int bld_simd_level(void);
 
 /// Marks the calling thread as running (or no longer running) a chunk of a TensorCore parallel region.

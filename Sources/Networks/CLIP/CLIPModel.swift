@@ -14,7 +14,7 @@ import TensorCore
 /// `CLIPModel.get_text_features(input_ids)` (without attention mask; padding after the end token does not
 /// change the pooled output because the text attention is causal).
 /// Limitations: square inputs of exactly `image_size` only; no attention mask for the text.
-public final class CLIPModel: Layer {
+public final class CLIPModel: Layer, @unchecked Sendable {
   /// The configuration the model was built from.
   public let configuration: CLIPModelConfiguration
   /// The text tower.

@@ -13,7 +13,7 @@ import TensorCore
 ///
 /// Matches: transformers 5 `CLIPTextModel.forward(input_ids)` `.last_hidden_state`, without attention mask
 /// (as Stable Diffusion pipelines call it). Limitations: no pooled output, no padding mask.
-public final class CLIPTextModel: Layer {
+public final class CLIPTextModel: Layer, @unchecked Sendable {
   /// The configuration the model was built from.
   public let configuration: CLIPTextConfiguration
   let tokenEmbedding: Embedding

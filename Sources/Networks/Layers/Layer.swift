@@ -6,6 +6,12 @@ import TensorCore
 /// `registerParameters(in:)` is the single place where a layer names its checkpoint keys: it calls
 /// `registry.tensor(_:of:_:)` for each parameter it owns and `registry.child(_:_:)` for each sub-layer, with
 /// keys relative to the parent (diffusers / transformers names, so the mapping to a checkpoint is the identity).
+///
+/// Sharing across tasks: the whole models (`UNet2DConditionModel`, `AutoencoderKL`, `CLIPTextModel`,
+/// `CLIPModel`) are `@unchecked Sendable` under one rule — parameters change only through the registry
+/// (loading, `restoreParameters(from:)`, random initialisation), which their owner does before sharing the model;
+/// forward passes only read them, so any number may run at once. Nothing in the package mutates a shared model
+/// (decoder fine-tuning trains its own copy).
 public protocol Layer: AnyObject {
   /// Registers this layer's parameters and children with `registry`, each under its checkpoint key.
   /// - Parameter registry: the registry walking the layer tree.

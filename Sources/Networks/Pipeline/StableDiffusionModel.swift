@@ -6,9 +6,9 @@ import TensorCore
 ///
 /// The networks are reference types treated as read-only after loading (except for deliberate fine-tuning of
 /// `vae.decoder`); the model is not `Sendable`.
-public final class StableDiffusionModel {
-  /// The prompt tokenizer (`tokenizer/`); nil for random-weight models built without one.
-  public let tokenizer: CLIPTokenizer?
+public final class StableDiffusionModel: Sendable {
+  /// The prompt tokenizer (`tokenizer/`; for random-weight models, the one given or the byte-level tokenizer).
+  public let tokenizer: CLIPTokenizer
   /// The text encoder.
   public let textEncoder: CLIPTextModel
   /// The noise predictor.
@@ -26,32 +26,47 @@ public final class StableDiffusionModel {
   ///   - residency: where the weights live: left in the memory-mapped files and paged in per layer (the
   ///     default; a 512×512 SD 1.5 edit then peaks near the VAE decode's activations rather than at weights plus
   ///     activations — the files must not be modified while the model lives), or copied into memory.
-  /// - Throws: `ConfigurationError` for an unreadable or unsupported configuration (including
-  ///   `model_index.json`, and a tokenizer with more ids than the text encoder's `vocab_size` or longer
-  ///   sequences than its `max_position_embeddings`),
-  ///   `TokenizerError` for a missing or malformed `tokenizer/` folder, `WeightLoadingError` for missing
-  ///   files and missing, unused or mis-shaped tensors.
-  public init(directory: ModelDirectory, residency: WeightResidency = .mappedFile) throws {
-    let index = try ModelIndex.decode(contentsOf: directory.modelIndex)
-    try index.validateStableDiffusion(file: directory.modelIndex.path)
-    let tokenizer = try CLIPTokenizer(directory: directory.tokenizerDirectory)
-    let textConfiguration = try CLIPTextConfiguration.decode(
-      contentsOf: directory.textEncoderConfiguration)
-    try Self.checkCompatibility(
-      of: tokenizer, with: textConfiguration, file: directory.textEncoderConfiguration.path)
-    self.tokenizer = tokenizer
-    textEncoder = try CLIPTextModel(configuration: textConfiguration)
-    unet = try UNet2DConditionModel(
-      configuration: UNetConfiguration.decode(contentsOf: directory.unetConfiguration))
-    vae = try AutoencoderKL(
-      configuration: AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration))
+  /// - Throws: ``ModelLoadingError`` naming the folder and component, with the cause as a value:
+  ///   `ConfigurationError` for an unreadable or unsupported configuration (including `model_index.json`, and a
+  ///   tokenizer with more ids than the text encoder's `vocab_size` or longer sequences than its
+  ///   `max_position_embeddings`), `TokenizerError` for a missing or malformed `tokenizer/` folder,
+  ///   `WeightLoadingError` for missing files and missing, unused or mis-shaped tensors.
+  public init(directory: ModelDirectory, residency: WeightResidency = .mappedFile) throws(ModelLoadingError) {
+    let folder = directory.root.path
+    func loading<T>(_ component: String?, _ body: () throws -> T) throws(ModelLoadingError) -> T {
+      do { return try body() } catch { throw .wrapping(error, folder: folder, component: component) }
+    }
+    try loading(nil) {
+      let index = try ModelIndex.decode(contentsOf: directory.modelIndex)
+      try index.validateStableDiffusion(file: directory.modelIndex.path)
+    }
+    let tokenizer = try loading("tokenizer") { try CLIPTokenizer(directory: directory.tokenizerDirectory) }
+    let textEncoder = try loading("text_encoder") {
+      let configuration = try CLIPTextConfiguration.decode(contentsOf: directory.textEncoderConfiguration)
+      try Self.checkCompatibility(of: tokenizer, with: configuration, file: directory.textEncoderConfiguration.path)
+      return try CLIPTextModel(configuration: configuration)
+    }
+    let unet = try loading("unet") {
+      try UNet2DConditionModel(configuration: UNetConfiguration.decode(contentsOf: directory.unetConfiguration))
+    }
+    let vae = try loading("vae") {
+      try AutoencoderKL(configuration: AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration))
+    }
     var reports: [String: LoadReport] = [:]
-    reports["text_encoder"] = try WeightLoader.load(
-      directory.textEncoderWeights(), into: textEncoder,
-      renaming: .clipTextModel, residency: residency)
-    reports["unet"] = try WeightLoader.load(directory.unetWeights(), into: unet, residency: residency)
-    reports["vae"] = try WeightLoader.load(
-      directory.vaeWeights(), into: vae, renaming: .autoencoderKL, residency: residency)
+    reports["text_encoder"] = try loading("text_encoder") {
+      try WeightLoader.load(
+        directory.textEncoderWeights(), into: textEncoder, renaming: .clipTextModel, residency: residency)
+    }
+    reports["unet"] = try loading("unet") {
+      try WeightLoader.load(directory.unetWeights(), into: unet, residency: residency)
+    }
+    reports["vae"] = try loading("vae") {
+      try WeightLoader.load(directory.vaeWeights(), into: vae, renaming: .autoencoderKL, residency: residency)
+    }
+    self.tokenizer = tokenizer
+    self.textEncoder = textEncoder
+    self.unet = unet
+    self.vae = vae
     loadReports = reports
     self.directory = directory
   }
@@ -62,32 +77,35 @@ public final class StableDiffusionModel {
   ///   - textEncoderConfiguration: the text encoder's configuration.
   ///   - unetConfiguration: the UNet's configuration.
   ///   - vaeConfiguration: the VAE's configuration.
-  ///   - tokenizer: an optional tokenizer to carry along.
+  ///   - tokenizer: the prompt tokenizer (default: the byte-level tokenizer, `CLIPTokenizer.byteLevel()`).
   ///   - seed: the weight seed.
-  /// - Throws: `ConfigurationError` if a configuration is not supported, if the UNet's
-  ///   `cross_attention_dim` differs from the text encoder's `hidden_size`, or if the tokenizer does not fit
-  ///   the text encoder (`vocab_size`, `max_position_embeddings`).
+  /// - Throws: ``ModelLoadingError`` (no folder) with a `ConfigurationError` if a configuration is not
+  ///   supported, if the UNet's `cross_attention_dim` differs from the text encoder's `hidden_size`, or if the
+  ///   tokenizer does not fit the text encoder (`vocab_size`, `max_position_embeddings`).
   public init(
     randomWeights textEncoderConfiguration: CLIPTextConfiguration,
     unet unetConfiguration: UNetConfiguration,
-    vae vaeConfiguration: AutoencoderKLConfiguration, tokenizer: CLIPTokenizer? = nil, seed: UInt64
-  ) throws {
-    if let tokenizer {
-      try Self.checkCompatibility(
-        of: tokenizer, with: textEncoderConfiguration, file: "text_encoder/config.json")
+    vae vaeConfiguration: AutoencoderKLConfiguration, tokenizer: CLIPTokenizer = .byteLevel(), seed: UInt64
+  ) throws(ModelLoadingError) {
+    func building<T>(_ component: String, _ body: () throws -> T) throws(ModelLoadingError) -> T {
+      do { return try body() } catch { throw .wrapping(error, folder: nil, component: component) }
+    }
+    try building("text_encoder") {
+      try Self.checkCompatibility(of: tokenizer, with: textEncoderConfiguration, file: "text_encoder/config.json")
     }
     self.tokenizer = tokenizer
     for width in unetConfiguration.resolvedCrossAttentionWidths
     where width != textEncoderConfiguration.hiddenSize {
-      throw ConfigurationError.invalid(
-        file: "unet/config.json", field: "cross_attention_dim",
-        reason:
-          "\(width) differs from the text encoder's hidden_size \(textEncoderConfiguration.hiddenSize)"
-      )
+      throw ModelLoadingError(
+        folder: nil, component: "unet",
+        cause: .configuration(
+          .invalid(
+            file: "unet/config.json", field: "cross_attention_dim",
+            reason: "\(width) differs from the text encoder's hidden_size \(textEncoderConfiguration.hiddenSize)")))
     }
-    textEncoder = try CLIPTextModel(configuration: textEncoderConfiguration)
-    unet = try UNet2DConditionModel(configuration: unetConfiguration)
-    vae = try AutoencoderKL(configuration: vaeConfiguration)
+    textEncoder = try building("text_encoder") { try CLIPTextModel(configuration: textEncoderConfiguration) }
+    unet = try building("unet") { try UNet2DConditionModel(configuration: unetConfiguration) }
+    vae = try building("vae") { try AutoencoderKL(configuration: vaeConfiguration) }
     textEncoder.initializeParametersRandomly(seed: seed)
     unet.initializeParametersRandomly(seed: seed &+ 1)
     vae.initializeParametersRandomly(seed: seed &+ 2)
@@ -119,19 +137,8 @@ public final class StableDiffusionModel {
 
   /// The text encoder's last hidden state for each prompt (the UNet's `encoderHiddenStates`).
   /// - Parameter prompts: `B` prompts, tokenised to the tokenizer's fixed length (77).
-  /// - Returns: `[B, 77, hidden_size]`, or nil when the model has no tokenizer.
-  public func textEmbeddings(for prompts: [String]) -> Tensor? {
-    guard let tokenizer else { return nil }
-    return textEncoder(prompts.map { tokenizer.encode($0).ids })
-  }
-
-  /// A tiny model with random weights (`.tiny` configurations), for demos and tests.
-  /// - Parameter seed: the weight seed.
-  public static func tinyDemo(seed: UInt64 = 0) -> StableDiffusionModel {
-    do {
-      return try StableDiffusionModel(randomWeights: .tiny, unet: .tiny, vae: .tiny, seed: seed)
-    } catch {
-      preconditionFailure("the built-in tiny configurations are valid: \(error)")
-    }
+  /// - Returns: `[B, 77, hidden_size]`.
+  public func textEmbeddings(for prompts: [String]) -> Tensor {
+    textEncoder(prompts.map { tokenizer.encode($0).ids })
   }
 }

@@ -13,7 +13,7 @@ import TensorCore
 /// Matches: diffusers 0.42 `UNet2DConditionModel` for the options `UNetConfiguration.validate` accepts
 /// (SD 1.x and 2.x), including latent sizes that are not multiples of `2^(blocks − 1)` (diffusers'
 /// `forward_upsample_size`). Limitations: no class/addition embeddings (SDXL), no attention masks.
-public final class UNet2DConditionModel: Layer {
+public final class UNet2DConditionModel: Layer, @unchecked Sendable {
   /// The configuration the model was built from.
   public let configuration: UNetConfiguration
   let convolutionIn: Conv2D
@@ -157,7 +157,6 @@ public final class UNet2DConditionModel: Layer {
   public func callAsFunction(_ sample: Tensor, timestep: Double, encoderHiddenStates: Tensor)
     -> Tensor
   {
-    AllocatorTuning.keepLargeBuffersInHeap()  // once per process; see AllocatorTuning
     precondition(
       sample.rank == 4 && sample.shape[1] == configuration.inChannels,
       "UNet2DConditionModel expects [N, \(configuration.inChannels), h, w], got \(sample.shape)")

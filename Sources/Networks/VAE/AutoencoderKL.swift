@@ -9,7 +9,7 @@ import TensorCore
 /// Checkpoint keys: `encoder`, `decoder`, `quant_conv`, `post_quant_conv`.
 /// Matches: diffusers 0.42 `AutoencoderKL.encode(x).latent_dist.{mean,logvar}` and `decode(z).sample`.
 /// Limitations: no tiling or slicing.
-public final class AutoencoderKL: Layer {
+public final class AutoencoderKL: Layer, @unchecked Sendable {
   /// The configuration the model was built from.
   public let configuration: AutoencoderKLConfiguration
   /// The encoder half.
@@ -55,7 +55,6 @@ public final class AutoencoderKL: Layer {
   /// - Returns: `mean` and `logVariance` (clamped to [-30, 20] as diffusers does), each
   ///   `[N, latent_channels, H/f, W/f]`.
   public func encode(_ image: Tensor) -> (mean: Tensor, logVariance: Tensor) {
-    AllocatorTuning.keepLargeBuffersInHeap()  // once per process; see AllocatorTuning
     precondition(
       image.rank == 4 && image.shape[1] == configuration.inChannels,
       "AutoencoderKL.encode expects [N, \(configuration.inChannels), H, W], got \(image.shape)")
@@ -69,7 +68,6 @@ public final class AutoencoderKL: Layer {
   /// - Parameter latents: `[N, latent_channels, h, w]` (already divided by the scaling factor).
   /// - Returns: the image `[N, out_channels, h·f, w·f]`, nominally in [-1, 1] (not clamped).
   public func decode(_ latents: Tensor) -> Tensor {
-    AllocatorTuning.keepLargeBuffersInHeap()  // once per process; see AllocatorTuning
     precondition(
       latents.rank == 4 && latents.shape[1] == configuration.resolvedLatentChannels,
       "AutoencoderKL.decode expects [N, \(configuration.resolvedLatentChannels), h, w], got \(latents.shape)"

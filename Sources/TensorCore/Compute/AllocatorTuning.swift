@@ -1,4 +1,5 @@
 internal import CTensorKernels
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -12,8 +13,9 @@ internal import CTensorKernels
 /// 1 GiB, so freed activations are reused without faults. The cost is a higher peak RSS (freed memory is
 /// kept; ≈ +300 MB on the full-size UNet benchmark, see Documentation/Performance.md).
 ///
-/// The networks' forward passes (UNet, VAE) call it once. Set the environment variable
-/// `BLD_DEFAULT_MALLOC=1` to keep glibc's defaults. No effect on platforms other than glibc.
+/// It changes the allocator of the whole host process, so it is opt-in: the library never calls it; `bld` and
+/// `bld-bench` switch it on at start-up, and an application may do the same. Set the environment variable
+/// `BLD_DEFAULT_MALLOC=1` to keep glibc's defaults even then. No effect on platforms other than glibc.
 public enum AllocatorTuning {
   /// The mmap threshold set by `keepLargeBuffersInHeap()`, in bytes.
   public static let mmapThresholdBytes = 256 << 20
@@ -24,15 +26,22 @@ public enum AllocatorTuning {
   @discardableResult
   public static func keepLargeBuffersInHeap() -> Bool { applied }
 
-  /// Returns memory the allocator keeps for reuse to the system (glibc `malloc_trim`). Pipelines call it
-  /// between phases whose buffers differ in size (the UNet loop, then the VAE decode at full resolution), so
-  /// the retained heap of one phase does not add to the peak of the next.
-  public static func releaseRetainedMemory() { bld_release_free_memory() }
+  /// Returns memory the allocator keeps for reuse to the system (glibc `malloc_trim`) when
+  /// ``keepLargeBuffersInHeap()`` is in effect (otherwise nothing to do). Pipelines call it between phases
+  /// whose buffers differ in size (the UNet loop, then the VAE decode at full resolution), so the retained
+  /// heap of one phase does not add to the peak of the next.
+  public static func releaseRetainedMemory() {
+    if isApplied.load(ordering: .relaxed) { bld_release_free_memory() }
+  }
+
+  private static let isApplied = Atomic<Bool>(false)
 
   private static let applied: Bool = {
     #if canImport(Glibc)
       if let value = getenv("BLD_DEFAULT_MALLOC"), String(cString: value) == "1" { return false }
-      return bld_tune_malloc(mmapThresholdBytes, trimThresholdBytes) == 1
+      let tuned = bld_tune_malloc(mmapThresholdBytes, trimThresholdBytes) == 1
+      isApplied.store(tuned, ordering: .relaxed)
+      return tuned
     #else
       return false
     #endif

@@ -1,28 +1,26 @@
-internal import COpenBLAS
 internal import CTensorKernels
 import Dispatch
 import Foundation
 import Synchronization
 
-/// The one thread knob of the package: applied to OpenBLAS and to TensorCore's own parallel loops.
+/// The compute settings of TensorCore: the thread count and the vector instructions of its kernels.
 ///
-/// OpenBLAS keeps one process-wide thread count, so this is process-wide too. TensorCore never calls
-/// BLAS from inside its own parallel regions, so the two never oversubscribe the cores.
+/// Both are scoped, never process-wide: ``withThreadCount(_:_:)`` and ``withVectorExtensionLimit(_:_:)`` apply
+/// to the work `body` starts on the calling thread or task (and the worker threads of its parallel loops), so
+/// concurrent edits, tests and host code each keep their own. OpenBLAS (used only on CPUs without AVX2 + FMA)
+/// keeps one process-wide thread count; TensorCore sets it to the caller's count before each OpenBLAS product
+/// and never calls it from inside its own parallel regions, so the two never oversubscribe the cores.
 public enum ComputeOptions {
-  private static let storedThreadCount = Mutex<Int>(0)
+  @TaskLocal static var boundThreadCount: Int? = nil
 
-  /// The number of threads used by BLAS and by TensorCore's loops (at least 1).
-  /// Until set, it is `defaultThreadCount`.
-  public static var threadCount: Int {
-    let stored = storedThreadCount.withLock { $0 }
-    return stored > 0 ? stored : defaultThreadCount
-  }
+  /// The number of threads TensorCore's loops (and OpenBLAS products) started here use (at least 1):
+  /// the count of the innermost ``withThreadCount(_:_:)``, else ``defaultThreadCount``.
+  public static var threadCount: Int { boundThreadCount ?? defaultThreadCount }
 
-  /// Sets the thread count for BLAS and TensorCore's loops. Values below 1 restore the default.
-  public static func setThreadCount(_ count: Int) {
-    let applied = count >= 1 ? count : defaultThreadCount
-    storedThreadCount.withLock { $0 = applied }
-    openblas_set_num_threads(Int32(applied))
+  /// Runs `body` with `count` threads for the work it starts on the calling thread or task. Values below 1 mean
+  /// ``defaultThreadCount``.
+  public static func withThreadCount<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
+    try $boundThreadCount.withValue(count >= 1 ? count : defaultThreadCount, operation: body)
   }
 
   /// The default thread count: `OMP_NUM_THREADS` or else `OPENBLAS_NUM_THREADS` when set to a positive
@@ -51,16 +49,20 @@ public enum ComputeOptions {
     VectorExtension(rawValue: Int(bld_detected_simd_level())) ?? .portable
   }
 
-  /// The vector instructions TensorCore's kernels use now: the supported ones, capped by
-  /// `setVectorExtensionLimit(_:)`.
+  /// The vector instructions TensorCore's kernels use on the calling thread: the supported ones, capped by
+  /// ``withVectorExtensionLimit(_:_:)``.
   public static var vectorExtension: VectorExtension {
     VectorExtension(rawValue: Int(bld_simd_level())) ?? .portable
   }
 
-  /// Caps the vector instructions of TensorCore's kernels (process-wide), so every code path can be tested
-  /// and compared on one machine. Results agree across levels within float rounding.
-  public static func setVectorExtensionLimit(_ limit: VectorExtension) {
+  /// Runs `body` with TensorCore's kernels capped at `limit` on the calling thread (and the workers of the
+  /// parallel loops it starts), so every code path can be tested and compared on one machine. Results agree
+  /// across levels within float rounding. `body` must not suspend: the cap belongs to the thread, not to a task.
+  public static func withVectorExtensionLimit<R>(_ limit: VectorExtension, _ body: () throws -> R) rethrows -> R {
+    let previous = bld_simd_limit()
     bld_set_simd_limit(Int32(limit.rawValue))
+    defer { bld_set_simd_limit(previous) }
+    return try body()
   }
 }
 
@@ -101,9 +103,13 @@ func parallelChunks(
   }
   let pieces = min(count, threads * 4, max(threads, maximumPieces))
   let next = Atomic<Int>(0)
+  let vectorLimit = bld_simd_limit()  // the caller's cap holds on every worker
   withoutActuallyEscaping(body) { escaping in
     // Each piece writes a disjoint range, and bld_parallel_run returns only after every worker finished.
     var region = ParallelRegion { _ in
+      let workerLimit = bld_simd_limit()
+      bld_set_simd_limit(vectorLimit)
+      defer { bld_set_simd_limit(workerLimit) }
       bld_parallel_region_enter()
       while true {
         let piece = next.wrappingAdd(1, ordering: .relaxed).oldValue

@@ -1,5 +1,6 @@
 internal import COpenBLAS
 internal import CTensorKernels
+import Synchronization
 
 /// Row-major `C = op(A)·op(B) + beta·C` through OpenBLAS's `cblas_sgemm`: the products of CPUs without AVX2 +
 /// FMA (or of `MatrixKernel.blas`). Every OpenBLAS product of the package goes through here and is counted on
@@ -16,10 +17,15 @@ func openBLASSGEMM(
     return
   }
   bld_note_blas_call()
+  let threads = ComputeOptions.threadCount  // OpenBLAS's own count is process-wide: set it when it differs
+  if openBLASThreadCount.exchange(threads, ordering: .relaxed) != threads { openblas_set_num_threads(Int32(threads)) }
   cblas_sgemm(
     CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
     Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
+
+/// The thread count last handed to OpenBLAS (0: never).
+private let openBLASThreadCount = Atomic<Int>(0)
 
 /// Which library computed the products of the current thread.
 package enum BLASRouting {

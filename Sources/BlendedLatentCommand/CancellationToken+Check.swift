@@ -1,0 +1,8 @@
+import BlendedLatent
+
+extension CancellationToken {
+  /// Throws ``EditCommandError/cancelled`` when cancelled (Ctrl-C, SIGTERM).
+  func check() throws {
+    if isCancelled { throw EditCommandError.cancelled }
+  }
+}

@@ -1,0 +1,54 @@
+import BlendedLatent
+import TensorCore
+
+extension EditSettings {
+  /// The library request for the working image and mask: every editing option of the command line.
+  /// - Parameters:
+  ///   - image: `[3, H, W]` at the working size.
+  ///   - mask: `[H, W]` at the working size.
+  ///   - seed: the seed (given or chosen at random).
+  func editRequest(image: Tensor, mask: Tensor, seed: UInt64) -> EditRequest {
+    EditRequest(
+      image: image, mask: mask, prompt: prompt, negativePrompt: negativePrompt, stepCount: stepCount,
+      guidanceScale: Float(guidanceScale), strength: strength, seed: seed, batchSize: batchSize,
+      scheduler: scheduler.schedulerKind,
+      maskOptions: MaskOptions(
+        downsampling: maskDownsample == .max ? .maxPool : .nearest, shrinkLevels: maskShrinkLevels),
+      background: backgroundMode)
+  }
+
+  /// The editor's thread count (`--threads`) and matrix precision (`--precision`).
+  var computeSettings: ComputeSettings {
+    ComputeSettings(threadCount: threadCount, matrixPrecision: precision.gemmPrecision)
+  }
+
+  /// The pipeline's background mode for `--background` (the command pastes through the mask itself at
+  /// full resolution as well, so `paste` stays exact at any size).
+  var backgroundMode: BackgroundMode {
+    switch background {
+    case .none: .none
+    case .paste: .paste(featherRadius: featherRadius)
+    case .poisson: .poisson()
+    case .optimize:
+      .optimize(
+        {
+          var options: DecoderFineTuningOptions = fineTunePreset == .paper ? .paper : .fast
+          if let fineTuneIterations { options.iterationCount = fineTuneIterations }
+          if let fineTuneActivationBytes { options.activationMemoryBudget = fineTuneActivationBytes }
+          return options
+        }())
+    }
+  }
+}
+
+extension SchedulerChoice {
+  /// The pipeline's scheduler for this command-line choice (DDIM with η = 0).
+  var schedulerKind: SchedulerKind {
+    switch self {
+    case .ddim: .ddim(eta: 0)
+    case .dpmSolverMultistep: .dpmSolverMultistep
+    case .euler: .eulerDiscrete
+    case .eulerAncestral: .eulerAncestralDiscrete
+    }
+  }
+}
