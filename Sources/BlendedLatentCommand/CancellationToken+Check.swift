@@ -2,7 +2,7 @@ import BlendedLatent
 
 extension CancellationToken {
   /// Throws ``EditCommandError/cancelled`` when cancelled (Ctrl-C, SIGTERM).
-  func check() throws {
+  package func check() throws {
     if isCancelled { throw EditCommandError.cancelled }
   }
 }

@@ -7,7 +7,7 @@ extension EditSettings {
   ///   - image: `[3, H, W]` at the working size.
   ///   - mask: `[H, W]` at the working size.
   ///   - seed: the seed (given or chosen at random).
-  func editRequest(image: Tensor, mask: Tensor, seed: UInt64) -> EditRequest {
+  package func editRequest(image: Tensor, mask: Tensor, seed: UInt64) -> EditRequest {
     EditRequest(
       image: image, mask: mask, prompt: prompt, negativePrompt: negativePrompt, stepCount: stepCount,
       guidanceScale: Float(guidanceScale), strength: strength, seed: seed, batchSize: batchSize,
@@ -18,7 +18,7 @@ extension EditSettings {
   }
 
   /// The editor's thread count (`--threads`) and matrix precision (`--precision`).
-  var computeSettings: ComputeSettings {
+  package var computeSettings: ComputeSettings {
     ComputeSettings(threadCount: threadCount, matrixPrecision: precision.gemmPrecision)
   }
 

@@ -25,12 +25,12 @@ final class FakeEditor: PreparedEditor {
   let sizeMultiple: Int
   let modelDescription = "fake model"
   let notices: [String]
-  let body: (EditJob, EditProgressHandler) throws -> EditOutcome
-  private(set) var jobs: [EditJob] = []
+  let body: (EditRequest, ProgressHandler) throws -> EditResult
+  private(set) var jobs: [EditRequest] = []
 
   init(
     nativeResolution: Int = 64, sizeMultiple: Int = 8, notices: [String] = [],
-    body: @escaping (EditJob, EditProgressHandler) throws -> EditOutcome
+    body: @escaping (EditRequest, ProgressHandler) throws -> EditResult
   ) {
     self.nativeResolution = nativeResolution
     self.sizeMultiple = sizeMultiple
@@ -38,7 +38,7 @@ final class FakeEditor: PreparedEditor {
     self.body = body
   }
 
-  func edit(_ job: EditJob, progress: EditProgressHandler) throws -> EditOutcome {
+  func edit(_ job: EditRequest, progress: ProgressHandler) throws -> EditResult {
     jobs.append(job)
     return try body(job, progress)
   }
@@ -48,25 +48,25 @@ final class FakeEditor: PreparedEditor {
     FakeEditor(nativeResolution: nativeResolution) { job, progress in
       for step in 0...steps {
         if progress(
-          EditPhaseProgress(phase: EditPhaseProgress.denoising, completed: step, total: steps))
+          EditProgress(phase: .denoising, completed: step, total: steps))
           == .stop
         {
           throw FakeFailure()
         }
       }
-      return EditOutcome(
-        images: Array(repeating: job.image, count: job.settings.batchSize),
-        timings: ["denoising": 0.01])
+      var timings = EditTimings()
+      timings.denoising = .milliseconds(10)
+      return .fake(images: Array(repeating: job.image, count: job.batchSize), timings: timings)
     }
   }
 
   /// Returns constant images (value `0.1 · (index + 1)` for result `index`).
-  static func constant(nativeResolution: Int = 64, scores: [Double]? = nil) -> FakeEditor {
+  static func constant(nativeResolution: Int = 64, scores: [Float]? = nil) -> FakeEditor {
     FakeEditor(nativeResolution: nativeResolution) { job, _ in
-      let images = (0..<job.settings.batchSize).map { index in
+      let images = (0..<job.batchSize).map { index in
         Tensor(shape: job.image.shape, repeating: 0.1 * Float(index + 1))
       }
-      return EditOutcome(images: images, scores: scores)
+      return .fake(images: images, scores: scores)
     }
   }
 }
@@ -79,14 +79,24 @@ final class FakeBackend: EditBackend {
 
   init(_ editor: FakeEditor?) { self.editor = editor }
 
-  func prepareEditor(settings: EditSettings, progress: EditProgressHandler) throws
+  func prepareEditor(settings: EditSettings, progress: ProgressHandler) throws
     -> any PreparedEditor
   {
     loads += 1
     lastSettings = settings
-    _ = progress(EditPhaseProgress(phase: EditPhaseProgress.loading, completed: 1, total: 1))
+    _ = progress(EditProgress(phase: .loading, completed: 1, total: 1))
     guard let editor else { throw FakeFailure() }
     return editor
+  }
+}
+
+extension EditResult {
+  /// A result as a fake editor returns it: the images (and scores), placeholder latents.
+  static func fake(images: [Tensor], scores: [Float]? = nil, timings: EditTimings = EditTimings()) -> EditResult {
+    let latents = Tensor(shape: [max(images.count, 1), 4, 1, 1], repeating: 0)
+    return EditResult(
+      images: images, scores: scores, latentMask: Tensor(shape: [1, 1], repeating: 1), finalLatents: latents,
+      sourceLatents: Tensor(shape: [1, 4, 1, 1], repeating: 0), denoisingStepCount: 1, timings: timings)
   }
 }
 

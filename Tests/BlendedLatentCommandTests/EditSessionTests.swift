@@ -31,28 +31,27 @@ struct EditSessionTests {
     #expect(job.mask[15, 15] == 1 && job.mask[0, 0] == 0)
   }
 
-  @Test("--precision bf16 runs the edit inside ComputeOptions.withMatrixPrecision(.bfloat16)")
-  func precisionReachesTheEditor() throws {
+  @Test("--precision and --threads become the editor's compute settings, and nothing process-wide changes")
+  func computeSettingsReachTheEditor() throws {
     let folder = try ScratchFolder()
     let input = try folder.writeImage("in.png", width: 64, height: 48)
     let mask = try folder.writeMask(
       "mask.png", width: 64, height: 48, selecting: PixelRegion(x: 10, y: 10, width: 20, height: 12))
-    nonisolated(unsafe) var seen: [GEMMPrecision] = []
-    let editor = FakeEditor { job, _ in
-      seen.append(ComputeOptions.matrixPrecision)
-      return EditOutcome(images: [job.image], timings: [:])
-    }
-    for (index, precision) in ["bf16", "fp32"].enumerated() {
+    var seen: [ComputeSettings] = []
+    for (index, (precision, threads)) in [("bf16", "1"), ("fp32", "3")].enumerated() {
+      let backend = FakeBackend(FakeEditor.identity())
       let run = try runEdit(
         [
           "--image", input, "--mask", mask, "--prompt", "p", "--output", folder.path("out-\(index).png"),
-          "--seed", "1", "--precision", precision,
+          "--seed", "1", "--precision", precision, "--threads", threads,
         ],
-        backend: FakeBackend(editor))
+        backend: backend)
       #expect(run.status == 0, "\(run.console.error)")
+      seen.append(try #require(backend.lastSettings).computeSettings)
     }
-    #expect(seen == [.bfloat16, .float32])
+    #expect(seen == [ComputeSettings(threadCount: 1, matrixPrecision: .bfloat16), ComputeSettings(threadCount: 3)])
     #expect(ComputeOptions.matrixPrecision == .float32)
+    #expect(ComputeOptions.threadCount == ComputeOptions.defaultThreadCount)
   }
 
   @Test("other sizes are resized to the working size and back; the output has the input's size")
@@ -293,7 +292,7 @@ struct EditSessionTests {
     let mask = try folder.writeMask(
       "mask.png", width: 64, height: 64, selecting: PixelRegion(x: 5, y: 5, width: 5, height: 5))
     let editor = FakeEditor(notices: ["demonstration model: random weights"]) { job, _ in
-      EditOutcome(images: [job.image])
+      .fake(images: [job.image])
     }
     let run = try runEdit(
       [

@@ -174,7 +174,7 @@ struct FileSafetyTests {
       #expect(run.console.error == "bld: error: the fake editor failed on two lines\n")
       #expect(setup.folder.entries == ["in.png", "mask.png"])
     }
-    let wrongCount = FakeEditor { job, _ in EditOutcome(images: [job.image]) }
+    let wrongCount = FakeEditor { job, _ in .fake(images: [job.image]) }
     let run = try runEdit(
       setup.arguments + ["--output", setup.folder.path("out.png"), "--batch", "2"],
       backend: FakeBackend(wrongCount))
@@ -191,14 +191,14 @@ struct FileSafetyTests {
       for step in 0..<20 {
         if step == 3 { token.cancel() }  // what the SIGINT handler does
         if progress(
-          EditPhaseProgress(phase: EditPhaseProgress.denoising, completed: step, total: 20))
+          EditProgress(phase: .denoising, completed: step, total: 20))
           == .stop
         {
           throw FakeFailure()
         }
         stepsRun += 1
       }
-      return EditOutcome(images: [job.image])
+      return .fake(images: [job.image])
     }
     let run = try runEdit(
       setup.arguments + ["--output", setup.folder.path("out.png")], backend: FakeBackend(editor),
@@ -215,7 +215,7 @@ struct FileSafetyTests {
     let token = CancellationToken()
     let editor = FakeEditor { job, _ in
       token.cancel()
-      return EditOutcome(images: [job.image, job.image])
+      return .fake(images: [job.image, job.image])
     }
     let run = try runEdit(
       setup.arguments + ["--output", setup.folder.path("out.png"), "--batch", "2"],

@@ -30,25 +30,25 @@ struct ProgressBarTests {
     let console = RecordingConsole(terminal: true)
     var now = 0.0
     let bar = ProgressBar(console: console, isEnabled: true, clock: { now })
-    bar.update(.init(phase: "denoising", completed: 0, total: 4))
+    bar.update(.init(phase: .denoising, completed: 0, total: 4))
     now = 0.01
-    bar.update(.init(phase: "denoising", completed: 1, total: 4))  // throttled
+    bar.update(.init(phase: .denoising, completed: 1, total: 4))  // throttled
     now = 0.5
-    bar.update(.init(phase: "denoising", completed: 2, total: 4))
+    bar.update(.init(phase: .denoising, completed: 2, total: 4))
     bar.note("hello")
-    bar.update(.init(phase: "denoising", completed: 4, total: 4))
-    bar.update(.init(phase: "decoding", completed: 1, total: 1))
+    bar.update(.init(phase: .denoising, completed: 4, total: 4))
+    bar.update(.init(phase: .backgroundReconstruction, completed: 1, total: 1))
     bar.finish()
     #expect(!console.error.contains(" 1/4"))
     #expect(
       console.error.contains(" 2/4") && console.error.contains(" 4/4")
-        && console.error.contains("decoding"))
+        && console.error.contains("background"))
     #expect(console.error.contains("\r\u{1B}[2K"))
     #expect(console.error.contains("hello\n"))
     #expect(console.error.hasSuffix("\n"))
     let silent = RecordingConsole(terminal: true)
     let disabled = ProgressBar(console: silent, isEnabled: false)
-    disabled.update(.init(phase: "denoising", completed: 1, total: 4))
+    disabled.update(.init(phase: .denoising, completed: 1, total: 4))
     disabled.finish()
     #expect(silent.error.isEmpty)
   }

@@ -51,14 +51,15 @@ struct BackgroundModeTests {
     var options = DecoderFineTuningOptions.paper
     options.iterationCount = 8
     options.learningRate = 1e-3
-    var reports: [DenoisingProgress] = []
+    var reports: [EditProgress] = []
     let tuned = try editor.edit(request(.optimize(options))) { progress in
-      if progress.phase == .backgroundOptimization { reports.append(progress) }
+      if progress.phase == .backgroundReconstruction { reports.append(progress) }
       return .proceed
     }
     let raw = try editor.edit(request(.none))
     #expect(backgroundError(tuned.images[0]) < backgroundError(raw.images[0]))
-    #expect(reports.map(\.completedSteps) == Array(1...8))
+    #expect(reports.map(\.completed) == Array(1...8))
+    #expect(reports.allSatisfy { $0.total == 8 && $0.loss.map(\.isFinite) == true && $0.timestep == nil })
     #expect(model.vae.parameterSnapshot() == before)
   }
 
@@ -67,11 +68,11 @@ struct BackgroundModeTests {
     let before = model.vae.parameterSnapshot()
     #expect {
       try editor.edit(request(.optimize(.paper))) { progress in
-        progress.phase == .backgroundOptimization && progress.completedSteps == 2 ? .stop : .proceed
+        progress.phase == .backgroundReconstruction && progress.completed == 2 ? .stop : .proceed
       }
     } throws: { error in
-      guard case .cancelled = error as? PipelineError else { return false }
-      return true
+      guard case .cancelled(.backgroundReconstruction, completed: 2) = error as? PipelineError else { return false }
+      return "\(error)" == "cancelled after 2 decoder fine-tuning iterations"
     }
     #expect(model.vae.parameterSnapshot() == before)
   }

@@ -150,10 +150,12 @@ struct EditorTests {
   @Test func progressReportsEveryStepAndCanCancel() throws {
     let (image, mask) = EditorInputs.make(height: 24, width: 24)
     let request = EditRequest(image: image, mask: mask, prompt: "x", stepCount: 10, strength: 0.6, seed: 1)
-    var reports: [DenoisingProgress] = []
+    var reports: [EditProgress] = []
     let result = try EditorInputs.editor.edit(request) { reports.append($0); return .proceed }
-    #expect(reports.map(\.completedSteps) == Array(1...6))
-    #expect(reports.allSatisfy { $0.totalSteps == 6 })
+    #expect(reports.map(\.completed) == Array(1...6))
+    #expect(reports.allSatisfy { $0.total == 6 && $0.phase == .denoising && $0.preview == nil && $0.loss == nil })
+    #expect(reports.compactMap(\.timestep).count == 6)
+    #expect(zip(reports, reports.dropFirst()).allSatisfy { $0.elapsed <= $1.elapsed && $0.timestep! > $1.timestep! })
     #expect(result.denoisingStepCount == 6)
     #expect(result.timings.total >= result.timings.denoising)
     var calls = 0
@@ -164,7 +166,7 @@ struct EditorTests {
       }
       Issue.record("expected cancellation")
     } catch {
-      guard case .cancelled(completedSteps: 2) = error else {
+      guard case .cancelled(.denoising, completed: 2) = error else {
         Issue.record("expected cancelled(2), got \(error)")
         return
       }

@@ -24,7 +24,7 @@ struct LibraryUsageExampleTests {
       prompt: "a wooden rowing boat on the lake", stepCount: 50, guidanceScale: 7.5, strength: 0.75,
       seed: 42, background: .paste(featherRadius: 0))
     let result = try editor.edit(request) { progress in
-      print("step \(progress.completedSteps)/\(progress.totalSteps)")
+      print("\(progress.phase) \(progress.completed)/\(progress.total)")
       return .proceed  // .stop cancels
     }
     try RGBImage(tensor: result.images[0]).pngData().write(to: outputURL)

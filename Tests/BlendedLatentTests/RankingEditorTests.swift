@@ -6,7 +6,7 @@ import Testing
 import _TestSupport
 
 /// Scores each image by `−mean(red channel)` (or returns `fixed` scores), recording what it was given.
-final class FakeRanker: ResultRanker {
+final class FakeRanker: ResultRanker, @unchecked Sendable {  // used by one test at a time
   var fixed: [Float]?
   var failure: (any Error)?
   private(set) var calls: [(images: [Tensor], mask: Tensor, prompt: String)] = []
@@ -71,7 +71,7 @@ struct RankingEditorTests {
     }
     // Latents stay in batch order.
     #expect(ranked.finalLatents == plain.finalLatents)
-    #expect(ranked.timings.ranking >= 0)
+    #expect(ranked.timings.ranking > .zero && ranked.timings.ranking <= ranked.timings.total)
   }
 
   @Test func tiesKeepBatchOrder() throws {
@@ -85,7 +85,7 @@ struct RankingEditorTests {
     #expect {
       try editor(ranker: FakeRanker(failure: Broken())).edit(request())
     } throws: { error in
-      if case .componentFailed(stage: "ranker", _)? = error as? PipelineError {
+      if case .componentFailed(.ranking, let underlying)? = error as? PipelineError, underlying is Broken {
         true
       } else {
         false
@@ -94,7 +94,7 @@ struct RankingEditorTests {
     #expect {
       try editor(ranker: FakeRanker(fixed: [1, 2])).edit(request())
     } throws: { error in
-      if case .componentOutput(stage: "ranker", expected: [4], found: [2])? = error
+      if case .componentOutput(.ranking, expected: [4], found: [2])? = error
         as? PipelineError
       {
         true
@@ -105,7 +105,7 @@ struct RankingEditorTests {
     #expect {
       try editor(ranker: FakeRanker(fixed: [1, .nan, 2, 3])).edit(request())
     } throws: { error in
-      if case .nonFiniteOutput(stage: "ranker")? = error as? PipelineError { true } else { false }
+      if case .nonFiniteOutput(.ranking)? = error as? PipelineError { true } else { false }
     }
   }
 

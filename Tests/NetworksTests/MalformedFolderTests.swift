@@ -25,16 +25,51 @@ struct MalformedFolderTests {
     try JSONSerialization.data(withJSONObject: object).write(to: url)
   }
 
+  /// Loads `directory` expecting a ``ModelLoadingError`` for `component` of the folder whose cause `matches`,
+  /// with a one-line description that is also its `localizedDescription`.
+  func expectLoadingError(
+    _ directory: ModelDirectory, component: String?, sourceLocation: SourceLocation = #_sourceLocation,
+    _ matches: (ModelLoadingError.Cause) -> Bool
+  ) {
+    do {
+      _ = try StableDiffusionModel(directory: directory)
+      Issue.record("the folder loaded", sourceLocation: sourceLocation)
+    } catch {
+      #expect(error.folder == directory.root.path && error.component == component, "\(error)", sourceLocation: sourceLocation)
+      #expect(matches(error.cause), "\(error)", sourceLocation: sourceLocation)
+      #expect(!error.description.contains("\n") && error.localizedDescription == error.description, sourceLocation: sourceLocation)
+      #expect(error.description.hasPrefix("cannot load the model in \(directory.root.path)"), sourceLocation: sourceLocation)
+    }
+  }
+
+  func expectLoadingError(
+    _ directory: ModelDirectory, component: String?, _ expected: ConfigurationError,
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) {
+    expectLoadingError(directory, component: component, sourceLocation: sourceLocation) { cause in
+      guard case .configuration(let error) = cause else { return false }
+      return error == expected
+    }
+  }
+
+  func expectLoadingError(
+    _ directory: ModelDirectory, component: String?, _ expected: WeightLoadingError,
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) {
+    expectLoadingError(directory, component: component, sourceLocation: sourceLocation) { cause in
+      guard case .weights(let error) = cause else { return false }
+      return error == expected
+    }
+  }
+
   @Test func missingWeightFile() throws {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try FileManager.default.removeItem(
       at: directory.unetDirectory.appendingPathComponent("diffusion_pytorch_model.fp16.safetensors")
     )
-    #expect {
-      try StableDiffusionModel(directory: directory)
-    } throws: { error in
-      guard case .missingFile(let component, _, let tried) = error as? WeightLoadingError else {
+    expectLoadingError(directory, component: "unet") { cause in
+      guard case .weights(.missingFile(let component, _, let tried)) = cause else {
         return false
       }
       return component == "unet" && tried.contains("diffusion_pytorch_model.fp16.safetensors")
@@ -45,10 +80,8 @@ struct MalformedFolderTests {
     let directory = try NetworkFixture("sd1-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try FileManager.default.removeItem(at: directory.vaeConfiguration)
-    #expect {
-      try StableDiffusionModel(directory: directory)
-    } throws: { error in
-      guard case .unreadable(let file, _) = error as? ConfigurationError else { return false }
+    expectLoadingError(directory, component: "vae") { cause in
+      guard case .configuration(.unreadable(let file, _)) = cause else { return false }
       return file.hasSuffix("vae/config.json")
     }
   }
@@ -57,8 +90,9 @@ struct MalformedFolderTests {
     let directory = try NetworkFixture("sd1-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try FileManager.default.removeItem(at: directory.tokenizerMerges)
-    #expect(throws: TokenizerError.self) {
-      try StableDiffusionModel(directory: directory)
+    expectLoadingError(directory, component: "tokenizer") { cause in
+      guard case .tokenizer(.missingFile(let path)) = cause else { return false }
+      return path == directory.tokenizerMerges.path
     }
   }
 
@@ -68,13 +102,9 @@ struct MalformedFolderTests {
     try editJSON(directory.tokenizerDirectory.appendingPathComponent("tokenizer_config.json")) {
       $0["model_max_length"] = 100
     }
-    #expect(
-      throws: ConfigurationError.invalid(
+    expectLoadingError(directory, component: "text_encoder", ConfigurationError.invalid(
         file: directory.textEncoderConfiguration.path, field: "max_position_embeddings",
-        reason: "77 positions for the tokenizer's 100 tokens")
-    ) {
-      try StableDiffusionModel(directory: directory)
-    }
+        reason: "77 positions for the tokenizer's 100 tokens"))
   }
 
   @Test func missingShard() throws {
@@ -83,10 +113,8 @@ struct MalformedFolderTests {
     let shards = try directory.unetWeights()
     #expect(shards.urls.count > 1, "the SD 1.x fixture UNet is sharded")
     try FileManager.default.removeItem(at: shards.urls[1])
-    #expect {
-      try StableDiffusionModel(directory: directory)
-    } throws: { error in
-      guard case .unreadable(let file, _) = error as? WeightLoadingError else { return false }
+    expectLoadingError(directory, component: "unet") { cause in
+      guard case .weights(.unreadable(let file, _)) = cause else { return false }
       return file == shards.urls[1].path
     }
   }
@@ -102,23 +130,15 @@ struct MalformedFolderTests {
     for name in second.tensorNames { tensors[name] = try second.tensor(named: name) }
     tensors[key] = try first.tensor(named: key)
     try SafetensorsFile.write(tensors, to: shards[1])
-    #expect(
-      throws: WeightLoadingError.duplicate(key: key, files: [shards[0].path, shards[1].path])
-    ) {
-      try StableDiffusionModel(directory: directory)
-    }
+    expectLoadingError(directory, component: "unet", WeightLoadingError.duplicate(key: key, files: [shards[0].path, shards[1].path]))
   }
 
   @Test func missingTensor() throws {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try rewriteWeights(directory.vaeWeights()) { $0["decoder.conv_out.bias"] = nil }
-    #expect(
-      throws: WeightLoadingError.missing(
-        key: "decoder.conv_out.bias", file: try directory.vaeWeights().description)
-    ) {
-      try StableDiffusionModel(directory: directory)
-    }
+    expectLoadingError(directory, component: "vae", WeightLoadingError.missing(
+        key: "decoder.conv_out.bias", file: try directory.vaeWeights().description))
   }
 
   @Test func wrongShape() throws {
@@ -131,13 +151,9 @@ struct MalformedFolderTests {
       tensors[key] = Tensor(shape: [expected[0], expected[1], 1, 9])
     }
     let file = try directory.unetWeights().urls[0].path
-    #expect(
-      throws: WeightLoadingError.shapeMismatch(
+    expectLoadingError(directory, component: "unet", WeightLoadingError.shapeMismatch(
         key: key, file: file, expected: expected,
-        found: [expected[0], expected[1], 1, 9])
-    ) {
-      try StableDiffusionModel(directory: directory)
-    }
+        found: [expected[0], expected[1], 1, 9]))
   }
 
   @Test func unusedTensor() throws {
@@ -147,12 +163,8 @@ struct MalformedFolderTests {
       $0["encoder.layers.7.mlp.fc1.weight"] = Tensor(shape: [2, 2])
     }
     let file = try directory.textEncoderWeights().urls[0].path
-    #expect(
-      throws: WeightLoadingError.unused(
-        keys: ["encoder.layers.7.mlp.fc1.weight"], count: 1, file: file)
-    ) {
-      try StableDiffusionModel(directory: directory)
-    }
+    expectLoadingError(directory, component: "text_encoder", WeightLoadingError.unused(
+        keys: ["encoder.layers.7.mlp.fc1.weight"], count: 1, file: file))
   }
 
   @Test(
@@ -169,25 +181,17 @@ struct MalformedFolderTests {
       types[0] = value
       object[field] = types
     }
-    #expect(
-      throws: ConfigurationError.unsupported(
-        file: directory.unetConfiguration.path, field: field, value: value)
-    ) {
-      try StableDiffusionModel(directory: directory)
-    }
+    expectLoadingError(directory, component: "unet", ConfigurationError.unsupported(
+        file: directory.unetConfiguration.path, field: field, value: value))
   }
 
   @Test func unsupportedActivation() throws {
     let directory = try NetworkFixture("sd1-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try editJSON(directory.textEncoderConfiguration) { $0["hidden_act"] = "relu6" }
-    #expect(
-      throws: ConfigurationError.unsupported(
+    expectLoadingError(directory, component: "text_encoder", ConfigurationError.unsupported(
         file: directory.textEncoderConfiguration.path, field: "hidden_act",
-        value: "relu6")
-    ) {
-      try StableDiffusionModel(directory: directory)
-    }
+        value: "relu6"))
   }
 
   @Test func unsupportedVAEOption() throws {
@@ -198,37 +202,25 @@ struct MalformedFolderTests {
         "DownEncoderBlock2D", "AttnDownEncoderBlock2D", "DownEncoderBlock2D",
       ]
     }
-    #expect(
-      throws: ConfigurationError.unsupported(
+    expectLoadingError(directory, component: "vae", ConfigurationError.unsupported(
         file: directory.vaeConfiguration.path, field: "down_block_types",
-        value: "AttnDownEncoderBlock2D")
-    ) {
-      try StableDiffusionModel(directory: directory)
-    }
+        value: "AttnDownEncoderBlock2D"))
   }
 
   @Test func missingRequiredField() throws {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try editJSON(directory.unetConfiguration) { $0["block_out_channels"] = nil }
-    #expect(
-      throws: ConfigurationError.missingField(
-        file: directory.unetConfiguration.path, field: "block_out_channels")
-    ) {
-      try StableDiffusionModel(directory: directory)
-    }
+    expectLoadingError(directory, component: "unet", ConfigurationError.missingField(
+        file: directory.unetConfiguration.path, field: "block_out_channels"))
   }
 
   @Test func wrongComponentClass() throws {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try editJSON(directory.modelIndex) { $0["unet"] = ["diffusers", "UNet2DModel"] }
-    #expect(
-      throws: ConfigurationError.unsupported(
-        file: directory.modelIndex.path, field: "unet", value: "UNet2DModel")
-    ) {
-      try StableDiffusionModel(directory: directory)
-    }
+    expectLoadingError(directory, component: nil, ConfigurationError.unsupported(
+        file: directory.modelIndex.path, field: "unet", value: "UNet2DModel"))
   }
 
   @Test func bfloat16WeightsLoad() throws {

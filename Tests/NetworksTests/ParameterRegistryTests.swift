@@ -72,8 +72,14 @@ struct ParameterRegistryTests {
   }
 
   @Test func randomWeightsRejectMismatchedContextWidth() {
-    #expect(throws: ConfigurationError.self) {
+    #expect {
       try StableDiffusionModel(randomWeights: .stableDiffusion15, unet: .tiny, vae: .tiny, seed: 0)
+    } throws: { error in
+      guard let error = error as? ModelLoadingError, case .configuration(let cause) = error.cause else { return false }
+      return error.folder == nil && error.component == "unet" && error.field == "cross_attention_dim"
+        && cause == .invalid(
+          file: "unet/config.json", field: "cross_attention_dim",
+          reason: "32 differs from the text encoder's hidden_size 768")
     }
   }
 }
