@@ -40,6 +40,7 @@ struct ThreadCountTests {
     ComputeOptions.setThreadCount(2)
     #expect(ComputeOptions.threadCount == 2)
     let double = runAll()
+    #expect(single.count == double.count)
     for (index, (a, b)) in zip(single, double).enumerated() {
       let comparison = TensorComparison(b, a)
       #expect(comparison.isClose(relative: 1e-6), "op \(index): \(comparison)")
