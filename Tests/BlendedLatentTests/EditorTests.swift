@@ -73,7 +73,9 @@ struct EditorTests {
     expectError(request { $0.mask = Tensor(shape: [16, 16], repeating: 1) }, {
       if case .sizeMismatch(let i, let m) = $0 { return i == [16, 24] && m == [16, 16] } else { return false }
     }, "size mismatch", mentioning: "mask size [16, 16]", "image size [16, 24]")
-    expectError(request { $0.mask = Tensor(shape: [16, 24]) }, { if case .emptyMask = $0 { true } else { false } }, "empty", mentioning: "mask is empty")
+    expectError(
+      request { $0.mask = Tensor(shape: [16, 24]) }, { if case .emptyMask = $0 { true } else { false } }, "empty",
+      mentioning: "mask is empty")
     expectError(request { $0.image[1, 2, 3] = .nan }, {
       if case .nonFiniteInput("image") = $0 { true } else { false }
     }, "NaN image", mentioning: "image contains NaN")

@@ -221,7 +221,9 @@ struct RankingTests {
   @Test func missingOrMalformedFoldersAreTypedErrors() throws {
     let missing = FileManager.default.temporaryDirectory.appendingPathComponent(
       "no-such-clip-\(UUID().uuidString)")
-    expectLoadError(missing, mentioning: [missing.path, "not a CLIP model folder"]) { $0 == .notADirectory(path: missing.path) }
+    expectLoadError(missing, mentioning: [missing.path, "not a CLIP model folder"]) {
+      $0 == .notADirectory(path: missing.path)
+    }
     let file = try RankingFixture.fixtureFolder.appendingPathComponent("config.json")
     expectLoadError(file, mentioning: [file.path, "not a CLIP model folder"]) { $0 == .notADirectory(path: file.path) }
 
@@ -236,7 +238,9 @@ struct RankingTests {
     defer { try? FileManager.default.removeItem(at: badConfig) }
     try Data("{\"text_config\": {\"hidden_size\": \"wide\"}, ".utf8).write(
       to: badConfig.appendingPathComponent("config.json"))
-    expectLoadError(badConfig, mentioning: ["CLIP model configuration", "config.json"]) { if case .configuration = $0 { return true } else { return false } }
+    expectLoadError(badConfig, mentioning: ["CLIP model configuration", "config.json"]) {
+      if case .configuration = $0 { return true } else { return false }
+    }
 
     let textOnly = try RankingFixture.assemble(omitting: ["config.json"])
     defer { try? FileManager.default.removeItem(at: textOnly) }

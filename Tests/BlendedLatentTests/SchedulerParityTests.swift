@@ -87,9 +87,10 @@ struct SchedulerParityTests {
     let all = try SchedulerCase.all()
     #expect(all.count >= 15)
     #expect(Set(all.map(\.name)).count == all.count, "case names are unique")
-    #expect(
-      Set(all.map(\.scheduler))
-        == ["DDIMScheduler", "DPMSolverMultistepScheduler", "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler"])
+    let schedulers: Set<String> = [
+      "DDIMScheduler", "DPMSolverMultistepScheduler", "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler",
+    ]
+    #expect(Set(all.map(\.scheduler)) == schedulers)
     // The SD 1.x/2.x DDIM case the editor's defaults use: 50 leading steps with steps_offset 1 (981 … 1).
     let sd = try #require(all.first { $0.name == "ddim-sd-leading-50" })
     #expect(sd.timesteps == stride(from: 981.0, through: 1, by: -20).map { $0 })

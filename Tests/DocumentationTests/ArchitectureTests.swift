@@ -20,7 +20,8 @@ struct ArchitectureTests {
           // A fixture set (Tests/<target>/Fixtures/<set>/) is listed by name; deeper folders are its contents.
           guard fixtures == parts.count - 2 else { continue }
           let name = parts.last!
-          let listed = text.contains("`\(name)/`") || text.contains("`\(name)`")
+          let listed =
+            text.contains("`\(name)/`") || text.contains("`\(name)`")
             || listedByPattern(name, in: text)
           #expect(listed, "fixture set \(folder) is not in the Tests table of \(Self.document)")
         } else {

@@ -47,7 +47,9 @@ struct ReferenceTests {
   }
 
   static func roots() throws -> Set<String> {
-    var roots: Set<String> = ["Documentation", "Sources", "Tests", "Benchmarks", "Scripts", "Examples", "Decisions", "docs"]
+    var roots: Set<String> = [
+      "Documentation", "Sources", "Tests", "Benchmarks", "Scripts", "Examples", "Decisions", "docs",
+    ]
     for folder in try RepositoryDocuments.folders(under: "Sources") {
       let parts = folder.split(separator: "/")
       if parts.count <= 3 { roots.insert(String(parts.last!)) }  // Sources/<module>/ and Sources/<module>/<sub>/
@@ -93,9 +95,11 @@ struct ReferenceTests {
       let folder = (document as NSString).deletingLastPathComponent
       for (line, path) in Self.fileReferences(in: try RepositoryDocuments.text(document), roots: roots) {
         count += 1
-        let candidates = [(folder as NSString).appendingPathComponent(path), path] + ["Documentation", "Sources", "Tests"].map {
-          ($0 as NSString).appendingPathComponent(path)
-        }
+        let candidates =
+          [(folder as NSString).appendingPathComponent(path), path]
+          + ["Documentation", "Sources", "Tests"].map {
+            ($0 as NSString).appendingPathComponent(path)
+          }
         #expect(candidates.contains(where: RepositoryDocuments.exists), "\(document):\(line): `\(path)` does not exist")
       }
     }

@@ -7,7 +7,8 @@ import Testing
 ///
 ///     // snippet: <document path> #<n>
 ///
-/// followed by the document's n-th `swift` block, line for line (leading and trailing blanks ignored). The
+/// followed by the document's n-th `swift` block, line for line (blanks at either end ignored and runs of blanks
+/// counted as one, so `swift format` may re-align end-of-line comments in the twin). The
 /// block's `import` lines are not repeated there: the twin's file must import those modules instead. Twins of
 /// this target live in `Snippets/`, one function per block, compiled but not run; a twin may also sit in a test
 /// that runs it (the README's, in `LibraryUsageExampleTests`).
@@ -43,7 +44,9 @@ struct SnippetTests {
     return result
   }
 
-  static func normalized(_ line: String) -> String { line.trimmingCharacters(in: .whitespaces) }
+  static func normalized(_ line: String) -> String {
+    line.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+  }
 
   static func swiftBlocks() throws -> [CodeBlock] {
     try RepositoryDocuments.documentsWithSnippets().flatMap { document in
@@ -61,7 +64,8 @@ struct SnippetTests {
         Issue.record("\(block) has no compiled twin: add `\(Self.marker)\(key)` and the block to a test source")
         continue
       }
-      #expect(candidates.count == 1, "\(block) has \(candidates.count) twins: \(candidates.map { "\($0.file):\($0.line)" })")
+      #expect(
+        candidates.count == 1, "\(block) has \(candidates.count) twins: \(candidates.map { "\($0.file):\($0.line)" })")
       let twin = candidates[0]
       let code = block.lines.map(Self.normalized)
       for line in code where line.hasPrefix("import ") {
@@ -86,7 +90,8 @@ struct SnippetTests {
     let keys = Set(try Self.swiftBlocks().map { "\($0.document) #\($0.number)" })
     for (key, twins) in try Self.twins() where !keys.contains(key) {
       for twin in twins {
-        Issue.record("\(twin.file):\(twin.line) is the twin of `\(key)`, which no document has (renumbered or removed?)")
+        Issue.record(
+          "\(twin.file):\(twin.line) is the twin of `\(key)`, which no document has (renumbered or removed?)")
       }
     }
   }

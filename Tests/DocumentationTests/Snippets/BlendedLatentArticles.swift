@@ -10,8 +10,9 @@ enum BlendedLatentArticleSnippets {
     // snippet: Sources/BlendedLatent/BlendedLatent.docc/BlendedLatent.md #1
     let model = try StableDiffusionModel(directory: ModelDirectory(root: folderURL))
     let editor = try BlendedLatentEditor(model: model)
-    let request = EditRequest(image: image, mask: mask, prompt: "a red hat", seed: 42, batchSize: 4,
-                              background: .paste(featherRadius: 2))
+    let request = EditRequest(
+      image: image, mask: mask, prompt: "a red hat", seed: 42, batchSize: 4,
+      background: .paste(featherRadius: 2))
     let result = try editor.edit(request) { progress in
       print(progress.completedSteps, "/", progress.totalSteps)
       return .proceed
@@ -28,8 +29,8 @@ enum BlendedLatentArticleSnippets {
 
   static func editingAnImage2() throws -> (Tensor, Tensor) {
     // snippet: Sources/BlendedLatent/BlendedLatent.docc/EditingAnImage.md #2
-    let photo = try RGBImage(contentsOf: URL(fileURLWithPath: "photo.png"))   // PNG or JPEG
-    let image = photo.tensor()                                                // [3, H, W] in [0, 1]
+    let photo = try RGBImage(contentsOf: URL(fileURLWithPath: "photo.png"))  // PNG or JPEG
+    let image = photo.tensor()  // [3, H, W] in [0, 1]
     let mask = try RGBImage(contentsOf: URL(fileURLWithPath: "mask.png")).luminanceTensor()  // [H, W]
     return (image, mask)
   }
@@ -38,10 +39,10 @@ enum BlendedLatentArticleSnippets {
     // snippet: Sources/BlendedLatent/BlendedLatent.docc/EditingAnImage.md #3
     let request = EditRequest(
       image: image, mask: mask, prompt: "a red hat",
-      negativePrompt: "blurry",          // the unconditional text of classifier-free guidance ("" by default)
+      negativePrompt: "blurry",  // the unconditional text of classifier-free guidance ("" by default)
       stepCount: 50, guidanceScale: 7.5, strength: 0.75,
       seed: 42, batchSize: 4,
-      scheduler: .ddim(eta: 0),          // .dpmSolverMultistep, .eulerDiscrete, .eulerAncestralDiscrete
+      scheduler: .ddim(eta: 0),  // .dpmSolverMultistep, .eulerDiscrete, .eulerAncestralDiscrete
       maskOptions: MaskOptions(downsampling: .nearest, shrinkLevels: 0),
       background: .paste(featherRadius: 2))
     return request
@@ -60,7 +61,7 @@ enum BlendedLatentArticleSnippets {
 
   static func editingAnImage5(result: EditResult) throws {
     // snippet: Sources/BlendedLatent/BlendedLatent.docc/EditingAnImage.md #5
-    for (index, edited) in result.images.enumerated() {        // [3, H, W] in [0, 1], the input's size
+    for (index, edited) in result.images.enumerated() {  // [3, H, W] in [0, 1], the input's size
       try RGBImage(tensor: edited).pngData().write(to: URL(fileURLWithPath: "edited-\(index).png"))
     }
     print(result.seed!, result.denoisingStepCount, result.timings.total)

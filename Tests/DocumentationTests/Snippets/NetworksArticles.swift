@@ -7,7 +7,7 @@ enum NetworksArticleSnippets {
   static func networks1(folderURL: URL, latents: Tensor) throws {
     // snippet: Sources/Networks/Networks.docc/Networks.md #1
     let model = try StableDiffusionModel(directory: ModelDirectory(root: folderURL))
-    let context = model.textEmbeddings(for: ["a photo of a cat"])!      // [1, 77, hidden]
+    let context = model.textEmbeddings(for: ["a photo of a cat"])!  // [1, 77, hidden]
     let noise = model.unet(latents, timestep: 981, encoderHiddenStates: context)
     let image = model.vae.decode(latents * (1 / model.vae.scalingFactor))
     _ = (noise, image)
@@ -25,7 +25,8 @@ enum NetworksArticleSnippets {
   static func loadingWeights2(folder: URL) throws {
     // snippet: Sources/Networks/Networks.docc/LoadingWeights.md #2
     let directory = ModelDirectory(root: folder)
-    let vae = try AutoencoderKL(configuration: AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration))
+    let vae = try AutoencoderKL(
+      configuration: AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration))
     let renaming = KeyRenaming(
       replacements: [KeyRenaming.Replacement("first_stage_model.", "")] + KeyRenaming.autoencoderKL.replacements)
     let report = try WeightLoader.load(directory.vaeWeights(), into: vae, renaming: renaming)

@@ -8,21 +8,21 @@ enum TensorCoreArticleSnippets {
     ComputeOptions.setThreadCount(2)
     let x = Tensor(shape: [1, 4, 8, 8], repeating: 0.5)
     let weight = Tensor(shape: [8, 4, 3, 3], repeating: 0.01)
-    let y = conv2d(x, weight: weight, bias: nil, stride: 1, padding: 1)   // [1, 8, 8, 8]
+    let y = conv2d(x, weight: weight, bias: nil, stride: 1, padding: 1)  // [1, 8, 8, 8]
     let h = groupNorm(y, groupCount: 4, weight: nil, bias: nil, epsilon: 1e-5, fusedSiLU: true)
 
     var generator = TorchGenerator(seed: 42)
-    let noise = generator.randn([1, 4, 64, 64])    // == torch.randn(..., generator=torch.Generator().manual_seed(42))
+    let noise = generator.randn([1, 4, 64, 64])  // == torch.randn(..., generator=torch.Generator().manual_seed(42))
 
     let file = try SafetensorsFile(contentsOf: URL(fileURLWithPath: "weights.safetensors"))
-    let tensor = try file.tensor(named: "conv_in.weight")   // F32, F16 or BF16 → Float
+    let tensor = try file.tensor(named: "conv_in.weight")  // F32, F16 or BF16 → Float
     _ = (h, noise, tensor)
   }
 
   static func threadsAndMemory1() {
     // snippet: Sources/TensorCore/TensorCore.docc/ThreadsAndMemory.md #1
-    ComputeOptions.setThreadCount(2)          // e.g. the number of physical cores
-    defer { ComputeOptions.setThreadCount(0) } // back to the default
+    ComputeOptions.setThreadCount(2)  // e.g. the number of physical cores
+    defer { ComputeOptions.setThreadCount(0) }  // back to the default
     _ = ComputeOptions.threadCount
   }
 }
