@@ -61,5 +61,7 @@ let package = Package(
     .testTarget(
       name: "BlendedLatentCommandTests",
       dependencies: ["BlendedLatentCommand", "BlendedLatent", "Networks", "TensorCore", "_TestSupport"]),
+    // The documents' `swift` blocks compiled as twins, links and the folder map checked against the tree.
+    .testTarget(name: "DocumentationTests", dependencies: ["BlendedLatent", "Networks", "TensorCore"]),
   ]
 )

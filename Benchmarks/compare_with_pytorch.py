@@ -1,6 +1,6 @@
 """Runs bld-bench cases and the same shapes in PyTorch, alternating, and prints Swift/PyTorch ratios.
 
-Usage (reference env from ../shared/tools/reference-env.sh, release build of bld-bench):
+Usage (a Python environment with Tests/Reference/requirements.txt installed, release build of bld-bench):
     swift build -c release --product bld-bench
     python Benchmarks/compare_with_pytorch.py --bench .build/release/bld-bench \
         [--model MODEL_DIR] [--threads 2] [--repeat 3] [--rounds 2] [--filter SUBSTRING]

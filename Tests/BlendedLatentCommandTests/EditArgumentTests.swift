@@ -9,7 +9,7 @@ struct EditArgumentTests {
     "--image", "in.png", "--mask", "mask.png", "--prompt", "a red hat", "--output", "out.png",
   ]
 
-  @Test("defaults follow method.md (50 steps, guidance 7.5, strength 0.75, batch 1, DDIM)")
+  @Test("defaults follow Documentation/Method.md (50 steps, guidance 7.5, strength 0.75, batch 1, DDIM)")
   func defaults() throws {
     let settings = try EditCommand.parse(Self.required).settings
     #expect(settings.imagePath == "in.png" && settings.mask == .file("mask.png"))

@@ -36,6 +36,8 @@ struct SeedReproductionTests {
     for index in 0..<settings.batch {
       let path = output.appendingPathComponent(settings.batch > 1 ? "edited-\(index).png" : "edited.png")
       let image = try RGBImage(contentsOf: path).tensor()
+      try #require(
+        expected.shape == [settings.batch] + image.shape, "reference \(expected.shape), image \(image.shape)")
       let reference = expected.sliced(axis: 0, index..<index + 1).reshaped(image.shape)
       let worst = zip(image.scalars, reference.scalars).map { abs(($0 * 255).rounded() - $1) }.max() ?? .infinity
       #expect(worst <= 1, "result \(index): 8-bit values differ by up to \(worst) levels")

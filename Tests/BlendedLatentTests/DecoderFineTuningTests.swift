@@ -172,6 +172,7 @@ struct DecoderFineTuningTests {
     for name in decoder.parameterNames {
       let v = random(weights[name]!.shape)
       direction[name] = v
+      try #require(step.gradients[name]!.shape == v.shape, "\(name)")
       analytic += zip(step.gradients[name]!.scalars, v.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
     }
     func lossAt(_ sign: Float) throws -> Double {

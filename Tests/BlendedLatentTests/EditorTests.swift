@@ -31,13 +31,20 @@ enum EditorInputs {
 
 @Suite("BlendedLatentEditor: checks, policies, progress and background modes")
 struct EditorTests {
-  func expectError(_ request: EditRequest, _ matches: (PipelineError) -> Bool, _ comment: String) {
+  /// Expects `request` to fail with an error that `matches`, whose one-line description names every fragment
+  /// (the parameter, the offending value or shape).
+  func expectError(
+    _ request: EditRequest, _ matches: (PipelineError) -> Bool, _ comment: String, mentioning fragments: String...
+  ) {
     do {
       _ = try EditorInputs.editor.edit(request)
       Issue.record("expected an error: \(comment)")
     } catch {
       #expect(matches(error), "\(comment): got \(error)")
-      #expect(!error.description.isEmpty)
+      #expect(!error.description.contains("\n"), "\(comment): \(error.description)")
+      for fragment in fragments {
+        #expect(error.description.contains(fragment), "\(comment): '\(error.description)' lacks '\(fragment)'")
+      }
     }
   }
 
@@ -65,41 +72,43 @@ struct EditorTests {
     }
     expectError(request { $0.mask = Tensor(shape: [16, 16], repeating: 1) }, {
       if case .sizeMismatch(let i, let m) = $0 { return i == [16, 24] && m == [16, 16] } else { return false }
-    }, "size mismatch")
-    expectError(request { $0.mask = Tensor(shape: [16, 24]) }, { if case .emptyMask = $0 { true } else { false } }, "empty")
+    }, "size mismatch", mentioning: "mask size [16, 16]", "image size [16, 24]")
+    expectError(
+      request { $0.mask = Tensor(shape: [16, 24]) }, { if case .emptyMask = $0 { true } else { false } }, "empty",
+      mentioning: "mask is empty")
     expectError(request { $0.image[1, 2, 3] = .nan }, {
       if case .nonFiniteInput("image") = $0 { true } else { false }
-    }, "NaN image")
+    }, "NaN image", mentioning: "image contains NaN")
     expectError(request { $0.mask[0, 0] = .infinity }, {
       if case .nonFiniteInput("mask") = $0 { true } else { false }
-    }, "inf mask")
+    }, "inf mask", mentioning: "mask contains NaN or infinite")
     expectError(request { $0.image[0, 0, 0] = 1.5 }, {
       if case .valueOutOfRange("image", _, _) = $0 { true } else { false }
-    }, "range")
+    }, "range", mentioning: "image values", "1.5")
     expectError(request { $0.image = Tensor(shape: [4, 16, 24]) }, {
       if case .invalidImageShape = $0 { true } else { false }
-    }, "image shape")
+    }, "image shape", mentioning: "image must be [3, H, W]", "[4, 16, 24]")
     expectError(request { $0.mask = Tensor(shape: [1, 16, 24]) }, {
       if case .invalidMaskShape = $0 { true } else { false }
-    }, "mask shape")
+    }, "mask shape", mentioning: "mask must be [H, W]", "[1, 16, 24]")
     expectError(request { $0.strength = 0.1 }, {
       if case .invalidParameter("strength", _, _) = $0 { true } else { false }
-    }, "strength leaves no step")
+    }, "strength leaves no step", mentioning: "strength = 0.1", "0 steps")
     expectError(request { $0.strength = 1.5 }, {
       if case .invalidParameter("strength", _, _) = $0 { true } else { false }
-    }, "strength > 1")
+    }, "strength > 1", mentioning: "strength = 1.5", "(0, 1]")
     expectError(request { $0.batchSize = 0 }, {
       if case .invalidParameter("batchSize", _, _) = $0 { true } else { false }
-    }, "batch")
+    }, "batch", mentioning: "batchSize = 0")
     expectError(request { $0.stepCount = 0 }, {
       if case .invalidParameter("stepCount", _, _) = $0 { true } else { false }
-    }, "steps")
+    }, "steps", mentioning: "stepCount = 0")
     expectError(request { $0.stepCount = 5000 }, {
       if case .scheduler(.invalidStepCount(5000, trainTimesteps: 1000)) = $0 { true } else { false }
-    }, "too many steps")
+    }, "too many steps", mentioning: "scheduler: ", "5000 inference steps", "1000 training")
     expectError(request { $0.background = .paste(featherRadius: -1) }, {
       if case .invalidParameter = $0 { true } else { false }
-    }, "feather")
+    }, "feather", mentioning: "featherRadius = -1")
   }
 
   @Test func maskOfAnotherSizeIsResizedWhenAsked() throws {
@@ -111,7 +120,9 @@ struct EditorTests {
     let result = try EditorInputs.editor.edit(request)
     #expect(result.images[0].shape == [3, 16, 24])
     request.maskOptions.resizeMaskToImage = false
-    #expect(throws: PipelineError.self) { try EditorInputs.editor.edit(request) }
+    expectError(request, {
+      if case .sizeMismatch([16, 24], [8, 12]) = $0 { true } else { false }
+    }, "resize off", mentioning: "resizeMaskToImage")
   }
 
   @Test func sizesNotMultipleOfEightArePaddedAndCroppedBack() throws {
@@ -131,7 +142,7 @@ struct EditorTests {
     request.resizePolicy = .reject
     expectError(request, {
       if case .sizeNotMultiple(21, 35, 8) = $0 { true } else { false }
-    }, "reject policy")
+    }, "reject policy", mentioning: "21×35", "multiple of 8")
   }
 
   @Test func thinMaskVanishingAtLatentSizeIsReported() throws {
@@ -141,7 +152,7 @@ struct EditorTests {
     var request = EditRequest(image: image, mask: mask, prompt: "x", stepCount: 4, seed: 1)
     expectError(request, {
       if case .emptyLatentMask(4, 4) = $0 { true } else { false }
-    }, "thin mask")
+    }, "thin mask", mentioning: "latent size 4×4", "maxPool")
     request.maskOptions.downsampling = .maxPool
     let result = try EditorInputs.editor.edit(request)
     #expect(result.latentMask[0, 0] == 1 && result.latentMask[0, 1] == 0)

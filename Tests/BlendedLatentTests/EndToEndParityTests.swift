@@ -34,6 +34,8 @@ struct EndToEndParityTests {
     #expect(result.images.count == settings.batch)
     var worst: Float = 0
     for (index, image) in result.images.enumerated() {
+      try #require(
+        expected.shape == [settings.batch] + image.shape, "reference \(expected.shape), image \(image.shape)")
       let reference = expected.sliced(axis: 0, index..<index + 1).reshaped(image.shape)
       for (value, level) in zip(image.scalars, reference.scalars) {
         worst = max(worst, abs((255 * min(max(value, 0), 1)).rounded() - level))

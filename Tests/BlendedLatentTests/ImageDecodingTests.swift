@@ -32,6 +32,7 @@ struct ImageDecodingTests {
     #expect(
       image.width == expected.width && image.height == expected.height && image.depth == .eight)
     #expect(image.alpha == nil)
+    try #require(image.samples.count == expected.rgb.count)
     let worst = zip(image.samples, expected.rgb).map { abs(Int($0) - $1) }.max() ?? 0
     #expect(worst <= 1, "max difference \(worst) levels")
   }
@@ -114,6 +115,7 @@ struct ImageDecodingTests {
     let image = try RGBImage(contentsOf: ImageFixtures.url("palette4-trns.png"))
     let alpha = try #require(image.alphaTensor())
     let mask = try #require(image.transparencyTensor())
+    try #require(alpha.shape == [image.height, image.width] && mask.shape == alpha.shape)
     for (a, m) in zip(alpha.scalars, mask.scalars) { #expect(abs(a + m - 1) < 1e-6) }
     #expect(mask.scalars.contains(1))  // palette entry 0 is fully transparent
     #expect(try RGBImage(contentsOf: ImageFixtures.url("rgb8.png")).transparencyTensor() == nil)

@@ -238,6 +238,7 @@ struct ImageGeometryTests {
     let back = resizing.composite(
       edited: resizing.workingImage(from: smooth), into: smooth, mask: Tensor(shape: [120, 160]),
       policy: .region)
+    try #require(back.shape == smooth.shape)
     let worst = zip(back.scalars, smooth.scalars).map { abs($0 - $1) }.max() ?? 1
     let mean =
       zip(back.scalars, smooth.scalars).map { abs($0 - $1) }.reduce(0, +) / Float(smooth.count)

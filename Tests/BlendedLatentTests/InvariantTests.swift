@@ -150,6 +150,7 @@ struct InvariantTests {
     let double = try twoThreads.edit(request)
     let comparison = TensorComparison(double.finalLatents, single.finalLatents)
     #expect(comparison.isClose(relative: 1e-5), "\(comparison)")
+    try #require(double.images.count == 2 && single.images.count == 2)
     for (a, b) in zip(double.images, single.images) {
       let imageComparison = TensorComparison(a, b)
       #expect(imageComparison.isClose(relative: 1e-5), "\(imageComparison)")

@@ -4,7 +4,8 @@ import Networks
 import Testing
 import _TestSupport
 
-/// The README's "Library usage" snippet, compiled and run on a tiny model folder so it cannot drift.
+/// The README's "Library usage" snippet, compiled and run on a tiny model folder so it cannot drift
+/// (`DocumentationTests/SnippetTests` checks that the block below is the README's, line for line).
 @Suite("README library usage")
 struct LibraryUsageExampleTests {
   @Test func readmeSnippetEditsAnImage() throws {
@@ -15,7 +16,7 @@ struct LibraryUsageExampleTests {
     let outputURL = FileManager.default.temporaryDirectory.appendingPathComponent("readme-\(UUID().uuidString).png")
     defer { try? FileManager.default.removeItem(at: outputURL) }
 
-    // README snippet begins
+    // snippet: README.md #1
     let model = try StableDiffusionModel(directory: ModelDirectory(root: modelURL))
     let editor = try BlendedLatentEditor(model: model)
     let request = EditRequest(
@@ -28,7 +29,7 @@ struct LibraryUsageExampleTests {
       return .proceed  // .stop cancels
     }
     try RGBImage(tensor: result.images[0]).pngData().write(to: outputURL)
-    // README snippet ends
+    // end of snippet
 
     let written = try RGBImage(contentsOf: outputURL)
     #expect(written.width == 32 && written.height == 32)

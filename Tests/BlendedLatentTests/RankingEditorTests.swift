@@ -5,19 +5,23 @@ import TensorCore
 import Testing
 import _TestSupport
 
-/// Scores each image by `−mean(red channel)` (or returns `fixed` scores), recording what it was given.
-final class FakeRanker: ResultRanker, @unchecked Sendable {  // used by one test at a time
+/// Scores each image by `−mean(red channel)` (or returns `fixed` scores), recording what it was given; with a
+/// `delay` it sleeps that many seconds first (so the editor's ranking timing has a known lower bound).
+final class FakeRanker: ResultRanker, @unchecked Sendable {  // each instance is used by one test at a time
   var fixed: [Float]?
   var failure: (any Error)?
+  var delay: Double
   private(set) var calls: [(images: [Tensor], mask: Tensor, prompt: String)] = []
 
-  init(fixed: [Float]? = nil, failure: (any Error)? = nil) {
+  init(fixed: [Float]? = nil, failure: (any Error)? = nil, delay: Double = 0) {
     self.fixed = fixed
     self.failure = failure
+    self.delay = delay
   }
 
   func scores(images: [Tensor], mask: Tensor, prompt: String) throws -> [Float] {
     calls.append((images, mask, prompt))
+    if delay > 0 { Thread.sleep(forTimeInterval: delay) }
     if let failure { throw failure }
     if let fixed { return fixed }
     return images.map { image in
@@ -65,13 +69,27 @@ struct RankingEditorTests {
     #expect(call.mask == request().mask)
     #expect(call.prompt == "a red hat")
     let batchScores = try ranker.scores(images: plain.images, mask: call.mask, prompt: call.prompt)
+    try #require(ranked.images.count == 4 && plain.images.count == 4)
     for (k, index) in order.enumerated() {
       #expect(ranked.images[k] == plain.images[index])
       #expect(scores[k] == batchScores[index])
     }
     // Latents stay in batch order.
     #expect(ranked.finalLatents == plain.finalLatents)
-    #expect(ranked.timings.ranking > .zero && ranked.timings.ranking <= ranked.timings.total)
+  }
+
+  @Test func rankingTimeIsMeasuredAndPartOfTheTotal() throws {
+    let result = try editor(ranker: FakeRanker(delay: 0.05)).edit(request())
+    let timings = result.timings
+    // The ranker sleeps 50 ms, so the ranking phase takes at least that; the phases are consecutive laps of
+    // one clock, so together they cannot exceed the total.
+    #expect(timings.ranking >= .milliseconds(50), "ranking \(timings.ranking)")
+    let phases = [
+      timings.preparation, timings.textEncoding, timings.imageEncoding, timings.denoising, timings.decoding,
+      timings.background, timings.ranking,
+    ]
+    #expect(phases.reduce(.zero, +) <= timings.total, "phases \(phases), total \(timings.total)")
+    #expect(timings.total >= timings.ranking)
   }
 
   @Test func tiesKeepBatchOrder() throws {

@@ -198,8 +198,10 @@ struct RankingTests {
 
   // MARK: - Errors
 
+  /// Expects loading `folder` to fail with an error that `matches`, whose one-line description names every
+  /// fragment (the folder or file, the field).
   func expectLoadError(
-    _ folder: URL, sourceLocation: SourceLocation = #_sourceLocation,
+    _ folder: URL, mentioning fragments: [String], sourceLocation: SourceLocation = #_sourceLocation,
     _ matches: (RankingError) -> Bool
   ) {
     do {
@@ -207,20 +209,27 @@ struct RankingTests {
       Issue.record("expected a RankingError", sourceLocation: sourceLocation)
     } catch {
       #expect(matches(error), "got \(error)", sourceLocation: sourceLocation)
-      #expect(!error.description.isEmpty, sourceLocation: sourceLocation)
+      #expect(!error.description.contains("\n"), "\(error.description)", sourceLocation: sourceLocation)
+      for fragment in fragments {
+        #expect(
+          error.description.contains(fragment), "'\(error.description)' lacks '\(fragment)'",
+          sourceLocation: sourceLocation)
+      }
     }
   }
 
   @Test func missingOrMalformedFoldersAreTypedErrors() throws {
     let missing = FileManager.default.temporaryDirectory.appendingPathComponent(
       "no-such-clip-\(UUID().uuidString)")
-    expectLoadError(missing) { $0 == .notADirectory(path: missing.path) }
+    expectLoadError(missing, mentioning: [missing.path, "not a CLIP model folder"]) {
+      $0 == .notADirectory(path: missing.path)
+    }
     let file = try RankingFixture.fixtureFolder.appendingPathComponent("config.json")
-    expectLoadError(file) { $0 == .notADirectory(path: file.path) }
+    expectLoadError(file, mentioning: [file.path, "not a CLIP model folder"]) { $0 == .notADirectory(path: file.path) }
 
     let noConfig = try RankingFixture.assemble(omitting: ["config.json"])
     defer { try? FileManager.default.removeItem(at: noConfig) }
-    expectLoadError(noConfig) {
+    expectLoadError(noConfig, mentioning: ["CLIP model configuration", "config.json"]) {
       if case .configuration(.unreadable(let path, _)) = $0 { return path.hasSuffix("config.json") }
       return false
     }
@@ -229,13 +238,15 @@ struct RankingTests {
     defer { try? FileManager.default.removeItem(at: badConfig) }
     try Data("{\"text_config\": {\"hidden_size\": \"wide\"}, ".utf8).write(
       to: badConfig.appendingPathComponent("config.json"))
-    expectLoadError(badConfig) { if case .configuration = $0 { return true } else { return false } }
+    expectLoadError(badConfig, mentioning: ["CLIP model configuration", "config.json"]) {
+      if case .configuration = $0 { return true } else { return false }
+    }
 
     let textOnly = try RankingFixture.assemble(omitting: ["config.json"])
     defer { try? FileManager.default.removeItem(at: textOnly) }
     try Data(#"{"model_type": "clip_text_model", "hidden_size": 16}"#.utf8)
       .write(to: textOnly.appendingPathComponent("config.json"))
-    expectLoadError(textOnly) {
+    expectLoadError(textOnly, mentioning: ["model_type", "clip_text_model"]) {
       if case .configuration(.unsupported(_, "model_type", _)) = $0 {
         return true
       } else {
@@ -246,7 +257,7 @@ struct RankingTests {
     let binOnly = try RankingFixture.assemble(omitting: ["model.safetensors"])
     defer { try? FileManager.default.removeItem(at: binOnly) }
     try Data([1, 2, 3]).write(to: binOnly.appendingPathComponent("pytorch_model.bin"))
-    expectLoadError(binOnly) {
+    expectLoadError(binOnly, mentioning: ["CLIP model weights", "model.safetensors"]) {
       if case .weights(.missingFile(_, _, let tried)) = $0 {
         return tried.contains("model.safetensors")
       }
@@ -259,13 +270,13 @@ struct RankingTests {
       contentsOf: RankingFixture.fixtureFolder.appendingPathComponent("model.safetensors"))
     try weights.prefix(weights.count / 2).write(
       to: truncated.appendingPathComponent("model.safetensors"))
-    expectLoadError(truncated) {
+    expectLoadError(truncated, mentioning: ["CLIP model weights", "model.safetensors"]) {
       if case .weights(.unreadable) = $0 { return true } else { return false }
     }
 
     let noVocabulary = try RankingFixture.assemble(omitting: ["vocab.json", "merges.txt"])
     defer { try? FileManager.default.removeItem(at: noVocabulary) }
-    expectLoadError(noVocabulary) {
+    expectLoadError(noVocabulary, mentioning: ["CLIP tokenizer", "vocab.json"]) {
       if case .tokenizer(.missingFile(let path)) = $0 { return path.hasSuffix("vocab.json") }
       return false
     }
@@ -274,7 +285,7 @@ struct RankingTests {
     defer { try? FileManager.default.removeItem(at: badMerges) }
     try Data("#version: 0.2\nonlyonetoken\n".utf8).write(
       to: badMerges.appendingPathComponent("merges.txt"))
-    expectLoadError(badMerges) {
+    expectLoadError(badMerges, mentioning: ["CLIP tokenizer", "line 2", "merges.txt"]) {
       if case .tokenizer(.invalidMerge(_, 2, _)) = $0 { return true } else { return false }
     }
 
@@ -282,7 +293,7 @@ struct RankingTests {
     defer { try? FileManager.default.removeItem(at: longTokenizer) }
     try Data(#"{"model_max_length": 100}"#.utf8).write(
       to: longTokenizer.appendingPathComponent("tokenizer_config.json"))
-    expectLoadError(longTokenizer) {
+    expectLoadError(longTokenizer, mentioning: ["tokenizer and model differ", "max_position_embeddings"]) {
       if case .incompatibleTokenizer(_, let reason) = $0 {
         return reason.contains("max_position_embeddings")
       }

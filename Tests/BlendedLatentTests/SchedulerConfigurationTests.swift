@@ -13,14 +13,37 @@ struct SchedulerConfigurationTests {
        "trained_betas": null}
       """
     let configuration = try SchedulerConfiguration.decode(Data(json.utf8))
+    // Every field the file sets, decoded; the ones it leaves out stay nil (the schedulers apply diffusers'
+    // defaults, e.g. timestep_spacing "leading").
+    #expect(configuration.numTrainTimesteps == 1000)
+    #expect(configuration.betaStart == 0.00085)
+    #expect(configuration.betaEnd == 0.012)
     #expect(configuration.betaSchedule == "scaled_linear")
+    #expect(configuration.clipSample == false)
     #expect(configuration.predictionType == "v_prediction")
+    #expect(configuration.setAlphaToOne == false)
     #expect(configuration.stepsOffset == 1)
     #expect(configuration.trainedBetas == nil)
+    #expect(configuration.timestepSpacing == nil)
+    #expect(configuration.thresholding == nil)
+
     let ddim = try DDIMScheduler(configuration: configuration, stepCount: 50)
-    #expect(ddim.integerTimesteps.first == 981 && ddim.integerTimesteps.last == 1)
+    // diffusers DDIMScheduler.set_timesteps(50), "leading" spacing, steps_offset 1: 981, 961, …, 21, 1.
+    #expect(ddim.integerTimesteps == Array(stride(from: 981, through: 1, by: -20)))
+    #expect(ddim.stepRatio == 20)
     #expect(ddim.predictionType == .vPrediction)
-    #expect(ddim.finalAlphaCumprod == ddim.schedule.alphasCumprod[0])
+    // scaled_linear: betas = linspace(√0.00085, √0.012, 1000)², ᾱ = cumprod(1 − β); the float32 values
+    // diffusers 0.42 / torch 2.15 give (alphas_cumprod[0], [980], [999], from schedulers/cases.json).
+    let alphas = ddim.schedule.alphasCumprod
+    #expect(alphas.count == 1000)
+    #expect(abs(alphas[0] - 0.99915) <= 1e-7)
+    #expect(abs(alphas[980] - 0.0058437791) <= 1e-6 * 0.0058437791)
+    #expect(abs(alphas[999] - 0.0046600951) <= 1e-6 * 0.0046600951)
+    // set_alpha_to_one false: the level after the last step is alphas_cumprod[0].
+    #expect(ddim.finalAlphaCumprod == alphas[0])
+    // The same configuration at 7 steps: step ratio 1000 / 7 = 142, timesteps 6·142 + 1, …, 0·142 + 1.
+    let seven = try DDIMScheduler(configuration: configuration, stepCount: 7)
+    #expect(seven.integerTimesteps == [853, 711, 569, 427, 285, 143, 1])
   }
 
   @Test func unsupportedValuesAreTypedErrors() throws {

@@ -83,14 +83,26 @@ struct ForbiddenNoise: NoiseSource {
 struct SchedulerParityTests {
   static let cases = (try? SchedulerCase.all()) ?? []
 
-  @Test func fixturesLoad() throws {
-    #expect(try SchedulerCase.all().count >= 15)
+  @Test func fixturesCoverEveryScheduler() throws {
+    let all = try SchedulerCase.all()
+    #expect(all.count >= 15)
+    #expect(Set(all.map(\.name)).count == all.count, "case names are unique")
+    let schedulers: Set<String> = [
+      "DDIMScheduler", "DPMSolverMultistepScheduler", "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler",
+    ]
+    #expect(Set(all.map(\.scheduler)) == schedulers)
+    // The SD 1.x/2.x DDIM case the editor's defaults use: 50 leading steps with steps_offset 1 (981 … 1).
+    let sd = try #require(all.first { $0.name == "ddim-sd-leading-50" })
+    #expect(sd.timesteps == stride(from: 981.0, through: 1, by: -20).map { $0 })
+    for fixture in all {
+      #expect(fixture.samples.count == fixture.timesteps.count - fixture.beginIndex, "\(fixture.name)")
+    }
   }
 
   @Test(arguments: cases)
   func matchesDiffusers(_ fixture: SchedulerCase) throws {
     var scheduler = try fixture.makeScheduler()
-    #expect(scheduler.timesteps.count == fixture.timesteps.count, "\(fixture.name)")
+    try #require(scheduler.timesteps.count == fixture.timesteps.count, "\(fixture.name)")
     for (actual, expected) in zip(scheduler.timesteps, fixture.timesteps) {
       #expect(abs(actual - expected) <= 1e-3, "\(fixture.name): timestep \(actual) vs \(expected)")
     }

@@ -1,8 +1,8 @@
-"""Python reference of the Blended Latent Diffusion loop (docs/method.md), on diffusers components.
+"""Python reference of the Blended Latent Diffusion loop (Documentation/Method.md), on diffusers components.
 
-`blended_latent_edit(...)` follows method.md line by line with diffusers schedulers and any UNet / VAE /
+`blended_latent_edit(...)` follows Documentation/Method.md line by line with diffusers schedulers and any UNet / VAE /
 text encoder / tokenizer with diffusers' and transformers' call conventions. All noise comes from ONE
-`torch.Generator` in method.md's order: eps0 [B, C, h, w] first; per step the scheduler's own draw (DDIM with
+`torch.Generator` in Method.md's order: eps0 [B, C, h, w] first; per step the scheduler's own draw (DDIM with
 eta > 0, Euler ancestral), then eps_i [B, C, h, w] unless it is the last step.
 
 Commands (from the repository root):
@@ -36,7 +36,7 @@ import torch
 
 
 def latent_mask_nearest(mask, h, w):
-    """method.md step 2: nearest neighbour with PIL's rule (source floor((i + 0.5) * H / h)), threshold 0.5."""
+    """Method.md step 2: nearest neighbour with PIL's rule (source floor((i + 0.5) * H / h)), threshold 0.5."""
     H, W = mask.shape
     rows = [min(H - 1, int(math.floor((i + 0.5) * H / h))) for i in range(h)]
     cols = [min(W - 1, int(math.floor((j + 0.5) * W / w))) for j in range(w)]
@@ -113,7 +113,7 @@ def paste_weights(mask, feather_radius):
 def blended_latent_edit(unet, vae, text_encoder, tokenizer, scheduler, image, mask, prompt, negative_prompt="",
                         num_inference_steps=50, guidance_scale=7.5, strength=0.75, batch_size=1, generator=None,
                         eta=0.0, mask_mode="nearest", shrink_levels=0, paste_radius=None):
-    """Blended Latent Diffusion as docs/method.md states it.
+    """Blended Latent Diffusion as Documentation/Method.md states it.
 
     image: [3, H, W] in [0, 1]; mask: [H, W] in [0, 1] (white = edit); H, W multiples of 8.
     Returns a dict with z_init, the latent mask, the latents after every step, the final latents and the images.

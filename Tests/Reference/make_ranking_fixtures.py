@@ -1,6 +1,6 @@
 """Writes Tests/BlendedLatentTests/Fixtures/clip-ranking/: a tiny random transformers `CLIPModel`
 (config.json + model.safetensors, the layout of e.g. openai/clip-vit-base-patch16 without tokenizer files)
-and io.safetensors with a ranking case computed the way method.md specifies (paper §4.4):
+and io.safetensors with a ranking case computed the way Documentation/Method.md specifies (paper §4.4):
 
   each result × pixel mask (background black) → resize the whole square to the vision size
   (bicubic, antialiased: torch `interpolate(mode="bicubic", antialias=True)`, PIL's filter) →

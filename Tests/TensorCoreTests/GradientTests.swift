@@ -24,7 +24,8 @@ struct GradientTests {
 
   /// `Σ r ⊙ y` in double precision.
   static func contracted(_ y: Tensor, _ r: Tensor) -> Double {
-    zip(y.scalars, r.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+    precondition(y.shape == r.shape, "contracting \(y.shape) with \(r.shape)")
+    return zip(y.scalars, r.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
   }
 
   /// Central differences of `loss` with respect to every element of `x`.

@@ -45,6 +45,7 @@ struct ActivationTests {
       let comparison = TensorComparison(result, fixture.expectedTensor)
       #expect(comparison.isClose(relative: 1e-6), "\(name): \(comparison)")
       // Element-wise check too: small values must be right, not only the largest ones.
+      try #require(result.shape == fixture.expectedTensor.shape, "\(name)")
       for (actual, expected) in zip(result.scalars, fixture.expectedTensor.scalars) {
         #expect(abs(actual - expected) <= 2e-6 * max(1, abs(expected)), "\(name): \(actual) vs \(expected)")
       }

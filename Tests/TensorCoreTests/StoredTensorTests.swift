@@ -9,6 +9,7 @@ struct StoredTensorTests {
     let stored = StoredTensor(shape: [bits.count], halfPrecisionBits: bits, dtype: .float16)
     #expect(stored.byteCount == bits.count * 2 && stored.dtype == .float16)
     let widened = stored.tensor.scalars
+    #expect(widened.count == bits.count)
     for (bit, value) in zip(bits, widened) {
       let expected = Float(Float16(bitPattern: bit))
       #expect(value.bitPattern == expected.bitPattern || (value.isNaN && expected.isNaN), "bits \(bit)")

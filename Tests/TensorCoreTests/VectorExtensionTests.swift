@@ -26,12 +26,14 @@ struct VectorExtensionTests {
       for (name, fixture) in fixtures {
         let x = try #require(fixture.input("x"))
         let result = name == "geglu" ? geglu(x) : activated(x, try #require(Activation(rawValue: name)))
+        try #require(result.shape == fixture.expectedTensor.shape, "\(level) \(name)")
         for (actual, expected) in zip(result.scalars, fixture.expectedTensor.scalars) {
           #expect(abs(actual - expected) <= 2e-6 * max(1, abs(expected)), "\(level) \(name): \(actual) vs \(expected)")
         }
       }
       for (activation, reference) in references {
         let result = activated(dense, activation)
+        try #require(result.shape == dense.shape)
         var worst = 0.0
         for (x, actual) in zip(dense.scalars, result.scalars) {
           let expected = reference(Double(x))

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Lints the Swift sources against the committed .swift-format configuration (swift-format that ships with the
+# toolchain, `swift format`); exits non-zero on any diagnostic. To fix what it reports:
+#   swift format --in-place --recursive Sources Tests Benchmarks
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift format lint --strict --recursive --parallel Sources Tests Benchmarks "$@"
