@@ -102,6 +102,18 @@ public struct EditRequest: Sendable {
     self.resizePolicy = resizePolicy
   }
 
+  /// Creates a request from decoded images with the documented defaults: the mask is `mask`'s luminance
+  /// (white = edit, ``RGBImage/luminanceTensor()``); use `RGBImage/transparencyTensor()` and the tensor
+  /// initialiser for an alpha-channel mask. Set the other fields afterwards.
+  /// - Parameters:
+  ///   - image: The source image (its alpha channel, if any, is ignored).
+  ///   - mask: The mask image; a different size is an error at edit time unless
+  ///     ``MaskOptions/resizeMaskToImage`` is set.
+  ///   - prompt: The text describing the edited region.
+  public init(image: RGBImage, mask: RGBImage, prompt: String) {
+    self.init(image: image.tensor(), mask: mask.luminanceTensor(), prompt: prompt)
+  }
+
   /// `int(stepCount · strength)` capped at `stepCount`: the number of steps that run (diffusers img2img rule).
   public var keptStepCount: Int { min(Int(Double(stepCount) * strength), stepCount) }
 }
