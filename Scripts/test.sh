@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# The README's test command: installs the system libraries when missing, then runs every test in release
-# mode (the numeric tests are too slow in debug builds).
+# The README's test command: installs the system libraries when missing, runs every test in release mode (the
+# numeric tests are too slow in debug builds), then builds and runs the example client package
+# (Examples/Client, which depends on this package by path) and checks the public API list (API/public-api.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/install-dependencies.sh
 swift test -c release "$@"
+swift build -c release --package-path Examples/Client
+client_dir=$(mktemp -d)
+trap 'rm -rf "$client_dir"' EXIT
+(cd "$client_dir" && "$OLDPWD/Examples/Client/.build/release/Client")
+Scripts/public-api.sh

@@ -92,8 +92,9 @@ public actor EditingService {
   }
 
   /// Runs one edit after the ones already asked for, as a stream of events: progress reports, then
-  /// ``EditEvent/finished(_:)``. The stream throws the edit's ``PipelineError``; ending the iteration early
-  /// (or cancelling the consuming task) cancels the edit.
+  /// ``EditEvent/finished(_:)``. The stream throws the edit's ``PipelineError``. Leaving the loop early, or
+  /// cancelling the task that iterates it (which ends the iteration, as for any `AsyncThrowingStream`),
+  /// cancels the edit at its next step.
   /// - Parameters:
   ///   - request: The edit.
   ///   - preview: Previews in the denoising reports (default: Stable Diffusion's; `nil` for none).

@@ -14,23 +14,23 @@ import Synchronization
 /// kept; ≈ +300 MB on the full-size UNet benchmark, see Documentation/Performance.md).
 ///
 /// It changes the allocator of the whole host process, so it is opt-in: the library never calls it; `bld` and
-/// `bld-bench` switch it on at start-up, and an application may do the same. Set the environment variable
+/// `bld-bench` switch it on at start-up. Set the environment variable
 /// `BLD_DEFAULT_MALLOC=1` to keep glibc's defaults even then. No effect on platforms other than glibc.
-public enum AllocatorTuning {
+package enum AllocatorTuning {
   /// The mmap threshold set by `keepLargeBuffersInHeap()`, in bytes.
-  public static let mmapThresholdBytes = 256 << 20
+  package static let mmapThresholdBytes = 256 << 20
   /// The trim threshold set by `keepLargeBuffersInHeap()`, in bytes.
-  public static let trimThresholdBytes = 1 << 30
+  package static let trimThresholdBytes = 1 << 30
 
   /// Applies the tuning once per process (later calls do nothing). Returns whether it is in effect.
   @discardableResult
-  public static func keepLargeBuffersInHeap() -> Bool { applied }
+  package static func keepLargeBuffersInHeap() -> Bool { applied }
 
   /// Returns memory the allocator keeps for reuse to the system (glibc `malloc_trim`) when
   /// ``keepLargeBuffersInHeap()`` is in effect (otherwise nothing to do). Pipelines call it between phases
   /// whose buffers differ in size (the UNet loop, then the VAE decode at full resolution), so the retained
   /// heap of one phase does not add to the peak of the next.
-  public static func releaseRetainedMemory() {
+  package static func releaseRetainedMemory() {
     if isApplied.load(ordering: .relaxed) { bld_release_free_memory() }
   }
 

@@ -6,7 +6,7 @@ internal import CTensorKernels
 /// Every family computes each element of a product as the same chain of fused multiply-adds (the K blocking
 /// is the same for all of them), so the AVX2 and AVX-512 kernels give bit-identical results on one machine;
 /// `.blas` (OpenBLAS) sums in its own order.
-public enum MatrixKernel: Int, Sendable, Comparable, CaseIterable, CustomStringConvertible {
+package enum MatrixKernel: Int, Sendable, Comparable, CaseIterable, CustomStringConvertible {
   /// OpenBLAS: only where the CPU has neither AVX2 + FMA nor AVX-512 (or when chosen explicitly).
   case blas = 0
   /// TensorCore's AVX2 + FMA kernel: 6 × 16 tiles in 12 ymm accumulators.
@@ -15,16 +15,16 @@ public enum MatrixKernel: Int, Sendable, Comparable, CaseIterable, CustomStringC
   case avx512 = 2
 
   /// The widest family this CPU runs: the default of every product.
-  public static var best: MatrixKernel {
+  package static var best: MatrixKernel {
     let cpu = bld_cpu().pointee
     return cpu.has_avx512 != 0 ? .avx512 : cpu.has_avx2_fma != 0 ? .avx2 : .blas
   }
 
   /// Whether this CPU runs the family.
-  public var isSupported: Bool { self <= Self.best }
+  package var isSupported: Bool { self <= Self.best }
 
   /// "blas", "avx2" or "avx512".
-  public var description: String {
+  package var description: String {
     switch self {
     case .blas: "blas"
     case .avx2: "avx2"
@@ -33,7 +33,7 @@ public enum MatrixKernel: Int, Sendable, Comparable, CaseIterable, CustomStringC
   }
 
   /// Orders families from OpenBLAS to the widest.
-  public static func < (a: MatrixKernel, b: MatrixKernel) -> Bool { a.rawValue < b.rawValue }
+  package static func < (a: MatrixKernel, b: MatrixKernel) -> Bool { a.rawValue < b.rawValue }
 }
 
 extension ComputeOptions {
@@ -41,12 +41,12 @@ extension ComputeOptions {
 
   /// The family that runs the matrix products started by the current thread or task: `MatrixKernel.best`
   /// unless inside ``withMatrixKernel(_:_:)``.
-  public static var matrixKernel: MatrixKernel { boundMatrixKernel ?? .best }
+  package static var matrixKernel: MatrixKernel { boundMatrixKernel ?? .best }
 
   /// Runs `body` with its matrix products on `kernel` (capped at what the CPU supports), on all compute
   /// threads. Scoped to `body` on the calling thread or task, like ``withMatrixPrecision(_:_:)``, so tests and
   /// diagnostics can compare families without changing what the rest of the process runs.
-  public static func withMatrixKernel<R>(_ kernel: MatrixKernel, _ body: () throws -> R) rethrows -> R {
+  package static func withMatrixKernel<R>(_ kernel: MatrixKernel, _ body: () throws -> R) rethrows -> R {
     try $boundMatrixKernel.withValue(min(kernel, .best), operation: body)
   }
 }

@@ -1,13 +1,13 @@
 internal import CTensorKernels
 
 /// Conversions between the stored element types of weight files and float32.
-public enum FloatConversion {
+package enum FloatConversion {
   /// Converts `out.count` elements of `dtype` at `source` (little-endian, possibly unaligned) to float32.
   ///
   /// Large F32 / F16 / BF16 arrays are converted by all compute threads (F16C for fp16 when the CPU has it),
   /// which also spreads the page faults of a memory-mapped source over the threads.
   /// - Precondition: `dtype.isConvertibleToFloat`; not called from inside a parallel region.
-  public static func convert(_ source: UnsafeRawPointer, dtype: SafetensorsDType, into out: UnsafeMutableBufferPointer<Float>) {
+  package static func convert(_ source: UnsafeRawPointer, dtype: SafetensorsDType, into out: UnsafeMutableBufferPointer<Float>) {
     let count = out.count
     guard count > 0 else { return }
     let output = out.baseAddress!
@@ -51,7 +51,7 @@ public enum FloatConversion {
   }
 
   /// The bfloat16 bit pattern nearest to `value` (round to nearest even; NaN stays NaN).
-  public static func bfloat16Bits(_ value: Float) -> UInt16 {
+  package static func bfloat16Bits(_ value: Float) -> UInt16 {
     let bits = value.bitPattern
     if value.isNaN { return UInt16(bits >> 16) | 0x40 }
     let rounding = UInt32(0x7FFF) + ((bits >> 16) & 1)

@@ -2,11 +2,11 @@ internal import CTensorKernels
 
 /// Query rows per score tile of the BLAS path of `scaledDotProductAttention` (heads wider than
 /// `attentionFusedHeadWidthLimit`): its score buffer holds at most `attentionQueryTileRows × keyCount` floats.
-public let attentionQueryTileRows = 256
+package let attentionQueryTileRows = 256
 
 /// The widest head handled by the fused kernel; wider heads (the VAE's single 512-wide head) use BLAS GEMMs on
 /// query tiles, where the large reduction makes BLAS faster.
-public let attentionFusedHeadWidthLimit = 128
+package let attentionFusedHeadWidthLimit = 128
 
 /// Query rows per work item of the fused kernel: each block of keys and values is read once for these rows.
 let attentionFusedBlockRows = 64
@@ -18,7 +18,7 @@ let attentionFusedBlockRows = 64
 /// - wider heads: `min(queryCount, attentionQueryTileRows) × keyCount`.
 ///
 /// The fused path also holds one packed copy of the keys (the size of `key`, keys rounded up to 16).
-public func attentionScoreWorkspaceElements(
+package func attentionScoreWorkspaceElements(
   queryCount: Int, keyCount: Int, headWidth: Int, threadCount: Int = ComputeOptions.threadCount
 ) -> Int {
   headWidth <= attentionFusedHeadWidthLimit

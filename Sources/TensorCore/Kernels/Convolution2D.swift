@@ -2,13 +2,13 @@ internal import CTensorKernels
 
 /// The largest im2col workspace of `conv2d`, in floats (4 Mi floats = 16 MiB): a convolution never allocates
 /// more column memory than this, however large its input (unless a single output row needs more).
-public let conv2dWorkspaceElementLimit = 4 << 20
+package let conv2dWorkspaceElementLimit = 4 << 20
 
 /// The number of floats of im2col workspace `conv2d` allocates for these shapes: 0 for 1×1 stride-1
 /// unpadded convolutions (a GEMM on the input itself), otherwise `C·kH·kW` times the output positions of one
 /// tile (its output rows times the output width, rounded up to whole GEMM panels of at most 32), with tiles
 /// chosen so the total stays within `conv2dWorkspaceElementLimit` plus that rounding (at least one output row).
-public func conv2dWorkspaceElements(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) -> Int {
+package func conv2dWorkspaceElements(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) -> Int {
   guard let plan = ConvolutionPlan(inputShape: inputShape, weightShape: weightShape, stride: stride, padding: padding)
   else { return 0 }
   return plan.pointwise ? 0 : plan.columnFloats(gemm: GEMMPlan.current)

@@ -3,7 +3,7 @@
 /// enough inputs; ≈ 1e-5 relative error against direct fp32), im2col + GEMM (`conv2d`) otherwise.
 ///
 /// Shapes as `conv2d`: `input` `[N, C, H, W]`, `weight` `[O, C, kH, kW]`, `bias` `[O]` or nil.
-public func conv2dPreferringWinograd(
+package func conv2dPreferringWinograd(
   _ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0
 ) -> Tensor {
   if conv2d3x3WinogradIsPreferred(inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding) {

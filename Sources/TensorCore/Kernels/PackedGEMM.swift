@@ -184,19 +184,19 @@ private func roundedUp(_ value: Int, to multiple: Int) -> Int { (value + multipl
 /// Limitations: TensorCore's kernels need AVX2 + FMA or AVX-512 (`ComputeOptions.matrixKernel`); other CPUs
 /// get OpenBLAS. `beta == 0` never reads `C`. Uses `ComputeOptions.threadCount` threads; must not be called from inside another
 /// TensorCore parallel region.
-public enum PackedGEMM {
+package enum PackedGEMM {
   /// Whether products started here run on TensorCore's own kernels (otherwise `multiply` forwards to OpenBLAS).
-  public static var isAccelerated: Bool { !GEMMPlan.current.usesBLAS }
+  package static var isAccelerated: Bool { !GEMMPlan.current.usesBLAS }
 
   /// Whether `GEMMPrecision.bfloat16` runs the bf16 kernel here (AVX512_BF16); otherwise it computes in fp32.
-  public static var supportsBFloat16: Bool { GEMMPlan.current.supportsBFloat16 }
+  package static var supportsBFloat16: Bool { GEMMPlan.current.supportsBFloat16 }
 
   /// Computes `C = op(A)·op(B) + beta·C` (row-major) after checking that every buffer is large enough.
   /// `precision: .bfloat16` opts into the faster, less accurate bf16 kernel (see `GEMMPrecision`).
   ///
   /// - Throws: `PackedGEMMError` naming the offending argument when a size is negative, a leading
   ///   dimension is smaller than the stored row, or a buffer is too short.
-  public static func multiply(
+  package static func multiply(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
     a: UnsafeBufferPointer<Float>, lda: Int, b: UnsafeBufferPointer<Float>, ldb: Int,
     c: UnsafeMutableBufferPointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision = .float32
@@ -229,7 +229,7 @@ public enum PackedGEMM {
 }
 
 /// An invalid argument to `PackedGEMM.multiply`.
-public enum PackedGEMMError: Error, Equatable, CustomStringConvertible {
+package enum PackedGEMMError: Error, Equatable, CustomStringConvertible {
   /// A matrix dimension (`m`, `n` or `k`) is negative.
   case negativeDimension(name: String, value: Int)
   /// The leading dimension of `matrix` ("a", "b" or "c") is smaller than its stored row length.
@@ -240,7 +240,7 @@ public enum PackedGEMMError: Error, Equatable, CustomStringConvertible {
   case notAMatrix([Int])
 
   /// A one-line explanation naming the argument.
-  public var description: String {
+  package var description: String {
     switch self {
     case .negativeDimension(let name, let value): "PackedGEMM: dimension \(name) is negative (\(value))"
     case .leadingDimensionTooSmall(let matrix, let leading, let minimum):

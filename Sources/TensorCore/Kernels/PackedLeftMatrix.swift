@@ -129,11 +129,11 @@ private func prepackedSGEMMBlock(
 ///
 /// Limitations: only the left operand can be pre-packed (convolutions and Winograd; `Linear` weights are
 /// the right operand). With `MatrixKernel.blas` it stores a plain row-major copy used through OpenBLAS.
-public struct PackedLeftMatrix: Sendable {
+package struct PackedLeftMatrix: Sendable {
   /// Rows of `op(A)` (`m`).
-  public let rows: Int
+  package let rows: Int
   /// Columns of `op(A)`, the reduction length (`k`).
-  public let depth: Int
+  package let depth: Int
   /// The packed scalars.
   let storage: [Float]
   /// The plan whose layout `storage` has.
@@ -142,7 +142,7 @@ public struct PackedLeftMatrix: Sendable {
   /// Packs a rank-2 tensor `[m, k]` (or `[k, m]` with `transposed`, then used as its transpose).
   ///
   /// - Throws: `PackedGEMMError.notAMatrix` when `matrix` is not rank 2.
-  public init(_ matrix: Tensor, transposed: Bool = false) throws(PackedGEMMError) {
+  package init(_ matrix: Tensor, transposed: Bool = false) throws(PackedGEMMError) {
     guard matrix.rank == 2 else { throw .notAMatrix(matrix.shape) }
     let (m, k) = transposed ? (matrix.shape[1], matrix.shape[0]) : (matrix.shape[0], matrix.shape[1])
     rows = m
@@ -169,7 +169,7 @@ extension PackedGEMM {
   /// `GEMMPrecision`).
   ///
   /// - Throws: `PackedGEMMError` naming the offending argument.
-  public static func multiply(
+  package static func multiply(
     _ a: PackedLeftMatrix, transposeB: Bool, n: Int, b: UnsafeBufferPointer<Float>, ldb: Int,
     c: UnsafeMutableBufferPointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision = .float32
   ) throws(PackedGEMMError) {

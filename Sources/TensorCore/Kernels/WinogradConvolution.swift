@@ -6,11 +6,11 @@ import Synchronization
 /// Holds `U[ξ] = G·g·Gᵀ` for the 36 points ξ of the 6×6 transform, each an `O × C` GEMM left operand
 /// already packed into the panels of the micro-kernel family in force when it was made. Build it once per layer (at load) and reuse it for
 /// every call. It takes about 4× the memory of the `[O, C, 3, 3]` weight (36 vs 9 floats per pair).
-public struct WinogradWeights: Sendable {
+package struct WinogradWeights: Sendable {
   /// Output channels `O` of the convolution.
-  public let outputChannels: Int
+  package let outputChannels: Int
   /// Input channels `C` of the convolution.
-  public let inputChannels: Int
+  package let inputChannels: Int
   /// The transformed weights: 36 matrices `O × C`, each pre-packed for the GEMM (`packLeft`).
   let transformed: [Float]
   /// Floats between consecutive points' packed matrices.
@@ -21,7 +21,7 @@ public struct WinogradWeights: Sendable {
   /// Transforms a PyTorch-layout `[O, C, 3, 3]` convolution weight.
   ///
   /// - Throws: `WinogradError.unsupportedWeightShape` when `weight` is not `[O, C, 3, 3]` with `O, C ≥ 1`.
-  public init(weight: Tensor) throws(WinogradError) {
+  package init(weight: Tensor) throws(WinogradError) {
     guard weight.rank == 4, weight.shape[2] == 3, weight.shape[3] == 3, weight.shape[0] > 0, weight.shape[1] > 0
     else { throw .unsupportedWeightShape(weight.shape) }
     let (outputs, inputs) = (weight.shape[0], weight.shape[1])
@@ -63,12 +63,12 @@ public struct WinogradWeights: Sendable {
 }
 
 /// An invalid argument to the Winograd convolution.
-public enum WinogradError: Error, Equatable, CustomStringConvertible {
+package enum WinogradError: Error, Equatable, CustomStringConvertible {
   /// The weight tensor is not `[O, C, 3, 3]`.
   case unsupportedWeightShape([Int])
 
   /// A one-line explanation naming the problem.
-  public var description: String {
+  package var description: String {
     switch self {
     case .unsupportedWeightShape(let shape): "WinogradWeights: weight shape \(shape) is not [O, C, 3, 3]"
     }
@@ -92,7 +92,7 @@ let winogradWorkspaceLimit = 6 << 20
 /// run on the micro-kernel family the weights were packed for, split across `ComputeOptions.threadCount`
 /// threads (OpenBLAS for `MatrixKernel.blas`). Arithmetic is about 2.25× less than direct convolution; for tiny images (a few
 /// tiles) the GEMMs become thin and im2col may be as fast.
-public func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: Tensor?) -> Tensor {
+package func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: Tensor?) -> Tensor {
   precondition(input.rank == 4, "conv2d3x3Winograd: input \(input.shape) is not [N, C, H, W]")
   precondition(
     input.shape[1] == weights.inputChannels,
@@ -200,12 +200,12 @@ extension Optional where Wrapped == Tensor {
 /// about as much memory traffic as the GEMMs' own weight reads at ~100 tiles; measured on the SD UNet at
 /// batch 2 (Documentation/Performance.md): 320 channels at 64×64 (512 tiles) and 640 at 32×32 (128 tiles)
 /// gain, 1280 at 16×16 (32 tiles) loses to im2col.
-public let winogradPerCallMinimumTiles = 96
+package let winogradPerCallMinimumTiles = 96
 
 /// Whether `conv2d` with these shapes is faster through `conv2d3x3Winograd(_:weight:bias:)` (the weights
 /// transformed per call) than through im2col: a 3×3 kernel, stride 1, padding 1, a TensorCore GEMM family
 /// in force (not OpenBLAS), and at least `winogradPerCallMinimumTiles` output tiles.
-public func conv2d3x3WinogradIsPreferred(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) -> Bool {
+package func conv2d3x3WinogradIsPreferred(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) -> Bool {
   guard !GEMMPlan.current.usesBLAS, inputShape.count == 4, weightShape.count == 4, stride == 1, padding == 1,
     weightShape[2] == 3, weightShape[3] == 3, inputShape[1] == weightShape[1]
   else { return false }
@@ -217,7 +217,7 @@ public func conv2d3x3WinogradIsPreferred(inputShape: [Int], weightShape: [Int], 
 /// (`[O, C, 3, 3]`) for this call only: no transformed copy outlives the call, so a network's weights stay
 /// at 1× memory. Same contract and accuracy as `conv2d3x3Winograd(_:weights:bias:)`; the transform holds
 /// about `72·O·C` floats while it runs.
-public func conv2d3x3Winograd(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+package func conv2d3x3Winograd(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
   let weights: WinogradWeights
   do {
     weights = try WinogradWeights(weight: weight)

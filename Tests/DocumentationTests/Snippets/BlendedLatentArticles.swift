@@ -71,7 +71,7 @@ enum BlendedLatentArticleSnippets {
       }
       throw CancellationError()
     }
-    // editing.cancel() stops it within one step: the stream throws PipelineError.cancelled.
+    // editing.cancel() ends the loop and stops the edit within one step.
     let streamed = try await editing.value
     return streamed
   }
