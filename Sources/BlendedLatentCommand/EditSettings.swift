@@ -21,7 +21,7 @@ package enum SchedulerChoice: String, Sendable, Equatable, CaseIterable, Codable
   case eulerAncestral = "euler-a"
 }
 
-/// How the unmasked background is reconstructed after decoding (`--background`, method.md §4.2).
+/// How the unmasked background is reconstructed after decoding (`--background`, `Documentation/Method.md`, paper §4.2).
 package enum BackgroundChoice: String, Sendable, Equatable, CaseIterable, Codable {
   /// The decoder's output as is.
   case none

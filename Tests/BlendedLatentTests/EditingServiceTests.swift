@@ -13,9 +13,20 @@ final class PacedPredictor: NoisePredictor {
   private let running = Atomic<Int>(0)
   let mostAtOnce = Atomic<Int>(0)
 
-  init(delay: Duration = .milliseconds(20)) { self.delay = delay }
+  /// Closed until ``open()``: every call waits for it (so a test can queue edits behind a running one).
+  private let gate = DispatchSemaphore(value: 0)
+
+  init(delay: Duration = .milliseconds(20), gated: Bool = false) {
+    self.delay = delay
+    if !gated { gate.signal() }
+  }
+
+  /// Lets the calls through.
+  func open() { gate.signal() }
 
   func predictNoise(latents: Tensor, timestep: Double, conditioning: Tensor) throws -> Tensor {
+    gate.wait()
+    gate.signal()
     calls.add(1, ordering: .sequentiallyConsistent)
     let now = running.add(1, ordering: .sequentiallyConsistent).newValue
     mostAtOnce.max(now, ordering: .sequentiallyConsistent)
@@ -81,16 +92,18 @@ struct EditingServiceTests {
 
   @Test("edits run one at a time, in the order they were asked for; a cancelled waiting edit never starts")
   func editsRunOneAtATimeInOrder() async throws {
-    let predictor = PacedPredictor(delay: .milliseconds(5))
+    // The first edit blocks in its first step until the gate opens, so the others queue behind it.
+    let predictor = PacedPredictor(delay: .milliseconds(5), gated: true)
     let service = Self.service(predictor)
     let order = ConcurrentLog()
     let first = Task { try await service.edit(Self.request(steps: 6, seed: 1)) { _ in order.append(1) } }
-    while await service.pendingEditCount < 1 { await Task.yield() }
+    while await service.pendingEditCount < 1 { try await Task.sleep(for: .milliseconds(1)) }
     let second = Task { try await service.edit(Self.request(steps: 6, seed: 2)) { _ in order.append(2) } }
-    while await service.pendingEditCount < 2 { await Task.yield() }
+    while await service.pendingEditCount < 2 { try await Task.sleep(for: .milliseconds(1)) }
     let third = Task { try await service.edit(Self.request(steps: 6, seed: 3)) { _ in order.append(3) } }
-    while await service.pendingEditCount < 3 { await Task.yield() }
+    while await service.pendingEditCount < 3 { try await Task.sleep(for: .milliseconds(1)) }
     third.cancel()
+    predictor.open()
     let results = try await [first.value, second.value]
     #expect(results.map(\.seed) == [1, 2])
     await #expect(throws: PipelineError.self) { try await third.value }

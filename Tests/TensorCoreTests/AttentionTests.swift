@@ -3,7 +3,7 @@ import Testing
 import TensorCore
 import _TestSupport
 
-@Suite("Scaled dot-product attention", .serialized)
+@Suite("Scaled dot-product attention")
 struct AttentionTests {
   @Test("self, causal, cross (Tq ≠ Tk), tiled (Tq > tile rows) and single-query attention vs PyTorch")
   func attentionMatchesTorch() throws {

@@ -73,7 +73,7 @@ func packedGEMMWorstError(_ test: GEMMCase, seed: UInt64 = 1, precision: GEMMPre
   return worst
 }
 
-@Suite("PackedGEMM", .serialized)
+@Suite("PackedGEMM")
 struct PackedGEMMTests {
   static let shapes: [(Int, Int, Int)] = [
     (1, 1, 1), (13, 37, 29), (300, 77, 1000), (14, 32, 256), (15, 33, 257), (29, 65, 600), (2, 3, 4),

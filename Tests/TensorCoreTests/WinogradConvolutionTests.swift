@@ -3,7 +3,7 @@ import Testing
 import TensorCore
 import _TestSupport
 
-@Suite("Winograd convolution", .serialized)
+@Suite("Winograd convolution")
 struct WinogradConvolutionTests {
   /// (batch, channels, outputs, height, width)
   static let shapes: [(Int, Int, Int, Int, Int)] = [

@@ -64,7 +64,7 @@ public struct BlendedLatentEditor: Sendable {
     return result
   }
 
-  /// Edits with an injected noise source (drawn in `method.md`'s order; see ``BlendedDenoisingSteps``).
+  /// Edits with an injected noise source (drawn in the order of `Documentation/Method.md`; see ``BlendedDenoisingSteps``).
   /// - Parameters:
   ///   - request: The edit (its `seed` is ignored).
   ///   - noise: The noise source.

@@ -34,7 +34,7 @@ public struct EditTimings: Sendable, Equatable {
 
 /// The outcome of an edit.
 public struct EditResult: Sendable {
-  /// The B edited images, each `[3, H, W]` RGB in [0, 1] at the request's size (not quantised; method.md's 8-bit
+  /// The B edited images, each `[3, H, W]` RGB in [0, 1] at the request's size (not quantised; `Documentation/Method.md`'s 8-bit
   /// values are `round(255 · v)`). In batch order, or best first when a ranker ran (see ``rankedOrder``).
   public var images: [Tensor]
   /// Ranking scores of ``images``, element for element (CLIP distance, lower is better), in ascending order,

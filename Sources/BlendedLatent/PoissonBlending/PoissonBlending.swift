@@ -11,7 +11,7 @@ public struct PoissonBlendingResult: Sendable {
 }
 
 /// Gradient-domain (Poisson) blending of an edited region into the original image (Pérez et al. 2003), one of the
-/// background-reconstruction options the paper compares (method.md, "Background reconstruction").
+/// background-reconstruction options the paper compares (`Documentation/Method.md`, "Background reconstruction").
 ///
 /// For each sample and channel, the pixels Ω where the mask exceeds 0.5 are the unknowns `f`; for `p ∈ Ω` with
 /// in-image 4-neighbours `N_p`: `|N_p| f_p − Σ_{q ∈ N_p ∩ Ω} f_q = Σ_{q ∈ N_p \ Ω} t_q + Σ_{q ∈ N_p} (s_p − s_q)`,

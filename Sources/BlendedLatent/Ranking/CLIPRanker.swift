@@ -2,7 +2,7 @@ import Foundation
 import Networks
 import TensorCore
 
-/// Ranks edit results by the paper's masked-image CLIP distance (§4.4, `method.md` "Several results and
+/// Ranks edit results by the paper's masked-image CLIP distance (§4.4, `Documentation/Method.md` "Several results and
 /// ranking"): each result is multiplied by the pixel mask (background black), resized as a whole to the
 /// vision tower's `image_size` (bicubic, antialiased), CLIP-normalised and embedded; the score is the cosine
 /// distance `1 − cos` to the prompt's text embedding, and results are ranked by ascending distance.

@@ -16,9 +16,9 @@ public struct DenoisingStep: Sendable {
   public let latents: Tensor
 }
 
-/// Blended Latent Diffusion's inner loop (method.md "Core loop"), one element per denoising step.
+/// Blended Latent Diffusion's inner loop (`Documentation/Method.md`, "Core loop"), one element per denoising step.
 ///
-/// Order, per `method.md`:
+/// Order, per `Documentation/Method.md`:
 /// 1. at creation: `ε₀ ~ N(0, I)` `[B, C, h, w]` is drawn first, and `z = addNoise(z_init, ε₀)` at the level of
 ///    the first kept step (`√ᾱ z_init + √(1−ᾱ) ε₀` for DDIM);
 /// 2. each step: one model call on `2B` rows (unconditional first), guidance `u + g (c − u)`, `scheduler.step`
