@@ -61,13 +61,10 @@ extension BlendedLatentEditor {
     let total = options.iterationCount * request.batchSize
     var results: [Tensor] = []
     do {
-      let weights = decoder.decoderWeights()
-      let tuner = try DecoderFineTuner(architecture: decoder.decoderArchitecture, weights: weights)
+      let tuner = try decoder.decoderFineTuner()
       for (index, row) in finalLatents.chunked(request.batchSize, axis: 0).enumerated() {
         let latent = row * (1 / autoencoder.scalingFactor)
-        let decoderInput =
-          weights["post_quant_conv.weight"] == nil
-          ? latent : try DifferentiableVAEDecoder.applyingPostQuantConv(latent, weights: weights)
+        let decoderInput = try tuner.decoderInput(for: latent)
         let edited = (paddedImages[index] * 2 + -1).reshaped([1, 3, height, width])
         let result = try tuner.reconstruct(
           decoderInput: decoderInput, editedImage: edited, originalImage: original, mask: mask, options: options
