@@ -53,19 +53,22 @@ public final class ParameterRegistry {
         storedByteCount: { layer[keyPath: keyPath].count * 4 }))
   }
 
-  /// Registers an optional parameter; nil contributes no key.
+  /// Registers an optional parameter; nil contributes no key. (Should it become nil later, the entry reads zeros.)
   public func tensor<L: Layer>(
     _ key: String, of layer: L, _ keyPath: ReferenceWritableKeyPath<L, Tensor?>
   ) {
-    guard let current = layer[keyPath: keyPath] else { return }
+    // Only the shape is captured: a captured tensor would share the parameter's storage and defeat `update`.
+    guard let shape = layer[keyPath: keyPath]?.shape else { return }
     let fullKey = (path + [key]).joined(separator: ".")
     entries.append(
       Entry(
-        key: fullKey, identifier: ParameterIdentifier(layer, keyPath), shape: current.shape,
-        get: { layer[keyPath: keyPath] ?? current }, set: { layer[keyPath: keyPath] = $0 },
+        key: fullKey, identifier: ParameterIdentifier(layer, keyPath), shape: shape,
+        get: { layer[keyPath: keyPath] ?? Tensor(shape: shape) }, set: { layer[keyPath: keyPath] = $0 },
         update: { body in
-          if layer[keyPath: keyPath] == nil { layer[keyPath: keyPath] = current }
-          body(&layer[keyPath: keyPath]!)
+          var value = layer[keyPath: keyPath] ?? Tensor(shape: shape)
+          layer[keyPath: keyPath] = nil  // drop the layer's reference, so `value` is uniquely referenced
+          body(&value)
+          layer[keyPath: keyPath] = value
         },
         assign: { layer[keyPath: keyPath] = $0.tensor },
         storedByteCount: { (layer[keyPath: keyPath]?.count ?? 0) * 4 }))
