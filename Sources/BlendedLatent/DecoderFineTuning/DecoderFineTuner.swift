@@ -272,14 +272,12 @@ public struct DecoderFineTuner {
     }
   }
 
-  /// The `invalidArchitecture` error for a configuration the autoencoder rejected.
+  /// The `invalidArchitecture` error for a configuration the autoencoder rejected, naming the field.
   static func architectureError(_ error: any Error) -> DecoderFineTuningError {
     switch error as? ConfigurationError {
     case .unsupported(_, let field, let value): .invalidArchitecture(field: field, value: value)
     case .invalid(_, let field, let reason): .invalidArchitecture(field: field, value: reason)
-    case .missingField(_, let field): .invalidArchitecture(field: field, value: "missing")
-    case .unreadable(let file, let reason): .invalidArchitecture(field: file, value: reason)
-    case nil: .invalidArchitecture(field: "configuration", value: "\(error)")
+    default: .invalidArchitecture(field: "configuration", value: "\(error)")
     }
   }
 
