@@ -70,7 +70,8 @@ public struct DecoderFineTuner {
     return autoencoder.decoderInput(for: latents)
   }
 
-  /// Decodes with the pretrained weights through the training forward pass (keeping nothing): `D(z)`.
+  /// Decodes with the pretrained weights through the training forward pass (keeping nothing): `D(z)`, equal bit
+  /// for bit to `autoencoder.decoder(decoderInput)`.
   /// - Parameter decoderInput: `[N, latent_channels, h, w]` (after `post_quant_conv`).
   /// - Returns: `[N, out_channels, h·f, w·f]`.
   /// - Throws: `DecoderFineTuningError.inputShapeMismatch` for another shape.
