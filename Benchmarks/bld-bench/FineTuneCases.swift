@@ -1,10 +1,12 @@
 import BlendedLatent
 import Foundation
+import Networks
 import TensorCore
 
 /// Decoder fine-tuning cases (background reconstruction, paper §4.2): `finetune-SIZE-paper` and `finetune-SIZE-fast`
 /// at 256 and 512 on a full-size Stable Diffusion VAE decoder with random weights
-/// (`DifferentiableVAEDecoder.randomWeights(for: .stableDiffusion, seed: 1)`), so no checkpoint is needed.
+/// (`AutoencoderKL(configuration: .stableDiffusion)`, decoder `initializeParametersRandomly(seed: 1)`), so no
+/// checkpoint is needed.
 ///
 /// Each timed run is one `DecoderFineTuner.reconstruct` call of two iterations (no warm-up: a run takes seconds to
 /// minutes). Inputs: batch 1, a random latent, the mask a centred square of a quarter of the image, `x̂ = D(z)` and
@@ -26,17 +28,17 @@ enum FineTuneCases {
       extraFields: ["image_size": .integer(size), "iterations": .integer(2), "mode": .string(fast ? "fast" : "paper")],
       warmUp: false, dynamicFields: { record.fields }, runsOnlyWhenNamed: true
     ) {
-      let architecture = VAEDecoderArchitecture.stableDiffusion
-      let tuner = try DecoderFineTuner(
-        architecture: architecture, weights: DifferentiableVAEDecoder.randomWeights(for: architecture, seed: 1))
-      let latentSize = size / architecture.upscaleFactor
-      let latent = benchmarkTensor([1, architecture.latentChannels, latentSize, latentSize], seed: 7)
-      let edited = try tuner.decoder.decoded(latent)
-      let noise = benchmarkTensor([1, architecture.outChannels, size, size], seed: 8)
+      let autoencoder = try AutoencoderKL(configuration: .stableDiffusion)
+      autoencoder.decoder.initializeParametersRandomly(seed: 1)
+      let tuner = try DecoderFineTuner(autoencoder: autoencoder)
+      let (latentSize, outChannels) = (size / autoencoder.downsamplingFactor, autoencoder.configuration.outChannels)
+      let latent = benchmarkTensor([1, autoencoder.latentChannels, latentSize, latentSize], seed: 7)
+      let edited = try tuner.decoded(latent)
+      let noise = benchmarkTensor([1, outChannels, size, size], seed: 8)
       let original = Tensor(shape: edited.shape) { buffer in
         edited.withUnsafeBufferPointer { x in
           noise.withUnsafeBufferPointer { n in
-            for c in 0..<architecture.outChannels {
+            for c in 0..<outChannels {
               for i in 0..<size {
                 for j in 0..<size {
                   let index = (c * size + i) * size + j

@@ -80,6 +80,19 @@ public struct StoredTensor: Sendable {
     }
   }
 
+  /// Lets `body` change the values in place as float32; half-precision, mapped or zero storage is widened first
+  /// and stays float32 afterwards. A float32 tensor not shared with another value is updated without a copy (an
+  /// optimiser step on a training copy of a network).
+  /// - Parameter body: receives the values and may change them, keeping the shape.
+  public mutating func withMutableTensor(_ body: (inout Tensor) -> Void) {
+    var values: Tensor
+    if case .float(let stored) = storage { values = stored } else { values = tensor }
+    storage = .zeros  // drop this storage's reference, so `values` is uniquely referenced if nothing else holds it
+    body(&values)
+    precondition(values.shape == shape, "StoredTensor.withMutableTensor: shape \(shape) became \(values.shape)")
+    storage = .float(values)
+  }
+
   /// Rows of a two-dimensional tensor as float32, widening only those rows (an embedding table lookup).
   /// - Parameter indices: row indices.
   /// - Returns: `[indices.count, shape[1]]`.

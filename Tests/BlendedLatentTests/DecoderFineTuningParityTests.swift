@@ -1,15 +1,16 @@
 import BlendedLatent
 import Foundation
+import Networks
 import Testing
 import TensorCore
 import _TestSupport
 
-/// Parity of the differentiable VAE decoder, its gradients and the 5-iteration Adam fine-tune against torch
+/// Parity of the Networks VAE decoder's training forward, its gradients and the 5-iteration Adam fine-tune against torch
 /// autograd + `torch.optim.Adam` on a tiny diffusers `AutoencoderKL` (Tests/Reference/make_decoder_finetune_fixtures.py).
 @Suite("Decoder fine-tuning parity")
 struct DecoderFineTuningParityTests {
   struct Fixture {
-    let architecture: VAEDecoderArchitecture
+    let configuration: AutoencoderKLConfiguration
     let iterations: Int
     let learningRate: Float
     let backgroundWeight: Float
@@ -32,10 +33,10 @@ struct DecoderFineTuningParityTests {
     let data = try Data(contentsOf: directory.appendingPathComponent("config.json"))
     let decoder = JSONDecoder()
     decoder.keyDecodingStrategy = .convertFromSnakeCase
-    let architecture = try decoder.decode(VAEDecoderArchitecture.self, from: data)
+    let configuration = try decoder.decode(AutoencoderKLConfiguration.self, from: data)
     let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
     return Fixture(
-      architecture: architecture, iterations: json["iterations"] as! Int,
+      configuration: configuration, iterations: json["iterations"] as! Int,
       learningRate: Float(json["learning_rate"] as! Double), backgroundWeight: Float(json["background_weight"] as! Double),
       parameterNames: json["parameter_names"] as! [String], initial: try tensors("initial.safetensors"),
       inputs: try tensors("inputs.safetensors"), gradients: try tensors("gradients.safetensors"),
@@ -57,16 +58,16 @@ struct DecoderFineTuningParityTests {
 
   @Test func decodesLikeDiffusers() throws {
     let fixture = try Self.load()
-    let decoder = try DifferentiableVAEDecoder(architecture: fixture.architecture, weights: fixture.initial)
-    #expect(Set(decoder.parameterNames) == Set(fixture.parameterNames))
-    let decoderInput = try DifferentiableVAEDecoder.applyingPostQuantConv(fixture.inputs["latent"]!, weights: fixture.initial)
+    let decoder = try DecoderFineTuner(configuration: fixture.configuration, weights: fixture.initial)
+    #expect(Set(decoder.parameterKeys) == Set(fixture.parameterNames))
+    let decoderInput = try decoder.decoderInput(for: fixture.inputs["latent"]!)
     expectClose(decoderInput, fixture.inputs["decoder_input"], "post_quant_conv")
     expectClose(try decoder.decoded(fixture.inputs["decoder_input"]!), fixture.gradients["output_1"], "D(z)")
   }
 
   @Test func firstIterationGradientsMatchTorchAutograd() throws {
     let fixture = try Self.load()
-    let decoder = try DifferentiableVAEDecoder(architecture: fixture.architecture, weights: fixture.initial)
+    let decoder = try DecoderFineTuner(configuration: fixture.configuration, weights: fixture.initial)
     let loss = try ReconstructionLoss(editedImage: fixture.inputs["edited"]!, originalImage: fixture.inputs["original"]!,
                                       mask: fixture.inputs["mask"]!, backgroundWeight: fixture.backgroundWeight)
     let step = try decoder.outputAndGradients(decoderInput: fixture.inputs["decoder_input"]!) { loss.gradient($0) }
@@ -87,8 +88,8 @@ struct DecoderFineTuningParityTests {
 
   @Test func fiveAdamIterationsMatchTorch() throws {
     let fixture = try Self.load()
-    let tuner = try DecoderFineTuner(architecture: fixture.architecture, weights: fixture.initial)
-    var reported: [FineTuningProgress] = []
+    let tuner = try DecoderFineTuner(configuration: fixture.configuration, weights: fixture.initial)
+    var reported: [EditProgress] = []
     let options = DecoderFineTuningOptions(iterationCount: fixture.iterations, learningRate: fixture.learningRate,
                                            backgroundWeight: fixture.backgroundWeight)
     let result = try tuner.reconstruct(
@@ -98,7 +99,8 @@ struct DecoderFineTuningParityTests {
       reported.append(progress)
       return .proceed
     }
-    #expect(reported.map(\.iteration) == Array(1...fixture.iterations))
+    #expect(reported.map(\.completed) == Array(1...fixture.iterations))
+    #expect(reported.allSatisfy { $0.phase == .backgroundReconstruction && $0.total == fixture.iterations })
     expectClose(Tensor(shape: [result.losses.count], scalars: result.losses), fixture.final["losses"], "losses")
     expectClose(result.image, fixture.final["output"], "output after \(fixture.iterations) iterations")
     for name in fixture.parameterNames {
@@ -115,6 +117,6 @@ struct DecoderFineTuningParityTests {
       expectClose(delta, expectedDelta, "θ_\(fixture.iterations) − θ₀ \(name)", tolerance: 2e-2)
     }
     // The tuner's own weights were not touched (the paper's restore-after-each-image).
-    #expect(tuner.decoder.parameters == (try DifferentiableVAEDecoder(architecture: fixture.architecture, weights: fixture.initial)).parameters)
+    #expect(tuner.autoencoder.parameterSnapshot() == (try DecoderFineTuner(configuration: fixture.configuration, weights: fixture.initial)).autoencoder.parameterSnapshot())
   }
 }

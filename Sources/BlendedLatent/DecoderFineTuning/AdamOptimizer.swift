@@ -1,7 +1,9 @@
 import Foundation
+import Networks
 import TensorCore
 
-/// Adam with PyTorch's `torch.optim.Adam` semantics (no weight decay, no AMSGrad), over named tensors.
+/// Adam with PyTorch's `torch.optim.Adam` semantics (no weight decay, no AMSGrad), over a layer tree's
+/// parameters (its `ParameterRegistry` entries), updated in place.
 ///
 /// Per parameter at step `t` (1-based): `m ← β₁m + (1 − β₁)g`, `v ← β₂v + (1 − β₂)g²`,
 /// `θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)`, exactly the order of operations of PyTorch's
@@ -28,33 +30,37 @@ public struct AdamOptimizer: Sendable {
     self.epsilon = epsilon
   }
 
-  /// Applies one update to every parameter that has a gradient (same key, same shape).
-  public mutating func update(_ parameters: inout [String: Tensor], gradients: [String: Tensor]) {
+  /// Applies one update, in place, to every parameter of `parameters` that has a gradient in `gradients`; the
+  /// moments are kept by the entries' keys.
+  /// - Parameters:
+  ///   - parameters: the trained layer tree's entries (`parameterEntries`).
+  ///   - gradients: `∂L/∂θ` from the backward passes, each of its parameter's shape.
+  public mutating func update(_ parameters: [ParameterRegistry.Entry], gradients: ParameterGradients) {
     step += 1
     let t = Double(step)
     let stepSize = Float(Double(learningRate) / (1 - pow(Double(beta1), t)))
     let correction2Root = Float((1 - pow(Double(beta2), t)).squareRoot())
     let (b1, b2, eps) = (beta1, beta2, epsilon)
-    for (key, gradient) in gradients {
-      guard var parameter = parameters[key] else { continue }
-      precondition(parameter.shape == gradient.shape, "Adam: gradient \(gradient.shape) for \(key) \(parameter.shape)")
+    for entry in parameters {
+      guard let gradient = gradients[entry] else { continue }
+      precondition(entry.shape == gradient.shape, "Adam: gradient \(gradient.shape) for \(entry.key) \(entry.shape)")
       // Taken out of the dictionaries (and put back below) so they are updated in place, not copied.
-      var m = firstMoments.removeValue(forKey: key) ?? [Float](repeating: 0, count: gradient.count)
-      var v = secondMoments.removeValue(forKey: key) ?? [Float](repeating: 0, count: gradient.count)
-      parameters[key] = nil  // drop the dictionary's reference so the update happens in place
-      parameter.withUnsafeMutableBufferPointer { theta in
-        gradient.withUnsafeBufferPointer { g in
-          for i in 0..<g.count {
-            m[i] = b1 * m[i] + (1 - b1) * g[i]
-            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-            let denominator = v[i].squareRoot() / correction2Root + eps
-            theta[i] -= stepSize * m[i] / denominator
+      var m = firstMoments.removeValue(forKey: entry.key) ?? [Float](repeating: 0, count: gradient.count)
+      var v = secondMoments.removeValue(forKey: entry.key) ?? [Float](repeating: 0, count: gradient.count)
+      entry.update { parameter in
+        parameter.withUnsafeMutableBufferPointer { theta in
+          gradient.withUnsafeBufferPointer { g in
+            for i in 0..<g.count {
+              m[i] = b1 * m[i] + (1 - b1) * g[i]
+              v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+              let denominator = v[i].squareRoot() / correction2Root + eps
+              theta[i] -= stepSize * m[i] / denominator
+            }
           }
         }
       }
-      parameters[key] = parameter
-      firstMoments[key] = m
-      secondMoments[key] = v
+      firstMoments[entry.key] = m
+      secondMoments[entry.key] = v
     }
   }
 }

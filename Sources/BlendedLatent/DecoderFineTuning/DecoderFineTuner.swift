@@ -1,3 +1,4 @@
+import Networks
 import TensorCore
 
 /// The outcome of a decoder fine-tune.
@@ -9,8 +10,9 @@ public struct DecoderFineTuningResult: Sendable {
   public let losses: [Float]
   /// The paper's loss of `image` over the whole image, so full and fast modes compare directly.
   public let finalLoss: Double
-  /// The fine-tuned decoder parameters (all of them, keyed like `DifferentiableVAEDecoder.parameters`). The
-  /// tuner's own decoder is unchanged; these exist for inspection and parity tests.
+  /// The fine-tuned decoder parameters, all of them, under the autoencoder's checkpoint keys
+  /// (`decoder.conv_in.weight`, …; see `DecoderFineTuner/parameterKeys`). The tuner's autoencoder is unchanged;
+  /// these exist for inspection and parity tests.
   public let tunedParameters: [String: Tensor]
   /// The optimised window in image pixels (rows, columns); the whole image in full mode.
   public let region: (rows: Range<Int>, columns: Range<Int>)
@@ -18,48 +20,116 @@ public struct DecoderFineTuningResult: Sendable {
   public let costs: DecoderFineTuningCosts
 }
 
-/// Per-image background reconstruction by decoder fine-tuning (paper §4.2, method.md "Background reconstruction").
+/// Per-image background reconstruction by decoder fine-tuning (paper §4.2, `Documentation/Method.md` "Background reconstruction").
 ///
 /// Optimises the decoder's weights θ (not `post_quant_conv`, not the latent) with Adam so that
 /// `MSE(D_θ(z) ⊙ m, x̂ ⊙ m) + λ · MSE(D_θ(z) ⊙ (1 − m), x ⊙ (1 − m))` decreases, and returns `D_θ*(z)`.
-/// The tuner holds its decoder by value and trains a copy per call, so the pretrained weights are untouched after
-/// every call — finished, failed or cancelled — which is the paper's "restore after each image".
+/// The network trained is the Networks `VAEDecoder` itself, through the training forward and backward passes of
+/// its layers (`VAEDecoder.differentiableBlocks`, run as a `DifferentiableSequence`), its parameters named by its
+/// `ParameterRegistry` keys. Every call trains a fresh copy of the autoencoder's decoder, so the autoencoder's
+/// weights are untouched after every call — finished, failed or cancelled — which is the paper's "restore after
+/// each image".
 public struct DecoderFineTuner: Sendable {
-  /// The pretrained decoder every call starts from.
-  public let decoder: DifferentiableVAEDecoder
+  /// The VAE whose decoder every call starts from. The tuner only reads it; it is never changed.
+  public let autoencoder: AutoencoderKL
 
-  /// Creates a tuner from a decoder.
-  public init(decoder: DifferentiableVAEDecoder) { self.decoder = decoder }
+  /// Creates a tuner over an autoencoder's decoder (the autoencoder is read, never changed).
+  /// - Parameter autoencoder: a loaded VAE; its decoder must use SiLU (`act_fn` `silu`), as every Stable Diffusion
+  ///   VAE does.
+  /// - Throws: `DecoderFineTuningError.invalidArchitecture` for another activation.
+  public init(autoencoder: AutoencoderKL) throws(DecoderFineTuningError) {
+    let activation = autoencoder.configuration.actFn ?? "silu"
+    guard (try? autoencoder.configuration.activation()) == .silu else {
+      throw .invalidArchitecture(field: "act_fn", value: activation)
+    }
+    self.autoencoder = autoencoder
+  }
 
-  /// Creates a tuner from a VAE configuration and its weights (the whole VAE dictionary or just `decoder.*`).
-  /// - Throws: `DecoderFineTuningError` naming the configuration field or weight key at fault.
-  public init(architecture: VAEDecoderArchitecture, weights: [String: Tensor]) throws(DecoderFineTuningError) {
-    self.decoder = try DifferentiableVAEDecoder(architecture: architecture, weights: weights)
+  /// The decoder's parameter keys, as the autoencoder registers them (`decoder.conv_in.weight`, …), in
+  /// registration order.
+  public var parameterKeys: [String] { autoencoder.parameterEntries(of: autoencoder.decoder).map(\.key) }
+
+  /// The keys of the parameters that belong to the last `count` up blocks and the output head
+  /// (`conv_norm_out`, `conv_out`): the trainable set of `DecoderFineTuningOptions.trainedUpBlockCount`.
+  /// - Parameter count: how many up blocks, counted from the last; 0 gives the output head alone.
+  public func parameterKeys(inLastUpBlocks count: Int) -> [String] {
+    let decoder = autoencoder.decoder
+    let first = decoder.firstDifferentiableBlock(ofLastUpBlocks: max(count, 0))
+    let layers = decoder.differentiableBlocks[first...].flatMap(\.parameterLayers)
+    let identifiers = Set(layers.flatMap { $0.parameterEntries.map(\.identifier) })
+    return autoencoder.parameterEntries(of: decoder).filter { identifiers.contains($0.identifier) }.map(\.key)
+  }
+
+  /// Applies the autoencoder's `post_quant_conv` (1×1, not trained) to a latent, giving the decoder input.
+  /// - Parameter latents: `[N, latent_channels, h, w]` as `AutoencoderKL.decode` receives it (already divided by
+  ///   the scaling factor).
+  /// - Returns: `[N, latent_channels, h, w]`, the latent itself when the autoencoder has no `post_quant_conv`.
+  /// - Throws: `DecoderFineTuningError.inputShapeMismatch` for another shape.
+  public func decoderInput(for latents: Tensor) throws(DecoderFineTuningError) -> Tensor {
+    try validate(decoderInput: latents, name: "latent")
+    return autoencoder.decoderInput(for: latents)
+  }
+
+  /// Decodes with the pretrained weights through the training forward pass (keeping nothing): `D(z)`, equal bit
+  /// for bit to `autoencoder.decoder(decoderInput)`.
+  /// - Parameter decoderInput: `[N, latent_channels, h, w]` (after `post_quant_conv`).
+  /// - Returns: `[N, out_channels, h·f, w·f]`.
+  /// - Throws: `DecoderFineTuningError.inputShapeMismatch` for another shape.
+  public func decoded(_ decoderInput: Tensor) throws(DecoderFineTuningError) -> Tensor {
+    try validate(decoderInput: decoderInput)
+    return DifferentiableSequence(autoencoder.decoder.differentiableBlocks)(decoderInput)
+  }
+
+  /// One forward and backward pass over the whole decoder with the pretrained weights.
+  ///
+  /// Activations are kept for the backward pass within `activationMemoryBudget` bytes (see `ActivationPlan`;
+  /// 0 recomputes every block's activations from its input).
+  /// - Parameters:
+  ///   - decoderInput: `[N, latent_channels, h, w]` (after `post_quant_conv`).
+  ///   - activationMemoryBudget: the most bytes of activations to keep.
+  ///   - lossGradient: receives the decoded image and returns `∂L/∂image` of the same shape.
+  /// - Returns: the decoded image and `∂L/∂θ` for every decoder parameter, by key (see `parameterKeys`).
+  /// - Throws: `DecoderFineTuningError` for a bad input shape or a negative budget.
+  public func outputAndGradients(
+    decoderInput: Tensor, activationMemoryBudget: Int = DecoderFineTuningOptions.defaultActivationMemoryBudget,
+    lossGradient: (Tensor) -> Tensor
+  ) throws(DecoderFineTuningError) -> (output: Tensor, gradients: [String: Tensor]) {
+    try validate(decoderInput: decoderInput)
+    guard activationMemoryBudget >= 0 else {
+      throw .invalidOption(name: "activationMemoryBudget", value: "\(activationMemoryBudget)")
+    }
+    let sequence = DifferentiableSequence(autoencoder.decoder.differentiableBlocks)
+    let plan = sequence.activationPlan(inputShape: decoderInput.shape, budgetBytes: activationMemoryBudget)
+    var gradients = ParameterGradients()
+    let output = sequence.outputAndGradients(input: decoderInput, plan: plan, gradients: &gradients, lossGradient: lossGradient)
+    return (output, gradients.byKey(in: autoencoder))
   }
 
   /// Fine-tunes a copy of the decoder for one image and returns the reconstruction.
   ///
   /// - Parameters:
-  ///   - decoderInput: `z` after `post_quant_conv`, `[N, latent_channels, h, w]` (see
-  ///     `DifferentiableVAEDecoder.applyingPostQuantConv`).
-  ///   - editedImage: `x̂`, `[N, out_channels, h·f, w·f]` (f = `architecture.upscaleFactor`), usually `D(z)`.
+  ///   - decoderInput: `z` after `post_quant_conv`, `[N, latent_channels, h, w]` (see `decoderInput(for:)`).
+  ///   - editedImage: `x̂`, `[N, out_channels, h·f, w·f]` (f = the autoencoder's down-sampling factor), usually
+  ///     `D(z)`.
   ///   - originalImage: `x`, same shape, in the decoder's output range (about [−1, 1]).
   ///   - mask: `m` (1 = edited), `[N, 1, h·f, w·f]` or the image shape, values in [0, 1].
   ///   - options: iterations, learning rate, λ, Adam constants and the fast-mode switches.
-  ///   - progress: called after every iteration; returning `.stop` cancels.
+  ///   - progress: called after every iteration with an ``EditPhase/backgroundReconstruction`` report (iteration,
+  ///     count, loss, time since the first iteration began); returning `.stop` cancels.
   /// - Throws: `DecoderFineTuningError` for bad shapes or options, a non-finite loss, or cancellation.
   public func reconstruct(
     decoderInput: Tensor, editedImage: Tensor, originalImage: Tensor, mask: Tensor,
     options: DecoderFineTuningOptions = .paper,
-    progress: (FineTuningProgress) -> FineTuningAction = { _ in .proceed }
+    progress: ProgressHandler = { _ in .proceed }
   ) throws(DecoderFineTuningError) -> DecoderFineTuningResult {
     try options.validate()
-    try decoder.validate(decoderInput: decoderInput)
+    try validate(decoderInput: decoderInput)
     let clock = ContinuousClock()
     let started = clock.now
-    let factor = decoder.architecture.upscaleFactor
+    let factor = autoencoder.downsamplingFactor
     let (latentHeight, latentWidth) = (decoderInput.shape[2], decoderInput.shape[3])
-    let imageShape = [decoderInput.shape[0], decoder.architecture.outChannels, latentHeight * factor, latentWidth * factor]
+    let imageShape = [decoderInput.shape[0], autoencoder.configuration.outChannels, latentHeight * factor,
+                      latentWidth * factor]
     guard editedImage.shape == imageShape else {
       throw .inputShapeMismatch(name: "edited image", expected: "\(imageShape)", actual: editedImage.shape)
     }
@@ -68,19 +138,22 @@ public struct DecoderFineTuner: Sendable {
     let allRows = 0..<imageShape[2]
     let allColumns = 0..<imageShape[3]
 
-    // Segments before `start` are frozen: their output is computed once, on the whole latent (so the mid block's
-    // global attention sees the whole image even in crop mode), and only the segments from `start` on are trained.
-    let start = options.trainedUpBlockCount.map { decoder.firstSegment(ofLastUpBlocks: $0) } ?? 0
-    let prefix = decoder.run(decoderInput, segments: 0..<start)
+    // Blocks before `start` are frozen: their output is computed once, on the whole latent (so the mid block's
+    // global attention sees the whole image even in crop mode), and only the blocks from `start` on are trained.
+    let tuned = try trainingCopy()
+    let blocks = tuned.differentiableBlocks
+    let start = options.trainedUpBlockCount.map { tuned.firstDifferentiableBlock(ofLastUpBlocks: $0) } ?? 0
+    let prefix = DifferentiableSequence(Array(blocks[..<start]))(decoderInput)
+    let trained = DifferentiableSequence(Array(blocks[start...]))
     let prefixScale = prefix.shape[2] / latentHeight  // resolution of the prefix output relative to the latent
 
     guard let margin = options.cropMargin else {
-      let run = try optimise(input: prefix, fromSegment: start, frozenStatistics: [:], loss: fullLoss,
+      let run = try optimise(tuned, trained, input: prefix, frozen: FrozenGroupNormStatistics(), loss: fullLoss,
                              options: options, setupSeconds: Self.seconds(since: started, clock), progress: progress)
       let finished = clock.now
       let finalLoss = fullLoss.value(run.output)
       return DecoderFineTuningResult(image: run.output, losses: run.losses, finalLoss: finalLoss,
-                                     tunedParameters: run.parameters, region: (allRows, allColumns),
+                                     tunedParameters: parameters(of: tuned), region: (allRows, allColumns),
                                      costs: run.costs.finished(Self.seconds(since: finished, clock)))
     }
 
@@ -90,11 +163,11 @@ public struct DecoderFineTuner: Sendable {
       let costs = DecoderFineTuningCosts(setupSeconds: Self.seconds(since: started, clock), iterationSeconds: [],
                                          finalSeconds: 0, storedActivationBytes: 0, recomputedBlockCount: 0)
       return DecoderFineTuningResult(image: originalImage, losses: [], finalLoss: fullLoss.value(originalImage),
-                                     tunedParameters: decoder.parameters, region: (0..<0, 0..<0), costs: costs)
+                                     tunedParameters: parameters(of: tuned), region: (0..<0, 0..<0), costs: costs)
     }
-    // The trained segments' group norms keep the statistics they have on the whole image, computed once with the
+    // The trained blocks' group norms keep the statistics they have on the whole image, computed once with the
     // pretrained weights: the crop's own statistics would differ, and the untrained crop decode would not be D(z).
-    let frozenStatistics = decoder.groupNormStatistics(prefix, segments: start..<decoder.segments.count)
+    let frozen = trained.groupNormStatistics(prefix)
     func latentRange(_ pixels: Range<Int>, grownBy growth: Int, limit: Int) -> Range<Int> {
       let lower = max(0, pixels.lowerBound / factor - growth)
       let upper = min(limit, (pixels.upperBound + factor - 1) / factor + growth)
@@ -113,8 +186,8 @@ public struct DecoderFineTuner: Sendable {
       mask: Self.cropped(fullLoss.mask, rows: imageRows, columns: imageColumns),
       backgroundWeight: options.backgroundWeight)
     func scaled(_ range: Range<Int>) -> Range<Int> { range.lowerBound * prefixScale..<range.upperBound * prefixScale }
-    let run = try optimise(input: Self.cropped(prefix, rows: scaled(cropRows), columns: scaled(cropColumns)),
-                           fromSegment: start, frozenStatistics: frozenStatistics, loss: cropLoss, options: options,
+    let run = try optimise(tuned, trained, input: Self.cropped(prefix, rows: scaled(cropRows), columns: scaled(cropColumns)),
+                           frozen: frozen, loss: cropLoss, options: options,
                            setupSeconds: Self.seconds(since: started, clock), progress: progress)
     let finished = clock.now
     // Original pixels everywhere except the paste window (the box grown by half the margin), whose pixels come
@@ -126,49 +199,90 @@ public struct DecoderFineTuner: Sendable {
     let image = Self.pasting(window, into: originalImage, rows: pasteImageRows, columns: pasteImageColumns)
     let finalLoss = fullLoss.value(image)
     return DecoderFineTuningResult(image: image, losses: run.losses, finalLoss: finalLoss,
-                                   tunedParameters: run.parameters, region: (imageRows, imageColumns),
+                                   tunedParameters: parameters(of: tuned), region: (imageRows, imageColumns),
                                    costs: run.costs.finished(Self.seconds(since: finished, clock)))
   }
 
-  /// The Adam loop on one decoder input; returns the final decoded output, the per-iteration losses, the weights
-  /// and the costs so far (`finalSeconds` still 0). `prefix` is the input of segment `start`; only the segments from
-  /// `start` on are run and trained, with `frozenStatistics` as constants.
+  /// The Adam loop on one input of the trained blocks; returns their final output, the per-iteration losses and
+  /// the costs so far (`finalSeconds` still 0). `decoder`'s weights are updated in place; `trained` holds its
+  /// blocks from the first trained one on, `prefix` their input; `frozen` holds constant statistics.
   private func optimise(
-    input prefix: Tensor, fromSegment start: Int, frozenStatistics: [String: GroupNormStatistics],
+    _ decoder: VAEDecoder, _ trained: DifferentiableSequence, input prefix: Tensor, frozen: FrozenGroupNormStatistics,
     loss: ReconstructionLoss, options: DecoderFineTuningOptions, setupSeconds: Double,
-    progress: (FineTuningProgress) -> FineTuningAction
-  ) throws(DecoderFineTuningError) -> (output: Tensor, losses: [Float], parameters: [String: Tensor],
-                                       costs: DecoderFineTuningCosts) {
+    progress: ProgressHandler
+  ) throws(DecoderFineTuningError) -> (output: Tensor, losses: [Float], costs: DecoderFineTuningCosts) {
     let clock = ContinuousClock()
-    var tuned = decoder
+    let parameters = decoder.parameterEntries
     var adam = AdamOptimizer(learningRate: options.learningRate, beta1: options.beta1, beta2: options.beta2,
                              epsilon: options.epsilon)
-    let plan = decoder.activationPlan(inputShape: prefix.shape, fromSegment: start,
-                                      budgetBytes: options.activationMemoryBudget)
+    let plan = trained.activationPlan(inputShape: prefix.shape, budgetBytes: options.activationMemoryBudget)
     var costs = DecoderFineTuningCosts(setupSeconds: setupSeconds, iterationSeconds: [], finalSeconds: 0,
                                        storedActivationBytes: plan.storedBytes,
                                        recomputedBlockCount: plan.recomputedCount)
     var losses: [Float] = []
+    let optimisationStart = clock.now
     for iteration in stride(from: 1, through: options.iterationCount, by: 1) {
       let iterationStart = clock.now
       var value = 0.0
-      let step = try tuned.outputAndGradients(input: prefix, fromSegment: start, plan: plan,
-                                              frozenStatistics: frozenStatistics) {
+      var gradients = ParameterGradients()
+      _ = try trained.outputAndGradients(input: prefix, plan: plan, frozen: frozen, gradients: &gradients) {
         (output: Tensor) throws(DecoderFineTuningError) -> Tensor in
         value = loss.value(output)
         guard value.isFinite else { throw .nonFiniteLoss(iteration: iteration) }
         return loss.gradient(output)
       }
-      adam.update(&tuned.parameters, gradients: step.gradients)
+      adam.update(parameters, gradients: gradients)
       losses.append(Float(value))
       costs.iterationSeconds.append(Self.seconds(since: iterationStart, clock))
-      let report = FineTuningProgress(iteration: iteration, iterationCount: options.iterationCount, loss: Float(value))
+      let report = EditProgress(
+        phase: .backgroundReconstruction, completed: iteration, total: options.iterationCount, loss: Float(value),
+        elapsed: clock.now - optimisationStart)
       if progress(report) == .stop { throw .cancelled(completedIterations: iteration) }
     }
     let finalStart = clock.now
-    let output = tuned.run(prefix, segments: start..<tuned.segments.count, frozenStatistics: frozenStatistics)
+    let output = trained(prefix, frozen: frozen)
     costs.finalSeconds = Self.seconds(since: finalStart, clock)
-    return (output, losses, tuned.parameters, costs)
+    return (output, losses, costs)
+  }
+
+  /// A new decoder with the autoencoder's decoder weights, as float32. Its tensors share storage with the
+  /// autoencoder's float32 weights until the optimiser first writes them (copy on write), so the autoencoder is
+  /// never changed.
+  func trainingCopy() throws(DecoderFineTuningError) -> VAEDecoder {
+    let copy: VAEDecoder
+    do {
+      copy = try VAEDecoder(configuration: autoencoder.configuration)
+    } catch {
+      throw Self.architectureError(error)
+    }
+    for (target, source) in zip(copy.parameterEntries, autoencoder.decoder.parameterEntries) {
+      target.set(source.get())
+    }
+    return copy
+  }
+
+  /// Every parameter of `decoder` (a training copy) under the autoencoder's keys.
+  func parameters(of decoder: VAEDecoder) -> [String: Tensor] {
+    Dictionary(uniqueKeysWithValues: zip(parameterKeys, decoder.parameterEntries.map { $0.get() }))
+  }
+
+  /// Checks that `decoderInput` is `[N, latent_channels, h, w]` with positive extents.
+  func validate(decoderInput: Tensor, name: String = "decoder input") throws(DecoderFineTuningError) {
+    let channels = autoencoder.latentChannels
+    guard decoderInput.rank == 4, decoderInput.shape[1] == channels,
+          decoderInput.shape[0] > 0, decoderInput.shape[2] > 0, decoderInput.shape[3] > 0
+    else {
+      throw .inputShapeMismatch(name: name, expected: "[N, \(channels), h, w]", actual: decoderInput.shape)
+    }
+  }
+
+  /// The `invalidArchitecture` error for a configuration the autoencoder rejected, naming the field.
+  static func architectureError(_ error: any Error) -> DecoderFineTuningError {
+    switch error as? ConfigurationError {
+    case .unsupported(_, let field, let value): .invalidArchitecture(field: field, value: value)
+    case .invalid(_, let field, let reason): .invalidArchitecture(field: field, value: reason)
+    default: .invalidArchitecture(field: "configuration", value: "\(error)")
+    }
   }
 
   /// Seconds from `start` to now on `clock`.

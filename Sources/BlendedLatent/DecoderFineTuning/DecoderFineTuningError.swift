@@ -2,11 +2,12 @@
 public enum DecoderFineTuningError: Error, Sendable, Equatable, CustomStringConvertible {
   /// A configuration field describes no buildable decoder.
   case invalidArchitecture(field: String, value: String)
-  /// The weights dictionary lacks a decoder parameter.
+  /// The weights dictionary lacks a parameter of the decoder (or of `post_quant_conv`).
   case missingWeight(key: String)
   /// A decoder parameter has the wrong shape.
   case weightShapeMismatch(key: String, expected: [Int], actual: [Int])
-  /// The weights dictionary has a `decoder.` key this architecture does not use.
+  /// The weights dictionary has a key that names no parameter of the autoencoder (for example a decoder key this
+  /// configuration does not have).
   case unexpectedWeight(key: String)
   /// An input tensor (decoder input, images, mask) has an unusable shape.
   case inputShapeMismatch(name: String, expected: String, actual: [Int])
@@ -24,7 +25,7 @@ public enum DecoderFineTuningError: Error, Sendable, Equatable, CustomStringConv
     case .missingWeight(let key): "missing decoder weight \(key)"
     case .weightShapeMismatch(let key, let expected, let actual):
       "decoder weight \(key) has shape \(actual), expected \(expected)"
-    case .unexpectedWeight(let key): "unexpected decoder weight \(key) for this architecture"
+    case .unexpectedWeight(let key): "unexpected weight \(key) for this VAE configuration"
     case .inputShapeMismatch(let name, let expected, let actual): "\(name) has shape \(actual), expected \(expected)"
     case .invalidOption(let name, let value): "invalid fine-tuning option \(name) = \(value)"
     case .nonFiniteLoss(let iteration): "decoder fine-tuning loss is not finite at iteration \(iteration)"

@@ -1,4 +1,4 @@
-/// The settings of a decoder fine-tune; the defaults are the paper's (method.md, "Background reconstruction").
+/// The settings of a decoder fine-tune; the defaults are the paper's (`Documentation/Method.md`, "Background reconstruction").
 public struct DecoderFineTuningOptions: Sendable, Equatable {
   /// Adam iterations (75 in the paper).
   public var iterationCount: Int
@@ -14,9 +14,9 @@ public struct DecoderFineTuningOptions: Sendable, Equatable {
   public var epsilon: Float
   /// Optimise only a crop around the mask: its bounding box grown by this many latent pixels on each side.
   /// Pixels outside the box grown by half the margin are the original's, exactly. nil optimises the whole image.
-  /// The crop is taken at the input of the first trained segment: with `trainedUpBlockCount` the frozen prefix
+  /// The crop is taken at the input of the first trained block: with `trainedUpBlockCount` the frozen prefix
   /// (including the mid block's global attention) runs on the whole latent and its output is cropped; without it
-  /// the latent itself is cropped, so the attention sees only the crop. The trained segments' group norms use the
+  /// the latent itself is cropped, so the attention sees only the crop. The trained blocks' group norms use the
   /// statistics they have on the whole image, computed once with the pretrained weights and then held constant, so
   /// before any training the crop decodes exactly as `D(z)` does away from the crop's border.
   public var cropMargin: Int?

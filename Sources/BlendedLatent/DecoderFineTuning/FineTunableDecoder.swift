@@ -1,11 +1,7 @@
-import TensorCore
-
-/// An autoencoder whose decoder can be fine-tuned per image (``BackgroundMode/optimize(_:)``): it exposes
-/// the decoder's architecture and a copy of its weights under diffusers' `AutoencoderKL` keys.
+/// An autoencoder whose decoder can be fine-tuned per image (``BackgroundMode/optimize(_:)``): it gives a
+/// ``DecoderFineTuner`` over its decoder, which trains copies and never changes the autoencoder.
 public protocol FineTunableDecoder: Sendable {
-  /// The decoder's architecture.
-  var decoderArchitecture: VAEDecoderArchitecture { get }
-  /// A copy of the weights (`decoder.*`, and `post_quant_conv.*` when the model has one), keyed as in
-  /// diffusers' checkpoints. The fine-tuner trains its own copy; the model is never changed.
-  func decoderWeights() -> [String: Tensor]
+  /// A fine-tuner whose calls start from this model's decoder weights.
+  /// - Throws: `DecoderFineTuningError.invalidArchitecture` when the decoder cannot be trained.
+  func decoderFineTuner() throws(DecoderFineTuningError) -> DecoderFineTuner
 }

@@ -1,6 +1,6 @@
 import TensorCore
 
-/// The paper's background-reconstruction objective (method.md, "Background reconstruction"):
+/// The paper's background-reconstruction objective (`Documentation/Method.md`, "Background reconstruction"):
 /// `L(y) = MSE(y ⊙ m, x̂ ⊙ m) + λ · MSE(y ⊙ (1 − m), x ⊙ (1 − m))`.
 ///
 /// `y` is the decoded image, `x̂` the edited image, `x` the original image and `m` the pixel mask (1 = edited

@@ -74,27 +74,25 @@ extension BlendedLatentEditor {
     let total = options.iterationCount * request.batchSize
     var results: [Tensor] = []
     do {
-      let weights = decoder.decoderWeights()
-      let tuner = try DecoderFineTuner(architecture: decoder.decoderArchitecture, weights: weights)
+      let tuner = try decoder.decoderFineTuner()
       for (index, row) in finalLatents.chunked(request.batchSize, axis: 0).enumerated() {
         let latent = row * (1 / autoencoder.scalingFactor)
-        let decoderInput =
-          weights["post_quant_conv.weight"] == nil
-          ? latent : try DifferentiableVAEDecoder.applyingPostQuantConv(latent, weights: weights)
+        let decoderInput = try tuner.decoderInput(for: latent)
         let edited = (paddedImages[index] * 2 + -1).reshaped([1, 3, height, width])
         let result = try tuner.reconstruct(
           decoderInput: decoderInput, editedImage: edited, originalImage: original, mask: mask, options: options
         ) { step in
-          let report = EditProgress(
-            phase: .backgroundReconstruction, completed: index * options.iterationCount + step.iteration,
-            total: total, loss: step.loss, elapsed: clock.now - start)
-          return progress(report) == .stop ? .stop : .proceed
+          var report = step
+          report.completed += index * options.iterationCount
+          report.total = total
+          report.elapsed = clock.now - start
+          return progress(report)
         }
         let unit = result.image.reshaped([3, height, width]).map { (min(max($0, -1), 1) + 1) / 2 }
         results.append(inputs.cropped(unit))
       }
     } catch .cancelled(let completed) {
-      throw .cancelled(.backgroundReconstruction, completed: completed)
+      throw .cancelled(.backgroundReconstruction, completed: results.count * options.iterationCount + completed)
     } catch {
       throw .componentFailed(.backgroundReconstruction, underlying: error)
     }

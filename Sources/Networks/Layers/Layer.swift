@@ -26,6 +26,14 @@ extension Layer {
     return registry.entries
   }
 
+  /// The entries of the parameters that `subtree` (a layer of this tree) registers, under their full keys in
+  /// this tree (`decoder.conv_in.weight` for an autoencoder's decoder), in registration order.
+  /// - Parameter subtree: a layer reachable from this one.
+  public func parameterEntries(of subtree: any Layer) -> [ParameterRegistry.Entry] {
+    let identifiers = Set(subtree.parameterEntries.map(\.identifier))
+    return parameterEntries.filter { identifiers.contains($0.identifier) }
+  }
+
   /// The number of scalars in all parameters of this layer tree.
   public var parameterCount: Int {
     parameterEntries.reduce(0) { $0 + $1.shape.reduce(1, *) }

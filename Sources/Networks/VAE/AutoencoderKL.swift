@@ -17,7 +17,9 @@ public final class AutoencoderKL: Layer, @unchecked Sendable {
   /// The decoder half (the part fine-tuned by background reconstruction).
   public let decoder: VAEDecoder
   let quantConvolution: Conv2D?
-  let postQuantConvolution: Conv2D?
+  /// `post_quant_conv`, the 1×1 convolution applied to latents before the decoder (not part of the decoder, so
+  /// not fine-tuned); nil when `use_post_quant_conv` is false.
+  public let postQuantConvolution: Conv2D?
 
   /// Creates a zero-initialised VAE.
   /// - Throws: `ConfigurationError` if the configuration is not supported.
@@ -64,6 +66,13 @@ public final class AutoencoderKL: Layer, @unchecked Sendable {
     return (halves[0], halves[1].clamped(to: -30...20))
   }
 
+  /// The decoder's input for unscaled latents: `post_quant_conv` applied, or the latents themselves without it.
+  /// - Parameter latents: `[N, latent_channels, h, w]` (already divided by the scaling factor).
+  /// - Returns: `[N, latent_channels, h, w]`.
+  public func decoderInput(for latents: Tensor) -> Tensor {
+    postQuantConvolution.map { $0(latents) } ?? latents
+  }
+
   /// Decodes unscaled latents.
   /// - Parameter latents: `[N, latent_channels, h, w]` (already divided by the scaling factor).
   /// - Returns: the image `[N, out_channels, h·f, w·f]`, nominally in [-1, 1] (not clamped).
@@ -72,7 +81,6 @@ public final class AutoencoderKL: Layer, @unchecked Sendable {
       latents.rank == 4 && latents.shape[1] == configuration.resolvedLatentChannels,
       "AutoencoderKL.decode expects [N, \(configuration.resolvedLatentChannels), h, w], got \(latents.shape)"
     )
-    let input = postQuantConvolution.map { $0(latents) } ?? latents
-    return decoder(input)
+    return decoder(decoderInput(for: latents))
   }
 }

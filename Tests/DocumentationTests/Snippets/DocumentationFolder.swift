@@ -1,5 +1,6 @@
 import BlendedLatent
 import Foundation
+import Networks
 import TensorCore
 
 // Twins of the `swift` blocks of Documentation/*.md (see SnippetTests). Compiled, not run.
@@ -17,31 +18,33 @@ enum DocumentationFolderSnippets {
   }
 
   static func decoderFineTuning1(
-    vaeConfigJSON: Data, vaeWeights: [String: Tensor], latent: Tensor, editedImage: Tensor, originalImage: Tensor,
-    pixelMask: Tensor, cancelled: Bool
+    vae: AutoencoderKL, vaeConfiguration: AutoencoderKLConfiguration, vaeWeights: [String: Tensor], latent: Tensor,
+    editedImage: Tensor, originalImage: Tensor, pixelMask: Tensor, cancelled: Bool
   ) throws {
     // snippet: Documentation/DecoderFineTuning.md #1
-    // Once per model: the VAE config.json fields and the VAE's weights (the whole dictionary is fine:
-    // only `decoder.*` keys are read, strictly — missing, misshapen and unknown decoder keys throw).
-    let decoder = JSONDecoder()
-    decoder.keyDecodingStrategy = .convertFromSnakeCase
-    let architecture = try decoder.decode(VAEDecoderArchitecture.self, from: vaeConfigJSON)  // or .stableDiffusion
-    let tuner = try DecoderFineTuner(architecture: architecture, weights: vaeWeights)
+    // Once per model: a tuner over a loaded VAE (read, never changed; `vae.decoderFineTuner()` does the same) …
+    let tuner = try DecoderFineTuner(autoencoder: vae)
+    // … or from the VAE config.json and a weights dictionary, strictly: every `decoder.*` and `post_quant_conv.*`
+    // parameter must be present with its shape, and every key must name a parameter of the autoencoder.
+    let strict = try DecoderFineTuner(configuration: vaeConfiguration, weights: vaeWeights)
+    _ = strict
 
     // Per image: z₀ / scaling_factor → post_quant_conv (frozen) → the decoder input.
-    let decoderInput = try DifferentiableVAEDecoder.applyingPostQuantConv(latent, weights: vaeWeights)
+    let decoderInput = try tuner.decoderInput(for: latent)
     let result = try tuner.reconstruct(
-      decoderInput: decoderInput,  // [N, 4, h, w], AFTER post_quant_conv
-      editedImage: editedImage,  // x̂ = D(z₀), [N, 3, 8h, 8w], decoder range ≈ [−1, 1]
-      originalImage: originalImage,  // x, same shape and range
-      mask: pixelMask,  // [N, 1, 8h, 8w] (or image shape), 1 = edited
-      options: .paper  // or .fast, or DecoderFineTuningOptions(iterationCount:learningRate:backgroundWeight:…)
-    ) { progress in  // FineTuningProgress(iteration, iterationCount, loss)
-      cancelled ? .stop : .proceed  // FineTuningAction; .stop throws DecoderFineTuningError.cancelled
+      decoderInput: decoderInput,          // [N, 4, h, w], AFTER post_quant_conv
+      editedImage: editedImage,            // x̂ = D(z₀), [N, 3, 8h, 8w], decoder range ≈ [−1, 1]
+      originalImage: originalImage,        // x, same shape and range
+      mask: pixelMask,                     // [N, 1, 8h, 8w] (or image shape), 1 = edited
+      options: .paper                      // or .fast, or DecoderFineTuningOptions(iterationCount:learningRate:backgroundWeight:…)
+    ) { progress in                         // EditProgress: .backgroundReconstruction, completed/total, loss, elapsed
+      cancelled ? .stop : .proceed         // ProgressAction; .stop throws DecoderFineTuningError.cancelled
     }
-    let image = result.image  // D_θ*(z) (composited with exact original pixels outside the window in crop mode)
-    let losses = result.losses  // per iteration; result.finalLoss = L of result.image over the whole image
-    let costs = result.costs  // seconds per phase, stored activation bytes, recomputed blocks
-    _ = (image, losses, costs)
+    let image = result.image                // D_θ*(z) (composited with exact original pixels outside the window in crop mode)
+    let losses = result.losses              // per iteration; result.finalLoss = L of result.image over the whole image
+    let tuned = result.tunedParameters      // every decoder parameter under its checkpoint key (decoder.conv_in.weight, …)
+    let costs = result.costs                // setupSeconds, iterationSeconds, finalSeconds, storedActivationBytes, recomputedBlockCount
+    _ = (image, losses, tuned, costs)
   }
+
 }

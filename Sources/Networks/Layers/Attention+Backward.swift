@@ -1,0 +1,87 @@
+import TensorCore
+
+extension Attention: DifferentiableBlock {
+  /// What the backward pass of the spatial form needs beyond its input.
+  public struct Activations {
+    /// The statistics `group_norm` used, or nil without a group norm.
+    public let norm: GroupNormStatistics?
+    /// The (group-normed) input as a sequence, `[N, T, C]` with `T = H·W`.
+    public let tokens: Tensor
+    /// `Q`, `[N, T, inner]`.
+    public let query: Tensor
+    /// `K`, `[N, T, inner]`.
+    public let key: Tensor
+    /// `V`, `[N, T, inner]`.
+    public let value: Tensor
+    /// `softmax(QKᵀ/√d)·V` per head, `[N, T, inner]`.
+    public let attended: Tensor
+  }
+
+  /// The training forward of the spatial form (`callAsFunction(spatial:)`, the VAE mid block's attention) up to
+  /// the output projection.
+  /// - Parameters:
+  ///   - input: `[N, C, H, W]`.
+  ///   - frozen: group-norm statistics to use instead of the input's own.
+  public func activations(of input: Tensor, frozen: FrozenGroupNormStatistics) -> Activations {
+    precondition(input.rank == 4, "Attention trains in the spatial form, [N, C, H, W], got \(input.shape)")
+    let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+    let statistics = groupNorm.map { $0.statistics(of: input, frozen: frozen) }
+    let normalized = groupNorm.map { $0(input, statistics: statistics!) } ?? input
+    let tokens = normalized.reshaped([batch, channels, height * width]).permuted([0, 2, 1])  // [N, T, C]
+    let (q, k, v) = (query(tokens), key(tokens), value(tokens))
+    let attended = scaledDotProductAttention(query: q, key: k, value: v, headCount: headCount)
+    return Activations(norm: statistics, tokens: tokens, query: q, key: k, value: v, attended: attended)
+  }
+
+  /// The rest of the training forward: `to_out.0`, back to `[N, C, H, W]`, plus the input (residual).
+  public func output(from activations: Activations, input: Tensor) -> Tensor {
+    var result = output(activations.attended).permuted([0, 2, 1]).reshaped(input.shape)  // [N, C, H, W]
+    result.add(input)
+    return result
+  }
+
+  /// The backward pass of the spatial form: through `to_out.0`, the attention, `to_q`/`to_k`/`to_v`, the group
+  /// norm and the residual.
+  public func backward(
+    _ activations: Activations, input: Tensor, outputGradient: Tensor, frozen: FrozenGroupNormStatistics,
+    needsInputGradient: Bool, gradients: inout ParameterGradients
+  ) -> Tensor? {
+    let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+    let dOutput = outputGradient.reshaped([batch, channels, height * width]).permuted([0, 2, 1])  // [N, T, C]
+    let dAttended = output.backward(outputGradient: dOutput, input: activations.attended, gradients: &gradients)
+    let attention = scaledDotProductAttentionBackward(
+      outputGradient: dAttended, query: activations.query, key: activations.key, value: activations.value,
+      headCount: headCount)
+    var dTokens = Tensor(shape: activations.tokens.shape, repeating: 0)
+    for (projection, gradient) in [(query, attention.query), (key, attention.key), (value, attention.value)] {
+      dTokens.add(projection.backward(outputGradient: gradient, input: activations.tokens, gradients: &gradients))
+    }
+    let dNormalized = dTokens.permuted([0, 2, 1]).reshaped(input.shape)  // [N, C, H, W]
+    var dx =
+      groupNorm.map {
+        $0.backward(
+          outputGradient: dNormalized, input: input, statistics: activations.norm!, fusedSiLU: false, frozen: frozen,
+          gradients: &gradients)
+      } ?? dNormalized
+    dx.add(outputGradient)
+    return needsInputGradient ? dx : nil
+  }
+
+  /// `group_norm` with the statistics it used (none without a group norm).
+  public func groupNormStatistics(in activations: Activations) -> [(norm: GroupNorm, statistics: GroupNormStatistics)] {
+    guard let groupNorm, let statistics = activations.norm else { return [] }
+    return [(groupNorm, statistics)]
+  }
+
+  /// The spatial form keeps its input's shape.
+  public func outputShape(forInput inputShape: [Int]) -> [Int] { inputShape }
+
+  /// The tokens, Q, K, V and the attention's result; recomputed by the three projections and the attention.
+  public func activationCost(forInput inputShape: [Int]) -> (floats: Int, recomputeFLOPs: Double) {
+    let (batch, channels, positions) = (inputShape[0], inputShape[1], inputShape[2] * inputShape[3])
+    let inner = query.storedWeight.shape[0]
+    let tokens = Double(batch * positions)
+    return (batch * positions * (channels + 4 * inner),
+            2 * 3 * tokens * Double(channels * inner) + 4 * tokens * Double(positions * inner))
+  }
+}

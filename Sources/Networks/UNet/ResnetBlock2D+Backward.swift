@@ -1,0 +1,81 @@
+import TensorCore
+
+extension ResnetBlock2D: DifferentiableBlock {
+  /// What the backward pass of a block needs beyond its input.
+  ///
+  /// The SiLU outputs that feed the convolutions are not kept: the backward pass recomputes them element-wise
+  /// from the norm inputs and statistics (keeping them would double the memory for about 3 % of the time).
+  public struct Activations {
+    /// The statistics `norm1` used on the input.
+    public let norm1: GroupNormStatistics
+    /// The output of `conv1`, `norm2`'s input, `[N, outputChannels, H, W]`.
+    public let hidden: Tensor
+    /// The statistics `norm2` used on `hidden`.
+    public let norm2: GroupNormStatistics
+  }
+
+  /// The training forward up to `conv2`: `norm1` → SiLU → `conv1`, and `norm2`'s statistics.
+  ///
+  /// Training covers the VAE's blocks: no time embedding, SiLU, output scale factor 1.
+  /// - Parameters:
+  ///   - input: `[N, inputChannels, H, W]`.
+  ///   - frozen: group-norm statistics to use instead of the inputs' own.
+  public func activations(of input: Tensor, frozen: FrozenGroupNormStatistics) -> Activations {
+    precondition(
+      timeEmbeddingProjection == nil && activation == .silu && outputScaleFactor == 1,
+      "ResnetBlock2D trains without time embedding, with SiLU and output scale factor 1")
+    let statistics1 = norm1.statistics(of: input, frozen: frozen)
+    let hidden = conv1(norm1(input, statistics: statistics1, fusedSiLU: true))
+    return Activations(norm1: statistics1, hidden: hidden, norm2: norm2.statistics(of: hidden, frozen: frozen))
+  }
+
+  /// The rest of the training forward: `norm2` → SiLU → `conv2`, plus the (projected) input.
+  /// - Returns: `[N, outputChannels, H, W]`.
+  public func output(from activations: Activations, input: Tensor) -> Tensor {
+    var h = conv2(norm2(activations.hidden, statistics: activations.norm2, fusedSiLU: true))
+    h.add(shortcut.map { $0(input) } ?? input)
+    return h
+  }
+
+  /// The backward pass: through `conv2`, `norm2` + SiLU (fused), `conv1`, `norm1` + SiLU, and the shortcut.
+  public func backward(
+    _ activations: Activations, input: Tensor, outputGradient: Tensor, frozen: FrozenGroupNormStatistics,
+    needsInputGradient: Bool, gradients: inout ParameterGradients
+  ) -> Tensor? {
+    let activated2 = norm2(activations.hidden, statistics: activations.norm2, fusedSiLU: true)
+    let dActivated2 = conv2.backward(outputGradient: outputGradient, input: activated2, gradients: &gradients)!
+    let dHidden = norm2.backward(
+      outputGradient: dActivated2, input: activations.hidden, statistics: activations.norm2, fusedSiLU: true,
+      frozen: frozen, gradients: &gradients)
+    let activated1 = norm1(input, statistics: activations.norm1, fusedSiLU: true)
+    let dActivated1 = conv1.backward(outputGradient: dHidden, input: activated1, gradients: &gradients)!
+    var dx = norm1.backward(
+      outputGradient: dActivated1, input: input, statistics: activations.norm1, fusedSiLU: true, frozen: frozen,
+      gradients: &gradients)
+    if let shortcut {
+      let dShortcut = shortcut.backward(
+        outputGradient: outputGradient, input: input, needsInputGradient: needsInputGradient, gradients: &gradients)
+      if let dShortcut { dx.add(dShortcut) }
+    } else {
+      dx.add(outputGradient)
+    }
+    return needsInputGradient ? dx : nil
+  }
+
+  /// `norm1` and `norm2` with the statistics they used.
+  public func groupNormStatistics(in activations: Activations) -> [(norm: GroupNorm, statistics: GroupNormStatistics)] {
+    [(norm1, activations.norm1), (norm2, activations.norm2)]
+  }
+
+  /// `[N, inputChannels, H, W]` → `[N, outputChannels, H, W]`.
+  public func outputShape(forInput inputShape: [Int]) -> [Int] {
+    [inputShape[0], conv2.storedWeight.shape[0], inputShape[2], inputShape[3]]
+  }
+
+  /// `hidden` (`conv1`'s output), recomputed by one 3×3 convolution.
+  public func activationCost(forInput inputShape: [Int]) -> (floats: Int, recomputeFLOPs: Double) {
+    let (batch, channels, positions) = (inputShape[0], inputShape[1], inputShape[2] * inputShape[3])
+    let outputs = conv1.storedWeight.shape[0]
+    return (batch * outputs * positions, 2 * 9 * Double(batch * positions * channels * outputs))
+  }
+}
