@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The README's test command: installs the system libraries when missing, runs every test in release mode (the
-# numeric tests are too slow in debug builds), then builds and runs the example client package
-# (Examples/Client, which depends on this package by path) and checks the public API list (API/public-api.txt).
+# The README's test command: installs the system libraries when missing, checks the formatting (.swift-format),
+# runs every test in release mode (the numeric tests are too slow in debug builds), builds and runs the example
+# client package (Examples/Client, which depends on this package by path), and checks the public API list
+# (API/public-api.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/install-dependencies.sh
+Scripts/check-format.sh
 swift test -c release "$@"
 swift build -c release --package-path Examples/Client
 client_dir=$(mktemp -d)

@@ -26,49 +26,51 @@ enum FineTuneCases {
     return BenchmarkCase(
       name: "finetune-\(size)-\(fast ? "fast" : "paper")", flops: nil, isGEMMBacked: false,
       extraFields: ["image_size": .integer(size), "iterations": .integer(2), "mode": .string(fast ? "fast" : "paper")],
-      warmUp: false, dynamicFields: { record.fields }, runsOnlyWhenNamed: true
-    ) {
-      let autoencoder = try AutoencoderKL(configuration: .stableDiffusion)
-      autoencoder.decoder.initializeParametersRandomly(seed: 1)
-      let tuner = try DecoderFineTuner(autoencoder: autoencoder)
-      let (latentSize, outChannels) = (size / autoencoder.downsamplingFactor, autoencoder.configuration.outChannels)
-      let latent = benchmarkTensor([1, autoencoder.latentChannels, latentSize, latentSize], seed: 7)
-      let edited = try tuner.decoded(latent)
-      let noise = benchmarkTensor([1, outChannels, size, size], seed: 8)
-      let original = Tensor(shape: edited.shape) { buffer in
-        edited.withUnsafeBufferPointer { x in
-          noise.withUnsafeBufferPointer { n in
-            for c in 0..<outChannels {
-              for i in 0..<size {
-                for j in 0..<size {
-                  let index = (c * size + i) * size + j
-                  let drift = 0.05 * sin(Float(i) * 0.05 + Float(c)) * cos(Float(j) * 0.04)
-                  buffer[index] = x[index] + drift + 0.02 * n[index]
+      warmUp: false, dynamicFields: { record.fields }, runsOnlyWhenNamed: true,
+      prepare: {
+        let autoencoder = try AutoencoderKL(configuration: .stableDiffusion)
+        autoencoder.decoder.initializeParametersRandomly(seed: 1)
+        let tuner = try DecoderFineTuner(autoencoder: autoencoder)
+        let (latentSize, outChannels) = (size / autoencoder.downsamplingFactor, autoencoder.configuration.outChannels)
+        let latent = benchmarkTensor([1, autoencoder.latentChannels, latentSize, latentSize], seed: 7)
+        let edited = try tuner.decoded(latent)
+        let noise = benchmarkTensor([1, outChannels, size, size], seed: 8)
+        let original = Tensor(shape: edited.shape) { buffer in
+          edited.withUnsafeBufferPointer { x in
+            noise.withUnsafeBufferPointer { n in
+              for c in 0..<outChannels {
+                for i in 0..<size {
+                  for j in 0..<size {
+                    let index = (c * size + i) * size + j
+                    let drift = 0.05 * sin(Float(i) * 0.05 + Float(c)) * cos(Float(j) * 0.04)
+                    buffer[index] = x[index] + drift + 0.02 * n[index]
+                  }
                 }
               }
             }
           }
         }
-      }
-      let mask = Tensor(shape: [1, 1, size, size]) { buffer in
-        for i in 0..<size {
-          for j in 0..<size {
-            buffer[i * size + j] = (size / 4..<3 * size / 4).contains(i) && (size / 4..<3 * size / 4).contains(j) ? 1 : 0
+        let mask = Tensor(shape: [1, 1, size, size]) { buffer in
+          for i in 0..<size {
+            for j in 0..<size {
+              buffer[i * size + j] =
+                (size / 4..<3 * size / 4).contains(i) && (size / 4..<3 * size / 4).contains(j) ? 1 : 0
+            }
           }
         }
-      }
-      var options: DecoderFineTuningOptions = fast ? .fast : .paper
-      options.iterationCount = 2
-      return {
-        do {
-          record.store(try tuner.reconstruct(
-            decoderInput: latent, editedImage: edited, originalImage: original, mask: mask, options: options))
-        } catch {
-          FileHandle.standardError.write(Data("fine-tune failed: \(error)\n".utf8))
-          exit(1)
+        var options: DecoderFineTuningOptions = fast ? .fast : .paper
+        options.iterationCount = 2
+        return {
+          do {
+            record.store(
+              try tuner.reconstruct(
+                decoderInput: latent, editedImage: edited, originalImage: original, mask: mask, options: options))
+          } catch {
+            FileHandle.standardError.write(Data("fine-tune failed: \(error)\n".utf8))
+            exit(1)
+          }
         }
-      }
-    }
+      })
   }
 }
 

@@ -10,8 +10,10 @@ enum KernelCases {
       + [(64, 320), (32, 640), (16, 1280), (512, 128)].map { conv3x3(size: $0.0, channels: $0.1) }
       + [(64, 320), (32, 640), (16, 1280)].map { winograd(size: $0.0, channels: $0.1, batch: 2) }
       + [attention(tokens: 4096, heads: 8, headWidth: 40, batch: 2), groupNorm(size: 64, channels: 320, groups: 32)]
-      + [broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: false),
-         broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: true)]
+      + [
+        broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: false),
+        broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: true),
+      ]
   }
 
   /// `sgemm-N`: an N×N by N×N product through TensorCore's `matmul`.
@@ -32,7 +34,9 @@ enum KernelCases {
 
   /// `gemm-MxNxK[-tB]`: one `PackedGEMM.multiply` (op(B) transposed with `-tB`) into a preallocated output.
   static func gemm(m: Int, n: Int, k: Int, transposeB: Bool) -> BenchmarkCase {
-    BenchmarkCase(name: "gemm-\(m)x\(n)x\(k)\(transposeB ? "-tB" : "")", flops: 2 * Double(m * n * k), isGEMMBacked: true) {
+    BenchmarkCase(
+      name: "gemm-\(m)x\(n)x\(k)\(transposeB ? "-tB" : "")", flops: 2 * Double(m * n * k), isGEMMBacked: true
+    ) {
       let a = benchmarkTensor([m, k], seed: 14).scalars
       let b = benchmarkTensor(transposeB ? [n, k] : [k, n], seed: 15).scalars
       let c = UnsafeMutableBufferPointer<Float>.allocate(capacity: m * n)
@@ -112,7 +116,9 @@ enum KernelCases {
   static func attention(tokens: Int, heads: Int, headWidth: Int, batch: Int) -> BenchmarkCase {
     let width = heads * headWidth
     let fullScoresMB = Double(batch * heads * tokens * tokens) * 4 / 1_048_576
-    let tileMB = Double(attentionScoreWorkspaceElements(queryCount: tokens, keyCount: tokens, headWidth: headWidth)) * 4 / 1_048_576
+    let tileMB =
+      Double(attentionScoreWorkspaceElements(queryCount: tokens, keyCount: tokens, headWidth: headWidth)) * 4
+      / 1_048_576
     return BenchmarkCase(
       name: "attention-\(tokens)x\(heads)x\(headWidth)-b\(batch)",
       flops: 4 * Double(batch * heads) * Double(tokens) * Double(tokens) * Double(headWidth), isGEMMBacked: true,

@@ -27,8 +27,10 @@ enum ModelCases {
 
   static func textEncoderCase(_ directory: ModelDirectory, _ residency: WeightResidency) -> BenchmarkCase {
     BenchmarkCase(name: "text-encoder", flops: nil, isGEMMBacked: false) {
-      let model = try CLIPTextModel(configuration: CLIPTextConfiguration.decode(contentsOf: directory.textEncoderConfiguration))
-      _ = try WeightLoader.load(directory.textEncoderWeights(), into: model, renaming: .clipTextModel, residency: residency)
+      let model = try CLIPTextModel(
+        configuration: CLIPTextConfiguration.decode(contentsOf: directory.textEncoderConfiguration))
+      _ = try WeightLoader.load(
+        directory.textEncoderWeights(), into: model, renaming: .clipTextModel, residency: residency)
       let vocabulary = model.configuration.vocabSize
       let ids = (0..<2).map { row in (0..<77).map { (row * 7919 + $0 * 104_729) % vocabulary } }
       return { _ = model(ids) }
@@ -40,7 +42,8 @@ enum ModelCases {
       name: "unet-b2-\(latentSize)", flops: nil, isGEMMBacked: false,
       extraFields: ["batch": .integer(2), "latent_size": .integer(latentSize)]
     ) {
-      let unet = try UNet2DConditionModel(configuration: UNetConfiguration.decode(contentsOf: directory.unetConfiguration))
+      let unet = try UNet2DConditionModel(
+        configuration: UNetConfiguration.decode(contentsOf: directory.unetConfiguration))
       _ = try WeightLoader.load(directory.unetWeights(), into: unet, residency: residency)
       let configuration = unet.configuration
       let context = configuration.crossAttentionDim[0]
@@ -51,12 +54,14 @@ enum ModelCases {
   }
 
   static func loadVAE(_ directory: ModelDirectory, _ residency: WeightResidency) throws -> AutoencoderKL {
-    let vae = try AutoencoderKL(configuration: AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration))
+    let vae = try AutoencoderKL(
+      configuration: AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration))
     _ = try WeightLoader.load(directory.vaeWeights(), into: vae, renaming: .autoencoderKL, residency: residency)
     return vae
   }
 
-  static func vaeEncodeCase(_ directory: ModelDirectory, _ residency: WeightResidency, imageSize: Int) -> BenchmarkCase {
+  static func vaeEncodeCase(_ directory: ModelDirectory, _ residency: WeightResidency, imageSize: Int) -> BenchmarkCase
+  {
     BenchmarkCase(name: "vae-encode-\(imageSize)", flops: nil, isGEMMBacked: false) {
       let vae = try loadVAE(directory, residency)
       let image = benchmarkTensor([1, vae.configuration.inChannels, imageSize, imageSize], seed: 5)
@@ -64,7 +69,8 @@ enum ModelCases {
     }
   }
 
-  static func vaeDecodeCase(_ directory: ModelDirectory, _ residency: WeightResidency, imageSize: Int) -> BenchmarkCase {
+  static func vaeDecodeCase(_ directory: ModelDirectory, _ residency: WeightResidency, imageSize: Int) -> BenchmarkCase
+  {
     BenchmarkCase(name: "vae-decode-\(imageSize)", flops: nil, isGEMMBacked: false) {
       let vae = try loadVAE(directory, residency)
       let latents = benchmarkTensor([1, vae.configuration.latentChannels ?? 4, imageSize / 8, imageSize / 8], seed: 6)
@@ -77,32 +83,33 @@ enum ModelCases {
     BenchmarkCase(
       name: "edit-\(imageSize)", flops: nil, isGEMMBacked: false,
       extraFields: ["steps": .integer(50), "strength": .number(0.75), "batch": .integer(1)],
-      warmUp: false, dynamicFields: { EditPhases.shared.fields }
-    ) {
-      let model = try StableDiffusionModel(directory: directory, residency: residency)
-      let editor = try BlendedLatentEditor(model: model)
-      let image = Tensor(shape: [3, imageSize, imageSize]) { buffer in
-        for index in 0..<buffer.count { buffer[index] = Float((index * 37) % 255) / 255 }
-      }
-      let mask = Tensor(shape: [imageSize, imageSize]) { buffer in
-        for row in 0..<imageSize {
-          for column in 0..<imageSize {
-            let inside = row >= imageSize / 4 && row < 3 * imageSize / 4 && column >= imageSize / 4 && column < 3 * imageSize / 4
-            buffer[row * imageSize + column] = inside ? 1 : 0
+      warmUp: false, dynamicFields: { EditPhases.shared.fields },
+      prepare: {
+        let model = try StableDiffusionModel(directory: directory, residency: residency)
+        let editor = try BlendedLatentEditor(model: model)
+        let image = Tensor(shape: [3, imageSize, imageSize]) { buffer in
+          for index in 0..<buffer.count { buffer[index] = Float((index * 37) % 255) / 255 }
+        }
+        let mask = Tensor(shape: [imageSize, imageSize]) { buffer in
+          for row in 0..<imageSize {
+            for column in 0..<imageSize {
+              let inside =
+                row >= imageSize / 4 && row < 3 * imageSize / 4 && column >= imageSize / 4 && column < 3 * imageSize / 4
+              buffer[row * imageSize + column] = inside ? 1 : 0
+            }
           }
         }
-      }
-      let request = EditRequest(image: image, mask: mask, prompt: "a red hat", seed: 0)
-      return {
-        do {
-          let result = try editor.edit(request)
-          EditPhases.shared.record(result.timings, steps: result.denoisingStepCount)
-        } catch {
-          FileHandle.standardError.write(Data("edit failed: \(error)\n".utf8))
-          exit(1)
+        let request = EditRequest(image: image, mask: mask, prompt: "a red hat", seed: 0)
+        return {
+          do {
+            let result = try editor.edit(request)
+            EditPhases.shared.record(result.timings, steps: result.denoisingStepCount)
+          } catch {
+            FileHandle.standardError.write(Data("edit failed: \(error)\n".utf8))
+            exit(1)
+          }
         }
-      }
-    }
+      })
   }
 }
 

@@ -170,7 +170,8 @@ func runCase(_ benchmark: BenchmarkCase, options: BenchOptions) throws -> String
 }
 
 /// Runs `name` in a child process of this executable and returns its JSON line.
-func runChild(_ name: String, options: BenchOptions, sgemmPeak: Double?, sgemmBestPeak: Double? = nil) throws -> String {
+func runChild(_ name: String, options: BenchOptions, sgemmPeak: Double?, sgemmBestPeak: Double? = nil) throws -> String
+{
   let process = Process()
   process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
   var arguments = ["--case", name, "--repeat", String(options.repeatCount)]
@@ -216,7 +217,8 @@ func main() -> Int32 {
 /// Runs the selected cases (in child processes) or the one case `--case` names.
 func run(_ parsed: BenchOptions) throws -> Int32 {
   var options = parsed
-  let cases = BenchmarkRegistry.allCases(context: BenchmarkContext(modelDirectory: options.modelDirectory, residency: options.residency))
+  let cases = BenchmarkRegistry.allCases(
+    context: BenchmarkContext(modelDirectory: options.modelDirectory, residency: options.residency))
   if options.list {
     print(MachineReport.fmaPeakCase)
     for benchmark in cases { print(benchmark.name) }
@@ -253,7 +255,8 @@ func run(_ parsed: BenchOptions) throws -> Int32 {
     if let measured = peakLines[benchmark.name] {
       // Already run for the peak: add its own fraction instead of running it again.
       let gflops = JSONLine.number("gflops", in: measured) ?? 0
-      line = String(measured.dropLast())
+      line =
+        String(measured.dropLast())
         + ",\"fraction_of_sgemm_peak\":\(JSONValue.number(gflops / peak).encoded)"
         + ",\"sgemm_peak_gflops\":\(JSONValue.number(peak).encoded)"
         + ",\"fraction_of_sgemm_peak_best\":\(JSONValue.number((JSONLine.number("best_gflops", in: measured) ?? 0) / bestPeak).encoded)"

@@ -151,7 +151,10 @@ package struct EditCommand: ParsableCommand {
   package var rankWith: String?
 
   /// `--threads`.
-  @Option(help: ArgumentHelp("Compute threads (default: the CPUs this process may use — affinity and cgroup quota — or OMP_NUM_THREADS).", valueName: "N"))
+  @Option(
+    help: ArgumentHelp(
+      "Compute threads (default: the CPUs this process may use — affinity and cgroup quota — or OMP_NUM_THREADS).",
+      valueName: "N"))
   package var threads: Int?
 
   /// `--precision`.

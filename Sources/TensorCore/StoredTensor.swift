@@ -26,7 +26,8 @@ public struct StoredTensor: Sendable {
   /// - Precondition: `dtype` is `.float16` or `.bfloat16`, and `bits.count` equals the product of `shape`.
   public init(shape: [Int], halfPrecisionBits bits: [UInt16], dtype: SafetensorsDType) {
     precondition(dtype == .float16 || dtype == .bfloat16, "StoredTensor keeps only F16/BF16 bits, got \(dtype)")
-    precondition(bits.count == shape.reduce(1, *), "shape \(shape) needs \(shape.reduce(1, *)) values, got \(bits.count)")
+    precondition(
+      bits.count == shape.reduce(1, *), "shape \(shape) needs \(shape.reduce(1, *)) values, got \(bits.count)")
     self.shape = shape
     storage = .half(bits, dtype: dtype)
   }
@@ -75,7 +76,8 @@ public struct StoredTensor: Sendable {
     guard count > 0 else { return Tensor(shape: shape) }
     return Tensor(shape: shape) { out in
       withStoredValues { values, dtype in
-        FloatConversion.convert(values, dtype: dtype, into: UnsafeMutableBufferPointer(start: out.baseAddress, count: count))
+        FloatConversion.convert(
+          values, dtype: dtype, into: UnsafeMutableBufferPointer(start: out.baseAddress, count: count))
       }
     }
   }

@@ -20,7 +20,9 @@ extension Tensor {
     if permutation == Array(0..<rank) { return self }
     let newShape = permutation.map { shape[$0] }
     var sourceStrides = [Int](repeating: 1, count: rank)
-    for axis in stride(from: rank - 2, through: 0, by: -1) { sourceStrides[axis] = sourceStrides[axis + 1] * shape[axis + 1] }
+    for axis in stride(from: rank - 2, through: 0, by: -1) {
+      sourceStrides[axis] = sourceStrides[axis + 1] * shape[axis + 1]
+    }
     let strides = permutation.map { sourceStrides[$0] }
     // Collapse to [outer..., inner] loops: the innermost output axis is copied in a tight strided loop.
     return Tensor(shape: newShape) { out in
@@ -94,8 +96,9 @@ extension Tensor {
 
   /// The sub-tensor with indices `range` along `axis`.
   public func sliced(axis: Int, _ range: Range<Int>) -> Tensor {
-    precondition(axis >= 0 && axis < rank && range.lowerBound >= 0 && range.upperBound <= shape[axis],
-                 "slice \(range) on axis \(axis) out of bounds for \(shape)")
+    precondition(
+      axis >= 0 && axis < rank && range.lowerBound >= 0 && range.upperBound <= shape[axis],
+      "slice \(range) on axis \(axis) out of bounds for \(shape)")
     var newShape = shape
     newShape[axis] = range.count
     let outer = shape[..<axis].reduce(1, *)

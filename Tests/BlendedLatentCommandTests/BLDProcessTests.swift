@@ -113,10 +113,11 @@ struct DefaultThreadsTests {
       "mask.png", width: 16, height: 16, selecting: PixelRegion(x: 1, y: 1, width: 4, height: 4))
     let process = Process()
     process.executableURL = URL(fileURLWithPath: launcher[0])
-    process.arguments = Array(launcher.dropFirst()) + [
-      bldExecutable!.path, "edit", "--image", input, "--mask", mask, "--prompt", "p", "--output",
-      folder.path("out.png"), "--steps", "2", "--seed", "1", "--json", "--quiet",
-    ]
+    process.arguments =
+      Array(launcher.dropFirst()) + [
+        bldExecutable!.path, "edit", "--image", input, "--mask", mask, "--prompt", "p", "--output",
+        folder.path("out.png"), "--steps", "2", "--seed", "1", "--json", "--quiet",
+      ]
     var variables = ProcessInfo.processInfo.environment
     for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"] { variables[name] = nil }
     variables.merge(environment) { _, new in new }

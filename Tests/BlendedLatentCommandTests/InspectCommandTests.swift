@@ -1,8 +1,8 @@
 import BlendedLatentCommand
-import Networks
-import _TestSupport
 import Foundation
+import Networks
 import Testing
+import _TestSupport
 
 @Suite("bld inspect through the ModelInspecting seam")
 struct InspectCommandTests {
@@ -72,7 +72,8 @@ struct ModelDirectoryInspectionTests {
 
   @Test func aFolderWithoutModelIndexIsAnError() throws {
     #expect(throws: (any Error).self) {
-      try defaultModelInspector().inspect(directory: RepositoryFixtures.tinyModel("sd1-tiny").appendingPathComponent("unet"))
+      try defaultModelInspector().inspect(
+        directory: RepositoryFixtures.tinyModel("sd1-tiny").appendingPathComponent("unet"))
     }
   }
 }

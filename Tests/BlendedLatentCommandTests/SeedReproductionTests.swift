@@ -24,7 +24,8 @@ struct SeedReproductionTests {
       "--model", RepositoryFixtures.tinyModel(settings.model).path,
       "--steps", "\(settings.steps)", "--guidance", "\(settings.guidance)", "--strength", "\(settings.strength)",
       "--seed", "\(settings.seed)", "--batch", "\(settings.batch)", "--scheduler", settings.schedulerName,
-      "--mask-shrink", "\(settings.shrinkLevels)", "--mask-downsample", settings.maskMode == "maxPool" ? "max" : "nearest",
+      "--mask-shrink", "\(settings.shrinkLevels)", "--mask-downsample",
+      settings.maskMode == "maxPool" ? "max" : "nearest",
       "--background", "none", "--quiet",
     ])
     let console = RecordingConsole()
@@ -32,7 +33,8 @@ struct SeedReproductionTests {
       backend: defaultEditBackend(), console: console, cancellation: CancellationToken(), temporaries: TemporaryFiles())
     #expect(status == 0, "\(console.error)")
 
-    let expected = try SafetensorsFile(contentsOf: folder.appendingPathComponent("io.safetensors")).tensor(named: "images_u8")
+    let expected = try SafetensorsFile(contentsOf: folder.appendingPathComponent("io.safetensors")).tensor(
+      named: "images_u8")
     for index in 0..<settings.batch {
       let path = output.appendingPathComponent(settings.batch > 1 ? "edited-\(index).png" : "edited.png")
       let image = try RGBImage(contentsOf: path).tensor()

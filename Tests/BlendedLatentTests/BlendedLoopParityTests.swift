@@ -23,7 +23,8 @@ struct BlendedCase: Decodable, CustomStringConvertible, Sendable {
   let beginIndex: Int
   var description: String { name }
 
-  static let directory = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("blended")
+  static let directory = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(
+    "blended")
 
   static func all() throws -> [BlendedCase] {
     struct File: Decodable { let cases: [BlendedCase] }
@@ -85,7 +86,8 @@ struct BlendedLoopParityTests {
     let images = Tensor.concatenated(result.images.map { $0.reshaped([1] + $0.shape) }, axis: 0)
     let imageComparison = TensorComparison(images, try expected.tensor(named: "images"))
     #expect(imageComparison.isClose(relative: 1e-5), "\(fixture.name) images: \(imageComparison)")
-    let quantized = TensorComparison(images.map { ($0 * 255).rounded() }, try expected.tensor(named: "images").map { ($0 * 255).rounded() })
+    let quantized = TensorComparison(
+      images.map { ($0 * 255).rounded() }, try expected.tensor(named: "images").map { ($0 * 255).rounded() })
     #expect(quantized.maxAbsoluteError <= 1, "\(fixture.name) 8-bit: \(quantized)")
     #expect(result.seed == fixture.seed)
     #expect(result.denoisingStepCount == fixture.steps - fixture.beginIndex)

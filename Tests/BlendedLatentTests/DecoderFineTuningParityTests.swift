@@ -1,8 +1,8 @@
 import BlendedLatent
 import Foundation
 import Networks
-import Testing
 import TensorCore
+import Testing
 import _TestSupport
 
 /// Parity of the Networks VAE decoder's training forward, its gradients and the 5-iteration Adam fine-tune against torch
@@ -37,7 +37,8 @@ struct DecoderFineTuningParityTests {
     let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
     return Fixture(
       configuration: configuration, iterations: json["iterations"] as! Int,
-      learningRate: Float(json["learning_rate"] as! Double), backgroundWeight: Float(json["background_weight"] as! Double),
+      learningRate: Float(json["learning_rate"] as! Double),
+      backgroundWeight: Float(json["background_weight"] as! Double),
       parameterNames: json["parameter_names"] as! [String], initial: try tensors("initial.safetensors"),
       inputs: try tensors("inputs.safetensors"), gradients: try tensors("gradients.safetensors"),
       final: try tensors("final.safetensors"))
@@ -68,11 +69,14 @@ struct DecoderFineTuningParityTests {
   @Test func firstIterationGradientsMatchTorchAutograd() throws {
     let fixture = try Self.load()
     let decoder = try DecoderFineTuner(configuration: fixture.configuration, weights: fixture.initial)
-    let loss = try ReconstructionLoss(editedImage: fixture.inputs["edited"]!, originalImage: fixture.inputs["original"]!,
-                                      mask: fixture.inputs["mask"]!, backgroundWeight: fixture.backgroundWeight)
+    let loss = try ReconstructionLoss(
+      editedImage: fixture.inputs["edited"]!, originalImage: fixture.inputs["original"]!,
+      mask: fixture.inputs["mask"]!, backgroundWeight: fixture.backgroundWeight)
     let step = try decoder.outputAndGradients(decoderInput: fixture.inputs["decoder_input"]!) { loss.gradient($0) }
     let expectedLoss = Double(fixture.gradients["loss_1"]!.scalars[0])
-    #expect(abs(loss.value(step.output) - expectedLoss) <= 1e-5 * expectedLoss, "loss \(loss.value(step.output)) vs \(expectedLoss)")
+    #expect(
+      abs(loss.value(step.output) - expectedLoss) <= 1e-5 * expectedLoss,
+      "loss \(loss.value(step.output)) vs \(expectedLoss)")
     #expect(Set(step.gradients.keys) == Set(fixture.parameterNames))
     let scale = fixture.parameterNames.map { fixture.gradients[$0]!.scalars.map(abs).max()! }.max()!
     for name in fixture.parameterNames {
@@ -90,8 +94,9 @@ struct DecoderFineTuningParityTests {
     let fixture = try Self.load()
     let tuner = try DecoderFineTuner(configuration: fixture.configuration, weights: fixture.initial)
     var reported: [EditProgress] = []
-    let options = DecoderFineTuningOptions(iterationCount: fixture.iterations, learningRate: fixture.learningRate,
-                                           backgroundWeight: fixture.backgroundWeight)
+    let options = DecoderFineTuningOptions(
+      iterationCount: fixture.iterations, learningRate: fixture.learningRate,
+      backgroundWeight: fixture.backgroundWeight)
     let result = try tuner.reconstruct(
       decoderInput: fixture.inputs["decoder_input"]!, editedImage: fixture.inputs["edited"]!,
       originalImage: fixture.inputs["original"]!, mask: fixture.inputs["mask"]!, options: options
@@ -117,6 +122,9 @@ struct DecoderFineTuningParityTests {
       expectClose(delta, expectedDelta, "θ_\(fixture.iterations) − θ₀ \(name)", tolerance: 2e-2)
     }
     // The tuner's own weights were not touched (the paper's restore-after-each-image).
-    #expect(tuner.autoencoder.parameterSnapshot() == (try DecoderFineTuner(configuration: fixture.configuration, weights: fixture.initial)).autoencoder.parameterSnapshot())
+    #expect(
+      tuner.autoencoder.parameterSnapshot()
+        == (try DecoderFineTuner(configuration: fixture.configuration, weights: fixture.initial)).autoencoder
+        .parameterSnapshot())
   }
 }

@@ -1,8 +1,8 @@
 import BlendedLatent
 import Foundation
 import Networks
-import Testing
 import TensorCore
+import Testing
 import _TestSupport
 
 /// Behaviour of the fine-tuner beyond parity: strict weights, input checks, cancellation, restore, and the fast
@@ -24,7 +24,9 @@ struct DecoderFineTuningTests {
     }
     var misshapen = fixture.initial
     misshapen["decoder.conv_out.bias"] = Tensor(shape: [4], repeating: 0)
-    #expect(throws: DecoderFineTuningError.weightShapeMismatch(key: "decoder.conv_out.bias", expected: [3], actual: [4])) {
+    #expect(
+      throws: DecoderFineTuningError.weightShapeMismatch(key: "decoder.conv_out.bias", expected: [3], actual: [4])
+    ) {
       try DecoderFineTuner(configuration: fixture.configuration, weights: misshapen)
     }
     var extra = fixture.initial
@@ -47,19 +49,27 @@ struct DecoderFineTuningTests {
   @Test func rejectsBadInputsAndOptions() throws {
     let fixture = try DecoderFineTuningParityTests.load()
     let tuner = try tuner(fixture)
-    let (z, edited, original, mask) = (fixture.inputs["decoder_input"]!, fixture.inputs["edited"]!,
-                                       fixture.inputs["original"]!, fixture.inputs["mask"]!)
-    #expect(throws: DecoderFineTuningError.inputShapeMismatch(name: "decoder input", expected: "[N, 4, h, w]", actual: [1, 3, 8, 8])) {
-      try tuner.reconstruct(decoderInput: Tensor(shape: [1, 3, 8, 8], repeating: 0), editedImage: edited,
-                            originalImage: original, mask: mask)
+    let (z, edited, original, mask) = (
+      fixture.inputs["decoder_input"]!, fixture.inputs["edited"]!,
+      fixture.inputs["original"]!, fixture.inputs["mask"]!
+    )
+    #expect(
+      throws: DecoderFineTuningError.inputShapeMismatch(
+        name: "decoder input", expected: "[N, 4, h, w]", actual: [1, 3, 8, 8])
+    ) {
+      try tuner.reconstruct(
+        decoderInput: Tensor(shape: [1, 3, 8, 8], repeating: 0), editedImage: edited,
+        originalImage: original, mask: mask)
     }
     #expect(throws: DecoderFineTuningError.self) {
-      try tuner.reconstruct(decoderInput: z, editedImage: edited, originalImage: original,
-                            mask: Tensor(shape: [1, 1, 8, 8], repeating: 1))
+      try tuner.reconstruct(
+        decoderInput: z, editedImage: edited, originalImage: original,
+        mask: Tensor(shape: [1, 1, 8, 8], repeating: 1))
     }
     #expect(throws: DecoderFineTuningError.invalidOption(name: "learningRate", value: "-1.0")) {
-      try tuner.reconstruct(decoderInput: z, editedImage: edited, originalImage: original, mask: mask,
-                            options: DecoderFineTuningOptions(learningRate: -1))
+      try tuner.reconstruct(
+        decoderInput: z, editedImage: edited, originalImage: original, mask: mask,
+        options: DecoderFineTuningOptions(learningRate: -1))
     }
     #expect(throws: DecoderFineTuningError.nonFiniteLoss(iteration: 1)) {
       var poisoned = original
@@ -160,16 +170,24 @@ struct DecoderFineTuningTests {
     let decoder = try DecoderFineTuner(autoencoder: autoencoder)
     var state: UInt64 = 99
     func random(_ shape: [Int]) -> Tensor {
-      Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in
-        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-        return Float(state >> 40) / Float(1 << 24) * 2 - 1
-      })
+      Tensor(
+        shape: shape,
+        scalars: (0..<shape.reduce(1, *)).map { _ in
+          state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+          return Float(state >> 40) / Float(1 << 24) * 2 - 1
+        })
     }
     let z = random([2, 3, 3, 4])
     var mask = Tensor(shape: [2, 1, 12, 16], repeating: 0)
-    for i in 2..<8 { for j in 5..<12 { mask[0, 0, i, j] = 1; mask[1, 0, i + 3, j - 4] = 1 } }
-    let loss = try ReconstructionLoss(editedImage: random([2, 2, 12, 16]), originalImage: random([2, 2, 12, 16]),
-                                      mask: mask, backgroundWeight: 100)
+    for i in 2..<8 {
+      for j in 5..<12 {
+        mask[0, 0, i, j] = 1
+        mask[1, 0, i + 3, j - 4] = 1
+      }
+    }
+    let loss = try ReconstructionLoss(
+      editedImage: random([2, 2, 12, 16]), originalImage: random([2, 2, 12, 16]),
+      mask: mask, backgroundWeight: 100)
     let step = try decoder.outputAndGradients(decoderInput: z) { loss.gradient($0) }
     #expect(Set(step.gradients.keys) == Set(decoder.parameterKeys))
     var direction: [String: Tensor] = [:]
@@ -189,7 +207,9 @@ struct DecoderFineTuningTests {
     // weights) stays below 2e-3 relative of the derivative at this ε (measured 0.8e-3 and 1.1e-3 in the two cases;
     // at ε = 1e-3 the O(ε²) error is 0.1–0.4 %).
     let numeric = (try lossAt(1) - lossAt(-1)) / 2e-4
-    #expect(abs(numeric - analytic) <= 2e-3 * abs(analytic), "directional derivative \(analytic) vs finite difference \(numeric)")
+    #expect(
+      abs(numeric - analytic) <= 2e-3 * abs(analytic),
+      "directional derivative \(analytic) vs finite difference \(numeric)")
   }
 
   @Test func cropDecodeBeforeTrainingIsTheFullDecodeInsideTheWindow() throws {
@@ -199,10 +219,12 @@ struct DecoderFineTuningTests {
     let fixture = try DecoderFineTuningParityTests.load()
     let tuner = try tuner(fixture)
     var state: UInt64 = 17
-    let z = Tensor(shape: [1, 4, 32, 32], scalars: (0..<4096).map { _ in
-      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-      return Float(state >> 40) / Float(1 << 24) * 2 - 1
-    })
+    let z = Tensor(
+      shape: [1, 4, 32, 32],
+      scalars: (0..<4096).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Float(state >> 40) / Float(1 << 24) * 2 - 1
+      })
     let decoded = try tuner.decoded(z)
     let original = decoded + 1
     var mask = Tensor(shape: [1, 1, 64, 64], repeating: 0)
@@ -214,13 +236,16 @@ struct DecoderFineTuningTests {
     #expect(result.region.rows == 12..<52 && result.region.columns == 10..<54)
     let (rows, columns) = (20..<44, 18..<46)
     func window(_ image: Tensor) -> Tensor {
-      Tensor(shape: [1, 3, rows.count, columns.count], scalars: (0..<3).flatMap { c in
-        rows.flatMap { i in columns.map { j in image[0, c, i, j] } }
-      })
+      Tensor(
+        shape: [1, 3, rows.count, columns.count],
+        scalars: (0..<3).flatMap { c in
+          rows.flatMap { i in columns.map { j in image[0, c, i, j] } }
+        })
     }
     let comparison = TensorComparison(window(result.image), window(decoded))
     #expect(comparison.isClose(relative: 1e-5), "crop decode vs D(z) in the window: \(comparison)")
-    #expect(result.image[0, 0, 19, 30] == original[0, 0, 19, 30] && result.image[0, 2, 30, 46] == original[0, 2, 30, 46])
+    #expect(
+      result.image[0, 0, 19, 30] == original[0, 0, 19, 30] && result.image[0, 2, 30, 46] == original[0, 2, 30, 46])
   }
 
   @Test func keptAndRecomputedActivationsGiveTheSameTraining() throws {
@@ -242,7 +267,9 @@ struct DecoderFineTuningTests {
     // A budget between the two keeps some blocks and recomputes the others, with the same training.
     let partial = try run(budget: (kept.costs.storedActivationBytes + recomputed.costs.storedActivationBytes) / 2)
     #expect((1..<7).contains(partial.costs.recomputedBlockCount), "\(partial.costs)")
-    #expect(partial.costs.storedActivationBytes <= (kept.costs.storedActivationBytes + recomputed.costs.storedActivationBytes) / 2)
+    #expect(
+      partial.costs.storedActivationBytes <= (kept.costs.storedActivationBytes + recomputed.costs.storedActivationBytes)
+        / 2)
     #expect(partial.tunedParameters == kept.tunedParameters)
     #expect(kept.costs.iterationSeconds.count == 2)
     #expect(throws: DecoderFineTuningError.invalidOption(name: "activationMemoryBudget", value: "-1")) {

@@ -70,45 +70,69 @@ struct EditorTests {
       change(&request)
       return request
     }
-    expectError(request { $0.mask = Tensor(shape: [16, 16], repeating: 1) }, {
-      if case .sizeMismatch(let i, let m) = $0 { return i == [16, 24] && m == [16, 16] } else { return false }
-    }, "size mismatch", mentioning: "mask size [16, 16]", "image size [16, 24]")
+    expectError(
+      request { $0.mask = Tensor(shape: [16, 16], repeating: 1) },
+      {
+        if case .sizeMismatch(let i, let m) = $0 { return i == [16, 24] && m == [16, 16] } else { return false }
+      }, "size mismatch", mentioning: "mask size [16, 16]", "image size [16, 24]")
     expectError(
       request { $0.mask = Tensor(shape: [16, 24]) }, { if case .emptyMask = $0 { true } else { false } }, "empty",
       mentioning: "mask is empty")
-    expectError(request { $0.image[1, 2, 3] = .nan }, {
-      if case .nonFiniteInput("image") = $0 { true } else { false }
-    }, "NaN image", mentioning: "image contains NaN")
-    expectError(request { $0.mask[0, 0] = .infinity }, {
-      if case .nonFiniteInput("mask") = $0 { true } else { false }
-    }, "inf mask", mentioning: "mask contains NaN or infinite")
-    expectError(request { $0.image[0, 0, 0] = 1.5 }, {
-      if case .valueOutOfRange("image", _, _) = $0 { true } else { false }
-    }, "range", mentioning: "image values", "1.5")
-    expectError(request { $0.image = Tensor(shape: [4, 16, 24]) }, {
-      if case .invalidImageShape = $0 { true } else { false }
-    }, "image shape", mentioning: "image must be [3, H, W]", "[4, 16, 24]")
-    expectError(request { $0.mask = Tensor(shape: [1, 16, 24]) }, {
-      if case .invalidMaskShape = $0 { true } else { false }
-    }, "mask shape", mentioning: "mask must be [H, W]", "[1, 16, 24]")
-    expectError(request { $0.strength = 0.1 }, {
-      if case .invalidParameter("strength", _, _) = $0 { true } else { false }
-    }, "strength leaves no step", mentioning: "strength = 0.1", "0 steps")
-    expectError(request { $0.strength = 1.5 }, {
-      if case .invalidParameter("strength", _, _) = $0 { true } else { false }
-    }, "strength > 1", mentioning: "strength = 1.5", "(0, 1]")
-    expectError(request { $0.batchSize = 0 }, {
-      if case .invalidParameter("batchSize", _, _) = $0 { true } else { false }
-    }, "batch", mentioning: "batchSize = 0")
-    expectError(request { $0.stepCount = 0 }, {
-      if case .invalidParameter("stepCount", _, _) = $0 { true } else { false }
-    }, "steps", mentioning: "stepCount = 0")
-    expectError(request { $0.stepCount = 5000 }, {
-      if case .scheduler(.invalidStepCount(5000, trainTimesteps: 1000)) = $0 { true } else { false }
-    }, "too many steps", mentioning: "scheduler: ", "5000 inference steps", "1000 training")
-    expectError(request { $0.background = .paste(featherRadius: -1) }, {
-      if case .invalidParameter = $0 { true } else { false }
-    }, "feather", mentioning: "featherRadius = -1")
+    expectError(
+      request { $0.image[1, 2, 3] = .nan },
+      {
+        if case .nonFiniteInput("image") = $0 { true } else { false }
+      }, "NaN image", mentioning: "image contains NaN")
+    expectError(
+      request { $0.mask[0, 0] = .infinity },
+      {
+        if case .nonFiniteInput("mask") = $0 { true } else { false }
+      }, "inf mask", mentioning: "mask contains NaN or infinite")
+    expectError(
+      request { $0.image[0, 0, 0] = 1.5 },
+      {
+        if case .valueOutOfRange("image", _, _) = $0 { true } else { false }
+      }, "range", mentioning: "image values", "1.5")
+    expectError(
+      request { $0.image = Tensor(shape: [4, 16, 24]) },
+      {
+        if case .invalidImageShape = $0 { true } else { false }
+      }, "image shape", mentioning: "image must be [3, H, W]", "[4, 16, 24]")
+    expectError(
+      request { $0.mask = Tensor(shape: [1, 16, 24]) },
+      {
+        if case .invalidMaskShape = $0 { true } else { false }
+      }, "mask shape", mentioning: "mask must be [H, W]", "[1, 16, 24]")
+    expectError(
+      request { $0.strength = 0.1 },
+      {
+        if case .invalidParameter("strength", _, _) = $0 { true } else { false }
+      }, "strength leaves no step", mentioning: "strength = 0.1", "0 steps")
+    expectError(
+      request { $0.strength = 1.5 },
+      {
+        if case .invalidParameter("strength", _, _) = $0 { true } else { false }
+      }, "strength > 1", mentioning: "strength = 1.5", "(0, 1]")
+    expectError(
+      request { $0.batchSize = 0 },
+      {
+        if case .invalidParameter("batchSize", _, _) = $0 { true } else { false }
+      }, "batch", mentioning: "batchSize = 0")
+    expectError(
+      request { $0.stepCount = 0 },
+      {
+        if case .invalidParameter("stepCount", _, _) = $0 { true } else { false }
+      }, "steps", mentioning: "stepCount = 0")
+    expectError(
+      request { $0.stepCount = 5000 },
+      {
+        if case .scheduler(.invalidStepCount(5000, trainTimesteps: 1000)) = $0 { true } else { false }
+      }, "too many steps", mentioning: "scheduler: ", "5000 inference steps", "1000 training")
+    expectError(
+      request { $0.background = .paste(featherRadius: -1) },
+      {
+        if case .invalidParameter = $0 { true } else { false }
+      }, "feather", mentioning: "featherRadius = -1")
   }
 
   @Test func maskOfAnotherSizeIsResizedWhenAsked() throws {
@@ -120,9 +144,11 @@ struct EditorTests {
     let result = try EditorInputs.editor.edit(request)
     #expect(result.images[0].shape == [3, 16, 24])
     request.maskOptions.resizeMaskToImage = false
-    expectError(request, {
-      if case .sizeMismatch([16, 24], [8, 12]) = $0 { true } else { false }
-    }, "resize off", mentioning: "resizeMaskToImage")
+    expectError(
+      request,
+      {
+        if case .sizeMismatch([16, 24], [8, 12]) = $0 { true } else { false }
+      }, "resize off", mentioning: "resizeMaskToImage")
   }
 
   @Test func sizesNotMultipleOfEightArePaddedAndCroppedBack() throws {
@@ -140,9 +166,11 @@ struct EditorTests {
       }
     }
     request.resizePolicy = .reject
-    expectError(request, {
-      if case .sizeNotMultiple(21, 35, 8) = $0 { true } else { false }
-    }, "reject policy", mentioning: "21×35", "multiple of 8")
+    expectError(
+      request,
+      {
+        if case .sizeNotMultiple(21, 35, 8) = $0 { true } else { false }
+      }, "reject policy", mentioning: "21×35", "multiple of 8")
   }
 
   @Test func thinMaskVanishingAtLatentSizeIsReported() throws {
@@ -150,9 +178,11 @@ struct EditorTests {
     var mask = Tensor(shape: [32, 32])
     for i in 0..<32 { mask[i, 1] = 1 }  // column 1 never sampled by nearest (samples 4, 12, 20, 28)
     var request = EditRequest(image: image, mask: mask, prompt: "x", stepCount: 4, seed: 1)
-    expectError(request, {
-      if case .emptyLatentMask(4, 4) = $0 { true } else { false }
-    }, "thin mask", mentioning: "latent size 4×4", "maxPool")
+    expectError(
+      request,
+      {
+        if case .emptyLatentMask(4, 4) = $0 { true } else { false }
+      }, "thin mask", mentioning: "latent size 4×4", "maxPool")
     request.maskOptions.downsampling = .maxPool
     let result = try EditorInputs.editor.edit(request)
     #expect(result.latentMask[0, 0] == 1 && result.latentMask[0, 1] == 0)
@@ -162,7 +192,10 @@ struct EditorTests {
     let (image, mask) = EditorInputs.make(height: 24, width: 24)
     let request = EditRequest(image: image, mask: mask, prompt: "x", stepCount: 10, strength: 0.6, seed: 1)
     var reports: [EditProgress] = []
-    let result = try EditorInputs.editor.edit(request) { reports.append($0); return .proceed }
+    let result = try EditorInputs.editor.edit(request) {
+      reports.append($0)
+      return .proceed
+    }
     #expect(reports.map(\.completed) == Array(1...6))
     #expect(reports.allSatisfy { $0.total == 6 && $0.phase == .denoising && $0.preview == nil && $0.loss == nil })
     #expect(reports.compactMap(\.timestep).count == 6)
@@ -188,10 +221,12 @@ struct EditorTests {
   @Test func longPromptsAreReportedAsTruncated() throws {
     let (image, mask) = EditorInputs.make(height: 24, width: 24)
     let long = Array(repeating: "word", count: 80).joined(separator: " ")
-    let result = try EditorInputs.editor.edit(EditRequest(image: image, mask: mask, prompt: long, stepCount: 4, seed: 1))
+    let result = try EditorInputs.editor.edit(
+      EditRequest(image: image, mask: mask, prompt: long, stepCount: 4, seed: 1))
     #expect(result.promptWasTruncated)
     #expect(!result.negativePromptWasTruncated)
-    let short = try EditorInputs.editor.edit(EditRequest(image: image, mask: mask, prompt: "a hat", stepCount: 4, seed: 1))
+    let short = try EditorInputs.editor.edit(
+      EditRequest(image: image, mask: mask, prompt: "a hat", stepCount: 4, seed: 1))
     #expect(!short.promptWasTruncated)
   }
 

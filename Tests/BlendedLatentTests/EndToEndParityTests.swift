@@ -13,7 +13,8 @@ struct EndToEndParityTests {
   @Test(arguments: ["sd2-ddim", "sd1-dpm-shrink", "sd2-euler-a-maxpool"])
   func seededEditMatchesReference(name: String) throws {
     let settings = try EndToEndCase.load(name)
-    let io = try SafetensorsFile(contentsOf: RepositoryFixtures.endToEndCase(name).appendingPathComponent("io.safetensors"))
+    let io = try SafetensorsFile(
+      contentsOf: RepositoryFixtures.endToEndCase(name).appendingPathComponent("io.safetensors"))
     let model = try StableDiffusionModel(directory: ModelDirectory(root: RepositoryFixtures.tinyModel(settings.model)))
     let editor = try BlendedLatentEditor(model: model)
     let request = EditRequest(

@@ -23,7 +23,9 @@ struct FakeAutoencoder: LatentAutoencoder {
           for j in 0..<width {
             var sum: Float = 0
             for di in 0..<8 {
-              for dj in 0..<8 { sum += images.scalars[((b * 3 + k) * images.shape[2] + i * 8 + di) * fullWidth + j * 8 + dj] }
+              for dj in 0..<8 {
+                sum += images.scalars[((b * 3 + k) * images.shape[2] + i * 8 + di) * fullWidth + j * 8 + dj]
+              }
             }
             pooled[((b * 3 + k) * height + i) * width + j] = sum / 64
           }

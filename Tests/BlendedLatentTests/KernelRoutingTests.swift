@@ -11,7 +11,8 @@ import _TestSupport
 struct KernelRoutingTests {
   private func edit() throws -> EditResult {
     let settings = try EndToEndCase.load("sd2-ddim")
-    let io = try SafetensorsFile(contentsOf: RepositoryFixtures.endToEndCase("sd2-ddim").appendingPathComponent("io.safetensors"))
+    let io = try SafetensorsFile(
+      contentsOf: RepositoryFixtures.endToEndCase("sd2-ddim").appendingPathComponent("io.safetensors"))
     let model = try StableDiffusionModel(directory: ModelDirectory(root: RepositoryFixtures.tinyModel(settings.model)))
     let editor = try BlendedLatentEditor(model: model)
     return try editor.edit(

@@ -72,6 +72,7 @@ struct MaskTests {
     let mask = LatentMask(values: Tensor(shape: [1, 2], scalars: [1, 0]))
     let edited = Tensor(shape: [1, 2, 1, 2], scalars: [1, 2, 3, 4])
     let background = Tensor(shape: [1, 2, 1, 2], scalars: [10, 20, 30, 40])
-    #expect(mask.blend(edited: edited, background: background) == Tensor(shape: [1, 2, 1, 2], scalars: [1, 20, 3, 40]))
+    #expect(
+      mask.blend(edited: edited, background: background) == Tensor(shape: [1, 2, 1, 2], scalars: [1, 20, 3, 40]))
   }
 }

@@ -1,7 +1,7 @@
 import BlendedLatent
 import Foundation
-import Testing
 import TensorCore
+import Testing
 import _TestSupport
 
 @Suite("Poisson blending")
@@ -91,7 +91,9 @@ struct PoissonBlendingTests {
     #expect(throws: PoissonBlendingError.self) {
       try PoissonBlending(tolerance: 1e-12, maximumIterations: 3).blended(source: source, target: target, mask: mask)
     }
-    #expect(throws: PoissonBlendingError.inputShapeMismatch(name: "mask", expected: "[1, 1, 40, 40]", actual: [1, 3, 40, 40])) {
+    #expect(
+      throws: PoissonBlendingError.inputShapeMismatch(name: "mask", expected: "[1, 1, 40, 40]", actual: [1, 3, 40, 40])
+    ) {
       try PoissonBlending().blended(source: source, target: target, mask: Tensor(shape: [1, 3, 40, 40], repeating: 1))
     }
   }

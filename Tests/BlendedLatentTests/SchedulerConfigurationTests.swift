@@ -74,7 +74,8 @@ struct SchedulerConfigurationTests {
 
   @Test func unreadableConfigurationNamesTheFile() {
     do {
-      _ = try SchedulerConfiguration.decode(Data("{\"num_train_timesteps\": \"many\"}".utf8), file: "x/scheduler_config.json")
+      _ = try SchedulerConfiguration.decode(
+        Data("{\"num_train_timesteps\": \"many\"}".utf8), file: "x/scheduler_config.json")
       Issue.record("expected an error")
     } catch {
       if case .unreadableConfiguration(let file, _) = error { #expect(file == "x/scheduler_config.json") }

@@ -48,15 +48,27 @@ struct SchedulerCase: Decodable, CustomStringConvertible, Sendable {
 
 /// Any JSON value, so the fixture's raw `scheduler_config.json` content round-trips to the real decoder.
 enum JSONValue: Codable, Sendable {
-  case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+  case null
+  case bool(Bool)
+  case number(Double)
+  case string(String)
+  case array([JSONValue])
+  case object([String: JSONValue])
   init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
-    if container.decodeNil() { self = .null }
-    else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-    else if let value = try? container.decode(Double.self) { self = .number(value) }
-    else if let value = try? container.decode(String.self) { self = .string(value) }
-    else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-    else { self = .object(try container.decode([String: JSONValue].self)) }
+    if container.decodeNil() {
+      self = .null
+    } else if let value = try? container.decode(Bool.self) {
+      self = .bool(value)
+    } else if let value = try? container.decode(Double.self) {
+      self = .number(value)
+    } else if let value = try? container.decode(String.self) {
+      self = .string(value)
+    } else if let value = try? container.decode([JSONValue].self) {
+      self = .array(value)
+    } else {
+      self = .object(try container.decode([String: JSONValue].self))
+    }
   }
   func encode(to encoder: any Encoder) throws {
     var container = encoder.singleValueContainer()
@@ -111,12 +123,14 @@ struct SchedulerParityTests {
       let actual: [Float] =
         (scheduler as? EulerDiscreteScheduler)?.sigmas ?? (scheduler as? EulerAncestralDiscreteScheduler)?.sigmas
         ?? (scheduler as? DPMSolverMultistepScheduler)?.sigmas ?? []
-      let comparison = TensorComparison(Tensor(shape: [actual.count], scalars: actual), Tensor(shape: [sigmas.count], scalars: sigmas))
+      let comparison = TensorComparison(
+        Tensor(shape: [actual.count], scalars: actual), Tensor(shape: [sigmas.count], scalars: sigmas))
       #expect(comparison.isClose(relative: 1e-6), "\(fixture.name) sigmas: \(comparison)")
     }
     if let table = fixture.alphasCumprod {
       let actual = scheduler.schedule.alphasCumprod
-      let comparison = TensorComparison(Tensor(shape: [actual.count], scalars: actual), Tensor(shape: [table.count], scalars: table))
+      let comparison = TensorComparison(
+        Tensor(shape: [actual.count], scalars: actual), Tensor(shape: [table.count], scalars: table))
       #expect(comparison.isClose(relative: 1e-7), "\(fixture.name) alphas_cumprod: \(comparison)")
     }
     let original = Tensor(shape: fixture.shape, scalars: fixture.original)

@@ -17,8 +17,7 @@ enum CLIPRankingFixture {
   }
 
   /// A fresh temporary folder holding copies of `files` from the fixture folder.
-  static func temporaryCopy(_ files: [String] = ["config.json", "model.safetensors"]) throws -> URL
-  {
+  static func temporaryCopy(_ files: [String] = ["config.json", "model.safetensors"]) throws -> URL {
     let destination = FileManager.default.temporaryDirectory
       .appendingPathComponent("clip-model-\(UUID().uuidString)", isDirectory: true)
     try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)

@@ -15,10 +15,12 @@ struct ConvolutionWeightUpdateTests {
     }
   }
 
-  @Test("the next forward uses the new weight", arguments: [
-    // Large enough for the Winograd path (≥ winogradPerCallMinimumTiles tiles), and small (im2col).
-    [2, 8, 40, 40], [1, 8, 6, 6],
-  ])
+  @Test(
+    "the next forward uses the new weight",
+    arguments: [
+      // Large enough for the Winograd path (≥ winogradPerCallMinimumTiles tiles), and small (im2col).
+      [2, 8, 40, 40], [1, 8, 6, 6],
+    ])
   func forwardFollowsSet(inputShape: [Int]) throws {
     let convolution = Conv2D(inputChannels: 8, outputChannels: 12, kernelSize: 3, padding: 1)
     let input = pattern(inputShape, seed: 1)

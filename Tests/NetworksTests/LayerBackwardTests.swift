@@ -11,18 +11,21 @@ struct LayerBackwardTests {
   /// A deterministic pseudo-random tensor, uniform in ±scale.
   static func random(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
     var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-    return Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in
-      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-      return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
-    })
+    return Tensor(
+      shape: shape,
+      scalars: (0..<shape.reduce(1, *)).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
+      })
   }
 
   /// Gives every parameter of `layer` random values (norm scales around 1).
   static func randomize(_ layer: any Layer, seed: UInt64) {
     for (index, entry) in layer.parameterEntries.enumerated() {
       let values = random(entry.shape, seed: seed &+ UInt64(index), scale: 0.3)
-      entry.set(entry.shape.count == 1 && entry.key.hasSuffix("norm1.weight") || entry.key.hasSuffix("norm.weight")
-                ? values + 1 : values)
+      entry.set(
+        entry.shape.count == 1 && entry.key.hasSuffix("norm1.weight") || entry.key.hasSuffix("norm.weight")
+          ? values + 1 : values)
     }
   }
 
@@ -67,7 +70,8 @@ struct LayerBackwardTests {
 
   @Test func convolutionGradients() {
     for (kernel, stride, padding) in [(3, 1, 1), (3, 2, 1), (1, 1, 0)] {
-      let convolution = Conv2D(inputChannels: 3, outputChannels: 5, kernelSize: kernel, stride: stride, padding: padding)
+      let convolution = Conv2D(
+        inputChannels: 3, outputChannels: 5, kernelSize: kernel, stride: stride, padding: padding)
       Self.randomize(convolution, seed: 1)
       expectGradientsMatchFiniteDifferences(
         convolution, input: Self.random([2, 3, 7, 6], seed: 2), "Conv2D \(kernel)×\(kernel) stride \(stride)")
@@ -77,8 +81,9 @@ struct LayerBackwardTests {
   @Test(arguments: [8, 16])
   func resnetGradients(outputChannels: Int) {
     // 8 → 8 adds the input; 8 → 16 goes through conv_shortcut.
-    let block = ResnetBlock2D(inputChannels: 8, outputChannels: outputChannels, timeEmbeddingChannels: nil,
-                              groupCount: 4, epsilon: 1e-6)
+    let block = ResnetBlock2D(
+      inputChannels: 8, outputChannels: outputChannels, timeEmbeddingChannels: nil,
+      groupCount: 4, epsilon: 1e-6)
     Self.randomize(block, seed: 3)
     let input = Self.random([2, 8, 5, 6], seed: 4)
     expectGradientsMatchFiniteDifferences(block, input: input, "ResnetBlock2D 8 → \(outputChannels)")
@@ -119,7 +124,8 @@ struct LayerBackwardTests {
     var gradients = ParameterGradients()
     let output = sequence.outputAndGradients(
       input: latent, plan: sequence.activationPlan(inputShape: latent.shape, budgetBytes: 1 << 30),
-      gradients: &gradients) { $0 }
+      gradients: &gradients
+    ) { $0 }
     #expect(output == vae.decoder(latent))
     let keyed = gradients.byKey(in: vae)
     #expect(Set(keyed.keys) == Set(vae.parameterEntries(of: vae.decoder).map(\.key)))

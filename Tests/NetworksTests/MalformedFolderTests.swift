@@ -35,10 +35,14 @@ struct MalformedFolderTests {
       _ = try StableDiffusionModel(directory: directory)
       Issue.record("the folder loaded", sourceLocation: sourceLocation)
     } catch {
-      #expect(error.folder == directory.root.path && error.component == component, "\(error)", sourceLocation: sourceLocation)
+      #expect(
+        error.folder == directory.root.path && error.component == component, "\(error)", sourceLocation: sourceLocation)
       #expect(matches(error.cause), "\(error)", sourceLocation: sourceLocation)
-      #expect(!error.description.contains("\n") && error.localizedDescription == error.description, sourceLocation: sourceLocation)
-      #expect(error.description.hasPrefix("cannot load the model in \(directory.root.path)"), sourceLocation: sourceLocation)
+      #expect(
+        !error.description.contains("\n") && error.localizedDescription == error.description,
+        sourceLocation: sourceLocation)
+      #expect(
+        error.description.hasPrefix("cannot load the model in \(directory.root.path)"), sourceLocation: sourceLocation)
     }
   }
 
@@ -102,7 +106,9 @@ struct MalformedFolderTests {
     try editJSON(directory.tokenizerDirectory.appendingPathComponent("tokenizer_config.json")) {
       $0["model_max_length"] = 100
     }
-    expectLoadingError(directory, component: "text_encoder", ConfigurationError.invalid(
+    expectLoadingError(
+      directory, component: "text_encoder",
+      ConfigurationError.invalid(
         file: directory.textEncoderConfiguration.path, field: "max_position_embeddings",
         reason: "77 positions for the tokenizer's 100 tokens"))
   }
@@ -130,14 +136,17 @@ struct MalformedFolderTests {
     for name in second.tensorNames { tensors[name] = try second.tensor(named: name) }
     tensors[key] = try first.tensor(named: key)
     try SafetensorsFile.write(tensors, to: shards[1])
-    expectLoadingError(directory, component: "unet", WeightLoadingError.duplicate(key: key, files: [shards[0].path, shards[1].path]))
+    expectLoadingError(
+      directory, component: "unet", WeightLoadingError.duplicate(key: key, files: [shards[0].path, shards[1].path]))
   }
 
   @Test func missingTensor() throws {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try rewriteWeights(directory.vaeWeights()) { $0["decoder.conv_out.bias"] = nil }
-    expectLoadingError(directory, component: "vae", WeightLoadingError.missing(
+    expectLoadingError(
+      directory, component: "vae",
+      WeightLoadingError.missing(
         key: "decoder.conv_out.bias", file: try directory.vaeWeights().description))
   }
 
@@ -151,7 +160,9 @@ struct MalformedFolderTests {
       tensors[key] = Tensor(shape: [expected[0], expected[1], 1, 9])
     }
     let file = try directory.unetWeights().urls[0].path
-    expectLoadingError(directory, component: "unet", WeightLoadingError.shapeMismatch(
+    expectLoadingError(
+      directory, component: "unet",
+      WeightLoadingError.shapeMismatch(
         key: key, file: file, expected: expected,
         found: [expected[0], expected[1], 1, 9]))
   }
@@ -163,7 +174,9 @@ struct MalformedFolderTests {
       $0["encoder.layers.7.mlp.fc1.weight"] = Tensor(shape: [2, 2])
     }
     let file = try directory.textEncoderWeights().urls[0].path
-    expectLoadingError(directory, component: "text_encoder", WeightLoadingError.unused(
+    expectLoadingError(
+      directory, component: "text_encoder",
+      WeightLoadingError.unused(
         keys: ["encoder.layers.7.mlp.fc1.weight"], count: 1, file: file))
   }
 
@@ -181,7 +194,9 @@ struct MalformedFolderTests {
       types[0] = value
       object[field] = types
     }
-    expectLoadingError(directory, component: "unet", ConfigurationError.unsupported(
+    expectLoadingError(
+      directory, component: "unet",
+      ConfigurationError.unsupported(
         file: directory.unetConfiguration.path, field: field, value: value))
   }
 
@@ -189,7 +204,9 @@ struct MalformedFolderTests {
     let directory = try NetworkFixture("sd1-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try editJSON(directory.textEncoderConfiguration) { $0["hidden_act"] = "relu6" }
-    expectLoadingError(directory, component: "text_encoder", ConfigurationError.unsupported(
+    expectLoadingError(
+      directory, component: "text_encoder",
+      ConfigurationError.unsupported(
         file: directory.textEncoderConfiguration.path, field: "hidden_act",
         value: "relu6"))
   }
@@ -202,7 +219,9 @@ struct MalformedFolderTests {
         "DownEncoderBlock2D", "AttnDownEncoderBlock2D", "DownEncoderBlock2D",
       ]
     }
-    expectLoadingError(directory, component: "vae", ConfigurationError.unsupported(
+    expectLoadingError(
+      directory, component: "vae",
+      ConfigurationError.unsupported(
         file: directory.vaeConfiguration.path, field: "down_block_types",
         value: "AttnDownEncoderBlock2D"))
   }
@@ -211,7 +230,9 @@ struct MalformedFolderTests {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try editJSON(directory.unetConfiguration) { $0["block_out_channels"] = nil }
-    expectLoadingError(directory, component: "unet", ConfigurationError.missingField(
+    expectLoadingError(
+      directory, component: "unet",
+      ConfigurationError.missingField(
         file: directory.unetConfiguration.path, field: "block_out_channels"))
   }
 
@@ -219,7 +240,9 @@ struct MalformedFolderTests {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try editJSON(directory.modelIndex) { $0["unet"] = ["diffusers", "UNet2DModel"] }
-    expectLoadingError(directory, component: nil, ConfigurationError.unsupported(
+    expectLoadingError(
+      directory, component: nil,
+      ConfigurationError.unsupported(
         file: directory.modelIndex.path, field: "unet", value: "UNet2DModel"))
   }
 

@@ -8,8 +8,7 @@ import _TestSupport
 @Suite("ParameterRegistry and random weights")
 struct ParameterRegistryTests {
   /// The tensor names of a component's weight files, with the renaming the loader applies.
-  func checkpointKeys(_ files: WeightFiles, renaming: KeyRenaming = .identity) throws -> Set<String>
-  {
+  func checkpointKeys(_ files: WeightFiles, renaming: KeyRenaming = .identity) throws -> Set<String> {
     var names: [String] = []
     for url in files.urls { names += try SafetensorsFile(contentsOf: url).tensorNames }
     let canonical = renaming.canonicalKeys(for: names)
@@ -77,9 +76,10 @@ struct ParameterRegistryTests {
     } throws: { error in
       guard let error = error as? ModelLoadingError, case .configuration(let cause) = error.cause else { return false }
       return error.folder == nil && error.component == "unet" && error.field == "cross_attention_dim"
-        && cause == .invalid(
-          file: "unet/config.json", field: "cross_attention_dim",
-          reason: "32 differs from the text encoder's hidden_size 768")
+        && cause
+          == .invalid(
+            file: "unet/config.json", field: "cross_attention_dim",
+            reason: "32 differs from the text encoder's hidden_size 768")
     }
   }
 }
@@ -105,7 +105,8 @@ struct WeightResidencyTests {
     let mapped = try StableDiffusionModel(directory: directory, residency: .mappedFile)
     let copied = try StableDiffusionModel(directory: directory, residency: .memory)
     for (mappedNetwork, copiedNetwork) in [
-      (mapped.unet as any Layer, copied.unet as any Layer), (mapped.vae, copied.vae), (mapped.textEncoder, copied.textEncoder),
+      (mapped.unet as any Layer, copied.unet as any Layer), (mapped.vae, copied.vae),
+      (mapped.textEncoder, copied.textEncoder),
     ] {
       #expect(mappedNetwork.parameterByteCount * 5 < copiedNetwork.parameterByteCount)
       let copiedValues = Dictionary(uniqueKeysWithValues: copiedNetwork.parameterEntries.map { ($0.key, $0.get()) })

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
 import _TestSupport
 
 @Suite("Scaled dot-product attention")
@@ -76,8 +76,9 @@ struct AttentionTests {
       let result = scaledDotProductAttention(query: query, key: key, value: value, headCount: 2, causal: causal)
       let workspace = attentionScoreWorkspaceElements(queryCount: queryCount, keyCount: keyCount, headWidth: headWidth)
       #expect(workspace == min(queryCount, attentionQueryTileRows) * keyCount)
-      expectRowsMatch(result, query: query, key: key, value: value, headCount: 2, causal: causal,
-                      rows: [0, 1, queryCount / 2, queryCount - 1].filter { $0 < queryCount }, label: "d=\(headWidth)")
+      expectRowsMatch(
+        result, query: query, key: key, value: value, headCount: 2, causal: causal,
+        rows: [0, 1, queryCount / 2, queryCount - 1].filter { $0 < queryCount }, label: "d=\(headWidth)")
     }
   }
 
@@ -92,7 +93,8 @@ struct AttentionTests {
         for (name, fixture) in fixtures {
           let result = scaledDotProductAttention(
             query: try #require(fixture.input("query")), key: try #require(fixture.input("key")),
-            value: try #require(fixture.input("value")), headCount: fixture.int("heads"), causal: fixture.bool("causal"))
+            value: try #require(fixture.input("value")), headCount: fixture.int("heads"), causal: fixture.bool("causal")
+          )
           let comparison = TensorComparison(result, fixture.expectedTensor)
           #expect(comparison.isClose(relative: 1e-5), "\(level) \(name): \(comparison)")
         }
@@ -106,8 +108,9 @@ struct AttentionTests {
           let key = NaiveKernels.uniform([1, keyCount, 2 * headWidth], seed: 62, scale: 2)
           let value = NaiveKernels.uniform([1, keyCount, 2 * headWidth], seed: 63)
           let result = scaledDotProductAttention(query: query, key: key, value: value, headCount: 2, causal: causal)
-          expectRowsMatch(result, query: query, key: key, value: value, headCount: 2, causal: causal,
-                          rows: Array(0..<70), label: "\(level) d=\(headWidth) Tk=\(keyCount)")
+          expectRowsMatch(
+            result, query: query, key: key, value: value, headCount: 2, causal: causal,
+            rows: Array(0..<70), label: "\(level) d=\(headWidth) Tk=\(keyCount)")
         }
         for (name, fixture) in try KernelFixture.load("softmax") {
           let comparison = TensorComparison(softmax(try #require(fixture.input("x"))), fixture.expectedTensor)

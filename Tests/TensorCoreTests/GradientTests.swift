@@ -1,5 +1,5 @@
-import Testing
 import TensorCore
+import Testing
 import _TestSupport
 
 /// Finite-difference checks of every backward pass in `TensorCore/Gradients`.
@@ -56,12 +56,15 @@ struct GradientTests {
     let y = conv2d(x, weight: w, bias: b, stride: stride, padding: padding)
     let r = random.tensor(y.shape)
     let g = conv2dBackward(outputGradient: r, input: x, weight: w, stride: stride, padding: padding)
-    let f = { (x: Tensor, w: Tensor, b: Tensor) in Self.contracted(conv2d(x, weight: w, bias: b, stride: stride, padding: padding), r) }
+    let f = { (x: Tensor, w: Tensor, b: Tensor) in
+      Self.contracted(conv2d(x, weight: w, bias: b, stride: stride, padding: padding), r)
+    }
     expectClose(g.input!, Self.numericGradient(of: x, epsilon: 0.05) { f($0, w, b) }, "∂x", tolerance: 1e-3)
     expectClose(g.weight, Self.numericGradient(of: w, epsilon: 0.05) { f(x, $0, b) }, "∂w", tolerance: 1e-3)
     expectClose(g.bias, Self.numericGradient(of: b, epsilon: 0.05) { f(x, w, $0) }, "∂b", tolerance: 1e-3)
-    let skipped = conv2dBackward(outputGradient: r, input: x, weight: w, stride: stride, padding: padding,
-                                 computeInputGradient: false)
+    let skipped = conv2dBackward(
+      outputGradient: r, input: x, weight: w, stride: stride, padding: padding,
+      computeInputGradient: false)
     #expect(skipped.input == nil)
     #expect(skipped.weight == g.weight)
   }
@@ -80,7 +83,9 @@ struct GradientTests {
     let expected = Self.contracted(conv2d(x, weight: direction, bias: nil, padding: 1), r)
     #expect(abs(analytic - expected) <= 1e-4 * abs(expected), "⟨∂W, V⟩ \(analytic) vs \(expected)")
     var flipped = Tensor(shape: [512, 3, 3, 3], repeating: 0)
-    for o in 0..<3 { for c in 0..<512 { for i in 0..<3 { for j in 0..<3 { flipped[c, o, 2 - i, 2 - j] = w[o, c, i, j] } } } }
+    for o in 0..<3 {
+      for c in 0..<512 { for i in 0..<3 { for j in 0..<3 { flipped[c, o, 2 - i, 2 - j] = w[o, c, i, j] } } }
+    }
     expectClose(g.input!, conv2d(r, weight: flipped, bias: nil, padding: 1), "∂x", tolerance: 1e-5)
   }
 
@@ -112,7 +117,8 @@ struct GradientTests {
     let x = random.tensor([3, 5, 7], scale: 4)
     let r = random.tensor(x.shape)
     let analytic = siluBackward(outputGradient: r, input: x)
-    expectClose(analytic, Self.numericGradient(of: x, epsilon: 1e-2) { Self.contracted(silu($0), r) }, "∂x", tolerance: 1e-3)
+    expectClose(
+      analytic, Self.numericGradient(of: x, epsilon: 1e-2) { Self.contracted(silu($0), r) }, "∂x", tolerance: 1e-3)
   }
 
   @Test func upsampleMatchesFiniteDifferences() {
@@ -120,8 +126,9 @@ struct GradientTests {
     let x = random.tensor([2, 3, 4, 5])
     let r = random.tensor([2, 3, 8, 10])
     let analytic = upsampleNearest2xBackward(outputGradient: r)
-    expectClose(analytic, Self.numericGradient(of: x, epsilon: 0.1) { Self.contracted(upsampleNearest2x($0), r) },
-                "∂x", tolerance: 1e-4)
+    expectClose(
+      analytic, Self.numericGradient(of: x, epsilon: 0.1) { Self.contracted(upsampleNearest2x($0), r) },
+      "∂x", tolerance: 1e-4)
   }
 
   @Test func linearMatchesFiniteDifferences() {
@@ -147,7 +154,8 @@ struct GradientTests {
     let k = random.tensor([2, keyCount, width])
     let v = random.tensor([2, keyCount, width])
     let r = random.tensor(q.shape)
-    let g = scaledDotProductAttentionBackward(outputGradient: r, query: q, key: k, value: v, headCount: heads, causal: causal)
+    let g = scaledDotProductAttentionBackward(
+      outputGradient: r, query: q, key: k, value: v, headCount: heads, causal: causal)
     let f = { (q: Tensor, k: Tensor, v: Tensor) in
       Self.contracted(scaledDotProductAttention(query: q, key: k, value: v, headCount: heads, causal: causal), r)
     }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
 import _TestSupport
 
 /// The GEMM families (AVX2 + FMA, AVX-512) and the plan chosen from what the CPU reports.
@@ -34,10 +34,14 @@ struct MatrixKernelTests {
   func familiesAgreeBitForBit() throws {
     var random = KernelTestRandom(seed: 7)
     for test in Self.cases {
-      let a = Tensor(shape: test.transposeA ? [test.k, test.m] : [test.m, test.k], scalars: random.floats(test.m * test.k))
-      let b = Tensor(shape: test.transposeB ? [test.n, test.k] : [test.k, test.n], scalars: random.floats(test.k * test.n))
+      let a = Tensor(
+        shape: test.transposeA ? [test.k, test.m] : [test.m, test.k], scalars: random.floats(test.m * test.k))
+      let b = Tensor(
+        shape: test.transposeB ? [test.n, test.k] : [test.k, test.n], scalars: random.floats(test.k * test.n))
       let products = Self.families.map { kernel in
-        ComputeOptions.withMatrixKernel(kernel) { matmul(a, b, transposeA: test.transposeA, transposeB: test.transposeB) }
+        ComputeOptions.withMatrixKernel(kernel) {
+          matmul(a, b, transposeA: test.transposeA, transposeB: test.transposeB)
+        }
       }
       #expect(products[0].scalars == products[1].scalars, "\(test)")
     }
@@ -106,7 +110,8 @@ struct MatrixKernelTests {
         for: kernel, l1DataBytes: 48 << 10, l2Bytes: 2 << 20, l3BytesPerCore: 1_966_080)
       for blocking in [small, large] {
         #expect(blocking.tileRows == tile.tileRows && blocking.tileColumns == tile.tileColumns)
-        #expect(blocking.kc % 16 == 0 && blocking.mc % blocking.tileRows == 0 && blocking.nc % blocking.tileColumns == 0)
+        #expect(
+          blocking.kc % 16 == 0 && blocking.mc % blocking.tileRows == 0 && blocking.nc % blocking.tileColumns == 0)
       }
       #expect(small.kc == 192 && large.kc == 288, "KC from L1: \(small.kc), \(large.kc)")
       // The B micro-panel fits L1, the A block fits L2, the B block fits the L3 share.

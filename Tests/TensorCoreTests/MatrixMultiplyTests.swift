@@ -1,5 +1,5 @@
-import Testing
 import TensorCore
+import Testing
 import _TestSupport
 
 @Suite("Matrix multiply and linear vs PyTorch")

@@ -1,5 +1,5 @@
-import Testing
 import TensorCore
+import Testing
 import _TestSupport
 
 /// `ComputeOptions.withMatrixPrecision(.bfloat16)` reaches the packed and pre-packed GEMM paths, stays within
@@ -22,23 +22,36 @@ struct MatrixPrecisionTests {
   }
 
   static let paths: [(String, @Sendable () -> Tensor)] = [
-    ("linear (packed GEMM)", {
-      linear(values([2, 77, 96], seed: 1), weight: values([160, 96], seed: 2), bias: values([160], seed: 3))
-    }),
+    (
+      "linear (packed GEMM)",
+      {
+        linear(values([2, 77, 96], seed: 1), weight: values([160, 96], seed: 2), bias: values([160], seed: 3))
+      }
+    ),
     ("matmul", { matmul(values([3, 40, 70], seed: 4), values([3, 70, 50], seed: 5)) }),
-    ("conv2d 3×3 through im2col (pre-packed weight)", {
-      conv2d(values([2, 24, 10, 9], seed: 6), weight: values([40, 24, 3, 3], seed: 7), bias: values([40], seed: 8), padding: 1)
-    }),
-    ("conv2d 1×1", {
-      conv2d(values([2, 64, 7, 7], seed: 9), weight: values([32, 64, 1, 1], seed: 10), bias: nil)
-    }),
+    (
+      "conv2d 3×3 through im2col (pre-packed weight)",
+      {
+        conv2d(
+          values([2, 24, 10, 9], seed: 6), weight: values([40, 24, 3, 3], seed: 7), bias: values([40], seed: 8),
+          padding: 1)
+      }
+    ),
+    (
+      "conv2d 1×1",
+      {
+        conv2d(values([2, 64, 7, 7], seed: 9), weight: values([32, 64, 1, 1], seed: 10), bias: nil)
+      }
+    ),
   ]
 
   @Test func winogradConvolutionsStayFloat32() {
     let input = Self.values([1, 32, 48, 44], seed: 11)
     let weight = Self.values([48, 32, 3, 3], seed: 12)
     let reference = conv2d3x3Winograd(input, weight: weight, bias: nil)
-    #expect(ComputeOptions.withMatrixPrecision(.bfloat16) { conv2d3x3Winograd(input, weight: weight, bias: nil) } == reference)
+    #expect(
+      ComputeOptions.withMatrixPrecision(.bfloat16) { conv2d3x3Winograd(input, weight: weight, bias: nil) } == reference
+    )
   }
 
   @Test(arguments: 0..<paths.count)

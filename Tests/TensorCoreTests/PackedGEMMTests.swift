@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
 import _TestSupport
 
 /// A deterministic pseudo-random generator (SplitMix64) for test data.
@@ -162,9 +162,12 @@ struct PackedGEMMTests {
               }
             }
           }
-          let comparison = TensorComparison(Tensor(shape: [m, n], scalars: actual), Tensor(shape: [m, n], scalars: expected))
+          let comparison = TensorComparison(
+            Tensor(shape: [m, n], scalars: actual), Tensor(shape: [m, n], scalars: expected))
           let limit = PackedGEMM.isAccelerated ? 0 : 1e-5
-          #expect(comparison.isClose(relative: limit), "m=\(m) n=\(n) k=\(k) tA=\(transposed) tB=\(transposeB): \(comparison)")
+          #expect(
+            comparison.isClose(relative: limit), "m=\(m) n=\(n) k=\(k) tA=\(transposed) tB=\(transposeB): \(comparison)"
+          )
         }
       }
       #expect(throws: PackedGEMMError.notAMatrix([2, 3, 4])) { try PackedLeftMatrix(Tensor(shape: [2, 3, 4])) }

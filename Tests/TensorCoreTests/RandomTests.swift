@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
 import _TestSupport
 
 /// One torch-produced sequence: a seed and the tensors drawn one after another from one generator.
@@ -27,7 +27,9 @@ private enum RandomFixture {
       RandomManifest.self, from: Data(contentsOf: directory.appendingPathComponent("draws.json")))
     let data = try Data(contentsOf: directory.appendingPathComponent("draws.f32"))
     let values = data.withUnsafeBytes { raw in
-      (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+      (0..<(data.count / 4)).map {
+        Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+      }
     }
     return (manifest, values)
   }

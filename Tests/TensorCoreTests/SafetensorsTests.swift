@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
 
 @Suite("SafetensorsFile")
 struct SafetensorsTests {
@@ -27,7 +27,8 @@ struct SafetensorsTests {
 
   @Test func readsEveryDTypeWrittenByTheSafetensorsPackage() throws {
     let file = try SafetensorsFile(contentsOf: fixtures.appendingPathComponent("mixed.safetensors"))
-    let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("mixed.json")))
+    let expected =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("mixed.json")))
       as! [String: [String: Any]]
     #expect(Set(file.tensorNames) == Set(expected.keys))
     #expect(file.metadata == ["format": "pt"])
@@ -59,7 +60,9 @@ struct SafetensorsTests {
 
   @Test func missingTensorIsNamed() throws {
     let file = try SafetensorsFile(contentsOf: fixtures.appendingPathComponent("mixed.safetensors"))
-    #expect(throws: SafetensorsError.missingTensor(file: file.url.path, tensor: "nope")) { try file.tensor(named: "nope") }
+    #expect(throws: SafetensorsError.missingTensor(file: file.url.path, tensor: "nope")) {
+      try file.tensor(named: "nope")
+    }
   }
 
   @Test func rejectsAFileShorterThanTheLengthField() throws {
@@ -95,28 +98,35 @@ struct SafetensorsTests {
   }
 
   @Test func rejectsAnUnknownDType() throws {
-    let url = try rawFile(header: #"{"w": {"dtype": "F12", "shape": [1], "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0])
+    let url = try rawFile(
+      header: #"{"w": {"dtype": "F12", "shape": [1], "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0])
     #expect(throws: SafetensorsError.unknownDType(file: url.path, tensor: "w", dtype: "F12")) {
       try SafetensorsFile(contentsOf: url)
     }
   }
 
   @Test func rejectsAShapeThatDoesNotFillItsRange() throws {
-    let url = try rawFile(header: #"{"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 12]}}"#, data: Array(repeating: 0, count: 12))
-    #expect(throws: SafetensorsError.sizeMismatch(file: url.path, tensor: "w", shape: [2, 2], dtype: "F32", byteCount: 12)) {
+    let url = try rawFile(
+      header: #"{"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 12]}}"#,
+      data: Array(repeating: 0, count: 12))
+    #expect(
+      throws: SafetensorsError.sizeMismatch(file: url.path, tensor: "w", shape: [2, 2], dtype: "F32", byteCount: 12)
+    ) {
       try SafetensorsFile(contentsOf: url)
     }
   }
 
   @Test func rejectsARangeOutsideTheDataSection() throws {
-    let url = try rawFile(header: #"{"w": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}"#, data: Array(repeating: 0, count: 8))
+    let url = try rawFile(
+      header: #"{"w": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}"#, data: Array(repeating: 0, count: 8))
     #expect(throws: SafetensorsError.rangeOutOfBounds(file: url.path, tensor: "w", range: [4, 12], dataSize: 8)) {
       try SafetensorsFile(contentsOf: url)
     }
   }
 
   @Test func rejectsOverlappingRanges() throws {
-    let header = #"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#
+    let header =
+      #"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#
     let url = try rawFile(header: header, data: Array(repeating: 0, count: 8))
     #expect(throws: SafetensorsError.overlappingRanges(file: url.path, first: "a", second: "b")) {
       try SafetensorsFile(contentsOf: url)
@@ -125,7 +135,10 @@ struct SafetensorsTests {
 
   @Test func rejectsAnEntryWithoutOffsets() throws {
     let url = try rawFile(header: #"{"w": {"dtype": "F32", "shape": [1]}}"#, data: [0, 0, 0, 0])
-    #expect(throws: SafetensorsError.malformedEntry(file: url.path, tensor: "w", reason: "'data_offsets' is not a pair of integers")) {
+    #expect(
+      throws: SafetensorsError.malformedEntry(
+        file: url.path, tensor: "w", reason: "'data_offsets' is not a pair of integers")
+    ) {
       try SafetensorsFile(contentsOf: url)
     }
   }

@@ -48,7 +48,8 @@ struct StoredTensorTests {
     let original = Tensor(shape: shape) { buffer in
       for index in buffer.indices { buffer[index] = Float(index % 1013) * 0.03125 - 15 }
     }
-    try SafetensorsFile.write(["table": original, "bias": Tensor(shape: [3], scalars: [1, 2, 3])], dtype: dtype, to: url)
+    try SafetensorsFile.write(
+      ["table": original, "bias": Tensor(shape: [3], scalars: [1, 2, 3])], dtype: dtype, to: url)
     let file = try SafetensorsFile(contentsOf: url)
     let copied = try file.storedTensor(named: "table", residency: .memory)
     let mapped = try file.storedTensor(named: "table", residency: .mappedFile)
@@ -63,7 +64,8 @@ struct StoredTensorTests {
     let rows = mapped.rows(indices)
     #expect(rows.shape == [5, 517])
     for (row, index) in indices.enumerated() {
-      #expect(Array(rows.scalars[(row * 517)..<((row + 1) * 517)]) == Array(expected[(index * 517)..<((index + 1) * 517)]))
+      #expect(
+        Array(rows.scalars[(row * 517)..<((row + 1) * 517)]) == Array(expected[(index * 517)..<((index + 1) * 517)]))
     }
   }
 
@@ -84,7 +86,9 @@ struct StoredTensorTests {
       defer { raw.deallocate() }
       for (index, bit) in bits.enumerated() { (raw + 1).storeBytes(of: bit, toByteOffset: 2 * index, as: UInt16.self) }
       var unaligned = [Float](repeating: 0, count: bits.count)
-      unaligned.withUnsafeMutableBufferPointer { FloatConversion.convert(UnsafeRawPointer(raw + 1), dtype: dtype, into: $0) }
+      unaligned.withUnsafeMutableBufferPointer {
+        FloatConversion.convert(UnsafeRawPointer(raw + 1), dtype: dtype, into: $0)
+      }
       let aligned = StoredTensor(shape: [bits.count], halfPrecisionBits: bits, dtype: dtype).tensor.scalars
       #expect(unaligned == aligned, "\(dtype)")
     }
@@ -111,7 +115,8 @@ struct StoredTensorTests {
   @Test func readingAMappedTensorHandsItsPagesBack() throws {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("pages-\(UUID().uuidString).safetensors")
     defer { try? FileManager.default.removeItem(at: url) }
-    let values = Tensor(shape: [1 << 20]) { buffer in for index in buffer.indices { buffer[index] = Float(index % 97) } }
+    let values = Tensor(shape: [1 << 20]) { buffer in for index in buffer.indices { buffer[index] = Float(index % 97) }
+    }
     try SafetensorsFile.write(["w": values], dtype: .float16, to: url)  // 2 MiB of data
     let file = try SafetensorsFile(contentsOf: url)
     let stored = try file.storedTensor(named: "w", residency: .mappedFile)

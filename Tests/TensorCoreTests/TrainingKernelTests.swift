@@ -1,5 +1,5 @@
-import Testing
 import TensorCore
+import Testing
 import _TestSupport
 
 /// The training forms of group normalisation (statistics kept apart, frozen statistics, the fused group norm + SiLU
@@ -32,8 +32,9 @@ struct TrainingKernelTests {
       frozen ? fixed : GroupNormStatistics(of: x, groupCount: 3, epsilon: 1e-6)
     }
     let r = random.tensor(x.shape)
-    let g = groupNormBackward(outputGradient: r, input: x, statistics: statistics(x), weight: gamma, bias: beta,
-                              fusedSiLU: true, statisticsAreConstant: frozen)
+    let g = groupNormBackward(
+      outputGradient: r, input: x, statistics: statistics(x), weight: gamma, bias: beta,
+      fusedSiLU: true, statisticsAreConstant: frozen)
     let f = { (x: Tensor, w: Tensor, b: Tensor) in
       GradientTests.contracted(groupNorm(x, statistics: statistics(x), weight: w, bias: b, fusedSiLU: true), r)
     }
@@ -51,8 +52,9 @@ struct TrainingKernelTests {
     var random = Generator(state: 8)
     let x = random.tensor([1, 4, 9, 37])
     let (gamma, r) = (random.tensor([4]) + 1, random.tensor([1, 4, 9, 37]))
-    let fused = groupNormBackward(outputGradient: r, input: x, statistics: GroupNormStatistics(of: x, groupCount: 2, epsilon: 1e-6),
-                                  weight: gamma, bias: nil)
+    let fused = groupNormBackward(
+      outputGradient: r, input: x, statistics: GroupNormStatistics(of: x, groupCount: 2, epsilon: 1e-6),
+      weight: gamma, bias: nil)
     let plain = groupNormBackward(outputGradient: r, input: x, groupCount: 2, weight: gamma, epsilon: 1e-6)
     #expect(fused.input == plain.input && fused.weight == plain.weight && fused.bias == plain.bias)
   }
@@ -73,7 +75,9 @@ struct TrainingKernelTests {
     let weightDirection = random.tensor(w.shape)
     let weightAnalytic = GradientTests.contracted(g.weight, weightDirection)
     let weightExpected = GradientTests.contracted(conv2d(x, weight: weightDirection, bias: nil, padding: 1), r)
-    #expect(abs(weightAnalytic - weightExpected) <= 1e-4 * abs(weightExpected), "⟨∂W, V⟩ \(weightAnalytic) vs \(weightExpected)")
+    #expect(
+      abs(weightAnalytic - weightExpected) <= 1e-4 * abs(weightExpected),
+      "⟨∂W, V⟩ \(weightAnalytic) vs \(weightExpected)")
     let withoutInput = conv2dBackward(outputGradient: r, input: x, weight: w, padding: 1, computeInputGradient: false)
     #expect(withoutInput.input == nil && withoutInput.weight == g.weight && withoutInput.bias == g.bias)
   }
@@ -91,8 +95,9 @@ struct TrainingKernelTests {
       var basis = [Float](repeating: 0, count: w.count)
       basis[index] = 1
       expected.withUnsafeMutableBufferPointer {
-        $0[index] = Float(GradientTests.contracted(
-          conv2d(x, weight: Tensor(shape: w.shape, scalars: basis), bias: nil, padding: 1), r))
+        $0[index] = Float(
+          GradientTests.contracted(
+            conv2d(x, weight: Tensor(shape: w.shape, scalars: basis), bias: nil, padding: 1), r))
       }
     }
     let comparison = TensorComparison(g.weight, expected)

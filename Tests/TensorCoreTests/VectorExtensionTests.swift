@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
 import _TestSupport
 
 /// Runs the vectorised kernels at every instruction-set level this CPU has (portable C, AVX2, AVX-512).
@@ -64,7 +64,9 @@ struct VectorExtensionTests {
     }
   }
 
-  @Test("Winograd transforms (input, output, weights) at every level match im2col conv2d; layer norm matches a double reference")
+  @Test(
+    "Winograd transforms (input, output, weights) at every level match im2col conv2d; layer norm matches a double reference"
+  )
   func winogradAndLayerNorm() throws {
     var random = KernelTestRandom(seed: 17)
     // 13 × 17: partial edge tiles in both directions; 20 × 24 channels: a partial GEMM panel.

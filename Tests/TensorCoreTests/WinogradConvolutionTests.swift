@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
 import _TestSupport
 
 @Suite("Winograd convolution")
@@ -20,7 +20,8 @@ struct WinogradConvolutionTests {
     try ComputeOptions.withThreadCount(threads) {
       for (index, (batch, channels, outputs, height, width)) in Self.shapes.enumerated() {
         var random = KernelTestRandom(seed: UInt64(100 + index))
-        let input = Tensor(shape: [batch, channels, height, width], scalars: random.floats(batch * channels * height * width))
+        let input = Tensor(
+          shape: [batch, channels, height, width], scalars: random.floats(batch * channels * height * width))
         let weight = Tensor(shape: [outputs, channels, 3, 3], scalars: random.floats(outputs * channels * 9))
         let bias = index % 2 == 0 ? Tensor(shape: [outputs], scalars: random.floats(outputs)) : nil
         let expected = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1)

@@ -1,5 +1,5 @@
-import TensorCore
 import Foundation
+import TensorCore
 
 /// Textbook reference kernels in double precision, for parity tests at sizes too large for fixtures.
 ///
@@ -65,7 +65,8 @@ public enum NaiveKernels {
                 for kx in 0..<kernelWidth {
                   let ix = ox * stride + kx - padding
                   guard ix >= 0 && ix < width else { continue }
-                  sum += Double(x[((n * channels + c) * height + iy) * width + ix])
+                  sum +=
+                    Double(x[((n * channels + c) * height + iy) * width + ix])
                     * Double(w[((o * channels + c) * kernelHeight + ky) * kernelWidth + kx])
                 }
               }

@@ -20,7 +20,8 @@ extension DecoderFineTuner {
     } catch {
       throw Self.architectureError(error)
     }
-    let needed = autoencoder.parameterEntries(of: autoencoder.decoder)
+    let needed =
+      autoencoder.parameterEntries(of: autoencoder.decoder)
       + (autoencoder.postQuantConvolution.map { autoencoder.parameterEntries(of: $0) } ?? [])
     for entry in needed {
       guard let tensor = weights[entry.key] else { throw .missingWeight(key: entry.key) }

@@ -101,7 +101,8 @@ public struct DecoderFineTuner: Sendable {
     let sequence = DifferentiableSequence(autoencoder.decoder.differentiableBlocks)
     let plan = sequence.activationPlan(inputShape: decoderInput.shape, budgetBytes: activationMemoryBudget)
     var gradients = ParameterGradients()
-    let output = sequence.outputAndGradients(input: decoderInput, plan: plan, gradients: &gradients, lossGradient: lossGradient)
+    let output = sequence.outputAndGradients(
+      input: decoderInput, plan: plan, gradients: &gradients, lossGradient: lossGradient)
     return (output, gradients.byKey(in: autoencoder))
   }
 
@@ -128,13 +129,16 @@ public struct DecoderFineTuner: Sendable {
     let started = clock.now
     let factor = autoencoder.downsamplingFactor
     let (latentHeight, latentWidth) = (decoderInput.shape[2], decoderInput.shape[3])
-    let imageShape = [decoderInput.shape[0], autoencoder.configuration.outChannels, latentHeight * factor,
-                      latentWidth * factor]
+    let imageShape = [
+      decoderInput.shape[0], autoencoder.configuration.outChannels, latentHeight * factor,
+      latentWidth * factor,
+    ]
     guard editedImage.shape == imageShape else {
       throw .inputShapeMismatch(name: "edited image", expected: "\(imageShape)", actual: editedImage.shape)
     }
-    let fullLoss = try ReconstructionLoss(editedImage: editedImage, originalImage: originalImage, mask: mask,
-                                          backgroundWeight: options.backgroundWeight)
+    let fullLoss = try ReconstructionLoss(
+      editedImage: editedImage, originalImage: originalImage, mask: mask,
+      backgroundWeight: options.backgroundWeight)
     let allRows = 0..<imageShape[2]
     let allColumns = 0..<imageShape[3]
 
@@ -148,22 +152,26 @@ public struct DecoderFineTuner: Sendable {
     let prefixScale = prefix.shape[2] / latentHeight  // resolution of the prefix output relative to the latent
 
     guard let margin = options.cropMargin else {
-      let run = try optimise(tuned, trained, input: prefix, frozen: FrozenGroupNormStatistics(), loss: fullLoss,
-                             options: options, setupSeconds: Self.seconds(since: started, clock), progress: progress)
+      let run = try optimise(
+        tuned, trained, input: prefix, frozen: FrozenGroupNormStatistics(), loss: fullLoss,
+        options: options, setupSeconds: Self.seconds(since: started, clock), progress: progress)
       let finished = clock.now
       let finalLoss = fullLoss.value(run.output)
-      return DecoderFineTuningResult(image: run.output, losses: run.losses, finalLoss: finalLoss,
-                                     tunedParameters: parameters(of: tuned), region: (allRows, allColumns),
-                                     costs: run.costs.finished(Self.seconds(since: finished, clock)))
+      return DecoderFineTuningResult(
+        image: run.output, losses: run.losses, finalLoss: finalLoss,
+        tunedParameters: parameters(of: tuned), region: (allRows, allColumns),
+        costs: run.costs.finished(Self.seconds(since: finished, clock)))
     }
 
     // Crop mode: the mask's bounding box in latent pixels, grown by the margin.
     guard let box = Self.boundingBox(of: fullLoss.mask) else {
       // Nothing edited: the optimum of the loss is the original image itself.
-      let costs = DecoderFineTuningCosts(setupSeconds: Self.seconds(since: started, clock), iterationSeconds: [],
-                                         finalSeconds: 0, storedActivationBytes: 0, recomputedBlockCount: 0)
-      return DecoderFineTuningResult(image: originalImage, losses: [], finalLoss: fullLoss.value(originalImage),
-                                     tunedParameters: parameters(of: tuned), region: (0..<0, 0..<0), costs: costs)
+      let costs = DecoderFineTuningCosts(
+        setupSeconds: Self.seconds(since: started, clock), iterationSeconds: [],
+        finalSeconds: 0, storedActivationBytes: 0, recomputedBlockCount: 0)
+      return DecoderFineTuningResult(
+        image: originalImage, losses: [], finalLoss: fullLoss.value(originalImage),
+        tunedParameters: parameters(of: tuned), region: (0..<0, 0..<0), costs: costs)
     }
     // The trained blocks' group norms keep the statistics they have on the whole image, computed once with the
     // pretrained weights: the crop's own statistics would differ, and the untrained crop decode would not be D(z).
@@ -186,21 +194,25 @@ public struct DecoderFineTuner: Sendable {
       mask: Self.cropped(fullLoss.mask, rows: imageRows, columns: imageColumns),
       backgroundWeight: options.backgroundWeight)
     func scaled(_ range: Range<Int>) -> Range<Int> { range.lowerBound * prefixScale..<range.upperBound * prefixScale }
-    let run = try optimise(tuned, trained, input: Self.cropped(prefix, rows: scaled(cropRows), columns: scaled(cropColumns)),
-                           frozen: frozen, loss: cropLoss, options: options,
-                           setupSeconds: Self.seconds(since: started, clock), progress: progress)
+    let run = try optimise(
+      tuned, trained, input: Self.cropped(prefix, rows: scaled(cropRows), columns: scaled(cropColumns)),
+      frozen: frozen, loss: cropLoss, options: options,
+      setupSeconds: Self.seconds(since: started, clock), progress: progress)
     let finished = clock.now
     // Original pixels everywhere except the paste window (the box grown by half the margin), whose pixels come
     // from the tuned decoder's crop.
     let (pasteImageRows, pasteImageColumns) = (pixels(pasteRows), pixels(pasteColumns))
     let window = Self.cropped(
-      run.output, rows: (pasteImageRows.lowerBound - imageRows.lowerBound)..<(pasteImageRows.upperBound - imageRows.lowerBound),
-      columns: (pasteImageColumns.lowerBound - imageColumns.lowerBound)..<(pasteImageColumns.upperBound - imageColumns.lowerBound))
+      run.output,
+      rows: (pasteImageRows.lowerBound - imageRows.lowerBound)..<(pasteImageRows.upperBound - imageRows.lowerBound),
+      columns: (pasteImageColumns.lowerBound - imageColumns.lowerBound)..<(pasteImageColumns.upperBound
+        - imageColumns.lowerBound))
     let image = Self.pasting(window, into: originalImage, rows: pasteImageRows, columns: pasteImageColumns)
     let finalLoss = fullLoss.value(image)
-    return DecoderFineTuningResult(image: image, losses: run.losses, finalLoss: finalLoss,
-                                   tunedParameters: parameters(of: tuned), region: (imageRows, imageColumns),
-                                   costs: run.costs.finished(Self.seconds(since: finished, clock)))
+    return DecoderFineTuningResult(
+      image: image, losses: run.losses, finalLoss: finalLoss,
+      tunedParameters: parameters(of: tuned), region: (imageRows, imageColumns),
+      costs: run.costs.finished(Self.seconds(since: finished, clock)))
   }
 
   /// The Adam loop on one input of the trained blocks; returns their final output, the per-iteration losses and
@@ -213,12 +225,14 @@ public struct DecoderFineTuner: Sendable {
   ) throws(DecoderFineTuningError) -> (output: Tensor, losses: [Float], costs: DecoderFineTuningCosts) {
     let clock = ContinuousClock()
     let parameters = decoder.parameterEntries
-    var adam = AdamOptimizer(learningRate: options.learningRate, beta1: options.beta1, beta2: options.beta2,
-                             epsilon: options.epsilon)
+    var adam = AdamOptimizer(
+      learningRate: options.learningRate, beta1: options.beta1, beta2: options.beta2,
+      epsilon: options.epsilon)
     let plan = trained.activationPlan(inputShape: prefix.shape, budgetBytes: options.activationMemoryBudget)
-    var costs = DecoderFineTuningCosts(setupSeconds: setupSeconds, iterationSeconds: [], finalSeconds: 0,
-                                       storedActivationBytes: plan.storedBytes,
-                                       recomputedBlockCount: plan.recomputedCount)
+    var costs = DecoderFineTuningCosts(
+      setupSeconds: setupSeconds, iterationSeconds: [], finalSeconds: 0,
+      storedActivationBytes: plan.storedBytes,
+      recomputedBlockCount: plan.recomputedCount)
     var losses: [Float] = []
     let optimisationStart = clock.now
     for iteration in stride(from: 1, through: options.iterationCount, by: 1) {
@@ -270,7 +284,7 @@ public struct DecoderFineTuner: Sendable {
   func validate(decoderInput: Tensor, name: String = "decoder input") throws(DecoderFineTuningError) {
     let channels = autoencoder.latentChannels
     guard decoderInput.rank == 4, decoderInput.shape[1] == channels,
-          decoderInput.shape[0] > 0, decoderInput.shape[2] > 0, decoderInput.shape[3] > 0
+      decoderInput.shape[0] > 0, decoderInput.shape[2] > 0, decoderInput.shape[3] > 0
     else {
       throw .inputShapeMismatch(name: name, expected: "[N, \(channels), h, w]", actual: decoderInput.shape)
     }

@@ -65,7 +65,9 @@ public struct DecoderFineTuningOptions: Sendable, Equatable {
   /// Checks ranges. - Throws: `DecoderFineTuningError.invalidOption` naming the option.
   func validate() throws(DecoderFineTuningError) {
     guard iterationCount >= 0 else { throw .invalidOption(name: "iterationCount", value: "\(iterationCount)") }
-    guard learningRate.isFinite, learningRate >= 0 else { throw .invalidOption(name: "learningRate", value: "\(learningRate)") }
+    guard learningRate.isFinite, learningRate >= 0 else {
+      throw .invalidOption(name: "learningRate", value: "\(learningRate)")
+    }
     guard backgroundWeight.isFinite, backgroundWeight >= 0 else {
       throw .invalidOption(name: "backgroundWeight", value: "\(backgroundWeight)")
     }

@@ -44,7 +44,8 @@ public struct ReconstructionLoss: Sendable {
         }
       }
     } else {
-      throw .inputShapeMismatch(name: "mask", expected: "[\(batch), 1, \(height), \(width)] or \(shape)", actual: mask.shape)
+      throw .inputShapeMismatch(
+        name: "mask", expected: "[\(batch), 1, \(height), \(width)] or \(shape)", actual: mask.shape)
     }
     self.editedImage = editedImage
     self.originalImage = originalImage
@@ -77,7 +78,8 @@ public struct ReconstructionLoss: Sendable {
       for i in 0..<output.count {
         let m = mask.scalars[i]
         let y = output.scalars[i]
-        out[i] = scale * (m * m * (y - editedImage.scalars[i]) + lambda * (1 - m) * (1 - m) * (y - originalImage.scalars[i]))
+        out[i] =
+          scale * (m * m * (y - editedImage.scalars[i]) + lambda * (1 - m) * (1 - m) * (y - originalImage.scalars[i]))
       }
     }
   }

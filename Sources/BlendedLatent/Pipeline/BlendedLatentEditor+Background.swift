@@ -54,7 +54,8 @@ extension BlendedLatentEditor {
           + "FineTunableDecoder")
     }
     do { try options.validate() } catch {
-      throw .invalidParameter(name: "background.optimize", value: "\(options.iterationCount) iterations", reason: "\(error)")
+      throw .invalidParameter(
+        name: "background.optimize", value: "\(options.iterationCount) iterations", reason: "\(error)")
     }
   }
 

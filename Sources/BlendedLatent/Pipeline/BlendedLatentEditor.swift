@@ -105,7 +105,10 @@ public struct BlendedLatentEditor: Sendable {
     let checked = try EditInputs(request: request, factor: autoencoder.downsamplingFactor)
     try checkBackgroundIsPossible(request.background)
     var scheduler: any Scheduler
-    do { scheduler = try request.scheduler.makeScheduler(configuration: schedulerConfiguration, stepCount: request.stepCount) } catch {
+    do {
+      scheduler = try request.scheduler.makeScheduler(
+        configuration: schedulerConfiguration, stepCount: request.stepCount)
+    } catch {
       throw .scheduler(error)
     }
     let stepTotal = scheduler.timesteps.count

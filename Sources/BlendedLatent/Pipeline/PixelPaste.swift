@@ -9,7 +9,8 @@ public enum PixelPaste {
   ///   - featherRadius: r ≥ 0, in pixels.
   /// - Returns: `[H, W]` weights in [0, 1].
   public static func weights(mask: Tensor, featherRadius: Int) -> Tensor {
-    precondition(mask.rank == 2 && featherRadius >= 0, "PixelPaste.weights: mask \(mask.shape), radius \(featherRadius)")
+    precondition(
+      mask.rank == 2 && featherRadius >= 0, "PixelPaste.weights: mask \(mask.shape), radius \(featherRadius)")
     let (height, width) = (mask.shape[0], mask.shape[1])
     let binary = mask.map { $0 >= 0.5 ? 1 : 0 }
     guard featherRadius > 0 else { return binary }
@@ -51,7 +52,8 @@ public enum PixelPaste {
           weights.withUnsafeBufferPointer { w in
             for index in 0..<out.count {
               let weight = w[index % plane]
-              out[index] = weight == 0 ? o[index] : (weight == 1 ? e[index] : weight * e[index] + (1 - weight) * o[index])
+              out[index] =
+                weight == 0 ? o[index] : (weight == 1 ? e[index] : weight * e[index] + (1 - weight) * o[index])
             }
           }
         }

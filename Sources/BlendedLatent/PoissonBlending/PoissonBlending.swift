@@ -40,7 +40,9 @@ public struct PoissonBlending: Sendable, Equatable {
   ///   - target: the original image `x`, same shape.
   ///   - mask: `[N, 1, H, W]`; pixels above 0.5 are blended.
   /// - Throws: `PoissonBlendingError` for bad shapes or options, or a solve that does not converge.
-  public func blended(source: Tensor, target: Tensor, mask: Tensor) throws(PoissonBlendingError) -> PoissonBlendingResult {
+  public func blended(source: Tensor, target: Tensor, mask: Tensor) throws(PoissonBlendingError)
+    -> PoissonBlendingResult
+  {
     guard source.rank == 4 else {
       throw .inputShapeMismatch(name: "source", expected: "[N, C, H, W]", actual: source.shape)
     }
@@ -66,8 +68,9 @@ public struct PoissonBlending: Sendable, Equatable {
         let t = Array(target.scalars[offset..<(offset + plane)]).map(Double.init)
         let solution = region.solve(source: s, target: t, tolerance: tolerance, maximumIterations: maximumIterations)
         guard solution.relativeResidual <= tolerance else {
-          throw .notConverged(sample: n, channel: c, iterations: solution.iterations,
-                              relativeResidual: solution.relativeResidual)
+          throw .notConverged(
+            sample: n, channel: c, iterations: solution.iterations,
+            relativeResidual: solution.relativeResidual)
         }
         image.withUnsafeMutableBufferPointer { out in
           for (index, pixel) in region.pixels.enumerated() { out[offset + pixel] = Float(solution.values[index]) }

@@ -53,7 +53,9 @@ public struct DDIMScheduler: Scheduler {
     guard eta >= 0, eta.isFinite else { throw .invalid(field: "eta", value: "\(eta)", reason: "must be ≥ 0") }
     self.eta = eta
     let trainCount = schedule.trainStepCount
-    guard stepCount >= 1, stepCount <= trainCount else { throw .invalidStepCount(stepCount, trainTimesteps: trainCount) }
+    guard stepCount >= 1, stepCount <= trainCount else {
+      throw .invalidStepCount(stepCount, trainTimesteps: trainCount)
+    }
     finalAlphaCumprod = (configuration.setAlphaToOne ?? true) ? 1 : schedule.alphasCumprod[0]
     clipSampleRange = (configuration.clipSample ?? true) ? Float(configuration.clipSampleRange ?? 1) : nil
     stepRatio = trainCount / stepCount

@@ -73,7 +73,9 @@ public struct DPMSolverMultistepScheduler: Scheduler {
     schedule = try NoiseSchedule(configuration: configuration, scheduler: name)
     predictionType = try configuration.resolvedPredictionType(scheduler: name)
     let trainCount = schedule.trainStepCount
-    guard stepCount >= 1, stepCount <= trainCount else { throw .invalidStepCount(stepCount, trainTimesteps: trainCount) }
+    guard stepCount >= 1, stepCount <= trainCount else {
+      throw .invalidStepCount(stepCount, trainTimesteps: trainCount)
+    }
     let offset = configuration.stepsOffset ?? 0
     var steps: [Int]
     switch try TimestepSpacing.resolve(configuration.timestepSpacing, default: .linspace, scheduler: name) {
@@ -147,7 +149,8 @@ public struct DPMSolverMultistepScheduler: Scheduler {
       let d1Scale: Float = usesHeun ? alphaT * ((Foundation.exp(-h) - 1) / h + 1) : 0.5 * outputScale
       result = Tensor.zipped(sample, dataPrediction, previous) { x, m0, m1 in
         let d1 = inverseR0 * (m0 - m1)
-        return usesHeun ? (sampleScale * x - outputScale * m0) + d1Scale * d1 : (sampleScale * x - outputScale * m0) - d1Scale * d1
+        return usesHeun
+          ? (sampleScale * x - outputScale * m0) + d1Scale * d1 : (sampleScale * x - outputScale * m0) - d1Scale * d1
       }
     } else {
       result = Tensor.zipped(sample, dataPrediction) { x, m in sampleScale * x - outputScale * m }

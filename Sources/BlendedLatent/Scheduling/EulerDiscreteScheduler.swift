@@ -101,7 +101,9 @@ struct SigmaScheduleTables {
     }
     schedule = try NoiseSchedule(configuration: configuration, scheduler: scheduler)
     let trainCount = schedule.trainStepCount
-    guard stepCount >= 1, stepCount <= trainCount else { throw .invalidStepCount(stepCount, trainTimesteps: trainCount) }
+    guard stepCount >= 1, stepCount <= trainCount else {
+      throw .invalidStepCount(stepCount, trainTimesteps: trainCount)
+    }
     let spacing = try TimestepSpacing.resolve(configuration.timestepSpacing, default: .linspace, scheduler: scheduler)
     var steps = SigmaSchedule.eulerTimesteps(
       spacing: spacing, stepCount: stepCount, trainCount: trainCount, stepsOffset: configuration.stepsOffset ?? 0)
@@ -115,7 +117,8 @@ struct SigmaScheduleTables {
       let logSigmas = trainSigmas.map { Foundation.log($0) }
       steps = stepSigmas.map { Double(Float(SigmaSchedule.timestep(forSigma: $0, logSigmas: logSigmas))) }
     }
-    let final = allowKarras
+    let final =
+      allowKarras
       ? try SigmaSchedule.finalSigma(configuration.finalSigmasType, schedule: schedule, scheduler: scheduler) : 0
     timesteps = steps
     sigmas = stepSigmas.map { Float($0) } + [final]

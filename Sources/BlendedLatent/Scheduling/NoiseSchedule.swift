@@ -50,7 +50,8 @@ public struct NoiseSchedule: Sendable, Equatable {
       }
     }
     guard betas.allSatisfy({ $0 > 0 && $0 < 1 }) else {
-      throw .invalid(field: "betas", value: "[\(betas.first ?? 0) … \(betas.last ?? 0)]", reason: "each must lie in (0, 1)")
+      throw .invalid(
+        field: "betas", value: "[\(betas.first ?? 0) … \(betas.last ?? 0)]", reason: "each must lie in (0, 1)")
     }
     self.betas = betas
     var product = 1.0

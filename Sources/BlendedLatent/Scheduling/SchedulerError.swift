@@ -14,7 +14,8 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable, Sendable 
     switch self {
     case .unreadableConfiguration(let file, let reason): "\(file): cannot read scheduler configuration: \(reason)"
     case .unsupported(let field, let value, let scheduler): "\(scheduler): \(field) = \(value) is not supported"
-    case .invalid(let field, let value, let reason): "scheduler configuration: \(field) = \(value) is invalid (\(reason))"
+    case .invalid(let field, let value, let reason):
+      "scheduler configuration: \(field) = \(value) is invalid (\(reason))"
     case .invalidStepCount(let count, let trainTimesteps):
       "cannot run \(count) inference steps with \(trainTimesteps) training timesteps (need 1…\(trainTimesteps))"
     }

@@ -10,7 +10,8 @@ extension BlendedLatentEditor {
   ///   - model: The loaded model.
   ///   - computeSettings: Threads and matrix precision of the edits (default: the process's CPUs, fp32).
   /// - Throws: ``SchedulerError`` when the folder's scheduler configuration is unreadable or unsupported.
-  public init(model: StableDiffusionModel, computeSettings: ComputeSettings = ComputeSettings()) throws(SchedulerError) {
+  public init(model: StableDiffusionModel, computeSettings: ComputeSettings = ComputeSettings()) throws(SchedulerError)
+  {
     let scheduler: SchedulerConfiguration
     if let directory = model.directory {
       scheduler = try SchedulerConfiguration.decode(contentsOf: directory.schedulerConfiguration)

@@ -111,8 +111,7 @@ extension CLIPTokenizer {
     "bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token",
   ]
 
-  static func maxLength(in config: [String: JSONValue], path: String) throws(TokenizerError) -> Int
-  {
+  static func maxLength(in config: [String: JSONValue], path: String) throws(TokenizerError) -> Int {
     switch config["model_max_length"] {
     case nil, .null:
       return defaultMaxLength

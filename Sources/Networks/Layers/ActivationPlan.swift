@@ -37,7 +37,9 @@ public struct ActivationPlan: Equatable, Sendable {
     var stored = inputFloats * bytesPerFloat
     var keeps = costs.map { $0.floats == 0 }  // nothing to store: nothing to decide
     let candidates = costs.indices.filter { costs[$0].floats > 0 }
-      .sorted { costs[$0].recomputeFLOPs / Double(costs[$0].floats) > costs[$1].recomputeFLOPs / Double(costs[$1].floats) }
+      .sorted {
+        costs[$0].recomputeFLOPs / Double(costs[$0].floats) > costs[$1].recomputeFLOPs / Double(costs[$1].floats)
+      }
     for index in candidates where stored + costs[index].floats * bytesPerFloat <= budgetBytes {
       keeps[index] = true
       stored += costs[index].floats * bytesPerFloat

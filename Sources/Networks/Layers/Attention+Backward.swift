@@ -81,7 +81,9 @@ extension Attention: DifferentiableBlock {
     let (batch, channels, positions) = (inputShape[0], inputShape[1], inputShape[2] * inputShape[3])
     let inner = query.storedWeight.shape[0]
     let tokens = Double(batch * positions)
-    return (batch * positions * (channels + 4 * inner),
-            2 * 3 * tokens * Double(channels * inner) + 4 * tokens * Double(positions * inner))
+    return (
+      batch * positions * (channels + 4 * inner),
+      2 * 3 * tokens * Double(channels * inner) + 4 * tokens * Double(positions * inner)
+    )
   }
 }

@@ -31,13 +31,16 @@ extension Conv2D: DifferentiableBlock {
     _ activations: Void, input: Tensor, outputGradient: Tensor, frozen: FrozenGroupNormStatistics,
     needsInputGradient: Bool, gradients: inout ParameterGradients
   ) -> Tensor? {
-    backward(outputGradient: outputGradient, input: input, needsInputGradient: needsInputGradient, gradients: &gradients)
+    backward(
+      outputGradient: outputGradient, input: input, needsInputGradient: needsInputGradient, gradients: &gradients)
   }
 
   /// `[N, I, H, W]` → `[N, O, (H + 2p − k) / s + 1, (W + 2p − k) / s + 1]`.
   public func outputShape(forInput inputShape: [Int]) -> [Int] {
     let (kernel, outputs) = (storedWeight.shape[2], storedWeight.shape[0])
-    return [inputShape[0], outputs, (inputShape[2] + 2 * padding - kernel) / stride + 1,
-            (inputShape[3] + 2 * padding - kernel) / stride + 1]
+    return [
+      inputShape[0], outputs, (inputShape[2] + 2 * padding - kernel) / stride + 1,
+      (inputShape[3] + 2 * padding - kernel) / stride + 1,
+    ]
   }
 }

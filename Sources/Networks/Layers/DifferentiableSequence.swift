@@ -18,7 +18,8 @@ public struct DifferentiableSequence {
   ///   - input: the first block's input, `[N, C, H, W]`.
   ///   - frozen: group-norm statistics to use instead of the inputs' own.
   /// - Returns: the last block's output (`input` itself when there are no blocks).
-  public func callAsFunction(_ input: Tensor, frozen: FrozenGroupNormStatistics = FrozenGroupNormStatistics()) -> Tensor {
+  public func callAsFunction(_ input: Tensor, frozen: FrozenGroupNormStatistics = FrozenGroupNormStatistics()) -> Tensor
+  {
     var x = input
     for block in blocks { x = block.recordedForward(x, frozen: frozen).output }
     return x
@@ -97,7 +98,8 @@ extension DifferentiableBlock {
     needsInputGradient: Bool, gradients: inout ParameterGradients
   ) -> Tensor? {
     let recorded = activations.map { $0 as! Activations } ?? self.activations(of: input, frozen: frozen)
-    return backward(recorded, input: input, outputGradient: outputGradient, frozen: frozen,
-                    needsInputGradient: needsInputGradient, gradients: &gradients)
+    return backward(
+      recorded, input: input, outputGradient: outputGradient, frozen: frozen,
+      needsInputGradient: needsInputGradient, gradients: &gradients)
   }
 }

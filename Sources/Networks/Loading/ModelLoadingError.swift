@@ -65,7 +65,8 @@ public struct ModelLoadingError: Error, CustomStringConvertible, LocalizedError,
   public var key: String? {
     guard case .weights(let error) = cause else { return nil }
     switch error {
-    case .missing(let key, _), .shapeMismatch(let key, _, _, _), .unsupportedDType(let key, _, _), .duplicate(let key, _):
+    case .missing(let key, _), .shapeMismatch(let key, _, _, _), .unsupportedDType(let key, _, _),
+      .duplicate(let key, _):
       return key
     case .unused(let keys, _, _): return keys.first
     case .missingFile, .malformedIndex, .unreadable: return nil

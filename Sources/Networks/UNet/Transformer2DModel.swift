@@ -15,8 +15,7 @@ public final class BasicTransformerBlock: Layer {
   let feedForward: FeedForward
 
   /// Creates a zero-initialised block of width `headCount × headWidth`.
-  public init(width: Int, headCount: Int, headWidth: Int, contextWidth: Int, epsilon: Float = 1e-5)
-  {
+  public init(width: Int, headCount: Int, headWidth: Int, contextWidth: Int, epsilon: Float = 1e-5) {
     norm1 = LayerNorm(width: width, epsilon: epsilon)
     selfAttention = Attention(queryWidth: width, headCount: headCount, headWidth: headWidth)
     norm2 = LayerNorm(width: width, epsilon: epsilon)

@@ -55,7 +55,9 @@ extension VAEDecoder {
       return needsInputGradient ? dx : nil
     }
 
-    func groupNormStatistics(in activations: GroupNormStatistics) -> [(norm: GroupNorm, statistics: GroupNormStatistics)] {
+    func groupNormStatistics(in activations: GroupNormStatistics) -> [(
+      norm: GroupNorm, statistics: GroupNormStatistics
+    )] {
       [(norm, activations)]
     }
 

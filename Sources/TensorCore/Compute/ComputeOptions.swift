@@ -32,7 +32,9 @@ public enum ComputeOptions {
     let environment = ProcessInfo.processInfo.environment
     for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"] {
       // OpenMP allows a comma-separated list per nesting level; the first entry is the outer level.
-      if let text = environment[name]?.split(separator: ",").first, let count = Int(text.trimmingCharacters(in: .whitespaces)), count > 0 {
+      if let text = environment[name]?.split(separator: ",").first,
+        let count = Int(text.trimmingCharacters(in: .whitespaces)), count > 0
+      {
         return count
       }
     }
@@ -120,9 +122,11 @@ func parallelChunks(
       bld_parallel_region_leave()
     }
     withUnsafeMutablePointer(to: &region) { pointer in
-      bld_parallel_run(threads, { context, worker in
-        context!.assumingMemoryBound(to: ParallelRegion.self).pointee.work(worker)
-      }, pointer)
+      bld_parallel_run(
+        threads,
+        { context, worker in
+          context!.assumingMemoryBound(to: ParallelRegion.self).pointee.work(worker)
+        }, pointer)
     }
   }
 }

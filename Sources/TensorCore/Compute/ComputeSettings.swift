@@ -16,7 +16,9 @@ public struct ComputeSettings: Sendable, Equatable {
   }
 
   /// The thread count work under these settings uses.
-  public var resolvedThreadCount: Int { threadCount.map { $0 >= 1 ? $0 : ComputeOptions.defaultThreadCount } ?? ComputeOptions.defaultThreadCount }
+  public var resolvedThreadCount: Int {
+    threadCount.map { $0 >= 1 ? $0 : ComputeOptions.defaultThreadCount } ?? ComputeOptions.defaultThreadCount
+  }
 
   /// Runs `body` under these settings (on the calling thread or task, and the workers it starts).
   public func applied<R>(_ body: () throws -> R) rethrows -> R {

@@ -82,7 +82,9 @@ struct GEMMPlan: Sendable {
     guard m > 0 && k > 0 else { return }
     if usesBLAS {
       for row in 0..<m {
-        for column in 0..<k { destination[row * k + column] = transposeA ? a[column * lda + row] : a[row * lda + column] }
+        for column in 0..<k {
+          destination[row * k + column] = transposeA ? a[column * lda + row] : a[row * lda + column]
+        }
       }
       return
     }

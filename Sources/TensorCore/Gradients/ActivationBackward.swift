@@ -4,7 +4,8 @@ import Foundation
 ///
 /// `outputGradient` and `input` have the same shape; the result has it too.
 public func siluBackward(outputGradient: Tensor, input: Tensor) -> Tensor {
-  precondition(outputGradient.shape == input.shape, "siluBackward: gradient \(outputGradient.shape), input \(input.shape)")
+  precondition(
+    outputGradient.shape == input.shape, "siluBackward: gradient \(outputGradient.shape), input \(input.shape)")
   return Tensor(shape: input.shape) { out in
     input.withUnsafeBufferPointer { xBuffer in
       outputGradient.withUnsafeBufferPointer { dyBuffer in
@@ -24,8 +25,9 @@ public func siluBackward(outputGradient: Tensor, input: Tensor) -> Tensor {
 /// was copied to. `outputGradient`: `[..., 2H, 2W]` → `[..., H, W]`.
 public func upsampleNearest2xBackward(outputGradient: Tensor) -> Tensor {
   let rank = outputGradient.rank
-  precondition(rank >= 2 && outputGradient.shape[rank - 2] % 2 == 0 && outputGradient.shape[rank - 1] % 2 == 0,
-               "upsampleNearest2xBackward expects [..., 2H, 2W], got \(outputGradient.shape)")
+  precondition(
+    rank >= 2 && outputGradient.shape[rank - 2] % 2 == 0 && outputGradient.shape[rank - 1] % 2 == 0,
+    "upsampleNearest2xBackward expects [..., 2H, 2W], got \(outputGradient.shape)")
   let (height, width) = (outputGradient.shape[rank - 2] / 2, outputGradient.shape[rank - 1] / 2)
   let planes = outputGradient.count / max(1, 4 * height * width)
   return Tensor(shape: Array(outputGradient.shape.dropLast(2)) + [height, width]) { out in
@@ -63,9 +65,10 @@ public struct LinearGradients: Sendable {
 ///
 /// `outputGradient`: `[..., outputCount]`, `input`: `[..., inputCount]`, `weight`: `[outputCount, inputCount]`.
 public func linearBackward(outputGradient: Tensor, input: Tensor, weight: Tensor) -> LinearGradients {
-  precondition(weight.rank == 2 && input.shape.last == weight.shape[1]
-               && outputGradient.shape == Array(input.shape.dropLast()) + [weight.shape[0]],
-               "linearBackward: gradient \(outputGradient.shape), input \(input.shape), weight \(weight.shape)")
+  precondition(
+    weight.rank == 2 && input.shape.last == weight.shape[1]
+      && outputGradient.shape == Array(input.shape.dropLast()) + [weight.shape[0]],
+    "linearBackward: gradient \(outputGradient.shape), input \(input.shape), weight \(weight.shape)")
   let (outputCount, inputCount) = (weight.shape[0], weight.shape[1])
   let rows = input.count / max(1, inputCount)
   let flatGradient = outputGradient.reshaped([rows, outputCount])

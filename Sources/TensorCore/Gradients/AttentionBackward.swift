@@ -22,9 +22,12 @@ public func scaledDotProductAttentionBackward(
   precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "attention backward expects [B, T, H·d] tensors")
   let (batch, queryCount, width) = (query.shape[0], query.shape[1], query.shape[2])
   let keyCount = key.shape[1]
-  precondition(key.shape == [batch, keyCount, width] && value.shape == key.shape && outputGradient.shape == query.shape,
-               "attention backward: query \(query.shape), key \(key.shape), value \(value.shape), gradient \(outputGradient.shape)")
-  precondition(headCount > 0 && width % headCount == 0, "attention backward: width \(width) not divisible by \(headCount) heads")
+  precondition(
+    key.shape == [batch, keyCount, width] && value.shape == key.shape && outputGradient.shape == query.shape,
+    "attention backward: query \(query.shape), key \(key.shape), value \(value.shape), gradient \(outputGradient.shape)"
+  )
+  precondition(
+    headCount > 0 && width % headCount == 0, "attention backward: width \(width) not divisible by \(headCount) heads")
   let headWidth = width / headCount
   let scale = 1 / Float(headWidth).squareRoot()
   let tile = min(queryCount, attentionQueryTileRows)
@@ -52,22 +55,26 @@ public func scaledDotProductAttentionBackward(
                           let rows = min(tile, queryCount - start)
                           let rowOffset = queryOffset + start * width
                           // P = softmax(s · Q_tile Kᵀ)  [rows, Tk]
-                          sgemm(transposeA: false, transposeB: true, m: rows, n: keyCount, k: headWidth,
-                                a: q.baseAddress! + rowOffset, lda: width, b: k.baseAddress! + keyOffset, ldb: width,
-                                c: p, ldc: keyCount, beta: 0)
+                          sgemm(
+                            transposeA: false, transposeB: true, m: rows, n: keyCount, k: headWidth,
+                            a: q.baseAddress! + rowOffset, lda: width, b: k.baseAddress! + keyOffset, ldb: width,
+                            c: p, ldc: keyCount, beta: 0)
                           let offset = start
                           parallelChunks(rows, costPerItem: keyCount * 4) { range in
-                            bld_softmax_rows_f32(p, keyCount, range.lowerBound, range.upperBound, scale,
-                                                 causal ? 1 : 0, offset)
+                            bld_softmax_rows_f32(
+                              p, keyCount, range.lowerBound, range.upperBound, scale,
+                              causal ? 1 : 0, offset)
                           }
                           // ∂V[Tk, d] += Pᵀ · ∂O_tile
-                          sgemm(transposeA: true, transposeB: false, m: keyCount, n: headWidth, k: rows,
-                                a: p, lda: keyCount, b: dO.baseAddress! + rowOffset, ldb: width,
-                                c: dV.baseAddress! + keyOffset, ldc: width, beta: 1)
+                          sgemm(
+                            transposeA: true, transposeB: false, m: keyCount, n: headWidth, k: rows,
+                            a: p, lda: keyCount, b: dO.baseAddress! + rowOffset, ldb: width,
+                            c: dV.baseAddress! + keyOffset, ldc: width, beta: 1)
                           // ∂P = ∂O_tile · Vᵀ  [rows, Tk]
-                          sgemm(transposeA: false, transposeB: true, m: rows, n: keyCount, k: headWidth,
-                                a: dO.baseAddress! + rowOffset, lda: width, b: v.baseAddress! + keyOffset, ldb: width,
-                                c: ds, ldc: keyCount, beta: 0)
+                          sgemm(
+                            transposeA: false, transposeB: true, m: rows, n: keyCount, k: headWidth,
+                            a: dO.baseAddress! + rowOffset, lda: width, b: v.baseAddress! + keyOffset, ldb: width,
+                            c: ds, ldc: keyCount, beta: 0)
                           // ∂S = s · P ⊙ (∂P − rowsum(∂P ⊙ P)); the softmax scale is folded in here.
                           parallelChunks(rows, costPerItem: keyCount * 4) { range in
                             for row in range {
@@ -80,12 +87,14 @@ public func scaledDotProductAttentionBackward(
                             }
                           }
                           // ∂Q_tile = ∂S · K;  ∂K += ∂Sᵀ · Q_tile
-                          sgemm(transposeA: false, transposeB: false, m: rows, n: headWidth, k: keyCount,
-                                a: ds, lda: keyCount, b: k.baseAddress! + keyOffset, ldb: width,
-                                c: dQ.baseAddress! + rowOffset, ldc: width, beta: 0)
-                          sgemm(transposeA: true, transposeB: false, m: keyCount, n: headWidth, k: rows,
-                                a: ds, lda: keyCount, b: q.baseAddress! + rowOffset, ldb: width,
-                                c: dK.baseAddress! + keyOffset, ldc: width, beta: 1)
+                          sgemm(
+                            transposeA: false, transposeB: false, m: rows, n: headWidth, k: keyCount,
+                            a: ds, lda: keyCount, b: k.baseAddress! + keyOffset, ldb: width,
+                            c: dQ.baseAddress! + rowOffset, ldc: width, beta: 0)
+                          sgemm(
+                            transposeA: true, transposeB: false, m: keyCount, n: headWidth, k: rows,
+                            a: ds, lda: keyCount, b: q.baseAddress! + rowOffset, ldb: width,
+                            c: dK.baseAddress! + keyOffset, ldc: width, beta: 1)
                           start += rows
                         }
                       }

@@ -31,15 +31,17 @@ public func conv2dBackward(
   outputGradient: Tensor, input: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0,
   computeInputGradient: Bool = true
 ) -> Conv2DGradients {
-  precondition(input.rank == 4 && weight.rank == 4 && outputGradient.rank == 4,
-               "conv2dBackward: input \(input.shape), weight \(weight.shape), gradient \(outputGradient.shape)")
+  precondition(
+    input.rank == 4 && weight.rank == 4 && outputGradient.rank == 4,
+    "conv2dBackward: input \(input.shape), weight \(weight.shape), gradient \(outputGradient.shape)")
   let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
   let (outputChannels, kernelHeight, kernelWidth) = (weight.shape[0], weight.shape[2], weight.shape[3])
   precondition(weight.shape[1] == channels, "conv2dBackward: input has \(channels) channels, weight \(weight.shape)")
   let outputHeight = (height + 2 * padding - kernelHeight) / stride + 1
   let outputWidth = (width + 2 * padding - kernelWidth) / stride + 1
-  precondition(outputGradient.shape == [batch, outputChannels, outputHeight, outputWidth],
-               "conv2dBackward: gradient \(outputGradient.shape), expected \([batch, outputChannels, outputHeight, outputWidth])")
+  precondition(
+    outputGradient.shape == [batch, outputChannels, outputHeight, outputWidth],
+    "conv2dBackward: gradient \(outputGradient.shape), expected \([batch, outputChannels, outputHeight, outputWidth])")
   let reduction = channels * kernelHeight * kernelWidth
   let outputPlane = outputHeight * outputWidth
   let inputImage = channels * height * width
@@ -59,8 +61,10 @@ public func conv2dBackward(
       }
     }
   }
-  if conv2d3x3WinogradIsPreferred(inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding) {
-    let inputGradient = computeInputGradient
+  if conv2d3x3WinogradIsPreferred(inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding)
+  {
+    let inputGradient =
+      computeInputGradient
       ? conv2d3x3Winograd(outputGradient, weight: flippedTransposedKernel(weight), bias: nil) : nil
     return Conv2DGradients(
       input: inputGradient, weight: conv2d3x3WinogradWeightGradient(outputGradient: outputGradient, input: input),
@@ -81,13 +85,15 @@ public func conv2dBackward(
               let gradient = dy.baseAddress! + n * outputChannels * outputPlane
               if pointwise {
                 // ∂W[O, C] += ∂Y[O, HW] · X[C, HW]ᵀ;  ∂X[C, HW] = Wᵀ[C, O] · ∂Y[O, HW]
-                sgemm(transposeA: false, transposeB: true, m: outputChannels, n: channels, k: outputPlane,
-                      a: gradient, lda: outputPlane, b: image, ldb: outputPlane,
-                      c: dw.baseAddress!, ldc: channels, beta: 1)
+                sgemm(
+                  transposeA: false, transposeB: true, m: outputChannels, n: channels, k: outputPlane,
+                  a: gradient, lda: outputPlane, b: image, ldb: outputPlane,
+                  c: dw.baseAddress!, ldc: channels, beta: 1)
                 if let dx {
-                  sgemm(transposeA: true, transposeB: false, m: channels, n: outputPlane, k: outputChannels,
-                        a: w.baseAddress!, lda: channels, b: gradient, ldb: outputPlane,
-                        c: dx + n * inputImage, ldc: outputPlane, beta: 0)
+                  sgemm(
+                    transposeA: true, transposeB: false, m: channels, n: outputPlane, k: outputChannels,
+                    a: w.baseAddress!, lda: channels, b: gradient, ldb: outputPlane,
+                    c: dx + n * inputImage, ldc: outputPlane, beta: 0)
                 }
                 continue
               }
@@ -99,23 +105,27 @@ public func conv2dBackward(
                   let tileWidth = (rowEnd - rowStart) * outputWidth
                   let start = rowStart
                   parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
-                    bld_im2col_f32(image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
-                                   outputWidth, start, rowEnd, range.lowerBound, range.upperBound, columnBase)
+                    bld_im2col_f32(
+                      image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
+                      outputWidth, start, rowEnd, range.lowerBound, range.upperBound, columnBase)
                   }
                   // ∂W[O, CkHkW] += ∂Y_tile[O, tile] · col[CkHkW, tile]ᵀ
-                  sgemm(transposeA: false, transposeB: true, m: outputChannels, n: reduction, k: tileWidth,
-                        a: gradient + rowStart * outputWidth, lda: outputPlane, b: columnBase, ldb: tileWidth,
-                        c: dw.baseAddress!, ldc: reduction, beta: 1)
+                  sgemm(
+                    transposeA: false, transposeB: true, m: outputChannels, n: reduction, k: tileWidth,
+                    a: gradient + rowStart * outputWidth, lda: outputPlane, b: columnBase, ldb: tileWidth,
+                    c: dw.baseAddress!, ldc: reduction, beta: 1)
                   if let dx {
                     // col'[CkHkW, tile] = W[O, CkHkW]ᵀ · ∂Y_tile[O, tile], then folded back into ∂X.
-                    sgemm(transposeA: true, transposeB: false, m: reduction, n: tileWidth, k: outputChannels,
-                          a: w.baseAddress!, lda: reduction, b: gradient + rowStart * outputWidth, ldb: outputPlane,
-                          c: columnBase, ldc: tileWidth, beta: 0)
+                    sgemm(
+                      transposeA: true, transposeB: false, m: reduction, n: tileWidth, k: outputChannels,
+                      a: w.baseAddress!, lda: reduction, b: gradient + rowStart * outputWidth, ldb: outputPlane,
+                      c: columnBase, ldc: tileWidth, beta: 0)
                     let target = dx + n * inputImage
                     parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
-                      bld_col2im_accumulate_f32(columnBase, channels, height, width, kernelHeight, kernelWidth,
-                                                stride, padding, outputWidth, start, rowEnd,
-                                                range.lowerBound, range.upperBound, target)
+                      bld_col2im_accumulate_f32(
+                        columnBase, channels, height, width, kernelHeight, kernelWidth,
+                        stride, padding, outputWidth, start, rowEnd,
+                        range.lowerBound, range.upperBound, target)
                     }
                   }
                   rowStart = rowEnd

@@ -37,7 +37,8 @@ public func groupNormBackward(
   outputGradient: Tensor, input: Tensor, statistics: GroupNormStatistics, weight: Tensor?, bias: Tensor?,
   fusedSiLU: Bool = false, statisticsAreConstant: Bool = false
 ) -> GroupNormGradients {
-  precondition(outputGradient.shape == input.shape, "groupNormBackward: input \(input.shape), gradient \(outputGradient.shape)")
+  precondition(
+    outputGradient.shape == input.shape, "groupNormBackward: input \(input.shape), gradient \(outputGradient.shape)")
   statistics.check(input, "groupNormBackward")
   let (batch, channels, groupCount) = (input.shape[0], input.shape[1], statistics.groupCount)
   if let weight { precondition(weight.shape == [channels], "groupNormBackward: weight \(weight.shape)") }
@@ -78,9 +79,11 @@ public func groupNormBackward(
     }
   }
   func reduced(_ partials: [Double]) -> Tensor {
-    Tensor(shape: [channels], scalars: (0..<channels).map { channel in
-      Float((0..<batch).reduce(0.0) { $0 + partials[$1 * channels + channel] })
-    })
+    Tensor(
+      shape: [channels],
+      scalars: (0..<channels).map { channel in
+        Float((0..<batch).reduce(0.0) { $0 + partials[$1 * channels + channel] })
+      })
   }
   return GroupNormGradients(input: inputGradient, weight: reduced(weightPartials), bias: reduced(biasPartials))
 }

@@ -11,8 +11,9 @@ internal import CTensorKernels
 func conv2d3x3WinogradWeightGradient(outputGradient: Tensor, input: Tensor) -> Tensor {
   let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
   let outputs = outputGradient.shape[1]
-  precondition(outputGradient.shape == [batch, outputs, height, width],
-               "conv2d3x3WinogradWeightGradient: gradient \(outputGradient.shape), input \(input.shape)")
+  precondition(
+    outputGradient.shape == [batch, outputs, height, width],
+    "conv2d3x3WinogradWeightGradient: gradient \(outputGradient.shape), input \(input.shape)")
   let (tileCount, blockSize, vStride, mStride) = winogradBlocks(
     batch: batch, height: height, width: width, channels: channels, outputs: outputs)
   var transformed = [Float](repeating: 0, count: 36 * outputs * channels)  // ∂U[ξ], O × C each
@@ -27,18 +28,21 @@ func conv2d3x3WinogradWeightGradient(outputGradient: Tensor, input: Tensor) -> T
             let tileEnd = min(tileCount, tileBegin + blockSize)
             let block = tileEnd - tileBegin
             parallelChunks(channels, costPerItem: block * 150) { range in
-              bld_winograd_f4_input_f32(x.baseAddress!, channels, height, width, tileBegin, tileEnd,
-                                        range.lowerBound, range.upperBound, v, vStride)
+              bld_winograd_f4_input_f32(
+                x.baseAddress!, channels, height, width, tileBegin, tileEnd,
+                range.lowerBound, range.upperBound, v, vStride)
             }
             parallelChunks(outputs, costPerItem: block * 150) { range in
-              bld_winograd_f4_output_gradient_f32(dy.baseAddress!, outputs, height, width, tileBegin, tileEnd,
-                                                  range.lowerBound, range.upperBound, m, mStride)
+              bld_winograd_f4_output_gradient_f32(
+                dy.baseAddress!, outputs, height, width, tileBegin, tileEnd,
+                range.lowerBound, range.upperBound, m, mStride)
             }
             // ∂U[ξ] (O × C) += ∂M[ξ] (O × block) · V[ξ]ᵀ (block × C): one thread per group of points.
             parallelChunks(36, costPerItem: outputs * channels * block) { points in
               for point in points {
                 packedSGEMMSingleThreaded(
-                  plan: plan, transposeA: false, transposeB: true, m: outputs, n: channels, k: block, a: m + point * mStride,
+                  plan: plan, transposeA: false, transposeB: true, m: outputs, n: channels, k: block,
+                  a: m + point * mStride,
                   lda: block, b: v + point * vStride, ldb: block, c: u + point * outputs * channels, ldc: channels,
                   beta: 1)
               }
@@ -50,8 +54,10 @@ func conv2d3x3WinogradWeightGradient(outputGradient: Tensor, input: Tensor) -> T
     }
   }
   // ∂g = Gᵀ ∂U G per (o, c), with the forward's G (winograd.c), 6 × 3 row-major.
-  let g: [Float] = [0.25, 0, 0, -1 / 6, -1 / 6, -1 / 6, -1 / 6, 1 / 6, -1 / 6, 1 / 24, 1 / 12, 1 / 6,
-                    1 / 24, -1 / 12, 1 / 6, 0, 0, 1]
+  let g: [Float] = [
+    0.25, 0, 0, -1 / 6, -1 / 6, -1 / 6, -1 / 6, 1 / 6, -1 / 6, 1 / 24, 1 / 12, 1 / 6,
+    1 / 24, -1 / 12, 1 / 6, 0, 0, 1,
+  ]
   let pairs = outputs * channels
   return Tensor(shape: [outputs, channels, 3, 3]) { out in
     transformed.withUnsafeBufferPointer { dU in

@@ -7,18 +7,23 @@ package enum FloatConversion {
   /// Large F32 / F16 / BF16 arrays are converted by all compute threads (F16C for fp16 when the CPU has it),
   /// which also spreads the page faults of a memory-mapped source over the threads.
   /// - Precondition: `dtype.isConvertibleToFloat`; not called from inside a parallel region.
-  package static func convert(_ source: UnsafeRawPointer, dtype: SafetensorsDType, into out: UnsafeMutableBufferPointer<Float>) {
+  package static func convert(
+    _ source: UnsafeRawPointer, dtype: SafetensorsDType, into out: UnsafeMutableBufferPointer<Float>
+  ) {
     let count = out.count
     guard count > 0 else { return }
     let output = out.baseAddress!
     switch dtype {
     case .float32:
       parallelChunks(count, minimumWork: 1 << 18) { range in
-        UnsafeMutableRawPointer(output + range.lowerBound).copyMemory(from: source + 4 * range.lowerBound, byteCount: 4 * range.count)
+        UnsafeMutableRawPointer(output + range.lowerBound).copyMemory(
+          from: source + 4 * range.lowerBound, byteCount: 4 * range.count)
       }
     case .float16, .bfloat16:
       guard Int(bitPattern: source) % 2 == 0 else {
-        for i in 0..<count { output[i] = halfToFloat(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self), dtype: dtype) }
+        for i in 0..<count {
+          output[i] = halfToFloat(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self), dtype: dtype)
+        }
         return
       }
       let input = source.assumingMemoryBound(to: UInt16.self)

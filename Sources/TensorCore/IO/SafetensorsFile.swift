@@ -60,7 +60,8 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
         for (key, item) in strings {
           guard let text = item as? String else {
-            throw SafetensorsError.malformedHeader(file: name, reason: "__metadata__ value for '\(key)' is not a string")
+            throw SafetensorsError.malformedHeader(
+              file: name, reason: "__metadata__ value for '\(key)' is not a string")
           }
           metadata[key] = text
         }
@@ -88,10 +89,12 @@ public final class SafetensorsFile: @unchecked Sendable {
       throw SafetensorsError.unknownDType(file: file, tensor: tensor, dtype: dtypeName)
     }
     guard let shape = integers(fields["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
-      throw SafetensorsError.malformedEntry(file: file, tensor: tensor, reason: "'shape' is not a list of non-negative integers")
+      throw SafetensorsError.malformedEntry(
+        file: file, tensor: tensor, reason: "'shape' is not a list of non-negative integers")
     }
     guard let offsets = integers(fields["data_offsets"]), offsets.count == 2 else {
-      throw SafetensorsError.malformedEntry(file: file, tensor: tensor, reason: "'data_offsets' is not a pair of integers")
+      throw SafetensorsError.malformedEntry(
+        file: file, tensor: tensor, reason: "'data_offsets' is not a pair of integers")
     }
     guard offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize else {
       throw SafetensorsError.rangeOutOfBounds(file: file, tensor: tensor, range: offsets, dataSize: dataSize)
@@ -102,7 +105,8 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
     let byteCount = offsets[1] - offsets[0]
     guard !overflow, elements.multipliedReportingOverflow(by: dtype.byteSize) == (byteCount, false) else {
-      throw SafetensorsError.sizeMismatch(file: file, tensor: tensor, shape: shape, dtype: dtypeName, byteCount: byteCount)
+      throw SafetensorsError.sizeMismatch(
+        file: file, tensor: tensor, shape: shape, dtype: dtypeName, byteCount: byteCount)
     }
     return Entry(dtype: dtype, shape: shape, byteRange: offsets[0]..<offsets[1])
   }

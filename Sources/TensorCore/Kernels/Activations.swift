@@ -26,7 +26,8 @@ public func activated(_ x: Tensor, _ activation: Activation) -> Tensor {
   Tensor(shape: x.shape) { out in
     x.withUnsafeBufferPointer { input in
       parallelChunks(x.count, costPerItem: 8) { range in
-        bld_activation_f32(input.baseAddress!, out.baseAddress!, range.lowerBound, range.upperBound, activation.kernelKind)
+        bld_activation_f32(
+          input.baseAddress!, out.baseAddress!, range.lowerBound, range.upperBound, activation.kernelKind)
       }
     }
   }

@@ -44,8 +44,9 @@ public func scaledDotProductAttention(
   precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "attention expects [B, T, H·d] tensors")
   let (batch, width) = (query.shape[0], query.shape[2])
   let keyCount = key.shape[1]
-  precondition(key.shape == [batch, keyCount, width] && value.shape == key.shape,
-               "attention: query \(query.shape), key \(key.shape), value \(value.shape)")
+  precondition(
+    key.shape == [batch, keyCount, width] && value.shape == key.shape,
+    "attention: query \(query.shape), key \(key.shape), value \(value.shape)")
   precondition(keyCount > 0, "attention needs at least one key, got \(key.shape)")
   precondition(headCount > 0 && width % headCount == 0, "attention: width \(width) not divisible by \(headCount) heads")
   let headWidth = width / headCount
@@ -69,8 +70,9 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, headCount
       parallelChunks(heads, costPerItem: keyCount * headWidth) { range in
         for item in range {
           let (b, h) = item.quotientAndRemainder(dividingBy: headCount)
-          bld_pack_keys_f32(k.baseAddress! + b * keyCount * width + h * headWidth, keyCount, width, headWidth,
-                            packed.baseAddress! + item * paddedKeys * headWidth)
+          bld_pack_keys_f32(
+            k.baseAddress! + b * keyCount * width + h * headWidth, keyCount, width, headWidth,
+            packed.baseAddress! + item * paddedKeys * headWidth)
         }
       }
     }
@@ -128,17 +130,20 @@ private func tiledGEMMAttention(query: Tensor, key: Tensor, value: Tensor, headC
                 while start < queryCount {
                   let rows = min(tile, queryCount - start)
                   // BLAS (its own threads) → our threads (softmax, no BLAS) → BLAS: never nested.
-                  sgemm(transposeA: false, transposeB: true, m: rows, n: keyCount, k: headWidth,
-                        a: qBase + start * width, lda: width, b: kBase, ldb: width,
-                        c: scoreBase, ldc: keyCount, beta: 0)
+                  sgemm(
+                    transposeA: false, transposeB: true, m: rows, n: keyCount, k: headWidth,
+                    a: qBase + start * width, lda: width, b: kBase, ldb: width,
+                    c: scoreBase, ldc: keyCount, beta: 0)
                   let offset = start
                   parallelChunks(rows, costPerItem: keyCount * 4) { range in
-                    bld_softmax_rows_f32(scoreBase + 0, keyCount, range.lowerBound, range.upperBound, scale,
-                                         causal ? 1 : 0, offset)
+                    bld_softmax_rows_f32(
+                      scoreBase + 0, keyCount, range.lowerBound, range.upperBound, scale,
+                      causal ? 1 : 0, offset)
                   }
-                  sgemm(transposeA: false, transposeB: false, m: rows, n: headWidth, k: keyCount,
-                        a: scoreBase, lda: keyCount, b: vBase, ldb: width,
-                        c: oBase + start * width, ldc: width, beta: 0)
+                  sgemm(
+                    transposeA: false, transposeB: false, m: rows, n: headWidth, k: keyCount,
+                    a: scoreBase, lda: keyCount, b: vBase, ldb: width,
+                    c: oBase + start * width, ldc: width, beta: 0)
                   start += rows
                 }
               }

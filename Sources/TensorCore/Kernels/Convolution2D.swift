@@ -62,11 +62,15 @@ struct ConvolutionPlan {
 /// products pack nothing; with OpenBLAS the plain im2col matrix goes to `cblas_sgemm`.
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
   precondition(input.rank == 4 && weight.rank == 4, "conv2d: input \(input.shape), weight \(weight.shape)")
-  precondition(input.shape[1] == weight.shape[1], "conv2d: input has \(input.shape[1]) channels, weight expects \(weight.shape[1])")
+  precondition(
+    input.shape[1] == weight.shape[1], "conv2d: input has \(input.shape[1]) channels, weight expects \(weight.shape[1])"
+  )
   precondition(stride > 0 && padding >= 0, "conv2d: stride \(stride), padding \(padding)")
   guard let plan = ConvolutionPlan(inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding)
   else { preconditionFailure("conv2d: kernel \(weight.shape) larger than padded input \(input.shape)") }
-  if let bias { precondition(bias.shape == [plan.outputChannels], "conv2d: bias \(bias.shape) for \(plan.outputChannels) outputs") }
+  if let bias {
+    precondition(bias.shape == [plan.outputChannels], "conv2d: bias \(bias.shape) for \(plan.outputChannels) outputs")
+  }
   let (batch, channels, height, width) = (plan.batch, plan.channels, plan.height, plan.width)
   let (outputChannels, kernelHeight, kernelWidth) = (plan.outputChannels, plan.kernelHeight, plan.kernelWidth)
   let (outputHeight, outputWidth, reduction) = (plan.outputHeight, plan.outputWidth, plan.reduction)
@@ -81,8 +85,11 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
   let prepacked: [Float]? =
     !gemmPlan.usesBLAS && tileCount > 1
     ? weight.withUnsafeBufferPointer { w in
-      [Float](unsafeUninitializedCapacity: gemmPlan.packedLeftFloats(m: outputChannels, k: reduction)) { buffer, initialized in
-        gemmPlan.packLeft(transposeA: false, m: outputChannels, k: reduction, a: w.baseAddress!, lda: reduction, into: buffer.baseAddress!)
+      [Float](unsafeUninitializedCapacity: gemmPlan.packedLeftFloats(m: outputChannels, k: reduction)) {
+        buffer, initialized in
+        gemmPlan.packLeft(
+          transposeA: false, m: outputChannels, k: reduction, a: w.baseAddress!, lda: reduction,
+          into: buffer.baseAddress!)
         initialized = buffer.count
       }
     } : nil
@@ -91,77 +98,80 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
   // element used.
   return Tensor(shape: [batch, outputChannels, outputHeight, outputWidth]) { out in
     ReusableScratch.im2colPanels.withBuffer(floats: columnCount) { column in
-    input.withUnsafeBufferPointer { x in
-      weight.withUnsafeBufferPointer { w in
-        for n in 0..<batch {
-          let image = x.baseAddress! + n * channels * height * width
-          let result = out.baseAddress! + n * outputChannels * outputPlane
-          let beta: Float = bias == nil ? 0 : 1
-          if let bias {
-            // GEMM accumulates onto the bias (beta = 1). Filled in parallel: this is also the first touch of the
-            // output's pages, which is otherwise a serial cost on large outputs.
-            bias.withUnsafeBufferPointer { b in
-              parallelChunks(outputChannels, costPerItem: outputPlane) { range in
-                for o in range { (result + o * outputPlane).update(repeating: b[o], count: outputPlane) }
+      input.withUnsafeBufferPointer { x in
+        weight.withUnsafeBufferPointer { w in
+          for n in 0..<batch {
+            let image = x.baseAddress! + n * channels * height * width
+            let result = out.baseAddress! + n * outputChannels * outputPlane
+            let beta: Float = bias == nil ? 0 : 1
+            if let bias {
+              // GEMM accumulates onto the bias (beta = 1). Filled in parallel: this is also the first touch of the
+              // output's pages, which is otherwise a serial cost on large outputs.
+              bias.withUnsafeBufferPointer { b in
+                parallelChunks(outputChannels, costPerItem: outputPlane) { range in
+                  for o in range { (result + o * outputPlane).update(repeating: b[o], count: outputPlane) }
+                }
               }
             }
-          }
-          /// `result[:, columns] (+)= W · b` through the pre-packed weight when there is one.
-          func multiply(n columnCount: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>) {
-            if let prepacked {
-              prepacked.withUnsafeBufferPointer { packed in
-                prepackedSGEMM(
-                  plan: gemmPlan, packedA: packed.baseAddress!, m: outputChannels, n: columnCount, k: reduction, transposeB: false,
-                  b: b, ldb: ldb, c: c, ldc: outputPlane, beta: beta)
-              }
-            } else {
-              sgemm(transposeA: false, transposeB: false, m: outputChannels, n: columnCount, k: reduction,
-                    a: w.baseAddress!, lda: reduction, b: b, ldb: ldb, c: c, ldc: outputPlane, beta: beta)
-            }
-          }
-          if plan.pointwise {
-            multiply(n: outputPlane, b: image, ldb: outputPlane, c: result)
-            continue
-          }
-          do {
-            var rowStart = 0
-            while rowStart < outputHeight {
-              let rowEnd = min(outputHeight, rowStart + rowsPerTile)
-              let tileWidth = (rowEnd - rowStart) * outputWidth
-              // Our threads unfold the tile (no GEMM inside); then the GEMM, with its own threads, multiplies it.
-              if !gemmPlan.usesBLAS {
-                let panels = (tileWidth + gemmPlan.tileColumns - 1) / gemmPlan.tileColumns
-                withUnsafePointer(to: gemmPlan.raw) { raw in
-                  parallelChunks(panels, costPerItem: reduction * gemmPlan.tileColumns) { range in
-                    bld_im2col_panels_f32(
-                      raw, image, channels, height, width, kernelHeight, kernelWidth, stride, padding, outputWidth,
-                      rowStart, rowEnd, range.lowerBound, range.upperBound, column)
-                  }
-                }
-                /// `result[:, tile] (+)= W · panels`, the weight pre-packed when several tiles share it.
-                func multiplyPanels(_ a: GEMMLeftOperand) {
-                  packedPanelsSGEMM(
-                    plan: gemmPlan, a: a, packedB: column, m: outputChannels, n: tileWidth, k: reduction,
-                    c: result + rowStart * outputWidth, ldc: outputPlane, beta: beta)
-                }
-                if let prepacked {
-                  prepacked.withUnsafeBufferPointer { multiplyPanels(.packed($0.baseAddress!)) }
-                } else {
-                  multiplyPanels(.rowMajor(w.baseAddress!, lda: reduction))
+            /// `result[:, columns] (+)= W · b` through the pre-packed weight when there is one.
+            func multiply(n columnCount: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>) {
+              if let prepacked {
+                prepacked.withUnsafeBufferPointer { packed in
+                  prepackedSGEMM(
+                    plan: gemmPlan, packedA: packed.baseAddress!, m: outputChannels, n: columnCount, k: reduction,
+                    transposeB: false,
+                    b: b, ldb: ldb, c: c, ldc: outputPlane, beta: beta)
                 }
               } else {
-                parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
-                  bld_im2col_f32(image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
-                                 outputWidth, rowStart, rowEnd, range.lowerBound, range.upperBound, column)
-                }
-                multiply(n: tileWidth, b: column, ldb: tileWidth, c: result + rowStart * outputWidth)
+                sgemm(
+                  transposeA: false, transposeB: false, m: outputChannels, n: columnCount, k: reduction,
+                  a: w.baseAddress!, lda: reduction, b: b, ldb: ldb, c: c, ldc: outputPlane, beta: beta)
               }
-              rowStart = rowEnd
+            }
+            if plan.pointwise {
+              multiply(n: outputPlane, b: image, ldb: outputPlane, c: result)
+              continue
+            }
+            do {
+              var rowStart = 0
+              while rowStart < outputHeight {
+                let rowEnd = min(outputHeight, rowStart + rowsPerTile)
+                let tileWidth = (rowEnd - rowStart) * outputWidth
+                // Our threads unfold the tile (no GEMM inside); then the GEMM, with its own threads, multiplies it.
+                if !gemmPlan.usesBLAS {
+                  let panels = (tileWidth + gemmPlan.tileColumns - 1) / gemmPlan.tileColumns
+                  withUnsafePointer(to: gemmPlan.raw) { raw in
+                    parallelChunks(panels, costPerItem: reduction * gemmPlan.tileColumns) { range in
+                      bld_im2col_panels_f32(
+                        raw, image, channels, height, width, kernelHeight, kernelWidth, stride, padding, outputWidth,
+                        rowStart, rowEnd, range.lowerBound, range.upperBound, column)
+                    }
+                  }
+                  /// `result[:, tile] (+)= W · panels`, the weight pre-packed when several tiles share it.
+                  func multiplyPanels(_ a: GEMMLeftOperand) {
+                    packedPanelsSGEMM(
+                      plan: gemmPlan, a: a, packedB: column, m: outputChannels, n: tileWidth, k: reduction,
+                      c: result + rowStart * outputWidth, ldc: outputPlane, beta: beta)
+                  }
+                  if let prepacked {
+                    prepacked.withUnsafeBufferPointer { multiplyPanels(.packed($0.baseAddress!)) }
+                  } else {
+                    multiplyPanels(.rowMajor(w.baseAddress!, lda: reduction))
+                  }
+                } else {
+                  parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
+                    bld_im2col_f32(
+                      image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
+                      outputWidth, rowStart, rowEnd, range.lowerBound, range.upperBound, column)
+                  }
+                  multiply(n: tileWidth, b: column, ldb: tileWidth, c: result + rowStart * outputWidth)
+                }
+                rowStart = rowEnd
+              }
             }
           }
         }
       }
-    }
     }
   }
 }

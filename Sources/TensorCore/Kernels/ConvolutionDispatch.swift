@@ -6,7 +6,8 @@
 package func conv2dPreferringWinograd(
   _ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0
 ) -> Tensor {
-  if conv2d3x3WinogradIsPreferred(inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding) {
+  if conv2d3x3WinogradIsPreferred(inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding)
+  {
     return conv2d3x3Winograd(input, weight: weight, bias: bias)
   }
   return conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)

@@ -13,9 +13,10 @@ final class GEMMScratchPool: Sendable {
 
   /// Idle buffers, stored as addresses so the mutex holds only `Sendable` values.
   private let idle = Mutex<[UInt]>([])
-  private let floatCount = MatrixKernel.allCases.map { kernel in
-    withUnsafePointer(to: GEMMPlan(kernel: kernel).raw) { bld_gemm_scratch_floats($0) }
-  }.max() ?? 0
+  private let floatCount =
+    MatrixKernel.allCases.map { kernel in
+      withUnsafePointer(to: GEMMPlan(kernel: kernel).raw) { bld_gemm_scratch_floats($0) }
+    }.max() ?? 0
   private let retainedLimit = 8
 
   /// Calls `body` with a scratch buffer large enough for any plan.

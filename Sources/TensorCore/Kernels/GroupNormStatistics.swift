@@ -18,7 +18,8 @@ public struct GroupNormStatistics: Sendable, Equatable {
   public init(of x: Tensor, groupCount: Int, epsilon: Float) {
     precondition(x.rank >= 2, "GroupNormStatistics expects [N, C, ...], got \(x.shape)")
     let (batch, channels) = (x.shape[0], x.shape[1])
-    precondition(groupCount > 0 && channels % groupCount == 0, "GroupNormStatistics: \(channels) channels in \(groupCount) groups")
+    precondition(
+      groupCount > 0 && channels % groupCount == 0, "GroupNormStatistics: \(channels) channels in \(groupCount) groups")
     let spatial = x.count / max(1, batch * channels)
     var mean = [Double](repeating: 0, count: batch * groupCount)
     var inverse = [Double](repeating: 0, count: batch * groupCount)
@@ -30,8 +31,9 @@ public struct GroupNormStatistics: Sendable, Equatable {
             for item in range {
               let n = item / groupCount
               let group = item % groupCount
-              bld_group_norm_statistics_f32(input.baseAddress! + n * channels * spatial, channels, spatial, groupCount,
-                                            group, group + 1, epsilon, m + n * groupCount, r + n * groupCount)
+              bld_group_norm_statistics_f32(
+                input.baseAddress! + n * channels * spatial, channels, spatial, groupCount,
+                group, group + 1, epsilon, m + n * groupCount, r + n * groupCount)
             }
           }
         }
@@ -45,8 +47,9 @@ public struct GroupNormStatistics: Sendable, Equatable {
 
   /// Checks that `x` (`[N, C, ...]`) fits these statistics.
   func check(_ x: Tensor, _ caller: String) {
-    precondition(x.rank >= 2 && x.shape[0] == batch && x.shape[1] % groupCount == 0,
-                 "\(caller): input \(x.shape) does not fit statistics of \(batch) samples in \(groupCount) groups")
+    precondition(
+      x.rank >= 2 && x.shape[0] == batch && x.shape[1] % groupCount == 0,
+      "\(caller): input \(x.shape) does not fit statistics of \(batch) samples in \(groupCount) groups")
   }
 }
 
@@ -74,9 +77,10 @@ public func groupNorm(
                   let n = item / groupCount
                   let group = item % groupCount
                   let offset = n * channels * spatial
-                  bld_group_norm_apply_f32(input.baseAddress! + offset, out.baseAddress! + offset, channels, spatial,
-                                           groupCount, group, group + 1, mean.baseAddress! + n * groupCount,
-                                           inverse.baseAddress! + n * groupCount, gamma, beta, fusedSiLU ? 1 : 0)
+                  bld_group_norm_apply_f32(
+                    input.baseAddress! + offset, out.baseAddress! + offset, channels, spatial,
+                    groupCount, group, group + 1, mean.baseAddress! + n * groupCount,
+                    inverse.baseAddress! + n * groupCount, gamma, beta, fusedSiLU ? 1 : 0)
                 }
               }
             }

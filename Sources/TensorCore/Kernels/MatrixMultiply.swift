@@ -11,7 +11,8 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
   let k = transposeA ? a.shape[a.rank - 2] : a.shape[a.rank - 1]
   let kb = transposeB ? b.shape[b.rank - 1] : b.shape[b.rank - 2]
   let n = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1]
-  precondition(k == kb, "matmul inner extents differ: \(a.shape)\(transposeA ? "ᵀ" : "") × \(b.shape)\(transposeB ? "ᵀ" : "")")
+  precondition(
+    k == kb, "matmul inner extents differ: \(a.shape)\(transposeA ? "ᵀ" : "") × \(b.shape)\(transposeB ? "ᵀ" : "")")
   let batchShape = Array(a.shape.dropLast(2))
   let sharedB = b.rank == 2
   precondition(sharedB || Array(b.shape.dropLast(2)) == batchShape, "matmul batch axes differ: \(a.shape) × \(b.shape)")

@@ -22,8 +22,9 @@ public func groupNorm(
               let n = item / groupCount
               let group = item % groupCount
               let offset = n * channels * spatial
-              bld_group_norm_f32(input.baseAddress! + offset, out.baseAddress! + offset, channels, spatial,
-                                 groupCount, group, group + 1, gamma, beta, epsilon, fusedSiLU ? 1 : 0)
+              bld_group_norm_f32(
+                input.baseAddress! + offset, out.baseAddress! + offset, channels, spatial,
+                groupCount, group, group + 1, gamma, beta, epsilon, fusedSiLU ? 1 : 0)
             }
           }
         }
@@ -45,8 +46,9 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Floa
       withOptionalPointer(weight) { gamma in
         withOptionalPointer(bias) { beta in
           parallelChunks(rows, costPerItem: width * 4) { range in
-            bld_layer_norm_f32(input.baseAddress!, out.baseAddress!, width, range.lowerBound, range.upperBound,
-                               gamma, beta, epsilon)
+            bld_layer_norm_f32(
+              input.baseAddress!, out.baseAddress!, width, range.lowerBound, range.upperBound,
+              gamma, beta, epsilon)
           }
         }
       }

@@ -154,7 +154,9 @@ package struct PackedLeftMatrix: Sendable {
       [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
         if count > 0 {
           buffer.initialize(repeating: 0)
-          plan.packLeft(transposeA: transposed, m: m, k: k, a: a.baseAddress!, lda: max(matrix.shape[1], 1), into: buffer.baseAddress!)
+          plan.packLeft(
+            transposeA: transposed, m: m, k: k, a: a.baseAddress!, lda: max(matrix.shape[1], 1),
+            into: buffer.baseAddress!)
         }
         initialized = count
       }
@@ -184,7 +186,8 @@ extension PackedGEMM {
     }
     a.storage.withUnsafeBufferPointer { packed in
       prepackedSGEMM(
-        plan: a.plan, packedA: packed.baseAddress!, m: m, n: n, k: k, transposeB: transposeB, b: b.baseAddress!, ldb: ldb,
+        plan: a.plan, packedA: packed.baseAddress!, m: m, n: n, k: k, transposeB: transposeB, b: b.baseAddress!,
+        ldb: ldb,
         c: c.baseAddress!, ldc: ldc, beta: beta, precision: precision)
     }
   }

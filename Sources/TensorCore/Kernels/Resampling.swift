@@ -9,7 +9,8 @@ public func upsampleNearest2x(_ x: Tensor) -> Tensor {
   return Tensor(shape: Array(x.shape.dropLast(2)) + [2 * height, 2 * width]) { out in
     x.withUnsafeBufferPointer { input in
       parallelChunks(planes, costPerItem: 4 * height * width) { range in
-        bld_upsample_nearest2x_f32(input.baseAddress!, out.baseAddress!, height, width, range.lowerBound, range.upperBound)
+        bld_upsample_nearest2x_f32(
+          input.baseAddress!, out.baseAddress!, height, width, range.lowerBound, range.upperBound)
       }
     }
   }
@@ -57,7 +58,8 @@ func pillowNearestIndices(inputCount: Int, outputCount: Int) -> [Int] {
 public func maxPooled(_ x: Tensor, factor: Int) -> Tensor {
   precondition(x.rank >= 2 && factor > 0, "maxPooled: \(x.shape) by \(factor)")
   let (inHeight, inWidth) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
-  precondition(inHeight % factor == 0 && inWidth % factor == 0, "maxPooled: \(inHeight)×\(inWidth) not divisible by \(factor)")
+  precondition(
+    inHeight % factor == 0 && inWidth % factor == 0, "maxPooled: \(inHeight)×\(inWidth) not divisible by \(factor)")
   let (height, width) = (inHeight / factor, inWidth / factor)
   let planes = x.count / max(1, inHeight * inWidth)
   return Tensor(shape: Array(x.shape.dropLast(2)) + [height, width]) { out in

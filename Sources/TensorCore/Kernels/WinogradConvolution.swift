@@ -123,7 +123,8 @@ package func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: 
                 vStride)
             }
             multiplyTransformed(
-              plan: weights.plan, u: u.baseAddress!, uStride: weights.pointStride, v: v, vStride: vStride, m: m, mStride: mStride,
+              plan: weights.plan, u: u.baseAddress!, uStride: weights.pointStride, v: v, vStride: vStride, m: m,
+              mStride: mStride,
               outputs: outputs, channels: channels, tiles: block)
             bias.withUnsafeBufferPointer { b in
               parallelChunks(outputs, costPerItem: block * 150) { range in

@@ -32,19 +32,18 @@ enum DocumentationFolderSnippets {
     // Per image: z₀ / scaling_factor → post_quant_conv (frozen) → the decoder input.
     let decoderInput = try tuner.decoderInput(for: latent)
     let result = try tuner.reconstruct(
-      decoderInput: decoderInput,          // [N, 4, h, w], AFTER post_quant_conv
-      editedImage: editedImage,            // x̂ = D(z₀), [N, 3, 8h, 8w], decoder range ≈ [−1, 1]
-      originalImage: originalImage,        // x, same shape and range
-      mask: pixelMask,                     // [N, 1, 8h, 8w] (or image shape), 1 = edited
-      options: .paper                      // or .fast, or DecoderFineTuningOptions(iterationCount:learningRate:backgroundWeight:…)
-    ) { progress in                         // EditProgress: .backgroundReconstruction, completed/total, loss, elapsed
-      cancelled ? .stop : .proceed         // ProgressAction; .stop throws DecoderFineTuningError.cancelled
+      decoderInput: decoderInput,  // [N, 4, h, w], AFTER post_quant_conv
+      editedImage: editedImage,  // x̂ = D(z₀), [N, 3, 8h, 8w], decoder range ≈ [−1, 1]
+      originalImage: originalImage,  // x, same shape and range
+      mask: pixelMask,  // [N, 1, 8h, 8w] (or image shape), 1 = edited
+      options: .paper  // or .fast, or DecoderFineTuningOptions(iterationCount:learningRate:backgroundWeight:…)
+    ) { progress in  // EditProgress: .backgroundReconstruction, completed/total, loss, elapsed
+      cancelled ? .stop : .proceed  // ProgressAction; .stop throws DecoderFineTuningError.cancelled
     }
-    let image = result.image                // D_θ*(z) (composited with exact original pixels outside the window in crop mode)
-    let losses = result.losses              // per iteration; result.finalLoss = L of result.image over the whole image
-    let tuned = result.tunedParameters      // every decoder parameter under its checkpoint key (decoder.conv_in.weight, …)
-    let costs = result.costs                // setupSeconds, iterationSeconds, finalSeconds, storedActivationBytes, recomputedBlockCount
+    let image = result.image  // D_θ*(z) (composited with exact original pixels outside the window in crop mode)
+    let losses = result.losses  // per iteration; result.finalLoss = L of result.image over the whole image
+    let tuned = result.tunedParameters  // every decoder parameter under its checkpoint key (decoder.conv_in.weight, …)
+    let costs = result.costs  // seconds per phase and iteration, stored activation bytes, recomputed blocks
     _ = (image, losses, tuned, costs)
   }
-
 }

@@ -62,7 +62,9 @@ for try await event in service.events(for: request) {
   case .progress(let progress):
     let preview = progress.preview.map { "\($0.width)×\($0.height) preview" } ?? "no preview"
     let left = progress.estimatedRemaining.map(seconds) ?? "?"
-    print("edit 2: \(progress.phase) \(progress.completed)/\(progress.total), \(seconds(progress.elapsed)), ETA \(left), \(preview)")
+    print(
+      "edit 2: \(progress.phase) \(progress.completed)/\(progress.total), \(seconds(progress.elapsed)), ETA \(left), \(preview)"
+    )
   case .finished(let result):
     finished = result
   }
