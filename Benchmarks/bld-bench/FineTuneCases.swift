@@ -81,17 +81,23 @@ final class FineTuneRecord: @unchecked Sendable {
   func store(_ result: DecoderFineTuningResult) {
     let costs = result.costs
     fields = [
-      "iteration_s": .number(costs.iterationSeconds.last ?? 0),
-      "first_iteration_s": .number(costs.iterationSeconds.first ?? 0),
+      "iteration_s": .number((costs.iterations.last ?? .zero).seconds),
+      "first_iteration_s": .number((costs.iterations.first ?? .zero).seconds),
       "per_image_75_s": .number(
-        costs.setupSeconds + (costs.iterationSeconds.first ?? 0) + 74 * (costs.iterationSeconds.last ?? 0)
-          + costs.finalSeconds),
-      "setup_s": .number(costs.setupSeconds),
-      "final_s": .number(costs.finalSeconds),
+        costs.setup.seconds + ((costs.iterations.first ?? .zero).seconds) + 74
+          * ((costs.iterations.last ?? .zero).seconds)
+          + costs.final.seconds),
+      "setup_s": .number(costs.setup.seconds),
+      "final_s": .number(costs.final.seconds),
       "stored_activation_mb": .number(Double(costs.storedActivationBytes) / 1_048_576),
       "recomputed_blocks": .integer(costs.recomputedBlockCount),
       "loss": .number(Double(result.losses.first ?? 0)),
       "final_loss": .number(result.finalLoss),
     ]
   }
+}
+
+extension Duration {
+  /// The duration in seconds.
+  var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

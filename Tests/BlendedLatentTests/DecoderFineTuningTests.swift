@@ -271,7 +271,7 @@ struct DecoderFineTuningTests {
       partial.costs.storedActivationBytes <= (kept.costs.storedActivationBytes + recomputed.costs.storedActivationBytes)
         / 2)
     #expect(partial.tunedParameters == kept.tunedParameters)
-    #expect(kept.costs.iterationSeconds.count == 2)
+    #expect(kept.costs.iterations.count == 2)
     #expect(throws: DecoderFineTuningError.invalidOption(name: "activationMemoryBudget", value: "-1")) {
       try run(budget: -1)
     }

@@ -154,21 +154,21 @@ public struct DecoderFineTuner: Sendable {
     guard let margin = options.cropMargin else {
       let run = try optimise(
         tuned, trained, input: prefix, frozen: FrozenGroupNormStatistics(), loss: fullLoss,
-        options: options, setupSeconds: Self.seconds(since: started, clock), progress: progress)
+        options: options, setup: clock.now - started, progress: progress)
       let finished = clock.now
       let finalLoss = fullLoss.value(run.output)
       return DecoderFineTuningResult(
         image: run.output, losses: run.losses, finalLoss: finalLoss,
         tunedParameters: parameters(of: tuned), region: (allRows, allColumns),
-        costs: run.costs.finished(Self.seconds(since: finished, clock)))
+        costs: run.costs.finished(clock.now - finished))
     }
 
     // Crop mode: the mask's bounding box in latent pixels, grown by the margin.
     guard let box = Self.boundingBox(of: fullLoss.mask) else {
       // Nothing edited: the optimum of the loss is the original image itself.
       let costs = DecoderFineTuningCosts(
-        setupSeconds: Self.seconds(since: started, clock), iterationSeconds: [],
-        finalSeconds: 0, storedActivationBytes: 0, recomputedBlockCount: 0)
+        setup: clock.now - started, iterations: [],
+        final: .zero, storedActivationBytes: 0, recomputedBlockCount: 0)
       return DecoderFineTuningResult(
         image: originalImage, losses: [], finalLoss: fullLoss.value(originalImage),
         tunedParameters: parameters(of: tuned), region: (0..<0, 0..<0), costs: costs)
@@ -197,7 +197,7 @@ public struct DecoderFineTuner: Sendable {
     let run = try optimise(
       tuned, trained, input: Self.cropped(prefix, rows: scaled(cropRows), columns: scaled(cropColumns)),
       frozen: frozen, loss: cropLoss, options: options,
-      setupSeconds: Self.seconds(since: started, clock), progress: progress)
+      setup: clock.now - started, progress: progress)
     let finished = clock.now
     // Original pixels everywhere except the paste window (the box grown by half the margin), whose pixels come
     // from the tuned decoder's crop.
@@ -212,15 +212,15 @@ public struct DecoderFineTuner: Sendable {
     return DecoderFineTuningResult(
       image: image, losses: run.losses, finalLoss: finalLoss,
       tunedParameters: parameters(of: tuned), region: (imageRows, imageColumns),
-      costs: run.costs.finished(Self.seconds(since: finished, clock)))
+      costs: run.costs.finished(clock.now - finished))
   }
 
   /// The Adam loop on one input of the trained blocks; returns their final output, the per-iteration losses and
-  /// the costs so far (`finalSeconds` still 0). `decoder`'s weights are updated in place; `trained` holds its
+  /// the costs so far (`final` still zero). `decoder`'s weights are updated in place; `trained` holds its
   /// blocks from the first trained one on, `prefix` their input; `frozen` holds constant statistics.
   private func optimise(
     _ decoder: VAEDecoder, _ trained: DifferentiableSequence, input prefix: Tensor, frozen: FrozenGroupNormStatistics,
-    loss: ReconstructionLoss, options: DecoderFineTuningOptions, setupSeconds: Double,
+    loss: ReconstructionLoss, options: DecoderFineTuningOptions, setup: Duration,
     progress: ProgressHandler
   ) throws(DecoderFineTuningError) -> (output: Tensor, losses: [Float], costs: DecoderFineTuningCosts) {
     let clock = ContinuousClock()
@@ -230,7 +230,7 @@ public struct DecoderFineTuner: Sendable {
       epsilon: options.epsilon)
     let plan = trained.activationPlan(inputShape: prefix.shape, budgetBytes: options.activationMemoryBudget)
     var costs = DecoderFineTuningCosts(
-      setupSeconds: setupSeconds, iterationSeconds: [], finalSeconds: 0,
+      setup: setup, iterations: [], final: .zero,
       storedActivationBytes: plan.storedBytes,
       recomputedBlockCount: plan.recomputedCount)
     var losses: [Float] = []
@@ -247,7 +247,7 @@ public struct DecoderFineTuner: Sendable {
       }
       adam.update(parameters, gradients: gradients)
       losses.append(Float(value))
-      costs.iterationSeconds.append(Self.seconds(since: iterationStart, clock))
+      costs.iterations.append(clock.now - iterationStart)
       let report = EditProgress(
         phase: .backgroundReconstruction, completed: iteration, total: options.iterationCount, loss: Float(value),
         elapsed: clock.now - optimisationStart)
@@ -255,7 +255,7 @@ public struct DecoderFineTuner: Sendable {
     }
     let finalStart = clock.now
     let output = trained(prefix, frozen: frozen)
-    costs.finalSeconds = Self.seconds(since: finalStart, clock)
+    costs.final = clock.now - finalStart
     return (output, losses, costs)
   }
 
@@ -297,12 +297,6 @@ public struct DecoderFineTuner: Sendable {
     case .invalid(_, let field, let reason): .invalidArchitecture(field: field, value: reason)
     default: .invalidArchitecture(field: "configuration", value: "\(error)")
     }
-  }
-
-  /// Seconds from `start` to now on `clock`.
-  static func seconds(since start: ContinuousClock.Instant, _ clock: ContinuousClock) -> Double {
-    let elapsed = (clock.now - start).components
-    return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
   }
 
   /// The rows and columns holding a mask value above zero, over every sample and channel; nil if none.
