@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a decoder fine-tune could not be built or run.
 public enum DecoderFineTuningError: Error, Sendable, Equatable, CustomStringConvertible {
   /// A configuration field describes no buildable decoder.
@@ -32,4 +34,9 @@ public enum DecoderFineTuningError: Error, Sendable, Equatable, CustomStringConv
     case .cancelled(let completed): "decoder fine-tuning cancelled after \(completed) iterations"
     }
   }
+}
+
+extension DecoderFineTuningError: LocalizedError {
+  /// ``description``, so `localizedDescription` prints the same line.
+  public var errorDescription: String? { description }
 }

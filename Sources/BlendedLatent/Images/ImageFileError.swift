@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why an image or mask file could not be read or written. Every case names the file it is about.
 public enum ImageFileError: Error, CustomStringConvertible, Equatable, Sendable {
   /// The file could not be opened or read (missing, a directory, no permission, …).
@@ -34,4 +36,9 @@ public enum ImageFileError: Error, CustomStringConvertible, Equatable, Sendable 
     case .encodingFailed(let file, let detail): "cannot encode '\(file)' as PNG: \(detail)"
     }
   }
+}
+
+extension ImageFileError: LocalizedError {
+  /// ``description``, so `localizedDescription` prints the same line.
+  public var errorDescription: String? { description }
 }

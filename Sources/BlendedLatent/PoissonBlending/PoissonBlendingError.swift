@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why Poisson blending could not produce an image.
 public enum PoissonBlendingError: Error, Sendable, Equatable, CustomStringConvertible {
   /// An input has an unusable shape.
@@ -16,4 +18,9 @@ public enum PoissonBlendingError: Error, Sendable, Equatable, CustomStringConver
       "Poisson solve for sample \(sample), channel \(channel) stopped after \(iterations) iterations at relative residual \(residual)"
     }
   }
+}
+
+extension PoissonBlendingError: LocalizedError {
+  /// ``description``, so `localizedDescription` prints the same line.
+  public var errorDescription: String? { description }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Networks
 
 /// Why a ``CLIPRanker`` could not be loaded or could not rank a batch. Every case names the file, field,
@@ -45,4 +46,9 @@ public enum RankingError: Error, CustomStringConvertible, Equatable, Sendable {
     case .nonFiniteInput(let name): "\(name) contains NaN or infinite values"
     }
   }
+}
+
+extension RankingError: LocalizedError {
+  /// ``description``, so `localizedDescription` prints the same line.
+  public var errorDescription: String? { description }
 }

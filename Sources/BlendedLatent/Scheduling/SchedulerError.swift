@@ -1,3 +1,5 @@
+import Foundation
+
 /// Errors raised while configuring a scheduler.
 public enum SchedulerError: Error, CustomStringConvertible, Equatable, Sendable {
   /// The configuration file could not be read or decoded.
@@ -20,4 +22,9 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable, Sendable 
       "cannot run \(count) inference steps with \(trainTimesteps) training timesteps (need 1…\(trainTimesteps))"
     }
   }
+}
+
+extension SchedulerError: LocalizedError {
+  /// ``description``, so `localizedDescription` prints the same line.
+  public var errorDescription: String? { description }
 }

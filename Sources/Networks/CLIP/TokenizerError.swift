@@ -1,3 +1,5 @@
+import Foundation
+
 /// An error raised while loading or building a ``CLIPTokenizer``.
 ///
 /// Every case names the file (a path, or a short description such as `"vocabulary argument"` for the
@@ -44,4 +46,9 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
       return "unsupported value for '\(field)' in \(file): \(value)"
     }
   }
+}
+
+extension TokenizerError: LocalizedError {
+  /// ``description``, so `localizedDescription` prints the same line.
+  public var errorDescription: String? { description }
 }

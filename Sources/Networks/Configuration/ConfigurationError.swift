@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a model configuration (`config.json`, `model_index.json`) cannot be used.
 /// Every case names the file and, where there is one, the JSON field (in its snake_case spelling).
 public enum ConfigurationError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -20,4 +22,9 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable, Senda
     case .invalid(let file, let field, let reason): "\(file): invalid '\(field)': \(reason)"
     }
   }
+}
+
+extension ConfigurationError: LocalizedError {
+  /// ``description``, so `localizedDescription` prints the same line.
+  public var errorDescription: String? { description }
 }

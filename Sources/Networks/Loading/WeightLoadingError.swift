@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// Why weights could not be loaded into a network. Every case names the key and/or the file.
@@ -37,4 +38,9 @@ public enum WeightLoadingError: Error, CustomStringConvertible, Equatable, Senda
     case .unreadable(let file, let underlying): "\(file): \(underlying)"
     }
   }
+}
+
+extension WeightLoadingError: LocalizedError {
+  /// ``description``, so `localizedDescription` prints the same line.
+  public var errorDescription: String? { description }
 }

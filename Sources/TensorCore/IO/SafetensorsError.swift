@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a safetensors file could not be read or written. Every case names the file, and the tensor where
 /// one is involved.
 public enum SafetensorsError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -45,4 +47,9 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable, Sendabl
     case .writeFailed(let file, let reason): "\(file): cannot write safetensors file: \(reason)"
     }
   }
+}
+
+extension SafetensorsError: LocalizedError {
+  /// ``description``, so `localizedDescription` prints the same line.
+  public var errorDescription: String? { description }
 }
