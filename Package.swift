@@ -31,7 +31,9 @@ let package = Package(
 
     // MARK: - Public modules
     .target(name: "TensorCore", dependencies: ["COpenBLAS", "CTensorKernels"]),
-    .target(name: "Networks", dependencies: ["TensorCore"]),
+    .target(
+      name: "Networks", dependencies: ["TensorCore"],
+      resources: [.copy("Resources/clip-bpe-merges.txt"), .copy("Resources/clip-bpe-merges.LICENSE.txt")]),
     .target(name: "BlendedLatent", dependencies: ["Networks", "TensorCore", "CPNG", "CJPEG", "CImageShims"]),
     .target(
       name: "BlendedLatentCommand",
