@@ -1,6 +1,7 @@
 import BlendedLatentCommand
 import Foundation
 import Networks
+import TensorCore
 import Testing
 import _TestSupport
 
@@ -48,6 +49,46 @@ struct InspectCommandTests {
     let status = try InspectCommand.parse([FileManager.default.temporaryDirectory.path]).execute(
       inspector: FakeInspector(fails: true), console: console)
     #expect(status == 1 && console.error == "bld: error: the fake editor failed on two lines\n")
+  }
+}
+
+/// `bld inspect FILE` on single-file checkpoints: the family from the header, pickles refused in one line.
+@Suite("bld inspect on single-file checkpoints")
+struct CheckpointFileInspectionTests {
+  @Test func reportsAnInpaintingCheckpoint() throws {
+    let folder = try ScratchFolder()
+    let path = folder.path("sd15-inpainting.safetensors")
+    try SafetensorsFile.write(
+      [
+        "model.diffusion_model.input_blocks.0.0.weight": Tensor(shape: [320, 9, 3, 3]),
+        "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": Tensor(shape: [320, 768]),
+        "first_stage_model.post_quant_conv.bias": Tensor(shape: [4]),
+      ], dtype: .float16, to: URL(fileURLWithPath: path))
+    let console = RecordingConsole()
+    #expect(
+      try InspectCommand.parse([path]).execute(
+        inspector: InspectCommandTests.FakeInspector(fails: true), console: console) == 0)
+    #expect(console.output.contains("family: Stable Diffusion 1.x inpainting (cross-attention 768)"))
+    let parameters: Int = 320 * 9 * 9 + 320 * 768 + 4
+    #expect(console.output.contains("tensors: 3, parameters: \(parameters) (F16 \(parameters))"))
+    let json = RecordingConsole()
+    #expect(
+      try InspectCommand.parse([path, "--json"]).execute(inspector: InspectCommandTests.FakeInspector(), console: json)
+        == 0)
+    let object = try #require(JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+    #expect(object["inpainting"] as? Bool == true && object["unet_input_channels"] as? Int == 9)
+    #expect(object["family"] as? String == "Stable Diffusion 1.x")
+  }
+
+  @Test func refusesAPickle() throws {
+    let folder = try ScratchFolder()
+    let path = folder.path("model.ckpt")
+    try Data("PK\u{3}\u{4}".utf8).write(to: URL(fileURLWithPath: path))
+    let console = RecordingConsole()
+    #expect(
+      try InspectCommand.parse([path]).execute(inspector: InspectCommandTests.FakeInspector(), console: console) == 1)
+    #expect(console.error.hasPrefix("bld: error: \(path) is a pickle checkpoint"))
+    #expect(console.error.filter { $0 == "\n" }.count == 1)
   }
 }
 
