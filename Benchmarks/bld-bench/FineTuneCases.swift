@@ -81,23 +81,18 @@ final class FineTuneRecord: @unchecked Sendable {
   func store(_ result: DecoderFineTuningResult) {
     let costs = result.costs
     fields = [
-      "iteration_s": .number((costs.iterations.last ?? .zero).seconds),
-      "first_iteration_s": .number((costs.iterations.first ?? .zero).seconds),
+      "iteration_s": .number((costs.iterations.last ?? .zero) / .seconds(1)),
+      "first_iteration_s": .number((costs.iterations.first ?? .zero) / .seconds(1)),
       "per_image_75_s": .number(
-        costs.setup.seconds + ((costs.iterations.first ?? .zero).seconds) + 74
-          * ((costs.iterations.last ?? .zero).seconds)
-          + costs.final.seconds),
-      "setup_s": .number(costs.setup.seconds),
-      "final_s": .number(costs.final.seconds),
+        costs.setup / .seconds(1) + ((costs.iterations.first ?? .zero) / .seconds(1)) + 74
+          * ((costs.iterations.last ?? .zero) / .seconds(1))
+          + costs.final / .seconds(1)),
+      "setup_s": .number(costs.setup / .seconds(1)),
+      "final_s": .number(costs.final / .seconds(1)),
       "stored_activation_mb": .number(Double(costs.storedActivationBytes) / 1_048_576),
       "recomputed_blocks": .integer(costs.recomputedBlockCount),
       "loss": .number(Double(result.losses.first ?? 0)),
       "final_loss": .number(result.finalLoss),
     ]
   }
-}
-
-extension Duration {
-  /// The duration in seconds.
-  var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

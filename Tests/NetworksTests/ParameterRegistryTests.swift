@@ -38,7 +38,7 @@ struct ParameterRegistryTests {
     #expect(textEncoder.parameterEntries.allSatisfy { $0.key.hasPrefix("text_model.") })
   }
 
-  @Test func tinyDemoIsDeterministicAndFinite() throws {
+  @Test func randomWeightModelIsDeterministicAndFinite() throws {
     let first = try StableDiffusionModel(randomWeights: .tiny, unet: .tiny, vae: .tiny, seed: 7)
     let second = try StableDiffusionModel(randomWeights: .tiny, unet: .tiny, vae: .tiny, seed: 7)
     let other = try StableDiffusionModel(randomWeights: .tiny, unet: .tiny, vae: .tiny, seed: 8)

@@ -25,9 +25,10 @@ public struct EditTimings: Sendable, Equatable {
   /// The phases by the names `bld --json` reports them under, in seconds.
   public var secondsByPhase: [String: Double] {
     [
-      "preparation": preparation.seconds, "text_encoding": textEncoding.seconds,
-      "image_encoding": imageEncoding.seconds, "denoising": denoising.seconds, "decoding": decoding.seconds,
-      "background": background.seconds, "ranking": ranking.seconds, "total": total.seconds,
+      "preparation": preparation / .seconds(1), "text_encoding": textEncoding / .seconds(1),
+      "image_encoding": imageEncoding / .seconds(1), "denoising": denoising / .seconds(1),
+      "decoding": decoding / .seconds(1),
+      "background": background / .seconds(1), "ranking": ranking / .seconds(1), "total": total / .seconds(1),
     ]
   }
 }
@@ -80,13 +81,5 @@ public struct EditResult: Sendable {
     self.promptWasTruncated = promptWasTruncated
     self.negativePromptWasTruncated = negativePromptWasTruncated
     self.timings = timings
-  }
-}
-
-extension Duration {
-  /// The duration in seconds.
-  var seconds: Double {
-    let parts = components
-    return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
   }
 }

@@ -10,8 +10,7 @@ func fail(_ message: String) -> Never {
 
 /// A duration as seconds with one decimal, e.g. "12.5 s".
 func seconds(_ duration: Duration) -> String {
-  let parts = duration.components
-  return String(format: "%.1f s", Double(parts.seconds) + Double(parts.attoseconds) * 1e-18)
+  String(format: "%.1f s", duration / .seconds(1))
 }
 
 let arguments = CommandLine.arguments
