@@ -48,9 +48,26 @@ package struct EditCommand: ParsableCommand {
   /// `--model`.
   @Option(
     help: ArgumentHelp(
-      "Stable Diffusion folder in diffusers layout (default: built-in demonstration model).",
-      valueName: "DIR"))
+      "Stable Diffusion 1.x/2.x folder in diffusers layout, or single-file checkpoint (.safetensors, LDM / "
+        + "AUTOMATIC1111 layout) (default: built-in demonstration model).",
+      valueName: "DIR|FILE"))
   package var model: String?
+
+  /// `--config`.
+  @Option(
+    help: ArgumentHelp(
+      "With a single-file --model: a diffusers folder whose configurations and tokenizer to use instead of the "
+        + "embedded ones of the checkpoint's family (its weights are not read).",
+      valueName: "DIR"))
+  package var config: String?
+
+  /// `--prediction`.
+  @Option(
+    help: ArgumentHelp(
+      "The UNet's prediction type, overriding the model's (default: the folder's scheduler; for single files "
+        + "the file's metadata, else a one-step probe for SD 2.x).",
+      valueName: "epsilon|v"))
+  package var prediction: String?
 
   /// `--negative-prompt`.
   @Option(help: ArgumentHelp("What to steer away from (default: empty).", valueName: "TEXT"))
@@ -222,7 +239,19 @@ package struct EditCommand: ParsableCommand {
       throw fail("--fine-tune-memory-gb must be in 0…1000 (got \(gigabytes))")
     }
     if let threads, threads < 1 { throw fail("--threads must be ≥ 1 (got \(threads))") }
-    for (option, path) in [("--model", model), ("--rank-with", rankWith)] {
+    if let model {
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory) else {
+        throw fail("--model '\(model)' is neither a folder nor a file")
+      }
+      if isDirectory.boolValue && config != nil { throw fail("--config is only for a single-file --model") }
+    } else if config != nil {
+      throw fail("--config is only for a single-file --model")
+    }
+    if let prediction, Self.predictionType(named: prediction) == nil {
+      throw fail("--prediction must be epsilon or v (got '\(prediction)')")
+    }
+    for (option, path) in [("--rank-with", rankWith), ("--config", config)] {
       guard let path else { continue }
       var isDirectory: ObjCBool = false
       guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
@@ -238,7 +267,9 @@ package struct EditCommand: ParsableCommand {
     var settings = EditSettings(
       imagePath: image, mask: mask == "alpha" ? .alpha : .file(mask), prompt: prompt,
       outputPath: output)
-    settings.modelDirectory = model
+    settings.modelPath = model
+    settings.modelConfigurationDirectory = config
+    settings.predictionType = prediction.flatMap(Self.predictionType(named:))
     settings.negativePrompt = negativePrompt
     settings.stepCount = steps
     settings.guidanceScale = guidance
@@ -315,6 +346,15 @@ package struct EditCommand: ParsableCommand {
       let message = cancelled ? EditCommandError.cancelled.description : Self.oneLine(error)
       console.writeError("bld: error: \(message)\n")
       return cancelled ? 130 : 1
+    }
+  }
+
+  /// The prediction type `--prediction` names: `epsilon` (or `eps`), `v` (or `v_prediction`).
+  static func predictionType(named name: String) -> PredictionType? {
+    switch name.lowercased() {
+    case "epsilon", "eps": .epsilon
+    case "v", "v_prediction", "v-prediction": .vPrediction
+    default: nil
     }
   }
 

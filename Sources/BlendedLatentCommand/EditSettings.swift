@@ -1,4 +1,5 @@
 import Foundation
+import Networks
 import TensorCore
 
 /// Where the edit mask comes from.
@@ -85,8 +86,13 @@ package struct EditSettings: Sendable, Equatable {
   package var negativePrompt: String = ""
   /// The output path as given (ends in `.png`); batches write `OUT-0.png …`, see ``outputPaths``.
   package var outputPath: String
-  /// A diffusers-layout model folder, or `nil` for the built-in demonstration model.
-  package var modelDirectory: String?
+  /// A diffusers-layout model folder or a single-file `.safetensors` checkpoint, or `nil` for the built-in
+  /// demonstration model.
+  package var modelPath: String?
+  /// A diffusers folder whose configurations and tokenizer a single-file checkpoint is built with (`--config`).
+  package var modelConfigurationDirectory: String?
+  /// The UNet's prediction type, overriding what the loader decides (`--prediction`).
+  package var predictionType: PredictionType?
   /// Denoising steps of the full schedule (default 50).
   package var stepCount: Int = 50
   /// Classifier-free guidance scale (default 7.5).

@@ -21,7 +21,7 @@ struct EditArgumentTests {
       settings.background == .none && settings.maskShrinkLevels == 0
         && settings.maskDownsample == .nearest)
     #expect(
-      settings.cropPadding == nil && settings.modelDirectory == nil
+      settings.cropPadding == nil && settings.modelPath == nil
         && settings.negativePrompt.isEmpty)
     #expect(
       settings.featherRadius == 0 && settings.rankingModelDirectory == nil
@@ -46,7 +46,7 @@ struct EditArgumentTests {
         "original", "--precision", "bf16",
       ]
     ).settings
-    #expect(settings.modelDirectory == folder && settings.negativePrompt == "blurry")
+    #expect(settings.modelPath == folder && settings.negativePrompt == "blurry")
     #expect(
       settings.stepCount == 20 && settings.guidanceScale == 5 && settings.strength == 1
         && settings.stepsRun == 20)

@@ -18,7 +18,7 @@ public struct BlendedLatentEditor: Sendable {
   /// The UNet.
   public let noisePredictor: any NoisePredictor
   /// The model's scheduler configuration (`scheduler/scheduler_config.json`).
-  public let schedulerConfiguration: SchedulerConfiguration
+  public var schedulerConfiguration: SchedulerConfiguration
   /// Optional ranking of the batch (paper §4.4, e.g. ``CLIPRanker``): when set, `edit` scores the results with
   /// the request's pixel mask and prompt and returns them best (lowest score) first, filling
   /// ``EditResult/scores`` and ``EditResult/rankedOrder``.

@@ -1,12 +1,8 @@
+import Networks
 import TensorCore
 
-/// What the noise predictor outputs, as diffusers' `prediction_type`.
-public enum PredictionType: String, Sendable, Codable, CaseIterable {
-  /// The model predicts the added noise ε (Stable Diffusion 1.x, 2.x base).
-  case epsilon
-  /// The model predicts v = √ᾱ·ε − √(1−ᾱ)·x₀ (Stable Diffusion 2.x 768).
-  case vPrediction = "v_prediction"
-}
+/// What the noise predictor outputs (diffusers' `prediction_type`); the model's property, defined with the networks.
+public typealias PredictionType = Networks.PredictionType
 
 /// A noise level of a scheduler's inference schedule, named by step position.
 public enum NoiseLevel: Sendable, Equatable {
