@@ -40,16 +40,8 @@ extension StableDiffusionModel {
       configurations = try ModelConfigurations(directory: folder)
       try Self.check(configurations, fit: family, folder: folder.root.path, file: path)
     } else {
-      if decided == nil {
-        let probe = try Self.networks(
-          for: ModelConfigurations.embedded(for: family, predictionType: .epsilon), folder: path
-        ).unet
-        _ = try loading("unet") {
-          try WeightLoader.assign(
-            checkpoint.sources(for: probe), to: probe, residency: .mappedFile, description: path)
-        }
-        decided = checkpoint.predictionType(probing: probe).0
-      }
+      try checkpoint.checkPublishedShapes()
+      if decided == nil { decided = try checkpoint.decidePredictionType().0 }
       configurations = try ModelConfigurations.embedded(for: family, predictionType: decided ?? .epsilon)
     }
     let networks = try Self.networks(for: configurations, folder: path)
