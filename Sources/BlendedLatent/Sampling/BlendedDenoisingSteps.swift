@@ -92,7 +92,9 @@ public struct BlendedDenoisingSteps<Source: NoiseSource>: Sequence, IteratorProt
     var noise = noise
     if let inpainting {
       func repeated(_ rows: Tensor) -> Tensor { Tensor.concatenated(Array(repeating: rows, count: batch), axis: 0) }
-      let start = inpainting.startsFromPureNoise ? nil : repeated(inpainting.image.sample(noise: &noise) * inpainting.scalingFactor)
+      let start =
+        inpainting.startsFromPureNoise
+        ? nil : repeated(inpainting.image.sample(noise: &noise) * inpainting.scalingFactor)
       let initialNoise = noise.normal(shape: source.shape)
       if let start {
         latents = scheduler.addNoise(to: start, noise: initialNoise, level: .beforeStep(beginIndex))

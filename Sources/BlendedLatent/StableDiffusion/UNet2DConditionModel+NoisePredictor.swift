@@ -10,5 +10,7 @@ extension UNet2DConditionModel: NoisePredictor {
 
   /// `in_channels` of `unet/config.json` when it differs from `out_channels` (9 for Stable Diffusion inpainting
   /// UNets), else `nil`.
-  public var inputChannelCount: Int? { configuration.inChannels == configuration.outChannels ? nil : configuration.inChannels }
+  public var inputChannelCount: Int? {
+    configuration.inChannels == configuration.outChannels ? nil : configuration.inChannels
+  }
 }
