@@ -8,6 +8,7 @@ extension MaskDownsampleChoice: ExpressibleByArgument {}
 extension WorkingSizeChoice: ExpressibleByArgument {}
 extension FineTunePreset: ExpressibleByArgument {}
 extension PrecisionChoice: ExpressibleByArgument {}
+extension Switch: ExpressibleByArgument {}
 
 /// `bld edit`: edits the masked part of an image so that it matches a prompt (Blended Latent Diffusion).
 package struct EditCommand: ParsableCommand {
@@ -99,8 +100,18 @@ package struct EditCommand: ParsableCommand {
   package var batch: Int = 1
 
   /// `--scheduler`.
-  @Option(help: ArgumentHelp("Denoising scheduler.", valueName: "ddim|dpm++2m|euler|euler-a"))
+  @Option(
+    help: ArgumentHelp(
+      "Denoising scheduler (lcm: LCM / LCM-LoRA models, 2–8 steps, --guidance 1).",
+      valueName: "ddim|dpm++2m|euler|euler-a|lcm"))
   package var scheduler: SchedulerChoice = .ddim
+
+  /// `--inpainting-blend`.
+  @Option(
+    help: ArgumentHelp(
+      "With an inpainting UNet (in_channels 9): blend with the source after every step, mask dilated by one latent cell (on, the default), or not (off: diffusers' inpainting pipeline).",
+      valueName: "on|off"))
+  package var inpaintingBlend: Switch = .on
 
   /// `--background`.
   @Option(
@@ -216,7 +227,7 @@ package struct EditCommand: ParsableCommand {
     guard strength.isFinite && strength > 0 && strength <= 1 else {
       throw fail("--strength must be in (0, 1] (got \(strength))")
     }
-    if Int(Double(steps) * strength) < 1 {
+    if scheduler != .lcm && Int(Double(steps) * strength) < 1 {
       throw fail(
         "--strength \(strength) with --steps \(steps) runs no denoising step (Int(steps × strength) = 0)"
       )
@@ -277,6 +288,7 @@ package struct EditCommand: ParsableCommand {
     settings.seed = seed
     settings.batchSize = batch
     settings.scheduler = scheduler
+    settings.inpaintingBlend = inpaintingBlend == .on
     settings.background = background
     settings.maskShrinkLevels = maskShrink
     settings.maskDownsample = maskDownsample

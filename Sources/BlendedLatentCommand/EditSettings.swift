@@ -20,6 +20,16 @@ package enum SchedulerChoice: String, Sendable, Equatable, CaseIterable, Codable
   case euler
   /// Euler ancestral.
   case eulerAncestral = "euler-a"
+  /// Latent Consistency Model sampling (LCM and LCM-LoRA models; strength moves its timesteps).
+  case lcm
+}
+
+/// An on/off command-line value (`--inpainting-blend on|off`).
+package enum Switch: String, Sendable, Equatable, CaseIterable, Codable {
+  /// On.
+  case on
+  /// Off.
+  case off
 }
 
 /// How the unmasked background is reconstructed after decoding (`--background`, `Documentation/Method.md`, paper §4.2).
@@ -105,6 +115,8 @@ package struct EditSettings: Sendable, Equatable {
   package var batchSize: Int = 1
   /// The denoising scheduler.
   package var scheduler: SchedulerChoice = .ddim
+  /// With an inpainting UNet: blend after every step (default true; `--inpainting-blend`).
+  package var inpaintingBlend = true
   /// The background reconstruction.
   package var background: BackgroundChoice = .none
   /// Progressive mask shrinking levels K (0 = off; the paper uses 3 for thin masks).
@@ -145,8 +157,9 @@ package struct EditSettings: Sendable, Equatable {
     self.outputPath = outputPath
   }
 
-  /// The number of denoising steps actually run: `Int(stepCount · strength)` (diffusers' img2img rule).
-  package var stepsRun: Int { Int(Double(stepCount) * strength) }
+  /// The number of denoising steps actually run: `Int(stepCount · strength)` (diffusers' img2img rule), or
+  /// `stepCount` with LCM, whose strength moves its timesteps instead.
+  package var stepsRun: Int { scheduler == .lcm ? stepCount : Int(Double(stepCount) * strength) }
 
   /// The files the edit writes: `outputPath` for one result; `OUT-0.png … OUT-(N-1).png` for a batch of N
   /// (the index goes before the extension), in ranked order when ranking.

@@ -5,11 +5,11 @@ import TensorCore
 import Testing
 import _TestSupport
 
-/// `bld edit --model DIR --seed N` through the command's real code path and the real backend reproduces
+/// `bld edit --model DIR --seed N` (also `--scheduler lcm --steps 4 --guidance 1`) through the command's real code path and the real backend reproduces
 /// the repository's Python reference loop for that seed (`Tests/Reference/make_end_to_end_fixtures.py`).
 @Suite("bld edit reproduces the Python reference for a seed")
 struct SeedReproductionTests {
-  @Test(arguments: ["sd2-ddim", "sd1-dpm-shrink"])
+  @Test(arguments: ["sd2-ddim", "sd1-dpm-shrink", "sd1-lcm-4"])
   func seededEditMatchesReference(name: String) throws {
     let settings = try EndToEndCase.load(name)
     let folder = RepositoryFixtures.endToEndCase(name)
