@@ -12,6 +12,20 @@ struct SeedReproductionTests {
   @Test(arguments: ["sd2-ddim", "sd1-dpm-shrink", "sd1-lcm-4"])
   func seededEditMatchesReference(name: String) throws {
     let settings = try EndToEndCase.load(name)
+    try check(name, model: ["--model", RepositoryFixtures.tinyModel(settings.model).path])
+  }
+
+  /// The single file written from the case's folder (`Fixtures/single-file/`), built with the folder's
+  /// configurations, gives the same edit.
+  @Test("the same edit from the single-file checkpoint of the folder", arguments: ["sd2-ddim", "sd1-dpm-shrink"])
+  func singleFileEditMatchesReference(name: String) throws {
+    let settings = try EndToEndCase.load(name)
+    let file = RepositoryFixtures.url(target: "NetworksTests", "single-file/\(settings.model).safetensors")
+    try check(name, model: ["--model", file.path, "--config", RepositoryFixtures.tinyModel(settings.model).path])
+  }
+
+  func check(_ name: String, model: [String]) throws {
+    let settings = try EndToEndCase.load(name)
     let folder = RepositoryFixtures.endToEndCase(name)
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("bld-seed-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
@@ -21,13 +35,12 @@ struct SeedReproductionTests {
       "--mask", folder.appendingPathComponent("mask.png").path,
       "--prompt", settings.prompt, "--negative-prompt", settings.negativePrompt,
       "--output", output.appendingPathComponent("edited.png").path,
-      "--model", RepositoryFixtures.tinyModel(settings.model).path,
       "--steps", "\(settings.steps)", "--guidance", "\(settings.guidance)", "--strength", "\(settings.strength)",
       "--seed", "\(settings.seed)", "--batch", "\(settings.batch)", "--scheduler", settings.schedulerName,
       "--mask-shrink", "\(settings.shrinkLevels)", "--mask-downsample",
       settings.maskMode == "maxPool" ? "max" : "nearest",
       "--background", "none", "--quiet",
-    ])
+    ] + model)
     let console = RecordingConsole()
     let status = command.execute(
       backend: defaultEditBackend(), console: console, cancellation: CancellationToken(), temporaries: TemporaryFiles())
