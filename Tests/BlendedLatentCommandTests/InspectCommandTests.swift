@@ -93,14 +93,19 @@ struct CheckpointFileInspectionTests {
     try SafetensorsFile.write(
       tensors, metadata: ["modelspec.prediction_type": "v"], to: URL(fileURLWithPath: declared))
     let console = RecordingConsole()
-    #expect(try InspectCommand.parse([declared]).execute(inspector: InspectCommandTests.FakeInspector(), console: console) == 0)
+    #expect(
+      try InspectCommand.parse([declared]).execute(inspector: InspectCommandTests.FakeInspector(), console: console)
+        == 0)
     #expect(console.output.contains("prediction type: v_prediction (declared in the file's metadata)"))
     // Without metadata the probe needs the UNet, which this header-only file does not have.
     let bare = folder.path("bare.safetensors")
     try SafetensorsFile.write(tensors, to: URL(fileURLWithPath: bare))
     let probed = RecordingConsole()
-    #expect(try InspectCommand.parse([bare]).execute(inspector: InspectCommandTests.FakeInspector(), console: probed) == 0)
-    #expect(probed.output.contains("prediction type: unknown (") && probed.output.contains("no tensor for 'model.diffusion_model."))
+    #expect(
+      try InspectCommand.parse([bare]).execute(inspector: InspectCommandTests.FakeInspector(), console: probed) == 0)
+    #expect(
+      probed.output.contains("prediction type: unknown (")
+        && probed.output.contains("no tensor for 'model.diffusion_model."))
   }
 
   @Test func refusesAPickle() throws {

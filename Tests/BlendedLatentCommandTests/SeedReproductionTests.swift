@@ -30,17 +30,18 @@ struct SeedReproductionTests {
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("bld-seed-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: output) }
-    let command = try EditCommand.parse([
-      "--image", folder.appendingPathComponent("image.png").path,
-      "--mask", folder.appendingPathComponent("mask.png").path,
-      "--prompt", settings.prompt, "--negative-prompt", settings.negativePrompt,
-      "--output", output.appendingPathComponent("edited.png").path,
-      "--steps", "\(settings.steps)", "--guidance", "\(settings.guidance)", "--strength", "\(settings.strength)",
-      "--seed", "\(settings.seed)", "--batch", "\(settings.batch)", "--scheduler", settings.schedulerName,
-      "--mask-shrink", "\(settings.shrinkLevels)", "--mask-downsample",
-      settings.maskMode == "maxPool" ? "max" : "nearest",
-      "--background", "none", "--quiet",
-    ] + model)
+    let command = try EditCommand.parse(
+      [
+        "--image", folder.appendingPathComponent("image.png").path,
+        "--mask", folder.appendingPathComponent("mask.png").path,
+        "--prompt", settings.prompt, "--negative-prompt", settings.negativePrompt,
+        "--output", output.appendingPathComponent("edited.png").path,
+        "--steps", "\(settings.steps)", "--guidance", "\(settings.guidance)", "--strength", "\(settings.strength)",
+        "--seed", "\(settings.seed)", "--batch", "\(settings.batch)", "--scheduler", settings.schedulerName,
+        "--mask-shrink", "\(settings.shrinkLevels)", "--mask-downsample",
+        settings.maskMode == "maxPool" ? "max" : "nearest",
+        "--background", "none", "--quiet",
+      ] + model)
     let console = RecordingConsole()
     let status = command.execute(
       backend: defaultEditBackend(), console: console, cancellation: CancellationToken(), temporaries: TemporaryFiles())

@@ -31,7 +31,8 @@ struct PublishedLayoutTests {
     }
     var headerBytes = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
     headerBytes.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8))
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("bld-\(name)-\(UUID().uuidString).safetensors")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "bld-\(name)-\(UUID().uuidString).safetensors")
     var length = UInt64(headerBytes.count).littleEndian
     var file = Data(bytes: &length, count: 8)
     file.append(headerBytes)

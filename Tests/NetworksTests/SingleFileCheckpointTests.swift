@@ -21,17 +21,21 @@ struct SingleFileCheckpointTests {
     return try #require((object as? [String: Any])?["probe_mean"] as? Double)
   }
 
-  @Test("a single file loads to the very weights and outputs of the folder it was written from", arguments: ["sd1-tiny", "sd2-tiny"])
+  @Test(
+    "a single file loads to the very weights and outputs of the folder it was written from",
+    arguments: ["sd1-tiny", "sd2-tiny"])
   func bitIdenticalToFolder(name: String) throws {
     let fixture = try NetworkFixture(name)
     let folder = try StableDiffusionModel(directory: fixture.directory)
     let url = try Self.file("\(name).safetensors")
     let single = try StableDiffusionModel(checkpoint: url, configurations: fixture.directory)
     #expect(single.checkpoint?.family.generation == (name == "sd1-tiny" ? .stableDiffusion1 : .stableDiffusion2))
-    #expect(single.predictionType == nil && single.schedulerConfigurationFile == fixture.directory.schedulerConfiguration)
+    #expect(
+      single.predictionType == nil && single.schedulerConfigurationFile == fixture.directory.schedulerConfiguration)
 
     for (expected, found) in [
-      (folder.textEncoder as any Layer, single.textEncoder as any Layer), (folder.unet, single.unet), (folder.vae, single.vae),
+      (folder.textEncoder as any Layer, single.textEncoder as any Layer), (folder.unet, single.unet),
+      (folder.vae, single.vae),
     ] {
       let values = Dictionary(uniqueKeysWithValues: found.parameterEntries.map { ($0.key, $0) })
       for entry in expected.parameterEntries {
@@ -107,7 +111,8 @@ struct SingleFileCheckpointTests {
     return try Dictionary(uniqueKeysWithValues: file.tensorNames.map { ($0, try file.tensor(named: $0)) })
   }
 
-  @Test("missing, unused and mis-shaped tensors, truncated files and pickles are one-line errors naming the key or file")
+  @Test(
+    "missing, unused and mis-shaped tensors, truncated files and pickles are one-line errors naming the key or file")
   func malformed() throws {
     let fixture = try NetworkFixture("sd1-tiny")
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bld-single-\(UUID().uuidString)")
@@ -124,8 +129,20 @@ struct SingleFileCheckpointTests {
     misshaped[misshapedKey] = Tensor(shape: [3, 3, 1, 1])
     let cases: [(String, [String: Tensor], (ModelLoadingError) -> Bool)] = [
       ("missing", missing, { if case .weights(.missing(missingKey, _)) = $0.cause { true } else { false } }),
-      ("unused", unused, { if case .weights(.unused(let keys, 1, _)) = $0.cause { keys == ["model.diffusion_model.label_emb.0.0.weight"] } else { false } }),
-      ("misshaped", misshaped, { if case .weights(.shapeMismatch(misshapedKey, _, _, [3, 3, 1, 1])) = $0.cause { true } else { false } }),
+      (
+        "unused", unused,
+        {
+          if case .weights(.unused(let keys, 1, _)) = $0.cause {
+            keys == ["model.diffusion_model.label_emb.0.0.weight"]
+          } else {
+            false
+          }
+        }
+      ),
+      (
+        "misshaped", misshaped,
+        { if case .weights(.shapeMismatch(misshapedKey, _, _, [3, 3, 1, 1])) = $0.cause { true } else { false } }
+      ),
     ]
     for (name, tensors, matches) in cases {
       let url = folder.appendingPathComponent("\(name).safetensors")
@@ -156,7 +173,8 @@ struct SingleFileCheckpointTests {
     }
     // Another family's configurations, and the embedded ones for a file whose widths are not the published ones.
     #expect {
-      try StableDiffusionModel(checkpoint: Self.file("sd1-tiny.safetensors"), configurations: NetworkFixture("sd2-tiny").directory)
+      try StableDiffusionModel(
+        checkpoint: Self.file("sd1-tiny.safetensors"), configurations: NetworkFixture("sd2-tiny").directory)
     } throws: { error in
       (error as? ModelLoadingError)?.field == "cross_attention_dim"
     }

@@ -16,20 +16,25 @@ extension LDMKeyTable {
         Rule(prefix: "\(half).conv_norm_out.", ldmPrefix: "\(half).norm_out.", leaves: .same),
         Rule(prefix: "\(half).mid_block.resnets.0.", ldmPrefix: "\(half).mid.block_1.", leaves: .autoencoderResnet),
         Rule(prefix: "\(half).mid_block.resnets.1.", ldmPrefix: "\(half).mid.block_2.", leaves: .autoencoderResnet),
-        Rule(prefix: "\(half).mid_block.attentions.0.", ldmPrefix: "\(half).mid.attn_1.", leaves: .autoencoderAttention),
+        Rule(
+          prefix: "\(half).mid_block.attentions.0.", ldmPrefix: "\(half).mid.attn_1.", leaves: .autoencoderAttention),
       ]
     }
     let blocks = configuration.blockOutChannels.count
     for block in 0..<blocks {
       rules.append(
-        Rule(prefix: "encoder.down_blocks.\(block).resnets.", ldmPrefix: "encoder.down.\(block).block.", leaves: .autoencoderResnet))
+        Rule(
+          prefix: "encoder.down_blocks.\(block).resnets.", ldmPrefix: "encoder.down.\(block).block.",
+          leaves: .autoencoderResnet))
       rules.append(
         Rule(
           prefix: "encoder.down_blocks.\(block).downsamplers.0.", ldmPrefix: "encoder.down.\(block).downsample.",
           leaves: .same))
       let ldmBlock = blocks - 1 - block
       rules.append(
-        Rule(prefix: "decoder.up_blocks.\(block).resnets.", ldmPrefix: "decoder.up.\(ldmBlock).block.", leaves: .autoencoderResnet))
+        Rule(
+          prefix: "decoder.up_blocks.\(block).resnets.", ldmPrefix: "decoder.up.\(ldmBlock).block.",
+          leaves: .autoencoderResnet))
       rules.append(
         Rule(
           prefix: "decoder.up_blocks.\(block).upsamplers.0.", ldmPrefix: "decoder.up.\(ldmBlock).upsample.",

@@ -21,16 +21,22 @@ extension LDMKeyTable {
     for (block, type) in configuration.downBlockTypes.enumerated() {
       for layer in 0..<layers[block] {
         rules.append(
-          Rule(prefix: "down_blocks.\(block).resnets.\(layer).", ldmPrefix: "input_blocks.\(input).0.", leaves: .unetResnet))
+          Rule(
+            prefix: "down_blocks.\(block).resnets.\(layer).", ldmPrefix: "input_blocks.\(input).0.", leaves: .unetResnet
+          ))
         if type.hasPrefix("CrossAttn") {
           rules.append(
-            Rule(prefix: "down_blocks.\(block).attentions.\(layer).", ldmPrefix: "input_blocks.\(input).1.", leaves: .same))
+            Rule(
+              prefix: "down_blocks.\(block).attentions.\(layer).", ldmPrefix: "input_blocks.\(input).1.", leaves: .same)
+          )
         }
         input += 1
       }
       if block < configuration.downBlockTypes.count - 1 {
         rules.append(
-          Rule(prefix: "down_blocks.\(block).downsamplers.0.conv.", ldmPrefix: "input_blocks.\(input).0.op.", leaves: .same))
+          Rule(
+            prefix: "down_blocks.\(block).downsamplers.0.conv.", ldmPrefix: "input_blocks.\(input).0.op.", leaves: .same
+          ))
         input += 1
       }
     }
@@ -40,10 +46,14 @@ extension LDMKeyTable {
       let hasAttention = type.hasPrefix("CrossAttn")
       for layer in 0..<upLayers[block] {
         rules.append(
-          Rule(prefix: "up_blocks.\(block).resnets.\(layer).", ldmPrefix: "output_blocks.\(output).0.", leaves: .unetResnet))
+          Rule(
+            prefix: "up_blocks.\(block).resnets.\(layer).", ldmPrefix: "output_blocks.\(output).0.", leaves: .unetResnet
+          ))
         if hasAttention {
           rules.append(
-            Rule(prefix: "up_blocks.\(block).attentions.\(layer).", ldmPrefix: "output_blocks.\(output).1.", leaves: .same))
+            Rule(
+              prefix: "up_blocks.\(block).attentions.\(layer).", ldmPrefix: "output_blocks.\(output).1.", leaves: .same)
+          )
         }
         if layer == upLayers[block] - 1 && block < configuration.upBlockTypes.count - 1 {
           rules.append(
