@@ -41,7 +41,7 @@ extension SingleFileCheckpoint {
     let unet: UNet2DConditionModel
     do {
       unet = try UNet2DConditionModel(configuration: configuration)
-      try WeightLoader.assign(sources(for: unet), to: unet, residency: .mappedFile, description: url.path)
+      _ = try WeightLoader.assign(sources(for: unet), to: unet, residency: .mappedFile, description: url.path)
     } catch {
       throw .wrapping(error, folder: url.path, component: "unet")
     }
