@@ -12,6 +12,12 @@ public struct ModelConfigurations: Sendable {
   public var vae: AutoencoderKLConfiguration
   /// The prompt tokenizer.
   public var tokenizer: CLIPTokenizer
+  /// SDXL's second text encoder (`CLIPTextModelWithProjection`), or nil.
+  public var secondTextEncoder: CLIPTextConfiguration?
+  /// SDXL's second tokenizer, or nil.
+  public var secondTokenizer: CLIPTokenizer?
+  /// Whether an empty negative prompt is encoded as zeros (SDXL's `force_zeros_for_empty_prompt`).
+  public var forcesZerosForEmptyPrompt: Bool
   /// The scheduler configuration (`scheduler/scheduler_config.json`), decoded by the editor; `nil` for networks
   /// built in code, whose editor uses diffusers' Stable Diffusion defaults.
   public var schedulerConfigurationFile: URL?
@@ -19,17 +25,22 @@ public struct ModelConfigurations: Sendable {
   /// Creates configurations from their parts.
   public init(
     textEncoder: CLIPTextConfiguration, unet: UNetConfiguration, vae: AutoencoderKLConfiguration,
-    tokenizer: CLIPTokenizer, schedulerConfigurationFile: URL? = nil
+    tokenizer: CLIPTokenizer, schedulerConfigurationFile: URL? = nil, secondTextEncoder: CLIPTextConfiguration? = nil,
+    secondTokenizer: CLIPTokenizer? = nil, forcesZerosForEmptyPrompt: Bool = false
   ) {
     self.textEncoder = textEncoder
     self.unet = unet
     self.vae = vae
     self.tokenizer = tokenizer
     self.schedulerConfigurationFile = schedulerConfigurationFile
+    self.secondTextEncoder = secondTextEncoder
+    self.secondTokenizer = secondTokenizer
+    self.forcesZerosForEmptyPrompt = forcesZerosForEmptyPrompt
   }
 
-  /// Reads the configurations and tokenizer of a diffusers folder (`model_index.json`, `*/config.json`,
-  /// `tokenizer/`); its weight files are not needed (diffusers' `from_single_file(config=…)` reads the same).
+  /// Reads the configurations and tokenizers of a diffusers folder (`model_index.json`, `*/config.json`,
+  /// `tokenizer/`, and for SDXL `text_encoder_2/`, `tokenizer_2/`); its weight files are not needed (diffusers'
+  /// `from_single_file(config=…)` reads the same).
   /// - Throws: ``ModelLoadingError`` naming the folder and component: `ConfigurationError` for an unreadable or
   ///   unsupported configuration (also a tokenizer that does not fit the text encoder), `TokenizerError` for a
   ///   missing or malformed `tokenizer/` folder.
@@ -38,9 +49,10 @@ public struct ModelConfigurations: Sendable {
     func loading<T>(_ component: String?, _ body: () throws -> T) throws(ModelLoadingError) -> T {
       do { return try body() } catch { throw .wrapping(error, folder: folder, component: component) }
     }
-    try loading(nil) {
+    let index = try loading(nil) {
       let index = try ModelIndex.decode(contentsOf: directory.modelIndex)
       try index.validateStableDiffusion(file: directory.modelIndex.path)
+      return index
     }
     tokenizer = try loading("tokenizer") { try CLIPTokenizer(directory: directory.tokenizerDirectory) }
     textEncoder = try loading("text_encoder") {
@@ -49,12 +61,30 @@ public struct ModelConfigurations: Sendable {
     unet = try loading("unet") { try UNetConfiguration.decode(contentsOf: directory.unetConfiguration) }
     vae = try loading("vae") { try AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration) }
     schedulerConfigurationFile = directory.schedulerConfiguration
+    if index.isStableDiffusionXL {
+      secondTokenizer = try loading("tokenizer_2") { try CLIPTokenizer(directory: directory.secondTokenizerDirectory) }
+      secondTextEncoder = try loading("text_encoder_2") {
+        try CLIPTextConfiguration.decode(contentsOf: directory.secondTextEncoderConfiguration)
+      }
+      forcesZerosForEmptyPrompt = index.forceZerosForEmptyPrompt ?? true
+    } else {
+      (secondTokenizer, secondTextEncoder, forcesZerosForEmptyPrompt) = (nil, nil, false)
+    }
     let (tokenizer, textEncoder) = (tokenizer, textEncoder)
     try loading("text_encoder") {
       try StableDiffusionModel.checkCompatibility(
         of: tokenizer, with: textEncoder, file: directory.textEncoderConfiguration.path)
     }
+    if let secondTokenizer, let secondTextEncoder {
+      try loading("text_encoder_2") {
+        try StableDiffusionModel.checkCompatibility(
+          of: secondTokenizer, with: secondTextEncoder, file: directory.secondTextEncoderConfiguration.path)
+      }
+    }
   }
+
+  /// The width of the UNet's text context: the text encoder's hidden size, or for SDXL the two encoders' together.
+  public var contextWidth: Int { textEncoder.hiddenSize + (secondTextEncoder?.hiddenSize ?? 0) }
 
   /// The published configurations of a family, shipped with the package (`Resources/Configurations/`: diffusers'
   /// `stable-diffusion-v1-5` and `stable-diffusion-2-1-base`), adjusted to the checkpoint: 9 UNet input channels

@@ -16,6 +16,12 @@ public final class StableDiffusionModel: Sendable {
   public let unet: UNet2DConditionModel
   /// The VAE.
   public let vae: AutoencoderKL
+  /// SDXL's second text encoder (OpenCLIP ViT-bigG with its projection), or nil.
+  public let secondTextEncoder: CLIPTextModelWithProjection?
+  /// SDXL's second tokenizer, or nil.
+  public let secondTokenizer: CLIPTokenizer?
+  /// Whether an empty negative prompt is encoded as zeros (SDXL's `force_zeros_for_empty_prompt`).
+  public let forcesZerosForEmptyPrompt: Bool
   /// The folder the model was loaded from, if any.
   public let directory: ModelDirectory?
   /// The single-file checkpoint the model was loaded from, if any.
@@ -29,12 +35,25 @@ public final class StableDiffusionModel: Sendable {
   /// One load report per component (`text_encoder`, `unet`, `vae`); empty for random weights.
   public let loadReports: [String: LoadReport]
 
+  /// The networks a set of configurations describes.
+  struct Networks {
+    var tokenizer: CLIPTokenizer
+    var textEncoder: CLIPTextModel
+    var unet: UNet2DConditionModel
+    var vae: AutoencoderKL
+    var secondTextEncoder: CLIPTextModelWithProjection?
+    var secondTokenizer: CLIPTokenizer?
+    var forcesZerosForEmptyPrompt: Bool
+  }
+
   init(
-    networks: (tokenizer: CLIPTokenizer, textEncoder: CLIPTextModel, unet: UNet2DConditionModel, vae: AutoencoderKL),
+    networks: Networks,
     directory: ModelDirectory? = nil, checkpoint: SingleFileCheckpoint? = nil, schedulerConfigurationFile: URL? = nil,
     predictionType: PredictionType? = nil, loadReports: [String: LoadReport] = [:]
   ) {
-    (tokenizer, textEncoder, unet, vae) = networks
+    (tokenizer, textEncoder, unet, vae) = (networks.tokenizer, networks.textEncoder, networks.unet, networks.vae)
+    (secondTextEncoder, secondTokenizer) = (networks.secondTextEncoder, networks.secondTokenizer)
+    forcesZerosForEmptyPrompt = networks.forcesZerosForEmptyPrompt
     self.directory = directory
     self.checkpoint = checkpoint
     self.schedulerConfigurationFile = schedulerConfigurationFile
@@ -67,6 +86,11 @@ public final class StableDiffusionModel: Sendable {
       try WeightLoader.load(
         directory.textEncoderWeights(), into: networks.textEncoder, renaming: .clipTextModel, residency: residency)
     }
+    if let second = networks.secondTextEncoder {
+      reports["text_encoder_2"] = try loading("text_encoder_2") {
+        try WeightLoader.load(directory.secondTextEncoderWeights(), into: second, residency: residency)
+      }
+    }
     reports["unet"] = try loading("unet") {
       try WeightLoader.load(directory.unetWeights(), into: networks.unet, residency: residency)
     }
@@ -82,26 +106,41 @@ public final class StableDiffusionModel: Sendable {
   /// Builds the networks a set of configurations describes, with unloaded (zero) weights.
   /// - Throws: ``ModelLoadingError`` naming `folder` and the component whose configuration is not supported, or
   ///   `unet` when its `cross_attention_dim` differs from the text encoder's `hidden_size`.
-  static func networks(for configurations: ModelConfigurations, folder: String?) throws(ModelLoadingError) -> (
-    tokenizer: CLIPTokenizer, textEncoder: CLIPTextModel, unet: UNet2DConditionModel, vae: AutoencoderKL
-  ) {
+  static func networks(for configurations: ModelConfigurations, folder: String?) throws(ModelLoadingError)
+    -> Networks
+  {
     func building<T>(_ component: String, _ body: () throws -> T) throws(ModelLoadingError) -> T {
       do { return try body() } catch { throw .wrapping(error, folder: folder, component: component) }
     }
-    for width in configurations.unet.resolvedCrossAttentionWidths where width != configurations.textEncoder.hiddenSize {
+    for width in configurations.unet.resolvedCrossAttentionWidths where width != configurations.contextWidth {
+      let encoders = configurations.secondTextEncoder == nil ? "text encoder's hidden_size" : "text encoders' hidden sizes"
       throw ModelLoadingError(
         folder: folder, component: "unet",
         cause: .configuration(
           .invalid(
             file: "unet/config.json", field: "cross_attention_dim",
-            reason: "\(width) differs from the text encoder's hidden_size \(configurations.textEncoder.hiddenSize)")))
+            reason: "\(width) differs from the \(encoders) \(configurations.contextWidth)")))
     }
-    return (
-      configurations.tokenizer,
-      try building("text_encoder") { try CLIPTextModel(configuration: configurations.textEncoder) },
-      try building("unet") { try UNet2DConditionModel(configuration: configurations.unet) },
-      try building("vae") { try AutoencoderKL(configuration: configurations.vae) }
-    )
+    if let pooled = configurations.unet.pooledTextWidth,
+      pooled != configurations.secondTextEncoder?.projectionDim
+    {
+      throw ModelLoadingError(
+        folder: folder, component: "unet",
+        cause: .configuration(
+          .invalid(
+            file: "unet/config.json", field: "projection_class_embeddings_input_dim",
+            reason: "its pooled text width \(pooled) is not the second text encoder's projection_dim")))
+    }
+    return Networks(
+      tokenizer: configurations.tokenizer,
+      textEncoder: try building("text_encoder") { try CLIPTextModel(configuration: configurations.textEncoder) },
+      unet: try building("unet") { try UNet2DConditionModel(configuration: configurations.unet) },
+      vae: try building("vae") { try AutoencoderKL(configuration: configurations.vae) },
+      secondTextEncoder: try configurations.secondTextEncoder.map { configuration throws(ModelLoadingError) in
+        try building("text_encoder_2") { try CLIPTextModelWithProjection(configuration: configuration) }
+      },
+      secondTokenizer: configurations.secondTokenizer,
+      forcesZerosForEmptyPrompt: configurations.forcesZerosForEmptyPrompt)
   }
 
   /// Builds the three networks from configurations with deterministic pseudo-random weights
