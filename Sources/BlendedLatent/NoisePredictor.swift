@@ -1,3 +1,4 @@
+import Networks
 import TensorCore
 
 /// The denoising network: predicts the model output (ε, or v for v-prediction models) for noisy latents.
@@ -13,9 +14,12 @@ public protocol NoisePredictor: Sendable {
   ///     DDIM and DPM-Solver; Euler schedules can produce fractional timesteps, which diffusers passes to the
   ///     UNet's sinusoidal embedding unchanged (so this is a `Double`).
   ///   - conditioning: Text conditioning `[N, 77, D]`, one row per batch element.
+  ///   - addedConditions: SDXL's pooled text embeddings and size/crop ids, one row per batch element, when the
+  ///     text encoder produced pooled embeddings (``TextConditioning/pooledEmbeddings``); `nil` otherwise.
   /// - Returns: The model output `[N, C, h, w]`.
   /// - Throws: If the inputs do not fit the model (conformers use their own typed errors).
-  func predictNoise(latents: Tensor, timestep: Double, conditioning: Tensor) throws -> Tensor
+  func predictNoise(latents: Tensor, timestep: Double, conditioning: Tensor, addedConditions: AddedConditions?)
+    throws -> Tensor
 
   /// The channels of the model's input when they differ from the latents' (`nil`, the default: the latents
   /// only). An inpainting UNet (`in_channels` 9 for 4 latent channels: latents, mask, masked-image latents)
@@ -26,4 +30,12 @@ public protocol NoisePredictor: Sendable {
 extension NoisePredictor {
   /// `nil`: the model takes the latents only.
   public var inputChannelCount: Int? { nil }
+
+  /// Runs the model once on a batch without added conditions (Stable Diffusion 1.x / 2.x).
+  public func predictNoise(latents: Tensor, timestep: Double, conditioning: Tensor) throws -> Tensor {
+    try predictNoise(latents: latents, timestep: timestep, conditioning: conditioning, addedConditions: nil)
+  }
 }
+
+/// SDXL's added UNet conditions (pooled text embeddings and size/crop ids), defined with the networks.
+public typealias AddedConditions = Networks.AddedConditions

@@ -6,14 +6,19 @@ public struct TextConditioning: Sendable {
   public var embeddings: Tensor
   /// For each prompt, whether its tokens were cut to fit the 77-token context.
   public var truncated: [Bool]
+  /// SDXL's pooled, projected text embeddings `[N, P]`, one row per prompt, or `nil` (SD 1.x / 2.x). When set,
+  /// the editor passes them to the noise predictor with the size/crop ids (``AddedConditions``).
+  public var pooledEmbeddings: Tensor?
 
   /// Creates conditioning from embeddings and per-prompt truncation flags.
   /// - Parameters:
   ///   - embeddings: `[N, 77, D]`.
   ///   - truncated: N flags.
-  public init(embeddings: Tensor, truncated: [Bool]) {
+  ///   - pooledEmbeddings: `[N, P]` for SDXL, else `nil`.
+  public init(embeddings: Tensor, truncated: [Bool], pooledEmbeddings: Tensor? = nil) {
     self.embeddings = embeddings
     self.truncated = truncated
+    self.pooledEmbeddings = pooledEmbeddings
   }
 }
 

@@ -9,7 +9,7 @@ import _TestSupport
 /// the repository's Python reference loop for that seed (`Tests/Reference/make_end_to_end_fixtures.py`).
 @Suite("bld edit reproduces the Python reference for a seed")
 struct SeedReproductionTests {
-  @Test(arguments: ["sd2-ddim", "sd1-dpm-shrink", "sd1-lcm-4"])
+  @Test(arguments: ["sd2-ddim", "sd1-dpm-shrink", "sd1-lcm-4", "sdxl-euler"])
   func seededEditMatchesReference(name: String) throws {
     let settings = try EndToEndCase.load(name)
     try check(name, model: ["--model", RepositoryFixtures.tinyModel(settings.model).path])

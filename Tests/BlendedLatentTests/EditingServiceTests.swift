@@ -27,7 +27,9 @@ final class PacedPredictor: NoisePredictor {
   /// Lets the waiting and later calls through.
   func open() { gate.signal() }
 
-  func predictNoise(latents: Tensor, timestep: Double, conditioning: Tensor) throws -> Tensor {
+  func predictNoise(
+    latents: Tensor, timestep: Double, conditioning: Tensor, addedConditions: AddedConditions?
+  ) throws -> Tensor {
     if entered.add(1, ordering: .sequentiallyConsistent).newValue >= gatedFrom {
       gate.wait()
       gate.signal()

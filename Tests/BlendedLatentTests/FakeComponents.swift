@@ -65,7 +65,9 @@ struct FakeAutoencoder: LatentAutoencoder {
 
 /// eps = tanh(0.5 x) · (1 + 0.1 mean(cond_n)) + 0.001 t + 0.05 (c − 1.5).
 struct FakeNoisePredictor: NoisePredictor {
-  func predictNoise(latents: Tensor, timestep: Double, conditioning: Tensor) throws -> Tensor {
+  func predictNoise(
+    latents: Tensor, timestep: Double, conditioning: Tensor, addedConditions: AddedConditions?
+  ) throws -> Tensor {
     let n = latents.shape[0]
     let channels = latents.shape[1]
     let plane = latents.shape[2] * latents.shape[3]

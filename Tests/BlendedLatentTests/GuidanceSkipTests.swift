@@ -12,7 +12,9 @@ final class CountingNoisePredictor: NoisePredictor, @unchecked Sendable {
   /// The batch rows of each call so far.
   var rowsPerCall: [Int] { lock.withLock { rows } }
 
-  func predictNoise(latents: Tensor, timestep: Double, conditioning: Tensor) throws -> Tensor {
+  func predictNoise(
+    latents: Tensor, timestep: Double, conditioning: Tensor, addedConditions: AddedConditions?
+  ) throws -> Tensor {
     lock.withLock { rows.append(latents.shape[0]) }
     return try FakeNoisePredictor().predictNoise(latents: latents, timestep: timestep, conditioning: conditioning)
   }
@@ -60,7 +62,9 @@ struct GuidanceSkipTests {
     // The whole loop at g = 1 equals a loop whose model output is the conditional half of the doubled call.
     struct ConditionalHalf: NoisePredictor {
       let guided: ClassifierFreeGuidance
-      func predictNoise(latents: Tensor, timestep: Double, conditioning: Tensor) throws -> Tensor {
+      func predictNoise(
+    latents: Tensor, timestep: Double, conditioning: Tensor, addedConditions: AddedConditions?
+  ) throws -> Tensor {
         let output = try FakeNoisePredictor().predictNoise(
           latents: guided.modelInput(latents), timestep: timestep, conditioning: guided.conditioning)
         return output.chunked(2, axis: 0)[1]

@@ -106,7 +106,9 @@ struct InpaintingParityTests {
   @Test func otherInputWidthsAreRejected() throws {
     struct WideModel: NoisePredictor {
       var inputChannelCount: Int? { 7 }
-      func predictNoise(latents: Tensor, timestep: Double, conditioning: Tensor) throws -> Tensor { latents }
+      func predictNoise(
+    latents: Tensor, timestep: Double, conditioning: Tensor, addedConditions: AddedConditions?
+  ) throws -> Tensor { latents }
     }
     let editor = BlendedLatentEditor(
       textEncoder: FakeTextEncoder(), autoencoder: FakeAutoencoder(), noisePredictor: WideModel(),

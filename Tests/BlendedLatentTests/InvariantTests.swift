@@ -62,7 +62,9 @@ struct ConvolutionalPredictor: NoisePredictor {
     weight1 = generator.randn([32, 4, 3, 3]) * 0.2
     weight2 = generator.randn([4, 32, 3, 3]) * 0.1
   }
-  func predictNoise(latents: Tensor, timestep: Double, conditioning: Tensor) throws -> Tensor {
+  func predictNoise(
+    latents: Tensor, timestep: Double, conditioning: Tensor, addedConditions: AddedConditions?
+  ) throws -> Tensor {
     let hidden = conv2d(latents, weight: weight1, bias: nil, stride: 1, padding: 1)
     let normed = groupNorm(hidden, groupCount: 8, weight: nil, bias: nil, epsilon: 1e-5, fusedSiLU: true)
     return conv2d(normed, weight: weight2, bias: nil, stride: 1, padding: 1) + Float(timestep / 1000)

@@ -117,8 +117,11 @@ def paste_weights(mask, feather_radius):
 @torch.no_grad()
 def blended_latent_edit(unet, vae, text_encoder, tokenizer, scheduler, image, mask, prompt, negative_prompt="",
                         num_inference_steps=50, guidance_scale=7.5, strength=0.75, batch_size=1, generator=None,
-                        eta=0.0, mask_mode="nearest", shrink_levels=0, paste_radius=None):
+                        eta=0.0, mask_mode="nearest", shrink_levels=0, paste_radius=None, sdxl=None):
     """Blended Latent Diffusion as Documentation/Method.md states it.
+
+    sdxl: for SDXL, dict(embeddings=[2, 77, D] (negative, prompt), pooled=[2, P], time_ids=[1, 6]) from diffusers'
+    StableDiffusionXLPipeline.encode_prompt and _get_add_time_ids; the UNet then gets added_cond_kwargs.
 
     image: [3, H, W] in [0, 1]; mask: [H, W] in [0, 1] (white = edit); H, W multiples of 8.
     Returns a dict with z_init, the latent mask, the latents after every step, the final latents and the images.
@@ -132,14 +135,22 @@ def blended_latent_edit(unet, vae, text_encoder, tokenizer, scheduler, image, ma
     # 2. latent mask
     m = latent_mask_nearest(mask, h, w) if mask_mode == "nearest" else latent_mask_max_pool(mask, h, w)
     # text: [negative, prompt] -> B unconditional rows, then B conditional rows
-    context = tokenizer.model_max_length if tokenizer.model_max_length <= 4096 else 77  # unset -> CLIP's 77
-    ids = tokenizer([negative_prompt, prompt], padding="max_length", max_length=context,
-                    truncation=True, return_tensors="pt").input_ids
-    embeddings = text_encoder(ids)[0]
+    if sdxl is None:
+        context = tokenizer.model_max_length if tokenizer.model_max_length <= 4096 else 77  # unset -> CLIP's 77
+        ids = tokenizer([negative_prompt, prompt], padding="max_length", max_length=context,
+                        truncation=True, return_tensors="pt").input_ids
+        embeddings = text_encoder(ids)[0]
+    else:
+        embeddings = sdxl["embeddings"]
     # diffusers' do_classifier_free_guidance = guidance_scale > 1: otherwise only the conditional rows run
     guided = guidance_scale > 1
     conditioning = torch.cat([embeddings[0:1].repeat(B, 1, 1), embeddings[1:2].repeat(B, 1, 1)]) if guided \
         else embeddings[1:2].repeat(B, 1, 1)
+    added = {}
+    if sdxl is not None:
+        pooled = sdxl["pooled"]
+        rows = torch.cat([pooled[0:1].repeat(B, 1), pooled[1:2].repeat(B, 1)]) if guided else pooled[1:2].repeat(B, 1)
+        added = dict(added_cond_kwargs={"text_embeds": rows, "time_ids": sdxl["time_ids"].repeat(rows.shape[0], 1)})
     # 3. timesteps and strength (LCM: set_timesteps(n, strength) moves the n timesteps and all of them run, as
     # diffusers' LatentConsistencyModelImg2ImgPipeline does; others keep the last int(n * strength))
     lcm = type(scheduler).__name__ == "LCMScheduler"
@@ -163,11 +174,11 @@ def blended_latent_edit(unet, vae, text_encoder, tokenizer, scheduler, image, ma
         t = scheduler.timesteps[index]
         model_input = scheduler.scale_model_input(z, t)
         if guided:
-            output = unet(torch.cat([model_input, model_input]), t, encoder_hidden_states=conditioning).sample
+            output = unet(torch.cat([model_input, model_input]), t, encoder_hidden_states=conditioning, **added).sample
             u, c = output.chunk(2)
             eps_hat = u + guidance_scale * (c - u)
         else:
-            eps_hat = unet(model_input, t, encoder_hidden_states=conditioning).sample
+            eps_hat = unet(model_input, t, encoder_hidden_states=conditioning, **added).sample
         kwargs = {}
         if type(scheduler).__name__ == "DDIMScheduler":
             kwargs = dict(eta=eta, generator=generator)
@@ -325,6 +336,7 @@ def make_model_fixture(args):
     vae = diffusers.AutoencoderKL.from_pretrained(root / "vae", **load).eval()
     text_encoder = transformers.CLIPTextModel.from_pretrained(root / "text_encoder", **load).eval()
     tokenizer = transformers.CLIPTokenizer.from_pretrained(root / "tokenizer")
+    xl = (root / "text_encoder_2").exists()
     config = json.loads((root / "scheduler" / "scheduler_config.json").read_text())
     scheduler = getattr(diffusers, args.scheduler).from_config(config)
     picture = Image.open(args.image).convert("RGB")
@@ -334,12 +346,24 @@ def make_model_fixture(args):
         matte = matte.resize((args.width, args.height), Image.NEAREST)
     image = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
     mask = torch.from_numpy(np.asarray(matte, dtype=np.float32) / 255.0).contiguous()
+    sdxl = None
+    if xl:  # diffusers' own SDXL conditioning: encode_prompt (zeros for an empty negative) and the size/crop ids
+        pipe = diffusers.StableDiffusionXLPipeline.from_pretrained(root, **load)
+        with torch.no_grad():
+            embeds, negative, pooled, negative_pooled = pipe.encode_prompt(
+                args.prompt, device="cpu", num_images_per_prompt=1, do_classifier_free_guidance=True,
+                negative_prompt=args.negative_prompt or None)
+        height, width = image.shape[1], image.shape[2]
+        time_ids = pipe._get_add_time_ids((height, width), (0, 0), (height, width), dtype=torch.float32,
+                                          text_encoder_projection_dim=pipe.text_encoder_2.config.projection_dim)
+        sdxl = dict(embeddings=torch.cat([negative, embeds]), pooled=torch.cat([negative_pooled, pooled]),
+                    time_ids=time_ids)
     generator = torch.Generator().manual_seed(args.seed)
     result = blended_latent_edit(unet, vae, text_encoder, tokenizer, scheduler, image, mask, args.prompt,
                                  negative_prompt=args.negative_prompt, num_inference_steps=args.steps,
                                  guidance_scale=args.guidance, strength=args.strength, batch_size=args.batch,
                                  generator=generator, eta=args.eta, mask_mode=args.mask_mode,
-                                 shrink_levels=args.shrink_levels, paste_radius=args.paste_radius)
+                                 shrink_levels=args.shrink_levels, paste_radius=args.paste_radius, sdxl=sdxl)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tensors = {k: result[k].contiguous() for k in ("z_init", "latent_mask", "step_latents", "final_latents", "images")}

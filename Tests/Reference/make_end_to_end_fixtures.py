@@ -26,6 +26,9 @@ CASES = [
     dict(name="sd1-dpm-shrink", model="sd1-tiny", size=16, prompt="a red hat!", negative="blurry, low quality",
          args=["--scheduler", "DPMSolverMultistepScheduler", "--steps", "12", "--strength", "1.0",
                "--guidance", "5.0", "--seed", "7", "--batch", "1", "--shrink-levels", "1"]),
+    dict(name="sdxl-euler", model="sdxl-tiny", size=32, prompt="a red sailing boat",
+         args=["--scheduler", "EulerDiscreteScheduler", "--steps", "10", "--strength", "0.75", "--guidance", "5.0",
+               "--seed", "31", "--batch", "2"]),
     dict(name="sd2-euler-a-maxpool", model="sd2-tiny", size=32, prompt="snowy mountains",
          args=["--scheduler", "EulerAncestralDiscreteScheduler", "--steps", "10", "--strength", "0.6",
                "--guidance", "3.0", "--seed", "123", "--batch", "1", "--mask-mode", "maxPool"]),
@@ -51,7 +54,7 @@ for case in CASES:
                "--image", str(out / "image.png"), "--mask", str(out / "mask.png"),
                "--prompt", case["prompt"], "--negative-prompt", case.get("negative", ""),
                "--out", str(out)] + case["args"]
-    if case["model"] == "sd2-tiny":
+    if case["model"] in ("sd2-tiny", "sdxl-tiny"):
         command += ["--variant", "fp16"]
     subprocess.run(command, check=True)
     meta = json.loads((out / "case.json").read_text())

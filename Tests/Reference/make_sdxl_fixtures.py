@@ -47,7 +47,7 @@ def main(out):
         hidden_size=32, intermediate_size=64, num_attention_heads=4, num_hidden_layers=3, hidden_act="gelu",
         projection_dim=16, eos_token_id=517, **clip)).eval()
     unet = UNet2DConditionModel(
-        sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=2,
+        sample_size=8, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=2,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         transformer_layers_per_block=(1, 2), attention_head_dim=(2, 4), cross_attention_dim=56,
         use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=8,

@@ -161,8 +161,21 @@ public struct BlendedLatentEditor: Sendable {
     let mask = LatentMask(
       pixelMask: checked.paddedMask, height: latentHeight, width: latentWidth, mode: request.maskOptions.downsampling)
     guard !mask.isEmpty else { throw .emptyLatentMask(latentHeight: latentHeight, latentWidth: latentWidth) }
+    var pooled: (unconditional: Tensor, conditional: Tensor)?
+    if let pooledRows = conditioning.pooledEmbeddings {
+      guard pooledRows.rank == 2, pooledRows.shape[0] == 2 else {
+        throw .componentOutput(.textEncoding, expected: [2, -1], found: pooledRows.shape)
+      }
+      guard pooledRows.isFinite else { throw .nonFiniteOutput(.textEncoding) }
+      let halves = pooledRows.chunked(2, axis: 0)
+      pooled = (halves[0], halves[1])
+    }
+    // SDXL's size/crop ids: original size, crop top-left (0, 0), target size (the working size).
+    let original = request.originalSize ?? [checked.height, checked.width]
     let guidance = ClassifierFreeGuidance(
-      unconditional: rows[0], conditional: rows[1], batchSize: request.batchSize, scale: request.guidanceScale)
+      unconditional: rows[0], conditional: rows[1], batchSize: request.batchSize, scale: request.guidanceScale,
+      pooled: pooled,
+      timeIDs: (original + [0, 0, checked.paddedHeight, checked.paddedWidth]).map(Float.init))
     var inpainting: InpaintingConditioning?
     if let imagePosterior {
       inpainting = try inpaintingConditioning(
@@ -318,6 +331,9 @@ struct EditInputs {
     }
     guard request.batchSize >= 1 else {
       throw .invalidParameter(name: "batchSize", value: "\(request.batchSize)", reason: "must be ≥ 1")
+    }
+    if let size = request.originalSize, size.count != 2 || size.contains(where: { $0 < 1 }) {
+      throw .invalidParameter(name: "originalSize", value: "\(size)", reason: "must be [height, width], both ≥ 1")
     }
     guard request.maskOptions.shrinkLevels >= 0 else {
       throw .invalidParameter(

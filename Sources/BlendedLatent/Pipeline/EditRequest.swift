@@ -84,6 +84,10 @@ public struct EditRequest: Sendable {
   /// surroundings. The inpainting model alone changes unmasked pixels; false reproduces diffusers'
   /// `StableDiffusionInpaintPipeline`. Ignored for latents-only UNets, which always blend.
   public var inpaintingBlend: Bool
+  /// SDXL's `original_size` micro-conditioning, `[height, width]`: the size, in the source photo, of what the
+  /// image shows — the photo's size when it was resized to the working size, the crop's size with crop-to-mask.
+  /// `nil` (the default) uses the image's own size, as diffusers does. Ignored by SD 1.x / 2.x.
+  public var originalSize: [Int]?
 
   /// Creates a request with the documented defaults.
   public init(

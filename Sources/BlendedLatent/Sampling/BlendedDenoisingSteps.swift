@@ -126,7 +126,8 @@ public struct BlendedDenoisingSteps<Source: NoiseSource>: Sequence, IteratorProt
     let timestep = scheduler.timesteps[stepIndex]
     let modelInput = scheduler.scaleModelInput(latents, stepIndex: stepIndex)
     let output = try predictor.predictNoise(
-      latents: guidance.modelInput(modelInput), timestep: timestep, conditioning: guidance.conditioning)
+      latents: guidance.modelInput(modelInput), timestep: timestep, conditioning: guidance.conditioning,
+      addedConditions: guidance.addedConditions)
     let expected = [guidance.modelBatchSize] + Array(latents.shape.dropFirst())
     guard output.shape == expected else {
       throw PipelineError.componentOutput(.denoising, expected: expected, found: output.shape)

@@ -11,6 +11,9 @@ public struct ClassifierFreeGuidance: Sendable {
   /// The conditioning passed to the model: `[2B, 77, D]` (B unconditional rows, then B conditional rows) when
   /// guidance is on, `[B, 77, D]` (the conditional rows) when it is off.
   public let conditioning: Tensor
+  /// SDXL's added conditions in the same row order as ``conditioning`` (pooled embeddings, and the size/crop ids
+  /// repeated on every row), or `nil`.
+  public let addedConditions: AddedConditions?
   /// The guidance scale g.
   public let scale: Float
   /// The number of results B.
@@ -22,7 +25,13 @@ public struct ClassifierFreeGuidance: Sendable {
   ///   - conditional: The prompt embeddings `[1 or B, 77, D]`.
   ///   - batchSize: B; single rows are repeated B times.
   ///   - scale: g.
-  public init(unconditional: Tensor, conditional: Tensor, batchSize: Int, scale: Float) {
+  ///   - pooled: SDXL's pooled embeddings of the negative and the prompt, `[1 or B, P]` each, or `nil`.
+  ///   - timeIDs: SDXL's six size/crop ids (original height and width, crop top and left, target height and
+  ///     width), the same for every row; used with `pooled`.
+  public init(
+    unconditional: Tensor, conditional: Tensor, batchSize: Int, scale: Float,
+    pooled: (unconditional: Tensor, conditional: Tensor)? = nil, timeIDs: [Float] = []
+  ) {
     precondition(unconditional.rank == 3 && conditional.rank == 3, "conditioning must be [N, 77, D]")
     precondition(batchSize >= 1, "batch size \(batchSize)")
     func repeated(_ rows: Tensor) -> Tensor {
@@ -33,6 +42,19 @@ public struct ClassifierFreeGuidance: Sendable {
     conditioning =
       scale > 1
       ? Tensor.concatenated([repeated(unconditional), repeated(conditional)], axis: 0) : repeated(conditional)
+    if let pooled {
+      precondition(timeIDs.count == 6, "SDXL needs six size/crop ids, got \(timeIDs.count)")
+      let rows =
+        scale > 1
+        ? Tensor.concatenated([repeated(pooled.unconditional), repeated(pooled.conditional)], axis: 0)
+        : repeated(pooled.conditional)
+      let count = rows.shape[0]
+      addedConditions = AddedConditions(
+        textEmbeddings: rows,
+        timeIDs: Tensor(shape: [count, 6], scalars: Array((0..<count).map { _ in timeIDs }.joined())))
+    } else {
+      addedConditions = nil
+    }
     self.scale = scale
     self.batchSize = batchSize
   }

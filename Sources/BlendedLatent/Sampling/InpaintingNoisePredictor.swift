@@ -32,13 +32,16 @@ public struct InpaintingNoisePredictor: NoisePredictor {
   }
 
   /// `latents` `[N, C, h, w]` → the base model's output on `[N, 2C + 1, h, w]`.
-  public func predictNoise(latents: Tensor, timestep: Double, conditioning: Tensor) throws -> Tensor {
+  public func predictNoise(
+    latents: Tensor, timestep: Double, conditioning: Tensor, addedConditions: AddedConditions?
+  ) throws -> Tensor {
     let rows = latents.shape[0]
     let input = Tensor.concatenated(
       [
         latents, Tensor.concatenated(Array(repeating: mask, count: rows), axis: 0),
         Tensor.concatenated(Array(repeating: maskedImageLatents, count: rows), axis: 0),
       ], axis: 1)  // [N, 2C + 1, h, w]
-    return try base.predictNoise(latents: input, timestep: timestep, conditioning: conditioning)
+    return try base.predictNoise(
+      latents: input, timestep: timestep, conditioning: conditioning, addedConditions: addedConditions)
   }
 }

@@ -20,8 +20,16 @@ extension BlendedLatentEditor {
       scheduler = .stableDiffusion
     }
     if let predictionType = model.predictionType { scheduler.predictionType = predictionType.rawValue }
+    let textEncoder: any TextEncoding =
+      if let secondTextEncoder = model.secondTextEncoder, let secondTokenizer = model.secondTokenizer {
+        StableDiffusionXLTextConditioning(
+          tokenizer: model.tokenizer, textEncoder: model.textEncoder, secondTokenizer: secondTokenizer,
+          secondTextEncoder: secondTextEncoder, forcesZerosForEmptyPrompt: model.forcesZerosForEmptyPrompt)
+      } else {
+        CLIPTextConditioning(tokenizer: model.tokenizer, textEncoder: model.textEncoder)
+      }
     self.init(
-      textEncoder: CLIPTextConditioning(tokenizer: model.tokenizer, textEncoder: model.textEncoder),
+      textEncoder: textEncoder,
       autoencoder: model.vae, noisePredictor: model.unet, schedulerConfiguration: scheduler,
       computeSettings: computeSettings)
   }
