@@ -113,8 +113,9 @@ package struct EditSession {
         width: image.width, height: image.height, nativeResolution: native, sizeMultiple: multiple)
     }
     if settings.workingSize == .original { geometry = geometry.atOriginalSize }
-    let request = settings.editRequest(
+    var request = settings.editRequest(
       image: geometry.workingImage(from: original), mask: geometry.workingMask(from: mask), seed: seed)
+    request.originalSize = [geometry.region.height, geometry.region.width]  // SDXL: the region's size in the photo
     let editStart = clock()
     let outcome = try cancellable { try editor.edit(request, progress: handler) }
     timings["edit"] = clock() - editStart

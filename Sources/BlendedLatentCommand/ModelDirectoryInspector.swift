@@ -14,15 +14,19 @@ struct ModelDirectoryInspector: ModelInspecting {
     let vae = try AutoencoderKLConfiguration.decode(contentsOf: directory.vaeConfiguration)
     let scheduler = try SchedulerConfiguration.decode(contentsOf: directory.schedulerConfiguration)
     var notes: [String] = []
-    // SD 1.x: CLIP ViT-L/14 text tower (quick_gelu, width 768); SD 2.x: OpenCLIP ViT-H/14 (gelu, width 1024).
-    let family = text.hiddenAct == "quick_gelu" ? "Stable Diffusion 1.x" : "Stable Diffusion 2.x"
-    let expectedWidth = text.hiddenAct == "quick_gelu" ? 768 : 1024
+    // SD 1.x: CLIP ViT-L/14 text tower (quick_gelu, width 768); SD 2.x: OpenCLIP ViT-H/14 (gelu, width 1024);
+    // SDXL: both CLIP ViT-L/14 and OpenCLIP ViT-bigG/14 (text_encoder_2), context width 768 + 1280.
+    let (family, expectedWidth) =
+      index.isStableDiffusionXL
+      ? ("Stable Diffusion XL", 768)
+      : text.hiddenAct == "quick_gelu" ? ("Stable Diffusion 1.x", 768) : ("Stable Diffusion 2.x", 1024)
     if text.hiddenSize != expectedWidth {
       notes.append("text encoder width \(text.hiddenSize), not \(family)'s \(expectedWidth): a reduced or custom model")
     }
-    let weights: [(String, () throws -> WeightFiles)] = [
+    var weights: [(String, () throws -> WeightFiles)] = [
       ("text_encoder", directory.textEncoderWeights), ("unet", directory.unetWeights), ("vae", directory.vaeWeights),
     ]
+    if index.isStableDiffusionXL { weights.insert(("text_encoder_2", directory.secondTextEncoderWeights), at: 1) }
     var components: [ModelInspection.Component] = []
     for (name, files) in weights {
       let weightFiles = try files()
@@ -41,7 +45,7 @@ struct ModelDirectoryInspector: ModelInspecting {
           name: name, className: index.components[name]?.className, parameterCount: count, dtypes: dtypes,
           files: weightFiles.urls.map { $0.path.replacingOccurrences(of: url.path + "/", with: "") }))
     }
-    for name in ["tokenizer", "scheduler"] {
+    for name in index.isStableDiffusionXL ? ["tokenizer", "tokenizer_2", "scheduler"] : ["tokenizer", "scheduler"] {
       components.append(ModelInspection.Component(name: name, className: index.components[name]?.className))
     }
     let latentSize = unet.sampleSize ?? 64

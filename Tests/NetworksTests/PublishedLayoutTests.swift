@@ -3,8 +3,8 @@ import Networks
 import TensorCore
 import Testing
 
-/// The embedded configurations and the LDM key tables against the full-size layouts of the published SD 1.5 and
-/// SD 2.1 single files (`Fixtures/single-file/*-layout.json`, written by `Tests/Reference/make_checkpoint_layouts.py`
+/// The embedded configurations and the LDM key tables against the full-size layouts of the published SD 1.5,
+/// SD 2.1 and SDXL base single files (`Fixtures/single-file/*-layout.json`, written by `Tests/Reference/make_checkpoint_layouts.py`
 /// from diffusers' networks): a sparse file with that header and no data loads strictly, with every tensor used or
 /// ignored by rule.
 @Suite("Published single-file layouts")
@@ -82,5 +82,22 @@ struct PublishedLayoutTests {
     defer { try? FileManager.default.removeItem(at: url) }
     let checkpoint = try SingleFileCheckpoint(contentsOf: url)
     #expect(try checkpoint.decidePredictionType() == (.epsilon, .probe))
+  }
+
+  @Test("SDXL base loads with the embedded configurations: both text encoders, label_emb, no EMA")
+  func stableDiffusionXL() throws {
+    let url = try Self.sparseCheckpoint(layout: "sdxl")
+    defer { try? FileManager.default.removeItem(at: url) }
+    let model = try StableDiffusionModel(checkpoint: url)
+    #expect(model.checkpoint?.family.generation == .stableDiffusionXL)
+    #expect(model.predictionType == .epsilon && model.unet.configuration.sampleSize == 128)
+    #expect(model.secondTextEncoder != nil && model.secondTokenizer?.vocabularySize == 49_408)
+    let header = try SafetensorsFile(contentsOf: url)
+    let keys = header.tensorNames
+    #expect(model.loadReports["unet"]?.tensorCount == keys.filter { $0.hasPrefix("model.diffusion_model.") }.count)
+    #expect(model.loadReports["vae"]?.tensorCount == 248)
+    #expect(model.loadReports["text_encoder_2"]?.tensorCount == 32 * 16 + 5)
+    let skipped = Set(model.loadReports.values.flatMap(\.skippedKeys))
+    #expect(skipped == ["conditioner.embedders.0.transformer.text_model.embeddings.position_ids", "conditioner.embedders.1.model.logit_scale"])
   }
 }

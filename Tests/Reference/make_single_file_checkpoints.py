@@ -32,7 +32,7 @@ import os
 import tempfile
 
 import torch
-from diffusers import StableDiffusionPipeline
+from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 from safetensors.torch import save_file
 
 torch.set_num_threads(1)
@@ -60,6 +60,7 @@ def unet_prefixes(config):
     """(diffusers prefix, LDM prefix, leaf names) for every block of the UNet."""
     rules = [("conv_in.", "input_blocks.0.0.", []), ("time_embedding.linear_1.", "time_embed.0.", []),
              ("time_embedding.linear_2.", "time_embed.2.", []), ("conv_norm_out.", "out.0.", []),
+             ("add_embedding.linear_1.", "label_emb.0.0.", []), ("add_embedding.linear_2.", "label_emb.0.2.", []),
              ("conv_out.", "out.2.", []), ("mid_block.resnets.0.", "middle_block.0.", UNET_RESNET),
              ("mid_block.attentions.0.", "middle_block.1.", []), ("mid_block.resnets.1.", "middle_block.2.", UNET_RESNET)]
     layers = per_block(config.layers_per_block, len(config.block_out_channels))
@@ -126,8 +127,7 @@ def vae_to_ldm(state, config):
     return out
 
 
-def openclip_to_ldm(state, config, extras):
-    prefix = "cond_stage_model.model."
+def openclip_to_ldm(state, config, extras, prefix="cond_stage_model.model."):
     out = {}
     width = config.hidden_size
     for key, value in state.items():
@@ -146,6 +146,8 @@ def openclip_to_ldm(state, config, extras):
             out[base + rename_leaf(leaf, OPENCLIP_LAYER)] = value
         elif key == "text_model.embeddings.position_ids":
             continue
+        elif key == "text_projection.weight":  # SDXL's CLIPTextModelWithProjection; LDM stores x @ P
+            out[prefix + "text_projection"] = value.t().contiguous()
         else:
             raise KeyError(f"no LDM name for {key}")
     for layer in range(config.num_hidden_layers):
@@ -168,11 +170,10 @@ def openclip_to_ldm(state, config, extras):
     return out
 
 
-def clip_to_ldm(state, extras):
-    out = {"cond_stage_model.transformer." + key: value for key, value in state.items()
-           if key != "text_model.embeddings.position_ids"}
+def clip_to_ldm(state, extras, prefix="cond_stage_model.transformer."):
+    out = {prefix + key: value for key, value in state.items() if key != "text_model.embeddings.position_ids"}
     if extras:
-        out["cond_stage_model.transformer.text_model.embeddings.position_ids"] = torch.arange(77)[None]
+        out[prefix + "text_model.embeddings.position_ids"] = torch.arange(77)[None]
     return out
 
 
@@ -187,8 +188,10 @@ def main():
     parser.add_argument("--probe-json")
     args = parser.parse_args()
     dtype = torch.float16 if args.variant == "fp16" else None
-    pipe = StableDiffusionPipeline.from_pretrained(args.folder, variant=args.variant, torch_dtype=dtype,
-                                                   safety_checker=None, requires_safety_checker=False)
+    xl = os.path.isdir(os.path.join(args.folder, "text_encoder_2"))
+    kind = StableDiffusionXLPipeline if xl else StableDiffusionPipeline
+    extra = {} if xl else dict(safety_checker=None, requires_safety_checker=False)
+    pipe = kind.from_pretrained(args.folder, variant=args.variant, torch_dtype=dtype, **extra)
     if args.v_probe_bias is not None:
         with torch.no_grad():
             pipe.unet.conv_out.weight.zero_()
@@ -196,11 +199,16 @@ def main():
     unet_state = pipe.unet.state_dict()
     text_state = {key if key.startswith("text_model.") else "text_model." + key: value
                   for key, value in pipe.text_encoder.state_dict().items()}
-    openclip = pipe.text_encoder.config.hidden_act != "quick_gelu"  # OpenCLIP ViT-H uses gelu, CLIP ViT-L quick_gelu
+    openclip = not xl and pipe.text_encoder.config.hidden_act != "quick_gelu"  # OpenCLIP ViT-H: gelu; CLIP ViT-L: quick_gelu
     tensors = {}
     tensors.update(apply_prefixes(unet_state, unet_prefixes(pipe.unet.config), "model.diffusion_model."))
     tensors.update(vae_to_ldm(pipe.vae.state_dict(), pipe.vae.config))
-    if openclip:
+    if xl:
+        tensors.update(clip_to_ldm(text_state, args.extras, prefix="conditioner.embedders.0.transformer."))
+        state_2 = {k if k.startswith(("text_model.", "text_projection")) else "text_model." + k: v
+                   for k, v in pipe.text_encoder_2.state_dict().items()}
+        tensors.update(openclip_to_ldm(state_2, pipe.text_encoder_2.config, False, prefix="conditioner.embedders.1.model."))
+    elif openclip:
         tensors.update(openclip_to_ldm(text_state, pipe.text_encoder.config, args.extras))
     else:
         tensors.update(clip_to_ldm(text_state, args.extras))
@@ -229,9 +237,8 @@ def main():
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "check.safetensors")
         save_file(check, path)
-        loaded = StableDiffusionPipeline.from_single_file(path, config=args.folder, local_files_only=True,
-                                                          torch_dtype=dtype, safety_checker=None)
-    for name in ("unet", "vae", "text_encoder"):
+        loaded = kind.from_single_file(path, config=args.folder, local_files_only=True, torch_dtype=dtype, **extra)
+    for name in ("unet", "vae", "text_encoder") + (("text_encoder_2",) if xl else ()):
         expected = getattr(pipe, name).state_dict()
         found = getattr(loaded, name).state_dict()
         for key, value in expected.items():

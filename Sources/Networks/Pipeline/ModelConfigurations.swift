@@ -87,14 +87,14 @@ public struct ModelConfigurations: Sendable {
   public var contextWidth: Int { textEncoder.hiddenSize + (secondTextEncoder?.hiddenSize ?? 0) }
 
   /// The published configurations of a family, shipped with the package (`Resources/Configurations/`: diffusers'
-  /// `stable-diffusion-v1-5` and `stable-diffusion-2-1-base`), adjusted to the checkpoint: 9 UNet input channels
-  /// for inpainting models, and 768 pixels (`sample_size` 96) for v-prediction SD 2.x models, as
-  /// `stable-diffusion-2-1` has. The tokenizer is OpenAI CLIP's vocabulary with the family's special tokens.
+  /// `stable-diffusion-v1-5`, `stable-diffusion-2-1-base` and `stable-diffusion-xl-base-1.0`), adjusted to the
+  /// checkpoint: 9 UNet input channels for inpainting models, and 768 pixels (`sample_size` 96) for v-prediction
+  /// SD 2.x models, as `stable-diffusion-2-1` has. The tokenizers are OpenAI CLIP's vocabulary with the family's
+  /// special tokens.
   /// - Parameters:
   ///   - family: the checkpoint's family.
   ///   - predictionType: the UNet's prediction type.
-  /// - Throws: ``ModelLoadingError`` (no folder) when the family has no embedded configuration (SDXL) or a shipped
-  ///   file is missing (a broken installation).
+  /// - Throws: ``ModelLoadingError`` (no folder) when a shipped file is missing (a broken installation).
   public static func embedded(for family: CheckpointFamily, predictionType: PredictionType) throws(ModelLoadingError)
     -> ModelConfigurations
   {
@@ -103,11 +103,7 @@ public struct ModelConfigurations: Sendable {
     switch family.generation {
     case .stableDiffusion1: (name, flavor) = ("stable-diffusion-1", .clipViTL)
     case .stableDiffusion2: (name, flavor) = ("stable-diffusion-2", .openCLIP)
-    case .stableDiffusionXL:
-      throw ModelLoadingError(
-        folder: nil, component: nil,
-        cause: .configuration(
-          .unsupported(file: "embedded configurations", field: "family", value: family.generation.rawValue)))
+    case .stableDiffusionXL: (name, flavor) = ("stable-diffusion-xl", .clipViTL)
     }
     func resource(_ path: String) throws -> URL {
       guard let root = Bundle.module.url(forResource: "Configurations", withExtension: nil) else {
@@ -124,13 +120,21 @@ public struct ModelConfigurations: Sendable {
     }
     var unet = try loading("unet") { try UNetConfiguration.decode(contentsOf: resource("\(name)/unet.json")) }
     var vae = try loading("vae") { try AutoencoderKLConfiguration.decode(contentsOf: resource("\(name)/vae.json")) }
-    let scheduler = try loading("scheduler") { try resource("scheduler.json") }
+    let isXL = family.generation == .stableDiffusionXL
+    let scheduler = try loading("scheduler") { try resource(isXL ? "\(name)/scheduler.json" : "scheduler.json") }
+    let secondTokenizer = isXL ? try loading("tokenizer_2") { try CLIPTokenizer.openAICLIP(.openCLIP) } : nil
+    let secondTextEncoder =
+      isXL
+      ? try loading("text_encoder_2") {
+        try CLIPTextConfiguration.decode(contentsOf: resource("\(name)/text_encoder_2.json"))
+      } : nil
     unet.inChannels = family.unetInputChannels
     if family.generation == .stableDiffusion2 && predictionType == .vPrediction {
       unet.sampleSize = 96
       vae.sampleSize = 768
     }
     return ModelConfigurations(
-      textEncoder: textEncoder, unet: unet, vae: vae, tokenizer: tokenizer, schedulerConfigurationFile: scheduler)
+      textEncoder: textEncoder, unet: unet, vae: vae, tokenizer: tokenizer, schedulerConfigurationFile: scheduler,
+      secondTextEncoder: secondTextEncoder, secondTokenizer: secondTokenizer, forcesZerosForEmptyPrompt: isXL)
   }
 }

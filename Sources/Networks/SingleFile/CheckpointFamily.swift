@@ -70,11 +70,6 @@ public struct CheckpointFamily: Sendable, Equatable, CustomStringConvertible {
     let width = keyShape[1]
     let generation: Generation
     if shapes.keys.contains(where: { $0.hasPrefix("conditioner.embedders.") }) {
-      guard width == 2048 else {
-        throw .unknownLayout(
-          file: file, reason: "SDXL text encoders with cross-attention width \(width), expected 2048",
-          keys: [attentionKey])
-      }
       generation = .stableDiffusionXL
     } else if shapes.keys.contains(where: { $0.hasPrefix("cond_stage_model.model.") }) {
       generation = .stableDiffusion2

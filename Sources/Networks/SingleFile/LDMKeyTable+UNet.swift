@@ -3,13 +3,15 @@ extension LDMKeyTable {
   /// sequence per half — `input_blocks.0` is `conv_in`, then each down block's layers (`.0` the resnet, `.1` the
   /// attention) and its downsampler (`.0.op`); `middle_block.0/1/2`; each up block's layers in `output_blocks`
   /// (`.0` resnet, `.1` attention) with the upsampler after the last layer's resnet or attention (`.1.conv` or
-  /// `.2.conv`) — as diffusers' `convert_ldm_unet_checkpoint` reads them.
+  /// `.2.conv`); SDXL's `add_embedding` is `label_emb.0` — as diffusers' `convert_ldm_unet_checkpoint` reads them.
   /// - Parameter configuration: the UNet's configuration.
   static func unet(_ configuration: UNetConfiguration) -> LDMKeyTable {
     var rules: [Rule] = [
       Rule(prefix: "conv_in.", ldmPrefix: "input_blocks.0.0.", leaves: .same),
       Rule(prefix: "time_embedding.linear_1.", ldmPrefix: "time_embed.0.", leaves: .same),
       Rule(prefix: "time_embedding.linear_2.", ldmPrefix: "time_embed.2.", leaves: .same),
+      Rule(prefix: "add_embedding.linear_1.", ldmPrefix: "label_emb.0.0.", leaves: .same),
+      Rule(prefix: "add_embedding.linear_2.", ldmPrefix: "label_emb.0.2.", leaves: .same),
       Rule(prefix: "conv_norm_out.", ldmPrefix: "out.0.", leaves: .same),
       Rule(prefix: "conv_out.", ldmPrefix: "out.2.", leaves: .same),
       Rule(prefix: "mid_block.resnets.0.", ldmPrefix: "middle_block.0.", leaves: .unetResnet),

@@ -63,7 +63,7 @@ extension SingleFileCheckpoint {
   /// which the embedded configurations describe.
   /// - Throws: ``ModelLoadingError`` with `ConfigurationError.unsupported` naming the width and what to pass.
   func checkPublishedShapes() throws(ModelLoadingError) {
-    let published = family.generation == .stableDiffusion1 ? 768 : 1024
+    let published = [.stableDiffusion1: 768, .stableDiffusion2: 1024, .stableDiffusionXL: 2048][family.generation]!
     guard family.crossAttentionWidth == published else {
       throw ModelLoadingError(
         folder: url.path, component: "unet",

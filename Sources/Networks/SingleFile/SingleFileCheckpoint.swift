@@ -3,11 +3,12 @@ import TensorCore
 
 /// A single-file Stable Diffusion checkpoint in the original LDM layout (what AUTOMATIC1111, ComfyUI and most model
 /// sites use): every network in one `.safetensors` file, under `model.diffusion_model.` (UNet),
-/// `first_stage_model.` (VAE) and `cond_stage_model.` (text encoder).
+/// `first_stage_model.` (VAE) and `cond_stage_model.` (text encoder), or for SDXL `conditioner.embedders.0/1.` (its
+/// two text encoders).
 ///
 /// Loading is strict, as for folders: every parameter of a network must be found at its LDM key (see
 /// `LDMKeyTable`) with its shape, and every tensor in the file must be used by a network or be ignored by one of
-/// the rules of ``ignoredReason(for:)`` — training leftovers that no loader uses. Tensors stay in the mapped file
+/// the rules of ``ignoredReason(for:textEncoderLayers:)`` — training leftovers that no loader uses. Tensors stay in the mapped file
 /// by default, including the thirds of OpenCLIP's fused query/key/value projections.
 public final class SingleFileCheckpoint: Sendable {
   /// The networks of a checkpoint, with the key prefix each lives under.
@@ -16,8 +17,11 @@ public final class SingleFileCheckpoint: Sendable {
     case unet
     /// The VAE (`first_stage_model.`).
     case vae
-    /// The text encoder (`cond_stage_model.transformer.` for CLIP ViT-L, `cond_stage_model.model.` for OpenCLIP).
+    /// The text encoder (`cond_stage_model.transformer.` for CLIP ViT-L, `cond_stage_model.model.` for OpenCLIP;
+    /// SDXL: `conditioner.embedders.0.transformer.`).
     case textEncoder = "text_encoder"
+    /// SDXL's second text encoder (`conditioner.embedders.1.model.`, OpenCLIP ViT-bigG).
+    case secondTextEncoder = "text_encoder_2"
   }
 
   /// The file.
@@ -49,7 +53,12 @@ public final class SingleFileCheckpoint: Sendable {
     case .unet: "model.diffusion_model."
     case .vae: "first_stage_model."
     case .textEncoder:
-      family.generation == .stableDiffusion1 ? "cond_stage_model.transformer." : "cond_stage_model.model."
+      switch family.generation {
+      case .stableDiffusion1: "cond_stage_model.transformer."
+      case .stableDiffusion2: "cond_stage_model.model."
+      case .stableDiffusionXL: "conditioner.embedders.0.transformer."
+      }
+    case .secondTextEncoder: "conditioner.embedders.1.model."
     }
   }
 
@@ -63,10 +72,15 @@ public final class SingleFileCheckpoint: Sendable {
     sources(for: vae, table: .autoencoder(vae.configuration), component: .vae)
   }
 
+  /// Where each parameter of SDXL's second text encoder is in the file (OpenCLIP layout, with its projection).
+  func sources(for textEncoder: CLIPTextModelWithProjection) -> [String: TensorSource] {
+    sources(for: textEncoder, table: .openCLIPTextModel(textEncoder.configuration), component: .secondTextEncoder)
+  }
+
   /// Where each parameter of the text encoder is in the file.
   func sources(for textEncoder: CLIPTextModel) -> [String: TensorSource] {
     let table: LDMKeyTable
-    if family.generation == .stableDiffusion1 {
+    if family.generation != .stableDiffusion2 {
       let underTextModel = file.entries.keys.contains { $0.hasPrefix(prefix(of: .textEncoder) + "text_model.") }
       table = .clipTextModel(keysUnderTextModel: underTextModel)
     } else {
@@ -95,19 +109,19 @@ public final class SingleFileCheckpoint: Sendable {
   ///   its `text_projection` when the encoder has none, and `logit_scale` (only for image–text similarity).
   /// - Parameters:
   ///   - key: the file's key.
-  ///   - textEncoderLayers: the number of layers the text encoder runs.
-  ///   - usesTextProjection: whether the text encoder loads `text_projection`.
-  public func ignoredReason(for key: String, textEncoderLayers: Int, usesTextProjection: Bool = false) -> String? {
+  ///   - textEncoderLayers: the number of layers the (OpenCLIP) text encoder runs.
+  public func ignoredReason(for key: String, textEncoderLayers: Int) -> String? {
     if key.hasPrefix("model_ema.") { return "EMA copy of the UNet" }
     if Self.trainingSchedule.contains(key) { return "training noise schedule" }
-    let text = prefix(of: .textEncoder)
-    guard key.hasPrefix(text) else { return nil }
-    let leaf = key.dropFirst(text.count)
-    if leaf == "text_model.embeddings.position_ids" || leaf == "embeddings.position_ids" {
+    let clip = prefix(of: .textEncoder)
+    if key == clip + "text_model.embeddings.position_ids" || key == clip + "embeddings.position_ids" {
       return "position-id buffer"
     }
-    guard family.generation != .stableDiffusion1 else { return nil }
-    if leaf == "logit_scale" || (leaf == "text_projection" && !usesTextProjection) {
+    let openCLIP = family.generation == .stableDiffusionXL ? prefix(of: .secondTextEncoder) : clip
+    guard family.generation != .stableDiffusion1, key.hasPrefix(openCLIP) else { return nil }
+    let leaf = key.dropFirst(openCLIP.count)
+    // SD 2.x's text encoder has no projection; SDXL's second one loads it.
+    if leaf == "logit_scale" || (leaf == "text_projection" && family.generation == .stableDiffusion2) {
       return "image-text similarity head"
     }
     let resblocks = "transformer.resblocks."

@@ -6,7 +6,7 @@ extension StableDiffusionModel {
   /// and no copy of the file: the family is decided from its keys and shapes (``CheckpointFamily``), the networks
   /// are built from the family's embedded configurations (or those of `configurations`, as diffusers'
   /// `from_single_file(config=…)` does), every parameter is read from its LDM key, and every tensor of the file
-  /// must be used or ignored by rule (``SingleFileCheckpoint/ignoredReason(for:textEncoderLayers:usesTextProjection:)``).
+  /// must be used or ignored by rule (``SingleFileCheckpoint/ignoredReason(for:textEncoderLayers:)``).
   /// - Parameters:
   ///   - url: the `.safetensors` file. Pickle files (`.ckpt`, …) are refused without being opened.
   ///   - configurations: a diffusers folder whose configurations and tokenizer to use instead of the embedded ones
@@ -16,7 +16,7 @@ extension StableDiffusionModel {
   ///     it.
   ///   - residency: where the weights live (default: left in the mapped file).
   /// - Throws: ``ModelLoadingError`` naming the file and component: `.checkpoint` for a pickle, unreadable or
-  ///   unknown file (SDXL is recognised but not loaded yet), `.weights` for missing, unused or mis-shaped tensors
+  ///   unknown file, `.weights` for missing, unused or mis-shaped tensors
   ///   (naming the LDM key), `.configuration` when `configurations` belong to another family.
   public convenience init(
     checkpoint url: URL, configurations folder: ModelDirectory? = nil, predictionType: PredictionType? = nil,
@@ -28,12 +28,6 @@ extension StableDiffusionModel {
     }
     let checkpoint = try loading(nil) { try SingleFileCheckpoint(contentsOf: url) }
     let family = checkpoint.family
-    guard family.generation != .stableDiffusionXL else {
-      throw ModelLoadingError(
-        folder: path, component: nil,
-        cause: .configuration(
-          .unsupported(file: path, field: "family", value: "\(family) (SDXL checkpoints are not supported yet)")))
-    }
     var decided = predictionType ?? checkpoint.declaredPredictionType
     let configurations: ModelConfigurations
     if let folder {
@@ -59,12 +53,15 @@ extension StableDiffusionModel {
       used.formUnion(sources.values.map(\.key))
     }
     try load(.textEncoder, checkpoint.sources(for: networks.textEncoder), into: networks.textEncoder)
+    if let second = networks.secondTextEncoder {
+      try load(.secondTextEncoder, checkpoint.sources(for: second), into: second)
+    }
     try load(.unet, checkpoint.sources(for: networks.unet), into: networks.unet)
     try load(.vae, checkpoint.sources(for: networks.vae), into: networks.vae)
     var skipped: [String] = []
     var unused: [String] = []
     for key in checkpoint.file.tensorNames where !used.contains(key) {
-      let layers = configurations.textEncoder.numHiddenLayers
+      let layers = (configurations.secondTextEncoder ?? configurations.textEncoder).numHiddenLayers
       if checkpoint.ignoredReason(for: key, textEncoderLayers: layers) != nil {
         skipped.append(key)
       } else {
