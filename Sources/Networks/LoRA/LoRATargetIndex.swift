@@ -14,13 +14,22 @@ struct LoRATargetIndex {
   private let underscored: [String: [String]]
 
   /// Indexes the weights of `network`.
-  init(component: LoRAComponent, network: any Layer) {
+  /// - Parameters:
+  ///   - component: the network's component.
+  ///   - network: the network.
+  ///   - optionalPrefix: a leading path level that LoRA files may leave out (`text_model.`: transformers 5's
+  ///     `CLIPTextModel` has no such level, files written with transformers 4 and kohya files name it).
+  init(component: LoRAComponent, network: any Layer, optionalPrefix: String? = nil) {
     var weights: [String: ParameterRegistry.Entry] = [:]
     var underscored: [String: [String]] = [:]
     for entry in network.parameterEntries where entry.key.hasSuffix(".weight") && [2, 4].contains(entry.shape.count) {
       let path = String(entry.key.dropLast(".weight".count))
-      weights[path] = entry
-      underscored[path.replacingOccurrences(of: ".", with: "_"), default: []].append(path)
+      var names = [path]
+      if let optionalPrefix, path.hasPrefix(optionalPrefix) { names.append(String(path.dropFirst(optionalPrefix.count))) }
+      for name in names {
+        weights[name] = entry
+        underscored[name.replacingOccurrences(of: ".", with: "_"), default: []].append(name)
+      }
     }
     self.component = component
     self.weights = weights

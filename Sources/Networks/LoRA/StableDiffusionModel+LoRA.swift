@@ -14,7 +14,7 @@ extension StableDiffusionModel {
   public func apply(_ loras: [ScaledLoRA]) throws(LoRAError) {
     let indexes: [LoRAComponent: LoRATargetIndex] = [
       .unet: LoRATargetIndex(component: .unet, network: unet),
-      .textEncoder: LoRATargetIndex(component: .textEncoder, network: textEncoder),
+      .textEncoder: LoRATargetIndex(component: .textEncoder, network: textEncoder, optionalPrefix: "text_model."),
     ]
     var changes: [(entry: ParameterRegistry.Entry, update: LowRankUpdate)] = []
     for scaled in loras {
