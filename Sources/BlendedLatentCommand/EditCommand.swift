@@ -52,6 +52,13 @@ package struct EditCommand: ParsableCommand {
       valueName: "DIR"))
   package var model: String?
 
+  /// `--lora` (repeatable).
+  @Option(
+    help: ArgumentHelp(
+      "A LoRA safetensors file (kohya or diffusers/PEFT) applied to the model at SCALE (default 1); repeatable.",
+      valueName: "FILE[:SCALE]"))
+  package var lora: [String] = []
+
   /// `--negative-prompt`.
   @Option(help: ArgumentHelp("What to steer away from (default: empty).", valueName: "TEXT"))
   package var negativePrompt: String = ""
@@ -222,6 +229,16 @@ package struct EditCommand: ParsableCommand {
       throw fail("--fine-tune-memory-gb must be in 0…1000 (got \(gigabytes))")
     }
     if let threads, threads < 1 { throw fail("--threads must be ≥ 1 (got \(threads))") }
+    for argument in lora {
+      guard let setting = LoRASetting(argument: argument) else {
+        throw fail("--lora '\(argument)': the scale after the last ':' must be a number (FILE[:SCALE])")
+      }
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: setting.path, isDirectory: &isDirectory), !isDirectory.boolValue
+      else {
+        throw fail("--lora '\(setting.path)' is not a file")
+      }
+    }
     for (option, path) in [("--model", model), ("--rank-with", rankWith)] {
       guard let path else { continue }
       var isDirectory: ObjCBool = false
@@ -239,6 +256,7 @@ package struct EditCommand: ParsableCommand {
       imagePath: image, mask: mask == "alpha" ? .alpha : .file(mask), prompt: prompt,
       outputPath: output)
     settings.modelDirectory = model
+    settings.loras = lora.compactMap { LoRASetting(argument: $0) }
     settings.negativePrompt = negativePrompt
     settings.stepCount = steps
     settings.guidanceScale = guidance

@@ -87,6 +87,8 @@ package struct EditSettings: Sendable, Equatable {
   package var outputPath: String
   /// A diffusers-layout model folder, or `nil` for the built-in demonstration model.
   package var modelDirectory: String?
+  /// LoRAs applied to the model's UNet and text encoder after loading (`--lora FILE[:SCALE]`, in order).
+  package var loras: [LoRASetting] = []
   /// Denoising steps of the full schedule (default 50).
   package var stepCount: Int = 50
   /// Classifier-free guidance scale (default 7.5).

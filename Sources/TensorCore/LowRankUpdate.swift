@@ -22,7 +22,8 @@ public struct LowRankUpdate: Sendable, Equatable {
   ///   - scale: the factor on `up · down`.
   /// - Precondition: both factors have rank 2 and share the inner extent `r`.
   public init(up: Tensor, down: Tensor, scale: Float) {
-    precondition(up.rank == 2 && down.rank == 2, "LowRankUpdate needs [O, r] and [r, K], got \(up.shape), \(down.shape)")
+    precondition(
+      up.rank == 2 && down.rank == 2, "LowRankUpdate needs [O, r] and [r, K], got \(up.shape), \(down.shape)")
     precondition(up.shape[1] == down.shape[0], "LowRankUpdate ranks differ: up \(up.shape), down \(down.shape)")
     self.up = up
     self.down = down
@@ -40,7 +41,8 @@ public struct LowRankUpdate: Sendable, Equatable {
   func accumulate(into values: UnsafeMutableBufferPointer<Float>, rows: [Int]? = nil) {
     let (rank, columns) = (down.shape[0], down.shape[1])
     let selected = rows ?? Array(0..<up.shape[0])
-    precondition(values.count == selected.count * columns, "LowRankUpdate: \(values.count) values for \(selected.count) rows")
+    precondition(
+      values.count == selected.count * columns, "LowRankUpdate: \(values.count) values for \(selected.count) rows")
     guard !selected.isEmpty, columns > 0, rank > 0 else { return }
     // scale · up[rows]: [rows, r], small; the GEMM then accumulates into the widened weight (beta 1).
     let scaledUp = up.withUnsafeBufferPointer { factor in

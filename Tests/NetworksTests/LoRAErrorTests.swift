@@ -69,7 +69,9 @@ struct LoRAErrorTests {
     let url = try LoRATests.folder.appendingPathComponent("sd2-kohya.safetensors")
     let file = try SafetensorsFile(contentsOf: url)
     let textEncoderOnly = try Dictionary(
-      uniqueKeysWithValues: file.tensorNames.filter { $0.hasPrefix("lora_te_") }.map { ($0, try file.tensor(named: $0)) })
+      uniqueKeysWithValues: file.tensorNames.filter { $0.hasPrefix("lora_te_") }.map {
+        ($0, try file.tensor(named: $0))
+      })
     let error = try #require(try Self.error(applying: textEncoderOnly))
     guard case .shapeMismatch(_, .textEncoder, let modules) = error else {
       Issue.record("got \(error)")

@@ -97,9 +97,10 @@ struct LoRATests {
 
     model.removeLoRAs()
     #expect(model.unet.parameterByteCount == before)
-    #expect((model.unet.parameterEntries + model.textEncoder.parameterEntries).allSatisfy {
-      $0.stored().lowRankUpdates.isEmpty
-    })
+    #expect(
+      (model.unet.parameterEntries + model.textEncoder.parameterEntries).allSatisfy {
+        $0.stored().lowRankUpdates.isEmpty
+      })
   }
 
   @Test func removingLoRAsRestoresTheBaseOutputs() throws {

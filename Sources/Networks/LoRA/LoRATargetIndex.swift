@@ -25,7 +25,9 @@ struct LoRATargetIndex {
     for entry in network.parameterEntries where entry.key.hasSuffix(".weight") && [2, 4].contains(entry.shape.count) {
       let path = String(entry.key.dropLast(".weight".count))
       var names = [path]
-      if let optionalPrefix, path.hasPrefix(optionalPrefix) { names.append(String(path.dropFirst(optionalPrefix.count))) }
+      if let optionalPrefix, path.hasPrefix(optionalPrefix) {
+        names.append(String(path.dropFirst(optionalPrefix.count)))
+      }
       for name in names {
         weights[name] = entry
         underscored[name.replacingOccurrences(of: ".", with: "_"), default: []].append(name)
