@@ -5,6 +5,11 @@ Command (from the repository root):
 
     /work/.venv-ref/bin/python Tests/Reference/make_lora_fixtures.py Tests/NetworksTests/Fixtures/lora
 
+and, for the memory check of `Documentation/Decisions/0016-lora-applied-on-read.md` (not committed; a full-size
+folder from `make_full_size_models.py`):
+
+    /work/.venv-ref/bin/python Tests/Reference/make_lora_fixtures.py --full-size /tmp/fullsize/sd15 /tmp/sd15-lora.safetensors
+
 It reads `Tests/NetworksTests/Fixtures/{sd1-tiny,sd2-tiny}/model` and writes into the output folder:
 
 * `sd1-kohya.safetensors`: kohya layout (`lora_unet_…`, `lora_te_…`, `.lora_down.weight`, `.lora_up.weight`,
@@ -175,6 +180,34 @@ def outputs(name, loras, io):
     return sample, hidden
 
 
+def make_full_size_lora(model, path, rank=16):
+    """A kohya LoRA (float16, rank `rank`, alpha rank / 2) on every attention projection of the UNet and every
+    self-attention projection of the text encoder of a full-size folder, from the weights' shapes alone."""
+    from safetensors import safe_open
+
+    generator = torch.Generator().manual_seed(5)
+    tensors = {}
+    for component, folder, prefix in (("unet", "unet", "lora_unet_"), ("text_encoder", "text_encoder", "lora_te_")):
+        for name in sorted(os.listdir(os.path.join(model, folder))):
+            if not name.endswith(".safetensors"):
+                continue
+            with safe_open(os.path.join(model, folder, name), "pt") as weights:
+                for key in weights.keys():
+                    module = key[: -len(".weight")]
+                    wanted = (".attn1.", ".attn2.") if component == "unet" else ("self_attn.",)
+                    if not key.endswith(".weight") or not any(part in key for part in wanted):
+                        continue
+                    if not module.split(".")[-1] in ("to_q", "to_k", "to_v", "0", "q_proj", "k_proj", "v_proj", "out_proj"):
+                        continue
+                    out_features, in_features = weights.get_slice(key).get_shape()
+                    stem = prefix + module.replace(".", "_")
+                    tensors[stem + ".lora_down.weight"] = (torch.randn(rank, in_features, generator=generator) * 0.01).half()
+                    tensors[stem + ".lora_up.weight"] = (torch.randn(out_features, rank, generator=generator) * 0.01).half()
+                    tensors[stem + ".alpha"] = torch.tensor(rank / 2, dtype=torch.float16)
+    save_file(tensors, path)
+    print(f"{path}: {len(tensors) // 3} modules, rank {rank}")
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     files = {}
@@ -216,4 +249,7 @@ def main(out):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--full-size":
+        make_full_size_lora(sys.argv[2], sys.argv[3])
+    else:
+        main(sys.argv[1])
