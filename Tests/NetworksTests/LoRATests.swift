@@ -141,12 +141,35 @@ struct LoRATests {
   }
 }
 
+extension LoRATests {
+  @Test func peftAlphasComeFromDiffusersHeaderMetadata() throws {
+    let path = "down_blocks.0.attentions.0.transformer_blocks.0.attn1"
+    var tensors: [String: Tensor] = [:]
+    for projection in ["to_q", "to_k", "to_v"] {
+      tensors["unet.\(path).\(projection).lora_A.weight"] = Tensor(shape: [2, 32])
+      tensors["unet.\(path).\(projection).lora_B.weight"] = Tensor(shape: [32, 2])
+    }
+    tensors["text_encoder.text_model.encoder.layers.0.mlp.fc1.lora_A.weight"] = Tensor(shape: [2, 32])
+    tensors["text_encoder.text_model.encoder.layers.0.mlp.fc1.lora_B.weight"] = Tensor(shape: [64, 2])
+    tensors["unet.\(path).to_v.alpha"] = Tensor(3)
+    let metadata = #"{"unet.r": 2, "unet.lora_alpha": 8, "unet.alpha_pattern": {"to_k": 4}}"#
+    let url = try LoRAFile.write(tensors, metadata: ["lora_adapter_metadata": metadata])
+    defer { try? FileManager.default.removeItem(at: url) }
+    let alphas = Dictionary(uniqueKeysWithValues: try LoRA(contentsOf: url).modules.map { ($0.keyPrefix, $0.alpha) })
+    #expect(alphas["unet.\(path).to_q"] == 8 && alphas["unet.\(path).to_k"] == 4)
+    #expect(alphas["unet.\(path).to_v"] == 3, "an alpha tensor wins")
+    #expect(alphas["text_encoder.text_model.encoder.layers.0.mlp.fc1"] == .some(nil), "no text_encoder.lora_alpha")
+  }
+}
+
 /// LoRA files written for one test in the temporary folder.
 enum LoRAFile {
-  static func write(_ tensors: [String: Tensor], fileExtension: String = "safetensors") throws -> URL {
+  static func write(
+    _ tensors: [String: Tensor], metadata: [String: String] = [:], fileExtension: String = "safetensors"
+  ) throws -> URL {
     let url = FileManager.default.temporaryDirectory
       .appendingPathComponent("lora-\(UUID().uuidString).\(fileExtension)")
-    try SafetensorsFile.write(tensors, to: url)
+    try SafetensorsFile.write(tensors, metadata: metadata, to: url)
     return url
   }
 }

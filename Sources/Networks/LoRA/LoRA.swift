@@ -13,8 +13,10 @@ import TensorCore
 ///
 /// Matches: diffusers 0.42 `load_lora_weights` + `fuse_lora(lora_scale:)`: each module adds
 /// `scale · alpha / rank · up · down` to its layer's weight, with alpha = rank when the file has none.
+/// Alphas come from `.alpha` tensors, else from the `lora_adapter_metadata` header entry that diffusers writes
+/// for PEFT-layout files (`unet.lora_alpha`, `unet.alpha_pattern`), else alpha = rank.
 /// Limitations: no LoHa, LoKr, DoRA or Tucker (`lora_mid`) modules; no LoRA biases; no LDM-named kohya keys
-/// (`lora_unet_input_blocks_…`); alphas stored only in diffusers' `lora_adapter_metadata` are not read.
+/// (`lora_unet_input_blocks_…`).
 public struct LoRA: Sendable {
   /// The file the adapters were read from.
   public let url: URL
@@ -54,6 +56,7 @@ public struct LoRA: Sendable {
       groups[group] = parts
     }
     guard unrecognized.isEmpty else { throw .unrecognizedKeys(file: path, keys: unrecognized) }
+    let metadata = try LoRAAdapterMetadata(header: file.metadata, file: path)
     guard !groups.isEmpty else { throw .empty(file: path) }
 
     let ordered = groups.values.sorted { $0.key.modulePrefix < $1.key.modulePrefix }
@@ -75,7 +78,8 @@ public struct LoRA: Sendable {
       modules.append(
         LoRAModule(
           component: parts.key.component, layer: parts.key.layer, keyPrefix: parts.key.modulePrefix,
-          down: down, up: up, alpha: alpha?.scalars[0]))
+          down: down, up: up,
+          alpha: alpha?.scalars[0] ?? metadata.alpha(for: parts.key.component, layer: parts.key.layer)))
     }
     guard malformed.isEmpty else { throw .malformedModules(file: path, modules: malformed) }
     self.url = url
