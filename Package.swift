@@ -33,7 +33,10 @@ let package = Package(
     .target(name: "TensorCore", dependencies: ["COpenBLAS", "CTensorKernels"]),
     .target(
       name: "Networks", dependencies: ["TensorCore"],
-      resources: [.copy("Resources/clip-bpe-merges.txt"), .copy("Resources/clip-bpe-merges.LICENSE.txt")]),
+      resources: [
+        .copy("Resources/clip-bpe-merges.txt"), .copy("Resources/clip-bpe-merges.LICENSE.txt"),
+        .copy("Resources/Configurations"),
+      ]),
     .target(name: "BlendedLatent", dependencies: ["Networks", "TensorCore", "CPNG", "CJPEG", "CImageShims"]),
     .target(
       name: "BlendedLatentCommand",

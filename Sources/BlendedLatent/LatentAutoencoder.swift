@@ -18,9 +18,23 @@ public protocol LatentAutoencoder: Sendable {
   /// - Throws: Conformers' own errors.
   func encodeMean(_ images: Tensor) throws -> Tensor
 
+  /// Encodes images to the latent posterior (mean and standard deviation). The inpainting conditioning samples
+  /// it, as diffusers' inpainting pipeline does. The default is deterministic: ``encodeMean(_:)`` with σ = 0.
+  /// - Parameter images: `[N, 3, H, W]` in [-1, 1], with H and W multiples of ``downsamplingFactor``.
+  /// - Returns: The unscaled posterior, `[N, latentChannels, H / f, W / f]`.
+  /// - Throws: Conformers' own errors.
+  func encodePosterior(_ images: Tensor) throws -> LatentPosterior
+
   /// Decodes unscaled latents to images.
   /// - Parameter latents: `[N, latentChannels, h, w]` (already divided by ``scalingFactor``).
   /// - Returns: Images `[N, 3, h · f, w · f]`, nominally in [-1, 1] (not clamped).
   /// - Throws: Conformers' own errors.
   func decode(_ latents: Tensor) throws -> Tensor
+}
+
+extension LatentAutoencoder {
+  /// A deterministic posterior: ``encodeMean(_:)`` with σ = 0.
+  public func encodePosterior(_ images: Tensor) throws -> LatentPosterior {
+    LatentPosterior(mean: try encodeMean(images), logVariance: nil)
+  }
 }

@@ -16,4 +16,14 @@ public protocol NoisePredictor: Sendable {
   /// - Returns: The model output `[N, C, h, w]`.
   /// - Throws: If the inputs do not fit the model (conformers use their own typed errors).
   func predictNoise(latents: Tensor, timestep: Double, conditioning: Tensor) throws -> Tensor
+
+  /// The channels of the model's input when they differ from the latents' (`nil`, the default: the latents
+  /// only). An inpainting UNet (`in_channels` 9 for 4 latent channels: latents, mask, masked-image latents)
+  /// returns `2 · C + 1`, and the editor then wraps it in an ``InpaintingNoisePredictor``.
+  var inputChannelCount: Int? { get }
+}
+
+extension NoisePredictor {
+  /// `nil`: the model takes the latents only.
+  public var inputChannelCount: Int? { nil }
 }

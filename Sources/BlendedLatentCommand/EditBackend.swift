@@ -27,7 +27,7 @@ package protocol PreparedEditor {
 /// writing files atomically, progress, cancellation and the JSON summary. A backend only turns settings
 /// into a ``PreparedEditor``. `bld` uses ``defaultEditBackend()``; tests pass fakes.
 package protocol EditBackend {
-  /// Loads the model named by `settings.modelDirectory` (or the built-in demonstration model when `nil`)
+  /// Loads the model named by `settings.modelPath` (or the built-in demonstration model when `nil`)
   /// and the ranking model if `settings.rankingModelDirectory` is set, reporting ``EditPhase/loading``.
   /// - Throws: any error (missing files, bad weights); reported in one line.
   func prepareEditor(settings: EditSettings, progress: ProgressHandler) throws -> any PreparedEditor

@@ -8,6 +8,7 @@ extension MaskDownsampleChoice: ExpressibleByArgument {}
 extension WorkingSizeChoice: ExpressibleByArgument {}
 extension FineTunePreset: ExpressibleByArgument {}
 extension PrecisionChoice: ExpressibleByArgument {}
+extension Switch: ExpressibleByArgument {}
 
 /// `bld edit`: edits the masked part of an image so that it matches a prompt (Blended Latent Diffusion).
 package struct EditCommand: ParsableCommand {
@@ -48,8 +49,9 @@ package struct EditCommand: ParsableCommand {
   /// `--model`.
   @Option(
     help: ArgumentHelp(
-      "Stable Diffusion folder in diffusers layout (default: built-in demonstration model).",
-      valueName: "DIR"))
+      "Stable Diffusion 1.x/2.x folder in diffusers layout, or single-file checkpoint (.safetensors, LDM / "
+        + "AUTOMATIC1111 layout) (default: built-in demonstration model).",
+      valueName: "DIR|FILE"))
   package var model: String?
 
   /// `--lora` (repeatable).
@@ -58,6 +60,22 @@ package struct EditCommand: ParsableCommand {
       "A LoRA safetensors file (kohya or diffusers/PEFT) applied to the model at SCALE (default 1); repeatable.",
       valueName: "FILE[:SCALE]"))
   package var lora: [String] = []
+
+  /// `--config`.
+  @Option(
+    help: ArgumentHelp(
+      "With a single-file --model: a diffusers folder whose configurations and tokenizer to use instead of the "
+        + "embedded ones of the checkpoint's family (its weights are not read).",
+      valueName: "DIR"))
+  package var config: String?
+
+  /// `--prediction`.
+  @Option(
+    help: ArgumentHelp(
+      "The UNet's prediction type, overriding the model's (default: the folder's scheduler; for single files "
+        + "the file's metadata, else a one-step probe for SD 2.x).",
+      valueName: "epsilon|v"))
+  package var prediction: String?
 
   /// `--negative-prompt`.
   @Option(help: ArgumentHelp("What to steer away from (default: empty).", valueName: "TEXT"))
@@ -89,8 +107,18 @@ package struct EditCommand: ParsableCommand {
   package var batch: Int = 1
 
   /// `--scheduler`.
-  @Option(help: ArgumentHelp("Denoising scheduler.", valueName: "ddim|dpm++2m|euler|euler-a"))
+  @Option(
+    help: ArgumentHelp(
+      "Denoising scheduler (lcm: LCM / LCM-LoRA models, 2–8 steps, --guidance 1).",
+      valueName: "ddim|dpm++2m|euler|euler-a|lcm"))
   package var scheduler: SchedulerChoice = .ddim
+
+  /// `--inpainting-blend`.
+  @Option(
+    help: ArgumentHelp(
+      "With an inpainting UNet (in_channels 9): blend with the source after every step, mask dilated by one latent cell (on, the default), or not (off: diffusers' inpainting pipeline).",
+      valueName: "on|off"))
+  package var inpaintingBlend: Switch = .on
 
   /// `--background`.
   @Option(
@@ -206,7 +234,7 @@ package struct EditCommand: ParsableCommand {
     guard strength.isFinite && strength > 0 && strength <= 1 else {
       throw fail("--strength must be in (0, 1] (got \(strength))")
     }
-    if Int(Double(steps) * strength) < 1 {
+    if scheduler != .lcm && Int(Double(steps) * strength) < 1 {
       throw fail(
         "--strength \(strength) with --steps \(steps) runs no denoising step (Int(steps × strength) = 0)"
       )
@@ -239,7 +267,19 @@ package struct EditCommand: ParsableCommand {
         throw fail("--lora '\(setting.path)' is not a file")
       }
     }
-    for (option, path) in [("--model", model), ("--rank-with", rankWith)] {
+    if let model {
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory) else {
+        throw fail("--model '\(model)' is neither a folder nor a file")
+      }
+      if isDirectory.boolValue && config != nil { throw fail("--config is only for a single-file --model") }
+    } else if config != nil {
+      throw fail("--config is only for a single-file --model")
+    }
+    if let prediction, Self.predictionType(named: prediction) == nil {
+      throw fail("--prediction must be epsilon or v (got '\(prediction)')")
+    }
+    for (option, path) in [("--rank-with", rankWith), ("--config", config)] {
       guard let path else { continue }
       var isDirectory: ObjCBool = false
       guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
@@ -255,7 +295,9 @@ package struct EditCommand: ParsableCommand {
     var settings = EditSettings(
       imagePath: image, mask: mask == "alpha" ? .alpha : .file(mask), prompt: prompt,
       outputPath: output)
-    settings.modelDirectory = model
+    settings.modelPath = model
+    settings.modelConfigurationDirectory = config
+    settings.predictionType = prediction.flatMap(Self.predictionType(named:))
     settings.loras = lora.compactMap { LoRASetting(argument: $0) }
     settings.negativePrompt = negativePrompt
     settings.stepCount = steps
@@ -264,6 +306,7 @@ package struct EditCommand: ParsableCommand {
     settings.seed = seed
     settings.batchSize = batch
     settings.scheduler = scheduler
+    settings.inpaintingBlend = inpaintingBlend == .on
     settings.background = background
     settings.maskShrinkLevels = maskShrink
     settings.maskDownsample = maskDownsample
@@ -333,6 +376,15 @@ package struct EditCommand: ParsableCommand {
       let message = cancelled ? EditCommandError.cancelled.description : Self.oneLine(error)
       console.writeError("bld: error: \(message)\n")
       return cancelled ? 130 : 1
+    }
+  }
+
+  /// The prediction type `--prediction` names: `epsilon` (or `eps`), `v` (or `v_prediction`).
+  static func predictionType(named name: String) -> PredictionType? {
+    switch name.lowercased() {
+    case "epsilon", "eps": .epsilon
+    case "v", "v_prediction", "v-prediction": .vPrediction
+    default: nil
     }
   }
 

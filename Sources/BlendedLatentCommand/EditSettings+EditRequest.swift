@@ -14,7 +14,7 @@ extension EditSettings {
       scheduler: scheduler.schedulerKind,
       maskOptions: MaskOptions(
         downsampling: maskDownsample == .max ? .maxPool : .nearest, shrinkLevels: maskShrinkLevels),
-      background: backgroundMode)
+      background: backgroundMode, inpaintingBlend: inpaintingBlend)
   }
 
   /// The editor's thread count (`--threads`) and matrix precision (`--precision`).
@@ -49,6 +49,7 @@ extension SchedulerChoice {
     case .dpmSolverMultistep: .dpmSolverMultistep
     case .euler: .eulerDiscrete
     case .eulerAncestral: .eulerAncestralDiscrete
+    case .lcm: .lcm
     }
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Networks
 import TensorCore
 
 /// Where the edit mask comes from.
@@ -19,6 +20,16 @@ package enum SchedulerChoice: String, Sendable, Equatable, CaseIterable, Codable
   case euler
   /// Euler ancestral.
   case eulerAncestral = "euler-a"
+  /// Latent Consistency Model sampling (LCM and LCM-LoRA models; strength moves its timesteps).
+  case lcm
+}
+
+/// An on/off command-line value (`--inpainting-blend on|off`).
+package enum Switch: String, Sendable, Equatable, CaseIterable, Codable {
+  /// On.
+  case on
+  /// Off.
+  case off
 }
 
 /// How the unmasked background is reconstructed after decoding (`--background`, `Documentation/Method.md`, paper §4.2).
@@ -85,9 +96,14 @@ package struct EditSettings: Sendable, Equatable {
   package var negativePrompt: String = ""
   /// The output path as given (ends in `.png`); batches write `OUT-0.png …`, see ``outputPaths``.
   package var outputPath: String
-  /// A diffusers-layout model folder, or `nil` for the built-in demonstration model.
-  package var modelDirectory: String?
-  /// LoRAs applied to the model's UNet and text encoder after loading (`--lora FILE[:SCALE]`, in order).
+  /// A diffusers-layout model folder or a single-file `.safetensors` checkpoint, or `nil` for the built-in
+  /// demonstration model.
+  package var modelPath: String?
+  /// A diffusers folder whose configurations and tokenizer a single-file checkpoint is built with (`--config`).
+  package var modelConfigurationDirectory: String?
+  /// The UNet's prediction type, overriding what the loader decides (`--prediction`).
+  package var predictionType: PredictionType?
+  /// LoRAs applied to the model's UNet and text encoders after loading (`--lora FILE[:SCALE]`, in order).
   package var loras: [LoRASetting] = []
   /// Denoising steps of the full schedule (default 50).
   package var stepCount: Int = 50
@@ -101,6 +117,8 @@ package struct EditSettings: Sendable, Equatable {
   package var batchSize: Int = 1
   /// The denoising scheduler.
   package var scheduler: SchedulerChoice = .ddim
+  /// With an inpainting UNet: blend after every step (default true; `--inpainting-blend`).
+  package var inpaintingBlend = true
   /// The background reconstruction.
   package var background: BackgroundChoice = .none
   /// Progressive mask shrinking levels K (0 = off; the paper uses 3 for thin masks).
@@ -141,8 +159,9 @@ package struct EditSettings: Sendable, Equatable {
     self.outputPath = outputPath
   }
 
-  /// The number of denoising steps actually run: `Int(stepCount · strength)` (diffusers' img2img rule).
-  package var stepsRun: Int { Int(Double(stepCount) * strength) }
+  /// The number of denoising steps actually run: `Int(stepCount · strength)` (diffusers' img2img rule), or
+  /// `stepCount` with LCM, whose strength moves its timesteps instead.
+  package var stepsRun: Int { scheduler == .lcm ? stepCount : Int(Double(stepCount) * strength) }
 
   /// The files the edit writes: `outputPath` for one result; `OUT-0.png … OUT-(N-1).png` for a batch of N
   /// (the index goes before the extension), in ranked order when ranking.

@@ -12,9 +12,19 @@ struct PipelineEditBackend: EditBackend {
     let model: StableDiffusionModel
     var notices: [String] = []
     let description: String
-    if let path = settings.modelDirectory {
-      model = try StableDiffusionModel(directory: ModelDirectory(root: URL(fileURLWithPath: path)))
-      description = path
+    if let path = settings.modelPath {
+      let url = URL(fileURLWithPath: path)
+      if (try? url.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true {
+        model = try StableDiffusionModel(directory: ModelDirectory(root: url))
+        description = path
+      } else {
+        model = try StableDiffusionModel(
+          checkpoint: url,
+          configurations: settings.modelConfigurationDirectory.map { ModelDirectory(root: URL(fileURLWithPath: $0)) },
+          predictionType: settings.predictionType)
+        let family = model.checkpoint.map { "\($0.family)" } ?? ""
+        description = "\(path) (\(family), \(model.predictionType?.rawValue ?? "scheduler's") prediction)"
+      }
     } else {
       model = DemonstrationModel.make()
       description = "built-in demonstration model"
@@ -27,6 +37,9 @@ struct PipelineEditBackend: EditBackend {
         ScaledLoRA(try LoRA(contentsOf: URL(fileURLWithPath: setting.path)), scale: Float(setting.scale))
       })
     var editor = try BlendedLatentEditor(model: model, computeSettings: settings.computeSettings)
+    if let predictionType = settings.predictionType {
+      editor.schedulerConfiguration.predictionType = predictionType.rawValue
+    }
     if let path = settings.rankingModelDirectory {
       editor.ranker = try CLIPRanker(directory: URL(fileURLWithPath: path))
     }

@@ -171,15 +171,27 @@ extension SafetensorsFile {
   /// - Throws: `SafetensorsError.missingTensor` or `.unsupportedDType`.
   public func storedTensor(named name: String, residency: WeightResidency = .memory) throws -> StoredTensor {
     guard let entry = entries[name] else { throw SafetensorsError.missingTensor(file: url.path, tensor: name) }
+    return try storedTensor(entry, named: name, residency: residency)
+  }
+
+  /// Reads the values an entry (or a view of one, see ``Entry/rows(_:)``) describes, as
+  /// ``storedTensor(named:residency:)`` does.
+  /// - Parameters:
+  ///   - entry: an entry of this file, or a view of one.
+  ///   - name: the tensor's name, for errors.
+  ///   - residency: copied into memory, or left in the mapping.
+  /// - Throws: `SafetensorsError.unsupportedDType` for a dtype that does not convert to float.
+  public func storedTensor(_ entry: Entry, named name: String, residency: WeightResidency) throws -> StoredTensor {
     let keepsDType = [.float32, .float16, .bfloat16].contains(entry.dtype)
     if residency == .mappedFile && keepsDType { return StoredTensor(shape: entry.shape, storage: .mapped(self, entry)) }
-    guard entry.dtype == .float16 || entry.dtype == .bfloat16 else { return StoredTensor(try tensor(named: name)) }
+    guard entry.dtype == .float16 || entry.dtype == .bfloat16 else {
+      return StoredTensor(try tensor(entry, named: name))
+    }
     let count = entry.shape.reduce(1, *)
-    let bits = try withRawBytes(named: name) { raw in
-      [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
-        UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
-        initialized = count
-      }
+    let source = dataAddress(of: entry)
+    let bits = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
+      UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(start: source, count: count * 2))
+      initialized = count
     }
     releasePages(of: entry)
     return StoredTensor(shape: entry.shape, halfPrecisionBits: bits, dtype: entry.dtype)

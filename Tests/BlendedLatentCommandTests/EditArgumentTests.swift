@@ -21,7 +21,7 @@ struct EditArgumentTests {
       settings.background == .none && settings.maskShrinkLevels == 0
         && settings.maskDownsample == .nearest)
     #expect(
-      settings.cropPadding == nil && settings.modelDirectory == nil
+      settings.cropPadding == nil && settings.modelPath == nil
         && settings.negativePrompt.isEmpty)
     #expect(
       settings.featherRadius == 0 && settings.rankingModelDirectory == nil
@@ -43,10 +43,11 @@ struct EditArgumentTests {
         "--mask-shrink", "3", "--mask-downsample", "max", "--crop-to-mask", "32", "--rank-with",
         folder,
         "--threads", "2", "--json", "--quiet", "--overwrite", "--feather", "4", "--working-size",
-        "original", "--precision", "bf16",
+        "original", "--precision", "bf16", "--prediction", "v",
       ]
     ).settings
-    #expect(settings.modelDirectory == folder && settings.negativePrompt == "blurry")
+    #expect(settings.modelPath == folder && settings.negativePrompt == "blurry")
+    #expect(settings.predictionType == .vPrediction)
     #expect(
       settings.stepCount == 20 && settings.guidanceScale == 5 && settings.strength == 1
         && settings.stepsRun == 20)
@@ -127,6 +128,9 @@ struct EditArgumentTests {
     (["--steps", "ten"], "--steps"),
     (["--model", "/definitely/not/here"], "--model"),
     (["--rank-with", "/definitely/not/here"], "--rank-with"),
+    (["--config", "/tmp"], "--config is only for a single-file --model"),
+    (["--model", "/tmp", "--config", "/tmp"], "--config is only for a single-file --model"),
+    (["--prediction", "x0"], "--prediction"),
     (["--output", "out.jpg"], "--output"), (["--prompt", "  "], "--prompt"),
   ]
 

@@ -69,6 +69,7 @@ struct CheckpointFileInspectionTests {
       try InspectCommand.parse([path]).execute(
         inspector: InspectCommandTests.FakeInspector(fails: true), console: console) == 0)
     #expect(console.output.contains("family: Stable Diffusion 1.x inpainting (cross-attention 768)"))
+    #expect(console.output.contains("prediction type: epsilon (family default)"))
     let parameters: Int = 320 * 9 * 9 + 320 * 768 + 4
     #expect(console.output.contains("tensors: 3, parameters: \(parameters) (F16 \(parameters))"))
     let json = RecordingConsole()
@@ -77,7 +78,34 @@ struct CheckpointFileInspectionTests {
         == 0)
     let object = try #require(JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
     #expect(object["inpainting"] as? Bool == true && object["unet_input_channels"] as? Int == 9)
-    #expect(object["family"] as? String == "Stable Diffusion 1.x")
+    #expect(object["family"] as? String == "Stable Diffusion 1.x" && object["prediction_type"] as? String == "epsilon")
+  }
+
+  @Test("the prediction type of an SD 2.x file is declared in its metadata or probed")
+  func reportsThePredictionType() throws {
+    let folder = try ScratchFolder()
+    let tensors = [
+      "model.diffusion_model.input_blocks.0.0.weight": Tensor(shape: [320, 4, 3, 3]),
+      "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": Tensor(shape: [320, 1024]),
+      "cond_stage_model.model.ln_final.weight": Tensor(shape: [1024]),
+    ]
+    let declared = folder.path("declared.safetensors")
+    try SafetensorsFile.write(
+      tensors, metadata: ["modelspec.prediction_type": "v"], to: URL(fileURLWithPath: declared))
+    let console = RecordingConsole()
+    #expect(
+      try InspectCommand.parse([declared]).execute(inspector: InspectCommandTests.FakeInspector(), console: console)
+        == 0)
+    #expect(console.output.contains("prediction type: v_prediction (declared in the file's metadata)"))
+    // Without metadata the probe needs the UNet, which this header-only file does not have.
+    let bare = folder.path("bare.safetensors")
+    try SafetensorsFile.write(tensors, to: URL(fileURLWithPath: bare))
+    let probed = RecordingConsole()
+    #expect(
+      try InspectCommand.parse([bare]).execute(inspector: InspectCommandTests.FakeInspector(), console: probed) == 0)
+    #expect(
+      probed.output.contains("prediction type: unknown (")
+        && probed.output.contains("no tensor for 'model.diffusion_model."))
   }
 
   @Test func refusesAPickle() throws {

@@ -10,7 +10,7 @@ import _TestSupport
 /// (`Tests/Reference/make_end_to_end_fixtures.py`).
 @Suite("End-to-end parity with the Python reference")
 struct EndToEndParityTests {
-  @Test(arguments: ["sd2-ddim", "sd1-dpm-shrink", "sd2-euler-a-maxpool"])
+  @Test(arguments: ["sd2-ddim", "sd1-dpm-shrink", "sd2-euler-a-maxpool", "sd1-lcm-4"])
   func seededEditMatchesReference(name: String) throws {
     let settings = try EndToEndCase.load(name)
     let io = try SafetensorsFile(

@@ -50,7 +50,7 @@ enum LoopFixture {
   }
 
   static let deterministicKinds: [SchedulerKind] = [.ddim(eta: 0), .dpmSolverMultistep, .eulerDiscrete]
-  static let allKinds: [SchedulerKind] = deterministicKinds + [.ddim(eta: 1), .eulerAncestralDiscrete]
+  static let allKinds: [SchedulerKind] = deterministicKinds + [.ddim(eta: 1), .eulerAncestralDiscrete, .lcm]
 }
 
 /// A predictor built from TensorCore kernels (conv + group norm), so the thread count matters.

@@ -12,6 +12,8 @@ struct SchedulerCase: Decodable, CustomStringConvertible, Sendable {
   let steps: Int
   let beginIndex: Int
   let eta: Double
+  /// LCM's `set_timesteps` strength (absent in older cases: 1).
+  let strength: Double?
   let seed: UInt64?
   let shape: [Int]
   let original: [Float]
@@ -40,9 +42,10 @@ struct SchedulerCase: Decodable, CustomStringConvertible, Sendable {
       case "DDIMScheduler": .ddim(eta: eta)
       case "DPMSolverMultistepScheduler": .dpmSolverMultistep
       case "EulerDiscreteScheduler": .eulerDiscrete
+      case "LCMScheduler": .lcm
       default: .eulerAncestralDiscrete
       }
-    return try kind.makeScheduler(configuration: configuration, stepCount: steps)
+    return try kind.makeScheduler(configuration: configuration, stepCount: steps, strength: strength ?? 1)
   }
 }
 
@@ -101,6 +104,7 @@ struct SchedulerParityTests {
     #expect(Set(all.map(\.name)).count == all.count, "case names are unique")
     let schedulers: Set<String> = [
       "DDIMScheduler", "DPMSolverMultistepScheduler", "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler",
+      "LCMScheduler",
     ]
     #expect(Set(all.map(\.scheduler)) == schedulers)
     // The SD 1.x/2.x DDIM case the editor's defaults use: 50 leading steps with steps_offset 1 (981 … 1).
@@ -108,6 +112,29 @@ struct SchedulerParityTests {
     #expect(sd.timesteps == stride(from: 981.0, through: 1, by: -20).map { $0 })
     for fixture in all {
       #expect(fixture.samples.count == fixture.timesteps.count - fixture.beginIndex, "\(fixture.name)")
+    }
+    // Few-step schedules: trailing spacing for DDIM and both Euler schedulers, LCM at 4 steps with strengths
+    // 1 and 0.75 (its strength moves the 4 timesteps down instead of dropping steps).
+    for name in ["ddim-sd-trailing-4", "euler-sd-trailing-4", "eulera-sd-trailing-6", "lcm-sd-4", "lcm-sd-4-s075"] {
+      #expect(all.contains { $0.name == name }, "missing case \(name)")
+    }
+    #expect(all.first { $0.name == "lcm-sd-4" }?.timesteps == [999, 759, 499, 259])
+    #expect(all.first { $0.name == "lcm-sd-4-s075" }?.timesteps == [739, 559, 379, 199])
+  }
+
+  @Test func lcmRunsEveryStepOfItsSchedule() throws {
+    let scheduler = try SchedulerKind.lcm.makeScheduler(configuration: .stableDiffusion, stepCount: 4, strength: 0.75)
+    #expect(scheduler.keptStepCount(strength: 0.75) == 4)
+    let ddim = try SchedulerKind.ddim().makeScheduler(configuration: .stableDiffusion, stepCount: 4)
+    #expect(ddim.keptStepCount(strength: 0.75) == 3)
+    #expect(
+      EditRequest(
+        image: Tensor(shape: [3, 8, 8]), mask: Tensor(shape: [8, 8]), prompt: "", stepCount: 4,
+        strength: 0.75, scheduler: .lcm
+      ).keptStepCount == 4)
+    // More steps than int(original_inference_steps × strength) is diffusers' ValueError.
+    #expect(throws: SchedulerError.self) {
+      try SchedulerKind.lcm.makeScheduler(configuration: .stableDiffusion, stepCount: 8, strength: 0.1)
     }
   }
 

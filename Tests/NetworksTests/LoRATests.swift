@@ -162,6 +162,29 @@ extension LoRATests {
   }
 }
 
+extension LoRATests {
+  @Test func sdxlSecondTextEncoderTakesTe2Modules() throws {
+    let model = try StableDiffusionModel(directory: NetworkFixture("sdxl-tiny").directory)
+    let second = try #require(model.secondTextEncoder)
+    let name = "text_model_encoder_layers_0_self_attn_q_proj"
+    let url = try LoRAFile.write([
+      "lora_te2_\(name).lora_down.weight": Tensor(shape: [2, 32], repeating: 0.1),
+      "lora_te2_\(name).lora_up.weight": Tensor(shape: [32, 2], repeating: 0.2),
+      "lora_te1_\(name).lora_down.weight": Tensor(shape: [2, 24], repeating: 0.1),  // the first encoder is 24 wide
+      "lora_te1_\(name).lora_up.weight": Tensor(shape: [24, 2], repeating: 0.2),
+    ])
+    defer { try? FileManager.default.removeItem(at: url) }
+    try model.apply(try LoRA(contentsOf: url))
+    let changed = { (entries: [ParameterRegistry.Entry]) in
+      entries.filter { !$0.stored().lowRankUpdates.isEmpty }.map(\.key)
+    }
+    #expect(changed(second.parameterEntries) == ["text_model.encoder.layers.0.self_attn.q_proj.weight"])
+    #expect(changed(model.textEncoder.parameterEntries) == ["text_model.encoder.layers.0.self_attn.q_proj.weight"])
+    model.removeLoRAs()
+    #expect(changed(second.parameterEntries).isEmpty)
+  }
+}
+
 /// LoRA files written for one test in the temporary folder.
 enum LoRAFile {
   static func write(

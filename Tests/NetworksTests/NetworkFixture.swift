@@ -8,7 +8,7 @@ struct NetworkFixture {
   static let names = ["sd1-tiny", "sd2-tiny", "custom-tiny"]
 
   /// The weight variant each fixture folder is written with.
-  static let variants: [String: String] = ["custom-tiny": "bf16"]
+  static let variants: [String: String] = ["custom-tiny": "bf16", "sdxl-tiny": "fp16"]
 
   let name: String
   let folder: URL

@@ -3,7 +3,7 @@
 `blended_latent_edit(...)` follows Documentation/Method.md line by line with diffusers schedulers and any UNet / VAE /
 text encoder / tokenizer with diffusers' and transformers' call conventions. All noise comes from ONE
 `torch.Generator` in Method.md's order: eps0 [B, C, h, w] first; per step the scheduler's own draw (DDIM with
-eta > 0, Euler ancestral), then eps_i [B, C, h, w] unless it is the last step.
+eta > 0, Euler ancestral, LCM except at its last step), then eps_i [B, C, h, w] unless it is the last step.
 
 Commands (from the repository root):
 
@@ -73,6 +73,11 @@ def shrink_masks(m, levels):
 def noise_level(scheduler, original, noise, step_index, after):
     """Noise `original` to the level before (after=False) or after (after=True) step `step_index`."""
     name = type(scheduler).__name__
+    if name == "LCMScheduler":  # the level after a step is the next timestep's; after the last, clean
+        if after and step_index + 1 >= len(scheduler.timesteps):
+            return original.clone()
+        alpha = scheduler.alphas_cumprod[int(scheduler.timesteps[step_index + (1 if after else 0)])]
+        return alpha ** 0.5 * original + (1 - alpha) ** 0.5 * noise
     if name == "DDIMScheduler":
         t = int(scheduler.timesteps[step_index])
         if after:
@@ -131,11 +136,19 @@ def blended_latent_edit(unet, vae, text_encoder, tokenizer, scheduler, image, ma
     ids = tokenizer([negative_prompt, prompt], padding="max_length", max_length=context,
                     truncation=True, return_tensors="pt").input_ids
     embeddings = text_encoder(ids)[0]
-    conditioning = torch.cat([embeddings[0:1].repeat(B, 1, 1), embeddings[1:2].repeat(B, 1, 1)])
-    # 3. timesteps and strength
-    scheduler.set_timesteps(num_inference_steps)
+    # diffusers' do_classifier_free_guidance = guidance_scale > 1: otherwise only the conditional rows run
+    guided = guidance_scale > 1
+    conditioning = torch.cat([embeddings[0:1].repeat(B, 1, 1), embeddings[1:2].repeat(B, 1, 1)]) if guided \
+        else embeddings[1:2].repeat(B, 1, 1)
+    # 3. timesteps and strength (LCM: set_timesteps(n, strength) moves the n timesteps and all of them run, as
+    # diffusers' LatentConsistencyModelImg2ImgPipeline does; others keep the last int(n * strength))
+    lcm = type(scheduler).__name__ == "LCMScheduler"
+    if lcm:
+        scheduler.set_timesteps(num_inference_steps, strength=strength)
+    else:
+        scheduler.set_timesteps(num_inference_steps)
     total = len(scheduler.timesteps)
-    kept = min(int(total * strength), total)
+    kept = total if lcm else min(int(total * strength), total)
     begin = total - kept
     if hasattr(scheduler, "set_begin_index"):
         scheduler.set_begin_index(begin)
@@ -149,13 +162,16 @@ def blended_latent_edit(unet, vae, text_encoder, tokenizer, scheduler, image, ma
         index = begin + i
         t = scheduler.timesteps[index]
         model_input = scheduler.scale_model_input(z, t)
-        output = unet(torch.cat([model_input, model_input]), t, encoder_hidden_states=conditioning).sample
-        u, c = output.chunk(2)
-        eps_hat = u + guidance_scale * (c - u)
+        if guided:
+            output = unet(torch.cat([model_input, model_input]), t, encoder_hidden_states=conditioning).sample
+            u, c = output.chunk(2)
+            eps_hat = u + guidance_scale * (c - u)
+        else:
+            eps_hat = unet(model_input, t, encoder_hidden_states=conditioning).sample
         kwargs = {}
         if type(scheduler).__name__ == "DDIMScheduler":
             kwargs = dict(eta=eta, generator=generator)
-        elif type(scheduler).__name__ == "EulerAncestralDiscreteScheduler":
+        elif type(scheduler).__name__ in ("EulerAncestralDiscreteScheduler", "LCMScheduler"):
             kwargs = dict(generator=generator)
         z = scheduler.step(eps_hat, t, z, **kwargs).prev_sample
         if i < kept - 1:

@@ -6,7 +6,7 @@ Each case folder Tests/BlendedLatentTests/Fixtures/e2e-<name>/ holds image.png a
 native resolution (so `bld` edits them without resizing), io.safetensors (z_init, latent mask, latents after
 every step, final latents, images in [0, 1] and as 8-bit values) and case.json (settings and versions).
 
-Run:  /path/to/venv-ref/bin/python Tests/Reference/make_end_to_end_fixtures.py
+Run:  /path/to/venv-ref/bin/python Tests/Reference/make_end_to_end_fixtures.py [CASE ...]
 """
 import json
 import pathlib
@@ -29,9 +29,18 @@ CASES = [
     dict(name="sd2-euler-a-maxpool", model="sd2-tiny", size=32, prompt="snowy mountains",
          args=["--scheduler", "EulerAncestralDiscreteScheduler", "--steps", "10", "--strength", "0.6",
                "--guidance", "3.0", "--seed", "123", "--batch", "1", "--mask-mode", "maxPool"]),
+    # Few steps: LCM at 4 steps, strength 0.75 (timesteps 739, 559, 379, 199, all run), guidance 1 (no
+    # unconditional batch).
+    dict(name="sd1-lcm-4", model="sd1-tiny", size=16, prompt="a red hat!",
+         args=["--scheduler", "LCMScheduler", "--steps", "4", "--strength", "0.75", "--guidance", "1.0",
+               "--seed", "5", "--batch", "2"]),
 ]
 
+# Optional arguments: the names of the cases to (re)generate (default: all).
+selected = set(sys.argv[1:])
 for case in CASES:
+    if selected and case["name"] not in selected:
+        continue
     out = tests / "BlendedLatentTests" / "Fixtures" / f"e2e-{case['name']}"
     out.mkdir(parents=True, exist_ok=True)
     size = case["size"]

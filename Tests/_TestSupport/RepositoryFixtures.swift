@@ -69,6 +69,7 @@ public struct EndToEndCase: Decodable, Sendable {
     case "DPMSolverMultistepScheduler": "dpm++2m"
     case "EulerDiscreteScheduler": "euler"
     case "EulerAncestralDiscreteScheduler": "euler-a"
+    case "LCMScheduler": "lcm"
     default: "ddim"
     }
   }

@@ -18,7 +18,7 @@ public struct BlendedLatentEditor: Sendable {
   /// The UNet.
   public let noisePredictor: any NoisePredictor
   /// The model's scheduler configuration (`scheduler/scheduler_config.json`).
-  public let schedulerConfiguration: SchedulerConfiguration
+  public var schedulerConfiguration: SchedulerConfiguration
   /// Optional ranking of the batch (paper §4.4, e.g. ``CLIPRanker``): when set, `edit` scores the results with
   /// the request's pixel mask and prompt and returns them best (lowest score) first, filling
   /// ``EditResult/scores`` and ``EditResult/rankedOrder``.
@@ -107,12 +107,13 @@ public struct BlendedLatentEditor: Sendable {
     var scheduler: any Scheduler
     do {
       scheduler = try request.scheduler.makeScheduler(
-        configuration: schedulerConfiguration, stepCount: request.stepCount)
+        configuration: schedulerConfiguration, stepCount: request.stepCount, strength: request.strength)
     } catch {
       throw .scheduler(error)
     }
     let stepTotal = scheduler.timesteps.count
-    let kept = min(Int(Double(stepTotal) * request.strength), stepTotal)
+    let kept = scheduler.keptStepCount(strength: request.strength)
+    let inpaintingModel = try usesInpaintingConditioning()
     guard kept >= 1 else {
       throw .invalidParameter(
         name: "strength", value: "\(request.strength)", reason: "int(\(stepTotal) × strength) = 0 steps would run")
@@ -137,7 +138,15 @@ public struct BlendedLatentEditor: Sendable {
     let (latentHeight, latentWidth) = (checked.paddedHeight / factor, checked.paddedWidth / factor)
     let pixels = (checked.paddedImage * 2 + -1).reshaped([1, 3, checked.paddedHeight, checked.paddedWidth])
     let mean: Tensor
-    do { mean = try autoencoder.encodeMean(pixels) } catch {
+    var imagePosterior: LatentPosterior?
+    do {
+      if inpaintingModel {
+        imagePosterior = try autoencoder.encodePosterior(pixels)
+        mean = imagePosterior!.mean
+      } else {
+        mean = try autoencoder.encodeMean(pixels)
+      }
+    } catch {
       throw .componentFailed(.imageEncoding, underlying: error)
     }
     let latentShape = [1, autoencoder.latentChannels, latentHeight, latentWidth]
@@ -154,10 +163,16 @@ public struct BlendedLatentEditor: Sendable {
     guard !mask.isEmpty else { throw .emptyLatentMask(latentHeight: latentHeight, latentWidth: latentWidth) }
     let guidance = ClassifierFreeGuidance(
       unconditional: rows[0], conditional: rows[1], batchSize: request.batchSize, scale: request.guidanceScale)
+    var inpainting: InpaintingConditioning?
+    if let imagePosterior {
+      inpainting = try inpaintingConditioning(
+        inputs: checked, pixels: pixels, image: imagePosterior, latentShape: latentShape,
+        startsFromPureNoise: stepTotal == kept && request.strength == 1, blends: request.inpaintingBlend)
+    }
     var steps = BlendedDenoisingSteps(
       scheduler: scheduler, predictor: noisePredictor, noise: noise, guidance: guidance,
-      sourceLatents: sourceLatents, mask: mask, beginIndex: stepTotal - kept,
-      shrinkLevels: request.maskOptions.shrinkLevels)
+      sourceLatents: sourceLatents, mask: inpainting == nil ? mask : mask.dilated(kernelSize: 3),
+      beginIndex: stepTotal - kept, shrinkLevels: request.maskOptions.shrinkLevels, inpainting: inpainting)
     let loopStart = clock.now
     while true {
       let step: DenoisingStep?

@@ -79,13 +79,18 @@ public struct EditRequest: Sendable {
   public var background: BackgroundMode
   /// Handling of sizes that are not multiples of 8 (default ``ResizePolicy/pad``).
   public var resizePolicy: ResizePolicy
+  /// With an inpainting UNet (`in_channels` 9): whether Blended Latent Diffusion's blend still runs after every
+  /// step (default true), with the latent mask dilated by one cell (3 × 3) so the model can join the edit to its
+  /// surroundings. The inpainting model alone changes unmasked pixels; false reproduces diffusers'
+  /// `StableDiffusionInpaintPipeline`. Ignored for latents-only UNets, which always blend.
+  public var inpaintingBlend: Bool
 
   /// Creates a request with the documented defaults.
   public init(
     image: Tensor, mask: Tensor, prompt: String, negativePrompt: String = "", stepCount: Int = 50,
     guidanceScale: Float = 7.5, strength: Double = 0.75, seed: UInt64? = nil, batchSize: Int = 1,
     scheduler: SchedulerKind = .ddim(eta: 0), maskOptions: MaskOptions = MaskOptions(),
-    background: BackgroundMode = .none, resizePolicy: ResizePolicy = .pad
+    background: BackgroundMode = .none, resizePolicy: ResizePolicy = .pad, inpaintingBlend: Bool = true
   ) {
     self.image = image
     self.mask = mask
@@ -100,6 +105,7 @@ public struct EditRequest: Sendable {
     self.maskOptions = maskOptions
     self.background = background
     self.resizePolicy = resizePolicy
+    self.inpaintingBlend = inpaintingBlend
   }
 
   /// Creates a request from decoded images with the documented defaults: the mask is `mask`'s luminance
@@ -114,6 +120,9 @@ public struct EditRequest: Sendable {
     self.init(image: image.tensor(), mask: mask.luminanceTensor(), prompt: prompt)
   }
 
-  /// `int(stepCount · strength)` capped at `stepCount`: the number of steps that run (diffusers img2img rule).
-  public var keptStepCount: Int { min(Int(Double(stepCount) * strength), stepCount) }
+  /// The number of steps that run: `int(stepCount · strength)` capped at `stepCount` (diffusers img2img rule),
+  /// or `stepCount` for ``SchedulerKind/lcm``, whose strength moves its timesteps instead (``LCMScheduler``).
+  public var keptStepCount: Int {
+    scheduler == .lcm ? stepCount : min(Int(Double(stepCount) * strength), stepCount)
+  }
 }

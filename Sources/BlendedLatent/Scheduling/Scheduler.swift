@@ -1,12 +1,8 @@
+import Networks
 import TensorCore
 
-/// What the noise predictor outputs, as diffusers' `prediction_type`.
-public enum PredictionType: String, Sendable, Codable, CaseIterable {
-  /// The model predicts the added noise ε (Stable Diffusion 1.x, 2.x base).
-  case epsilon
-  /// The model predicts v = √ᾱ·ε − √(1−ᾱ)·x₀ (Stable Diffusion 2.x 768).
-  case vPrediction = "v_prediction"
-}
+/// What the noise predictor outputs (diffusers' `prediction_type`); the model's property, defined with the networks.
+public typealias PredictionType = Networks.PredictionType
 
 /// A noise level of a scheduler's inference schedule, named by step position.
 public enum NoiseLevel: Sendable, Equatable {
@@ -67,6 +63,19 @@ public protocol Scheduler: Sendable {
   ///   - level: The level.
   /// - Returns: The noisy latents.
   func addNoise(to original: Tensor, noise: Tensor, level: NoiseLevel) -> Tensor
+
+  /// How many of ``timesteps`` an image-to-image edit of this strength runs (the last ones). The default is
+  /// diffusers' img2img rule `min(int(count · strength), count)`; ``LCMScheduler`` applies the strength when it
+  /// chooses its timesteps and runs all of them.
+  /// - Parameter strength: The strength in (0, 1].
+  func keptStepCount(strength: Double) -> Int
+}
+
+extension Scheduler {
+  /// diffusers' img2img rule: `min(int(timesteps.count · strength), timesteps.count)`.
+  public func keptStepCount(strength: Double) -> Int {
+    min(Int(Double(timesteps.count) * strength), timesteps.count)
+  }
 }
 
 /// The schedulers this package implements, for requests and the command line.
@@ -79,9 +88,11 @@ public enum SchedulerKind: Sendable, Equatable, Hashable {
   case eulerDiscrete
   /// ``EulerAncestralDiscreteScheduler``.
   case eulerAncestralDiscrete
+  /// ``LCMScheduler`` (LCM and LCM-LoRA models, 2–8 steps, guidance ≤ 1 or small).
+  case lcm
 
   /// Parses a command-line name: `ddim`, `dpm++2m` (or `dpmsolver++`, `dpm`), `euler`, `euler-ancestral`
-  /// (or `euler-a`), case-insensitive. DDIM gets the given η.
+  /// (or `euler-a`), `lcm`, case-insensitive. DDIM gets the given η.
   /// - Parameters:
   ///   - name: The name.
   ///   - eta: η for DDIM (default 0).
@@ -91,17 +102,19 @@ public enum SchedulerKind: Sendable, Equatable, Hashable {
     case "dpm++2m", "dpmsolver++", "dpm", "dpmsolvermultistep": self = .dpmSolverMultistep
     case "euler", "eulerdiscrete": self = .eulerDiscrete
     case "euler-ancestral", "euler-a", "eulerancestraldiscrete": self = .eulerAncestralDiscrete
+    case "lcm", "lcmscheduler": self = .lcm
     default: return nil
     }
   }
 
-  /// The canonical command-line name (`ddim`, `dpm++2m`, `euler`, `euler-ancestral`).
+  /// The canonical command-line name (`ddim`, `dpm++2m`, `euler`, `euler-ancestral`, `lcm`).
   public var name: String {
     switch self {
     case .ddim: "ddim"
     case .dpmSolverMultistep: "dpm++2m"
     case .eulerDiscrete: "euler"
     case .eulerAncestralDiscrete: "euler-ancestral"
+    case .lcm: "lcm"
     }
   }
 
@@ -109,12 +122,15 @@ public enum SchedulerKind: Sendable, Equatable, Hashable {
   /// - Parameters:
   ///   - configuration: The scheduler configuration.
   ///   - stepCount: The number of inference steps.
+  ///   - strength: The image-to-image strength. Only ``LCMScheduler`` reads it here (its timesteps depend on it);
+  ///     the others apply it through ``Scheduler/keptStepCount(strength:)``. Default 1.
   /// - Returns: The configured scheduler.
   /// - Throws: ``SchedulerError`` for unsupported or invalid settings.
-  public func makeScheduler(configuration: SchedulerConfiguration, stepCount: Int) throws(SchedulerError)
-    -> any Scheduler
+  public func makeScheduler(configuration: SchedulerConfiguration, stepCount: Int, strength: Double = 1)
+    throws(SchedulerError) -> any Scheduler
   {
     switch self {
+    case .lcm: try LCMScheduler(configuration: configuration, stepCount: stepCount, strength: strength)
     case .ddim(let eta): try DDIMScheduler(configuration: configuration, stepCount: stepCount, eta: eta)
     case .dpmSolverMultistep: try DPMSolverMultistepScheduler(configuration: configuration, stepCount: stepCount)
     case .eulerDiscrete: try EulerDiscreteScheduler(configuration: configuration, stepCount: stepCount)

@@ -66,6 +66,10 @@ public struct SchedulerConfiguration: Codable, Sendable, Equatable {
   public var sigmaMin: Double?
   /// `sigma_max` (Karras sigmas; default: the schedule's largest sigma).
   public var sigmaMax: Double?
+  /// `original_inference_steps` (LCM; default 50): the distillation schedule's length.
+  public var originalInferenceSteps: Int?
+  /// `timestep_scaling` (LCM; default 10): the factor on t in the boundary-condition scalings.
+  public var timestepScaling: Double?
 
   /// Creates a configuration; every field left `nil` takes the building scheduler's diffusers default.
   public init(

@@ -7,4 +7,10 @@ extension UNet2DConditionModel: NoisePredictor {
   public func predictNoise(latents: Tensor, timestep: Double, conditioning: Tensor) throws -> Tensor {
     self(latents, timestep: timestep, encoderHiddenStates: conditioning)
   }
+
+  /// `in_channels` of `unet/config.json` when it differs from `out_channels` (9 for Stable Diffusion inpainting
+  /// UNets), else `nil`.
+  public var inputChannelCount: Int? {
+    configuration.inChannels == configuration.outChannels ? nil : configuration.inChannels
+  }
 }

@@ -23,6 +23,9 @@ public struct CLIPTextConfiguration: Codable, Sendable, Equatable {
   public var layerNormEps: Float?
   /// Width of the text projection of `CLIPTextModelWithProjection` (unused by `CLIPTextModel`).
   public var projectionDim: Int?
+  /// The end-of-text id whose position gives the pooled output (transformers' default 49407). The legacy
+  /// value 2, which many published configurations carry, means "the position of the largest id" instead.
+  public var eosTokenId: Int?
 
   /// Creates a configuration.
   public init(
@@ -43,6 +46,8 @@ public struct CLIPTextConfiguration: Codable, Sendable, Equatable {
 
   /// Layer-norm epsilon.
   public var resolvedEpsilon: Float { layerNormEps ?? 1e-5 }
+  /// The end-of-text id (default 49407).
+  public var resolvedEOSTokenID: Int { eosTokenId ?? 49407 }
 
   /// The MLP activation named by `hidden_act`.
   /// - Throws: `ConfigurationError.unsupported` for other activations.

@@ -12,7 +12,8 @@ import TensorCore
 /// `KeyRenaming.clipTextModel`).
 ///
 /// Matches: transformers 5 `CLIPTextModel.forward(input_ids)` `.last_hidden_state`, without attention mask
-/// (as Stable Diffusion pipelines call it). Limitations: no pooled output, no padding mask.
+/// (as Stable Diffusion pipelines call it), and its `hidden_states[-2]` and `pooler_output` (``encode(_:)``).
+/// Limitations: no padding mask.
 public final class CLIPTextModel: Layer, @unchecked Sendable {
   /// The configuration the model was built from.
   public let configuration: CLIPTextConfiguration
@@ -51,14 +52,49 @@ public final class CLIPTextModel: Layer, @unchecked Sendable {
   /// - Parameter tokenIDs: `B` rows of `T ≤ max_position_embeddings` ids, each in `0..<vocab_size`.
   /// - Returns: `[B, T, hidden_size]`.
   public func callAsFunction(_ tokenIDs: [[Int]]) -> Tensor {
+    encode(tokenIDs).lastHiddenState
+  }
+
+  /// The outputs SDXL reads besides the last hidden state: the penultimate layer's hidden state (diffusers'
+  /// `hidden_states[-2]`, without the final layer norm) and the pooled output (the last hidden state at each
+  /// row's end-of-text token).
+  public struct Output: Sendable {
+    /// `[B, T, D]` after the final layer norm (`last_hidden_state`).
+    public var lastHiddenState: Tensor
+    /// `[B, T, D]`: the input of the last layer (`hidden_states[-2]`).
+    public var penultimateHiddenState: Tensor
+    /// `[B, D]`: `lastHiddenState` at each row's end-of-text token (`pooler_output`).
+    public var pooled: Tensor
+  }
+
+  /// Runs the encoder once and returns the last and penultimate hidden states and the pooled output.
+  /// - Parameter tokenIDs: `B` rows of `T ≤ max_position_embeddings` ids, each in `0..<vocab_size`.
+  public func encode(_ tokenIDs: [[Int]]) -> Output {
     let length = tokenIDs.first?.count ?? 0
     precondition(
       length <= configuration.maxPositionEmbeddings,
       "CLIPTextModel: \(length) tokens exceed \(configuration.maxPositionEmbeddings) positions")
     let positions = positionEmbedding([Array(0..<length)])  // [1, T, D]
     var hidden = tokenEmbedding(tokenIDs) + positions  // [B, T, D]
-    for layer in layers { hidden = layer(hidden) }
-    return finalLayerNorm(hidden)
+    var penultimate = hidden
+    for layer in layers {
+      penultimate = hidden
+      hidden = layer(hidden)
+    }
+    let last = finalLayerNorm(hidden)
+    let eos = configuration.resolvedEOSTokenID
+    let rows = tokenIDs.enumerated().map { row, ids in
+      // transformers: the first end-of-text token, or with the legacy id 2 the largest id.
+      let position =
+        eos == 2
+        ? ids.indices.max { ids[$0] < ids[$1] || (ids[$0] == ids[$1] && $0 > $1) } ?? 0
+        : ids.firstIndex(of: eos) ?? 0
+      return last.sliced(axis: 0, row..<row + 1).sliced(axis: 1, position..<position + 1)
+        .reshaped([1, configuration.hiddenSize])
+    }
+    return Output(
+      lastHiddenState: last, penultimateHiddenState: penultimate,
+      pooled: rows.isEmpty ? Tensor(shape: [0, configuration.hiddenSize]) : Tensor.concatenated(rows, axis: 0))
   }
 }
 

@@ -1,7 +1,7 @@
 import TensorCore
 
 extension StableDiffusionModel {
-  /// Applies LoRAs to the UNet and text encoder, each at its scale, without copying any base weight: each
+  /// Applies LoRAs to the UNet and text encoders (SDXL's second one too), each at its scale, without copying any base weight: each
   /// changed layer keeps its stored weight (memory-mapped weights stay mapped) and adds
   /// `Σ scale · alpha / rank · up · down` when it reads its weight for a forward pass (``LowRankUpdate``).
   ///
@@ -10,12 +10,16 @@ extension StableDiffusionModel {
   /// call it before the model is shared with editors or tasks.
   /// - Parameter loras: the LoRAs and their scales; several may change the same layer.
   /// - Throws: ``LoRAError`` naming the file and modules: `.missingComponent` for a network the model lacks
-  ///   (SDXL's second text encoder), `.unknownModules`, `.ambiguousModules` or `.shapeMismatch`.
+  ///   (`lora_te2_…` on an SD 1.x / 2.x model), `.unknownModules`, `.ambiguousModules` or `.shapeMismatch`.
   public func apply(_ loras: [ScaledLoRA]) throws(LoRAError) {
-    let indexes: [LoRAComponent: LoRATargetIndex] = [
+    var indexes: [LoRAComponent: LoRATargetIndex] = [
       .unet: LoRATargetIndex(component: .unet, network: unet),
       .textEncoder: LoRATargetIndex(component: .textEncoder, network: textEncoder, optionalPrefix: "text_model."),
     ]
+    if let secondTextEncoder {
+      indexes[.textEncoder2] = LoRATargetIndex(
+        component: .textEncoder2, network: secondTextEncoder, optionalPrefix: "text_model.")
+    }
     var changes: [(entry: ParameterRegistry.Entry, update: LowRankUpdate)] = []
     for scaled in loras {
       let file = scaled.lora.url.path
@@ -40,9 +44,10 @@ extension StableDiffusionModel {
     try apply([ScaledLoRA(lora, scale: scale)])
   }
 
-  /// Takes every applied LoRA off the UNet and text encoder: the weights read as they were loaded.
+  /// Takes every applied LoRA off the UNet and text encoders: the weights read as they were loaded.
   public func removeLoRAs() {
-    for entry in unet.parameterEntries + textEncoder.parameterEntries {
+    let secondEntries = secondTextEncoder?.parameterEntries ?? []
+    for entry in unet.parameterEntries + textEncoder.parameterEntries + secondEntries {
       let stored = entry.stored()
       if !stored.lowRankUpdates.isEmpty { entry.assign(stored.withoutLowRankUpdates) }
     }

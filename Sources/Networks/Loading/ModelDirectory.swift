@@ -10,6 +10,8 @@ import Foundation
 /// vae/{config.json, diffusion_pytorch_model[.fp16].safetensors | …}
 /// scheduler/scheduler_config.json
 /// ```
+///
+/// SDXL folders also have `text_encoder_2/` (`CLIPTextModelWithProjection`) and `tokenizer_2/`.
 public struct ModelDirectory: Sendable, Equatable {
   /// The folder.
   public let root: URL
@@ -33,6 +35,12 @@ public struct ModelDirectory: Sendable, Equatable {
   public var textEncoderConfiguration: URL {
     textEncoderDirectory.appendingPathComponent("config.json")
   }
+  /// `text_encoder_2/` (SDXL).
+  public var secondTextEncoderDirectory: URL { root.appendingPathComponent("text_encoder_2", isDirectory: true) }
+  /// `text_encoder_2/config.json` (SDXL).
+  public var secondTextEncoderConfiguration: URL { secondTextEncoderDirectory.appendingPathComponent("config.json") }
+  /// `tokenizer_2/` (SDXL).
+  public var secondTokenizerDirectory: URL { root.appendingPathComponent("tokenizer_2", isDirectory: true) }
   /// `tokenizer/`.
   public var tokenizerDirectory: URL { root.appendingPathComponent("tokenizer", isDirectory: true) }
   /// `tokenizer/vocab.json`.
@@ -57,6 +65,12 @@ public struct ModelDirectory: Sendable, Equatable {
   /// - Throws: `WeightLoadingError.missingFile` or `.malformedIndex`.
   public func textEncoderWeights() throws -> WeightFiles {
     try weights(in: textEncoderDirectory, baseName: "model", component: "text_encoder")
+  }
+
+  /// The second text encoder's weight files (SDXL).
+  /// - Throws: `WeightLoadingError.missingFile` or `.malformedIndex`.
+  public func secondTextEncoderWeights() throws -> WeightFiles {
+    try weights(in: secondTextEncoderDirectory, baseName: "model", component: "text_encoder_2")
   }
 
   /// The UNet's weight files.

@@ -28,6 +28,12 @@ public struct ModelIndex: Codable, Sendable, Equatable {
   public var className: String?
   /// Component folder name → library and class.
   public var components: [String: Component]
+  /// `force_zeros_for_empty_prompt` (SDXL pipelines; diffusers' default true): an empty negative prompt is
+  /// encoded as zeros.
+  public var forceZerosForEmptyPrompt: Bool?
+
+  /// Whether the folder is an SDXL pipeline (it has a second text encoder).
+  public var isStableDiffusionXL: Bool { components["text_encoder_2"]?.className != nil }
 
   private struct AnyKey: CodingKey {
     var stringValue: String
@@ -48,6 +54,8 @@ public struct ModelIndex: Codable, Sendable, Equatable {
       }
     }
     self.components = components
+    forceZerosForEmptyPrompt = try? container.decodeIfPresent(
+      Bool.self, forKey: AnyKey(stringValue: "force_zeros_for_empty_prompt"))
   }
 
   /// Encodes `_class_name` and the components.
@@ -57,6 +65,8 @@ public struct ModelIndex: Codable, Sendable, Equatable {
     for (name, component) in components {
       try container.encode(component, forKey: AnyKey(stringValue: name))
     }
+    try container.encodeIfPresent(
+      forceZerosForEmptyPrompt, forKey: AnyKey(stringValue: "force_zeros_for_empty_prompt"))
   }
 
   /// Reads `url`.
@@ -73,13 +83,18 @@ public struct ModelIndex: Codable, Sendable, Equatable {
     }
   }
 
-  /// Checks that the Stable Diffusion components this package loads have the expected classes.
+  /// Checks that the Stable Diffusion (1.x, 2.x or XL) components this package loads have the expected classes.
   /// - Throws: `ConfigurationError.missingField` for an absent component, `.unsupported` for another class.
   public func validateStableDiffusion(file: String) throws {
-    let expected: [(String, Set<String>)] = [
+    var expected: [(String, Set<String>)] = [
       ("text_encoder", ["CLIPTextModel"]), ("tokenizer", ["CLIPTokenizer", "CLIPTokenizerFast"]),
       ("unet", ["UNet2DConditionModel"]), ("vae", ["AutoencoderKL"]),
     ]
+    if isStableDiffusionXL {
+      expected += [
+        ("text_encoder_2", ["CLIPTextModelWithProjection"]), ("tokenizer_2", ["CLIPTokenizer", "CLIPTokenizerFast"]),
+      ]
+    }
     for (name, classes) in expected {
       guard let className = components[name]?.className else {
         throw ConfigurationError.missingField(file: file, field: name)

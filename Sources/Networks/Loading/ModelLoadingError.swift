@@ -15,11 +15,13 @@ public struct ModelLoadingError: Error, CustomStringConvertible, LocalizedError,
     /// A weights file is missing, unreadable, or its tensors do not match the network (missing, unused,
     /// mis-shaped keys).
     case weights(WeightLoadingError)
+    /// A single-file checkpoint is a pickle, unreadable, or of no supported layout.
+    case checkpoint(SingleFileCheckpointError)
     /// An error of another type from a component's loader, kept as is.
     case other(any Error)
   }
 
-  /// The model folder (`nil` for a model built in code).
+  /// The model folder or single-file checkpoint (`nil` for a model built in code).
   public var folder: String?
   /// The component being loaded (`"text_encoder"`, `"tokenizer"`, `"unet"`, `"vae"`), or `nil` for the folder
   /// itself (`model_index.json`).
@@ -57,6 +59,10 @@ public struct ModelLoadingError: Error, CustomStringConvertible, LocalizedError,
         file
       case .duplicate(_, let files): files.first
       }
+    case .checkpoint(let error):
+      switch error {
+      case .pickleFile(let file), .unreadable(let file, _), .unknownLayout(let file, _, _): file
+      }
     case .other: nil
     }
   }
@@ -92,6 +98,7 @@ public struct ModelLoadingError: Error, CustomStringConvertible, LocalizedError,
       case let error as ConfigurationError: .configuration(error)
       case let error as TokenizerError: .tokenizer(error)
       case let error as WeightLoadingError: .weights(error)
+      case let error as SingleFileCheckpointError: .checkpoint(error)
       default: .other(error)
       }
     return ModelLoadingError(folder: folder, component: component, cause: cause)
@@ -106,6 +113,7 @@ public struct ModelLoadingError: Error, CustomStringConvertible, LocalizedError,
       case .configuration(let error): error.description
       case .tokenizer(let error): error.description
       case .weights(let error): error.description
+      case .checkpoint(let error): error.description
       case .other(let error): "\(error)"
       }
     return "cannot load \(place)\(part): \(reason)"

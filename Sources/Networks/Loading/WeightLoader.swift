@@ -53,31 +53,10 @@ public enum WeightLoader {
       }
     }
 
-    var report = LoadReport(
-      files: files.urls.map(\.path), tensorCount: 0, scalarCount: 0, byteCount: 0,
-      skippedKeys: [], seconds: 0)
-    for entry in layer.parameterEntries {
-      guard let (file, name) = available.removeValue(forKey: entry.key) else {
-        throw WeightLoadingError.missing(key: entry.key, file: files.description)
-      }
-      guard let stored = file.entries[name] else { continue }
-      guard [.float32, .float16, .bfloat16].contains(stored.dtype) else {
-        throw WeightLoadingError.unsupportedDType(
-          key: name, file: file.url.path, dtype: stored.dtype.rawValue)
-      }
-      guard stored.shape == entry.shape else {
-        throw WeightLoadingError.shapeMismatch(
-          key: name, file: file.url.path, expected: entry.shape, found: stored.shape)
-      }
-      do {
-        entry.assign(try file.storedTensor(named: name, residency: residency))
-      } catch let error as SafetensorsError {
-        throw WeightLoadingError.unreadable(file: file.url.path, underlying: error)
-      }
-      report.tensorCount += 1
-      report.scalarCount += entry.shape.reduce(1, *)
-      report.byteCount += stored.byteRange.count
-    }
+    var report = try assign(
+      available.mapValues { TensorSource(file: $0.file, key: $0.name) }, to: layer, residency: residency,
+      description: files.description)
+    for entry in layer.parameterEntries { available[entry.key] = nil }
     let leftover = available.filter {
       !ignoredKeys.contains($0.key) && !ignoredKeys.contains($0.value.name)
     }
@@ -87,8 +66,50 @@ public enum WeightLoader {
         keys: sorted.prefix(5).map(\.name), count: sorted.count,
         file: sorted[0].file.url.path)
     }
+    report.files = files.urls.map(\.path)
     report.skippedKeys = available.values.map(\.name).sorted()
     report.seconds = Date().timeIntervalSince(start)
+    return report
+  }
+
+  /// Fills every parameter of `layer` from its source, checking dtype and shape; the caller decides what to do
+  /// with tensors no parameter uses.
+  /// - Parameters:
+  ///   - sources: canonical parameter key → where its values are.
+  ///   - layer: the network to fill.
+  ///   - residency: where the weights live after loading.
+  ///   - description: the checkpoint, for a parameter with no source.
+  /// - Returns: what was loaded (`files`, `skippedKeys` and `seconds` are left for the caller).
+  /// - Throws: `WeightLoadingError` for a missing, mis-shaped or unsupported tensor, naming the file's key.
+  static func assign(
+    _ sources: [String: TensorSource], to layer: any Layer, residency: WeightResidency, description: String
+  ) throws -> LoadReport {
+    var report = LoadReport(
+      files: [], tensorCount: 0, scalarCount: 0, byteCount: 0, skippedKeys: [], seconds: 0)
+    for entry in layer.parameterEntries {
+      guard let source = sources[entry.key] else {
+        throw WeightLoadingError.missing(key: entry.key, file: description)
+      }
+      let path = source.file.url.path
+      guard let stored = source.file.entries[source.key] else {
+        throw WeightLoadingError.missing(key: source.key, file: path)
+      }
+      guard [.float32, .float16, .bfloat16].contains(stored.dtype) else {
+        throw WeightLoadingError.unsupportedDType(key: source.key, file: path, dtype: stored.dtype.rawValue)
+      }
+      guard let view = source.entry(parameterShape: entry.shape), view.shape == entry.shape else {
+        throw WeightLoadingError.shapeMismatch(
+          key: source.key, file: path, expected: entry.shape, found: stored.shape)
+      }
+      do {
+        entry.assign(try source.storedTensor(view, residency: residency))
+      } catch let error as SafetensorsError {
+        throw WeightLoadingError.unreadable(file: path, underlying: error)
+      }
+      report.tensorCount += 1
+      report.scalarCount += entry.shape.reduce(1, *)
+      report.byteCount += view.byteRange.count
+    }
     return report
   }
 }

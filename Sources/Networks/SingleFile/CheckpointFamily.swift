@@ -5,9 +5,9 @@ import TensorCore
 /// the established loaders (diffusers' `from_single_file`, AUTOMATIC1111) decide it.
 ///
 /// - SDXL: keys under `conditioner.embedders.` (its two text encoders).
-/// - SD 1.x / 2.x: the UNet's cross-attention width, the second dimension of any
-///   `model.diffusion_model.…attn2.to_k.weight`: 768 (CLIP ViT-L, `cond_stage_model.transformer.`) or 1024
-///   (OpenCLIP ViT-H, `cond_stage_model.model.`).
+/// - SD 1.x / 2.x: the text encoder's layout — CLIP ViT-L under `cond_stage_model.transformer.` (SD 1.x) or
+///   OpenCLIP under `cond_stage_model.model.` (SD 2.x) — or, in a file without one, the UNet's cross-attention
+///   width, the second dimension of any `model.diffusion_model.…attn2.to_k.weight`: 768 (SD 1.x) or 1024 (SD 2.x).
 /// - Inpainting: the UNet's first convolution `model.diffusion_model.input_blocks.0.0.weight` takes 9 input
 ///   channels (latents, masked-image latents, mask) instead of 4.
 public struct CheckpointFamily: Sendable, Equatable, CustomStringConvertible {
@@ -76,6 +76,10 @@ public struct CheckpointFamily: Sendable, Equatable, CustomStringConvertible {
           keys: [attentionKey])
       }
       generation = .stableDiffusionXL
+    } else if shapes.keys.contains(where: { $0.hasPrefix("cond_stage_model.model.") }) {
+      generation = .stableDiffusion2
+    } else if shapes.keys.contains(where: { $0.hasPrefix("cond_stage_model.transformer.") }) {
+      generation = .stableDiffusion1
     } else if width == 768 {
       generation = .stableDiffusion1
     } else if width == 1024 {

@@ -7,17 +7,19 @@ import TensorCore
 /// GroupNorm → activation → `conv_out`, with a sinusoidal timestep embedding fed to every ResNet and the text
 /// context to every transformer.
 ///
-/// Checkpoint keys: `conv_in`, `time_embedding`, `down_blocks.<i>`, `mid_block`, `up_blocks.<i>`,
-/// `conv_norm_out`, `conv_out`.
+/// Checkpoint keys: `conv_in`, `time_embedding`, `add_embedding` (SDXL), `down_blocks.<i>`, `mid_block`,
+/// `up_blocks.<i>`, `conv_norm_out`, `conv_out`.
 ///
 /// Matches: diffusers 0.42 `UNet2DConditionModel` for the options `UNetConfiguration.validate` accepts
-/// (SD 1.x and 2.x), including latent sizes that are not multiples of `2^(blocks − 1)` (diffusers'
-/// `forward_upsample_size`). Limitations: no class/addition embeddings (SDXL), no attention masks.
+/// (SD 1.x, 2.x and SDXL's `text_time` addition embedding), including latent sizes that are not multiples of
+/// `2^(blocks − 1)` (diffusers' `forward_upsample_size`). Limitations: no class embeddings, no attention masks.
 public final class UNet2DConditionModel: Layer, @unchecked Sendable {
   /// The configuration the model was built from.
   public let configuration: UNetConfiguration
   let convolutionIn: Conv2D
   let timeEmbedding: TimestepEmbedding
+  /// SDXL's `add_embedding` (`addition_embed_type: text_time`), or nil.
+  let additionEmbedding: TimestepEmbedding?
   let downBlocks: [DownBlock2D]
   let midBlock: UNetMidBlock2DCrossAttn
   let upBlocks: [UpBlock2D]
@@ -63,6 +65,10 @@ public final class UNet2DConditionModel: Layer, @unchecked Sendable {
       kernelSize: inKernel, padding: (inKernel - 1) / 2)
     timeEmbedding = TimestepEmbedding(
       inputWidth: channels[0], width: timeWidth, activation: activation)
+    additionEmbedding = configuration.projectionClassEmbeddingsInputDim.flatMap { input in
+      configuration.additionEmbedType == "text_time"
+        ? TimestepEmbedding(inputWidth: input, width: timeWidth, activation: activation) : nil
+    }
 
     var down: [DownBlock2D] = []
     var outputChannels = channels[0]
@@ -141,6 +147,7 @@ public final class UNet2DConditionModel: Layer, @unchecked Sendable {
   public func registerParameters(in registry: ParameterRegistry) {
     registry.child("conv_in", convolutionIn)
     registry.child("time_embedding", timeEmbedding)
+    registry.child("add_embedding", additionEmbedding)
     registry.children("down_blocks", downBlocks)
     registry.child("mid_block", midBlock)
     registry.children("up_blocks", upBlocks)
@@ -148,15 +155,18 @@ public final class UNet2DConditionModel: Layer, @unchecked Sendable {
     registry.child("conv_out", convolutionOut)
   }
 
-  /// Predicts the noise in `sample` at `timestep`, conditioned on `encoderHiddenStates`.
+  /// Predicts the noise in `sample` at `timestep`, conditioned on `encoderHiddenStates` (and, for SDXL, on the
+  /// pooled text embedding and size/crop ids).
   /// - Parameters:
   ///   - sample: noisy latents `[N, in_channels, h, w]` (any positive `h`, `w`).
   ///   - timestep: the diffusion timestep (the same for the whole batch), e.g. 981.
   ///   - encoderHiddenStates: the text encoder's last hidden state `[N, S, cross_attention_dim]`.
+  ///   - addedConditions: SDXL's `added_cond_kwargs`; required exactly when the configuration's
+  ///     `addition_embed_type` is `text_time`.
   /// - Returns: the prediction `[N, out_channels, h, w]`.
-  public func callAsFunction(_ sample: Tensor, timestep: Double, encoderHiddenStates: Tensor)
-    -> Tensor
-  {
+  public func callAsFunction(
+    _ sample: Tensor, timestep: Double, encoderHiddenStates: Tensor, addedConditions: AddedConditions? = nil
+  ) -> Tensor {
     precondition(
       sample.rank == 4 && sample.shape[1] == configuration.inChannels,
       "UNet2DConditionModel expects [N, \(configuration.inChannels), h, w], got \(sample.shape)")
@@ -164,12 +174,18 @@ public final class UNet2DConditionModel: Layer, @unchecked Sendable {
       encoderHiddenStates.rank == 3 && encoderHiddenStates.shape[0] == sample.shape[0],
       "UNet2DConditionModel: encoderHiddenStates \(encoderHiddenStates.shape) for sample \(sample.shape)"
     )
+    precondition(
+      (additionEmbedding == nil) == (addedConditions == nil),
+      "UNet2DConditionModel: added conditions are required exactly for addition_embed_type text_time")
     let batch = sample.shape[0]
     let sinusoid = TimestepEmbedding.sinusoid(
       timestep: timestep, width: configuration.blockOutChannels[0],
       flipSinToCos: configuration.flipSinToCos ?? true,
       frequencyShift: Float(configuration.freqShift ?? 0), count: batch)
-    let embedding = timeEmbedding(sinusoid)  // [N, T]
+    var embedding = timeEmbedding(sinusoid)  // [N, T]
+    if let additionEmbedding, let addedConditions {
+      embedding = embedding + additionEmbedding(additionEmbeddingInput(addedConditions, batch: batch))
+    }
     let context = encoderHiddenStates
 
     var input = sample
@@ -189,5 +205,28 @@ public final class UNet2DConditionModel: Layer, @unchecked Sendable {
       activation == .silu
       ? normOut(hidden, fusedSiLU: true) : activated(normOut(hidden), activation)
     return convolutionOut(hidden)
+  }
+
+  /// `concat(text_embeds, time_proj(time_ids).reshape(N, -1))`, diffusers' `text_time` input to `add_embedding`.
+  private func additionEmbeddingInput(_ conditions: AddedConditions, batch: Int) -> Tensor {
+    let width = configuration.additionTimeEmbedDim ?? 0
+    let pooled = conditions.textEmbeddings
+    let ids = conditions.timeIDs
+    precondition(
+      pooled.shape == [batch, configuration.pooledTextWidth ?? 0] && ids.rank == 2 && ids.shape[0] == batch
+        && pooled.shape[1] + ids.shape[1] * width == configuration.projectionClassEmbeddingsInputDim,
+      "UNet2DConditionModel: text_embeds \(pooled.shape) and time_ids \(ids.shape) for batch \(batch)")
+    var rows: [Tensor] = []
+    for row in 0..<batch {
+      let values = (0..<ids.shape[1]).map { ids.scalars[row * ids.shape[1] + $0] }
+      let sinusoids = values.map {
+        TimestepEmbedding.sinusoid(
+          timestep: Double($0), width: width, flipSinToCos: configuration.flipSinToCos ?? true,
+          frequencyShift: Float(configuration.freqShift ?? 0), count: 1)
+      }
+      rows.append(
+        Tensor.concatenated([pooled.sliced(axis: 0, row..<row + 1)] + sinusoids, axis: 1))
+    }
+    return Tensor.concatenated(rows, axis: 0)
   }
 }

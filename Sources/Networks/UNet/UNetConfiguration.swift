@@ -62,8 +62,13 @@ public struct UNetConfiguration: Codable, Sendable, Equatable {
   public var useLinearProjection: Bool?
   /// Must be absent.
   public var classEmbedType: String?
-  /// Must be absent.
+  /// Absent, or `text_time` (SDXL): the pooled text embedding and six size/crop ids, each id embedded as an
+  /// `addition_time_embed_dim`-wide sinusoid, go through `add_embedding` and are added to the time embedding.
   public var additionEmbedType: String?
+  /// The sinusoid width of each `text_time` id (256 for SDXL).
+  public var additionTimeEmbedDim: Int?
+  /// The input width of `add_embedding`: pooled text width + 6 × `addition_time_embed_dim` (2816 for SDXL).
+  public var projectionClassEmbeddingsInputDim: Int?
   /// Must be absent.
   public var numClassEmbeds: Int?
   /// Float16 attention upcasting; without effect here (everything runs in float32).
@@ -119,6 +124,15 @@ public struct UNetConfiguration: Codable, Sendable, Equatable {
     self.attentionHeadDim = attentionHeadDim
     self.useLinearProjection = useLinearProjection
     self.actFn = actFn
+  }
+
+  /// The pooled text-embedding width `add_embedding` expects (`text_time` only): its input width minus the six
+  /// id sinusoids.
+  public var pooledTextWidth: Int? {
+    guard additionEmbedType == "text_time", let input = projectionClassEmbeddingsInputDim,
+      let width = additionTimeEmbedDim
+    else { return nil }
+    return input - 6 * width
   }
 
   /// Group-norm groups (diffusers default 32).
@@ -211,7 +225,18 @@ public struct UNetConfiguration: Codable, Sendable, Equatable {
       throw unsupported("mid_block_only_cross_attention", true)
     }
     if let classEmbedType { throw unsupported("class_embed_type", classEmbedType) }
-    if let additionEmbedType { throw unsupported("addition_embed_type", additionEmbedType) }
+    if let additionEmbedType {
+      guard additionEmbedType == "text_time" else { throw unsupported("addition_embed_type", additionEmbedType) }
+      guard let width = additionTimeEmbedDim, width > 0, width % 2 == 0 else {
+        throw ConfigurationError.invalid(
+          file: file, field: "addition_time_embed_dim", reason: "text_time needs a positive even width")
+      }
+      guard let input = projectionClassEmbeddingsInputDim, input > 6 * width else {
+        throw ConfigurationError.invalid(
+          file: file, field: "projection_class_embeddings_input_dim",
+          reason: "text_time needs the pooled text width plus 6 × addition_time_embed_dim")
+      }
+    }
     if let numClassEmbeds { throw unsupported("num_class_embeds", numClassEmbeds) }
     if let resnetTimeScaleShift, resnetTimeScaleShift != "default" {
       throw unsupported("resnet_time_scale_shift", resnetTimeScaleShift)

@@ -15,6 +15,25 @@ public final class SafetensorsFile: @unchecked Sendable {
     public let shape: [Int]
     /// The byte range relative to the start of the data section.
     public let byteRange: Range<Int>
+
+    /// The rows `range` of the first dimension: the same bytes, so a view stays in the file's mapping (the
+    /// query, key and value thirds of a fused `in_proj_weight`).
+    /// - Precondition: the tensor has at least one dimension and `range` lies inside its first.
+    public func rows(_ range: Range<Int>) -> Entry {
+      precondition(!shape.isEmpty && range.lowerBound >= 0 && range.upperBound <= shape[0], "rows \(range) of \(shape)")
+      let rowBytes = shape.dropFirst().reduce(dtype.byteSize, *)
+      let start = byteRange.lowerBound + range.lowerBound * rowBytes
+      return Entry(
+        dtype: dtype, shape: [range.count] + shape.dropFirst(), byteRange: start..<(start + range.count * rowBytes))
+    }
+
+    /// The same bytes under another shape with as many elements (a 1×1 convolution's `[O, I, 1, 1]` weight read as
+    /// a linear layer's `[O, I]`).
+    /// - Precondition: `shape` has as many elements.
+    public func reshaped(_ shape: [Int]) -> Entry {
+      precondition(shape.reduce(1, *) == self.shape.reduce(1, *), "cannot reshape \(self.shape) to \(shape)")
+      return Entry(dtype: dtype, shape: shape, byteRange: byteRange)
+    }
   }
 
   /// The file this was read from.
@@ -127,6 +146,15 @@ public final class SafetensorsFile: @unchecked Sendable {
   /// - Throws: `SafetensorsError.missingTensor` or `.unsupportedDType`.
   public func tensor(named name: String) throws -> Tensor {
     guard let entry = entries[name] else { throw SafetensorsError.missingTensor(file: url.path, tensor: name) }
+    return try tensor(entry, named: name)
+  }
+
+  /// Reads the values an entry (or a view of one, see ``Entry/rows(_:)``) describes and converts them to float32.
+  /// - Parameters:
+  ///   - entry: an entry of this file, or a view of one.
+  ///   - name: the tensor's name, for errors.
+  /// - Throws: `SafetensorsError.unsupportedDType`.
+  public func tensor(_ entry: Entry, named name: String) throws -> Tensor {
     guard entry.dtype.isConvertibleToFloat else {
       throw SafetensorsError.unsupportedDType(file: url.path, tensor: name, dtype: entry.dtype.rawValue)
     }
