@@ -63,6 +63,21 @@ struct LoRATests {
     #expect(textComparison.isClose(relative: Self.tolerance), "\(testCase.name) text: \(textComparison)")
   }
 
+  @Test("a single-file checkpoint takes the same LoRAs", arguments: ["sd1", "sd2"])
+  func singleFileCheckpoint(family: String) throws {
+    let testCase = try #require(Self.cases.first { $0.name == "\(family)-kohya" })
+    let io = try SafetensorsFile(contentsOf: Self.folder.appendingPathComponent("io.safetensors"))
+    let model = try StableDiffusionModel(
+      checkpoint: SingleFileCheckpointTests.file("\(family)-tiny.safetensors"),
+      configurations: NetworkFixture("\(family)-tiny").directory)
+    try model.apply(testCase.loras.map { ScaledLoRA(try Self.lora($0.file), scale: $0.scale) })
+    let output = model.unet(
+      try io.tensor(named: "unet.sample"), timestep: Double(try io.tensor(named: "unet.timestep").scalars[0]),
+      encoderHiddenStates: try io.tensor(named: "\(family).encoder_hidden_states"))
+    let comparison = TensorComparison(output, try io.tensor(named: "\(testCase.name).unet"))
+    #expect(comparison.isClose(relative: Self.tolerance), "\(testCase.name) UNet: \(comparison)")
+  }
+
   @Test func filesReadInEveryLayout() throws {
     let kohya = try Self.lora("sd1-kohya")
     #expect(kohya.modules.allSatisfy { if case .underscored = $0.layer { true } else { false } })
