@@ -54,6 +54,13 @@ package struct EditCommand: ParsableCommand {
       valueName: "DIR|FILE"))
   package var model: String?
 
+  /// `--lora` (repeatable).
+  @Option(
+    help: ArgumentHelp(
+      "A LoRA safetensors file (kohya or diffusers/PEFT) applied to the model at SCALE (default 1); repeatable.",
+      valueName: "FILE[:SCALE]"))
+  package var lora: [String] = []
+
   /// `--config`.
   @Option(
     help: ArgumentHelp(
@@ -250,6 +257,16 @@ package struct EditCommand: ParsableCommand {
       throw fail("--fine-tune-memory-gb must be in 0…1000 (got \(gigabytes))")
     }
     if let threads, threads < 1 { throw fail("--threads must be ≥ 1 (got \(threads))") }
+    for argument in lora {
+      guard let setting = LoRASetting(argument: argument) else {
+        throw fail("--lora '\(argument)': the scale after the last ':' must be a number (FILE[:SCALE])")
+      }
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: setting.path, isDirectory: &isDirectory), !isDirectory.boolValue
+      else {
+        throw fail("--lora '\(setting.path)' is not a file")
+      }
+    }
     if let model {
       var isDirectory: ObjCBool = false
       guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory) else {
@@ -281,6 +298,7 @@ package struct EditCommand: ParsableCommand {
     settings.modelPath = model
     settings.modelConfigurationDirectory = config
     settings.predictionType = prediction.flatMap(Self.predictionType(named:))
+    settings.loras = lora.compactMap { LoRASetting(argument: $0) }
     settings.negativePrompt = negativePrompt
     settings.stepCount = steps
     settings.guidanceScale = guidance

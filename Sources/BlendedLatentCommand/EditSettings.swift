@@ -103,6 +103,8 @@ package struct EditSettings: Sendable, Equatable {
   package var modelConfigurationDirectory: String?
   /// The UNet's prediction type, overriding what the loader decides (`--prediction`).
   package var predictionType: PredictionType?
+  /// LoRAs applied to the model's UNet and text encoders after loading (`--lora FILE[:SCALE]`, in order).
+  package var loras: [LoRASetting] = []
   /// Denoising steps of the full schedule (default 50).
   package var stepCount: Int = 50
   /// Classifier-free guidance scale (default 7.5).

@@ -32,6 +32,10 @@ struct PipelineEditBackend: EditBackend {
         "no --model given: using the built-in demonstration model, whose weights are RANDOM — it shows the "
           + "mechanics (the mask is respected, --background paste keeps every outside pixel), not real edits")
     }
+    try model.apply(
+      settings.loras.map { setting throws(LoRAError) in
+        ScaledLoRA(try LoRA(contentsOf: URL(fileURLWithPath: setting.path)), scale: Float(setting.scale))
+      })
     var editor = try BlendedLatentEditor(model: model, computeSettings: settings.computeSettings)
     if let predictionType = settings.predictionType {
       editor.schedulerConfiguration.predictionType = predictionType.rawValue

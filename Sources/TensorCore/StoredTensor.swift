@@ -4,12 +4,18 @@
 /// instead of 3.4 GB, and with ``WeightResidency/mappedFile`` none of them stay resident between calls. Each
 /// layer widens its weights for the duration of its forward call (F16C when the CPU has it). A stored tensor
 /// created with ``zeros(shape:)`` allocates nothing until read or replaced.
+///
+/// A stored tensor may also carry low-rank updates (LoRA, ``adding(_:)``): each read then returns the stored
+/// values plus `Σ scale · up · down`, while the stored values stay as they were (mapped pages stay mapped) and
+/// only the small factors are held in memory.
 public struct StoredTensor: Sendable {
   enum Storage: Sendable {
     case float(Tensor)
     case half([UInt16], dtype: SafetensorsDType)
     case mapped(SafetensorsFile, SafetensorsFile.Entry)
     case zeros
+    /// The base storage (never itself `.lowRank`) plus updates added on every read.
+    indirect case lowRank(base: Storage, updates: [LowRankUpdate])
   }
 
   /// The tensor's shape.
@@ -40,36 +46,51 @@ public struct StoredTensor: Sendable {
     self.storage = storage
   }
 
-  /// The element type held: `.float32`, `.float16` or `.bfloat16`.
+  /// The element type held: `.float32`, `.float16` or `.bfloat16` (for a tensor with low-rank updates, that of
+  /// its base values; the factors are float32).
   public var dtype: SafetensorsDType {
     switch storage {
     case .half(_, let dtype): dtype
     case .mapped(_, let entry): entry.dtype
     case .float, .zeros: .float32
+    case .lowRank(let base, _): StoredTensor(shape: shape, storage: base).dtype
     }
   }
 
-  /// Whether the values stay in a memory-mapped file between reads (``WeightResidency/mappedFile``).
+  /// Whether the values stay in a memory-mapped file between reads (``WeightResidency/mappedFile``); low-rank
+  /// updates do not change it (their base values stay in the file).
   public var isMappedFromFile: Bool {
-    if case .mapped = storage { return true }
-    return false
+    switch storage {
+    case .mapped: true
+    case .lowRank(.mapped, _): true
+    default: false
+    }
   }
 
-  /// Bytes held in the process's memory between reads (0 for zeros and for tensors left in their file).
+  /// Bytes held in the process's memory between reads (0 for zeros and for tensors left in their file), plus
+  /// the factors of any low-rank updates.
   public var byteCount: Int {
     switch storage {
     case .float(let tensor): tensor.count * 4
     case .half(let bits, _): bits.count * 2
     case .mapped, .zeros: 0
+    case .lowRank(let base, let updates):
+      StoredTensor(shape: shape, storage: base).byteCount + updates.reduce(0) { $0 + $1.byteCount }
     }
   }
 
   /// The values as float32 (widened on every read for half-precision storage; read from the file, whose pages
-  /// are then released, for mapped storage).
+  /// are then released, for mapped storage; with the low-rank updates added, one GEMM of rank `r` each).
   public var tensor: Tensor {
     switch storage {
     case .float(let tensor): return tensor
     case .zeros: return Tensor(shape: shape)
+    case .lowRank(let base, let updates):
+      var values = StoredTensor(shape: shape, storage: base).tensor
+      values.withUnsafeMutableBufferPointer { buffer in
+        for update in updates { update.accumulate(into: buffer) }
+      }
+      return values
     case .half, .mapped: break
     }
     let count = shape.reduce(1, *)
@@ -83,7 +104,7 @@ public struct StoredTensor: Sendable {
   }
 
   /// Lets `body` change the values in place as float32; half-precision, mapped or zero storage is widened first
-  /// and stays float32 afterwards. A float32 tensor not shared with another value is updated without a copy (an
+  /// and stays float32 afterwards (low-rank updates are folded into the float32 values and dropped). A float32 tensor not shared with another value is updated without a copy (an
   /// optimiser step on a training copy of a network).
   /// - Parameter body: receives the values and may change them, keeping the shape.
   public mutating func withMutableTensor(_ body: (inout Tensor) -> Void) {
@@ -95,7 +116,8 @@ public struct StoredTensor: Sendable {
     storage = .float(values)
   }
 
-  /// Rows of a two-dimensional tensor as float32, widening only those rows (an embedding table lookup).
+  /// Rows of a two-dimensional tensor as float32, widening only those rows (an embedding table lookup), with
+  /// the same rows of any low-rank updates added.
   /// - Parameter indices: row indices.
   /// - Returns: `[indices.count, shape[1]]`.
   /// - Precondition: the tensor has two dimensions and every index is in `0..<shape[0]`.
@@ -104,6 +126,13 @@ public struct StoredTensor: Sendable {
     let (rowCount, width) = (shape[0], shape[1])
     for index in indices {
       precondition(index >= 0 && index < rowCount, "row \(index) outside 0..<\(rowCount)")
+    }
+    if case .lowRank(let base, let updates) = storage {
+      var values = StoredTensor(shape: shape, storage: base).rows(indices)
+      values.withUnsafeMutableBufferPointer { buffer in
+        for update in updates { update.accumulate(into: buffer, rows: indices) }
+      }
+      return values
     }
     if case .zeros = storage { return Tensor(shape: [indices.count, width]) }
     guard !indices.isEmpty, width > 0 else { return Tensor(shape: [indices.count, width]) }
@@ -119,7 +148,7 @@ public struct StoredTensor: Sendable {
   }
 
   /// Calls `body` with the stored values and their element type; mapped pages are released afterwards.
-  /// - Precondition: the storage is not `.zeros` (callers answer zeros without reading).
+  /// - Precondition: the storage is not `.zeros` or `.lowRank` (callers answer those without reading).
   private func withStoredValues(_ body: (UnsafeRawPointer, SafetensorsDType) -> Void) {
     switch storage {
     case .float(let tensor):
@@ -129,8 +158,8 @@ public struct StoredTensor: Sendable {
     case .mapped(let file, let entry):
       body(file.dataAddress(of: entry), entry.dtype)
       file.releasePages(of: entry)
-    case .zeros:
-      preconditionFailure("zeros are answered without reading storage")
+    case .zeros, .lowRank:
+      preconditionFailure("zeros and low-rank updates are answered without reading storage")
     }
   }
 }

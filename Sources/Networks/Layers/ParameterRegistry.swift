@@ -24,6 +24,9 @@ public final class ParameterRegistry {
     public let update: ((inout Tensor) -> Void) -> Void
     /// Stores a loaded value, keeping fp16/bf16 storage where the layer supports it (else widening it).
     public let assign: (StoredTensor) -> Void
+    /// Reads the parameter as it is stored, without widening: a ``StoredTensor`` parameter as it is (fp16, mapped
+    /// or with low-rank updates), a float32 one wrapped.
+    public let stored: () -> StoredTensor
     /// Bytes the parameter occupies in memory now.
     public let storedByteCount: () -> Int
   }
@@ -50,6 +53,7 @@ public final class ParameterRegistry {
         get: { layer[keyPath: keyPath] }, set: { layer[keyPath: keyPath] = $0 },
         update: { body in body(&layer[keyPath: keyPath]) },
         assign: { layer[keyPath: keyPath] = $0.tensor },
+        stored: { StoredTensor(layer[keyPath: keyPath]) },
         storedByteCount: { layer[keyPath: keyPath].count * 4 }))
   }
 
@@ -71,6 +75,7 @@ public final class ParameterRegistry {
           layer[keyPath: keyPath] = value
         },
         assign: { layer[keyPath: keyPath] = $0.tensor },
+        stored: { StoredTensor(layer[keyPath: keyPath] ?? Tensor(shape: shape)) },
         storedByteCount: { (layer[keyPath: keyPath]?.count ?? 0) * 4 }))
   }
 
@@ -86,6 +91,7 @@ public final class ParameterRegistry {
         get: { layer[keyPath: keyPath].tensor }, set: { layer[keyPath: keyPath] = StoredTensor($0) },
         update: { body in layer[keyPath: keyPath].withMutableTensor(body) },
         assign: { layer[keyPath: keyPath] = $0 },
+        stored: { layer[keyPath: keyPath] },
         storedByteCount: { layer[keyPath: keyPath].byteCount }))
   }
 
