@@ -1,12 +1,13 @@
 import BlendedLatentCommand
 import Foundation
 import Testing
+import _TestSupport
 
 /// A `bld batch` manifest line means what `bld edit`'s options mean: parsed by `EditCommand` itself.
 @Suite("bld batch: manifest lines through bld edit's parser")
 struct BatchArgumentTests {
   let folder = "/manifests"
-  let runArguments = ["--model=/models/sd", "--precision=fp32", "--quiet"]
+  let runArguments = ["--model=" + RepositoryFixtures.tinyModel("sd1-tiny").path, "--precision=fp32", "--quiet"]
 
   func job(_ line: String) throws -> BatchJob {
     try BatchJob(
@@ -28,7 +29,8 @@ struct BatchArgumentTests {
     let options = Set(
       help.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," || $0 == "[" || $0 == "]" })
         .filter { $0.hasPrefix("--") }
-        .map { $0.dropFirst(2).replacingOccurrences(of: "-", with: "_") })
+        .map { $0.dropFirst(2).prefix { $0.isLetter || $0.isNumber || $0 == "-" } }
+        .map { $0.replacingOccurrences(of: "-", with: "_") })
     let covered = BatchJob.perEditKeys.union(BatchJob.wholeRunKeys).union(["output", "json", "quiet", "overwrite", "help"])
     #expect(options.subtracting(covered).isEmpty, "options no batch key names: \(options.subtracting(covered))")
     #expect(BatchJob.perEditKeys.union(BatchJob.wholeRunKeys).subtracting(options).isEmpty)
