@@ -31,7 +31,9 @@ struct BatchArgumentTests {
         .filter { $0.hasPrefix("--") }
         .map { $0.dropFirst(2).prefix { $0.isLetter || $0.isNumber || $0 == "-" } }
         .map { $0.replacingOccurrences(of: "-", with: "_") })
-    let covered = BatchJob.perEditKeys.union(BatchJob.wholeRunKeys).union(["output", "json", "quiet", "overwrite", "help"])
+    let covered = BatchJob.perEditKeys.union(BatchJob.wholeRunKeys).union([
+      "output", "json", "quiet", "overwrite", "help",
+    ])
     #expect(options.subtracting(covered).isEmpty, "options no batch key names: \(options.subtracting(covered))")
     #expect(BatchJob.perEditKeys.union(BatchJob.wholeRunKeys).subtracting(options).isEmpty)
   }
@@ -48,14 +50,16 @@ struct BatchArgumentTests {
     // Guidance −0.5 is invalid for bld edit too: check the message, then the valid line.
     #expect(lineError(line) == "guidance must be a finite number ≥ 0 (got -0.5)")
     let settings = try job(line.replacingOccurrences(of: "-0.5", with: "1.5")).settings
-    let edit = try EditCommand.parse([
-      "--image", "/manifests/in.png", "--mask", "alpha", "--prompt", "a hat", "--negative-prompt=-blurry",
-      "--steps", "8", "--guidance", "1.5", "--strength", "0.5", "--seed", "18446744073709551615", "--batch", "2",
-      "--scheduler", "euler-a", "--inpainting-blend", "off", "--background", "paste", "--feather", "3",
-      "--mask-shrink", "2", "--mask-downsample", "max", "--crop-to-mask", "16", "--working-size", "original",
-      "--fine-tune", "fast", "--fine-tune-iterations", "5", "--fine-tune-memory-gb", "1.5",
-      "--output", "/out/sub/a.png",
-    ] + runArguments).settings
+    let edit = try EditCommand.parse(
+      [
+        "--image", "/manifests/in.png", "--mask", "alpha", "--prompt", "a hat", "--negative-prompt=-blurry",
+        "--steps", "8", "--guidance", "1.5", "--strength", "0.5", "--seed", "18446744073709551615", "--batch", "2",
+        "--scheduler", "euler-a", "--inpainting-blend", "off", "--background", "paste", "--feather", "3",
+        "--mask-shrink", "2", "--mask-downsample", "max", "--crop-to-mask", "16", "--working-size", "original",
+        "--fine-tune", "fast", "--fine-tune-iterations", "5", "--fine-tune-memory-gb", "1.5",
+        "--output", "/out/sub/a.png",
+      ] + runArguments
+    ).settings
     #expect(settings == edit)
     #expect(settings.seed == UInt64.max)
     #expect(settings.outputPaths == ["/out/sub/a-0.png", "/out/sub/a-1.png"])
@@ -65,8 +69,11 @@ struct BatchArgumentTests {
   func refusals() {
     let base = #""image": "/in.png", "mask": "/m.png", "prompt": "p""#
     #expect(lineError(#"{\#(base), "output": "a.png", "colour": 1}"#)?.hasPrefix("unknown key 'colour'") == true)
-    #expect(lineError(#"{\#(base), "output": "a.png", "threads": 2}"#)?.hasPrefix("'threads' applies to the whole run") == true)
-    #expect(lineError(#"{\#(base), "output": "a.png", "seed": null}"#) == "'seed' must be a string or a number (got null)")
+    #expect(
+      lineError(#"{\#(base), "output": "a.png", "threads": 2}"#)?.hasPrefix("'threads' applies to the whole run")
+        == true)
+    #expect(
+      lineError(#"{\#(base), "output": "a.png", "seed": null}"#) == "'seed' must be a string or a number (got null)")
     #expect(lineError(#"{\#(base), "output": "a.png", "steps": [1]}"#)?.contains("an array or object") == true)
     #expect(lineError(#"{\#(base), "output": "a/../../b.png"}"#)?.hasPrefix("'output' must be a path inside") == true)
     #expect(lineError(#"{\#(base)}"#) == "'output' is missing")

@@ -91,7 +91,8 @@ struct BatchProcessTests {
   }
 
   func outputFolder(_ name: String) throws -> String {
-    try FileManager.default.createDirectory(at: folder.url.appendingPathComponent(name), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+      at: folder.url.appendingPathComponent(name), withIntermediateDirectories: true)
     return folder.path(name)
   }
 
@@ -151,7 +152,8 @@ struct BatchProcessTests {
     let shards = [
       try BLDProcess(batch(manifest, sharded, ["--shard", "0/3"]), logs: folder.url),
       try BLDProcess(batch(manifest, sharded, ["--shard", "1/3"]), logs: folder.url),
-      try BLDProcess(batch(manifest, sharded, ["--shards", "3"]), environment: ["JOB_COMPLETION_INDEX": "2"], logs: folder.url),
+      try BLDProcess(
+        batch(manifest, sharded, ["--shards", "3"]), environment: ["JOB_COMPLETION_INDEX": "2"], logs: folder.url),
     ]
     for (index, shard) in shards.enumerated() {
       #expect(shard.wait() == 0, "shard \(index): \(shard.error)")
@@ -166,8 +168,9 @@ struct BatchProcessTests {
     #expect(try Self.pngBytes(in: sharded) == Self.pngBytes(in: single))
 
     // The sidecar is bld edit's --json summary.
-    let sidecar = try JSONSerialization.jsonObject(
-      with: Data(contentsOf: URL(fileURLWithPath: sharded + "/job-03.png.json"))) as? [String: Any]
+    let sidecar =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: sharded + "/job-03.png.json"))) as? [String: Any]
     #expect(sidecar?["seed"] as? Int == 103)
     #expect((sidecar?["settings"] as? [String: Any])?["scheduler"] as? String == "ddim")
     #expect((sidecar?["timings"] as? [String: Any])?["total"] != nil)
