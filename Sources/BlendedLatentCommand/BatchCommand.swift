@@ -1,4 +1,5 @@
 import ArgumentParser
+import BlendedLatent
 import Foundation
 
 /// `bld batch`: runs the edits of a JSON Lines manifest with one model load, one shard per process for job

@@ -1,3 +1,4 @@
+import BlendedLatent
 import Foundation
 
 /// The whole of `bld batch` after parsing: runs the jobs of one shard of a manifest, one after another,
