@@ -20,8 +20,6 @@ package struct BatchJob: Sendable {
   /// (a line naming one is refused with a message saying so).
   package static let wholeRunKeys: Set<String> = ["model", "config", "prediction", "rank_with", "threads", "precision"]
 
-  /// The line's number in the manifest, from 1.
-  package let lineNumber: Int
   /// The `output` value as written in the line (relative to the output folder).
   package let output: String
   /// The edit, exactly as `bld edit` would run it.
@@ -33,16 +31,14 @@ package struct BatchJob: Sendable {
   /// Parses one manifest line.
   /// - Parameters:
   ///   - line: the line's text.
-  ///   - lineNumber: its number, from 1.
   ///   - manifestFolder: the folder relative `image` and `mask` paths are resolved against.
   ///   - outputDirectory: the folder `output` is relative to.
   ///   - runArguments: the whole run's `bld edit` options (`--model …`, `--threads …`).
   /// - Throws: ``BatchLineError``.
   package init(
-    line: String, lineNumber: Int, manifestFolder: String, outputDirectory: String, runArguments: [String]
+    line: String, manifestFolder: String, outputDirectory: String, runArguments: [String]
   ) throws {
     let object = try Self.object(in: line)
-    self.lineNumber = lineNumber
     output = try Self.relativeOutput(object["output"])
     var arguments: [String] = []
     for key in object.keys.sorted() where key != "output" {

@@ -64,7 +64,7 @@ package struct BatchRunner {
       let job: BatchJob
       do {
         job = try BatchJob(
-          line: manifest.lines[lineIndex], lineNumber: number, manifestFolder: manifest.folder,
+          line: manifest.lines[lineIndex], manifestFolder: manifest.folder,
           outputDirectory: outputDirectory, runArguments: runArguments)
         if let first = firstLines[(job.output as NSString).standardizingPath], first != number {
           throw BatchLineError.duplicateOutput(output: job.output, firstLine: first)

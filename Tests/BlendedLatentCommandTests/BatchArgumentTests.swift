@@ -11,7 +11,7 @@ struct BatchArgumentTests {
 
   func job(_ line: String) throws -> BatchJob {
     try BatchJob(
-      line: line, lineNumber: 1, manifestFolder: folder, outputDirectory: "/out", runArguments: runArguments)
+      line: line, manifestFolder: folder, outputDirectory: "/out", runArguments: runArguments)
   }
 
   func lineError(_ line: String) -> String? {
