@@ -13,7 +13,7 @@ import Synchronization
 package final class InterruptMonitor: Sendable {
   private static let signals: [Int32] = [SIGINT, SIGTERM]
 
-  /// Starts listening (replacing any monitor that is active).
+  /// Starts listening (replacing any monitor that is active), unblocking SIGINT and SIGTERM on the calling thread.
   /// - Parameters:
   ///   - token: cancelled on the first signal.
   ///   - temporaries: deleted before an immediate exit on the second signal.
@@ -24,7 +24,15 @@ package final class InterruptMonitor: Sendable {
   ) {
     SignalPipe.shared.activate(
       .init(token: token, temporaries: temporaries, onFirstSignal: onFirstSignal))
-    for number in Self.signals { signal(number, interruptSignalHandler) }
+    var unblocked = sigset_t()
+    sigemptyset(&unblocked)
+    for number in Self.signals {
+      signal(number, interruptSignalHandler)
+      sigaddset(&unblocked, number)
+    }
+    // A launcher may start us with these signals blocked (the mask is inherited: Foundation's `Process` started
+    // from a thread that blocks them does that), which would leave SIGTERM pending forever.
+    pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
   }
 
   /// Stops listening and restores the default signal actions.

@@ -2,8 +2,9 @@ import BlendedLatent
 import Foundation
 import Testing
 
-/// The built `bld` executable next to the test bundle (SwiftPM builds it with the tests).
-private let bldExecutable: URL? = {
+/// The built `bld` executable next to the test bundle (SwiftPM builds it with the tests); also used by
+/// `BatchProcessTests`.
+let bldExecutable: URL? = {
   let candidates = [
     Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("bld"),
     Bundle.main.bundleURL.appendingPathComponent("bld"),
