@@ -20,8 +20,8 @@ struct BatchProcessTests {
       let name = UUID().uuidString
       outputFile = folder.appendingPathComponent("\(name).out")
       errorFile = folder.appendingPathComponent("\(name).err")
-      FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-      FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+      _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+      _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
       process = Process()
       process.executableURL = bldExecutable!
       process.arguments = arguments

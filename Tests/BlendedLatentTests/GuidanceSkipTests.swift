@@ -63,8 +63,8 @@ struct GuidanceSkipTests {
     struct ConditionalHalf: NoisePredictor {
       let guided: ClassifierFreeGuidance
       func predictNoise(
-    latents: Tensor, timestep: Double, conditioning: Tensor, addedConditions: AddedConditions?
-  ) throws -> Tensor {
+        latents: Tensor, timestep: Double, conditioning: Tensor, addedConditions: AddedConditions?
+      ) throws -> Tensor {
         let output = try FakeNoisePredictor().predictNoise(
           latents: guided.modelInput(latents), timestep: timestep, conditioning: guided.conditioning)
         return output.chunked(2, axis: 0)[1]

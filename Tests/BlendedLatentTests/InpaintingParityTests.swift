@@ -107,8 +107,8 @@ struct InpaintingParityTests {
     struct WideModel: NoisePredictor {
       var inputChannelCount: Int? { 7 }
       func predictNoise(
-    latents: Tensor, timestep: Double, conditioning: Tensor, addedConditions: AddedConditions?
-  ) throws -> Tensor { latents }
+        latents: Tensor, timestep: Double, conditioning: Tensor, addedConditions: AddedConditions?
+      ) throws -> Tensor { latents }
     }
     let editor = BlendedLatentEditor(
       textEncoder: FakeTextEncoder(), autoencoder: FakeAutoencoder(), noisePredictor: WideModel(),

@@ -47,7 +47,7 @@ struct ConfigurationTests {
     arguments: [
       ("\"num_attention_heads\": 8", "num_attention_heads"),
       ("\"class_embed_type\": \"timestep\"", "class_embed_type"),
-      ("\"addition_embed_type\": \"text_time\"", "addition_embed_type"),
+      ("\"addition_embed_type\": \"image\"", "addition_embed_type"),
       ("\"resnet_time_scale_shift\": \"scale_shift\"", "resnet_time_scale_shift"),
       ("\"time_embedding_type\": \"fourier\"", "time_embedding_type"),
       ("\"mid_block_type\": \"UNetMidBlock2DSimpleCrossAttn\"", "mid_block_type"),

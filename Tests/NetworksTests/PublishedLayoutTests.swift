@@ -98,6 +98,10 @@ struct PublishedLayoutTests {
     #expect(model.loadReports["vae"]?.tensorCount == 248)
     #expect(model.loadReports["text_encoder_2"]?.tensorCount == 32 * 16 + 5)
     let skipped = Set(model.loadReports.values.flatMap(\.skippedKeys))
-    #expect(skipped == ["conditioner.embedders.0.transformer.text_model.embeddings.position_ids", "conditioner.embedders.1.model.logit_scale"])
+    #expect(
+      skipped == [
+        "conditioner.embedders.0.transformer.text_model.embeddings.position_ids",
+        "conditioner.embedders.1.model.logit_scale",
+      ])
   }
 }

@@ -31,7 +31,7 @@ public struct CLIPTextConfiguration: Codable, Sendable, Equatable {
   public init(
     vocabSize: Int = 49408, hiddenSize: Int, intermediateSize: Int, numAttentionHeads: Int,
     numHiddenLayers: Int, maxPositionEmbeddings: Int = 77, hiddenAct: String? = "quick_gelu",
-    layerNormEps: Float? = 1e-5, projectionDim: Int? = nil
+    layerNormEps: Float? = 1e-5, projectionDim: Int? = nil, eosTokenId: Int? = nil
   ) {
     self.vocabSize = vocabSize
     self.hiddenSize = hiddenSize
@@ -42,6 +42,7 @@ public struct CLIPTextConfiguration: Codable, Sendable, Equatable {
     self.hiddenAct = hiddenAct
     self.layerNormEps = layerNormEps
     self.projectionDim = projectionDim
+    self.eosTokenId = eosTokenId
   }
 
   /// Layer-norm epsilon.
@@ -95,13 +96,13 @@ extension CLIPTextConfiguration {
   public static let stableDiffusion15 = CLIPTextConfiguration(
     hiddenSize: 768, intermediateSize: 3072, numAttentionHeads: 12, numHiddenLayers: 12,
     hiddenAct: "quick_gelu",
-    projectionDim: 768)
+    projectionDim: 768, eosTokenId: 2)
 
   /// The text encoder of Stable Diffusion 2.1(-base) (OpenCLIP ViT-H/14 without its last layer).
   public static let stableDiffusion21Base = CLIPTextConfiguration(
     hiddenSize: 1024, intermediateSize: 4096, numAttentionHeads: 16, numHiddenLayers: 23,
     hiddenAct: "gelu",
-    projectionDim: 512)
+    projectionDim: 512, eosTokenId: 2)
 
   /// A tiny text encoder (width 32, 2 layers, full CLIP vocabulary size) for demos and tests.
   public static let tiny = CLIPTextConfiguration(

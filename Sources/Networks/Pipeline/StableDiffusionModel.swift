@@ -113,7 +113,8 @@ public final class StableDiffusionModel: Sendable {
       do { return try body() } catch { throw .wrapping(error, folder: folder, component: component) }
     }
     for width in configurations.unet.resolvedCrossAttentionWidths where width != configurations.contextWidth {
-      let encoders = configurations.secondTextEncoder == nil ? "text encoder's hidden_size" : "text encoders' hidden sizes"
+      let encoders =
+        configurations.secondTextEncoder == nil ? "text encoder's hidden_size" : "text encoders' hidden sizes"
       throw ModelLoadingError(
         folder: folder, component: "unet",
         cause: .configuration(
