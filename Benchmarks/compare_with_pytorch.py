@@ -6,7 +6,8 @@ Usage (a Python environment with Tests/Reference/requirements.txt installed, rel
         [--model MODEL_DIR] [--threads 2] [--repeat 3] [--rounds 2] [--filter SUBSTRING]
 
 Kernel cases need no model; model cases (text-encoder, unet-*, vae-*, edit-512) need --model, a diffusers
-folder (e.g. written by Tests/Reference/make_full_size_models.py). `edit-512` (minutes per side) runs only when
+folder (e.g. written by Tests/Reference/make_full_size_models.py); with an SDXL folder (--models sdxl) the cases are
+text-encoder-xl, unet-xl-b2-128, vae-decode-1024 and, when named, edit-1024. `edit-512` (minutes per side) runs only when
 the filter names it: the whole Swift edit against the repository's Python reference loop
 (Tests/Reference/blended_latent_reference.py) on the same folder, image, mask, prompt and settings. Each round
 runs every case once in Swift and once in PyTorch, in alternating order, so both see the same machine state.
@@ -40,8 +41,10 @@ FINETUNE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
 MODEL_CASES = [
     "text-encoder", "unet-b2-32", "unet-b2-64", "vae-encode-256", "vae-encode-512", "vae-decode-256", "vae-decode-512",
 ]
+# With an SDXL folder (text_encoder_2/): these instead.
+XL_MODEL_CASES = ["text-encoder-xl", "unet-xl-b2-128", "vae-decode-1024"]
 # Cases that run only when the filter names them (minutes per side).
-EXPLICIT_CASES = ["edit-512"]
+EXPLICIT_CASES = ["edit-512", "edit-1024"]
 
 
 def timed(fn, repeat, warm_up=True):
@@ -86,6 +89,10 @@ class TorchCases:
                 from transformers import CLIPTextModel
                 self.cache[name] = CLIPTextModel.from_pretrained(
                     self.model_dir, subfolder="text_encoder", variant=self.variant("text_encoder")).eval()
+            elif name == "text2":
+                from transformers import CLIPTextModelWithProjection
+                self.cache[name] = CLIPTextModelWithProjection.from_pretrained(
+                    self.model_dir, subfolder="text_encoder_2", variant=self.variant("text_encoder_2")).eval()
             self.cache[name] = self.cache[name].float()
         return self.cache[name]
 
@@ -120,12 +127,21 @@ class TorchCases:
             model = self.component("text")
             ids = torch.randint(0, model.config.vocab_size, (2, 77), generator=torch.Generator().manual_seed(0))
             return lambda: model(ids).last_hidden_state
-        if case.startswith("unet-b2-"):
+        if case == "text-encoder-xl":
+            first, second = self.component("text"), self.component("text2")
+            ids = torch.randint(0, first.config.vocab_size, (2, 77), generator=torch.Generator().manual_seed(0))
+            return lambda: (first(ids, output_hidden_states=True), second(ids, output_hidden_states=True))
+        if case.startswith("unet-b2-") or case.startswith("unet-xl-b2-"):
             unet = self.component("unet")
             size = int(case.split("-")[-1])
             sample = self.randn(2, unet.config.in_channels, size, size)
             context = self.randn(2, 77, unet.config.cross_attention_dim)
-            return lambda: unet(sample, 500, encoder_hidden_states=context).sample
+            added = {}
+            if unet.config.addition_embed_type == "text_time":
+                pooled = unet.config.projection_class_embeddings_input_dim - 6 * unet.config.addition_time_embed_dim
+                added = dict(added_cond_kwargs={"text_embeds": self.randn(2, pooled),
+                                                "time_ids": torch.tensor([[1024.0, 1024, 0, 0, 1024, 1024]] * 2)})
+            return lambda: unet(sample, 500, encoder_hidden_states=context, **added).sample
         if case.startswith("vae-encode-"):
             vae = self.component("vae")
             size = int(case.split("-")[-1])
@@ -134,7 +150,8 @@ class TorchCases:
         if case.startswith("vae-decode-"):
             vae = self.component("vae")
             size = int(case.split("-")[-1])
-            z = self.randn(1, vae.config.latent_channels, size // 8, size // 8)
+            factor = 2 ** (len(vae.config.block_out_channels) - 1)
+            z = self.randn(1, vae.config.latent_channels, size // factor, size // factor)
             return lambda: vae.decode(z).sample
         if case.startswith("edit-"):
             return self.edit(int(case.split("-")[1]))
@@ -154,6 +171,25 @@ class TorchCases:
         image = (torch.arange(3 * size * size) * 37 % 255).float().reshape(3, size, size) / 255
         mask = torch.zeros(size, size)
         mask[size // 4:3 * size // 4, size // 4:3 * size // 4] = 1
+        sdxl = None
+        if os.path.isdir(os.path.join(self.model_dir, "text_encoder_2")):  # SDXL: diffusers' own conditioning
+            from diffusers import StableDiffusionXLPipeline
+            from transformers import CLIPTokenizer as Tokenizer
+            pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=text, text_encoder_2=self.component("text2"),
+                                             tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+                                             tokenizer_2=Tokenizer.from_pretrained(self.model_dir, subfolder="tokenizer_2"))
+
+            def edit():
+                with torch.no_grad():
+                    embeds, negative, pooled, negative_pooled = pipe.encode_prompt(
+                        "a red hat", device="cpu", num_images_per_prompt=1, do_classifier_free_guidance=True)
+                    time_ids = pipe._get_add_time_ids((size, size), (0, 0), (size, size), dtype=torch.float32,
+                                                      text_encoder_projection_dim=pipe.text_encoder_2.config.projection_dim)
+                    return blended_latent_edit(unet, vae, text, tokenizer, scheduler, image, mask, "a red hat",
+                                               generator=torch.Generator().manual_seed(0),
+                                               sdxl=dict(embeddings=torch.cat([negative, embeds]),
+                                                         pooled=torch.cat([negative_pooled, pooled]), time_ids=time_ids))
+            return edit
         return lambda: blended_latent_edit(unet, vae, text, tokenizer, scheduler, image, mask, "a red hat",
                                            generator=torch.Generator().manual_seed(0))
 
@@ -211,7 +247,8 @@ def main():
     parser.add_argument("--filter", default="")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    cases = KERNEL_CASES + (MODEL_CASES if args.model else [])
+    xl = args.model is not None and os.path.isdir(os.path.join(args.model, "text_encoder_2"))
+    cases = KERNEL_CASES + ((XL_MODEL_CASES if xl else MODEL_CASES) if args.model else [])
     cases = [c for c in cases if args.filter in c]
     cases += [c for c in EXPLICIT_CASES if args.model and args.filter and args.filter in c]
     machine = machine_line(args.bench, args.threads)

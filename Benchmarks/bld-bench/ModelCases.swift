@@ -3,7 +3,9 @@ import Foundation
 import Networks
 import TensorCore
 
-/// Model-level cases on a diffusers folder given with `--model DIR` (full-size SD 1.5 / 2.1 shapes).
+/// Model-level cases on a diffusers folder given with `--model DIR` (full-size SD 1.5 / 2.1 shapes, or SDXL:
+/// `text-encoder-xl` (both encoders), `unet-xl-b2-128` (with the pooled embeddings and size ids),
+/// `vae-decode-1024`, `edit-1024`).
 ///
 /// Each case loads only the component it times, with the residency of `--weights` (so `peak_rss_mb` is that
 /// component's activations, plus its weights in the file's dtype with `--weights memory`), runs one warm-up
@@ -17,6 +19,12 @@ enum ModelCases {
     guard let root = context.modelDirectory else { return [] }
     let directory = ModelDirectory(root: URL(fileURLWithPath: root))
     let residency = context.residency
+    if (try? ModelIndex.decode(contentsOf: directory.modelIndex))?.isStableDiffusionXL == true {
+      return [
+        textEncoderXLCase(directory, residency), unetCase(directory, residency, latentSize: 128),
+        vaeDecodeCase(directory, residency, imageSize: 1024), editCase(directory, residency, imageSize: 1024),
+      ]
+    }
     var cases: [BenchmarkCase] = [textEncoderCase(directory, residency)]
     for size in [32, 64] { cases.append(unetCase(directory, residency, latentSize: size)) }
     for size in [256, 512] { cases.append(vaeEncodeCase(directory, residency, imageSize: size)) }
@@ -37,9 +45,30 @@ enum ModelCases {
     }
   }
 
+  /// SDXL's two text encoders on two prompts of 77 tokens (penultimate states and the projected pooled output).
+  static func textEncoderXLCase(_ directory: ModelDirectory, _ residency: WeightResidency) -> BenchmarkCase {
+    BenchmarkCase(name: "text-encoder-xl", flops: nil, isGEMMBacked: false) {
+      let first = try CLIPTextModel(
+        configuration: CLIPTextConfiguration.decode(contentsOf: directory.textEncoderConfiguration))
+      _ = try WeightLoader.load(
+        directory.textEncoderWeights(), into: first, renaming: .clipTextModel, residency: residency)
+      let second = try CLIPTextModelWithProjection(
+        configuration: CLIPTextConfiguration.decode(contentsOf: directory.secondTextEncoderConfiguration))
+      _ = try WeightLoader.load(directory.secondTextEncoderWeights(), into: second, residency: residency)
+      let vocabulary = first.configuration.vocabSize
+      let ids = (0..<2).map { row in (0..<77).map { (row * 7919 + $0 * 104_729) % vocabulary } }
+      return {
+        _ = first.encode(ids)
+        _ = second.encode(ids)
+      }
+    }
+  }
+
+  /// `unet-b2-N`, or `unet-xl-b2-N` for an SDXL UNet (with pooled embeddings and 1024-pixel size ids).
   static func unetCase(_ directory: ModelDirectory, _ residency: WeightResidency, latentSize: Int) -> BenchmarkCase {
-    BenchmarkCase(
-      name: "unet-b2-\(latentSize)", flops: nil, isGEMMBacked: false,
+    let isXL = (try? ModelIndex.decode(contentsOf: directory.modelIndex))?.isStableDiffusionXL == true
+    return BenchmarkCase(
+      name: "unet-\(isXL ? "xl-" : "")b2-\(latentSize)", flops: nil, isGEMMBacked: false,
       extraFields: ["batch": .integer(2), "latent_size": .integer(latentSize)]
     ) {
       let unet = try UNet2DConditionModel(
@@ -49,7 +78,12 @@ enum ModelCases {
       let context = configuration.crossAttentionDim[0]
       let sample = benchmarkTensor([2, configuration.inChannels, latentSize, latentSize], seed: 3)
       let states = benchmarkTensor([2, 77, context], seed: 4)
-      return { _ = unet(sample, timestep: 500, encoderHiddenStates: states) }
+      let added = configuration.pooledTextWidth.map { width in
+        AddedConditions(
+          textEmbeddings: benchmarkTensor([2, width], seed: 5),
+          timeIDs: Tensor(shape: [2, 6], scalars: Array(repeating: [1024, 1024, 0, 0, 1024, 1024], count: 2).flatMap { $0 }))
+      }
+      return { _ = unet(sample, timestep: 500, encoderHiddenStates: states, addedConditions: added) }
     }
   }
 
@@ -73,7 +107,9 @@ enum ModelCases {
   {
     BenchmarkCase(name: "vae-decode-\(imageSize)", flops: nil, isGEMMBacked: false) {
       let vae = try loadVAE(directory, residency)
-      let latents = benchmarkTensor([1, vae.configuration.latentChannels ?? 4, imageSize / 8, imageSize / 8], seed: 6)
+      let factor = vae.downsamplingFactor
+      let latents = benchmarkTensor(
+        [1, vae.configuration.latentChannels ?? 4, imageSize / factor, imageSize / factor], seed: 6)
       return { _ = vae.decode(latents) }
     }
   }

@@ -3,7 +3,7 @@ reference UNet output, for the opt-in full-size test (nothing here is committed:
 
 Command (from the repository root):
 
-    /work/venv-ref/bin/python Tests/Reference/make_full_size_models.py OUTDIR [--fp16] [--models sd15,sd21base]
+    /work/venv-ref/bin/python Tests/Reference/make_full_size_models.py OUTDIR [--fp16] [--models sd15,sd21base,sdxl]
         [--threads N] [--batch 1]
 
 For each model it writes OUTDIR/<model>/ (model_index.json, text_encoder/, tokenizer/, unet/, vae/, scheduler/;
@@ -63,6 +63,9 @@ def main():
     torch.set_num_threads(args.threads)
     dtype = torch.float16 if args.fp16 else torch.float32
     for name in args.models.split(","):
+        if name == "sdxl":
+            write_sdxl(os.path.join(args.outdir, name), args.seed)
+            continue
         spec = MODELS[name]
         torch.manual_seed(args.seed)
         with torch.no_grad():
@@ -107,6 +110,40 @@ def main():
                    "timestep": torch.tensor([float(timestep)]), "output": output.contiguous()},
                   os.path.join(directory, "unet_reference.safetensors"))
         print(f"{name}: wrote {directory}")
+
+
+def write_sdxl(directory, seed):
+    """SDXL base 1.0's shapes with random fp16 weights, built in fp16 (the UNet alone is 5 GB), saved as the fp16
+    variant with the real CLIP vocabulary for both tokenizers (from Tests/NetworksTests/Fixtures/tokenizer-vocab),
+    so a single file loaded with the embedded configurations sees the same token ids. No reference output."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
+    from transformers import CLIPTextModelWithProjection, CLIPTokenizer
+    from make_checkpoint_layouts import SDXL_CLIP_G, SDXL_CLIP_L, SDXL_UNET
+    torch.manual_seed(seed)
+    torch.set_default_dtype(torch.float16)
+    with torch.no_grad():
+        unet = UNet2DConditionModel(**SDXL_UNET).eval()
+        vae = AutoencoderKL(**dict(VAE, sample_size=1024, scaling_factor=0.13025, force_upcast=True)).eval()
+        clip = dict(vocab_size=49408, max_position_embeddings=77, bos_token_id=49406, eos_token_id=49407, pad_token_id=1)
+        text_encoder = CLIPTextModel(CLIPTextConfig(**clip, **SDXL_CLIP_L)).eval()
+        text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(**clip, **SDXL_CLIP_G)).eval()
+    torch.set_default_dtype(torch.float32)
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       steps_offset=1, timestep_spacing="leading")
+    shutil.rmtree(directory, ignore_errors=True)
+    fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "NetworksTests", "Fixtures")
+    tokenizers = []
+    for folder, flavour in (("tokenizer", "tokenizer-sd1"), ("tokenizer_2", "tokenizer-sd2")):
+        path = os.path.join(directory, folder)
+        os.makedirs(path, exist_ok=True)
+        for source in (os.path.join(fixtures, "tokenizer-vocab"), os.path.join(fixtures, flavour)):
+            for file in os.listdir(source):
+                shutil.copy(os.path.join(source, file), path)
+        tokenizers.append(CLIPTokenizer.from_pretrained(path))
+    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2,
+                                     tokenizer=tokenizers[0], tokenizer_2=tokenizers[1], unet=unet, scheduler=scheduler)
+    pipe.save_pretrained(directory, safe_serialization=True, variant="fp16")
+    print(f"sdxl: wrote {directory}")
 
 
 if __name__ == "__main__":
