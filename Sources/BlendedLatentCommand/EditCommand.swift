@@ -1,6 +1,7 @@
 import ArgumentParser
 import BlendedLatent
 import Foundation
+import Networks
 
 extension SchedulerChoice: ExpressibleByArgument {}
 extension BackgroundChoice: ExpressibleByArgument {}
@@ -109,9 +110,10 @@ package struct EditCommand: ParsableCommand {
   /// `--scheduler`.
   @Option(
     help: ArgumentHelp(
-      "Denoising scheduler (lcm: LCM / LCM-LoRA models, 2–8 steps, --guidance 1).",
+      "Denoising scheduler (lcm: LCM / LCM-LoRA models, 2–8 steps, --guidance 1) (default: the model's own when "
+        + "it is one of these — Euler for SDXL — else ddim).",
       valueName: "ddim|dpm++2m|euler|euler-a|lcm"))
-  package var scheduler: SchedulerChoice = .ddim
+  package var scheduler: SchedulerChoice?
 
   /// `--inpainting-blend`.
   @Option(
@@ -234,7 +236,7 @@ package struct EditCommand: ParsableCommand {
     guard strength.isFinite && strength > 0 && strength <= 1 else {
       throw fail("--strength must be in (0, 1] (got \(strength))")
     }
-    if scheduler != .lcm && Int(Double(steps) * strength) < 1 {
+    if resolvedScheduler != .lcm && Int(Double(steps) * strength) < 1 {
       throw fail(
         "--strength \(strength) with --steps \(steps) runs no denoising step (Int(steps × strength) = 0)"
       )
@@ -305,7 +307,7 @@ package struct EditCommand: ParsableCommand {
     settings.strength = strength
     settings.seed = seed
     settings.batchSize = batch
-    settings.scheduler = scheduler
+    settings.scheduler = resolvedScheduler
     settings.inpaintingBlend = inpaintingBlend == .on
     settings.background = background
     settings.maskShrinkLevels = maskShrink
@@ -377,6 +379,26 @@ package struct EditCommand: ParsableCommand {
       console.writeError("bld: error: \(message)\n")
       return cancelled ? 130 : 1
     }
+  }
+
+  /// `--scheduler`, or the model's default: the scheduler class of its configuration (the folder's, `--config`'s,
+  /// or Euler for an SDXL single file) when it is one of `bld`'s, else DDIM (the method's default).
+  var resolvedScheduler: SchedulerChoice {
+    if let scheduler { return scheduler }
+    guard let model else { return .ddim }
+    let modelURL = URL(fileURLWithPath: model)
+    var isDirectory: ObjCBool = false
+    FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory)
+    let folder = isDirectory.boolValue ? modelURL : config.map { URL(fileURLWithPath: $0) }
+    if let folder {
+      let file = ModelDirectory(root: folder).schedulerConfiguration
+      return (try? SchedulerConfiguration.decode(contentsOf: file)).flatMap {
+        SchedulerChoice(diffusersClass: $0.className)
+      }
+        ?? .ddim
+    }
+    let family = try? CheckpointFamily(contentsOf: modelURL)
+    return family?.generation == .stableDiffusionXL ? .euler : .ddim
   }
 
   /// The prediction type `--prediction` names: `epsilon` (or `eps`), `v` (or `v_prediction`).

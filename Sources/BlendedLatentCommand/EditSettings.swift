@@ -24,6 +24,21 @@ package enum SchedulerChoice: String, Sendable, Equatable, CaseIterable, Codable
   case lcm
 }
 
+extension SchedulerChoice {
+  /// The choice for a diffusers scheduler class (`_class_name` of `scheduler_config.json`), or `nil` for a class
+  /// `bld` does not run (PNDM, LMS, …).
+  init?(diffusersClass name: String?) {
+    switch name {
+    case "DDIMScheduler": self = .ddim
+    case "DPMSolverMultistepScheduler": self = .dpmSolverMultistep
+    case "EulerDiscreteScheduler": self = .euler
+    case "EulerAncestralDiscreteScheduler": self = .eulerAncestral
+    case "LCMScheduler": self = .lcm
+    default: return nil
+    }
+  }
+}
+
 /// An on/off command-line value (`--inpainting-blend on|off`).
 package enum Switch: String, Sendable, Equatable, CaseIterable, Codable {
   /// On.

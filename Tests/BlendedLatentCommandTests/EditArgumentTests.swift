@@ -2,6 +2,7 @@ import ArgumentParser
 import BlendedLatentCommand
 import Foundation
 import Testing
+import _TestSupport
 
 @Suite("bld edit: argument names, defaults and validation")
 struct EditArgumentTests {
@@ -77,6 +78,17 @@ struct EditArgumentTests {
     ])
   func enumeratedValues(option: String, value: String) throws {
     _ = try EditCommand.parse(Self.required + [option, value])
+  }
+
+  @Test(
+    "without --scheduler the model's own runs when bld has it (SDXL: Euler), else DDIM",
+    arguments: [("sdxl-tiny", SchedulerChoice.euler), ("sd1-tiny", .ddim), ("sd2-tiny", .ddim)])
+  func modelScheduler(model: String, expected: SchedulerChoice) throws {
+    let folder = RepositoryFixtures.tinyModel(model).path
+    #expect(try EditCommand.parse(Self.required + ["--model", folder]).settings.scheduler == expected)
+    #expect(
+      try EditCommand.parse(Self.required + ["--model", folder, "--scheduler", "dpm++2m"]).settings.scheduler
+        == .dpmSolverMultistep)
   }
 
   @Test("the fine-tune options parse, the memory budget in bytes")

@@ -186,6 +186,8 @@ def main():
     parser.add_argument("--metadata-prediction", choices=["epsilon", "v"])
     parser.add_argument("--v-probe-bias", type=float)
     parser.add_argument("--probe-json")
+    parser.add_argument("--skip-diffusers-check", action="store_true",
+                        help="do not read the file back with from_single_file (full-size SDXL: twice the memory)")
     args = parser.parse_args()
     dtype = torch.float16 if args.variant == "fp16" else None
     xl = os.path.isdir(os.path.join(args.folder, "text_encoder_2"))
@@ -230,6 +232,8 @@ def main():
     save_file(tensors, args.out, metadata=metadata)
     print(f"wrote {args.out}: {len(tensors)} tensors")
 
+    if args.skip_diffusers_check:
+        return
     # diffusers reads the file back to the folder's weights (its ignore list knows only SD 2's real layer 23,
     # so the check runs on a copy without the extra OpenCLIP layer).
     check = {k: v for k, v in tensors.items() if not (openclip and ".resblocks." in k and

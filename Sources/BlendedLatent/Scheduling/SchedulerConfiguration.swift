@@ -8,6 +8,9 @@ import Foundation
 /// fills the keys it lacks with the defaults of the class it builds (`DDIMScheduler.from_config(...)`);
 /// each scheduler here resolves missing fields to its own diffusers class defaults.
 public struct SchedulerConfiguration: Codable, Sendable, Equatable {
+  /// `_class_name`: the diffusers scheduler class the configuration was saved from (e.g. `EulerDiscreteScheduler`),
+  /// read by ``decode(_:file:)``.
+  public var className: String?
   /// `num_train_timesteps` (default 1000).
   public var numTrainTimesteps: Int?
   /// `beta_start` (default 0.0001).
@@ -126,7 +129,13 @@ public struct SchedulerConfiguration: Codable, Sendable, Equatable {
   {
     let decoder = JSONDecoder()
     decoder.keyDecodingStrategy = .convertFromSnakeCase
-    do { return try decoder.decode(SchedulerConfiguration.self, from: data) } catch {
+    do {
+      var configuration = try decoder.decode(SchedulerConfiguration.self, from: data)
+      // `_class_name` keeps its leading underscore through the snake-case conversion; it is read on its own.
+      let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+      configuration.className = object?["_class_name"] as? String
+      return configuration
+    } catch {
       throw .unreadableConfiguration(file: file, reason: "\(error)")
     }
   }
