@@ -1,4 +1,6 @@
+import BlendedLatent
 import Foundation
+import TensorCore
 import Testing
 import _TestSupport
 
@@ -32,6 +34,8 @@ struct SecurityTests {
     defer { server.stop() }
     let image = try Self.base64("image.png")
     let mask = try Self.base64("mask.png")
+    // An 8 × 8 image (64 pixels, under the limit) for the requests that must fail on another field.
+    let small = try RGBImage(tensor: Tensor(shape: [3, 8, 8], repeating: 0.5)).pngData().base64EncodedString()
     let big = String(repeating: "A", count: 2 << 20)
     try await Self.expectRefused(
       server, "/v1/edits", json: #"{"image":"\#(big)","prompt":"p"}"#, status: 413, code: "body_too_large")
@@ -53,12 +57,12 @@ struct SecurityTests {
       ("/v1/edits", #"{"image":"/etc/passwd","mask":"\#(mask)","prompt":"p"}"#, "path_not_accepted"),
       ("/v1/edits", #"{"image":"../../secret.png","mask":"\#(mask)","prompt":"p"}"#, "path_not_accepted"),
       ("/sdapi/v1/img2img", #"{"init_images":["file:///etc/passwd"]}"#, "path_not_accepted"),
-      ("/sdapi/v1/img2img", #"{"init_images":["\#(image)"],"mask":"/tmp/mask.png"}"#, "path_not_accepted"),
+      ("/sdapi/v1/img2img", #"{"init_images":["\#(small)"],"width":8,"height":8,"mask":"/tmp/mask.png"}"#, "path_not_accepted"),
       ("/v1/edits", #"{"image":"\#(image)","mask":"\#(mask)","prompt":"p","output":"/tmp/x.png"}"#, "unknown_field"),
       ("/sdapi/v1/options", #"{"sd_model_checkpoint":"/etc/passwd"}"#, "model_not_served"),
       (
         "/sdapi/v1/img2img",
-        #"{"init_images":["\#(image)"],"override_settings":{"sd_model_checkpoint":"../other.safetensors"}}"#,
+        #"{"init_images":["\#(small)"],"width":8,"height":8,"override_settings":{"sd_model_checkpoint":"../other.safetensors"}}"#,
         "model_not_served"
       ),
     ] {

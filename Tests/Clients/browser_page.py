@@ -47,7 +47,12 @@ try:
     steps = driver.find_element(By.ID, "steps"); steps.clear(); steps.send_keys("12")
     seed = driver.find_element(By.ID, "seed"); seed.clear(); seed.send_keys("7")
     driver.find_element(By.ID, "submit").click()
-    WebDriverWait(driver, 300).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-result-ready"))
+    try:
+        WebDriverWait(driver, int(os.environ.get("PAGE_TIMEOUT", "300"))).until(
+            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-result-ready"))
+    except Exception:
+        raise SystemExit("no result; the page says: " + driver.find_element(By.ID, "status").text
+                         + "; console: " + json.dumps(driver.get_log("browser")))
     progress_events = int(driver.find_element(By.TAG_NAME, "body").get_attribute("data-progress-events") or 0)
     assert progress_events > 0, "the page saw progress events"
     driver.save_screenshot(screenshot_path)
