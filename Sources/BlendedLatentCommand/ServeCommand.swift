@@ -47,7 +47,8 @@ package struct ServeCommand: ParsableCommand {
   package var queue = 16
 
   /// `--cors`.
-  @Option(help: ArgumentHelp("Allow browser pages from this origin to call the API (default: none).", valueName: "ORIGIN"))
+  @Option(
+    help: ArgumentHelp("Allow browser pages from this origin to call the API (default: none).", valueName: "ORIGIN"))
   package var cors: String?
 
   /// `--max-body-mb`.
@@ -115,7 +116,8 @@ package struct ServeCommand: ParsableCommand {
     let server: EditServer
     do {
       let loaded = try LoadedModel(
-        path: model, configurationDirectory: config, predictionType: prediction.flatMap(EditCommand.predictionType(named:)),
+        path: model, configurationDirectory: config,
+        predictionType: prediction.flatMap(EditCommand.predictionType(named:)),
         computeSettings: ComputeSettings(threadCount: threads))
       server = try EditServer(
         editor: loaded.editor,

@@ -15,7 +15,8 @@ package struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     } catch let error as APIError {
       throw error
     } catch let error as HTTPError {
-      throw APIError(error.status, Self.code(error.status), error.body ?? error.status.reasonPhrase, headers: error.headers)
+      throw APIError(
+        error.status, Self.code(error.status), error.body ?? error.status.reasonPhrase, headers: error.headers)
     } catch let error as any HTTPResponseError {
       throw APIError(error.status, Self.code(error.status), error.status.reasonPhrase)
     } catch {

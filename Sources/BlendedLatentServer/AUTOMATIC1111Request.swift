@@ -89,8 +89,9 @@ package enum AUTOMATIC1111Request {
     var mask = Tensor(shape: [height, width], repeating: 1)
     var maskBlur = 0
     let hasMask = try fields.string("mask").map { !$0.isEmpty } ?? false
-    if hasMask, let maskImage = try ImagePayload.image(
-      in: fields, field: "mask", maximumPixelCount: limits.maximumPixelCount)
+    if hasMask,
+      let maskImage = try ImagePayload.image(
+        in: fields, field: "mask", maximumPixelCount: limits.maximumPixelCount)
     {
       mask = binaryMask(maskImage)
       if maskImage.width != width || maskImage.height != height {
@@ -146,7 +147,9 @@ package enum AUTOMATIC1111Request {
 
   /// The sampler for an A1111 name or alias (case-insensitive).
   /// - Throws: ``APIError`` 422 listing the known names.
-  package static func sampler(named name: String) throws(APIError) -> (name: String, kind: @Sendable (Double) -> SchedulerKind) {
+  package static func sampler(named name: String) throws(APIError) -> (
+    name: String, kind: @Sendable (Double) -> SchedulerKind
+  ) {
     let lowered = name.lowercased()
     guard let sampler = samplers.first(where: { $0.name.lowercased() == lowered || $0.aliases.contains(lowered) })
     else {
@@ -187,7 +190,8 @@ package enum AUTOMATIC1111Request {
     let iterations = try fields.integer("n_iter", in: 1...limits.maximumBatchSize) ?? 1
     guard batchSize * iterations <= limits.maximumBatchSize else {
       throw APIError.invalidField(
-        "batch_size", "batch_size × n_iter = \(batchSize * iterations) is over the server's --max-batch \(limits.maximumBatchSize)")
+        "batch_size",
+        "batch_size × n_iter = \(batchSize * iterations) is over the server's --max-batch \(limits.maximumBatchSize)")
     }
     let seedValue = try fields.integer("seed", in: -1...(1 << 53)) ?? -1
     let seed = seedValue < 0 ? randomSeed() : UInt64(seedValue)
@@ -245,7 +249,8 @@ package enum AUTOMATIC1111Request {
         guard case .string(let name) = value, isServedModel(name, model: model) else {
           throw APIError(
             .unprocessableContent, "model_not_served",
-            "override_settings.sd_model_checkpoint: only '\(model.name)' is served; the server never loads models named in requests")
+            "override_settings.sd_model_checkpoint: only '\(model.name)' is served; the server never loads models named in requests"
+          )
         }
       } else {
         unsupported.append("override_settings.\(key)=\(value.summary)")

@@ -62,7 +62,9 @@ extension EditServer {
       Self.json(
         .array(
           AUTOMATIC1111Request.samplers.map {
-            .object(["name": .string($0.name), "aliases": .array($0.aliases.map(JSONValue.string)), "options": .object([:])])
+            .object([
+              "name": .string($0.name), "aliases": .array($0.aliases.map(JSONValue.string)), "options": .object([:]),
+            ])
           }))
     }
     router.get("/sdapi/v1/schedulers") { _, _ -> Response in
@@ -117,7 +119,8 @@ extension EditServer {
     ]
     if let denoisingStrength { info["denoising_strength"] = .number(denoisingStrength) }
     return Self.json(
-      .object(["images": .array(images), "parameters": mapped.parameters, "info": .string(JSONValue.object(info).text)]))
+      .object(["images": .array(images), "parameters": mapped.parameters, "info": .string(JSONValue.object(info).text)])
+    )
   }
 
   /// A1111's `progress` answer for the running job (zeros when idle).

@@ -9,7 +9,8 @@ extension EditServer {
     router.get("/page/app.js") { _, _ -> Response in
       try Self.pageFile("app.js", type: "text/javascript; charset=utf-8")
     }
-    router.get("/page/style.css") { _, _ -> Response in try Self.pageFile("style.css", type: "text/css; charset=utf-8") }
+    router.get("/page/style.css") { _, _ -> Response in try Self.pageFile("style.css", type: "text/css; charset=utf-8")
+    }
   }
 
   /// A file of the `Page` resource folder.

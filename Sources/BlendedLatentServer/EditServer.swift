@@ -58,7 +58,8 @@ package struct EditServer: Sendable {
   /// - Throws: ``OptionsError`` for a non-loopback host without a key or an unusable key.
   package init(editor: BlendedLatentEditor, model: ServedModel, options: Options) throws(OptionsError) {
     if let key = options.apiKey {
-      guard !key.isEmpty, key.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0.asciiValue.map { $0 >= 33 && $0 < 127 } == true })
+      guard !key.isEmpty,
+        key.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0.asciiValue.map { $0 >= 33 && $0 < 127 } == true })
       else { throw .unusableKey }
     } else if !Self.isLoopback(options.host) {
       throw .openHostWithoutKey(options.host)

@@ -18,7 +18,8 @@ package enum ImagePayload {
     if looksLikeLocation(text) {
       throw APIError(
         .unprocessableContent, "path_not_accepted",
-        "field '\(field)' looks like a path or URL; send the image itself as base64 — the server never opens files or URLs named in requests")
+        "field '\(field)' looks like a path or URL; send the image itself as base64 — the server never opens files or URLs named in requests"
+      )
     }
     throw APIError(.unprocessableContent, "bad_base64", "field '\(field)' is not valid base64 image data")
   }

@@ -68,15 +68,17 @@ package enum OpenAIImageEdit {
       }
       guard parts[0] * parts[1] <= limits.maximumPixelCount else {
         throw APIError(
-          .contentTooLarge, "too_many_pixels", "size \(size) is over the server's --max-pixels \(limits.maximumPixelCount)")
+          .contentTooLarge, "too_many_pixels",
+          "size \(size) is over the server's --max-pixels \(limits.maximumPixelCount)")
       }
       if parts[0] != image.width || parts[1] != image.height {
         original = resampled(original, height: parts[1], width: parts[0], filter: .lanczos3).clamped(to: 0...1)
         workingMask = resizedNearest(mask, height: parts[1], width: parts[0])
       }
-      geometry = EditGeometry.wholeImage(
-        width: parts[0], height: parts[1], nativeResolution: model.nativeResolution, sizeMultiple: multiple
-      ).atOriginalSize
+      geometry =
+        EditGeometry.wholeImage(
+          width: parts[0], height: parts[1], nativeResolution: model.nativeResolution, sizeMultiple: multiple
+        ).atOriginalSize
     }
     var request = EditRequest(image: original, mask: workingMask, prompt: prompt)
     request.batchSize = count

@@ -107,7 +107,8 @@ package struct RequestFields: Sendable {
     guard let text = try string(name) else { return nil }
     guard let choice = Choice.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) else {
       throw APIError.invalidField(
-        name, "\(JSONValue.string(text).summary) is not one of \(Choice.allCases.map(\.rawValue).joined(separator: ", "))")
+        name,
+        "\(JSONValue.string(text).summary) is not one of \(Choice.allCases.map(\.rawValue).joined(separator: ", "))")
     }
     return choice
   }

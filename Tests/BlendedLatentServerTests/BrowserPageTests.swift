@@ -23,13 +23,15 @@ struct BrowserPageTests {
     try FileManager.default.createDirectory(at: downloads, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
     // A 64 × 64 pattern with distinct pixels, so any change outside the stroke would show.
-    let input = Tensor(shape: [3, 64, 64], unsafeUninitialized: { values in
-      for c in 0..<3 {
-        for y in 0..<64 {
-          for x in 0..<64 { values[(c * 64 + y) * 64 + x] = Float((x * 4 + y * (c + 1) * 3) % 256) / 255 }
+    let input = Tensor(
+      shape: [3, 64, 64],
+      unsafeUninitialized: { values in
+        for c in 0..<3 {
+          for y in 0..<64 {
+            for x in 0..<64 { values[(c * 64 + y) * 64 + x] = Float((x * 4 + y * (c + 1) * 3) % 256) / 255 }
+          }
         }
-      }
-    })
+      })
     let inputURL = scratch.appendingPathComponent("input.png")
     try RGBImage(tensor: input).pngData().write(to: inputURL)
     // The screenshot stays in the build folder for people to look at.
@@ -39,7 +41,8 @@ struct BrowserPageTests {
 
     let server = try ServerProcess()
     defer { server.stop() }
-    let report = try runClient("browser_page.py", [String(server.port), inputURL.path, downloads.path, screenshot.path])
+    let report = try runClient(
+      "browser_page.py", [String(server.port), inputURL.path, downloads.path, screenshot.path])
     #expect(report.contains("progress_events"), "\(report)")
     #expect(FileManager.default.fileExists(atPath: screenshot.path))
   }

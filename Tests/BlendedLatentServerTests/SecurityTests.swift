@@ -21,7 +21,9 @@ struct SecurityTests {
     let answer = try await server.send(method, path, json: json, body: body, headers: headers)
     let error = (try? JSONSerialization.jsonObject(with: answer.body) as? [String: Any])?["error"] as? [String: Any]
     #expect(answer.status == status, "\(String(decoding: answer.body, as: UTF8.self))", sourceLocation: sourceLocation)
-    #expect(error?["code"] as? String == code, "\(String(decoding: answer.body, as: UTF8.self))", sourceLocation: sourceLocation)
+    #expect(
+      error?["code"] as? String == code, "\(String(decoding: answer.body, as: UTF8.self))",
+      sourceLocation: sourceLocation)
     let message = error?["message"] as? String ?? ""
     #expect(!message.isEmpty && !message.contains("\n"), sourceLocation: sourceLocation)
     let alive = try await server.send("GET", "/sdapi/v1/samplers", headers: headers)
@@ -57,7 +59,10 @@ struct SecurityTests {
       ("/v1/edits", #"{"image":"/etc/passwd","mask":"\#(mask)","prompt":"p"}"#, "path_not_accepted"),
       ("/v1/edits", #"{"image":"../../secret.png","mask":"\#(mask)","prompt":"p"}"#, "path_not_accepted"),
       ("/sdapi/v1/img2img", #"{"init_images":["file:///etc/passwd"]}"#, "path_not_accepted"),
-      ("/sdapi/v1/img2img", #"{"init_images":["\#(small)"],"width":8,"height":8,"mask":"/tmp/mask.png"}"#, "path_not_accepted"),
+      (
+        "/sdapi/v1/img2img", #"{"init_images":["\#(small)"],"width":8,"height":8,"mask":"/tmp/mask.png"}"#,
+        "path_not_accepted"
+      ),
       ("/v1/edits", #"{"image":"\#(image)","mask":"\#(mask)","prompt":"p","output":"/tmp/x.png"}"#, "unknown_field"),
       ("/sdapi/v1/options", #"{"sd_model_checkpoint":"/etc/passwd"}"#, "model_not_served"),
       (

@@ -42,7 +42,8 @@ package struct LoadedModel: Sendable {
       let family = model.checkpoint.map { "\($0.family)" } ?? ""
       description = "\(path) (\(family), \(model.predictionType?.rawValue ?? "scheduler's") prediction)"
     }
-    try self.init(model: model, description: description, name: url.lastPathComponent,
+    try self.init(
+      model: model, description: description, name: url.lastPathComponent,
       predictionType: predictionType, computeSettings: computeSettings)
   }
 
