@@ -11,7 +11,10 @@ let package = Package(
     .executable(name: "bld-bench", targets: ["bld-bench"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
   ],
   targets: [
     // MARK: - C (no public Swift API; imported with `internal import`)
@@ -38,10 +41,20 @@ let package = Package(
         .copy("Resources/Configurations"),
       ]),
     .target(name: "BlendedLatent", dependencies: ["Networks", "TensorCore", "CPNG", "CJPEG", "CImageShims"]),
+    // The HTTP layer of `bld serve`: native, AUTOMATIC1111 and OpenAI routes, job queue, the mask painter page.
+    .target(
+      name: "BlendedLatentServer",
+      dependencies: [
+        "BlendedLatent", "Networks", "TensorCore",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      resources: [.copy("Page")]),
     .target(
       name: "BlendedLatentCommand",
       dependencies: [
-        "BlendedLatent", "Networks", "TensorCore",
+        "BlendedLatent", "BlendedLatentServer", "Networks", "TensorCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -66,6 +79,11 @@ let package = Package(
     .testTarget(
       name: "BlendedLatentCommandTests",
       dependencies: ["BlendedLatentCommand", "BlendedLatent", "Networks", "TensorCore", "_TestSupport"]),
+    .testTarget(
+      name: "BlendedLatentServerTests",
+      dependencies: [
+        "BlendedLatentServer", "BlendedLatentCommand", "BlendedLatent", "Networks", "TensorCore", "_TestSupport",
+      ]),
     // The documents' `swift` blocks compiled as twins, links and the folder map checked against the tree.
     .testTarget(name: "DocumentationTests", dependencies: ["BlendedLatent", "Networks", "TensorCore"]),
   ]

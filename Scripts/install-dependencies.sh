@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages BlendedLatent builds against — only those that are missing.
 #   OpenBLAS + LAPACKE (TensorCore's GEMM), pkg-config (SwiftPM finds the libraries through it),
-#   libpng and libjpeg-turbo (image files).
+#   libpng and libjpeg-turbo (image files); for the `bld serve` client tests: headless Chromium and its
+#   WebDriver, python3-venv; then a Python environment in .build/client-venv (git-ignored) with webuiapi,
+#   selenium and requests from PyPI (Tests/Clients/requirements.txt).
 # Runs `apt-get update` only when a missing package has no install candidate yet.
 # Usage: Scripts/install-dependencies.sh            (as root, or with sudo available)
 set -euo pipefail
 
-packages=(libopenblas-dev liblapacke-dev pkg-config libpng-dev libjpeg-dev)
+packages=(libopenblas-dev liblapacke-dev pkg-config libpng-dev libjpeg-dev chromium chromium-driver python3-venv)
+cd "$(dirname "$0")/.."
+
+# The client environment of the server tests (Tests/Clients), made once.
+client_environment() {
+  local venv=.build/client-venv
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import webuiapi, selenium, requests" 2>/dev/null; then
+    return 0
+  fi
+  echo "install-dependencies: creating $venv (webuiapi, selenium, requests)" >&2
+  mkdir -p .build
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q -r Tests/Clients/requirements.txt
+}
 
 installed() {
   [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
@@ -23,6 +38,7 @@ for package in "${packages[@]}"; do
 done
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install-dependencies: all present (${packages[*]})" >&2
+  client_environment
   exit 0
 fi
 
@@ -41,3 +57,4 @@ if [ "$needs_update" -eq 1 ]; then
 fi
 echo "install-dependencies: installing ${missing[*]}" >&2
 run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+client_environment

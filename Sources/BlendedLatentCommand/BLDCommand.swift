@@ -8,7 +8,7 @@ package struct BLDCommand: ParsableCommand {
     abstract:
       "Local, text-driven image editing with Blended Latent Diffusion (Stable Diffusion on the CPU).",
     version: "0.1.0",
-    subcommands: [EditCommand.self, InspectCommand.self, BatchCommand.self])
+    subcommands: [EditCommand.self, InspectCommand.self, BatchCommand.self, ServeCommand.self])
 
   /// Creates the command (used by the parser).
   package init() {}

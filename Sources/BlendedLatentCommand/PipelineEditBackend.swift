@@ -9,45 +9,30 @@ struct PipelineEditBackend: EditBackend {
     guard progress(EditProgress(phase: .loading, completed: 0, total: 1)) == .proceed else {
       throw EditCommandError.cancelled
     }
-    let model: StableDiffusionModel
     var notices: [String] = []
-    let description: String
+    var loaded: LoadedModel
+    let loras = try settings.loras.map { setting throws(LoRAError) in
+      ScaledLoRA(try LoRA(contentsOf: URL(fileURLWithPath: setting.path)), scale: Float(setting.scale))
+    }
     if let path = settings.modelPath {
-      let url = URL(fileURLWithPath: path)
-      if (try? url.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true {
-        model = try StableDiffusionModel(directory: ModelDirectory(root: url))
-        description = path
-      } else {
-        model = try StableDiffusionModel(
-          checkpoint: url,
-          configurations: settings.modelConfigurationDirectory.map { ModelDirectory(root: URL(fileURLWithPath: $0)) },
-          predictionType: settings.predictionType)
-        let family = model.checkpoint.map { "\($0.family)" } ?? ""
-        description = "\(path) (\(family), \(model.predictionType?.rawValue ?? "scheduler's") prediction)"
-      }
+      loaded = try LoadedModel(
+        path: path, configurationDirectory: settings.modelConfigurationDirectory,
+        predictionType: settings.predictionType, loras: loras, computeSettings: settings.computeSettings)
     } else {
-      model = DemonstrationModel.make()
-      description = "built-in demonstration model"
+      loaded = try LoadedModel(
+        model: DemonstrationModel.make(), description: "built-in demonstration model", name: "demonstration",
+        predictionType: settings.predictionType, loras: loras, computeSettings: settings.computeSettings)
       notices.append(
         "no --model given: using the built-in demonstration model, whose weights are RANDOM — it shows the "
           + "mechanics (the mask is respected, --background paste keeps every outside pixel), not real edits")
     }
-    try model.apply(
-      settings.loras.map { setting throws(LoRAError) in
-        ScaledLoRA(try LoRA(contentsOf: URL(fileURLWithPath: setting.path)), scale: Float(setting.scale))
-      })
-    var editor = try BlendedLatentEditor(model: model, computeSettings: settings.computeSettings)
-    if let predictionType = settings.predictionType {
-      editor.schedulerConfiguration.predictionType = predictionType.rawValue
-    }
     if let path = settings.rankingModelDirectory {
-      editor.ranker = try CLIPRanker(directory: URL(fileURLWithPath: path))
+      loaded.editor.ranker = try CLIPRanker(directory: URL(fileURLWithPath: path))
     }
     _ = progress(EditProgress(phase: .loading, completed: 1, total: 1))
-    let latentSize = model.unet.configuration.sampleSize ?? 64
     return PipelineEditor(
-      editor: editor, nativeResolution: latentSize * model.vae.downsamplingFactor,
-      sizeMultiple: model.vae.downsamplingFactor, modelDescription: description, notices: notices)
+      editor: loaded.editor, nativeResolution: loaded.nativeResolution, sizeMultiple: loaded.sizeMultiple,
+      modelDescription: loaded.description, notices: notices)
   }
 }
 
