@@ -388,7 +388,7 @@ package struct EditCommand: ParsableCommand {
     guard let model else { return .ddim }
     let modelURL = URL(fileURLWithPath: model)
     var isDirectory: ObjCBool = false
-    FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory)
+    _ = FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory)
     let folder = isDirectory.boolValue ? modelURL : config.map { URL(fileURLWithPath: $0) }
     if let folder {
       let file = ModelDirectory(root: folder).schedulerConfiguration
