@@ -81,7 +81,8 @@ enum ModelCases {
       let added = configuration.pooledTextWidth.map { width in
         AddedConditions(
           textEmbeddings: benchmarkTensor([2, width], seed: 5),
-          timeIDs: Tensor(shape: [2, 6], scalars: Array(repeating: [1024, 1024, 0, 0, 1024, 1024], count: 2).flatMap { $0 }))
+          timeIDs: Tensor(
+            shape: [2, 6], scalars: Array(repeating: [1024, 1024, 0, 0, 1024, 1024], count: 2).flatMap { $0 }))
       }
       return { _ = unet(sample, timestep: 500, encoderHiddenStates: states, addedConditions: added) }
     }
