@@ -30,11 +30,11 @@ struct LoadAndShutdownTests {
     #expect(server.temporaryFiles.isEmpty, "\(server.temporaryFiles)")
   }
 
-  /// A native edit long enough to be interrupted (500 steps of the tiny model).
+  /// A native edit long enough to be interrupted on a busy machine too (500 steps of the tiny model at batch 16).
   static func longEdit() throws -> String {
     let image = try Data(contentsOf: folder.appendingPathComponent("image.png")).base64EncodedString()
     let mask = try Data(contentsOf: folder.appendingPathComponent("mask.png")).base64EncodedString()
-    return #"{"image":"\#(image)","mask":"\#(mask)","prompt":"a hat","steps":500,"strength":1,"seed":3}"#
+    return #"{"image":"\#(image)","mask":"\#(mask)","prompt":"a hat","steps":500,"strength":1,"seed":3,"batch":16}"#
   }
 
   /// Waits until the job reports a step.
@@ -53,7 +53,7 @@ struct LoadAndShutdownTests {
 
   @Test("cancel mid-job: the job ends cancelled, no files left, the server keeps serving")
   func cancelMidJob() async throws {
-    let server = try ServerProcess(arguments: ["--max-steps", "500"])
+    let server = try ServerProcess(arguments: ["--max-steps", "500", "--max-batch", "16"])
     defer { server.stop() }
     let submitted = try await server.send("POST", "/v1/edits", json: try Self.longEdit())
     #expect(submitted.status == 202)
@@ -75,7 +75,7 @@ struct LoadAndShutdownTests {
 
   @Test("SIGTERM mid-job: exits 0 promptly, the job is cancelled, no files left")
   func terminateMidJob() async throws {
-    let server = try ServerProcess(arguments: ["--max-steps", "500"])
+    let server = try ServerProcess(arguments: ["--max-steps", "500", "--max-batch", "16"])
     defer { server.stop() }
     let submitted = try await server.send("POST", "/v1/edits", json: try Self.longEdit())
     let id = try #require((try JSONSerialization.jsonObject(with: submitted.body) as? [String: Any])?["id"] as? String)
