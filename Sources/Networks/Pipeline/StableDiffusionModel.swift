@@ -112,25 +112,20 @@ public final class StableDiffusionModel: Sendable {
     func building<T>(_ component: String, _ body: () throws -> T) throws(ModelLoadingError) -> T {
       do { return try body() } catch { throw .wrapping(error, folder: folder, component: component) }
     }
+    func invalid(_ field: String, _ reason: String) -> ModelLoadingError {
+      ModelLoadingError(
+        folder: folder, component: "unet",
+        cause: .configuration(.invalid(file: "unet/config.json", field: field, reason: reason)))
+    }
     for width in configurations.unet.resolvedCrossAttentionWidths where width != configurations.contextWidth {
       let encoders =
         configurations.secondTextEncoder == nil ? "text encoder's hidden_size" : "text encoders' hidden sizes"
-      throw ModelLoadingError(
-        folder: folder, component: "unet",
-        cause: .configuration(
-          .invalid(
-            file: "unet/config.json", field: "cross_attention_dim",
-            reason: "\(width) differs from the \(encoders) \(configurations.contextWidth)")))
+      throw invalid("cross_attention_dim", "\(width) differs from the \(encoders) \(configurations.contextWidth)")
     }
-    if let pooled = configurations.unet.pooledTextWidth,
-      pooled != configurations.secondTextEncoder?.projectionDim
-    {
-      throw ModelLoadingError(
-        folder: folder, component: "unet",
-        cause: .configuration(
-          .invalid(
-            file: "unet/config.json", field: "projection_class_embeddings_input_dim",
-            reason: "its pooled text width \(pooled) is not the second text encoder's projection_dim")))
+    if let pooled = configurations.unet.pooledTextWidth, pooled != configurations.secondTextEncoder?.projectionDim {
+      throw invalid(
+        "projection_class_embeddings_input_dim",
+        "its pooled text width \(pooled) is not the second text encoder's projection_dim")
     }
     return Networks(
       tokenizer: configurations.tokenizer,

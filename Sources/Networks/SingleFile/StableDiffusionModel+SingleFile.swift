@@ -87,21 +87,18 @@ extension StableDiffusionModel {
     _ configurations: ModelConfigurations, fit family: CheckpointFamily, folder: String, file: String
   ) throws(ModelLoadingError) {
     let unetFile = URL(fileURLWithPath: folder).appendingPathComponent("unet/config.json").path
+    func invalid(_ field: String, _ reason: String) -> ModelLoadingError {
+      ModelLoadingError(
+        folder: file, component: "unet", cause: .configuration(.invalid(file: unetFile, field: field, reason: reason)))
+    }
     if configurations.unet.inChannels != family.unetInputChannels {
-      throw ModelLoadingError(
-        folder: file, component: "unet",
-        cause: .configuration(
-          .invalid(
-            file: unetFile, field: "in_channels",
-            reason: "\(configurations.unet.inChannels), but the checkpoint's UNet takes \(family.unetInputChannels)")))
+      throw invalid(
+        "in_channels", "\(configurations.unet.inChannels), but the checkpoint's UNet takes \(family.unetInputChannels)")
     }
     if let width = configurations.unet.resolvedCrossAttentionWidths.first, width != family.crossAttentionWidth {
-      throw ModelLoadingError(
-        folder: file, component: "unet",
-        cause: .configuration(
-          .invalid(
-            file: unetFile, field: "cross_attention_dim",
-            reason: "\(width), but the checkpoint's is \(family.crossAttentionWidth) (\(family.generation.rawValue))")))
+      throw invalid(
+        "cross_attention_dim",
+        "\(width), but the checkpoint's is \(family.crossAttentionWidth) (\(family.generation.rawValue))")
     }
   }
 }
