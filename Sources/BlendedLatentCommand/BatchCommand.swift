@@ -106,7 +106,7 @@ package struct BatchCommand: ParsableCommand {
     }
   }
 
-  /// Runs with the real backend, console and Ctrl-C / SIGTERM handling; exits with ``execute(backend:console:cancellation:temporaries:environment:)``'s status.
+  /// Runs with the real backend, console and Ctrl-C / SIGTERM / SIGHUP / SIGQUIT handling; exits with ``execute(backend:console:cancellation:temporaries:environment:)``'s status.
   package func run() throws {
     let cancellation = CancellationToken()
     let temporaries = TemporaryFiles()
@@ -114,9 +114,10 @@ package struct BatchCommand: ParsableCommand {
       ProcessConsole().writeError("\nbld: cancelling the running job… (press Ctrl-C again to quit at once)\n")
     }
     defer { monitor.stop() }
-    let status = execute(
+    var status = execute(
       backend: defaultEditBackend(), console: ProcessConsole(), cancellation: cancellation,
       temporaries: temporaries, environment: ProcessInfo.processInfo.environment)
+    if status == 130 { status = monitor.exitStatus }  // 129 for SIGHUP, 131 for SIGQUIT
     if status != 0 { throw ExitCode(status) }
   }
 
