@@ -166,7 +166,7 @@ package struct EditSession {
       let composite = geometry.composite(edited: edited, into: original, mask: mask, policy: policy)
       let data: Data
       do {
-        data = try RGBImage(tensor: composite).pngData()
+        data = try RGBImage(tensor: composite).pngData(shouldStop: { token.isCancelled })
       } catch let error as ImageFileError {
         throw ImageFileError.encodingFailed(file: outputs[index], detail: "\(error)")
       }

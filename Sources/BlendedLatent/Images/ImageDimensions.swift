@@ -8,6 +8,12 @@ package struct ImageDimensions: Sendable, Equatable {
   /// Rows.
   package let height: Int
 
+  /// Dimensions of a known size.
+  package init(width: Int, height: Int) {
+    self.width = width
+    self.height = height
+  }
+
   /// The dimensions in a PNG or JPEG file's bytes, or `nil` when the header cannot be read (the decoder then
   /// reports the precise error).
   package init?(encoded data: Data) {

@@ -10,6 +10,9 @@ package enum RegularFile {
   package struct Failure: Error, Equatable, Sendable {
     /// The reason, e.g. "no such file", "it is a FIFO (named pipe), not a regular file".
     package let reason: String
+
+    /// A failure with `reason`.
+    package init(reason: String) { self.reason = reason }
   }
 
   /// The default largest configuration, index or tokenizer file read into memory: 64 MB.
