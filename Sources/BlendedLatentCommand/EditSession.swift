@@ -152,7 +152,8 @@ package struct EditSession {
     for (truncated, option) in [
       (outcome.promptWasTruncated, "--prompt"), (outcome.negativePromptWasTruncated, "--negative-prompt"),
     ] where truncated {
-      let notice = "\(option) is longer than the text encoder's token limit (77 for Stable Diffusion); the rest was ignored"
+      let notice =
+        "\(option) is longer than the text encoder's token limit (77 for Stable Diffusion); the rest was ignored"
       notices.append(notice)
       if !settings.quiet { progressBar.note("bld: \(notice)") }
     }

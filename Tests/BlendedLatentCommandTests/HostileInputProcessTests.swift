@@ -48,7 +48,8 @@ struct HostileInputProcessTests {
     sourceLocation: SourceLocation = #_sourceLocation
   ) {
     #expect(result.status == status, "\(result.error)", sourceLocation: sourceLocation)
-    #expect(result.error.hasPrefix("bld: error: ") || result.error.hasPrefix("Error: "), "\(result.error)",
+    #expect(
+      result.error.hasPrefix("bld: error: ") || result.error.hasPrefix("Error: "), "\(result.error)",
       sourceLocation: sourceLocation)
     #expect(result.error.filter { $0 == "\n" }.count == 1, "one line: \(result.error)", sourceLocation: sourceLocation)
     for fragment in fragments {
@@ -128,7 +129,8 @@ struct HostileInputProcessTests {
 
   @Test("finding 6: a mask of another size is reported from the headers, before decoding")
   func maskSizeFromHeaders() throws {
-    let small = try folder.writeMask("small.png", width: 8, height: 8, selecting: PixelRegion(x: 1, y: 1, width: 2, height: 2))
+    let small = try folder.writeMask(
+      "small.png", width: 8, height: 8, selecting: PixelRegion(x: 1, y: 1, width: 2, height: 2))
     let result = try BLDProcessTests.run([
       "edit", "--image", image, "--mask", small, "--prompt", "p", "--output", folder.path("out.png"),
     ])
@@ -162,7 +164,9 @@ struct HostileInputProcessTests {
     expectFailure(result, status: 1, "8000×8000 image needs about", "address-space limit")
   }
 
-  @Test("finding 7: an unwritable output folder is refused before the edit", .enabled(if: getuid() != 0, "root writes anywhere"))
+  @Test(
+    "finding 7: an unwritable output folder is refused before the edit",
+    .enabled(if: getuid() != 0, "root writes anywhere"))
   func unwritableOutputFolder() throws {
     let locked = folder.url.appendingPathComponent("locked")
     try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: false)
@@ -244,5 +248,23 @@ struct HostileInputProcessTests {
       "edit", "--image", "/dev/zero", "--mask", mask, "--prompt", "p", "--output", folder.path("out.png"),
     ])
     expectFailure(device, status: 1, "character device")
+  }
+
+  @Test("a FIFO as a single-file checkpoint or as a batch manifest is refused at once", .timeLimit(.minutes(1)))
+  func fifoCheckpointAndManifest() throws {
+    let checkpoint = folder.path("model.safetensors")
+    #expect(mkfifo(checkpoint, 0o600) == 0)
+    expectFailure(try edit(["--model", checkpoint]), status: 1, "FIFO")
+    let manifest = folder.path("jobs.jsonl")
+    #expect(mkfifo(manifest, 0o600) == 0)
+    let output = folder.url.appendingPathComponent("batch-out")
+    try FileManager.default.createDirectory(at: output, withIntermediateDirectories: false)
+    let batch = try BLDProcessTests.run([
+      "batch", manifest, "--model", RepositoryFixtures.tinyModel("sd1-tiny").path, "--output-dir", output.path,
+    ])
+    #expect(batch.status == 64, "\(batch.error)")
+    #expect(
+      batch.error
+        == "bld: error: cannot read the manifest '\(manifest)': it is a FIFO (named pipe), not a regular file\n")
   }
 }

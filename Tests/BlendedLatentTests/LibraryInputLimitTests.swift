@@ -24,13 +24,17 @@ struct LibraryInputLimitTests {
 
   @Test("sizes outside 1…maximumSide and masks of the wrong rank throw EditGeometryError")
   func geometryArguments() {
-    #expect(throws: EditGeometryError.invalidArgument(name: "nativeResolution", value: 0, reason: "must lie in 1…1048576")) {
+    #expect(
+      throws: EditGeometryError.invalidArgument(name: "nativeResolution", value: 0, reason: "must lie in 1…1048576")
+    ) {
       try EditGeometry.wholeImage(width: 10, height: 10, nativeResolution: 0, sizeMultiple: 8)
     }
     #expect(throws: EditGeometryError.invalidArgument(name: "width", value: -3, reason: "must lie in 1…1048576")) {
       try EditGeometry.workingSize(width: -3, height: 10, nativeResolution: 512, sizeMultiple: 8)
     }
-    #expect(throws: EditGeometryError.invalidArgument(name: "sizeMultiple", value: .max, reason: "must lie in 1…1048576")) {
+    #expect(
+      throws: EditGeometryError.invalidArgument(name: "sizeMultiple", value: .max, reason: "must lie in 1…1048576")
+    ) {
       try EditGeometry.workingSize(width: 10, height: 10, nativeResolution: 512, sizeMultiple: .max)
     }
     #expect(throws: EditGeometryError.invalidArgument(name: "padding", value: -1, reason: "must be ≥ 0")) {
@@ -106,7 +110,8 @@ struct LibraryInputLimitTests {
       let url = ImageFixtures.url(name)
       let data = try Data(contentsOf: url)
       let decoded = try RGBImage(decoding: data, fileName: name)
-      #expect(ImageDimensions(encoded: data) == ImageDimensions(width: decoded.width, height: decoded.height), "\(name)")
+      #expect(
+        ImageDimensions(encoded: data) == ImageDimensions(width: decoded.width, height: decoded.height), "\(name)")
     }
     #expect(ImageDimensions(encoded: Data("not an image".utf8)) == nil)
   }
@@ -118,7 +123,8 @@ struct LibraryInputLimitTests {
     defer { try? FileManager.default.removeItem(at: directory) }
     let fifo = directory.appendingPathComponent("in.png")
     #expect(mkfifo(fifo.path, 0o600) == 0)
-    #expect(throws: ImageFileError.unreadable(file: fifo.path, reason: "it is a FIFO (named pipe), not a regular file")) {
+    #expect(throws: ImageFileError.unreadable(file: fifo.path, reason: "it is a FIFO (named pipe), not a regular file"))
+    {
       try RGBImage(contentsOf: fifo)
     }
     #expect(

@@ -90,7 +90,10 @@ struct ConfigurationLimitTests {
     let directory = try NetworkFixture("sd2-tiny").temporaryCopy()
     defer { try? FileManager.default.removeItem(at: directory.root) }
     try Data("[1, 2]".utf8).write(to: directory.unetConfiguration)
-    #expect(throws: ConfigurationError.unreadable(file: directory.unetConfiguration.path, reason: "the file is not a JSON object")) {
+    #expect(
+      throws: ConfigurationError.unreadable(
+        file: directory.unetConfiguration.path, reason: "the file is not a JSON object")
+    ) {
       try UNetConfiguration.decode(contentsOf: directory.unetConfiguration)
     }
     try FileManager.default.removeItem(at: directory.unetConfiguration)

@@ -1,6 +1,6 @@
 import BlendedLatent
-import FuzzSupport
 import Foundation
+import FuzzSupport
 import Networks
 
 /// libFuzzer entry: the input as every configuration file the loaders read — UNet, VAE, CLIP text and vision,

@@ -1,5 +1,5 @@
-import FuzzSupport
 import Foundation
+import FuzzSupport
 import TensorCore
 
 /// libFuzzer entry: the input as a `.safetensors` file (header validation, then every tensor of at most 64 K

@@ -1,5 +1,5 @@
-import FuzzSupport
 import Foundation
+import FuzzSupport
 import Networks
 
 /// The OpenAI CLIP tokenizer, built once.

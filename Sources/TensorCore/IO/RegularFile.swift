@@ -7,12 +7,15 @@ import Foundation
 /// `fstat` on the open descriptor, so there is no window between the check and the read.
 package enum RegularFile {
   /// Why a file could not be read: a short lower-case reason without the path (callers add the path once).
-  package struct Failure: Error, Equatable, Sendable {
+  package struct Failure: Error, Equatable, Sendable, CustomStringConvertible {
     /// The reason, e.g. "no such file", "it is a FIFO (named pipe), not a regular file".
     package let reason: String
 
     /// A failure with `reason`.
     package init(reason: String) { self.reason = reason }
+
+    /// The reason.
+    package var description: String { reason }
   }
 
   /// The default largest configuration, index or tokenizer file read into memory: 64 MB.
