@@ -2,7 +2,7 @@
 import PackageDescription
 
 // libFuzzer harnesses for the package's parsers, built by Scripts/fuzz.sh with `-sanitize=fuzzer,address`
-// (each executable's entry point is libFuzzer's `main`, which calls `LLVMFuzzerTestOneInput`). A separate package
+// (each executable's `main.swift` hands its test function to libFuzzer's driver, `FuzzSupport.runFuzzer`). A separate package
 // depending on BlendedLatent by path, so the fuzzers use the public API and the main package has no fuzzer flags.
 let package = Package(
   name: "Fuzz",
@@ -11,7 +11,8 @@ let package = Package(
     .package(name: "BlendedLatent", path: "..")
   ],
   targets: [
-    .target(name: "FuzzSupport"),
+    .target(name: "CFuzzDriver"),
+    .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"]),
     .executableTarget(
       name: "FuzzSafetensors",
       dependencies: ["FuzzSupport", .product(name: "TensorCore", package: "BlendedLatent")]),
@@ -26,6 +27,6 @@ let package = Package(
       dependencies: ["FuzzSupport", .product(name: "Networks", package: "BlendedLatent")]),
     .executableTarget(
       name: "FuzzImage",
-      dependencies: [.product(name: "BlendedLatent", package: "BlendedLatent")]),
+      dependencies: ["FuzzSupport", .product(name: "BlendedLatent", package: "BlendedLatent")]),
   ]
 )

@@ -21,7 +21,7 @@ case "$target" in
 esac
 scratch="$PWD/.build-fuzz"
 nice -n 10 swift build -c release --package-path Fuzz --scratch-path "$scratch" --product "$product" \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xcc -fsanitize=fuzzer-no-link,address
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xcc -fsanitize=fuzzer-no-link,address
 corpus="$scratch/corpus/$target"
 artifacts="$scratch/artifacts/$target"
 mkdir -p "$corpus" "$artifacts"

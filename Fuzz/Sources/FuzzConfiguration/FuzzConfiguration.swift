@@ -3,10 +3,9 @@ import Foundation
 import FuzzSupport
 import Networks
 
-/// libFuzzer entry: the input as every configuration file the loaders read — UNet, VAE, CLIP text and vision,
+/// One fuzzer input: the input as every configuration file the loaders read — UNet, VAE, CLIP text and vision,
 /// CLIPModel, model_index.json, the scheduler — decoded and validated, and every error's description built.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzConfiguration(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+func fuzzConfiguration(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   let bytes = UnsafeRawBufferPointer(start: data, count: size)
   let url = ScratchFile.write(bytes, named: "config.json")
   func attempt<T>(_ body: () throws -> T) {

@@ -2,10 +2,9 @@ import Foundation
 import FuzzSupport
 import TensorCore
 
-/// libFuzzer entry: the input as a `.safetensors` file (header validation, then every tensor of at most 64 K
+/// One fuzzer input: the input as a `.safetensors` file (header validation, then every tensor of at most 64 K
 /// elements converted to float32) and as a shard index (`model.safetensors.index.json`).
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzSafetensors(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+func fuzzSafetensors(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   let bytes = UnsafeRawBufferPointer(start: data, count: size)
   let url = ScratchFile.write(bytes, named: "input.safetensors")
   if let file = try? SafetensorsFile(contentsOf: url) {

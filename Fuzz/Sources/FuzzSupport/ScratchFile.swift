@@ -14,7 +14,7 @@ public enum ScratchFile {
   /// Writes `bytes` to `name` in the folder and returns its URL.
   public static func write(_ bytes: UnsafeRawBufferPointer, named name: String) -> URL {
     let url = folder.appendingPathComponent(name)
-    FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
     return url
   }
 }
