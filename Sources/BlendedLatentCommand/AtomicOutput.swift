@@ -22,6 +22,10 @@ package enum AtomicOutput {
       else {
         throw EditCommandError.outputDirectoryMissing(path: directory)
       }
+      guard access(directory, W_OK | X_OK) == 0 else {
+        let reason = errno == EROFS ? "the file system is read-only" : "permission denied"
+        throw EditCommandError.outputDirectoryNotWritable(path: directory, reason: reason)
+      }
       for input in inputs where sameFile(output, input) {
         throw EditCommandError.outputIsInput(output: output, input: input)
       }

@@ -58,6 +58,10 @@ package struct BatchCommand: ParsableCommand {
   @Option(help: ArgumentHelp("The UNet's prediction type, overriding the model's.", valueName: "epsilon|v"))
   package var prediction: String?
 
+  /// `--lora` (repeatable): applied once, to the model every job uses.
+  @Option(help: ArgumentHelp("A LoRA to apply to the model, with its scale (repeatable).", valueName: "FILE[:SCALE]"))
+  package var lora: [String] = []
+
   /// `--rank-with`.
   @Option(help: ArgumentHelp("CLIP model folder to rank each job's batch.", valueName: "CLIP_DIR"))
   package var rankWith: String?
@@ -82,6 +86,7 @@ package struct BatchCommand: ParsableCommand {
     var arguments = ["--model=\(model)", "--precision=\(precision.rawValue)", "--quiet"]
     if let config { arguments.append("--config=\(config)") }
     if let prediction { arguments.append("--prediction=\(prediction)") }
+    arguments += lora.map { "--lora=\($0)" }
     if let rankWith { arguments.append("--rank-with=\(rankWith)") }
     if let threads { arguments.append("--threads=\(threads)") }
     return arguments
@@ -106,7 +111,7 @@ package struct BatchCommand: ParsableCommand {
     }
   }
 
-  /// Runs with the real backend, console and Ctrl-C / SIGTERM handling; exits with ``execute(backend:console:cancellation:temporaries:environment:)``'s status.
+  /// Runs with the real backend, console and Ctrl-C / SIGTERM / SIGHUP / SIGQUIT handling; exits with ``execute(backend:console:cancellation:temporaries:environment:)``'s status.
   package func run() throws {
     let cancellation = CancellationToken()
     let temporaries = TemporaryFiles()
@@ -114,9 +119,10 @@ package struct BatchCommand: ParsableCommand {
       ProcessConsole().writeError("\nbld: cancelling the running job… (press Ctrl-C again to quit at once)\n")
     }
     defer { monitor.stop() }
-    let status = execute(
+    var status = execute(
       backend: defaultEditBackend(), console: ProcessConsole(), cancellation: cancellation,
       temporaries: temporaries, environment: ProcessInfo.processInfo.environment)
+    if status == 130 { status = monitor.exitStatus }  // 129 for SIGHUP, 131 for SIGQUIT
     if status != 0 { throw ExitCode(status) }
   }
 

@@ -18,7 +18,9 @@ package struct BatchJob: Sendable {
 
   /// `bld edit`'s options that concern the model or the process, given once on `bld batch`'s command line
   /// (a line naming one is refused with a message saying so).
-  package static let wholeRunKeys: Set<String> = ["model", "config", "prediction", "rank_with", "threads", "precision"]
+  package static let wholeRunKeys: Set<String> = [
+    "model", "config", "prediction", "lora", "rank_with", "threads", "precision",
+  ]
 
   /// The `output` value as written in the line (relative to the output folder).
   package let output: String

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// A `bld batch` manifest: JSON Lines, one edit per line (see ``BatchJob``).
 ///
@@ -11,9 +12,10 @@ package struct BatchManifest: Sendable {
   package let lines: [String]
 
   /// Reads a manifest.
-  /// - Throws: the file system's error when the file cannot be read.
+  /// - Throws: `RegularFile.Failure` (a plain reason) when the file is missing, not a regular file, or over 1 GiB.
   package init(contentsOf path: String) throws {
-    let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
+    let text = String(
+      decoding: try RegularFile.read(URL(fileURLWithPath: path), maximumByteCount: 1 << 30), as: UTF8.self)
     var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
       String($0.hasSuffix("\r") ? $0.dropLast() : $0)
     }

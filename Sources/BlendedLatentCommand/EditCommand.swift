@@ -97,10 +97,12 @@ package struct EditCommand: ParsableCommand {
       valueName: "S"))
   package var strength: Double = 0.75
 
-  /// `--seed`.
+  /// `--seed` (read even when it starts with `-`, so `--seed -1` gets a message about the seed, not a missing value).
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
-      "Random seed (PyTorch-compatible noise); random and printed when omitted.", valueName: "N"))
+      "Random seed (PyTorch-compatible noise); random and printed when omitted.", valueName: "N"),
+    transform: EditCommand.seed(from:))
   package var seed: UInt64?
 
   /// `--batch`.
@@ -230,7 +232,7 @@ package struct EditCommand: ParsableCommand {
     guard (1...1000).contains(steps) else {
       throw fail("--steps must be between 1 and 1000 (got \(steps))")
     }
-    guard guidance.isFinite && guidance >= 0 else {
+    guard guidance.isFinite && guidance >= 0 && Float(guidance).isFinite else {
       throw fail("--guidance must be a finite number ≥ 0 (got \(guidance))")
     }
     guard strength.isFinite && strength > 0 && strength <= 1 else {
@@ -241,8 +243,8 @@ package struct EditCommand: ParsableCommand {
         "--strength \(strength) with --steps \(steps) runs no denoising step (Int(steps × strength) = 0)"
       )
     }
-    guard (1...64).contains(batch) else {
-      throw fail("--batch must be between 1 and 64 (got \(batch))")
+    guard (1...EditRequest.maximumBatchSize).contains(batch) else {
+      throw fail("--batch must be between 1 and \(EditRequest.maximumBatchSize) (got \(batch))")
     }
     guard (0...16).contains(maskShrink) else {
       throw fail("--mask-shrink must be between 0 and 16 (got \(maskShrink))")
@@ -272,7 +274,16 @@ package struct EditCommand: ParsableCommand {
     if let model {
       var isDirectory: ObjCBool = false
       guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory) else {
+        var status = stat()
+        if lstat(model, &status) == 0 && (status.st_mode & S_IFMT) == S_IFLNK {
+          throw fail("--model '\(model)' is a symbolic link that leads nowhere (missing target or a loop)")
+        }
         throw fail("--model '\(model)' is neither a folder nor a file")
+      }
+      if isDirectory.boolValue, let parent = Self.modelFolder(containing: model) {
+        throw fail(
+          "--model '\(model)' is the '\(URL(fileURLWithPath: model).lastPathComponent)' part of a model folder; "
+            + "pass the model folder '\(parent)'")
       }
       if isDirectory.boolValue && config != nil { throw fail("--config is only for a single-file --model") }
     } else if config != nil {
@@ -327,8 +338,8 @@ package struct EditCommand: ParsableCommand {
     return settings
   }
 
-  /// Runs with the real backend, console and Ctrl-C handling; exits non-zero on failure (1) or
-  /// cancellation (130).
+  /// Runs with the real backend, console and signal handling; exits non-zero on failure (1) or
+  /// cancellation (130 for Ctrl-C or SIGTERM, 129 for SIGHUP, 131 for SIGQUIT).
   package func run() throws {
     let cancellation = CancellationToken()
     let temporaries = TemporaryFiles()
@@ -337,9 +348,10 @@ package struct EditCommand: ParsableCommand {
       ProcessConsole().writeError("\nbld: cancelling… (press Ctrl-C again to quit at once)\n")
     }
     defer { monitor.stop() }
-    let status = execute(
+    var status = execute(
       backend: defaultEditBackend(), console: console, cancellation: cancellation,
       temporaries: temporaries)
+    if status == 130 { status = monitor.exitStatus }  // 129 for SIGHUP, 131 for SIGQUIT
     if status != 0 { throw ExitCode(status) }
   }
 
@@ -399,6 +411,27 @@ package struct EditCommand: ParsableCommand {
     }
     let family = try? CheckpointFamily(contentsOf: modelURL)
     return family?.generation == .stableDiffusionXL ? .euler : .ddim
+  }
+
+  /// The seed `--seed` gives: an integer in 0…2⁶⁴ − 1.
+  /// - Throws: `ValidationError` naming the range, for anything else (`-1`, `1.5`, `abc`).
+  static func seed(from text: String) throws -> UInt64 {
+    guard let value = UInt64(text) else {
+      throw ValidationError("--seed must be an integer from 0 to \(UInt64.max) (got '\(text)')")
+    }
+    return value
+  }
+
+  /// The model folder a component folder such as `MODEL/unet` belongs to: its parent, when `path` has no
+  /// `model_index.json` and the parent has one. `nil` otherwise.
+  static func modelFolder(containing path: String) -> String? {
+    let folder = URL(fileURLWithPath: path).standardizedFileURL
+    let parent = folder.deletingLastPathComponent()
+    let manager = FileManager.default
+    guard !manager.fileExists(atPath: folder.appendingPathComponent("model_index.json").path),
+      manager.fileExists(atPath: parent.appendingPathComponent("model_index.json").path)
+    else { return nil }
+    return parent.path
   }
 
   /// The prediction type `--prediction` names: `epsilon` (or `eps`), `v` (or `v_prediction`).

@@ -4,8 +4,9 @@ import TensorCore
 
 /// The whole of `bld edit` after parsing: read → check → load model → edit → paste back → write.
 ///
-/// Order: outputs are checked first (so a refused output costs nothing), then the image and mask are read
-/// and checked, then the model is loaded, the working geometry chosen (whole image, or `--crop-to-mask`),
+/// Order: outputs are checked first (so a refused output or an unwritable folder costs nothing), then the image
+/// and mask sizes are read from their headers (size mismatch, memory preflight), then they are decoded and
+/// checked, then the model is loaded, the working geometry chosen (whole image, or `--crop-to-mask`),
 /// the editor run, each result composited into the full-resolution original (pixel paste through the mask
 /// for `--background paste`, so every outside pixel stays identical; otherwise the edited region as a
 /// whole), quantised to 8 bits, and all outputs written atomically. Cancellation is checked by the progress
@@ -51,13 +52,33 @@ package struct EditSession {
     if case .file(let maskPath) = settings.mask { inputs.append(maskPath) }
     try AtomicOutput.checkOutputs(outputs, inputs: inputs, overwrite: settings.overwrite)
 
-    // Image and mask.
-    let image = try RGBImage(contentsOf: URL(fileURLWithPath: settings.imagePath))
+    // Image and mask: sizes from the headers first, so a size mismatch or a too-large image costs no decoding.
+    let imageData = try RGBImage.readFile(URL(fileURLWithPath: settings.imagePath))
+    let maskData: Data?
+    if case .file(let path) = settings.mask {
+      let data = try RGBImage.readFile(URL(fileURLWithPath: path))
+      if let imageSize = ImageDimensions(encoded: imageData), let maskSize = ImageDimensions(encoded: data),
+        imageSize != maskSize
+      {
+        throw EditCommandError.maskSizeMismatch(
+          mask: path, maskSize: "\(maskSize.width)×\(maskSize.height)",
+          image: settings.imagePath, imageSize: "\(imageSize.width)×\(imageSize.height)")
+      }
+      maskData = data
+    } else {
+      maskData = nil
+    }
+    if let size = ImageDimensions(encoded: imageData), size.width * size.height <= RGBImage.defaultMaximumPixelCount {
+      try MemoryPreflight.check(
+        needed: MemoryPreflight.imageBytes(width: size.width, height: size.height),
+        for: "the \(size.width)×\(size.height) image")
+    }
+    let image = try RGBImage(decoding: imageData, fileName: settings.imagePath)
     let mask: Tensor
     let maskName: String
     switch settings.mask {
     case .file(let path):
-      let maskImage = try RGBImage(contentsOf: URL(fileURLWithPath: path))
+      let maskImage = try RGBImage(decoding: maskData ?? Data(), fileName: path)
       guard maskImage.width == image.width && maskImage.height == image.height else {
         throw EditCommandError.maskSizeMismatch(
           mask: path, maskSize: "\(maskImage.width)×\(maskImage.height)",
@@ -96,7 +117,9 @@ package struct EditSession {
       try backend.prepareEditor(settings: settings, progress: handler)
     }
     timings["load_model"] = clock() - loadStart
-    if !settings.quiet { for notice in editor.notices { progressBar.note("bld: \(notice)") } }
+    var notices = editor.notices
+    if let notice = settings.threadCapNotice { notices.append(notice) }
+    if !settings.quiet { for notice in notices { progressBar.note("bld: \(notice)") } }
     try cancellation.check()
 
     // Geometry and the edit.
@@ -104,15 +127,19 @@ package struct EditSession {
     let multiple = max(1, editor.sizeMultiple)
     var geometry: EditGeometry
     if let padding = settings.cropPadding,
-      let crop = EditGeometry.cropToMask(
+      let crop = try EditGeometry.cropToMask(
         mask, padding: padding, nativeResolution: native, sizeMultiple: multiple)
     {
       geometry = crop
     } else {
-      geometry = EditGeometry.wholeImage(
+      geometry = try EditGeometry.wholeImage(
         width: image.width, height: image.height, nativeResolution: native, sizeMultiple: multiple)
     }
     if settings.workingSize == .original { geometry = geometry.atOriginalSize }
+    try MemoryPreflight.check(
+      needed: MemoryPreflight.workingBytes(
+        width: geometry.workingWidth, height: geometry.workingHeight, batch: settings.batchSize),
+      for: "editing at \(geometry.workingWidth)×\(geometry.workingHeight) with a batch of \(settings.batchSize)")
     var request = settings.editRequest(
       image: geometry.workingImage(from: original), mask: geometry.workingMask(from: mask), seed: seed)
     request.originalSize = [geometry.region.height, geometry.region.width]  // SDXL: the region's size in the photo
@@ -122,6 +149,14 @@ package struct EditSession {
     for (phase, seconds) in outcome.timings.secondsByPhase { timings[phase] = seconds }
     try cancellation.check()
     try check(outcome, geometry: geometry)
+    for (truncated, option) in [
+      (outcome.promptWasTruncated, "--prompt"), (outcome.negativePromptWasTruncated, "--negative-prompt"),
+    ] where truncated {
+      let notice =
+        "\(option) is longer than the text encoder's token limit (77 for Stable Diffusion); the rest was ignored"
+      notices.append(notice)
+      if !settings.quiet { progressBar.note("bld: \(notice)") }
+    }
 
     // Paste back, quantise, encode, write.
     let writeStart = clock()
@@ -132,7 +167,7 @@ package struct EditSession {
       let composite = geometry.composite(edited: edited, into: original, mask: mask, policy: policy)
       let data: Data
       do {
-        data = try RGBImage(tensor: composite).pngData()
+        data = try RGBImage(tensor: composite).pngData(shouldStop: { token.isCancelled })
       } catch let error as ImageFileError {
         throw ImageFileError.encodingFailed(file: outputs[index], detail: "\(error)")
       }
@@ -149,7 +184,7 @@ package struct EditSession {
     return EditSummary(
       outputs: outputs, seed: seed, seedWasRandom: settings.seed == nil,
       model: editor.modelDescription,
-      notices: editor.notices, scores: outcome.scores?.map(Double.init),
+      notices: notices, scores: outcome.scores?.map(Double.init),
       image: .init(width: image.width, height: image.height),
       workingSize: .init(width: geometry.workingWidth, height: geometry.workingHeight),
       region: .init(

@@ -1,4 +1,5 @@
 import BlendedLatent
+import Foundation
 import TensorCore
 
 extension EditSettings {
@@ -19,7 +20,19 @@ extension EditSettings {
 
   /// The editor's thread count (`--threads`) and matrix precision (`--precision`).
   package var computeSettings: ComputeSettings {
-    ComputeSettings(threadCount: threadCount, matrixPrecision: precision.gemmPrecision)
+    ComputeSettings(
+      threadCount: threadCount.map { min($0, Self.maximumThreadCount) }, matrixPrecision: precision.gemmPrecision)
+  }
+
+  /// The most compute threads used: the machine's online CPUs (more threads only add contention and reserved
+  /// stacks; `--threads 10000` used to reserve gigabytes of address space).
+  package static var maximumThreadCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+  /// The notice for a `--threads` above ``maximumThreadCount``, or `nil`.
+  package var threadCapNotice: String? {
+    guard let threadCount, threadCount > Self.maximumThreadCount else { return nil }
+    return "--threads \(threadCount) is more than the \(Self.maximumThreadCount) CPUs of this machine; "
+      + "using \(Self.maximumThreadCount) threads"
   }
 
   /// The pipeline's background mode for `--background` (the command pastes through the mask itself at

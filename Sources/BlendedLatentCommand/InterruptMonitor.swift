@@ -2,18 +2,35 @@ import BlendedLatent
 import Foundation
 import Synchronization
 
-/// Turns Ctrl-C (SIGINT) and SIGTERM into a cancellation request while `bld edit` runs.
+/// Turns Ctrl-C (SIGINT), SIGTERM, SIGHUP (a closed terminal or dropped ssh session) and SIGQUIT (Ctrl-\\) into a
+/// cancellation request while `bld edit` or `bld batch` runs.
 ///
 /// The first signal cancels the token: the progress handler answers `.stop`, the pipeline throws, the
-/// command deletes every temporary file and exits with status 130 without writing anything. A second
-/// signal deletes the registered temporary files and exits at once (status 130).
+/// command deletes every temporary file and exits without writing anything, with ``exitStatus`` (130 for SIGINT
+/// and SIGTERM, 129 for SIGHUP, 131 for SIGQUIT). A second signal deletes the registered temporary files and
+/// exits at once with the same status.
 ///
 /// The signal handler itself only writes one byte to a pipe (async-signal-safe); a watcher thread reads
 /// the pipe and does the rest in ordinary Swift. One monitor is active at a time.
 package final class InterruptMonitor: Sendable {
-  private static let signals: [Int32] = [SIGINT, SIGTERM]
+  private static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
 
-  /// Starts listening (replacing any monitor that is active), unblocking SIGINT and SIGTERM on the calling thread.
+  private let received = ReceivedSignal()
+
+  /// The exit status for a cancellation by `signal`: 129 for SIGHUP, 131 for SIGQUIT (128 + the signal number, as
+  /// shells report a death by that signal), and 130 for SIGINT and SIGTERM (the status `bld` has always used).
+  package static func exitStatus(for signal: Int32) -> Int32 {
+    switch signal {
+    case SIGHUP, SIGQUIT: 128 + signal
+    default: 130
+    }
+  }
+
+  /// The status to exit with after a cancellation: ``exitStatus(for:)`` of the first signal received, or 130
+  /// when the cancellation did not come from a signal.
+  package var exitStatus: Int32 { received.signal.map(Self.exitStatus(for:)) ?? 130 }
+
+  /// Starts listening (replacing any monitor that is active), unblocking the four signals on the calling thread.
   /// - Parameters:
   ///   - token: cancelled on the first signal.
   ///   - temporaries: deleted before an immediate exit on the second signal.
@@ -23,7 +40,7 @@ package final class InterruptMonitor: Sendable {
     onFirstSignal: @escaping @Sendable () -> Void
   ) {
     SignalPipe.shared.activate(
-      .init(token: token, temporaries: temporaries, onFirstSignal: onFirstSignal))
+      .init(token: token, temporaries: temporaries, received: received, onFirstSignal: onFirstSignal))
     var unblocked = sigset_t()
     sigemptyset(&unblocked)
     for number in Self.signals {
@@ -59,6 +76,7 @@ private final class SignalPipe: Sendable {
   struct Registration: Sendable {
     let token: CancellationToken
     let temporaries: TemporaryFiles
+    let received: ReceivedSignal
     let onFirstSignal: @Sendable () -> Void
   }
 
@@ -88,12 +106,24 @@ private final class SignalPipe: Sendable {
       if count < 0 && errno == EINTR { continue }
       if count <= 0 { return }
       guard let state = registration.withLock({ $0 }) else { continue }
+      state.received.record(Int32(byte))
       if state.token.isCancelled {
         state.temporaries.deleteAll()
-        _exit(130)
+        _exit(state.received.signal.map(InterruptMonitor.exitStatus(for:)) ?? 130)
       }
       state.token.cancel()
       state.onFirstSignal()
     }
   }
+}
+
+/// The first signal a monitor received (written by the watcher thread, read by the command).
+private final class ReceivedSignal: Sendable {
+  private let number = Mutex<Int32?>(nil)
+
+  /// The first signal recorded, or `nil`.
+  var signal: Int32? { number.withLock { $0 } }
+
+  /// Records `signal` unless one was recorded before.
+  func record(_ signal: Int32) { number.withLock { $0 = $0 ?? signal } }
 }

@@ -1,3 +1,4 @@
+import BlendedLatent
 import Foundation
 import Hummingbird
 
@@ -37,6 +38,11 @@ package struct APIError: Error, HTTPResponseError, CustomStringConvertible {
   }
 
   /// 422: a field has a value the server cannot use.
+  /// The request's geometry as the library refuses it (a size or padding it cannot place), as a 422.
+  package static func geometry(_ error: EditGeometryError) -> APIError {
+    APIError(.unprocessableContent, "invalid_geometry", error.description)
+  }
+
   package static func invalidField(_ name: String, _ reason: String) -> APIError {
     APIError(.unprocessableContent, "invalid_field", "field '\(name)': \(reason)")
   }
@@ -54,4 +60,14 @@ package struct APIError: Error, HTTPResponseError, CustomStringConvertible {
   /// 503: the server is shutting down.
   package static let shuttingDown = APIError(
     .serviceUnavailable, "shutting_down", "the server is shutting down and takes no more edits")
+}
+
+/// Runs a geometry computation on request values, turning the library's refusal into a 422 (request errors pass
+/// through as they are).
+func placed<T>(_ body: () throws -> T) throws(APIError) -> T {
+  do { return try body() } catch let error as APIError { throw error } catch let error as EditGeometryError {
+    throw .geometry(error)
+  } catch {
+    throw APIError(.unprocessableContent, "invalid_geometry", "\(error)")
+  }
 }

@@ -106,14 +106,18 @@ package enum AUTOMATIC1111Request {
         unsupported.append("inpainting_fill=\(fill): ran as 1 (original), the method's only start")
       }
     }
-    var geometry = EditGeometry.wholeImage(
-      width: width, height: height, nativeResolution: model.nativeResolution,
-      sizeMultiple: max(1, model.sizeMultiple)
-    ).atOriginalSize
+    var geometry = try placed {
+      try EditGeometry.wholeImage(
+        width: width, height: height, nativeResolution: model.nativeResolution,
+        sizeMultiple: max(1, model.sizeMultiple)
+      )
+    }.atOriginalSize
     if hasMask, try fields.bool("inpaint_full_res") == true,
-      let crop = EditGeometry.cropToMask(
-        mask, padding: try fields.integer("inpaint_full_res_padding", in: 0...100_000) ?? 32,
-        nativeResolution: max(width, height), sizeMultiple: max(1, model.sizeMultiple))
+      let crop = try placed {
+        try EditGeometry.cropToMask(
+          mask, padding: try fields.integer("inpaint_full_res_padding", in: 0...100_000) ?? 32,
+          nativeResolution: max(width, height), sizeMultiple: max(1, model.sizeMultiple))
+      }
     {
       geometry = crop
     }
@@ -134,10 +138,12 @@ package enum AUTOMATIC1111Request {
     let (width, height) = try size(fields, limits: limits, default: (512, 512))
     var unsupported: [String] = []
     if try fields.bool("enable_hr") == true { unsupported.append("enable_hr=true: no high-resolution pass") }
-    let geometry = EditGeometry.wholeImage(
-      width: width, height: height, nativeResolution: model.nativeResolution,
-      sizeMultiple: max(1, model.sizeMultiple)
-    ).atOriginalSize
+    let geometry = try placed {
+      try EditGeometry.wholeImage(
+        width: width, height: height, nativeResolution: model.nativeResolution,
+        sizeMultiple: max(1, model.sizeMultiple)
+      )
+    }.atOriginalSize
     return try mapped(
       fields, original: Tensor(shape: [3, height, width], repeating: 0.5),
       mask: Tensor(shape: [height, width], repeating: 1), geometry: geometry, strength: 1, maskBlur: 0,

@@ -104,13 +104,17 @@ package enum NativeEditRequest {
     let multiple = max(1, model.sizeMultiple)
     var geometry: EditGeometry
     if let padding = try fields.integer("crop_to_mask", in: 0...100_000),
-      let crop = EditGeometry.cropToMask(
-        mask, padding: padding, nativeResolution: model.nativeResolution, sizeMultiple: multiple)
+      let crop = try placed {
+        try EditGeometry.cropToMask(
+          mask, padding: padding, nativeResolution: model.nativeResolution, sizeMultiple: multiple)
+      }
     {
       geometry = crop
     } else {
-      geometry = EditGeometry.wholeImage(
-        width: image.width, height: image.height, nativeResolution: model.nativeResolution, sizeMultiple: multiple)
+      geometry = try placed {
+        try EditGeometry.wholeImage(
+          width: image.width, height: image.height, nativeResolution: model.nativeResolution, sizeMultiple: multiple)
+      }
     }
     if try fields.choice("working_size", WorkingSize.self) == .original { geometry = geometry.atOriginalSize }
     return EditPlan(

@@ -59,8 +59,10 @@ package enum OpenAIImageEdit {
     var original = image.tensor()
     var workingMask = mask
     let multiple = max(1, model.sizeMultiple)
-    var geometry = EditGeometry.wholeImage(
-      width: image.width, height: image.height, nativeResolution: model.nativeResolution, sizeMultiple: multiple)
+    var geometry = try placed {
+      try EditGeometry.wholeImage(
+        width: image.width, height: image.height, nativeResolution: model.nativeResolution, sizeMultiple: multiple)
+    }
     if let size = try fields.string("size"), size != "auto" {
       let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
       guard parts.count == 2, parts[0] >= 8, parts[1] >= 8 else {
@@ -76,9 +78,11 @@ package enum OpenAIImageEdit {
         workingMask = resizedNearest(mask, height: parts[1], width: parts[0])
       }
       geometry =
-        EditGeometry.wholeImage(
-          width: parts[0], height: parts[1], nativeResolution: model.nativeResolution, sizeMultiple: multiple
-        ).atOriginalSize
+        try placed {
+          try EditGeometry.wholeImage(
+            width: parts[0], height: parts[1], nativeResolution: model.nativeResolution, sizeMultiple: multiple
+          )
+        }.atOriginalSize
     }
     var request = EditRequest(image: original, mask: workingMask, prompt: prompt)
     request.batchSize = count

@@ -22,6 +22,9 @@ typedef struct {
 typedef struct {
   char *message;
   size_t capacity;
+  bld_should_stop should_stop;  // encoding only: asked after every row (may be NULL)
+  void *stop_context;
+  int stopped;
 } bld_png_message;
 
 static void bld_png_read_memory(png_structp png, png_bytep destination, size_t length) {
@@ -159,8 +162,20 @@ int bld_png_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_deco
   return BLD_IMAGE_OK;
 }
 
+/// libpng's per-row write callback: abandons the encode (longjmp through png_error, inside C) when asked to.
+static void bld_png_row_written(png_structp png, png_uint_32 row, int pass) {
+  (void)row;
+  (void)pass;
+  bld_png_message *sink = (bld_png_message *)png_get_error_ptr(png);
+  if (sink->should_stop && sink->should_stop(sink->stop_context)) {
+    sink->stopped = 1;
+    png_error(png, "cancelled");
+  }
+}
+
 int bld_png_encode(const uint8_t *pixels, int32_t width, int32_t height, int32_t channels,
-                   uint8_t **out_data, size_t *out_size, char *message, size_t message_capacity) {
+                   uint8_t **out_data, size_t *out_size, bld_should_stop should_stop, void *stop_context,
+                   char *message, size_t message_capacity) {
   *out_data = NULL;
   *out_size = 0;
   int color_type;
@@ -176,7 +191,7 @@ int bld_png_encode(const uint8_t *pixels, int32_t width, int32_t height, int32_t
     if (message && message_capacity) snprintf(message, message_capacity, "empty image (%d×%d)", width, height);
     return BLD_IMAGE_UNSUPPORTED;
   }
-  bld_png_message sink = {message, message_capacity};
+  bld_png_message sink = {message, message_capacity, should_stop, stop_context, 0};
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink, bld_png_on_error, bld_png_on_warning);
   if (!png) return BLD_IMAGE_NO_MEMORY;
   png_infop info = png_create_info_struct(png);
@@ -190,9 +205,11 @@ int bld_png_encode(const uint8_t *pixels, int32_t width, int32_t height, int32_t
     free(rows);
     free(writer.data);
     png_destroy_write_struct(&png, &info);
-    return BLD_IMAGE_NO_MEMORY;  // the only failures past validation are allocation failures
+    // Past validation, the only failures are a cancellation and allocation failures.
+    return ((volatile bld_png_message *)&sink)->stopped ? BLD_IMAGE_CANCELLED : BLD_IMAGE_NO_MEMORY;
   }
   png_set_write_fn(png, &writer, bld_png_write_memory, bld_png_flush_memory);
+  png_set_write_status_fn(png, bld_png_row_written);
   png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, color_type, PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   rows = (png_bytepp)malloc(sizeof(png_bytep) * (size_t)height);

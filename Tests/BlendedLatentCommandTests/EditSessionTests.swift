@@ -49,7 +49,11 @@ struct EditSessionTests {
       #expect(run.status == 0, "\(run.console.error)")
       seen.append(try #require(backend.lastSettings).computeSettings)
     }
-    #expect(seen == [ComputeSettings(threadCount: 1, matrixPrecision: .bfloat16), ComputeSettings(threadCount: 3)])
+    #expect(
+      seen == [
+        ComputeSettings(threadCount: 1, matrixPrecision: .bfloat16),
+        ComputeSettings(threadCount: min(3, EditSettings.maximumThreadCount)),
+      ])
     #expect(ComputeOptions.matrixPrecision == .float32)
     #expect(ComputeOptions.threadCount == ComputeOptions.defaultThreadCount)
   }

@@ -1,4 +1,6 @@
+import BlendedLatent
 import Foundation
+import TensorCore
 import Testing
 import _TestSupport
 
@@ -30,11 +32,18 @@ struct LoadAndShutdownTests {
     #expect(server.temporaryFiles.isEmpty, "\(server.temporaryFiles)")
   }
 
-  /// A native edit long enough to be interrupted on a busy machine too (500 steps of the tiny model at batch 16).
+  /// A native edit long enough to be interrupted even when the test process is starved on a busy machine: 500
+  /// steps at batch 16 on a 64 × 64 image kept at its size (tens of seconds with the tiny model, unless cancelled).
   static func longEdit() throws -> String {
-    let image = try Data(contentsOf: folder.appendingPathComponent("image.png")).base64EncodedString()
-    let mask = try Data(contentsOf: folder.appendingPathComponent("mask.png")).base64EncodedString()
-    return #"{"image":"\#(image)","mask":"\#(mask)","prompt":"a hat","steps":500,"strength":1,"seed":3,"batch":16}"#
+    let side = 64
+    let image = try RGBImage(tensor: Tensor(shape: [3, side, side], repeating: 0.5)).pngData().base64EncodedString()
+    let mask = try RGBImage.grayPNGData(
+      Tensor(shape: [side, side]) { values in
+        for row in 16..<48 { for column in 16..<48 { values[row * side + column] = 1 } }
+      }
+    ).base64EncodedString()
+    return
+      #"{"image":"\#(image)","mask":"\#(mask)","prompt":"a hat","steps":500,"strength":1,"seed":3,"batch":16,"working_size":"original"}"#
   }
 
   /// Waits until the job reports a step.

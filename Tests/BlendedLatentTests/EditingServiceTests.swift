@@ -192,8 +192,8 @@ struct EditingServiceTests {
   @Test("a request built from decoded images equals the one built from their tensors")
   func requestFromImages() throws {
     let (image, mask) = EditorInputs.make(height: 16, width: 24)
-    let rgb = RGBImage(tensor: image)
-    let maskImage = RGBImage(
+    let rgb = try RGBImage(tensor: image)
+    let maskImage = try RGBImage(
       tensor: Tensor.concatenated([mask, mask, mask].map { $0.reshaped([1, 16, 24]) }, axis: 0))
     let request = EditRequest(image: rgb, mask: maskImage, prompt: "p")
     #expect(request.image == rgb.tensor() && request.mask == maskImage.luminanceTensor())

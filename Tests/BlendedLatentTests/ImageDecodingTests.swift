@@ -50,11 +50,11 @@ struct ImageDecodingTests {
   @Test("8-bit round trip: decode → tensor → quantise → PNG → decode is lossless")
   func eightBitRoundTrip() throws {
     let image = try RGBImage(contentsOf: ImageFixtures.url("rgba8.png"))
-    let requantised = RGBImage(tensor: image.tensor(), alpha: image.alphaTensor())
+    let requantised = try RGBImage(tensor: image.tensor(), alpha: image.alphaTensor())
     #expect(requantised == image)
     let reread = try RGBImage(decoding: try requantised.pngData(), fileName: "memory")
     #expect(reread == image)
-    let opaque = RGBImage(tensor: image.tensor())
+    let opaque = try RGBImage(tensor: image.tensor())
     let rereadOpaque = try RGBImage(decoding: try opaque.pngData(), fileName: "memory")
     #expect(rereadOpaque.alpha == nil && rereadOpaque.samples == image.samples)
   }

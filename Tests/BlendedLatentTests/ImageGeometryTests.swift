@@ -35,31 +35,31 @@ struct ImageGeometryTests {
   }
 
   @Test("working size: longer side native, multiples kept, aspect kept")
-  func workingSize() {
+  func workingSize() throws {
     #expect(
-      EditGeometry.workingSize(width: 512, height: 512, nativeResolution: 512, sizeMultiple: 64)
+      try EditGeometry.workingSize(width: 512, height: 512, nativeResolution: 512, sizeMultiple: 64)
         == (512, 512))
     #expect(
-      EditGeometry.workingSize(width: 256, height: 256, nativeResolution: 512, sizeMultiple: 64)
+      try EditGeometry.workingSize(width: 256, height: 256, nativeResolution: 512, sizeMultiple: 64)
         == (512, 512))
     #expect(
-      EditGeometry.workingSize(width: 4000, height: 3000, nativeResolution: 512, sizeMultiple: 64)
+      try EditGeometry.workingSize(width: 4000, height: 3000, nativeResolution: 512, sizeMultiple: 64)
         == (512, 384))
     #expect(
-      EditGeometry.workingSize(width: 3000, height: 4000, nativeResolution: 512, sizeMultiple: 8)
+      try EditGeometry.workingSize(width: 3000, height: 4000, nativeResolution: 512, sizeMultiple: 8)
         == (384, 512))
     #expect(
-      EditGeometry.workingSize(width: 1000, height: 10, nativeResolution: 512, sizeMultiple: 64)
+      try EditGeometry.workingSize(width: 1000, height: 10, nativeResolution: 512, sizeMultiple: 64)
         == (512, 64))
     #expect(
-      EditGeometry.workingSize(width: 777, height: 555, nativeResolution: 64, sizeMultiple: 8) == (
+      try EditGeometry.workingSize(width: 777, height: 555, nativeResolution: 64, sizeMultiple: 8) == (
         64, 48
       ))
   }
 
   @Test("whole image at native size is the identity")
-  func wholeImageIdentity() {
-    let geometry = EditGeometry.wholeImage(
+  func wholeImageIdentity() throws {
+    let geometry = try EditGeometry.wholeImage(
       width: 64, height: 64, nativeResolution: 64, sizeMultiple: 8)
     #expect(geometry.isIdentity)
     let image = Self.image(width: 64, height: 64)
@@ -81,13 +81,13 @@ struct ImageGeometryTests {
     let (width, height) = (2000, 1500)
     let mask = Self.mask(width: width, height: height, selecting: box)
     let geometry = try #require(
-      EditGeometry.cropToMask(mask, padding: padding, nativeResolution: 512, sizeMultiple: 64))
+      try EditGeometry.cropToMask(mask, padding: padding, nativeResolution: 512, sizeMultiple: 64))
     let region = geometry.region
     #expect(PixelRegion(x: 0, y: 0, width: width, height: height).contains(region))
     #expect(region.contains(box))
     let side = max(512, box.width + 2 * padding, box.height + 2 * padding)
     #expect(region.width == min(side, width) && region.height == min(side, height))
-    let expected = EditGeometry.workingSize(
+    let expected = try EditGeometry.workingSize(
       width: region.width, height: region.height, nativeResolution: 512, sizeMultiple: 64)
     #expect(geometry.workingWidth == expected.width && geometry.workingHeight == expected.height)
     #expect(max(geometry.workingWidth, geometry.workingHeight) == 512)
@@ -101,7 +101,7 @@ struct ImageGeometryTests {
     let mask = Self.mask(
       width: 900, height: 300, selecting: PixelRegion(x: 100, y: 50, width: 400, height: 200))
     let geometry = try #require(
-      EditGeometry.cropToMask(mask, padding: 50, nativeResolution: 512, sizeMultiple: 64))
+      try EditGeometry.cropToMask(mask, padding: 50, nativeResolution: 512, sizeMultiple: 64))
     #expect(geometry.region.height == 300 && geometry.region.y == 0)
     #expect(geometry.region.width == 512)
     #expect(geometry.region.contains(PixelRegion(x: 100, y: 50, width: 400, height: 200)))
@@ -109,9 +109,9 @@ struct ImageGeometryTests {
   }
 
   @Test("crop to mask of an empty mask is nil")
-  func emptyMask() {
+  func emptyMask() throws {
     #expect(
-      EditGeometry.cropToMask(
+      try EditGeometry.cropToMask(
         Tensor(shape: [10, 10]), padding: 4, nativeResolution: 8, sizeMultiple: 8) == nil)
   }
 
@@ -120,7 +120,7 @@ struct ImageGeometryTests {
     let mask = Self.mask(
       width: 300, height: 200, selecting: PixelRegion(x: 120, y: 80, width: 30, height: 20))
     let geometry = try #require(
-      EditGeometry.cropToMask(mask, padding: 10, nativeResolution: 64, sizeMultiple: 8))
+      try EditGeometry.cropToMask(mask, padding: 10, nativeResolution: 64, sizeMultiple: 8))
     let image = Self.image(width: 300, height: 200)
     let working = geometry.workingImage(from: image)
     #expect(working.shape == [3, geometry.workingHeight, geometry.workingWidth])
@@ -138,7 +138,7 @@ struct ImageGeometryTests {
     let box = PixelRegion(x: 120, y: 80, width: 30, height: 20)
     let mask = Self.mask(width: 300, height: 200, selecting: box)
     let geometry = try #require(
-      EditGeometry.cropToMask(mask, padding: 10, nativeResolution: 64, sizeMultiple: 8))
+      try EditGeometry.cropToMask(mask, padding: 10, nativeResolution: 64, sizeMultiple: 8))
     let original = Self.image(width: 300, height: 200)
     let edited = Tensor(shape: [3, geometry.workingHeight, geometry.workingWidth], repeating: 0.25)
     let output = geometry.composite(
@@ -170,7 +170,7 @@ struct ImageGeometryTests {
     let mask = Self.mask(
       width: 300, height: 200, selecting: PixelRegion(x: 120, y: 80, width: 30, height: 20))
     let geometry = try #require(
-      EditGeometry.cropToMask(mask, padding: 10, nativeResolution: 64, sizeMultiple: 8)
+      try EditGeometry.cropToMask(mask, padding: 10, nativeResolution: 64, sizeMultiple: 8)
     ).atOriginalSize
     #expect(
       geometry.workingWidth == geometry.region.width
@@ -191,7 +191,7 @@ struct ImageGeometryTests {
     let mask = Self.mask(
       width: 300, height: 200, selecting: PixelRegion(x: 120, y: 80, width: 30, height: 20))
     let geometry = try #require(
-      EditGeometry.cropToMask(mask, padding: 10, nativeResolution: 64, sizeMultiple: 8))
+      try EditGeometry.cropToMask(mask, padding: 10, nativeResolution: 64, sizeMultiple: 8))
     let original = Self.image(width: 300, height: 200)
     let edited = Tensor(shape: [3, geometry.workingHeight, geometry.workingWidth], repeating: 0.75)
     let output = geometry.composite(edited: edited, into: original, mask: mask, policy: .region)
@@ -214,7 +214,7 @@ struct ImageGeometryTests {
     "identity geometry: region paste returns the edit, crop → resize → paste of the source is close to the source"
   )
   func roundTrip() throws {
-    let geometry = EditGeometry.wholeImage(
+    let geometry = try EditGeometry.wholeImage(
       width: 40, height: 40, nativeResolution: 40, sizeMultiple: 8)
     let image = Self.image(width: 40, height: 40)
     let mask = Tensor(shape: [40, 40])
@@ -232,7 +232,7 @@ struct ImageGeometryTests {
         }
       }
     }
-    let resizing = EditGeometry.wholeImage(
+    let resizing = try EditGeometry.wholeImage(
       width: 160, height: 120, nativeResolution: 64, sizeMultiple: 8)
     #expect(resizing.workingWidth == 64 && resizing.workingHeight == 48)
     let back = resizing.composite(

@@ -19,7 +19,7 @@ struct ImageUsageExampleTests {
     let photo = try RGBImage(contentsOf: photoURL)  // PNG or JPEG
     let pixels = photo.tensor()  // [3, H, W] in [0, 1]
     let mask = try RGBImage(contentsOf: maskURL).luminanceTensor()  // [H, W], white = 1
-    let geometry = EditGeometry.cropToMask(mask, padding: 2, nativeResolution: 8, sizeMultiple: 8)!
+    let geometry = try EditGeometry.cropToMask(mask, padding: 2, nativeResolution: 8, sizeMultiple: 8)!
     let working = geometry.workingImage(from: pixels)  // [3, h, w] at the model's size
     // … edit `working` …
     let result = geometry.composite(

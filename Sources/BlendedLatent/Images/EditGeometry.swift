@@ -55,13 +55,16 @@ public struct EditGeometry: Sendable, Equatable {
 
   /// The working size for a `width × height` region: aspect kept, longer side = `nativeResolution`, each
   /// side rounded to the nearest multiple of `sizeMultiple` (never below one multiple).
-  /// - Precondition: all arguments positive.
+  /// - Throws: ``EditGeometryError/invalidArgument(name:value:reason:)`` unless every argument lies in
+  ///   1…``maximumSide``.
   public static func workingSize(width: Int, height: Int, nativeResolution: Int, sizeMultiple: Int)
-    -> (width: Int, height: Int)
+    throws(EditGeometryError) -> (width: Int, height: Int)
   {
-    precondition(
-      width > 0 && height > 0 && nativeResolution > 0 && sizeMultiple > 0,
-      "workingSize: positive sizes")
+    for (name, value) in [
+      ("width", width), ("height", height), ("nativeResolution", nativeResolution), ("sizeMultiple", sizeMultiple),
+    ] where !(1...maximumSide).contains(value) {
+      throw .invalidArgument(name: name, value: value, reason: "must lie in 1…\(maximumSide)")
+    }
     let scale = Double(nativeResolution) / Double(max(width, height))
     func rounded(_ extent: Int) -> Int {
       let multiples = (Double(extent) * scale / Double(sizeMultiple)).rounded(
@@ -71,16 +74,21 @@ public struct EditGeometry: Sendable, Equatable {
     return (rounded(width), rounded(height))
   }
 
+  /// The largest image side, native resolution or size multiple the geometry accepts: 1 048 576 pixels (far
+  /// beyond any image the decoders accept, and small enough that no size computation overflows).
+  public static let maximumSide = 1 << 20
+
   /// The whole image, resized to the working size.
   /// - Parameters:
   ///   - width: the image width.
   ///   - height: the image height.
   ///   - nativeResolution: the model's native resolution (512 for SD 1.5 and 2.1-base).
   ///   - sizeMultiple: working sides are multiples of this (VAE factor × UNet downsampling, e.g. 64).
+  /// - Throws: ``EditGeometryError`` unless every argument lies in 1…``maximumSide``.
   public static func wholeImage(width: Int, height: Int, nativeResolution: Int, sizeMultiple: Int)
-    -> EditGeometry
+    throws(EditGeometryError) -> EditGeometry
   {
-    let size = workingSize(
+    let size = try workingSize(
       width: width, height: height, nativeResolution: nativeResolution, sizeMultiple: sizeMultiple)
     return EditGeometry(
       imageWidth: width, imageHeight: height,
@@ -97,15 +105,25 @@ public struct EditGeometry: Sendable, Equatable {
   ///   - padding: context pixels added around the box (≥ 0).
   ///   - nativeResolution: the model's native resolution.
   ///   - sizeMultiple: working sides are multiples of this.
+  /// - Throws: ``EditGeometryError`` for a mask that is not `[H, W]`, a negative padding, or a resolution or
+  ///   multiple outside 1…``maximumSide``. A padding larger than the image is the same as the image's size.
   public static func cropToMask(
     _ mask: Tensor, padding: Int, nativeResolution: Int, sizeMultiple: Int
   )
-    -> EditGeometry?
+    throws(EditGeometryError) -> EditGeometry?
   {
-    precondition(mask.rank == 2 && padding >= 0, "cropToMask: [H, W] mask and padding ≥ 0")
+    guard mask.rank == 2 else { throw .invalidMaskShape(mask.shape) }
+    guard padding >= 0 else { throw .invalidArgument(name: "padding", value: padding, reason: "must be ≥ 0") }
+    for (name, value) in [("nativeResolution", nativeResolution), ("sizeMultiple", sizeMultiple)]
+    where !(1...maximumSide).contains(value) {
+      throw .invalidArgument(name: name, value: value, reason: "must lie in 1…\(maximumSide)")
+    }
     guard let box = PixelRegion.boundingBox(ofMask: mask) else { return nil }
     let (imageHeight, imageWidth) = (mask.shape[0], mask.shape[1])
-    let side = max(box.width + 2 * padding, box.height + 2 * padding, nativeResolution)
+    // The region is clipped to the image below, so padding beyond the image's size changes nothing (and
+    // clamping it keeps `2 × padding` from overflowing).
+    let clampedPadding = min(padding, max(imageWidth, imageHeight))
+    let side = max(box.width + 2 * clampedPadding, box.height + 2 * clampedPadding, nativeResolution)
     func place(boxStart: Int, boxExtent: Int, extent: Int, limit: Int) -> Int {
       // Centre `extent` on the box, then shift it inside 0..<limit.
       let centred = boxStart + Int((Double(boxExtent - extent) / 2).rounded(.down))
@@ -117,7 +135,7 @@ public struct EditGeometry: Sendable, Equatable {
       x: place(boxStart: box.x, boxExtent: box.width, extent: width, limit: imageWidth),
       y: place(boxStart: box.y, boxExtent: box.height, extent: height, limit: imageHeight),
       width: width, height: height)
-    let size = workingSize(
+    let size = try workingSize(
       width: width, height: height, nativeResolution: nativeResolution, sizeMultiple: sizeMultiple)
     return EditGeometry(
       imageWidth: imageWidth, imageHeight: imageHeight, region: region,

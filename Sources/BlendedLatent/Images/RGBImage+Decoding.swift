@@ -1,5 +1,6 @@
 internal import CImageShims
 import Foundation
+import TensorCore
 
 extension RGBImage {
   /// The default largest image accepted by the decoders: 100 megapixels.
@@ -21,22 +22,19 @@ extension RGBImage {
     throws
   {
     let name = url.isFileURL ? url.path : url.absoluteString
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory),
-      isDirectory.boolValue
-    {
-      throw ImageFileError.unreadable(file: name, reason: "it is a directory")
+    try self.init(decoding: Self.readFile(url), fileName: name, maximumPixelCount: maximumPixelCount)
+  }
+
+  /// The largest image file read: 2 GiB.
+  package static let maximumFileByteCount = 1 << 31
+
+  /// The bytes of an image file, read only if it is a regular file (a FIFO, device or directory is refused at
+  /// once, with what it is).
+  /// - Throws: ``ImageFileError/unreadable(file:reason:)`` naming the file.
+  package static func readFile(_ url: URL) throws(ImageFileError) -> Data {
+    do { return try RegularFile.read(url, maximumByteCount: maximumFileByteCount) } catch {
+      throw .unreadable(file: url.isFileURL ? url.path : url.absoluteString, reason: error.reason)
     }
-    let data: Data
-    do {
-      data = try Data(contentsOf: url)
-    } catch {
-      let reason =
-        FileManager.default.fileExists(atPath: url.path)
-        ? "permission denied or I/O error" : "no such file"
-      throw ImageFileError.unreadable(file: name, reason: reason)
-    }
-    try self.init(decoding: data, fileName: name, maximumPixelCount: maximumPixelCount)
   }
 
   /// Decodes PNG or JPEG bytes held in memory; see ``init(contentsOf:maximumPixelCount:)``.

@@ -65,11 +65,15 @@ public struct RGBImage: Sendable, Equatable {
   /// - Parameters:
   ///   - tensor: `[3, H, W]` RGB in [0, 1].
   ///   - alpha: optional `[H, W]` opacity in [0, 1], quantised the same way.
-  /// - Precondition: the shapes are as stated and `H`, `W` are positive.
-  public init(tensor: Tensor, alpha: Tensor? = nil) {
-    precondition(
-      tensor.rank == 3 && tensor.shape[0] == 3,
-      "RGBImage(tensor:) expects [3, H, W], got \(tensor.shape)")
+  /// - Throws: ``PipelineError/invalidImageShape(_:)`` unless `tensor` is `[3, H, W]` with `H`, `W` positive;
+  ///   ``PipelineError/sizeMismatch(image:mask:)`` when `alpha` is not `[H, W]`.
+  public init(tensor: Tensor, alpha: Tensor? = nil) throws(PipelineError) {
+    guard tensor.rank == 3, tensor.shape[0] == 3, tensor.shape[1] > 0, tensor.shape[2] > 0 else {
+      throw .invalidImageShape(tensor.shape)
+    }
+    if let alpha, alpha.shape != [tensor.shape[1], tensor.shape[2]] {
+      throw .sizeMismatch(image: tensor.shape, mask: alpha.shape)
+    }
     let (height, width) = (tensor.shape[1], tensor.shape[2])
     let plane = height * width
     var samples = [UInt16](repeating: 0, count: 3 * plane)
@@ -82,9 +86,6 @@ public struct RGBImage: Sendable, Equatable {
     }
     var alphaSamples: [UInt16]?
     if let alpha {
-      precondition(
-        alpha.shape == [height, width],
-        "RGBImage(tensor:alpha:) expects alpha [\(height), \(width)], got \(alpha.shape)")
       alphaSamples = alpha.scalars.map { UInt16(RGBImage.eightBitSample($0)) }
     }
     self.init(width: width, height: height, depth: .eight, samples: samples, alpha: alphaSamples)

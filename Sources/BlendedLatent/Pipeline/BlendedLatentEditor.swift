@@ -326,11 +326,13 @@ struct EditInputs {
     guard request.strength > 0, request.strength <= 1 else {
       throw .invalidParameter(name: "strength", value: "\(request.strength)", reason: "must lie in (0, 1]")
     }
-    guard request.guidanceScale.isFinite else {
-      throw .invalidParameter(name: "guidanceScale", value: "\(request.guidanceScale)", reason: "must be finite")
+    guard request.guidanceScale.isFinite, request.guidanceScale >= 0 else {
+      throw .invalidParameter(
+        name: "guidanceScale", value: "\(request.guidanceScale)", reason: "must be a finite number ≥ 0")
     }
-    guard request.batchSize >= 1 else {
-      throw .invalidParameter(name: "batchSize", value: "\(request.batchSize)", reason: "must be ≥ 1")
+    guard (1...EditRequest.maximumBatchSize).contains(request.batchSize) else {
+      throw .invalidParameter(
+        name: "batchSize", value: "\(request.batchSize)", reason: "must lie in 1…\(EditRequest.maximumBatchSize)")
     }
     if let size = request.originalSize, size.count != 2 || size.contains(where: { $0 < 1 }) {
       throw .invalidParameter(name: "originalSize", value: "\(size)", reason: "must be [height, width], both ≥ 1")

@@ -63,14 +63,16 @@ public struct EditRequest: Sendable {
   public var negativePrompt: String
   /// The scheduler's `set_timesteps` count before strength (default 50).
   public var stepCount: Int
-  /// The classifier-free guidance scale g (default 7.5).
+  /// The classifier-free guidance scale g, finite and ≥ 0 (default 7.5).
   public var guidanceScale: Float
   /// The fraction of the schedule that runs: the last `int(stepCount · strength)` steps (default 0.75).
   public var strength: Double
   /// The seed of the torch-compatible generator; `nil` picks a random one (reported in the result).
   public var seed: UInt64?
-  /// The number of results B (default 1).
+  /// The number of results B, in 1…``maximumBatchSize`` (default 1).
   public var batchSize: Int
+  /// The largest ``batchSize`` accepted: 64 (the `bld --batch` limit too).
+  public static let maximumBatchSize = 64
   /// The sampler (default deterministic DDIM).
   public var scheduler: SchedulerKind
   /// Mask handling.

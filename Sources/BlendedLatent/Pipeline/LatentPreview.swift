@@ -39,6 +39,6 @@ public struct LatentPreview: Sendable, Equatable {
         }
       }
     }
-    return RGBImage(tensor: rgb)
+    return try? RGBImage(tensor: rgb)
   }
 }

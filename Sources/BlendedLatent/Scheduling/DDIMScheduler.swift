@@ -60,21 +60,22 @@ public struct DDIMScheduler: Scheduler {
     clipSampleRange = (configuration.clipSample ?? true) ? Float(configuration.clipSampleRange ?? 1) : nil
     stepRatio = trainCount / stepCount
     let offset = configuration.stepsOffset ?? 0
-    let ratio = stepRatio
-    let steps: [Int]
-    switch try TimestepSpacing.resolve(configuration.timestepSpacing, default: .leading, scheduler: name) {
-    case .leading:
-      steps = (0..<stepCount).reversed().map { $0 * ratio + offset }
-    case .trailing:
-      let spacing = Double(trainCount) / Double(stepCount)
-      steps = NumPy.arangeDescending(Double(trainCount), 0, step: -spacing).map { Int(NumPy.round($0)) - 1 }
-    case .linspace:
-      steps = NumPy.linspace(0, Double(trainCount - 1), count: stepCount).reversed().map { Int(NumPy.round($0)) }
+    let spacing = try TimestepSpacing.resolve(configuration.timestepSpacing, default: .leading, scheduler: name)
+    func timesteps(_ count: Int) -> [Int] {
+      switch spacing {
+      case .leading:
+        let ratio = trainCount / count
+        return (0..<count).reversed().map { $0 * ratio + offset }
+      case .trailing:
+        let spacing = Double(trainCount) / Double(count)
+        return NumPy.arangeDescending(Double(trainCount), 0, step: -spacing).map { Int(NumPy.round($0)) - 1 }
+      case .linspace:
+        return NumPy.linspace(0, Double(trainCount - 1), count: count).reversed().map { Int(NumPy.round($0)) }
+      }
     }
-    integerTimesteps = steps
-    guard steps.allSatisfy({ (0..<trainCount).contains($0) }) else {
-      throw .invalid(field: "steps_offset", value: "\(offset)", reason: "timesteps leave 0..<\(trainCount)")
-    }
+    try StepCountLimit.check(
+      stepCount: stepCount, trainCount: trainCount, stepsOffset: offset, timesteps: timesteps)
+    integerTimesteps = timesteps(stepCount)
   }
 
   /// ᾱ at a level.

@@ -77,18 +77,21 @@ public struct DPMSolverMultistepScheduler: Scheduler {
       throw .invalidStepCount(stepCount, trainTimesteps: trainCount)
     }
     let offset = configuration.stepsOffset ?? 0
-    var steps: [Int]
-    switch try TimestepSpacing.resolve(configuration.timestepSpacing, default: .linspace, scheduler: name) {
-    case .linspace:
-      steps = NumPy.linspace(0, Double(trainCount - 1), count: stepCount + 1).reversed().dropLast()
-        .map { Int(NumPy.round($0)) }
-    case .leading:
-      let ratio = trainCount / (stepCount + 1)
-      steps = (1...stepCount).reversed().map { $0 * ratio + offset }
-    case .trailing:
-      let ratio = Double(trainCount) / Double(stepCount)
-      steps = NumPy.arangeDescending(Double(trainCount), 0, step: -ratio).map { Int(NumPy.round($0)) - 1 }
+    let spacing = try TimestepSpacing.resolve(configuration.timestepSpacing, default: .linspace, scheduler: name)
+    func timesteps(_ count: Int) -> [Int] {
+      switch spacing {
+      case .linspace:
+        return NumPy.linspace(0, Double(trainCount - 1), count: count + 1).reversed().dropLast()
+          .map { Int(NumPy.round($0)) }
+      case .leading:
+        let ratio = trainCount / (count + 1)
+        return (1...count).reversed().map { $0 * ratio + offset }
+      case .trailing:
+        let ratio = Double(trainCount) / Double(count)
+        return NumPy.arangeDescending(Double(trainCount), 0, step: -ratio).map { Int(NumPy.round($0)) - 1 }
+      }
     }
+    var steps = timesteps(stepCount)
     let trainSigmas = schedule.sigmas
     var stepSigmas: [Double]
     if configuration.useKarrasSigmas == true {
@@ -98,9 +101,8 @@ public struct DPMSolverMultistepScheduler: Scheduler {
       let logSigmas = trainSigmas.map { Foundation.log($0) }
       steps = stepSigmas.map { Int(NumPy.round(SigmaSchedule.timestep(forSigma: $0, logSigmas: logSigmas))) }
     } else {
-      guard steps.allSatisfy({ (0..<trainCount).contains($0) }) else {
-        throw .invalid(field: "steps_offset", value: "\(offset)", reason: "timesteps leave 0..<\(trainCount)")
-      }
+      try StepCountLimit.check(
+        stepCount: stepCount, trainCount: trainCount, stepsOffset: offset, timesteps: timesteps)
       stepSigmas = steps.map { Double(trainSigmas[$0]) }
     }
     let final = try SigmaSchedule.finalSigma(configuration.finalSigmasType, schedule: schedule, scheduler: name)

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// The fields of a diffusers `scheduler_config.json` that this package's schedulers read.
 ///
@@ -113,8 +114,8 @@ public struct SchedulerConfiguration: Codable, Sendable, Equatable {
   ///   of the expected types.
   public static func decode(contentsOf url: URL) throws(SchedulerError) -> SchedulerConfiguration {
     let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-      throw .unreadableConfiguration(file: url.path, reason: "\(error.localizedDescription)")
+    do { data = try RegularFile.read(url) } catch {
+      throw .unreadableConfiguration(file: url.path, reason: error.reason)
     }
     return try decode(data, file: url.path)
   }
@@ -135,8 +136,28 @@ public struct SchedulerConfiguration: Codable, Sendable, Equatable {
       let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
       configuration.className = object?["_class_name"] as? String
       return configuration
+    } catch let error as DecodingError {
+      throw .unreadableConfiguration(file: file, reason: reason(error))
     } catch {
-      throw .unreadableConfiguration(file: file, reason: "\(error)")
+      throw .unreadableConfiguration(file: file, reason: "not valid JSON")
+    }
+  }
+}
+
+extension SchedulerConfiguration {
+  /// A decoding failure in plain words naming the field (no Foundation error names).
+  static func reason(_ error: DecodingError) -> String {
+    func field(_ context: DecodingError.Context) -> String {
+      context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+    }
+    switch error {
+    case .keyNotFound(let key, _): return "required field '\(key.stringValue)' is missing"
+    case .typeMismatch(_, let context) where context.codingPath.isEmpty: return "the file is not a JSON object"
+    case .typeMismatch(_, let context), .valueNotFound(_, let context):
+      return "field '\(field(context))' has a value of the wrong type"
+    case .dataCorrupted(let context) where context.codingPath.isEmpty: return "not valid JSON"
+    case .dataCorrupted(let context): return "field '\(field(context))' has an invalid value"
+    @unknown default: return "not a valid scheduler configuration"
     }
   }
 }

@@ -10,6 +10,9 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable, Sendable 
   case invalid(field: String, value: String, reason: String)
   /// The requested number of inference steps cannot be run.
   case invalidStepCount(Int, trainTimesteps: Int)
+  /// The step count is within the training timesteps, but this schedule's spacing and `steps_offset` give
+  /// timesteps outside them or repeated; `maximum` is the largest count that works.
+  case tooManySteps(Int, maximum: Int, reason: String)
 
   /// A one-line explanation naming the field and value.
   public var description: String {
@@ -20,6 +23,8 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable, Sendable 
       "scheduler configuration: \(field) = \(value) is invalid (\(reason))"
     case .invalidStepCount(let count, let trainTimesteps):
       "cannot run \(count) inference steps with \(trainTimesteps) training timesteps (need 1…\(trainTimesteps))"
+    case .tooManySteps(let count, let maximum, let reason):
+      "cannot run \(count) inference steps with this schedule: \(reason); use at most \(maximum)"
     }
   }
 }

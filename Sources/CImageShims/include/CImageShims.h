@@ -19,7 +19,11 @@ enum {
   BLD_IMAGE_UNSUPPORTED = 2,  ///< well-formed but a kind this package does not read
   BLD_IMAGE_TOO_LARGE = 3,    ///< width × height above the caller's pixel limit
   BLD_IMAGE_NO_MEMORY = 4,    ///< allocation failed
+  BLD_IMAGE_CANCELLED = 5,    ///< the caller's should_stop answered non-zero
 };
+
+/// Asked after every encoded row; a non-zero answer abandons the encode (BLD_IMAGE_CANCELLED).
+typedef int (*bld_should_stop)(void *context);
 
 /// A decoded image: `channels` interleaved samples per pixel (3 = RGB, 4 = RGBA), rows top to bottom.
 /// `bit_depth` is 8 (`pixels` holds uint8_t samples) or 16 (`pixels` holds uint16_t samples in host
@@ -46,8 +50,10 @@ int bld_jpeg_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_dec
 
 /// Encodes 8-bit pixels (`channels` 1 = gray, 3 = RGB, 4 = RGBA; rows of width × channels bytes)
 /// as a PNG in memory. On success `*out_data` (free with bld_image_free) holds `*out_size` bytes.
+/// `should_stop` (may be NULL) is called with `stop_context` after every row, so a long encode can be cancelled.
 int bld_png_encode(const uint8_t *pixels, int32_t width, int32_t height, int32_t channels,
-                   uint8_t **out_data, size_t *out_size, char *message, size_t message_capacity);
+                   uint8_t **out_data, size_t *out_size, bld_should_stop should_stop, void *stop_context,
+                   char *message, size_t message_capacity);
 
 /// Frees memory returned by the functions above (NULL is allowed).
 void bld_image_free(void *pointer);

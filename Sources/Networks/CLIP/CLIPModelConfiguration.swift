@@ -50,8 +50,8 @@ public struct CLIPModelConfiguration: Sendable, Equatable {
   /// - Throws: `ConfigurationError` naming the file and field.
   public static func decode(contentsOf url: URL) throws -> CLIPModelConfiguration {
     let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-      throw ConfigurationError.unreadable(file: url.path, reason: error.localizedDescription)
+    do { data = try RegularFile.read(url) } catch {
+      throw ConfigurationError.unreadable(file: url.path, reason: error.reason)
     }
     return try decode(data: data, file: url.path)
   }

@@ -83,6 +83,16 @@ public struct CLIPTextConfiguration: Codable, Sendable, Equatable {
       throw ConfigurationError.invalid(
         file: file, field: field, reason: "must be positive, got \(value)")
     }
+    for (field, value, range) in [
+      ("vocab_size", vocabSize, ConfigurationLimits.vocabulary), ("hidden_size", hiddenSize, ConfigurationLimits.width),
+      ("intermediate_size", intermediateSize, ConfigurationLimits.width),
+      ("num_attention_heads", numAttentionHeads, ConfigurationLimits.heads),
+      ("num_hidden_layers", numHiddenLayers, ConfigurationLimits.transformerLayers),
+      ("max_position_embeddings", maxPositionEmbeddings, ConfigurationLimits.positions),
+      ("projection_dim", projectionDim ?? 1, ConfigurationLimits.width),
+    ] {
+      try ConfigurationLimits.check(value, in: range, field: field, file: file)
+    }
     guard hiddenSize % numAttentionHeads == 0 else {
       throw ConfigurationError.invalid(
         file: file, field: "num_attention_heads",

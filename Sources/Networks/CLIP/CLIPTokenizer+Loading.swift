@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 extension CLIPTokenizer {
   /// The `model_max_length` used when the folder does not give a usable one: CLIP's context length.
@@ -253,9 +254,9 @@ extension CLIPTokenizer {
     func data(named name: String) throws(TokenizerError) -> Data {
       guard exists(name) else { throw .missingFile(path: path(name)) }
       do {
-        return try Data(contentsOf: directory.appendingPathComponent(name))
+        return try RegularFile.read(directory.appendingPathComponent(name))
       } catch {
-        throw .unreadableFile(path: path(name), reason: "\(error)")
+        throw .unreadableFile(path: path(name), reason: error.reason)
       }
     }
 
@@ -268,7 +269,7 @@ extension CLIPTokenizer {
       do {
         value = try JSONDecoder().decode(JSONValue.self, from: data)
       } catch {
-        throw .invalidJSON(path: path(name), reason: "\(error)")
+        throw .invalidJSON(path: path(name), reason: "not valid JSON")
       }
       guard case .object(let object) = value else {
         throw .invalidJSON(path: path(name), reason: "the top level is not an object")

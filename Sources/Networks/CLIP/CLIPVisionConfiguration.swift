@@ -99,6 +99,17 @@ public struct CLIPVisionConfiguration: Codable, Sendable, Equatable {
       throw ConfigurationError.invalid(
         file: file, field: field, reason: "must be positive, got \(value)")
     }
+    for (field, value, range) in [
+      ("hidden_size", hiddenSize, ConfigurationLimits.width),
+      ("intermediate_size", intermediateSize, ConfigurationLimits.width),
+      ("num_attention_heads", numAttentionHeads, ConfigurationLimits.heads),
+      ("num_hidden_layers", numHiddenLayers, ConfigurationLimits.transformerLayers),
+      ("num_channels", numChannels, ConfigurationLimits.imageChannels),
+      ("image_size", imageSize, ConfigurationLimits.imageSampleSize),
+      ("patch_size", patchSize, ConfigurationLimits.imageSampleSize),
+    ] {
+      try ConfigurationLimits.check(value, in: range, field: field, file: file)
+    }
     guard hiddenSize % numAttentionHeads == 0 else {
       throw ConfigurationError.invalid(
         file: file, field: "num_attention_heads",

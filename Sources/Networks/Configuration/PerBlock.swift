@@ -42,6 +42,14 @@ public enum PerBlock<Value: Codable & Sendable & Equatable>: Codable, Sendable, 
   }
 
   /// Whether this is a list of a length other than `count`.
+  /// Every value as written: the one uniform value, or each per-block value.
+  var allValues: [Value] {
+    switch self {
+    case .uniform(let value): [value]
+    case .perBlock(let values): values
+    }
+  }
+
   func hasWrongLength(_ count: Int) -> Bool {
     if case .perBlock(let values) = self { return values.count != count }
     return false

@@ -31,7 +31,9 @@ public struct LoRA: Sendable {
     let path = url.path
     do { try CheckpointFamily.refusePickle(url) } catch { throw .pickleFile(file: path) }
     let file: SafetensorsFile
-    do { file = try SafetensorsFile(contentsOf: url) } catch { throw .unreadable(file: path, reason: "\(error)") }
+    do { file = try SafetensorsFile(contentsOf: url) } catch {
+      throw .unreadable(file: path, reason: (error as? SafetensorsError)?.reason ?? "\(error)")
+    }
 
     struct Parts {
       var key: LoRAKey
@@ -64,7 +66,9 @@ public struct LoRA: Sendable {
     guard incomplete.isEmpty else { throw .missingHalves(file: path, modules: incomplete) }
 
     func read(_ name: String) throws(LoRAError) -> Tensor {
-      do { return try file.tensor(named: name) } catch { throw .unreadable(file: path, reason: "\(error)") }
+      do { return try file.tensor(named: name) } catch {
+        throw .unreadable(file: path, reason: (error as? SafetensorsError)?.reason ?? "\(error)")
+      }
     }
     var modules: [LoRAModule] = []
     var malformed: [String] = []

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// A diffusers `model_index.json`: the pipeline class and, per component folder, its library and class.
 public struct ModelIndex: Codable, Sendable, Equatable {
@@ -73,13 +74,15 @@ public struct ModelIndex: Codable, Sendable, Equatable {
   /// - Throws: `ConfigurationError.unreadable` if it is missing or not a JSON object.
   public static func decode(contentsOf url: URL) throws -> ModelIndex {
     let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-      throw ConfigurationError.unreadable(file: url.path, reason: error.localizedDescription)
+    do { data = try RegularFile.read(url) } catch {
+      throw ConfigurationError.unreadable(file: url.path, reason: error.reason)
     }
     do {
       return try JSONDecoder().decode(ModelIndex.self, from: data)
+    } catch let error as DecodingError {
+      throw ConfigurationFile.configurationError(error, file: url.path)
     } catch {
-      throw ConfigurationError.unreadable(file: url.path, reason: "\(error)")
+      throw ConfigurationError.unreadable(file: url.path, reason: "not a JSON object of components")
     }
   }
 

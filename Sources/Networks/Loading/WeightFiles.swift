@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// The safetensors files holding one component's weights: a single file, or the shards listed by a
 /// `*.safetensors.index.json`.
@@ -23,11 +24,13 @@ public struct WeightFiles: Sendable, Equatable {
   /// The shards listed in a diffusers / transformers `*.safetensors.index.json` (its `weight_map`).
   /// - Throws: `WeightLoadingError.malformedIndex` if the index cannot be read or names no shards.
   public init(index: URL) throws {
+    let data: Data
+    do { data = try RegularFile.read(index) } catch {
+      throw WeightLoadingError.malformedIndex(file: index.path, reason: error.reason)
+    }
     let object: Any
-    do {
-      object = try JSONSerialization.jsonObject(with: try Data(contentsOf: index))
-    } catch {
-      throw WeightLoadingError.malformedIndex(file: index.path, reason: error.localizedDescription)
+    do { object = try JSONSerialization.jsonObject(with: data) } catch {
+      throw WeightLoadingError.malformedIndex(file: index.path, reason: "not valid JSON")
     }
     guard let weightMap = (object as? [String: Any])?["weight_map"] as? [String: String],
       !weightMap.isEmpty

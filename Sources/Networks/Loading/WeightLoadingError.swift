@@ -35,7 +35,7 @@ public enum WeightLoadingError: Error, CustomStringConvertible, Equatable, Senda
     case .duplicate(let key, let files):
       "'\(key)' appears more than once, in \(files.joined(separator: " and "))"
     case .malformedIndex(let file, let reason): "\(file): malformed shard index: \(reason)"
-    case .unreadable(let file, let underlying): "\(file): \(underlying)"
+    case .unreadable(let file, let underlying): "\(file): \(underlying.reason)"
     }
   }
 }

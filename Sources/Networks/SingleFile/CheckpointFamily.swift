@@ -106,9 +106,12 @@ public struct CheckpointFamily: Sendable, Equatable, CustomStringConvertible {
   /// since 1.6) or a pickle stream.
   static func refusePickle(_ url: URL) throws(SingleFileCheckpointError) {
     if ["ckpt", "pt", "pth", "bin"].contains(url.pathExtension.lowercased()) { throw .pickleFile(file: url.path) }
-    guard let handle = try? FileHandle(forReadingFrom: url) else { return }  // the reader reports it
-    defer { try? handle.close() }
-    let start = [UInt8]((try? handle.read(upToCount: 9)) ?? Data())
+    // Only a regular file is opened (a FIFO would block the open); anything else is the reader's to report.
+    guard let (descriptor, _) = try? RegularFile.open(url.path) else { return }
+    defer { close(descriptor) }
+    var buffer = [UInt8](repeating: 0, count: 9)
+    let count = read(descriptor, &buffer, 9)
+    let start = Array(buffer.prefix(max(0, count)))
     let isSafetensors = start.count == 9 && start[8] == UInt8(ascii: "{")
     let looksPickled = start.starts(with: Array("PK".utf8)) || start.first == 0x80
     if !isSafetensors && looksPickled { throw .pickleFile(file: url.path) }

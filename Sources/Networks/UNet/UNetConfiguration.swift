@@ -182,6 +182,7 @@ public struct UNetConfiguration: Codable, Sendable, Equatable {
     guard count > 0 else {
       throw ConfigurationError.invalid(file: file, field: "block_out_channels", reason: "empty")
     }
+    try checkLimits(file: file)
     for type in downBlockTypes where !["CrossAttnDownBlock2D", "DownBlock2D"].contains(type) {
       throw unsupported("down_block_types", type)
     }
@@ -291,6 +292,35 @@ public struct UNetConfiguration: Codable, Sendable, Equatable {
 }
 
 extension UNetConfiguration {
+  /// Checks every number against ``ConfigurationLimits`` (before the list lengths, so a huge list is refused too).
+  func checkLimits(file: String) throws(ConfigurationError) {
+    let count = blockOutChannels.count
+    try ConfigurationLimits.check(count, in: ConfigurationLimits.blockCount, field: "block_out_channels", file: file)
+    var checks: [(String, Int, ClosedRange<Int>)] = [
+      ("in_channels", inChannels, ConfigurationLimits.imageChannels),
+      ("out_channels", outChannels, ConfigurationLimits.imageChannels),
+      ("sample_size", sampleSize ?? 1, ConfigurationLimits.latentSampleSize),
+      ("norm_num_groups", resolvedGroupCount, ConfigurationLimits.width),
+      ("time_embedding_dim", timeEmbeddingDim ?? 1, ConfigurationLimits.width),
+      ("addition_time_embed_dim", additionTimeEmbedDim ?? 2, ConfigurationLimits.width),
+      ("projection_class_embeddings_input_dim", projectionClassEmbeddingsInputDim ?? 1, ConfigurationLimits.width),
+      ("conv_in_kernel", convInKernel ?? 3, ConfigurationLimits.kernel),
+      ("conv_out_kernel", convOutKernel ?? 3, ConfigurationLimits.kernel),
+      ("downsample_padding", downsamplePadding ?? 1, 0...ConfigurationLimits.kernel.upperBound),
+      ("freq_shift", freqShift ?? 0, 0...ConfigurationLimits.width.upperBound),
+    ]
+    checks += blockOutChannels.map { ("block_out_channels", $0, ConfigurationLimits.width) }
+    checks += attentionHeadDim.allValues.map { ("attention_head_dim", $0, ConfigurationLimits.heads) }
+    checks += crossAttentionDim.allValues.map { ("cross_attention_dim", $0, ConfigurationLimits.width) }
+    checks += layersPerBlock.allValues.map { ("layers_per_block", $0, ConfigurationLimits.layersPerBlock) }
+    checks += (transformerLayersPerBlock?.allValues ?? []).map {
+      ("transformer_layers_per_block", $0, ConfigurationLimits.layersPerBlock)
+    }
+    for (field, value, range) in checks {
+      try ConfigurationLimits.check(value, in: range, field: field, file: file)
+    }
+  }
+
   /// The UNet of Stable Diffusion 1.5 (`runwayml/stable-diffusion-v1-5`).
   public static let stableDiffusion15 = UNetConfiguration(
     sampleSize: 64,

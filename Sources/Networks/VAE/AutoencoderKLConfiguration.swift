@@ -92,6 +92,17 @@ public struct AutoencoderKLConfiguration: Codable, Sendable, Equatable {
     guard count > 0 else {
       throw ConfigurationError.invalid(file: file, field: "block_out_channels", reason: "empty")
     }
+    try ConfigurationLimits.check(count, in: ConfigurationLimits.blockCount, field: "block_out_channels", file: file)
+    for (field, value, range) in [
+      ("in_channels", inChannels, ConfigurationLimits.imageChannels),
+      ("out_channels", outChannels, ConfigurationLimits.imageChannels),
+      ("latent_channels", resolvedLatentChannels, ConfigurationLimits.imageChannels),
+      ("layers_per_block", resolvedLayersPerBlock, ConfigurationLimits.layersPerBlock),
+      ("norm_num_groups", resolvedGroupCount, ConfigurationLimits.width),
+      ("sample_size", sampleSize ?? 1, ConfigurationLimits.imageSampleSize),
+    ] + blockOutChannels.map({ ("block_out_channels", $0, ConfigurationLimits.width) }) {
+      try ConfigurationLimits.check(value, in: range, field: field, file: file)
+    }
     for type in downBlockTypes where type != "DownEncoderBlock2D" {
       throw ConfigurationError.unsupported(file: file, field: "down_block_types", value: type)
     }
@@ -109,11 +120,6 @@ public struct AutoencoderKLConfiguration: Codable, Sendable, Equatable {
       throw ConfigurationError.invalid(
         file: file, field: "norm_num_groups",
         reason: "\(channels) channels are not divisible into \(groups) groups")
-    }
-    guard resolvedLayersPerBlock > 0, resolvedLatentChannels > 0, inChannels > 0, outChannels > 0
-    else {
-      throw ConfigurationError.invalid(
-        file: file, field: "layers_per_block", reason: "counts must be positive")
     }
   }
 }

@@ -7,6 +7,8 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable, Sendabl
   case unreadable(file: String, reason: String)
   /// The file is shorter than the 8-byte header length, or the header runs past the end of the file.
   case truncatedHeader(file: String, headerLength: UInt64, fileSize: Int)
+  /// The header length exceeds ``SafetensorsFile/maximumHeaderLength`` (100 MB, the format's limit).
+  case headerTooLarge(file: String, headerLength: UInt64)
   /// The header is not a JSON object of tensor entries.
   case malformedHeader(file: String, reason: String)
   /// A tensor's entry lacks a field or has one of the wrong type.
@@ -27,24 +29,38 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable, Sendabl
   case writeFailed(file: String, reason: String)
 
   /// A one-line explanation naming the file and tensor.
-  public var description: String {
+  public var description: String { "\(file): \(reason)" }
+
+  /// The file the error is about.
+  public var file: String {
     switch self {
-    case .unreadable(let file, let reason): "\(file): cannot read safetensors file: \(reason)"
-    case .truncatedHeader(let file, let length, let size):
-      "\(file): header length \(length) does not fit in a file of \(size) bytes"
-    case .malformedHeader(let file, let reason): "\(file): malformed safetensors header: \(reason)"
-    case .malformedEntry(let file, let tensor, let reason): "\(file): tensor '\(tensor)': \(reason)"
-    case .unknownDType(let file, let tensor, let dtype): "\(file): tensor '\(tensor)' has unknown dtype '\(dtype)'"
-    case .unsupportedDType(let file, let tensor, let dtype):
-      "\(file): tensor '\(tensor)' has dtype \(dtype), which cannot be read as float32"
-    case .sizeMismatch(let file, let tensor, let shape, let dtype, let byteCount):
-      "\(file): tensor '\(tensor)' of shape \(shape) and dtype \(dtype) does not fill its \(byteCount)-byte range"
-    case .rangeOutOfBounds(let file, let tensor, let range, let dataSize):
-      "\(file): tensor '\(tensor)' byte range \(range) is outside the \(dataSize)-byte data section"
-    case .overlappingRanges(let file, let first, let second):
-      "\(file): tensors '\(first)' and '\(second)' overlap"
-    case .missingTensor(let file, let tensor): "\(file): no tensor named '\(tensor)'"
-    case .writeFailed(let file, let reason): "\(file): cannot write safetensors file: \(reason)"
+    case .unreadable(let file, _), .truncatedHeader(let file, _, _), .headerTooLarge(let file, _),
+      .malformedHeader(let file, _), .malformedEntry(let file, _, _), .unknownDType(let file, _, _),
+      .unsupportedDType(let file, _, _), .sizeMismatch(let file, _, _, _, _), .rangeOutOfBounds(let file, _, _, _),
+      .overlappingRanges(let file, _, _), .missingTensor(let file, _), .writeFailed(let file, _):
+      file
+    }
+  }
+
+  /// The explanation without the file name, for callers that name the file themselves.
+  public var reason: String {
+    switch self {
+    case .unreadable(_, let reason): "cannot read safetensors file: \(reason)"
+    case .truncatedHeader(_, let length, let size): "header length \(length) does not fit in a file of \(size) bytes"
+    case .headerTooLarge(_, let length):
+      "header length \(length) exceeds the safetensors limit of \(SafetensorsFile.maximumHeaderLength) bytes"
+    case .malformedHeader(_, let reason): "malformed safetensors header: \(reason)"
+    case .malformedEntry(_, let tensor, let reason): "tensor '\(tensor)': \(reason)"
+    case .unknownDType(_, let tensor, let dtype): "tensor '\(tensor)' has unknown dtype '\(dtype)'"
+    case .unsupportedDType(_, let tensor, let dtype):
+      "tensor '\(tensor)' has dtype \(dtype), which cannot be read as float32"
+    case .sizeMismatch(_, let tensor, let shape, let dtype, let byteCount):
+      "tensor '\(tensor)' of shape \(shape) and dtype \(dtype) does not fill its \(byteCount)-byte range"
+    case .rangeOutOfBounds(_, let tensor, let range, let dataSize):
+      "tensor '\(tensor)' byte range \(range) is outside the \(dataSize)-byte data section"
+    case .overlappingRanges(_, let first, let second): "tensors '\(first)' and '\(second)' overlap"
+    case .missingTensor(_, let tensor): "no tensor named '\(tensor)'"
+    case .writeFailed(_, let reason): "cannot write safetensors file: \(reason)"
     }
   }
 }

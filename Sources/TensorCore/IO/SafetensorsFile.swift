@@ -2,7 +2,8 @@ import Foundation
 
 /// A memory-mapped safetensors file, validated completely when opened.
 ///
-/// Opening checks that the header length lies inside the file, that the header is a well-formed JSON
+/// Opening checks that the file is a regular file (a FIFO or device is refused without blocking), that the
+/// header length is at most 100 MB and lies inside the file, that the header is a well-formed JSON
 /// object, that every dtype is known, that `shape × dtype size` equals each tensor's byte range, that the
 /// ranges lie inside the data section, and that no two ranges overlap. Reading a tensor converts F32,
 /// F16, BF16, F64 and the integer types to float32.
@@ -45,6 +46,10 @@ public final class SafetensorsFile: @unchecked Sendable {
   /// The tensor names, sorted.
   public var tensorNames: [String] { entries.keys.sorted() }
 
+  /// The largest header accepted: 100 MB, the limit of the safetensors format itself (its Rust reader refuses
+  /// longer headers), checked before any of the header is copied.
+  public static let maximumHeaderLength: UInt64 = 100_000_000
+
   private let mapping: MemoryMapping
   private let dataOffset: Int
 
@@ -57,6 +62,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     let size = mapping.count
     guard size >= 8 else { throw SafetensorsError.truncatedHeader(file: name, headerLength: 0, fileSize: size) }
     let headerLength = UInt64(littleEndian: mapping.bytes.loadUnaligned(as: UInt64.self))
+    guard headerLength <= Self.maximumHeaderLength else {
+      throw SafetensorsError.headerTooLarge(file: name, headerLength: headerLength)
+    }
     guard headerLength <= UInt64(size - 8) else {
       throw SafetensorsError.truncatedHeader(file: name, headerLength: headerLength, fileSize: size)
     }
@@ -64,7 +72,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     let headerData = Data(bytes: mapping.bytes + 8, count: Int(headerLength))
     let json: Any
     do { json = try JSONSerialization.jsonObject(with: headerData) } catch {
-      throw SafetensorsError.malformedHeader(file: name, reason: "not valid JSON (\(error.localizedDescription))")
+      throw SafetensorsError.malformedHeader(file: name, reason: "the header is not valid JSON")
     }
     guard let object = json as? [String: Any] else {
       throw SafetensorsError.malformedHeader(file: name, reason: "the header is not a JSON object")
@@ -192,19 +200,11 @@ final class MemoryMapping: @unchecked Sendable {
   let count: Int
 
   init(url: URL) throws {
-    let descriptor = open(url.path, O_RDONLY)
-    guard descriptor >= 0 else {
-      throw SafetensorsError.unreadable(file: url.path, reason: String(cString: strerror(errno)))
+    let descriptor: Int32
+    do { (descriptor, count) = try RegularFile.open(url.path) } catch {
+      throw SafetensorsError.unreadable(file: url.path, reason: error.reason)
     }
     defer { close(descriptor) }
-    var status = stat()
-    guard fstat(descriptor, &status) == 0 else {
-      throw SafetensorsError.unreadable(file: url.path, reason: String(cString: strerror(errno)))
-    }
-    guard (status.st_mode & S_IFMT) == S_IFREG else {
-      throw SafetensorsError.unreadable(file: url.path, reason: "not a regular file")
-    }
-    count = Int(status.st_size)
     if count == 0 {
       bytes = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8))
       return
