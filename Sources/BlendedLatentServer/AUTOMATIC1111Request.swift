@@ -113,11 +113,11 @@ package enum AUTOMATIC1111Request {
       )
     }.atOriginalSize
     if hasMask, try fields.bool("inpaint_full_res") == true,
-      let crop = try placed {
+      let crop = try placed({
         try EditGeometry.cropToMask(
           mask, padding: try fields.integer("inpaint_full_res_padding", in: 0...100_000) ?? 32,
           nativeResolution: max(width, height), sizeMultiple: max(1, model.sizeMultiple))
-      }
+      })
     {
       geometry = crop
     }

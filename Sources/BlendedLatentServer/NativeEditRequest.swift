@@ -104,10 +104,10 @@ package enum NativeEditRequest {
     let multiple = max(1, model.sizeMultiple)
     var geometry: EditGeometry
     if let padding = try fields.integer("crop_to_mask", in: 0...100_000),
-      let crop = try placed {
+      let crop = try placed({
         try EditGeometry.cropToMask(
           mask, padding: padding, nativeResolution: model.nativeResolution, sizeMultiple: multiple)
-      }
+      })
     {
       geometry = crop
     } else {
