@@ -72,6 +72,28 @@ struct ConfigurationTests {
   }
 
   @Test(
+    "SDXL's text_time needs its sinusoid width and an add_embedding input wide enough for six of them",
+    arguments: [
+      ("\"addition_embed_type\": \"text_time\"", "addition_time_embed_dim"),
+      ("\"addition_embed_type\": \"text_time\", \"addition_time_embed_dim\": 7", "addition_time_embed_dim"),
+      (
+        "\"addition_embed_type\": \"text_time\", \"addition_time_embed_dim\": 256, "
+          + "\"projection_class_embeddings_input_dim\": 1536", "projection_class_embeddings_input_dim"
+      ),
+    ])
+  func incompleteTextTime(extra: String, field: String) throws {
+    let json = Self.sd21BaseUNet.replacingOccurrences(of: "{\"_class_name\"", with: "{\(extra), \"_class_name\"")
+    let url = try temporaryFile(json)
+    defer { try? FileManager.default.removeItem(at: url) }
+    #expect {
+      try UNetConfiguration.decode(contentsOf: url)
+    } throws: { error in
+      guard case .invalid(let file, let name, _) = error as? ConfigurationError else { return false }
+      return file == url.path && name == field
+    }
+  }
+
+  @Test(
     "UNet fields with inconsistent values are rejected",
     arguments: [
       ("[5, 10, 20, 20]", "[5, 10, 20]", "attention_head_dim"),
