@@ -82,23 +82,38 @@ static inline size_t bld_padded_key_count(size_t key_count) {
 void bld_pack_keys_f32(const float *restrict k, size_t key_count, size_t width, size_t head_width,
                        float *restrict packed);
 
-/// Keys per block of bld_attention_head_f32: a block's scores, keys and values are used by every query row of
-/// the call before the next block is read.
+/// Copies one head's values (rows of stride `width` starting at `v`) into contiguous rows of head_width floats:
+/// packed[j][c] = v[j][c]. Size: key_count * head_width floats.
+void bld_pack_values_f32(const float *restrict v, size_t key_count, size_t width, size_t head_width,
+                         float *restrict packed);
+
+/// Keys per block of bld_attention_head_f32's four-row path (AVX2, portable): a block's scores, keys and values
+/// are used by every query row of the call before the next block is read.
 #define BLD_ATTENTION_KEY_BLOCK 256
 
-/// Scratch floats bld_attention_head_f32 needs for up to `rows` query rows of a `head_width`-wide head: one key
-/// block of scores for eight rows, and per row (rounded up to 8) its output accumulator, running max and sum.
+/// Keys per block of the sixteen-row AVX-512 path: its block of keys and values (packed, 64 x d floats each) and
+/// transposed scores (64 x 16) stay in L1 while every group of the call uses them (measured: 64 beats 128 and
+/// 256 for heads of 40, 64 and 80).
+#define BLD_ATTENTION_LANE_KEY_BLOCK 64
+
+/// Scratch floats bld_attention_head_f32 needs for up to `rows` query rows of a `head_width`-wide head, whichever
+/// path runs: the four-row path holds one key block of scores for eight rows and per row its output
+/// accumulator, running max and sum; the sixteen-row path one block of transposed scores and per row its scaled
+/// query, output, max and sum (plus 64-byte alignment slack).
 static inline size_t bld_attention_scratch_floats(size_t rows, size_t head_width) {
-  const size_t slots = (rows + 7) / 8 * 8;
-  return 8 * BLD_ATTENTION_KEY_BLOCK + slots * (head_width + 2);
+  const size_t four_row = 8 * BLD_ATTENTION_KEY_BLOCK + (rows + 7) / 8 * 8 * (head_width + 2);
+  const size_t lane = 16 * BLD_ATTENTION_LANE_KEY_BLOCK + (rows + 15) / 16 * 16 * (2 * head_width + 2) + 16;
+  return four_row > lane ? four_row : lane;
 }
 
 /// Fused attention of one (batch, head) for query rows [row_begin, row_end): softmax(scale · q kᵀ) v over all
-/// keys (or keys 0...row when causal), in key blocks with an online softmax. q, v, out point at the head's
-/// first element, rows of stride `width`; kp holds the head's keys packed by bld_pack_keys_f32. scratch:
-/// bld_attention_scratch_floats(row_end - row_begin, head_width) floats. No BLAS; safe in a parallel region.
+/// keys (or keys 0...row when causal), in key blocks with an online softmax. q and out point at the head's
+/// first element, rows of stride `width`; kp holds the head's keys packed by bld_pack_keys_f32; v the head's
+/// values, rows of stride `v_stride` (head_width when packed contiguously, which keeps every cache line useful).
+/// scratch: bld_attention_scratch_floats(row_end - row_begin, head_width) floats. No BLAS; safe in a parallel
+/// region.
 void bld_attention_head_f32(const float *restrict q, const float *restrict kp, const float *restrict v,
-                            float *restrict out, size_t key_count, size_t width, size_t head_width,
+                            size_t v_stride, float *restrict out, size_t key_count, size_t width, size_t head_width,
                             size_t row_begin, size_t row_end, float scale, int causal, float *restrict scratch);
 
 /// Element-wise activations over [begin, end). kind: 0 SiLU, 1 GELU (erf), 2 GELU (tanh), 3 quick GELU.

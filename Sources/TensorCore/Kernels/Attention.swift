@@ -13,11 +13,13 @@ let attentionFusedBlockRows = 64
 
 /// The number of scratch floats `scaledDotProductAttention` holds at once (over all threads), against
 /// `B × H × Tq × Tk` for a full score matrix:
-/// - heads up to `attentionFusedHeadWidthLimit` wide: per thread, one key block of scores for eight query rows
-///   (8 × 256) and 64 rows of output accumulators (`64 × (headWidth + 2)`), whatever the key count;
+/// - heads up to `attentionFusedHeadWidthLimit` wide: per thread, one key block of scores and, for 64 query
+///   rows, their output accumulators, maxima and sums (with AVX-512 also their scaled queries):
+///   `bld_attention_scratch_floats`, whatever the key count;
 /// - wider heads: `min(queryCount, attentionQueryTileRows) × keyCount`.
 ///
-/// The fused path also holds one packed copy of the keys (the size of `key`, keys rounded up to 16).
+/// The fused path also holds one packed copy of the keys (the size of `key`, keys rounded up to 16) and of the
+/// values (the size of `value`).
 package func attentionScoreWorkspaceElements(
   queryCount: Int, keyCount: Int, headWidth: Int, threadCount: Int = ComputeOptions.threadCount
 ) -> Int {
@@ -33,9 +35,10 @@ package func attentionScoreWorkspaceElements(
 /// `is_causal`, aligned top-left when `Tq ≠ Tk`).
 ///
 /// Heads up to `attentionFusedHeadWidthLimit` wide run a fused C kernel in parallel over batch × head × blocks of
-/// 64 query rows, without BLAS: keys and values are visited in blocks of 256 with an online softmax (running
-/// maximum and sum), so each block is read once for all 64 rows and no score row longer than a block exists
-/// (scores and values of eight query rows per kernel pass with AVX-512, four otherwise). Wider heads use GEMMs on
+/// 64 query rows, without BLAS: keys and values (packed per head) are visited in blocks with an online softmax
+/// (running maximum and sum), so each block is read once for all 64 rows and no score row longer than a block
+/// exists (sixteen query rows per kernel pass in the lanes of AVX-512 vectors, blocks of 64 keys; four rows and
+/// blocks of 256 otherwise). Wider heads use GEMMs on
 /// tiles of `attentionQueryTileRows` query rows with a parallel softmax in between. Extra memory is given by
 /// `attentionScoreWorkspaceElements`.
 public func scaledDotProductAttention(
@@ -63,7 +66,8 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, headCount
   let headWidth = width / headCount
   let scale = 1 / Float(headWidth).squareRoot()
   let heads = batch * headCount
-  // Each head's keys packed in panels of 16 keys × d (contiguous), so the score kernel streams them.
+  // Each head's keys packed in panels of 16 keys × d (contiguous), so the score kernel streams them, and its
+  // values in contiguous rows of d, so no cache line the value product reads carries another head's numbers.
   let paddedKeys = bld_padded_key_count(keyCount)
   let packedKeys = Tensor(shape: [heads, paddedKeys * headWidth]) { packed in
     key.withUnsafeBufferPointer { k in
@@ -77,13 +81,25 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, headCount
       }
     }
   }
+  let packedValues = Tensor(shape: [heads, keyCount * headWidth]) { packed in
+    value.withUnsafeBufferPointer { v in
+      parallelChunks(heads, costPerItem: keyCount * headWidth) { range in
+        for item in range {
+          let (b, h) = item.quotientAndRemainder(dividingBy: headCount)
+          bld_pack_values_f32(
+            v.baseAddress! + b * keyCount * width + h * headWidth, keyCount, width, headWidth,
+            packed.baseAddress! + item * keyCount * headWidth)
+        }
+      }
+    }
+  }
   // Work items: (batch·head, block of query rows). Blocks are small enough to balance two or more threads
   // even for one head, large enough that each key/value block serves many rows.
   let blockRows = attentionFusedBlockRows
   let blocks = (queryCount + blockRows - 1) / blockRows
   return Tensor(shape: query.shape) { out in
     query.withUnsafeBufferPointer { q in
-      value.withUnsafeBufferPointer { v in
+      packedValues.withUnsafeBufferPointer { v in
         packedKeys.withUnsafeBufferPointer { kp in
           parallelChunks(heads * blocks, costPerItem: blockRows * keyCount * headWidth * 4) { range in
             let scratch = UnsafeMutablePointer<Float>.allocate(
@@ -93,11 +109,10 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, headCount
               let (head, block) = item.quotientAndRemainder(dividingBy: blocks)
               let (b, h) = head.quotientAndRemainder(dividingBy: headCount)
               let offset = b * queryCount * width + h * headWidth
-              let keyOffset = b * keyCount * width + h * headWidth
               bld_attention_head_f32(
-                q.baseAddress! + offset, kp.baseAddress! + head * paddedKeys * headWidth, v.baseAddress! + keyOffset,
-                out.baseAddress! + offset, keyCount, width, headWidth,
-                block * blockRows, min(queryCount, (block + 1) * blockRows), scale, causal ? 1 : 0, scratch)
+                q.baseAddress! + offset, kp.baseAddress! + head * paddedKeys * headWidth,
+                v.baseAddress! + head * keyCount * headWidth, headWidth, out.baseAddress! + offset, keyCount, width,
+                headWidth, block * blockRows, min(queryCount, (block + 1) * blockRows), scale, causal ? 1 : 0, scratch)
             }
           }
         }
