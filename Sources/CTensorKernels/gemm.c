@@ -219,11 +219,14 @@ void bld_gemm_f32(const bld_gemm_plan *plan, int trans_a, int trans_b, size_t m,
 // starting at row i within that block sits at + i * kc.
 
 void bld_gemm_pack_a_f32(const bld_gemm_plan *plan, int trans_a, size_t m, size_t k, const float *a, size_t lda,
-                         float *out) {
-  const size_t padded = (m + plan->mr - 1) / plan->mr * plan->mr, block = bld_gemm_k_block(plan, k);
+                         size_t panel_begin, size_t panel_end, float *out) {
+  const size_t mr = plan->mr, padded = (m + mr - 1) / mr * mr, block = bld_gemm_k_block(plan, k);
+  const size_t i0 = panel_begin * mr, i1 = min_size(m, panel_end * mr);
+  if (i0 >= i1) return;
   for (size_t pc = 0; pc < k; pc += block) {
     const size_t kc = min_size(block, k - pc);
-    family_of(plan)->pack_a(trans_a, m, kc, trans_a ? a + pc * lda : a + pc, lda, out + pc * padded);
+    family_of(plan)->pack_a(trans_a, i1 - i0, kc, trans_a ? a + pc * lda + i0 : a + i0 * lda + pc, lda,
+                            out + pc * padded + i0 * kc);
   }
 }
 

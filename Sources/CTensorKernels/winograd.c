@@ -152,13 +152,20 @@ BLD_INLINE void weights_packed_body(size_t MR, size_t KC, const float *restrict 
 BLD_AVX2 static void weights_packed_avx2(size_t mr, size_t kc, const float *restrict weight, size_t out_channels,
                                          size_t in_channels, size_t panel_begin, size_t panel_end,
                                          float *restrict packed, size_t point_stride) {
-  weights_packed_body(mr, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+  if (mr == 6)
+    weights_packed_body(6, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+  else
+    weights_packed_body(mr, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
 }
 
 BLD_AVX512 static void weights_packed_avx512(size_t mr, size_t kc, const float *restrict weight,
                                              size_t out_channels, size_t in_channels, size_t panel_begin,
                                              size_t panel_end, float *restrict packed, size_t point_stride) {
-  weights_packed_body(mr, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+  // The family's MR as a constant, so each of the body's panel stores is a fixed-size copy (not a memcpy call).
+  if (mr == 14)
+    weights_packed_body(14, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+  else
+    weights_packed_body(mr, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
 }
 
 void bld_winograd_f4_weights_packed_f32(const bld_gemm_plan *plan, const float *restrict weight,

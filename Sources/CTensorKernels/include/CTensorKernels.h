@@ -242,10 +242,11 @@ void bld_gemm_f32(const bld_gemm_plan *plan, int trans_a, int trans_b, size_t m,
 /// Floats of a pre-packed op(A) of m x k under `plan` (MR-row panels per KC block; see gemm.c).
 size_t bld_gemm_packed_a_floats(const bld_gemm_plan *plan, size_t m, size_t k);
 
-/// Packs op(A) (m x k; trans_a: A is stored k x m) once, for bld_gemm_prepacked_a_f32 with the same plan.
+/// Packs the MR-row panels [panel_begin, panel_end) of op(A) (m x k; trans_a: A is stored k x m), for
+/// bld_gemm_prepacked_a_f32 with the same plan; disjoint panel ranges can be packed concurrently.
 /// out: bld_gemm_packed_a_floats(plan, m, k) floats.
 void bld_gemm_pack_a_f32(const bld_gemm_plan *plan, int trans_a, size_t m, size_t k, const float *a, size_t lda,
-                         float *out);
+                         size_t panel_begin, size_t panel_end, float *out);
 
 /// Rows [row_begin, row_end) of C = op(A) * op(B) + beta * C with op(A) (m x k) pre-packed by
 /// bld_gemm_pack_a_f32 with the same plan. row_begin must be a multiple of plan->mr. C and its strides are as

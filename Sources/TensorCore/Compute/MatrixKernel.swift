@@ -88,6 +88,14 @@ struct GEMMPlan: Sendable {
       }
       return
     }
-    withUnsafePointer(to: raw) { bld_gemm_pack_a_f32($0, transposeA ? 1 : 0, m, k, a, lda, destination) }
+    // In parallel over row panels: a convolution packs its weight on every call, and a serial packing would
+    // leave the other threads waiting.
+    let panels = (m + tileRows - 1) / tileRows
+    let plan = raw
+    parallelChunks(panels, costPerItem: tileRows * k) { range in
+      withUnsafePointer(to: plan) {
+        bld_gemm_pack_a_f32($0, transposeA ? 1 : 0, m, k, a, lda, range.lowerBound, range.upperBound, destination)
+      }
+    }
   }
 }
