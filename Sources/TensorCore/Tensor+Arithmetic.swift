@@ -118,9 +118,13 @@ extension Tensor {
   /// Adds `other × scale` into `self` in place (`other` must have the same shape).
   public mutating func add(_ other: Tensor, scaledBy scale: Float = 1) {
     precondition(other.shape == shape, "add: \(other.shape) vs \(shape)")
+    guard count > 0 else { return }
     withUnsafeMutableBufferPointer { out in
       other.withUnsafeBufferPointer { x in
-        for i in 0..<out.count { out[i] += scale * x[i] }
+        let (total, out, x) = (out.count, out.baseAddress!, x.baseAddress!)
+        parallelChunks(total, minimumWork: 1 << 16) { range in
+          for i in range { out[i] += scale * x[i] }
+        }
       }
     }
   }

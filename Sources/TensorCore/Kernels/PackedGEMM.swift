@@ -125,7 +125,11 @@ private struct GEMMProblem {
       }
     }
     let rowTiles = (m + tileRows - 1) / tileRows
-    parallelChunks(rowTiles, costPerItem: tileRows * n * max(k, 1), minimumWork: 0) { tiles in
+    // Every piece streams all of the shared panels (from L3 when they outgrow L2), so pieces keep at least one
+    // M cache block of rows: sgemm-2048 on 2 threads ran 280 GFLOP/s in 8 pieces, 292 in 4, 297 in 2.
+    let maximumPieces = m / max(Int(plan.raw.mc), 1)
+    parallelChunks(rowTiles, costPerItem: tileRows * n * max(k, 1), minimumWork: 0, maximumPieces: maximumPieces) {
+      tiles in
       let rows = (tiles.lowerBound * tileRows)..<min(m, tiles.upperBound * tileRows)
       GEMMScratchPool.shared.withScratch { scratch in
         withUnsafePointer(to: plan.raw) { raw in
