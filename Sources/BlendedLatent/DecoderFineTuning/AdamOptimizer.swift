@@ -42,7 +42,7 @@ public struct AdamOptimizer: Sendable {
     let correction2Root = Float((1 - pow(Double(beta2), t)).squareRoot())
     let (b1, b2, eps) = (beta1, beta2, epsilon)
     for entry in parameters {
-      guard let gradient = gradients[entry] else { continue }
+      guard let gradient = gradients[entry], gradient.count > 0 else { continue }
       precondition(entry.shape == gradient.shape, "Adam: gradient \(gradient.shape) for \(entry.key) \(entry.shape)")
       // Taken out of the dictionaries (and put back below) so they are updated in place, not copied.
       var m = firstMoments.removeValue(forKey: entry.key) ?? [Float](repeating: 0, count: gradient.count)
@@ -50,11 +50,19 @@ public struct AdamOptimizer: Sendable {
       entry.update { parameter in
         parameter.withUnsafeMutableBufferPointer { theta in
           gradient.withUnsafeBufferPointer { g in
-            for i in 0..<g.count {
-              m[i] = b1 * m[i] + (1 - b1) * g[i]
-              v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-              let denominator = v[i].squareRoot() / correction2Root + eps
-              theta[i] -= stepSize * m[i] / denominator
+            m.withUnsafeMutableBufferPointer { m in
+              v.withUnsafeMutableBufferPointer { v in
+                let (theta, g, m, v) = (theta.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!)
+                // Element-wise, so the split across threads changes nothing in the result.
+                parallelChunks(gradient.count, costPerItem: 8, minimumWork: 1 << 16) { range in
+                  for i in range {
+                    m[i] = b1 * m[i] + (1 - b1) * g[i]
+                    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                    let denominator = v[i].squareRoot() / correction2Root + eps
+                    theta[i] -= stepSize * m[i] / denominator
+                  }
+                }
+              }
             }
           }
         }

@@ -92,7 +92,7 @@ public enum VectorExtension: Int, Sendable, Comparable, CaseIterable {
 /// concurrently; `body` must only touch the part of the output its range owns and must not call BLAS (`sgemm`
 /// checks this: every piece, threaded or not, runs marked as inside a parallel region). Small workloads
 /// (`count * costPerItem` below `minimumWork`) run on the calling thread in one piece.
-func parallelChunks(
+package func parallelChunks(
   _ count: Int, costPerItem: Int = 1, minimumWork: Int = 1 << 14, maximumPieces: Int = .max,
   _ body: (Range<Int>) -> Void
 ) {
