@@ -254,6 +254,23 @@ void bld_gemm_pack_b_f32(const bld_gemm_plan *plan, int trans_b, size_t k, size_
   }
 }
 
+void bld_gemm_pack_b_half_transposed(const bld_gemm_plan *plan, size_t k, size_t n, const uint16_t *b,
+                                     int bfloat16, size_t panel_begin, size_t panel_end, float *staging, float *out) {
+  const size_t nr = plan->nr, padded = (n + nr - 1) / nr * nr, block = bld_gemm_k_block(plan, k);
+  for (size_t q = panel_begin; q < panel_end && q * nr < n; ++q) {
+    const size_t j0 = q * nr, columns = min_size(nr, n - j0);
+    // The panel's columns of op(B) are rows j0 ... of B: widen them, then pack as a transposed fp32 operand.
+    for (size_t j = 0; j < columns; ++j) {
+      if (bfloat16) bld_convert_bf16_f32(b + (j0 + j) * k, staging + j * k, k);
+      else bld_convert_f16_f32(b + (j0 + j) * k, staging + j * k, k);
+    }
+    for (size_t pc = 0; pc < k; pc += block) {
+      const size_t kc = min_size(block, k - pc);
+      family_of(plan)->pack_b(1, kc, columns, staging + pc, k, out + pc * padded + j0 * kc);
+    }
+  }
+}
+
 void bld_gemm_packed_b_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t k, int trans_a, const float *a,
                            size_t lda, const float *packed_a, const float *packed_b, size_t row_begin, size_t row_end,
                            size_t column_begin, size_t column_end, float beta, float *c, ptrdiff_t rs_c,

@@ -147,6 +147,22 @@ public struct StoredTensor: Sendable {
     }
   }
 
+  /// Calls `body` with the values' bit patterns when they are stored at half width (IEEE half or bfloat16, in
+  /// memory or mapped; mapped pages are released afterwards) and returns its result; nil for other storage
+  /// (float32, zeros, low-rank updates), without calling `body`.
+  package func withHalfPrecisionBits<R>(_ body: (UnsafePointer<UInt16>, _ isBFloat16: Bool) -> R) -> R? {
+    switch storage {
+    case .half(let bits, let dtype) where !bits.isEmpty:
+      return bits.withUnsafeBufferPointer { body($0.baseAddress!, dtype == .bfloat16) }
+    case .mapped(let file, let entry) where entry.dtype == .float16 || entry.dtype == .bfloat16:
+      guard shape.reduce(1, *) > 0 else { return nil }
+      defer { file.releasePages(of: entry) }
+      return body(file.dataAddress(of: entry).assumingMemoryBound(to: UInt16.self), entry.dtype == .bfloat16)
+    default:
+      return nil
+    }
+  }
+
   /// Calls `body` with the stored values and their element type; mapped pages are released afterwards.
   /// - Precondition: the storage is not `.zeros` or `.lowRank` (callers answer those without reading).
   private func withStoredValues(_ body: (UnsafeRawPointer, SafetensorsDType) -> Void) {

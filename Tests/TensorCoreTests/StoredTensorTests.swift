@@ -130,3 +130,39 @@ struct StoredTensorTests {
     #expect(try #require(try Self.residentKilobytes(ofMappingOf: url)) >= 2000)
   }
 }
+
+@Suite("A linear layer reads a half-width weight straight into its product's panels")
+struct HalfPrecisionLinearTests {
+  /// Shapes that take the panel-widening path (many rows) and ones that fall back to widening first (one row,
+  /// few columns of a long reduction), with ragged tails in every dimension.
+  @Test(arguments: [[300, 70, 133], [1, 70, 133], [517, 1, 64], [64, 300, 9]])
+  func matchesTheProductWithTheWidenedWeight(shape: [Int]) throws {
+    let (rows, outputs, inputs) = (shape[0], shape[1], shape[2])
+    let x = Tensor(shape: [rows, inputs]) { buffer in
+      for index in buffer.indices { buffer[index] = Float((index * 37) % 101) * 0.02 - 1 }
+    }
+    let weight = Tensor(shape: [outputs, inputs]) { buffer in
+      for index in buffer.indices { buffer[index] = Float((index * 53) % 97) * 0.015625 - 0.75 }
+    }
+    let bias = Tensor(shape: [outputs]) { buffer in
+      for index in buffer.indices { buffer[index] = Float(index % 7) - 3 }
+    }
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("linear-\(UUID().uuidString).safetensors")
+    defer { try? FileManager.default.removeItem(at: url) }
+    for dtype in [SafetensorsDType.float16, .bfloat16] {
+      try SafetensorsFile.write(["w": weight], dtype: dtype, to: url)
+      let file = try SafetensorsFile(contentsOf: url)
+      for residency in [WeightResidency.memory, .mappedFile] {
+        let stored = try file.storedTensor(named: "w", residency: residency)
+        let widened = stored.tensor
+        for withBias in [false, true] {
+          let expected = linear(x, weight: widened, bias: withBias ? bias : nil)
+          let actual = linear(x, weight: stored, bias: withBias ? bias : nil)
+          #expect(actual.shape == [rows, outputs])
+          let worst = zip(actual.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0
+          #expect(worst <= 1e-4, "\(dtype) \(residency) bias \(withBias): largest difference \(worst)")
+        }
+      }
+    }
+  }
+}

@@ -217,6 +217,12 @@ size_t bld_gemm_packed_b_floats(const bld_gemm_plan *plan, size_t k, size_t n);
 void bld_gemm_pack_b_f32(const bld_gemm_plan *plan, int trans_b, size_t k, size_t n, const float *b, size_t ldb,
                          size_t panel_begin, size_t panel_end, float *out);
 
+/// bld_gemm_pack_b_f32 with trans_b for a weight stored at half width: op(B) = Bᵀ with B n x k rows of IEEE
+/// half (bfloat16 == 0) or bfloat16 bits, widened panel by panel into `staging` (plan->nr * k floats, this
+/// caller's own) and packed from there, so the weight is never widened whole.
+void bld_gemm_pack_b_half_transposed(const bld_gemm_plan *plan, size_t k, size_t n, const uint16_t *b,
+                                     int bfloat16, size_t panel_begin, size_t panel_end, float *staging, float *out);
+
 /// Rows [row_begin, row_end) x columns [column_begin, column_end) (beginnings multiples of plan->mr and
 /// plan->nr) of C = op(A) * B + beta * C with B pre-packed as panels (bld_gemm_pack_b_f32's and
 /// bld_im2col_panels_f32's layout) and op(A) either pre-packed by bld_gemm_pack_a_f32 (packed_a) or given

@@ -32,6 +32,6 @@ public final class Linear: Layer {
 
   /// `x`: `[..., inputCount]` → `[..., outputCount]`.
   public func callAsFunction(_ x: Tensor) -> Tensor {
-    linear(x, weight: weight, bias: bias)
+    linear(x, weight: storedWeight, bias: bias)
   }
 }

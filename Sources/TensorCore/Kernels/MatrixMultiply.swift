@@ -59,6 +59,45 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
   }
 }
 
+/// ``linear(_:weight:bias:)`` with the weight as stored: a weight kept at half width (fp16 or bf16, in memory or
+/// mapped from its file) is widened panel by panel straight into the product's packed panels instead of into a
+/// float32 copy first; other weights are read as float32. Both read the same float32 values; only the order in
+/// which threads split the sums may differ.
+///
+/// `x`: `[..., inputCount]`, `weight`: `[outputCount, inputCount]`, `bias`: `[outputCount]` or nil →
+/// `[..., outputCount]`.
+public func linear(_ x: Tensor, weight: StoredTensor, bias: Tensor?) -> Tensor {
+  precondition(
+    weight.shape.count == 2 && x.shape.last == weight.shape[1], "linear: input \(x.shape), weight \(weight.shape)")
+  let (outputCount, inputCount) = (weight.shape[0], weight.shape[1])
+  let rows = x.count / max(inputCount, 1)
+  if let bias {
+    precondition(bias.shape == [outputCount], "linear: bias \(bias.shape) for \(outputCount) outputs")
+  }
+  guard halfPrecisionRightOperandFits(m: rows, n: outputCount, k: inputCount) else {
+    return linear(x, weight: weight.tensor, bias: bias)
+  }
+  let product = weight.withHalfPrecisionBits { bits, isBFloat16 in
+    precondition(bld_in_parallel_region() == 0, "BLAS called inside a TensorCore parallel region")
+    return Tensor(shape: Array(x.shape.dropLast()) + [outputCount]) { out in
+      if let bias {
+        bias.withUnsafeBufferPointer { b in
+          for row in 0..<rows {
+            (out.baseAddress! + row * outputCount).update(from: b.baseAddress!, count: outputCount)
+          }
+        }
+      }
+      x.withUnsafeBufferPointer { input in
+        packedSGEMMWithHalfPrecisionB(
+          m: rows, n: outputCount, k: inputCount, a: input.baseAddress!, lda: inputCount, bits: bits,
+          bfloat16: isBFloat16, c: out.baseAddress!, ldc: outputCount, beta: bias == nil ? 0 : 1,
+          precision: ComputeOptions.matrixPrecision)
+      }
+    }
+  }
+  return product ?? linear(x, weight: weight.tensor, bias: bias)
+}
+
 /// `C = op(A)·op(B) + beta·C` in row-major order, using `ComputeOptions.threadCount` threads and
 /// `ComputeOptions.matrixPrecision`, on the micro-kernel family of `ComputeOptions.matrixKernel`
 /// (`packedSGEMM`; OpenBLAS only where the CPU has neither AVX2 + FMA nor AVX-512).

@@ -62,10 +62,7 @@ private struct GEMMProblem {
     b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
   ) {
     self.plan = plan
-    // Padding waste of each orientation: columns pad to the tile's width, rows to its height.
-    let paddedColumns = Double(roundedUp(n, to: plan.tileColumns)) / Double(n)
-    let paddedRowsIfSwapped = Double(roundedUp(n, to: plan.tileRows)) / Double(n)
-    if k >= 64 && m > n && paddedColumns > 1.25 * paddedRowsIfSwapped {
+    if Self.prefersTransposedProduct(plan: plan, m: m, n: n, k: k) {
       (self.transposeA, self.transposeB, self.m, self.n, self.k) = (!transposeB, !transposeA, n, m, k)
       (self.a, self.lda, self.b, self.ldb) = (b, ldb, a, lda)
       (self.c, rowStride, columnStride, self.beta) = (c, 1, ldc, beta)
@@ -74,6 +71,14 @@ private struct GEMMProblem {
       (self.a, self.lda, self.b, self.ldb) = (a, lda, b, ldb)
       (self.c, rowStride, columnStride, self.beta) = (c, ldc, 1, beta)
     }
+  }
+
+  /// Whether `Cᵀ = op(B)ᵀ·op(A)ᵀ` wastes less of the micro-tile than C: few columns, a long reduction.
+  static func prefersTransposedProduct(plan: GEMMPlan, m: Int, n: Int, k: Int) -> Bool {
+    // Padding waste of each orientation: columns pad to the tile's width, rows to its height.
+    let paddedColumns = Double(roundedUp(n, to: plan.tileColumns)) / Double(n)
+    let paddedRowsIfSwapped = Double(roundedUp(n, to: plan.tileRows)) / Double(n)
+    return k >= 64 && m > n && paddedColumns > 1.25 * paddedRowsIfSwapped
   }
 
   func runInParallel() {
@@ -116,7 +121,7 @@ private struct GEMMProblem {
 
   /// `runRowsWithSharedB` with its panel buffer (64-byte aligned, `bld_gemm_packed_b_floats` floats).
   private func runRows(sharingPanels packedB: UnsafeMutablePointer<Float>) {
-    let (tileRows, tileColumns) = (plan.tileRows, plan.tileColumns)
+    let tileColumns = plan.tileColumns
     let panels = (n + tileColumns - 1) / tileColumns
     withUnsafePointer(to: plan.raw) { raw in
       parallelChunks(panels, costPerItem: tileColumns * k) { range in
@@ -124,21 +129,9 @@ private struct GEMMProblem {
           raw, transposeB ? 1 : 0, k, n, b, ldb, range.lowerBound, range.upperBound, packedB)
       }
     }
-    let rowTiles = (m + tileRows - 1) / tileRows
-    // Every piece streams all of the shared panels (from L3 when they outgrow L2), so pieces keep at least one
-    // M cache block of rows: sgemm-2048 on 2 threads ran 280 GFLOP/s in 8 pieces, 292 in 4, 297 in 2.
-    let maximumPieces = m / max(Int(plan.raw.mc), 1)
-    parallelChunks(rowTiles, costPerItem: tileRows * n * max(k, 1), minimumWork: 0, maximumPieces: maximumPieces) {
-      tiles in
-      let rows = (tiles.lowerBound * tileRows)..<min(m, tiles.upperBound * tileRows)
-      GEMMScratchPool.shared.withScratch { scratch in
-        withUnsafePointer(to: plan.raw) { raw in
-          bld_gemm_packed_b_f32(
-            raw, m, n, k, transposeA ? 1 : 0, a, lda, nil, packedB, rows.lowerBound, rows.upperBound, 0, n, beta, c,
-            rowStride, columnStride, scratch, bfloat16 ? 1 : 0)
-        }
-      }
-    }
+    multiplyRowsSharingPanels(
+      plan: plan, m: m, n: n, k: k, transposeA: transposeA, a: a, lda: lda, packedB: packedB, beta: beta, c: c,
+      rowStride: rowStride, columnStride: columnStride, bfloat16: bfloat16)
   }
 
   /// Computes the block `rows × columns` of C on the current thread.
@@ -154,6 +147,72 @@ private struct GEMMProblem {
           cBlock, rowStride, columnStride, scratch, bfloat16 ? 1 : 0)
       }
     }
+  }
+}
+
+/// The rows of `C = op(A)·B + beta·C` split across threads, B already packed whole into the plan's panels
+/// (`bld_gemm_pack_b_f32` or `bld_gemm_pack_b_half_transposed`): every piece packs only its own rows of op(A).
+/// C is addressed through `rowStride` and `columnStride`.
+func multiplyRowsSharingPanels(
+  plan: GEMMPlan, m: Int, n: Int, k: Int, transposeA: Bool, a: UnsafePointer<Float>, lda: Int,
+  packedB: UnsafePointer<Float>, beta: Float, c: UnsafeMutablePointer<Float>, rowStride: Int, columnStride: Int,
+  bfloat16: Bool
+) {
+  let tileRows = plan.tileRows
+  let rowTiles = (m + tileRows - 1) / tileRows
+  // Every piece streams all of the shared panels (from L3 when they outgrow L2), so pieces keep at least one
+  // M cache block of rows: sgemm-2048 on 2 threads ran 280 GFLOP/s in 8 pieces, 292 in 4, 297 in 2.
+  let maximumPieces = m / max(Int(plan.raw.mc), 1)
+  parallelChunks(rowTiles, costPerItem: tileRows * n * max(k, 1), minimumWork: 0, maximumPieces: maximumPieces) {
+    tiles in
+    let rows = (tiles.lowerBound * tileRows)..<min(m, tiles.upperBound * tileRows)
+    GEMMScratchPool.shared.withScratch { scratch in
+      withUnsafePointer(to: plan.raw) { raw in
+        bld_gemm_packed_b_f32(
+          raw, m, n, k, transposeA ? 1 : 0, a, lda, nil, packedB, rows.lowerBound, rows.upperBound, 0, n, beta, c,
+          rowStride, columnStride, scratch, bfloat16 ? 1 : 0)
+      }
+    }
+  }
+}
+
+/// Whether `packedSGEMMWithHalfPrecisionB` runs an `m × n × k` product here: a TensorCore kernel family, a product
+/// split by rows with shared panels (not the transposed orientation, more row tiles than column tiles) and a B
+/// no larger than `sharedPackedOperandLimit`. Otherwise the caller widens B and uses `packedSGEMM`.
+func halfPrecisionRightOperandFits(m: Int, n: Int, k: Int) -> Bool {
+  let plan = GEMMPlan.current
+  guard m > 0 && n > 0 && k > 0 && !plan.usesBLAS && n * k <= sharedPackedOperandLimit else { return false }
+  let panels = (n + plan.tileColumns - 1) / plan.tileColumns
+  return !GEMMProblem.prefersTransposedProduct(plan: plan, m: m, n: n, k: k)
+    && (m + plan.tileRows - 1) / plan.tileRows > panels
+}
+
+/// `C = A·Bᵀ + beta·C` with B (`n × k`, row-major: a linear layer's weight) stored at half width as IEEE half or
+/// bfloat16 bits, A `m × k` row-major (`lda`), C row-major (`ldc`). B is widened panel by panel straight into the
+/// shared panels of a product split by rows, so no float32 copy of it exists: half the bytes read and none
+/// written compared with widening it first.
+/// - Precondition: `halfPrecisionRightOperandFits(m:n:k:)`.
+func packedSGEMMWithHalfPrecisionB(
+  m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, bits: UnsafePointer<UInt16>, bfloat16 isBFloat16: Bool,
+  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision
+) {
+  precondition(halfPrecisionRightOperandFits(m: m, n: n, k: k), "half-precision B for a \(m)×\(n)×\(k) product")
+  let plan = GEMMPlan.current
+  let tileColumns = plan.tileColumns
+  let panels = (n + tileColumns - 1) / tileColumns
+  let floats = withUnsafePointer(to: plan.raw) { bld_gemm_packed_b_floats($0, k, n) }
+  ReusableScratch.sharedPanels.withBuffer(floats: floats) { packedB in
+    parallelChunks(panels, costPerItem: tileColumns * k) { range in
+      let staging = UnsafeMutablePointer<Float>.allocate(capacity: tileColumns * k)
+      defer { staging.deallocate() }
+      withUnsafePointer(to: plan.raw) { raw in
+        bld_gemm_pack_b_half_transposed(
+          raw, k, n, bits, isBFloat16 ? 1 : 0, range.lowerBound, range.upperBound, staging, packedB)
+      }
+    }
+    multiplyRowsSharingPanels(
+      plan: plan, m: m, n: n, k: k, transposeA: false, a: a, lda: lda, packedB: packedB, beta: beta, c: c,
+      rowStride: ldc, columnStride: 1, bfloat16: precision == .bfloat16 && plan.supportsBFloat16)
   }
 }
 
