@@ -34,6 +34,14 @@ def wait_until(condition, timeout, interval=0.1):
         time.sleep(interval)
 
 
+def die_with_parent():
+    """In a child before exec: Linux sends it SIGKILL when this script ends, however it ends."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class Chromium:
     """Headless Chromium through Selenium and Debian's chromedriver."""
 
@@ -114,7 +122,7 @@ class Firefox:
         self.process = subprocess.Popen(
             [binary, "--headless", "--marionette", "--no-remote", "--profile", self.profile,
              "--window-size=1280,1000", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent,
             env={**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"})
         if pid_file:
             with open(pid_file, "w") as f:
