@@ -1,12 +1,12 @@
 """Drives `bld serve`'s page (/) in a headless browser: Chromium through Selenium and chromedriver, or Firefox
 through its built-in Marionette server and Mozilla's `marionette_driver` client (no geckodriver).
 
-Usage: python browser_page.py [--browser chromium|firefox] [--pid-file FILE] PORT INPUT.png DOWNLOAD_DIR SCREENSHOT.png
+Usage: python browser_page.py [--browser chromium|firefox] PORT INPUT.png DOWNLOAD_DIR SCREENSHOT.png
 Loads the page, opens INPUT.png, paints one stroke with pointer events, submits (paste background, 12 steps),
 waits for progress events and the result, downloads it, and checks every pixel outside the stroke's box equals
 the input's. Saves a screenshot of the page. Prints one JSON line; exits non-zero on failure.
-Firefox runs with a fresh profile in a temporary directory, removed afterwards, in its own process group, whose
-id goes to FILE (so a caller can kill the group should this script itself be killed).
+Firefox runs with a fresh profile in a temporary directory (under TMPDIR), removed afterwards, in its own process
+group, killed as a group on every path (and by the kernel should this script itself be killed).
 """
 import argparse
 import glob
@@ -45,7 +45,7 @@ def die_with_parent():
 class Chromium:
     """Headless Chromium through Selenium and Debian's chromedriver."""
 
-    def __init__(self, download_dir, pid_file):
+    def __init__(self, download_dir):
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
@@ -89,16 +89,16 @@ class Chromium:
 class Firefox:
     """Headless Firefox (Debian's firefox-esr) with its Marionette server on a free loopback port."""
 
-    def __init__(self, download_dir, pid_file):
+    def __init__(self, download_dir):
         self.process, self.client = None, None
         self.profile = tempfile.mkdtemp(prefix="bld-firefox-profile-")
         try:
-            self._start(download_dir, pid_file)
+            self._start(download_dir)
         except BaseException:
             self.close()
             raise
 
-    def _start(self, download_dir, pid_file):
+    def _start(self, download_dir):
         try:
             from marionette_driver.geckoinstance import DesktopInstance, GeckoInstance
             from marionette_driver.marionette import Marionette
@@ -124,9 +124,6 @@ class Firefox:
              "--window-size=1280,1000", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent,
             env={**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"})
-        if pid_file:
-            with open(pid_file, "w") as f:
-                f.write(str(self.process.pid))
         port_file = os.path.join(self.profile, "MarionetteActivePort")
 
         def active_port():
@@ -189,7 +186,6 @@ class Firefox:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--browser", choices=["chromium", "firefox"], default="chromium")
-    parser.add_argument("--pid-file", help="where Firefox's process (group) id is written")
     parser.add_argument("port", type=int)
     parser.add_argument("input")
     parser.add_argument("download_dir")
@@ -200,7 +196,7 @@ def main():
     download_dir = os.path.abspath(arguments.download_dir)
     browser = None
     try:
-        browser = {"chromium": Chromium, "firefox": Firefox}[arguments.browser](download_dir, arguments.pid_file)
+        browser = {"chromium": Chromium, "firefox": Firefox}[arguments.browser](download_dir)
         report = drive(browser, arguments.port, arguments.input, download_dir, arguments.screenshot)
     finally:
         if browser is not None:
