@@ -2,22 +2,25 @@
 # Installs the Debian/Ubuntu packages BlendedLatent builds against — only those that are missing.
 #   OpenBLAS + LAPACKE (TensorCore's GEMM), pkg-config (SwiftPM finds the libraries through it),
 #   libpng and libjpeg-turbo (image files); for the `bld serve` client tests: headless Chromium and its
-#   WebDriver, python3-venv; then a Python environment in .build/client-venv (git-ignored) with webuiapi,
-#   selenium and requests from PyPI (Tests/Clients/requirements.txt).
+#   WebDriver, Firefox ESR (driven through its built-in Marionette server), python3-venv; then a Python
+#   environment in .build/client-venv (git-ignored) with webuiapi, selenium, marionette_driver and requests from
+#   PyPI (Tests/Clients/requirements.txt).
 # Runs `apt-get update` only when a missing package has no install candidate yet.
 # Usage: Scripts/install-dependencies.sh            (as root, or with sudo available)
 set -euo pipefail
 
-packages=(libopenblas-dev liblapacke-dev pkg-config libpng-dev libjpeg-dev chromium chromium-driver python3-venv)
+packages=(libopenblas-dev liblapacke-dev pkg-config libpng-dev libjpeg-dev chromium chromium-driver firefox-esr
+  python3-venv)
 cd "$(dirname "$0")/.."
 
 # The client environment of the server tests (Tests/Clients), made once.
 client_environment() {
   local venv=.build/client-venv
-  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import webuiapi, selenium, requests" 2>/dev/null; then
+  if [ -x "$venv/bin/python" ] \
+    && "$venv/bin/python" -c "import webuiapi, selenium, marionette_driver, requests" 2>/dev/null; then
     return 0
   fi
-  echo "install-dependencies: creating $venv (webuiapi, selenium, requests)" >&2
+  echo "install-dependencies: making $venv (webuiapi, selenium, marionette_driver, requests)" >&2
   mkdir -p .build
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q -r Tests/Clients/requirements.txt

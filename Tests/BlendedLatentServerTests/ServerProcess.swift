@@ -19,7 +19,7 @@ let bldExecutable: URL? = {
 let repositoryRoot = RepositoryFixtures.testsDirectory.deletingLastPathComponent()
 
 /// The Python of the client environment `Scripts/install-dependencies.sh` makes (`webuiapi`, `selenium`,
-/// `requests`, Pillow), or `nil` when it was not made.
+/// `marionette_driver`, `requests`, Pillow), or `nil` when it was not made.
 let clientPython: URL? = {
   let python = repositoryRoot.appendingPathComponent(".build/client-venv/bin/python")
   return FileManager.default.isExecutableFile(atPath: python.path) ? python : nil
@@ -115,12 +115,14 @@ final class ServerProcess: @unchecked Sendable {
   }
 }
 
-/// Runs a client script with the client environment's Python; returns its standard output.
-func runClient(_ script: String, _ arguments: [String]) throws -> String {
+/// Runs a client script with the client environment's Python, its environment this process's with `environment`
+/// on top; returns its standard output.
+func runClient(_ script: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
   guard let clientPython else { throw ServerTestError("no client environment") }
   let process = Process()
   process.executableURL = clientPython
   process.arguments = [repositoryRoot.appendingPathComponent("Tests/Clients/\(script)").path] + arguments
+  process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
   let output = Pipe()
   let error = Pipe()
   process.standardOutput = output
