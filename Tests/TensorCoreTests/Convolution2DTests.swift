@@ -32,6 +32,21 @@ struct Convolution2DTests {
     }
   }
 
+  @Test("several K blocks, more panels than one unfolding chunk, panels that wrap output rows")
+  func deepReductionOverManyPanels() {
+    // 64 channels · 9 taps = 576 reduction rows: more than one K block on every kernel family; 37 × 45 outputs are
+    // over a hundred panels, most of them straddling two output rows.
+    let input = NaiveKernels.uniform([2, 64, 37, 45], seed: 6)
+    let weight = NaiveKernels.uniform([7, 64, 3, 3], seed: 7, scale: 0.1)
+    let bias = NaiveKernels.uniform([7], seed: 8)
+    for (stride, padding) in [(1, 1), (1, 0), (2, 1)] {
+      let result = conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)
+      let expected = NaiveKernels.conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)
+      let comparison = TensorComparison(result, expected)
+      #expect(comparison.isClose(relative: 1e-5), "stride \(stride), padding \(padding): \(comparison)")
+    }
+  }
+
   @Test("the im2col workspace is bounded for a 512×512×128 3×3 convolution")
   func workspaceBound() {
     let workspace = conv2dWorkspaceElements(
