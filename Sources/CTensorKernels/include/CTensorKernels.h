@@ -87,19 +87,19 @@ void bld_pack_keys_f32(const float *restrict k, size_t key_count, size_t width, 
 void bld_pack_values_f32(const float *restrict v, size_t key_count, size_t width, size_t head_width,
                          float *restrict packed);
 
-/// Keys per block of bld_attention_head_f32's four-row path (AVX2, portable): a block's scores, keys and values
-/// are used by every query row of the call before the next block is read.
+/// Keys per block of bld_attention_head_f32's four-row path (portable builds and CPUs without AVX2): a block's
+/// scores, keys and values are used by every query row of the call before the next block is read.
 #define BLD_ATTENTION_KEY_BLOCK 256
 
-/// Keys per block of the sixteen-row AVX-512 path: its block of keys and values (packed, 64 x d floats each) and
-/// transposed scores (64 x 16) stay in L1 while every group of the call uses them (measured: 64 beats 128 and
-/// 256 for heads of 40, 64 and 80).
+/// Keys per block of the lane paths (sixteen query rows per AVX-512 vector, eight per AVX2 one): a block of
+/// keys and values (packed, 64 x d floats each) and transposed scores (64 x 16 or 64 x 8) stay in L1 while every
+/// group of the call uses them (measured on AVX-512: 64 beats 128 and 256 for heads of 40, 64 and 80).
 #define BLD_ATTENTION_LANE_KEY_BLOCK 64
 
 /// Scratch floats bld_attention_head_f32 needs for up to `rows` query rows of a `head_width`-wide head, whichever
 /// path runs: the four-row path holds one key block of scores for eight rows and per row its output
-/// accumulator, running max and sum; the sixteen-row path one block of transposed scores and per row its scaled
-/// query, output, max and sum (plus 64-byte alignment slack).
+/// accumulator, running max and sum; the lane paths one block of transposed scores and per row its scaled query,
+/// output, max and sum (plus alignment slack; sized for sixteen lanes, which covers eight).
 static inline size_t bld_attention_scratch_floats(size_t rows, size_t head_width) {
   const size_t four_row = 8 * BLD_ATTENTION_KEY_BLOCK + (rows + 7) / 8 * 8 * (head_width + 2);
   const size_t lane = 16 * BLD_ATTENTION_LANE_KEY_BLOCK + (rows + 15) / 16 * 16 * (2 * head_width + 2) + 16;
