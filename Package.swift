@@ -7,6 +7,8 @@ let package = Package(
     .library(name: "TensorCore", targets: ["TensorCore"]),
     .library(name: "Networks", targets: ["Networks"]),
     .library(name: "BlendedLatent", targets: ["BlendedLatent"]),
+    // The server's HTTP layer; its public API is only `RequestDecoding`, which the fuzz harnesses in Fuzz/ call.
+    .library(name: "BlendedLatentServer", targets: ["BlendedLatentServer"]),
     .executable(name: "bld", targets: ["bld"]),
     .executable(name: "bld-bench", targets: ["bld-bench"]),
   ],

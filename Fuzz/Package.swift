@@ -28,5 +28,11 @@ let package = Package(
     .executableTarget(
       name: "FuzzImage",
       dependencies: ["FuzzSupport", .product(name: "BlendedLatent", package: "BlendedLatent")]),
+    .executableTarget(
+      name: "FuzzSingleFile",
+      dependencies: ["FuzzSupport", .product(name: "Networks", package: "BlendedLatent")]),
+    .executableTarget(
+      name: "FuzzServerRequests",
+      dependencies: ["FuzzSupport", .product(name: "BlendedLatentServer", package: "BlendedLatent")]),
   ]
 )

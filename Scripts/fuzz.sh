@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer harness of Fuzz/ (a separate package using BlendedLatent by path) for SECONDS seconds:
 #
-#   Scripts/fuzz.sh safetensors|configuration|tokenizer|image SECONDS [libFuzzer options…]
+#   Scripts/fuzz.sh safetensors|configuration|tokenizer|image|single-file|server-requests SECONDS [libFuzzer options…]
+#
+# `Scripts/fuzz.sh all SECONDS` runs every target for SECONDS each (what Scripts/test.sh does in CI); it fails on
+# the first target that crashes.
 #
 # The harnesses are built with `-sanitize=fuzzer,address` (C targets with coverage and ASan too) in .build-fuzz
 # (git-ignored). The committed seeds in Fuzz/Corpus/TARGET are copied into a scratch corpus, so the run's own
@@ -9,19 +12,30 @@
 # line reports executions and seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target="${1:?usage: Scripts/fuzz.sh safetensors|configuration|tokenizer|image SECONDS}"
+targets="safetensors configuration tokenizer image single-file server-requests"
+target="${1:?usage: Scripts/fuzz.sh ${targets// /|}|all SECONDS}"
 seconds="${2:?usage: Scripts/fuzz.sh TARGET SECONDS}"
 shift 2
+scratch="$PWD/.build-fuzz"
+build() {
+  nice -n 10 swift build -c release --package-path Fuzz --scratch-path "$scratch" "$@" \
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xcc -fsanitize=fuzzer-no-link,address
+}
+if [[ "$target" == all ]]; then
+  build
+  for each in $targets; do BLD_FUZZ_BUILT=1 "$0" "$each" "$seconds" "$@"; done
+  exit 0
+fi
 case "$target" in
   safetensors) product=FuzzSafetensors ;;
   configuration) product=FuzzConfiguration ;;
   tokenizer) product=FuzzTokenizer ;;
   image) product=FuzzImage ;;
+  single-file) product=FuzzSingleFile ;;
+  server-requests) product=FuzzServerRequests ;;
   *) echo "fuzz.sh: unknown target '$target'" >&2; exit 64 ;;
 esac
-scratch="$PWD/.build-fuzz"
-nice -n 10 swift build -c release --package-path Fuzz --scratch-path "$scratch" --product "$product" \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xcc -fsanitize=fuzzer-no-link,address
+[[ -n "${BLD_FUZZ_BUILT:-}" ]] || build --product "$product"
 corpus="$scratch/corpus/$target"
 artifacts="$scratch/artifacts/$target"
 mkdir -p "$corpus" "$artifacts"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: installs the system libraries when missing, checks the formatting (.swift-format),
 # runs every test in release mode (the numeric tests are too slow in debug builds), builds and runs the example
-# client package (Examples/Client, which depends on this package by path), and checks the public API list
-# (API/public-api.txt).
+# client package (Examples/Client, which depends on this package by path), checks the public API list
+# (API/public-api.txt), and runs each libFuzzer harness of Fuzz/ briefly (BLD_FUZZ_SECONDS each, default 10; 0
+# skips them): a crash on the committed seeds or in those seconds fails the command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/install-dependencies.sh
@@ -13,3 +14,7 @@ client_dir=$(mktemp -d)
 trap 'rm -rf "$client_dir"' EXIT
 (cd "$client_dir" && "$OLDPWD/Examples/Client/.build/release/Client")
 Scripts/public-api.sh
+fuzz_seconds="${BLD_FUZZ_SECONDS:-10}"
+if [[ "$fuzz_seconds" != 0 ]]; then
+  Scripts/fuzz.sh all "$fuzz_seconds"
+fi

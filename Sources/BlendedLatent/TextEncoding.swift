@@ -1,3 +1,4 @@
+import Networks
 import TensorCore
 
 /// Text conditioning for a batch of prompts.
@@ -6,6 +7,9 @@ public struct TextConditioning: Sendable {
   public var embeddings: Tensor
   /// For each prompt, whether its tokens were cut to fit the 77-token context.
   public var truncated: [Bool]
+  /// For each prompt, its characters that did not reach the encoder as written (U+FFFD, characters the
+  /// vocabulary cannot represent); empty when the encoder does not report them.
+  public var unencodedCharacters: [UnencodedCharacters]
   /// SDXL's pooled, projected text embeddings `[N, P]`, one row per prompt, or `nil` (SD 1.x / 2.x). When set,
   /// the editor passes them to the noise predictor with the size/crop ids (``AddedConditions``).
   public var pooledEmbeddings: Tensor?
@@ -15,10 +19,15 @@ public struct TextConditioning: Sendable {
   ///   - embeddings: `[N, 77, D]`.
   ///   - truncated: N flags.
   ///   - pooledEmbeddings: `[N, P]` for SDXL, else `nil`.
-  public init(embeddings: Tensor, truncated: [Bool], pooledEmbeddings: Tensor? = nil) {
+  ///   - unencodedCharacters: N reports, or none.
+  public init(
+    embeddings: Tensor, truncated: [Bool], pooledEmbeddings: Tensor? = nil,
+    unencodedCharacters: [UnencodedCharacters] = []
+  ) {
     self.embeddings = embeddings
     self.truncated = truncated
     self.pooledEmbeddings = pooledEmbeddings
+    self.unencodedCharacters = unencodedCharacters
   }
 }
 

@@ -73,12 +73,19 @@ package struct EditSession {
         needed: MemoryPreflight.imageBytes(width: size.width, height: size.height),
         for: "the \(size.width)×\(size.height) image")
     }
-    let image = try RGBImage(decoding: imageData, fileName: settings.imagePath)
+    // Decodes check the token every band of rows, so Ctrl-C during a long decode need not wait for it.
+    let token = cancellation
+    func decoded(_ data: Data, _ name: String) throws -> RGBImage {
+      do { return try RGBImage(decoding: data, fileName: name, shouldStop: { token.isCancelled }) } catch ImageFileError
+        .cancelled
+      { throw EditCommandError.cancelled }
+    }
+    let image = try decoded(imageData, settings.imagePath)
     let mask: Tensor
     let maskName: String
     switch settings.mask {
     case .file(let path):
-      let maskImage = try RGBImage(decoding: maskData ?? Data(), fileName: path)
+      let maskImage = try decoded(maskData ?? Data(), path)
       guard maskImage.width == image.width && maskImage.height == image.height else {
         throw EditCommandError.maskSizeMismatch(
           mask: path, maskSize: "\(maskImage.width)×\(maskImage.height)",
@@ -105,7 +112,6 @@ package struct EditSession {
     }
     try cancellation.check()
 
-    let token = cancellation
     let handler: ProgressHandler = { progress in
       progressBar.update(progress)
       return token.progressAction
@@ -154,6 +160,14 @@ package struct EditSession {
     ] where truncated {
       let notice =
         "\(option) is longer than the text encoder's token limit (77 for Stable Diffusion); the rest was ignored"
+      notices.append(notice)
+      if !settings.quiet { progressBar.note("bld: \(notice)") }
+    }
+    for (characters, option) in [
+      (outcome.promptUnencodedCharacters, "--prompt"),
+      (outcome.negativePromptUnencodedCharacters, "--negative-prompt"),
+    ] {
+      guard let notice = characters.notice(for: option) else { continue }
       notices.append(notice)
       if !settings.quiet { progressBar.note("bld: \(notice)") }
     }

@@ -37,12 +37,12 @@ package struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
   }
 
-  /// 422: a field has a value the server cannot use.
   /// The request's geometry as the library refuses it (a size or padding it cannot place), as a 422.
   package static func geometry(_ error: EditGeometryError) -> APIError {
     APIError(.unprocessableContent, "invalid_geometry", error.description)
   }
 
+  /// 422: a field has a value the server cannot use.
   package static func invalidField(_ name: String, _ reason: String) -> APIError {
     APIError(.unprocessableContent, "invalid_field", "field '\(name)': \(reason)")
   }

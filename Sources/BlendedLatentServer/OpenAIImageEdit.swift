@@ -64,9 +64,13 @@ package enum OpenAIImageEdit {
         width: image.width, height: image.height, nativeResolution: model.nativeResolution, sizeMultiple: multiple)
     }
     if let size = try fields.string("size"), size != "auto" {
-      let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
-      guard parts.count == 2, parts[0] >= 8, parts[1] >= 8 else {
-        throw APIError.invalidField("size", "must be WIDTHxHEIGHT (e.g. 512x512) or auto")
+      // Exactly two whole numbers, each bounded (as AUTOMATIC1111's width and height) before the product is taken,
+      // so huge sides are a field error, not an overflow.
+      let pieces = size.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+      let parts = pieces.compactMap { Int($0) }
+      guard pieces.count == 2, parts.count == 2, (8...65_536).contains(parts[0]), (8...65_536).contains(parts[1])
+      else {
+        throw APIError.invalidField("size", "must be WIDTHxHEIGHT with sides from 8 to 65536 (e.g. 512x512) or auto")
       }
       guard parts[0] * parts[1] <= limits.maximumPixelCount else {
         throw APIError(

@@ -9,7 +9,13 @@ package enum RequestBodyReader {
   ///   400 for a body that is not JSON or multipart.
   package static func fields(of request: Request, maximumBytes: Int) async throws(APIError) -> RequestFields {
     let data = try await bytes(of: request, maximumBytes: maximumBytes)
-    let contentType = request.headers[.contentType] ?? ""
+    return try fields(of: data, contentType: request.headers[.contentType] ?? "")
+  }
+
+  /// The fields of a body already read: a `multipart/form-data` form when `contentType` says so, else a JSON
+  /// object.
+  /// - Throws: ``APIError`` 400 for a body that is not JSON or multipart.
+  package static func fields(of data: Data, contentType: String) throws(APIError) -> RequestFields {
     if contentType.lowercased().hasPrefix("multipart/form-data") {
       return RequestFields(form: try MultipartForm(body: data, contentType: contentType))
     }

@@ -12,7 +12,20 @@ typedef struct {
   struct jpeg_error_mgr base;
   jmp_buf jump;
   bld_decoded_image *out;
+  bld_should_stop should_stop;  // may be NULL
+  void *stop_context;
+  int stopped;
 } bld_jpeg_error_manager;
+
+/// Abandons the decode (longjmp, inside C) when the caller's should_stop answers non-zero.
+static void bld_jpeg_check_stop(j_common_ptr info) {
+  bld_jpeg_error_manager *manager = (bld_jpeg_error_manager *)info->err;
+  if (manager->should_stop && manager->should_stop(manager->stop_context)) {
+    manager->stopped = 1;
+    snprintf(manager->out->message, sizeof manager->out->message, "cancelled");
+    longjmp(manager->jump, 1);
+  }
+}
 
 static void bld_jpeg_fail(j_common_ptr info) {
   bld_jpeg_error_manager *manager = (bld_jpeg_error_manager *)info->err;
@@ -29,7 +42,8 @@ static void bld_jpeg_emit_message(j_common_ptr info, int level) {
   }
 }
 
-int bld_jpeg_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_decoded_image *out) {
+int bld_jpeg_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_should_stop should_stop,
+                    void *stop_context, bld_decoded_image *out) {
   memset(out, 0, sizeof *out);
   if (size < 3 || data[0] != 0xFF || data[1] != 0xD8 || data[2] != 0xFF) {
     snprintf(out->message, sizeof out->message, "not a JPEG file (bad signature)");
@@ -37,6 +51,7 @@ int bld_jpeg_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_dec
   }
   struct jpeg_decompress_struct info;
   bld_jpeg_error_manager manager;
+  struct jpeg_progress_mgr progress;
   uint8_t *volatile pixels = NULL;
   uint8_t *volatile cmyk_row = NULL;
   volatile int status = BLD_IMAGE_CORRUPT;
@@ -45,14 +60,25 @@ int bld_jpeg_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_dec
   manager.base.error_exit = bld_jpeg_fail;
   manager.base.emit_message = bld_jpeg_emit_message;
   manager.out = out;
+  manager.should_stop = should_stop;
+  manager.stop_context = stop_context;
+  manager.stopped = 0;
   if (setjmp(manager.jump)) {
     jpeg_destroy_decompress(&info);
     free(pixels);
     free(cmyk_row);
     out->pixels = NULL;
-    return status;
+    // Read through a volatile lvalue: the callback set it after setjmp.
+    return ((volatile bld_jpeg_error_manager *)&manager)->stopped ? BLD_IMAGE_CANCELLED : status;
   }
   jpeg_create_decompress(&info);
+  if (should_stop) {
+    // libjpeg calls the progress monitor every few MCU rows, also while it reads a progressive image's scans
+    // inside jpeg_start_decompress, where the output loop below is not running yet.
+    memset(&progress, 0, sizeof progress);
+    progress.progress_monitor = bld_jpeg_check_stop;
+    info.progress = &progress;
+  }
   jpeg_mem_src(&info, data, (unsigned long)size);
   jpeg_read_header(&info, TRUE);
 
@@ -101,6 +127,7 @@ int bld_jpeg_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_dec
   // Adobe's CMYK JPEGs store inverted ink values (255 − C); normalise to "stored = 255 − ink".
   const int inverted = info.saw_Adobe_marker;
   while (info.output_scanline < info.output_height) {
+    if ((info.output_scanline & 15) == 0) bld_jpeg_check_stop((j_common_ptr)&info);
     uint8_t *target = pixels + (size_t)info.output_scanline * width * 3;
     JSAMPROW row = cmyk ? cmyk_row : target;
     if (jpeg_read_scanlines(&info, &row, 1) != 1) {

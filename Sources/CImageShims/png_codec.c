@@ -22,7 +22,7 @@ typedef struct {
 typedef struct {
   char *message;
   size_t capacity;
-  bld_should_stop should_stop;  // encoding only: asked after every row (may be NULL)
+  bld_should_stop should_stop;  // encoding: asked after every row; decoding: every 16 rows (may be NULL)
   void *stop_context;
   int stopped;
 } bld_png_message;
@@ -68,13 +68,25 @@ static int bld_host_is_little_endian(void) {
   return *(const uint8_t *)&probe == 1;
 }
 
-int bld_png_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_decoded_image *out) {
+/// libpng's per-row read callback: abandons the decode every 16 rows (longjmp through png_error, inside C) when
+/// asked to. `row` is the number of the next row of the pass.
+static void bld_png_row_read(png_structp png, png_uint_32 row, int pass) {
+  (void)pass;
+  bld_png_message *sink = (bld_png_message *)png_get_error_ptr(png);
+  if ((row & 15) == 0 && sink->should_stop && sink->should_stop(sink->stop_context)) {
+    sink->stopped = 1;
+    png_error(png, "cancelled");
+  }
+}
+
+int bld_png_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_should_stop should_stop,
+                   void *stop_context, bld_decoded_image *out) {
   memset(out, 0, sizeof *out);
   if (size < 8 || png_sig_cmp(data, 0, 8) != 0) {
     snprintf(out->message, sizeof out->message, "not a PNG file (bad signature)");
     return BLD_IMAGE_CORRUPT;
   }
-  bld_png_message sink = {out->message, sizeof out->message};
+  bld_png_message sink = {out->message, sizeof out->message, should_stop, stop_context, 0};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &sink, bld_png_on_error, bld_png_on_warning);
   if (!png) return BLD_IMAGE_NO_MEMORY;
   png_infop info = png_create_info_struct(png);
@@ -92,10 +104,12 @@ int bld_png_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_deco
     free(pixels);
     png_destroy_read_struct(&png, &info, NULL);
     out->pixels = NULL;
-    return status;
+    // Read through a volatile lvalue: the callback set it after setjmp.
+    return ((volatile bld_png_message *)&sink)->stopped ? BLD_IMAGE_CANCELLED : status;
   }
 
   png_set_read_fn(png, &reader, bld_png_read_memory);
+  if (should_stop) png_set_read_status_fn(png, bld_png_row_read);
   png_read_info(png, info);
 
   png_uint_32 width = 0, height = 0;

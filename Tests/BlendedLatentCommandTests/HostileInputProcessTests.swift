@@ -204,6 +204,22 @@ struct HostileInputProcessTests {
     #expect((summary["notices"] as? [String])?.contains { $0.hasPrefix("--prompt is longer") } == true)
   }
 
+  @Test("finding 8: U+FFFD in a prompt (invalid UTF-8 decoded) is a notice on standard error and in --json notices")
+  func promptReplacementCharacters() throws {
+    let model = RepositoryFixtures.tinyModel("sd1-tiny").path
+    let result = try BLDProcessTests.run([
+      "edit", "--image", image, "--mask", mask, "--prompt", "caf\u{FFFD} cr\u{FFFD}me", "--negative-prompt", "blur",
+      "--output", folder.path("replaced.png"), "--seed", "1", "--model", model, "--steps", "2", "--json",
+    ])
+    #expect(result.status == 0, "\(result.error)")
+    #expect(result.error.contains("bld: --prompt contains 2 U+FFFD replacement characters"), "\(result.error)")
+    #expect(!result.error.contains("--negative-prompt contains"), "\(result.error)")
+    let summary = try #require(JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+    #expect(
+      (summary["notices"] as? [String])?.contains { $0.hasPrefix("--prompt contains 2 U+FFFD") } == true,
+      "\(summary)")
+  }
+
   @Test("finding 8: --seed -1 and --guidance 1e39 are usage errors (64) naming the option")
   func usageErrors() throws {
     let seed = try edit(["--seed", "-1"])

@@ -15,12 +15,14 @@ public enum ImageFileError: Error, CustomStringConvertible, Equatable, Sendable 
   case noAlphaChannel(file: String)
   /// PNG encoding failed (allocation failure or invalid pixel data).
   case encodingFailed(file: String, detail: String)
+  /// Decoding was abandoned because the caller's `shouldStop` answered `true` (a cancelled edit).
+  case cancelled(file: String)
 
   /// The file the error is about (a path or a caller-supplied name).
   public var file: String {
     switch self {
     case .unreadable(let file, _), .unsupportedFormat(let file, _), .corrupt(let file, _),
-      .tooLarge(let file, _), .noAlphaChannel(let file), .encodingFailed(let file, _):
+      .tooLarge(let file, _), .noAlphaChannel(let file), .encodingFailed(let file, _), .cancelled(let file):
       file
     }
   }
@@ -34,6 +36,7 @@ public enum ImageFileError: Error, CustomStringConvertible, Equatable, Sendable 
     case .tooLarge(let file, let detail): "'\(file)' is too large: \(detail)"
     case .noAlphaChannel(let file): "'\(file)' has no alpha channel to use as the mask"
     case .encodingFailed(let file, let detail): "cannot encode '\(file)' as PNG: \(detail)"
+    case .cancelled(let file): "decoding '\(file)' was cancelled"
     }
   }
 }

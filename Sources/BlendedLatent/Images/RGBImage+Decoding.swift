@@ -16,13 +16,18 @@ extension RGBImage {
   /// - Parameters:
   ///   - url: a file URL.
   ///   - maximumPixelCount: images with more pixels are refused before any pixel memory is allocated.
+  ///   - shouldStop: asked every 16 decoded rows (and, for JPEG, while a progressive image's scans are read);
+  ///     `true` abandons the decode (a cancelled edit of a large image need not wait for it).
   /// - Throws: ``ImageFileError`` naming the file: `.unreadable` (cannot be read), `.unsupportedFormat`
-  ///   (not PNG/JPEG), `.corrupt` (decoder error, including truncation), `.tooLarge`.
-  public init(contentsOf url: URL, maximumPixelCount: Int = RGBImage.defaultMaximumPixelCount)
-    throws
-  {
+  ///   (not PNG/JPEG), `.corrupt` (decoder error, including truncation), `.tooLarge`, `.cancelled` when
+  ///   `shouldStop` answered `true`.
+  public init(
+    contentsOf url: URL, maximumPixelCount: Int = RGBImage.defaultMaximumPixelCount,
+    shouldStop: (() -> Bool)? = nil
+  ) throws {
     let name = url.isFileURL ? url.path : url.absoluteString
-    try self.init(decoding: Self.readFile(url), fileName: name, maximumPixelCount: maximumPixelCount)
+    try self.init(
+      decoding: Self.readFile(url), fileName: name, maximumPixelCount: maximumPixelCount, shouldStop: shouldStop)
   }
 
   /// The largest image file read: 2 GiB.
@@ -37,15 +42,17 @@ extension RGBImage {
     }
   }
 
-  /// Decodes PNG or JPEG bytes held in memory; see ``init(contentsOf:maximumPixelCount:)``.
+  /// Decodes PNG or JPEG bytes held in memory; see ``init(contentsOf:maximumPixelCount:shouldStop:)``.
   /// - Parameters:
   ///   - data: the encoded file.
   ///   - fileName: the name used in errors.
   ///   - maximumPixelCount: images with more pixels are refused.
-  /// - Throws: ``ImageFileError`` (`.unsupportedFormat`, `.corrupt`, `.tooLarge`).
+  ///   - shouldStop: asked every 16 decoded rows (and during a progressive JPEG's scans); `true` abandons the
+  ///     decode.
+  /// - Throws: ``ImageFileError`` (`.unsupportedFormat`, `.corrupt`, `.tooLarge`, `.cancelled`).
   public init(
     decoding data: Data, fileName: String,
-    maximumPixelCount: Int = RGBImage.defaultMaximumPixelCount
+    maximumPixelCount: Int = RGBImage.defaultMaximumPixelCount, shouldStop: (() -> Bool)? = nil
   )
     throws
   {
@@ -63,9 +70,18 @@ extension RGBImage {
     let limit = max(1, maximumPixelCount)
     let status = data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int32 in
       let bytes = raw.bindMemory(to: UInt8.self)
-      return format == .png
-        ? bld_png_decode(bytes.baseAddress!, bytes.count, limit, &decoded)
-        : bld_jpeg_decode(bytes.baseAddress!, bytes.count, limit, &decoded)
+      func decode(_ stop: bld_should_stop?, _ context: UnsafeMutableRawPointer?) -> Int32 {
+        format == .png
+          ? bld_png_decode(bytes.baseAddress!, bytes.count, limit, stop, context, &decoded)
+          : bld_jpeg_decode(bytes.baseAddress!, bytes.count, limit, stop, context, &decoded)
+      }
+      guard let shouldStop else { return decode(nil, nil) }
+      return withoutActuallyEscaping(shouldStop) { check in
+        var question = check
+        return withUnsafeMutablePointer(to: &question) { context in
+          decode({ context in context!.assumingMemoryBound(to: (() -> Bool).self).pointee() ? 1 : 0 }, context)
+        }
+      }
     }
     defer { bld_image_free(decoded.pixels) }
     let message = withUnsafeBytes(of: decoded.message) { raw in
@@ -81,6 +97,8 @@ extension RGBImage {
       throw ImageFileError.tooLarge(file: fileName, detail: message)
     case BLD_IMAGE_NO_MEMORY:
       throw ImageFileError.tooLarge(file: fileName, detail: "out of memory while decoding")
+    case BLD_IMAGE_CANCELLED:
+      throw ImageFileError.cancelled(file: fileName)
     default:
       throw ImageFileError.corrupt(
         file: fileName, detail: message.isEmpty ? "\(kind) decoder error" : message)

@@ -1,3 +1,4 @@
+import Networks
 import TensorCore
 
 /// Local text-driven image editing with Blended Latent Diffusion, over protocol-typed components.
@@ -248,7 +249,9 @@ public struct BlendedLatentEditor: Sendable {
       images: images, scores: scores, rankedOrder: rankedOrder, latentMask: mask.values, finalLatents: finalLatents,
       sourceLatents: sourceLatents, seed: nil, denoisingStepCount: kept,
       promptWasTruncated: conditioning.truncated.count > 1 && conditioning.truncated[1],
-      negativePromptWasTruncated: conditioning.truncated.first ?? false, timings: timings)
+      negativePromptWasTruncated: conditioning.truncated.first ?? false, timings: timings,
+      promptUnencodedCharacters: conditioning.unencodedCharacters.dropFirst().first ?? UnencodedCharacters(),
+      negativePromptUnencodedCharacters: conditioning.unencodedCharacters.first ?? UnencodedCharacters())
   }
 }
 

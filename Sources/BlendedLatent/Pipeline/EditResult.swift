@@ -1,3 +1,4 @@
+import Networks
 import TensorCore
 
 /// Time spent in each phase of an edit.
@@ -61,6 +62,11 @@ public struct EditResult: Sendable {
   public var promptWasTruncated: Bool
   /// Whether the negative prompt was truncated.
   public var negativePromptWasTruncated: Bool
+  /// The prompt's characters that did not reach the text encoder as written (U+FFFD from invalid UTF-8,
+  /// characters the vocabulary cannot represent); empty when there are none or the encoder does not report them.
+  public var promptUnencodedCharacters: UnencodedCharacters
+  /// The negative prompt's characters that did not reach the text encoder as written.
+  public var negativePromptUnencodedCharacters: UnencodedCharacters
   /// Time per phase.
   public var timings: EditTimings
 
@@ -68,7 +74,9 @@ public struct EditResult: Sendable {
   public init(
     images: [Tensor], scores: [Float]? = nil, rankedOrder: [Int]? = nil, latentMask: Tensor, finalLatents: Tensor,
     sourceLatents: Tensor, seed: UInt64? = nil, denoisingStepCount: Int, promptWasTruncated: Bool = false,
-    negativePromptWasTruncated: Bool = false, timings: EditTimings = EditTimings()
+    negativePromptWasTruncated: Bool = false, timings: EditTimings = EditTimings(),
+    promptUnencodedCharacters: UnencodedCharacters = UnencodedCharacters(),
+    negativePromptUnencodedCharacters: UnencodedCharacters = UnencodedCharacters()
   ) {
     self.images = images
     self.scores = scores
@@ -80,6 +88,8 @@ public struct EditResult: Sendable {
     self.denoisingStepCount = denoisingStepCount
     self.promptWasTruncated = promptWasTruncated
     self.negativePromptWasTruncated = negativePromptWasTruncated
+    self.promptUnencodedCharacters = promptUnencodedCharacters
+    self.negativePromptUnencodedCharacters = negativePromptUnencodedCharacters
     self.timings = timings
   }
 }

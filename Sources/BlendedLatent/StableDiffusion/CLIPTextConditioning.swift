@@ -19,10 +19,12 @@ public struct CLIPTextConditioning: TextEncoding {
     self.textEncoder = textEncoder
   }
 
-  /// Encodes prompts to `[N, maxLength, hidden]`, reporting which prompts were truncated.
+  /// Encodes prompts to `[N, maxLength, hidden]`, reporting which prompts were truncated and their characters
+  /// that did not reach the encoder as written.
   public func encode(_ prompts: [String]) throws -> TextConditioning {
     let tokenized = prompts.map { tokenizer.encode($0) }
     return TextConditioning(
-      embeddings: textEncoder(tokenized.map(\.ids)), truncated: tokenized.map(\.wasTruncated))
+      embeddings: textEncoder(tokenized.map(\.ids)), truncated: tokenized.map(\.wasTruncated),
+      unencodedCharacters: tokenized.map(\.unencodedCharacters))
   }
 }

@@ -32,8 +32,8 @@ public struct StableDiffusionXLTextConditioning: TextEncoding {
     self.forcesZerosForEmptyPrompt = forcesZerosForEmptyPrompt
   }
 
-  /// Encodes prompts to `[N, 77, D₁ + D₂]` with pooled embeddings `[N, P]`, reporting truncation by either
-  /// tokenizer.
+  /// Encodes prompts to `[N, 77, D₁ + D₂]` with pooled embeddings `[N, P]`, reporting truncation and characters
+  /// that did not reach the encoders as written by either tokenizer.
   public func encode(_ prompts: [String]) throws -> TextConditioning {
     let first = prompts.map { tokenizer.encode($0) }
     let second = prompts.map { secondTokenizer.encode($0) }
@@ -55,6 +55,7 @@ public struct StableDiffusionXLTextConditioning: TextEncoding {
     }
     return TextConditioning(
       embeddings: embeddings, truncated: zip(first, second).map { $0.wasTruncated || $1.wasTruncated },
-      pooledEmbeddings: pooled)
+      pooledEmbeddings: pooled,
+      unencodedCharacters: zip(first, second).map { $0.unencodedCharacters.merged(with: $1.unencodedCharacters) })
   }
 }

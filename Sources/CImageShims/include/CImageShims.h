@@ -22,7 +22,8 @@ enum {
   BLD_IMAGE_CANCELLED = 5,    ///< the caller's should_stop answered non-zero
 };
 
-/// Asked after every encoded row; a non-zero answer abandons the encode (BLD_IMAGE_CANCELLED).
+/// Asked after every encoded row, and every band of decoded rows; a non-zero answer abandons the encode or
+/// decode (BLD_IMAGE_CANCELLED).
 typedef int (*bld_should_stop)(void *context);
 
 /// A decoded image: `channels` interleaved samples per pixel (3 = RGB, 4 = RGBA), rows top to bottom.
@@ -41,12 +42,18 @@ typedef struct {
 
 /// Decodes a PNG held in memory. Palette, gray and low-bit-depth images are expanded to RGB, tRNS to
 /// an alpha channel; 16-bit samples are kept. Gamma and colour-profile chunks are ignored (as PIL does).
-int bld_png_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_decoded_image *out);
+/// `should_stop` (may be NULL) is called with `stop_context` every 16 decoded rows (every pass of an interlaced
+/// image), so a long decode can be cancelled.
+int bld_png_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_should_stop should_stop,
+                   void *stop_context, bld_decoded_image *out);
 
 /// Decodes a baseline or progressive JPEG held in memory to 8-bit RGB. Grayscale is replicated to
 /// RGB; CMYK/YCCK is converted with (255 − C)(255 − K)/255 per channel, undoing Adobe's inverted
 /// storage when the Adobe marker says so. A truncated stream is an error (libjpeg only warns).
-int bld_jpeg_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_decoded_image *out);
+/// `should_stop` (may be NULL) is called with `stop_context` from libjpeg's progress monitor (every few MCU rows,
+/// including the scans of a progressive image) and every 16 output rows, so a long decode can be cancelled.
+int bld_jpeg_decode(const uint8_t *data, size_t size, size_t max_pixels, bld_should_stop should_stop,
+                    void *stop_context, bld_decoded_image *out);
 
 /// Encodes 8-bit pixels (`channels` 1 = gray, 3 = RGB, 4 = RGBA; rows of width × channels bytes)
 /// as a PNG in memory. On success `*out_data` (free with bld_image_free) holds `*out_size` bytes.

@@ -65,6 +65,15 @@ struct BytePairEncoding: Sendable {
     byteIDs = characters.map { vocabulary[String($0)] }
     finalByteIDs = characters.map { vocabulary[String($0) + Self.endOfWordSuffix] }
     unknownID = unknownToken.flatMap { vocabulary[$0] }
+    hasEverySymbol = byteIDs.allSatisfy { $0 != nil } && finalByteIDs.allSatisfy { $0 != nil }
+  }
+
+  /// Whether every byte has a symbol both inside a word and at its end (true for the CLIP vocabularies).
+  let hasEverySymbol: Bool
+
+  /// Whether `byte` has a symbol inside a word or at its end.
+  func hasSymbol(forByte byte: UInt8) -> Bool {
+    byteIDs[Int(byte)] != nil || finalByteIDs[Int(byte)] != nil
   }
 
   /// Packs an id pair into a dictionary key.

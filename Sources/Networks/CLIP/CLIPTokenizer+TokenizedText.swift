@@ -8,12 +8,18 @@ public struct TokenizedText: Sendable, Equatable {
   /// The number of tokens the whole prompt needs, BOS and EOS included, before truncation
   /// (transformers' `len(tokenizer(text).input_ids)`).
   public let tokenCount: Int
+  /// The prompt's characters that did not reach the encoder as written (U+FFFD, characters the vocabulary
+  /// cannot represent).
+  public let unencodedCharacters: UnencodedCharacters
 
   /// Creates a value (normally produced by ``CLIPTokenizer/encode(_:)``).
-  public init(ids: [Int], unpaddedCount: Int, tokenCount: Int) {
+  public init(
+    ids: [Int], unpaddedCount: Int, tokenCount: Int, unencodedCharacters: UnencodedCharacters = UnencodedCharacters()
+  ) {
     self.ids = ids
     self.unpaddedCount = unpaddedCount
     self.tokenCount = tokenCount
+    self.unencodedCharacters = unencodedCharacters
   }
 
   /// Whether content tokens were dropped to fit (``tokenCount`` > `ids.count`); diffusers warns

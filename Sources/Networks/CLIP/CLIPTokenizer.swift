@@ -166,7 +166,8 @@ public struct CLIPTokenizer: Sendable {
   /// EOS, then padding.
   ///
   /// Equals transformers' `tokenizer(text, padding="max_length", max_length=model_max_length,
-  /// truncation=True).input_ids`; a truncated prompt still ends with EOS.
+  /// truncation=True).input_ids`; a truncated prompt still ends with EOS. Characters that do not reach the
+  /// encoder as written are reported in ``TokenizedText/unencodedCharacters``.
   public func encode(_ text: String) -> TokenizedText {
     let content = tokenize(text)
     let capacity = maxLength - 2
@@ -177,6 +178,22 @@ public struct CLIPTokenizer: Sendable {
     ids.append(eosTokenID)
     let unpaddedCount = ids.count
     ids.append(contentsOf: repeatElement(padTokenID, count: maxLength - ids.count))
-    return TokenizedText(ids: ids, unpaddedCount: unpaddedCount, tokenCount: content.count + 2)
+    return TokenizedText(
+      ids: ids, unpaddedCount: unpaddedCount, tokenCount: content.count + 2,
+      unencodedCharacters: unencodedCharacters(in: text))
+  }
+
+  /// The U+FFFD characters of `text` and its characters with a UTF-8 byte that has no symbol in the vocabulary
+  /// (neither inside nor at the end of a word). Whitespace is not looked at: pre-tokenisation drops it anyway.
+  public func unencodedCharacters(in text: String) -> UnencodedCharacters {
+    var report = UnencodedCharacters()
+    for scalar in text.unicodeScalars where !scalar.properties.isWhitespace {
+      if scalar == "\u{FFFD}" { report.replacementCharacterCount += 1 }
+      guard !model.hasEverySymbol, !report.unrepresentable.contains(scalar) else { continue }
+      if UTF8.encode(scalar)!.contains(where: { !model.hasSymbol(forByte: $0) }) {
+        report.unrepresentable.append(scalar)
+      }
+    }
+    return report
   }
 }

@@ -11,6 +11,11 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable, Senda
   case unsupported(file: String, field: String, value: String)
   /// The field's value is inconsistent (wrong list length, channels not divisible by groups or heads…).
   case invalid(file: String, field: String, reason: String)
+  /// The field's value disagrees with the weights: tensor `key` of the weight file `weights` has shape `found`
+  /// where the value implies `expected` — or, when both are `nil`, the value implies a tensor (a layer) the
+  /// weights do not have. Found before any network is allocated.
+  case contradictedByWeights(
+    file: String, field: String, value: String, key: String, weights: String, expected: [Int]?, found: [Int]?)
 
   /// A one-line explanation naming the file and field.
   public var description: String {
@@ -20,6 +25,13 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable, Senda
     case .unsupported(let file, let field, let value):
       "\(file): unsupported value \(value) for '\(field)'"
     case .invalid(let file, let field, let reason): "\(file): invalid '\(field)': \(reason)"
+    case .contradictedByWeights(let file, let field, let value, let key, let weights, let expected, let found):
+      if let expected, let found {
+        "\(file): '\(field)' \(value) disagrees with the weights: '\(key)' in \(weights) has shape \(found), "
+          + "but the configuration implies \(expected)"
+      } else {
+        "\(file): '\(field)' \(value) disagrees with the weights: it implies '\(key)', which \(weights) does not have"
+      }
     }
   }
 }

@@ -41,7 +41,8 @@ public struct ModelLoadingError: Error, CustomStringConvertible, LocalizedError,
     switch cause {
     case .configuration(let error):
       switch error {
-      case .unreadable(let file, _), .missingField(let file, _), .unsupported(let file, _, _), .invalid(let file, _, _):
+      case .unreadable(let file, _), .missingField(let file, _), .unsupported(let file, _, _), .invalid(let file, _, _),
+        .contradictedByWeights(let file, _, _, _, _, _, _):
         file
       }
     case .tokenizer(let error):

@@ -71,7 +71,10 @@ public final class StableDiffusionModel: Sendable {
   ///   `ConfigurationError` for an unreadable or unsupported configuration (including `model_index.json`, and a
   ///   tokenizer with more ids than the text encoder's `vocab_size` or longer sequences than its
   ///   `max_position_embeddings`), `TokenizerError` for a missing or malformed `tokenizer/` folder,
-  ///   `WeightLoadingError` for missing files and missing, unused or mis-shaped tensors.
+  ///   `WeightLoadingError` for missing files and missing, unused or mis-shaped tensors; before any network is
+  ///   allocated, `ConfigurationError.contradictedByWeights` when a configuration number (`block_out_channels`,
+  ///   `cross_attention_dim`, `hidden_size`, `num_hidden_layers`, …) disagrees with a tensor shape in the weight
+  ///   files' headers, naming the field, the tensor and both shapes.
   public convenience init(directory: ModelDirectory, residency: WeightResidency = .mappedFile)
     throws(ModelLoadingError)
   {
@@ -80,6 +83,8 @@ public final class StableDiffusionModel: Sendable {
       do { return try body() } catch { throw .wrapping(error, folder: folder, component: component) }
     }
     let configurations = try ModelConfigurations(directory: directory)
+    // The configurations' numbers against the weights' header shapes, before anything is allocated.
+    try ConfigurationWeightCheck.check(configurations, directory: directory)
     let networks = try Self.networks(for: configurations, folder: folder)
     var reports: [String: LoadReport] = [:]
     reports["text_encoder"] = try loading("text_encoder") {
