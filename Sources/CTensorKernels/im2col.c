@@ -70,7 +70,7 @@ void bld_im2col_panels_f32(const bld_gemm_plan *plan, const float *restrict inpu
         oy[p][j] = (uint32_t)(row_begin + (first + j) / out_width);
         ox[p][j] = (uint32_t)((first + j) % out_width);
       }
-      one_row[p] = stride == 1 && oy[p][0] == oy[p][count[p] - 1];
+      one_row[p] = oy[p][0] == oy[p][count[p] - 1];
     }
     // The reduction row l outermost: every panel of the chunk reads the same input row, so the input streams
     // through the cache once instead of each panel touching C * kh rows scattered over the whole image.
@@ -84,27 +84,34 @@ void bld_im2col_panels_f32(const bld_gemm_plan *plan, const float *restrict inpu
           // Panel q's kc x nr block of this K block, row l - pc.
           float *dst = panels + pc * padded + q * nr * kc + (l - pc) * nr;
           if (one_row[p]) {
-            const long iy = (long)(oy[p][0] + ki) - (long)padding;
+            const long iy = (long)(oy[p][0] * stride + ki) - (long)padding;
             if (iy < 0 || iy >= (long)height) {
               for (size_t j = 0; j < nr; ++j) dst[j] = 0.0f;
               continue;
             }
-            // Source column of position j: shift + j, valid in [0, width): positions [lo, hi) copy, the rest are 0.
-            const long shift = (long)ox[p][0] + (long)kj - (long)padding;
-            long lo = -shift, hi = (long)width - shift;
-            if (lo < 0) lo = 0;
+            // Source column of position j: shift + stride * j, valid in [0, width): positions [lo, hi) read the
+            // row, the rest are 0.
+            const long step = (long)stride, shift = (long)(ox[p][0] * stride + kj) - (long)padding;
+            long lo = shift >= 0 ? 0 : (-shift + step - 1) / step;
+            long hi = shift >= (long)width ? 0 : ((long)width - 1 - shift) / step + 1;
             if (hi > (long)count[p]) hi = (long)count[p];
             if (hi < lo) hi = lo;
-            const float *src = plane + (size_t)iy * width + shift;  // src[j] for j in [lo, hi)
-            // A whole interior row: a copy of constant length, inlined rather than a library call per row.
-            if (lo == 0 && hi == (long)nr && (nr == 8 || nr == 16 || nr == 32)) {
-              if (nr == 16) memcpy(dst, src, 16 * sizeof(float));
-              else if (nr == 32) memcpy(dst, src, 32 * sizeof(float));
-              else memcpy(dst, src, 8 * sizeof(float));
-              continue;
+            const float *src = plane + (size_t)iy * width;  // position j reads src[shift + step * j]
+            if (step == 1) {
+              src += shift;
+              // A whole interior row: a copy of constant length, inlined rather than a library call per row.
+              if (lo == 0 && hi == (long)nr && (nr == 8 || nr == 16 || nr == 32)) {
+                if (nr == 16) memcpy(dst, src, 16 * sizeof(float));
+                else if (nr == 32) memcpy(dst, src, 32 * sizeof(float));
+                else memcpy(dst, src, 8 * sizeof(float));
+                continue;
+              }
+              for (long j = 0; j < lo; ++j) dst[j] = 0.0f;
+              for (long j = lo; j < hi; ++j) dst[j] = src[j];
+            } else {
+              for (long j = 0; j < lo; ++j) dst[j] = 0.0f;
+              for (long j = lo; j < hi; ++j) dst[j] = src[shift + step * j];
             }
-            for (long j = 0; j < lo; ++j) dst[j] = 0.0f;
-            for (long j = lo; j < hi; ++j) dst[j] = src[j];
             for (long j = hi; j < (long)nr; ++j) dst[j] = 0.0f;
             continue;
           }
