@@ -202,7 +202,8 @@ size_t bld_im2col_panels_floats(const bld_gemm_plan *plan, size_t reduction, siz
 /// the im2col matrix of output rows [row_begin, row_end) (reduction = channels * kh * kw rows, (row_end -
 /// row_begin) * out_width columns) in the layout bld_gemm_prepacked_ab_f32 reads: for the K block starting at pc
 /// (bld_gemm_k_block), panel q at panels + pc * round_up(columns, NR) + q * NR * kc, zero past the last column.
-/// Each panel's block is written sequentially. plan->nr must be at most 32.
+/// Panels are filled in chunks of 32, one reduction row across the whole chunk at a time, so the input is read
+/// as sequential rows. plan->nr must be at most 32.
 void bld_im2col_panels_f32(const bld_gemm_plan *plan, const float *restrict input, size_t channels, size_t height,
                            size_t width, size_t kernel_h, size_t kernel_w, size_t stride, size_t padding,
                            size_t out_width, size_t row_begin, size_t row_end, size_t panel_begin,
