@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks the public API of the library modules (TensorCore, Networks, BlendedLatent) against the committed list
+# Checks the public API of the library modules (TensorCore, Networks, BlendedLatent, BlendedLatentServer) against the committed list
 # API/public-api.txt, so that growing or changing the public surface is a visible decision in a diff.
 # Needs a release build (Scripts/test.sh runs this after the tests). `Scripts/public-api.sh --update` rewrites
 # the list instead of comparing.
@@ -10,10 +10,10 @@ graphs=$(mktemp -d)
 trap 'rm -rf "$graphs"' EXIT
 maps=()
 for map in "$build"/*.build/module.modulemap Sources/COpenBLAS/module.modulemap Sources/CPNG/module.modulemap \
-  Sources/CJPEG/module.modulemap; do
+  Sources/CJPEG/module.modulemap $(find .build/checkouts/*/Sources -name module.modulemap); do
   maps+=(-Xcc "-fmodule-map-file=$map")
 done
-for module in TensorCore Networks BlendedLatent; do
+for module in TensorCore Networks BlendedLatent BlendedLatentServer; do
   swift-symbolgraph-extract -module-name "$module" -I "$build/Modules" "${maps[@]}" \
     -target "$(uname -m)-unknown-linux-gnu" -minimum-access-level public -output-dir "$graphs"
 done
