@@ -5,7 +5,9 @@
 // through a row stride and a column stride (so a caller can compute a transposed product).
 //
 // Loop nest (one call, single-threaded; the Swift wrapper partitions M or N across threads):
-//   jc over N in NC blocks      B block (KC x NC) packed once into NR-wide panels, kept in L3
+//   jc over N in NC blocks      B block (KC x NC) packed once into NR-wide panels, kept in L3 (or made here
+//                               by a callback, e.g. im2col; with at most MC rows, in nc_generated-wide
+//                               blocks kept in L2)
 //     pc over K in KC blocks
 //       ic over M in MC blocks  A block (MC x KC) packed into MR-tall panels, kept in L2
 //         jr over NR panels     one B micro-panel (KC x NR) stays in L1
@@ -30,7 +32,7 @@ static const bld_gemm_family *family_of(const bld_gemm_plan *plan) {
 
 bld_gemm_plan bld_gemm_plan_for(int simd_level) {
   const bld_cpu_info *cpu = bld_cpu();
-  bld_gemm_plan plan = {BLD_GEMM_NONE, 0, 0, 0, 0, 0};
+  bld_gemm_plan plan = {BLD_GEMM_NONE, 0, 0, 0, 0, 0, 0};
   if (simd_level >= 2 && cpu->has_avx512) {
     plan.kernel = BLD_GEMM_AVX512;
     plan.mr = 14;
@@ -60,9 +62,12 @@ void bld_gemm_blocking(size_t l1_bytes, size_t l2_bytes, size_t l3_bytes_per_cor
   const size_t outer = l3_bytes_per_core > l2_bytes ? l3_bytes_per_core : l2_bytes;
   size_t nc = outer / 2 / (kc * sizeof(float));
   nc = max_size(nr, min_size(nc, 4096) / nr * nr);
+  // A generated B block (KC x nc_generated) takes about a third of L2: written there, read from there.
+  const size_t nc_generated = max_size(nr, min_size(l2_bytes / 3 / (kc * sizeof(float)), nc) / nr * nr);
   plan->kc = kc;
   plan->mc = mc;
   plan->nc = nc;
+  plan->nc_generated = nc_generated;
 }
 
 size_t bld_gemm_k_block(const bld_gemm_plan *plan, size_t k) {
@@ -131,8 +136,10 @@ typedef struct {
   const float *a;
   size_t lda;
   const float *packed_a;
-  // op(B) pre-packed as panels for all n columns, or NULL; columns [column_begin, column_end) are computed.
+  // op(B) pre-packed as panels for all n columns, or made block by block by b_source, or neither (packed from
+  // b); columns [column_begin, column_end) are computed.
   const float *packed_b;
+  const bld_gemm_b_source *b_source;
   size_t column_begin, column_end;
   const float *b;
   size_t ldb;
@@ -151,7 +158,11 @@ static void gemm_blocked(const bld_gemm_plan *plan, const gemm_call *g, int bf16
     return;
   }
   const bld_gemm_family *family = family_of(plan);
-  const size_t MR = plan->mr, NR = plan->nr, KC = bld_gemm_k_block(plan, g->k), MC = plan->mc, NC = plan->nc;
+  const size_t MR = plan->mr, NR = plan->nr, KC = bld_gemm_k_block(plan, g->k), MC = plan->mc;
+  // A generated B block stays in L2 (nc_generated columns) when the rows fit one M block: C's block (at most
+  // MC x nc_generated) then stays there too across the K blocks. With more rows, C's block cannot, and a
+  // narrower B block would only re-read all of A once more per block.
+  const size_t NC = g->b_source && g->row_end - g->row_begin <= MC ? plan->nc_generated : plan->nc;
   bf16 = bf16 && bld_gemm_bf16_supported(plan);
   float *packed_a = align64(scratch);
   float *packed_b = align64(packed_a + MC * KC);
@@ -167,6 +178,8 @@ static void gemm_blocked(const bld_gemm_plan *plan, const gemm_call *g, int bf16
       const float *b_block = packed_b;
       if (g->packed_b) {
         b_block = g->packed_b + pc * padded_n + jc * kc;
+      } else if (g->b_source) {
+        g->b_source->fill(g->b_source->context, pc, kc, jc, nc, packed_b);
       } else {
         family->pack_b(g->trans_b, kc, nc, g->trans_b ? g->b + jc * g->ldb + pc : g->b + pc * g->ldb + jc, g->ldb,
                        packed_b);
@@ -208,7 +221,7 @@ static void gemm_blocked(const bld_gemm_plan *plan, const gemm_call *g, int bf16
 void bld_gemm_f32(const bld_gemm_plan *plan, int trans_a, int trans_b, size_t m, size_t n, size_t k, const float *a,
                   size_t lda, const float *b, size_t ldb, float beta, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c,
                   float *scratch, int bf16) {
-  const gemm_call g = {trans_a, trans_b, m, n, k, 0, m, a, lda, NULL, NULL, 0, n, b, ldb, beta, c, rs_c, cs_c};
+  const gemm_call g = {trans_a, trans_b, m, n, k, 0, m, a, lda, NULL, NULL, NULL, 0, n, b, ldb, beta, c, rs_c, cs_c};
   gemm_blocked(plan, &g, bf16, scratch);
 }
 
@@ -234,7 +247,7 @@ void bld_gemm_prepacked_a_f32(const bld_gemm_plan *plan, size_t m, size_t n, siz
                               size_t row_begin, size_t row_end, int trans_b, const float *b, size_t ldb, float beta,
                               float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch, int bf16) {
   const gemm_call g = {0, trans_b, m, n, k, row_begin, row_end < m ? row_end : m, NULL, 0, packed_a,
-                       NULL, 0, n, b, ldb, beta, c, rs_c, cs_c};
+                       NULL, NULL, 0, n, b, ldb, beta, c, rs_c, cs_c};
   gemm_blocked(plan, &g, bf16, scratch);
 }
 
@@ -277,6 +290,15 @@ void bld_gemm_packed_b_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t
                            ptrdiff_t cs_c, float *scratch, int bf16) {
   // Panel offsets use the full m and n; only rows [row_begin, row_end) x columns [column_begin, column_end).
   const gemm_call g = {trans_a, 0, m, n, k, row_begin, row_end < m ? row_end : m, a, lda, packed_a, packed_b,
+                       NULL, column_begin, column_end < n ? column_end : n, NULL, 0, beta, c, rs_c, cs_c};
+  gemm_blocked(plan, &g, bf16, scratch);
+}
+
+void bld_gemm_generated_b_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t k, const float *packed_a,
+                              const bld_gemm_b_source *source, size_t row_begin, size_t row_end,
+                              size_t column_begin, size_t column_end, float beta, float *c, ptrdiff_t rs_c,
+                              ptrdiff_t cs_c, float *scratch, int bf16) {
+  const gemm_call g = {0, 0, m, n, k, row_begin, row_end < m ? row_end : m, NULL, 0, packed_a, NULL, source,
                        column_begin, column_end < n ? column_end : n, NULL, 0, beta, c, rs_c, cs_c};
   gemm_blocked(plan, &g, bf16, scratch);
 }

@@ -34,4 +34,20 @@ void bld_gemm_avx512_micro_kernel_bf16(size_t pairs, const uint32_t *restrict pa
 /// The AVX2 + FMA family (MR 6, NR 16).
 extern const bld_gemm_family bld_gemm_family_avx2;
 
+/// A right operand made block by block while the product runs: fill writes rows [pc, pc + kc) x columns
+/// [jc, jc + nc) of op(B) (jc a multiple of NR) as NR-column panels, panel q (columns jc + q*NR ...) at
+/// out + q * NR * kc, zero beyond the operand's last column: the layout pack_b writes.
+typedef struct {
+  void (*fill)(const void *context, size_t pc, size_t kc, size_t jc, size_t nc, float *restrict out);
+  const void *context;
+} bld_gemm_b_source;
+
+/// Rows [row_begin, row_end) x columns [column_begin, column_end) (multiples of MR and NR) of
+/// C = A * op(B) + beta * C, single-threaded, with A pre-packed by bld_gemm_pack_a_f32 and op(B) made by
+/// `source` in blocks of plan->nc_generated columns (loops as in bld_gemm_f32).
+void bld_gemm_generated_b_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t k, const float *packed_a,
+                              const bld_gemm_b_source *source, size_t row_begin, size_t row_end,
+                              size_t column_begin, size_t column_end, float beta, float *c, ptrdiff_t rs_c,
+                              ptrdiff_t cs_c, float *scratch, int bf16);
+
 #endif

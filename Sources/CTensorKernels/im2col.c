@@ -1,4 +1,6 @@
-#include "CTensorKernels.h"
+#include "gemm_kernels.h"
+
+#include <stdint.h>
 #include <string.h>
 
 void bld_im2col_f32(const float *restrict input, size_t channels, size_t height, size_t width,
@@ -42,90 +44,114 @@ void bld_im2col_f32(const float *restrict input, size_t channels, size_t height,
   }
 }
 
-size_t bld_im2col_panels_floats(const bld_gemm_plan *plan, size_t reduction, size_t positions) {
-  return (positions + plan->nr - 1) / plan->nr * plan->nr * reduction;
-}
-
 /// Panels unfolded together: their positions' coordinates fit on the stack, and one K block of all of them
 /// (kc x nr floats each) stays in L2 while it is written.
 enum { panel_chunk = 32 };
 
-void bld_im2col_panels_f32(const bld_gemm_plan *plan, const float *restrict input, size_t channels, size_t height,
-                           size_t width, size_t kernel_h, size_t kernel_w, size_t stride, size_t padding,
-                           size_t out_width, size_t row_begin, size_t row_end, size_t panel_begin,
-                           size_t panel_end, float *restrict panels) {
-  const size_t nr = plan->nr, positions = (row_end - row_begin) * out_width;
-  const size_t padded = (positions + nr - 1) / nr * nr, taps = kernel_h * kernel_w;
-  const size_t reduction = channels * taps, block = bld_gemm_k_block(plan, reduction);
+/// One convolution's input and geometry, as im2col reads them.
+typedef struct {
+  const float *input;
+  size_t channels, height, width, kernel_h, kernel_w, stride, padding, out_width;
+  /// Columns of the im2col matrix: the output positions, row-major from output row 0.
+  size_t positions;
+} im2col_geometry;
+
+/// Writes rows [pc, pc + kc) of panels [q_begin, q_end) (at most panel_chunk; nr positions each) of the im2col
+/// matrix: panel q's kc x nr block at base + (q - q_begin) * nr * kc, zero past the last position. The reduction
+/// row is the outer loop: every panel of the chunk reads the same input row, so the input streams through the
+/// cache once instead of each panel touching C * kh rows scattered over the whole image.
+static void unfold_chunk(const im2col_geometry *g, size_t nr, size_t q_begin, size_t q_end, size_t pc, size_t kc,
+                         float *restrict base) {
+  const size_t taps = g->kernel_h * g->kernel_w, height = g->height, width = g->width;
+  const size_t stride = g->stride, padding = g->padding;
   // Per panel position: its output row and column; whether the panel lies on one output row; its width.
   uint32_t oy[panel_chunk][32], ox[panel_chunk][32];
   size_t count[panel_chunk];
   int one_row[panel_chunk];
-  for (size_t chunk = panel_begin; chunk < panel_end; chunk += panel_chunk) {
-    const size_t chunk_end = panel_end - chunk < panel_chunk ? panel_end : chunk + panel_chunk;
-    for (size_t q = chunk; q < chunk_end; ++q) {
-      const size_t first = q * nr, p = q - chunk;
-      count[p] = positions - first < nr ? positions - first : nr;
-      for (size_t j = 0; j < count[p]; ++j) {
-        oy[p][j] = (uint32_t)(row_begin + (first + j) / out_width);
-        ox[p][j] = (uint32_t)((first + j) % out_width);
-      }
-      one_row[p] = oy[p][0] == oy[p][count[p] - 1];
+  for (size_t q = q_begin; q < q_end; ++q) {
+    const size_t first = q * nr, p = q - q_begin;
+    count[p] = g->positions - first < nr ? g->positions - first : nr;
+    for (size_t j = 0; j < count[p]; ++j) {
+      oy[p][j] = (uint32_t)((first + j) / g->out_width);
+      ox[p][j] = (uint32_t)((first + j) % g->out_width);
     }
-    // The reduction row l outermost: every panel of the chunk reads the same input row, so the input streams
-    // through the cache once instead of each panel touching C * kh rows scattered over the whole image.
-    for (size_t pc = 0; pc < reduction; pc += block) {
-      const size_t kc = reduction - pc < block ? reduction - pc : block;
-      for (size_t l = pc; l < pc + kc; ++l) {
-        const size_t c = l / taps, tap = l % taps, ki = tap / kernel_w, kj = tap % kernel_w;
-        const float *plane = input + c * height * width;
-        for (size_t q = chunk; q < chunk_end; ++q) {
-          const size_t p = q - chunk;
-          // Panel q's kc x nr block of this K block, row l - pc.
-          float *dst = panels + pc * padded + q * nr * kc + (l - pc) * nr;
-          if (one_row[p]) {
-            const long iy = (long)(oy[p][0] * stride + ki) - (long)padding;
-            if (iy < 0 || iy >= (long)height) {
-              for (size_t j = 0; j < nr; ++j) dst[j] = 0.0f;
-              continue;
-            }
-            // Source column of position j: shift + stride * j, valid in [0, width): positions [lo, hi) read the
-            // row, the rest are 0.
-            const long step = (long)stride, shift = (long)(ox[p][0] * stride + kj) - (long)padding;
-            long lo = shift >= 0 ? 0 : (-shift + step - 1) / step;
-            long hi = shift >= (long)width ? 0 : ((long)width - 1 - shift) / step + 1;
-            if (hi > (long)count[p]) hi = (long)count[p];
-            if (hi < lo) hi = lo;
-            const float *src = plane + (size_t)iy * width;  // position j reads src[shift + step * j]
-            if (step == 1) {
-              src += shift;
-              // A whole interior row: a copy of constant length, inlined rather than a library call per row.
-              if (lo == 0 && hi == (long)nr && (nr == 8 || nr == 16 || nr == 32)) {
-                if (nr == 16) memcpy(dst, src, 16 * sizeof(float));
-                else if (nr == 32) memcpy(dst, src, 32 * sizeof(float));
-                else memcpy(dst, src, 8 * sizeof(float));
-                continue;
-              }
-              for (long j = 0; j < lo; ++j) dst[j] = 0.0f;
-              for (long j = lo; j < hi; ++j) dst[j] = src[j];
-            } else {
-              for (long j = 0; j < lo; ++j) dst[j] = 0.0f;
-              for (long j = lo; j < hi; ++j) dst[j] = src[shift + step * j];
-            }
-            for (long j = hi; j < (long)nr; ++j) dst[j] = 0.0f;
+    one_row[p] = oy[p][0] == oy[p][count[p] - 1];
+  }
+  for (size_t l = pc; l < pc + kc; ++l) {
+    const size_t c = l / taps, tap = l % taps, ki = tap / g->kernel_w, kj = tap % g->kernel_w;
+    const float *plane = g->input + c * height * width;
+    for (size_t q = q_begin; q < q_end; ++q) {
+      const size_t p = q - q_begin;
+      float *dst = base + p * nr * kc + (l - pc) * nr;
+      if (one_row[p]) {
+        const long iy = (long)(oy[p][0] * stride + ki) - (long)padding;
+        if (iy < 0 || iy >= (long)height) {
+          for (size_t j = 0; j < nr; ++j) dst[j] = 0.0f;
+          continue;
+        }
+        // Source column of position j: shift + stride * j, valid in [0, width): positions [lo, hi) read the
+        // row, the rest are 0.
+        const long step = (long)stride, shift = (long)(ox[p][0] * stride + kj) - (long)padding;
+        long lo = shift >= 0 ? 0 : (-shift + step - 1) / step;
+        long hi = shift >= (long)width ? 0 : ((long)width - 1 - shift) / step + 1;
+        if (hi > (long)count[p]) hi = (long)count[p];
+        if (hi < lo) hi = lo;
+        const float *src = plane + (size_t)iy * width;  // position j reads src[shift + step * j]
+        if (step == 1) {
+          src += shift;
+          // A whole interior row: a copy of constant length, inlined rather than a library call per row.
+          if (lo == 0 && hi == (long)nr && (nr == 8 || nr == 16 || nr == 32)) {
+            if (nr == 16) memcpy(dst, src, 16 * sizeof(float));
+            else if (nr == 32) memcpy(dst, src, 32 * sizeof(float));
+            else memcpy(dst, src, 8 * sizeof(float));
             continue;
           }
-          for (size_t j = 0; j < nr; ++j) {
-            float value = 0.0f;
-            if (j < count[p]) {
-              const long iy = (long)(oy[p][j] * stride + ki) - (long)padding;
-              const long ix = (long)(ox[p][j] * stride + kj) - (long)padding;
-              if (iy >= 0 && iy < (long)height && ix >= 0 && ix < (long)width) value = plane[(size_t)iy * width + (size_t)ix];
-            }
-            dst[j] = value;
-          }
+          for (long j = 0; j < lo; ++j) dst[j] = 0.0f;
+          for (long j = lo; j < hi; ++j) dst[j] = src[j];
+        } else {
+          for (long j = 0; j < lo; ++j) dst[j] = 0.0f;
+          for (long j = lo; j < hi; ++j) dst[j] = src[shift + step * j];
         }
+        for (long j = hi; j < (long)nr; ++j) dst[j] = 0.0f;
+        continue;
+      }
+      for (size_t j = 0; j < nr; ++j) {
+        float value = 0.0f;
+        if (j < count[p]) {
+          const long iy = (long)(oy[p][j] * stride + ki) - (long)padding;
+          const long ix = (long)(ox[p][j] * stride + kj) - (long)padding;
+          if (iy >= 0 && iy < (long)height && ix >= 0 && ix < (long)width) value = plane[(size_t)iy * width + (size_t)ix];
+        }
+        dst[j] = value;
       }
     }
   }
+}
+
+/// The B source of bld_conv_gemm_f32: unfolds one KC x NC block of the im2col matrix.
+typedef struct {
+  im2col_geometry geometry;
+  size_t nr;
+} conv_b_source;
+
+static void unfold_block(const void *context, size_t pc, size_t kc, size_t jc, size_t nc, float *restrict out) {
+  const conv_b_source *source = context;
+  const size_t nr = source->nr, q_begin = jc / nr, q_end = (jc + nc + nr - 1) / nr;
+  for (size_t chunk = q_begin; chunk < q_end; chunk += panel_chunk) {
+    const size_t chunk_end = q_end - chunk < panel_chunk ? q_end : chunk + panel_chunk;
+    unfold_chunk(&source->geometry, nr, chunk, chunk_end, pc, kc, out + (chunk - q_begin) * nr * kc);
+  }
+}
+
+void bld_conv_gemm_f32(const bld_gemm_plan *plan, const float *restrict input, size_t channels, size_t height,
+                       size_t width, size_t kernel_h, size_t kernel_w, size_t stride, size_t padding,
+                       size_t out_height, size_t out_width, size_t m, const float *packed_a, size_t row_begin,
+                       size_t row_end, size_t column_begin, size_t column_end, float beta, float *c, size_t ldc,
+                       float *scratch, int bf16) {
+  const size_t positions = out_height * out_width, reduction = channels * kernel_h * kernel_w;
+  const conv_b_source source = {
+      {input, channels, height, width, kernel_h, kernel_w, stride, padding, out_width, positions}, plan->nr};
+  const bld_gemm_b_source b = {unfold_block, &source};
+  bld_gemm_generated_b_f32(plan, m, positions, reduction, packed_a, &b, row_begin, row_end, column_begin,
+                           column_end, beta, c, (ptrdiff_t)ldc, 1, scratch, bf16);
 }

@@ -17,9 +17,10 @@ struct Convolution2DTests {
     }
   }
 
-  @Test("an input larger than the im2col workspace is tiled and still exact")
-  func tiledConvolution() {
-    // 8 channels · 9 taps · 256 · 256 columns = 4.7 M floats > conv2dWorkspaceElementLimit: several tiles.
+  @Test("an input whose im2col matrix exceeds the workspace limit is exact")
+  func largeConvolution() {
+    // 8 channels · 9 taps · 256 · 256 columns = 4.7 M floats > conv2dWorkspaceElementLimit: several tiles on the
+    // OpenBLAS path; on a kernel family, many generated B blocks of a product split by output positions.
     let input = NaiveKernels.uniform([1, 8, 256, 256], seed: 3)
     let weight = NaiveKernels.uniform([5, 8, 3, 3], seed: 4, scale: 0.3)
     let bias = NaiveKernels.uniform([5], seed: 5)
@@ -44,6 +45,25 @@ struct Convolution2DTests {
       let expected = NaiveKernels.conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)
       let comparison = TensorComparison(result, expected)
       #expect(comparison.isClose(relative: 1e-5), "stride \(stride), padding \(padding): \(comparison)")
+    }
+  }
+
+  @Test("more output channels than positions: the product is split by channels, each piece unfolding every column")
+  func channelSplitConvolution() {
+    // 300 outputs × 30 positions (5 × 6): the channels are the larger side, so pieces split them (each within one
+    // M block on every family) and unfold the same columns; 16 · 9 = 144 reduction rows, 2 images.
+    let input = NaiveKernels.uniform([2, 16, 5, 6], seed: 9)
+    let weight = NaiveKernels.uniform([300, 16, 3, 3], seed: 10, scale: 0.2)
+    let bias = NaiveKernels.uniform([300], seed: 11)
+    for (stride, padding) in [(1, 1), (2, 1), (1, 0)] {
+      for threads in [1, 2, 3] {
+        let result = ComputeOptions.withThreadCount(threads) {
+          conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)
+        }
+        let expected = NaiveKernels.conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)
+        let comparison = TensorComparison(result, expected)
+        #expect(comparison.isClose(relative: 1e-5), "stride \(stride), padding \(padding), \(threads) threads: \(comparison)")
+      }
     }
   }
 

@@ -176,15 +176,18 @@ typedef struct {
   int kernel;
   /// Register tile (rows of op(A) x columns of op(B)) and the K, M and N cache blocks.
   size_t mr, nr, kc, mc, nc;
+  /// The N block of a right operand made block by block as the product runs (im2col, bld_conv_gemm_f32): a
+  /// KC x nc_generated block fills about a third of L2, so it is still there when the micro-kernels read it.
+  size_t nc_generated;
 } bld_gemm_plan;
 
 /// The plan for this CPU with kernels up to `simd_level` (1 AVX2, 2 AVX-512): the widest family the CPU has
 /// and blocking from its cache sizes (bld_gemm_blocking).
 bld_gemm_plan bld_gemm_plan_for(int simd_level);
 
-/// Sets plan->kc, mc, nc for the given cache sizes (bytes) and the plan's mr, nr: a 32-wide B micro-panel in
-/// 3/4 of L1 (the same KC for every family), the A block in a quarter of L2, the B block in half of this
-/// core's share of L3.
+/// Sets plan->kc, mc, nc, nc_generated for the given cache sizes (bytes) and the plan's mr, nr: a 32-wide B
+/// micro-panel in 3/4 of L1 (the same KC for every family), the A block in a quarter of L2, the B block in half
+/// of this core's share of L3, a generated B block in a third of L2.
 void bld_gemm_blocking(size_t l1_bytes, size_t l2_bytes, size_t l3_bytes_per_core, bld_gemm_plan *plan);
 
 /// The depth of the K blocks of a product with reduction length k: k itself up to 5/4 of plan->kc, otherwise
@@ -194,20 +197,17 @@ size_t bld_gemm_k_block(const bld_gemm_plan *plan, size_t k);
 /// Whether `plan` runs bf16 operands (AVX-512 family on a CPU with AVX512_BF16).
 int bld_gemm_bf16_supported(const bld_gemm_plan *plan);
 
-/// Floats of an im2col matrix of `reduction` rows x `positions` columns packed as GEMM right-operand panels
-/// (bld_im2col_panels_f32).
-size_t bld_im2col_panels_floats(const bld_gemm_plan *plan, size_t reduction, size_t positions);
-
-/// im2col fused with the GEMM's B packing: writes panels [panel_begin, panel_end) (NR output positions each) of
-/// the im2col matrix of output rows [row_begin, row_end) (reduction = channels * kh * kw rows, (row_end -
-/// row_begin) * out_width columns) in the layout bld_gemm_prepacked_ab_f32 reads: for the K block starting at pc
-/// (bld_gemm_k_block), panel q at panels + pc * round_up(columns, NR) + q * NR * kc, zero past the last column.
-/// Panels are filled in chunks of 32, one reduction row across the whole chunk at a time, so the input is read
-/// as sequential rows. plan->nr must be at most 32.
-void bld_im2col_panels_f32(const bld_gemm_plan *plan, const float *restrict input, size_t channels, size_t height,
-                           size_t width, size_t kernel_h, size_t kernel_w, size_t stride, size_t padding,
-                           size_t out_width, size_t row_begin, size_t row_end, size_t panel_begin,
-                           size_t panel_end, float *restrict panels);
+/// Rows [row_begin, row_end) (output channels; row_begin a multiple of plan->mr) x columns [column_begin,
+/// column_end) (output positions of one image, row-major; column_begin a multiple of plan->nr) of the
+/// convolution C = W * im2col(input) + beta * C, single-threaded, with W (m x channels * kh * kw) pre-packed by
+/// bld_gemm_pack_a_f32. The im2col matrix is never stored: each KC x NC block of it is unfolded straight into
+/// the GEMM's B panels (plan->nc_generated columns, so it stays in L2) just before the micro-kernels read it.
+/// C: m rows of out_height * out_width, row stride ldc. scratch: bld_gemm_scratch_floats(plan) floats.
+void bld_conv_gemm_f32(const bld_gemm_plan *plan, const float *restrict input, size_t channels, size_t height,
+                       size_t width, size_t kernel_h, size_t kernel_w, size_t stride, size_t padding,
+                       size_t out_height, size_t out_width, size_t m, const float *packed_a, size_t row_begin,
+                       size_t row_end, size_t column_begin, size_t column_end, float beta, float *c, size_t ldc,
+                       float *scratch, int bf16);
 
 /// Floats of a whole op(B) (k x n) packed by bld_gemm_pack_b_f32.
 size_t bld_gemm_packed_b_floats(const bld_gemm_plan *plan, size_t k, size_t n);
@@ -225,8 +225,8 @@ void bld_gemm_pack_b_half_transposed(const bld_gemm_plan *plan, size_t k, size_t
                                      int bfloat16, size_t panel_begin, size_t panel_end, float *staging, float *out);
 
 /// Rows [row_begin, row_end) x columns [column_begin, column_end) (beginnings multiples of plan->mr and
-/// plan->nr) of C = op(A) * B + beta * C with B pre-packed as panels (bld_gemm_pack_b_f32's and
-/// bld_im2col_panels_f32's layout) and op(A) either pre-packed by bld_gemm_pack_a_f32 (packed_a) or given
+/// plan->nr) of C = op(A) * B + beta * C with B pre-packed as panels (bld_gemm_pack_b_f32's layout) and op(A)
+/// either pre-packed by bld_gemm_pack_a_f32 (packed_a) or given
 /// (a, lda, trans_a; packed block by block, when packed_a is NULL), all with `plan`. Element (i, j) of C is
 /// c[i * rs_c + j * cs_c].
 void bld_gemm_packed_b_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t k, int trans_a, const float *a,

@@ -4,17 +4,18 @@ internal import CTensorKernels
 /// more column memory than this, however large its input (unless a single output row needs more).
 package let conv2dWorkspaceElementLimit = 4 << 20
 
-/// The number of floats of im2col workspace `conv2d` allocates for these shapes: 0 for 1×1 stride-1
-/// unpadded convolutions (a GEMM on the input itself), otherwise `C·kH·kW` times the output positions of one
-/// tile (its output rows times the output width, rounded up to whole GEMM panels of at most 32), with tiles
-/// chosen so the total stays within `conv2dWorkspaceElementLimit` plus that rounding (at least one output row).
+/// The number of floats of im2col workspace `conv2d` allocates for these shapes: none on a TensorCore kernel
+/// family (the product unfolds the input block by block into its own panels) or for 1×1 stride-1 unpadded
+/// convolutions (a GEMM on the input itself); with OpenBLAS, `C·kH·kW` times the output positions of one tile (its
+/// output rows times the output width), with tiles chosen so the total stays within `conv2dWorkspaceElementLimit`
+/// (at least one output row).
 package func conv2dWorkspaceElements(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) -> Int {
   guard let plan = ConvolutionPlan(inputShape: inputShape, weightShape: weightShape, stride: stride, padding: padding)
   else { return 0 }
-  return plan.pointwise ? 0 : plan.columnFloats(gemm: GEMMPlan.current)
+  return plan.pointwise || !GEMMPlan.current.usesBLAS ? 0 : plan.columnFloats
 }
 
-/// The geometry of one convolution and its im2col tiling.
+/// The geometry of one convolution and its im2col tiling (OpenBLAS path).
 struct ConvolutionPlan {
   let batch: Int, channels: Int, height: Int, width: Int
   let outputChannels: Int, kernelHeight: Int, kernelWidth: Int
@@ -24,16 +25,11 @@ struct ConvolutionPlan {
   let reduction: Int
   /// Whether the convolution is a plain GEMM on the input (1×1, stride 1, no padding).
   let pointwise: Bool
-  /// Output rows per im2col tile; tiles are balanced so the last one is not a sliver.
+  /// Output rows per im2col tile of the OpenBLAS path; tiles are balanced so the last one is not a sliver.
   let rowsPerTile: Int
 
-  /// Floats of one tile's im2col matrix: in the GEMM's panel layout (positions rounded up to whole panels) for
-  /// a TensorCore kernel family, plain `reduction × positions` for OpenBLAS.
-  func columnFloats(gemm: GEMMPlan) -> Int {
-    let positions = rowsPerTile * outputWidth
-    guard !gemm.usesBLAS else { return reduction * positions }
-    return withUnsafePointer(to: gemm.raw) { bld_im2col_panels_floats($0, reduction, positions) }
-  }
+  /// Floats of one tile's im2col matrix (`reduction × positions`), which only the OpenBLAS path stores.
+  var columnFloats: Int { reduction * rowsPerTile * outputWidth }
 
   init?(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) {
     guard inputShape.count == 4, weightShape.count == 4, stride > 0, padding >= 0 else { return nil }
@@ -55,11 +51,11 @@ struct ConvolutionPlan {
 ///
 /// `input`: `[N, C, H, W]`, `weight`: `[O, C, kH, kW]`, `bias`: `[O]` or nil →
 /// `[N, O, (H + 2p − kH) / s + 1, (W + 2p − kW) / s + 1]`.
-/// 1×1 stride-1 convolutions are one GEMM on the input itself; others unfold the input into a
-/// column buffer tiled by output rows so it never exceeds `conv2dWorkspaceElementLimit` floats. On a
-/// TensorCore kernel family the weight is packed into the GEMM's panels once per call (one transient copy of
-/// the weight's size) and the input is unfolded straight into the GEMM's right-operand panels, so the
-/// products pack nothing; with OpenBLAS the plain im2col matrix goes to `cblas_sgemm`.
+/// 1×1 stride-1 convolutions are one GEMM on the input itself. Others, on a TensorCore kernel family, pack the
+/// weight into the GEMM's panels once per call (one transient copy of the weight's size) and unfold the input
+/// block by block inside the product, straight into the right-operand panels its micro-kernels read next, so
+/// no im2col matrix is ever stored. With OpenBLAS the plain im2col matrix, tiled by output rows so it never
+/// exceeds `conv2dWorkspaceElementLimit` floats, goes to `cblas_sgemm`.
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
   precondition(input.rank == 4 && weight.rank == 4, "conv2d: input \(input.shape), weight \(weight.shape)")
   precondition(
@@ -75,16 +71,15 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
   let (outputChannels, kernelHeight, kernelWidth) = (plan.outputChannels, plan.kernelHeight, plan.kernelWidth)
   let (outputHeight, outputWidth, reduction) = (plan.outputHeight, plan.outputWidth, plan.reduction)
   let outputPlane = outputHeight * outputWidth
-  let rowsPerTile = plan.rowsPerTile
   let gemmPlan = GEMMPlan.current
-  let columnCount = plan.pointwise ? 0 : plan.columnFloats(gemm: gemmPlan)
+  let columnCount = gemmPlan.usesBLAS ? plan.columnFloats : 0
 
-  // The weight, as the GEMM's left operand, is packed once per call and shared by every image and tile
-  // (otherwise each GEMM re-packs it: at 8×8–16×16 with 1280 channels that packing rivals the product).
-  let tileCount = batch * ((outputHeight + rowsPerTile - 1) / rowsPerTile)
+  // The weight, as the GEMM's left operand, is packed once per call and shared by every image and piece
+  // (otherwise each product re-packs it: at 8×8–16×16 with 1280 channels that packing rivals the product).
   let prepacked: [Float]? =
-    !gemmPlan.usesBLAS && tileCount > 1
-    ? weight.withUnsafeBufferPointer { w in
+    gemmPlan.usesBLAS
+    ? nil
+    : weight.withUnsafeBufferPointer { w in
       [Float](unsafeUninitializedCapacity: gemmPlan.packedLeftFloats(m: outputChannels, k: reduction)) {
         buffer, initialized in
         gemmPlan.packLeft(
@@ -92,12 +87,10 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
           into: buffer.baseAddress!)
         initialized = buffer.count
       }
-    } : nil
+    }
 
-  // The panels are 64-byte aligned (the micro-kernels load them with aligned vector loads); im2col writes every
-  // element used.
   return Tensor(shape: [batch, outputChannels, outputHeight, outputWidth]) { out in
-    ReusableScratch.im2colPanels.withBuffer(floats: columnCount) { column in
+    ReusableScratch.im2colColumns.withBuffer(floats: columnCount) { column in
       input.withUnsafeBufferPointer { x in
         weight.withUnsafeBufferPointer { w in
           for n in 0..<batch {
@@ -113,65 +106,83 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
                 }
               }
             }
-            /// `result[:, columns] (+)= W · b` through the pre-packed weight when there is one.
-            func multiply(n columnCount: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>) {
-              if let prepacked {
-                prepacked.withUnsafeBufferPointer { packed in
+            if let prepacked {
+              prepacked.withUnsafeBufferPointer { packed in
+                if plan.pointwise {
                   prepackedSGEMM(
-                    plan: gemmPlan, packedA: packed.baseAddress!, m: outputChannels, n: columnCount, k: reduction,
-                    transposeB: false,
-                    b: b, ldb: ldb, c: c, ldc: outputPlane, beta: beta)
+                    plan: gemmPlan, packedA: packed.baseAddress!, m: outputChannels, n: outputPlane, k: reduction,
+                    transposeB: false, b: image, ldb: outputPlane, c: result, ldc: outputPlane, beta: beta)
+                } else {
+                  convolutionProduct(
+                    plan: plan, gemm: gemmPlan, image: image, packedWeight: packed.baseAddress!, beta: beta,
+                    output: result)
                 }
-              } else {
-                sgemm(
-                  transposeA: false, transposeB: false, m: outputChannels, n: columnCount, k: reduction,
-                  a: w.baseAddress!, lda: reduction, b: b, ldb: ldb, c: c, ldc: outputPlane, beta: beta)
               }
-            }
-            if plan.pointwise {
-              multiply(n: outputPlane, b: image, ldb: outputPlane, c: result)
               continue
             }
-            do {
-              var rowStart = 0
-              while rowStart < outputHeight {
-                let rowEnd = min(outputHeight, rowStart + rowsPerTile)
-                let tileWidth = (rowEnd - rowStart) * outputWidth
-                // Our threads unfold the tile (no GEMM inside); then the GEMM, with its own threads, multiplies it.
-                if !gemmPlan.usesBLAS {
-                  let panels = (tileWidth + gemmPlan.tileColumns - 1) / gemmPlan.tileColumns
-                  withUnsafePointer(to: gemmPlan.raw) { raw in
-                    parallelChunks(panels, costPerItem: reduction * gemmPlan.tileColumns) { range in
-                      bld_im2col_panels_f32(
-                        raw, image, channels, height, width, kernelHeight, kernelWidth, stride, padding, outputWidth,
-                        rowStart, rowEnd, range.lowerBound, range.upperBound, column)
-                    }
-                  }
-                  /// `result[:, tile] (+)= W · panels`, the weight pre-packed when several tiles share it.
-                  func multiplyPanels(_ a: GEMMLeftOperand) {
-                    packedPanelsSGEMM(
-                      plan: gemmPlan, a: a, packedB: column, m: outputChannels, n: tileWidth, k: reduction,
-                      c: result + rowStart * outputWidth, ldc: outputPlane, beta: beta)
-                  }
-                  if let prepacked {
-                    prepacked.withUnsafeBufferPointer { multiplyPanels(.packed($0.baseAddress!)) }
-                  } else {
-                    multiplyPanels(.rowMajor(w.baseAddress!, lda: reduction))
-                  }
-                } else {
-                  parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
-                    bld_im2col_f32(
-                      image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
-                      outputWidth, rowStart, rowEnd, range.lowerBound, range.upperBound, column)
-                  }
-                  multiply(n: tileWidth, b: column, ldb: tileWidth, c: result + rowStart * outputWidth)
-                }
-                rowStart = rowEnd
+            if plan.pointwise {
+              sgemm(
+                transposeA: false, transposeB: false, m: outputChannels, n: outputPlane, k: reduction,
+                a: w.baseAddress!, lda: reduction, b: image, ldb: outputPlane, c: result, ldc: outputPlane, beta: beta)
+              continue
+            }
+            var rowStart = 0
+            while rowStart < outputHeight {
+              let rowEnd = min(outputHeight, rowStart + plan.rowsPerTile)
+              let tileWidth = (rowEnd - rowStart) * outputWidth
+              // Our threads unfold the tile (no GEMM inside); then OpenBLAS, with its own threads, multiplies it.
+              parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
+                bld_im2col_f32(
+                  image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
+                  outputWidth, rowStart, rowEnd, range.lowerBound, range.upperBound, column)
               }
+              sgemm(
+                transposeA: false, transposeB: false, m: outputChannels, n: tileWidth, k: reduction,
+                a: w.baseAddress!, lda: reduction, b: column, ldb: tileWidth, c: result + rowStart * outputWidth,
+                ldc: outputPlane, beta: beta)
+              rowStart = rowEnd
             }
           }
         }
       }
+    }
+  }
+}
+
+/// `output (+)= W · im2col(image)` for one image on `ComputeOptions.threadCount` threads, the im2col matrix
+/// unfolded block by block inside the product (`bld_conv_gemm_f32`) rather than stored. The split runs along the
+/// larger operand: output positions when there are at least as many as output channels (each piece reads all of
+/// the packed weight and unfolds only its own columns), otherwise the output channels (each piece reads its
+/// share of the weight, which is then the larger operand, and unfolds every column: a copy small beside its
+/// share of the product).
+private func convolutionProduct(
+  plan: ConvolutionPlan, gemm: GEMMPlan, image: UnsafePointer<Float>, packedWeight: UnsafePointer<Float>,
+  beta: Float, output: UnsafeMutablePointer<Float>
+) {
+  let m = plan.outputChannels, n = plan.outputHeight * plan.outputWidth, k = plan.reduction
+  let (tileRows, tileColumns) = (gemm.tileRows, gemm.tileColumns)
+  let rowTiles = (m + tileRows - 1) / tileRows, columnTiles = (n + tileColumns - 1) / tileColumns
+  let bfloat16: Int32 = ComputeOptions.matrixPrecision == .bfloat16 && gemm.supportsBFloat16 ? 1 : 0
+  func run(rows: Range<Int>, columns: Range<Int>) {
+    GEMMScratchPool.shared.withScratch { scratch in
+      withUnsafePointer(to: gemm.raw) { raw in
+        bld_conv_gemm_f32(
+          raw, image, plan.channels, plan.height, plan.width, plan.kernelHeight, plan.kernelWidth, plan.stride,
+          plan.padding, plan.outputHeight, plan.outputWidth, m, packedWeight, rows.lowerBound, rows.upperBound,
+          columns.lowerBound, columns.upperBound, beta, output, n, scratch, bfloat16)
+      }
+    }
+  }
+  if n >= m {
+    parallelChunks(columnTiles, costPerItem: tileColumns * m * k, minimumWork: 1 << 20) { tiles in
+      run(rows: 0..<m, columns: (tiles.lowerBound * tileColumns)..<min(n, tiles.upperBound * tileColumns))
+    }
+  } else {
+    // One piece per thread: every row piece unfolds all the columns again.
+    parallelChunks(
+      rowTiles, costPerItem: tileRows * n * k, minimumWork: 1 << 20, maximumPieces: ComputeOptions.threadCount
+    ) { tiles in
+      run(rows: (tiles.lowerBound * tileRows)..<min(m, tiles.upperBound * tileRows), columns: 0..<n)
     }
   }
 }

@@ -40,57 +40,6 @@ func prepackedSGEMM(
   }
 }
 
-/// The left operand of `packedPanelsSGEMM`: pre-packed by `plan.packLeft`, or row-major (`m × k`, leading
-/// dimension `lda`) and packed block by block as the product runs.
-enum GEMMLeftOperand {
-  case packed(UnsafePointer<Float>)
-  case rowMajor(UnsafePointer<Float>, lda: Int)
-}
-
-/// `C = A·B + beta·C` with B already in the plan's panel layout (`bld_im2col_panels_f32`), on
-/// `ComputeOptions.threadCount` threads. Each piece reads its share of one operand and all of the other, so the
-/// split runs along the larger operand (C's rows when A is larger, its columns otherwise); with a pre-packed A
-/// nothing is packed per piece. Requires `!plan.usesBLAS`.
-func packedPanelsSGEMM(
-  plan: GEMMPlan, a: GEMMLeftOperand, packedB: UnsafePointer<Float>, m: Int, n: Int, k: Int,
-  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, precision: GEMMPrecision = ComputeOptions.matrixPrecision
-) {
-  precondition(!plan.usesBLAS, "packedPanelsSGEMM needs a TensorCore kernel family")
-  guard m > 0 && n > 0 else { return }
-  let (tileRows, tileColumns) = (plan.tileRows, plan.tileColumns)
-  let bfloat16: Int32 = precision == .bfloat16 && plan.supportsBFloat16 ? 1 : 0
-  let (rowMajor, lda, packedA): (UnsafePointer<Float>?, Int, UnsafePointer<Float>?) =
-    switch a {
-    case .packed(let packed): (nil, 0, packed)
-    case .rowMajor(let matrix, let lda): (matrix, lda, nil)
-    }
-  /// Rows and columns of C on the calling thread.
-  func run(rows: Range<Int>, columns: Range<Int>) {
-    GEMMScratchPool.shared.withScratch { scratch in
-      withUnsafePointer(to: plan.raw) { raw in
-        bld_gemm_packed_b_f32(
-          raw, m, n, k, 0, rowMajor, lda, packedA, packedB, rows.lowerBound, rows.upperBound, columns.lowerBound,
-          columns.upperBound, beta, c, ldc, 1, scratch, bfloat16)
-      }
-    }
-  }
-  if m > n {
-    let rowTiles = (m + tileRows - 1) / tileRows
-    parallelChunks(rowTiles, costPerItem: tileRows * n * max(k, 1), minimumWork: 1 << 20) { tiles in
-      run(rows: (tiles.lowerBound * tileRows)..<min(m, tiles.upperBound * tileRows), columns: 0..<n)
-    }
-  } else {
-    // Each piece packs all of a row-major A again: keep such pieces at least `gemmPieceExtent` columns.
-    let columnTiles = (n + tileColumns - 1) / tileColumns
-    parallelChunks(
-      columnTiles, costPerItem: tileColumns * m * max(k, 1), minimumWork: 1 << 20,
-      maximumPieces: packedA == nil ? n / gemmPieceExtent : .max
-    ) { tiles in
-      run(rows: 0..<m, columns: (tiles.lowerBound * tileColumns)..<min(n, tiles.upperBound * tileColumns))
-    }
-  }
-}
-
 /// Single-threaded fp32 `C = A·op(B) + beta·C` with A pre-packed by `plan.packLeft` (for callers that
 /// parallelise over many products themselves: the Winograd products, which stay fp32). Must not run on
 /// OpenBLAS (`plan.usesBLAS` false): BLAS never runs inside a parallel region.

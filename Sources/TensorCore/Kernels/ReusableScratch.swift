@@ -8,8 +8,8 @@ final class ReusableScratch: Sendable {
   static let winograd = ReusableScratch()
   /// op(B) packed once for a GEMM split by rows (`PackedGEMM`).
   static let sharedPanels = ReusableScratch()
-  /// `conv2d`'s im2col panels.
-  static let im2colPanels = ReusableScratch()
+  /// `conv2d`'s im2col matrix on the OpenBLAS path.
+  static let im2colColumns = ReusableScratch()
 
   /// The idle buffer (address and capacity in floats), if any.
   private let idle = Mutex<(address: UInt, capacity: Int)?>(nil)
