@@ -62,7 +62,8 @@ struct Convolution2DTests {
         }
         let expected = NaiveKernels.conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)
         let comparison = TensorComparison(result, expected)
-        #expect(comparison.isClose(relative: 1e-5), "stride \(stride), padding \(padding), \(threads) threads: \(comparison)")
+        #expect(
+          comparison.isClose(relative: 1e-5), "stride \(stride), padding \(padding), \(threads) threads: \(comparison)")
       }
     }
   }

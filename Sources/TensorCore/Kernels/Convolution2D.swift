@@ -159,9 +159,9 @@ private func convolutionProduct(
   plan: ConvolutionPlan, gemm: GEMMPlan, image: UnsafePointer<Float>, packedWeight: UnsafePointer<Float>,
   beta: Float, output: UnsafeMutablePointer<Float>
 ) {
-  let m = plan.outputChannels, n = plan.outputHeight * plan.outputWidth, k = plan.reduction
+  let (m, n, k) = (plan.outputChannels, plan.outputHeight * plan.outputWidth, plan.reduction)
   let (tileRows, tileColumns) = (gemm.tileRows, gemm.tileColumns)
-  let rowTiles = (m + tileRows - 1) / tileRows, columnTiles = (n + tileColumns - 1) / tileColumns
+  let (rowTiles, columnTiles) = ((m + tileRows - 1) / tileRows, (n + tileColumns - 1) / tileColumns)
   let bfloat16: Int32 = ComputeOptions.matrixPrecision == .bfloat16 && gemm.supportsBFloat16 ? 1 : 0
   func run(rows: Range<Int>, columns: Range<Int>) {
     GEMMScratchPool.shared.withScratch { scratch in
