@@ -77,9 +77,27 @@ static void unfold_chunk(const im2col_geometry *g, size_t nr, size_t q_begin, si
     }
     one_row[p] = oy[p][0] == oy[p][count[p] - 1];
   }
+  // When the whole chunk lies on one output row, each kernel row reads one stretch of one input row: the
+  // stretch two kernel rows ahead is prefetched as a kernel row starts (hundreds of streams per K block are
+  // more than the hardware prefetchers follow, and the copies would otherwise wait on each line).
+  const size_t last = q_end - 1 - q_begin;
+  const int chunk_on_one_row = oy[0][0] == oy[last][count[last] - 1];
+  const long first_column = (long)(ox[0][0] * stride) - (long)padding;
+  const long end_column = (long)(ox[last][count[last] - 1] * stride + g->kernel_w) - (long)padding;
+  const size_t prefetch_begin = first_column > 0 ? (size_t)first_column : 0;
+  const size_t prefetch_end = end_column < (long)width ? (size_t)end_column : width;
   for (size_t l = pc; l < pc + kc; ++l) {
     const size_t c = l / taps, tap = l % taps, ki = tap / g->kernel_w, kj = tap % g->kernel_w;
     const float *plane = g->input + c * height * width;
+    const size_t ahead = l + 2 * g->kernel_w;
+    if (chunk_on_one_row && kj == 0 && ahead < pc + kc) {
+      const size_t ahead_tap = ahead % taps;
+      const long iy = (long)(oy[0][0] * stride + ahead_tap / g->kernel_w) - (long)padding;
+      if (iy >= 0 && iy < (long)height) {
+        const float *row = g->input + (ahead / taps) * height * width + (size_t)iy * width;
+        for (size_t x = prefetch_begin; x < prefetch_end; x += 16) __builtin_prefetch(row + x, 0, 3);
+      }
+    }
     for (size_t q = q_begin; q < q_end; ++q) {
       const size_t p = q - q_begin;
       float *dst = base + p * nr * kc + (l - pc) * nr;
@@ -92,8 +110,14 @@ static void unfold_chunk(const im2col_geometry *g, size_t nr, size_t q_begin, si
         // Source column of position j: shift + stride * j, valid in [0, width): positions [lo, hi) read the
         // row, the rest are 0.
         const long step = (long)stride, shift = (long)(ox[p][0] * stride + kj) - (long)padding;
-        long lo = shift >= 0 ? 0 : (-shift + step - 1) / step;
-        long hi = shift >= (long)width ? 0 : ((long)width - 1 - shift) / step + 1;
+        long lo, hi;
+        if (step == 1) {  // no division on the common path: it would cost more than the 16-float copy
+          lo = shift >= 0 ? 0 : -shift;
+          hi = shift >= (long)width ? 0 : (long)width - shift;
+        } else {
+          lo = shift >= 0 ? 0 : (-shift + step - 1) / step;
+          hi = shift >= (long)width ? 0 : ((long)width - 1 - shift) / step + 1;
+        }
         if (hi > (long)count[p]) hi = (long)count[p];
         if (hi < lo) hi = lo;
         const float *src = plane + (size_t)iy * width;  // position j reads src[shift + step * j]
