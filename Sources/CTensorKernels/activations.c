@@ -110,12 +110,98 @@ BLD_AVX512 static void bld_silu_inplace_avx512(float *restrict x, size_t count) 
   for (; i + 16 <= count; i += 16) _mm512_storeu_ps(x + i, sigmoid_gate16(_mm512_loadu_ps(x + i), 1.0f));
   for (; i < count; ++i) x[i] = x[i] / (1.0f + expf(-x[i]));
 }
+
+/// x · σ(a·x) for 8 floats.
+BLD_AVX2 static inline __m256 sigmoid_gate8(__m256 x, float a) {
+  const __m256 e = bld_exp8(_mm256_mul_ps(x, _mm256_set1_ps(-a)));
+  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+/// erf16's two approximations for 8 floats.
+BLD_AVX2 static inline __m256 erf8(__m256 x) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 ax = _mm256_andnot_ps(sign, x);
+  const __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), ax, _mm256_set1_ps(1.0f)));
+  __m256 p = _mm256_set1_ps(1.061405429f);
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+  p = _mm256_mul_ps(p, t);
+  const __m256 e = bld_exp8(_mm256_mul_ps(_mm256_mul_ps(ax, ax), _mm256_set1_ps(-1.0f)));
+  const __m256 far = _mm256_or_ps(_mm256_fnmadd_ps(p, e, _mm256_set1_ps(1.0f)), _mm256_and_ps(x, sign));
+  const __m256 x2 = _mm256_mul_ps(x, x);
+  __m256 q = _mm256_set1_ps(1.0f / 216.0f);
+  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1.0f / 42.0f));
+  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(1.0f / 10.0f));
+  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1.0f / 3.0f));
+  q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(1.0f));
+  const __m256 near = _mm256_mul_ps(_mm256_mul_ps(q, x), _mm256_set1_ps(1.12837916709551257f));
+  return _mm256_blendv_ps(far, near, _mm256_cmp_ps(ax, _mm256_set1_ps(0.5f), _CMP_LT_OQ));
+}
+
+BLD_AVX2 static inline __m256 gelu8(__m256 x) {
+  const __m256 half = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
+  return _mm256_fmadd_ps(half, erf8(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f))), half);
+}
+
+/// gelu_tanh16 for 8 floats.
+BLD_AVX2 static inline __m256 gelu_tanh8(__m256 x) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.79788456080286536f),
+                                 _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(0.044715f), x), _mm256_mul_ps(x, x), x));
+  const __m256 e = bld_exp8(_mm256_mul_ps(_mm256_andnot_ps(sign, u), _mm256_set1_ps(-2.0f)));
+  const __m256 th = _mm256_or_ps(
+      _mm256_div_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), e), _mm256_add_ps(_mm256_set1_ps(1.0f), e)),
+      _mm256_and_ps(u, sign));
+  const __m256 half = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
+  return _mm256_fmadd_ps(half, th, half);
+}
+
+BLD_AVX2 static void activation_avx2(const float *restrict x, float *restrict y, size_t begin, size_t end, int kind) {
+  size_t i = begin;
+  for (; i + 8 <= end; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    __m256 r;
+    switch (kind) {
+    case 0: r = sigmoid_gate8(v, 1.0f); break;
+    case 1: r = gelu8(v); break;
+    case 2: r = gelu_tanh8(v); break;
+    default: r = sigmoid_gate8(v, 1.702f); break;
+    }
+    _mm256_storeu_ps(y + i, r);
+  }
+  activation_scalar(x, y, i, end, kind);
+}
+
+BLD_AVX2 static void geglu_avx2(const float *restrict a, float *restrict y, size_t width, size_t row_begin,
+                                size_t row_end) {
+  for (size_t r = row_begin; r < row_end; ++r) {
+    const float *hidden = a + r * 2 * width;
+    const float *gate = hidden + width;
+    float *dst = y + r * width;
+    size_t j = 0;
+    for (; j + 8 <= width; j += 8)
+      _mm256_storeu_ps(dst + j, _mm256_mul_ps(_mm256_loadu_ps(hidden + j), gelu8(_mm256_loadu_ps(gate + j))));
+    for (; j < width; ++j) dst[j] = hidden[j] * gelu_erf(gate[j]);
+  }
+}
+
+BLD_AVX2 static void bld_silu_inplace_avx2(float *restrict x, size_t count) {
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8) _mm256_storeu_ps(x + i, sigmoid_gate8(_mm256_loadu_ps(x + i), 1.0f));
+  for (; i < count; ++i) x[i] = x[i] / (1.0f + expf(-x[i]));
+}
 #endif
 
 void bld_activation_f32(const float *restrict x, float *restrict y, size_t begin, size_t end, int kind) {
 #if BLD_X86_SIMD
   if (bld_has_avx512()) {
     activation_avx512(x, y, begin, end, kind);
+    return;
+  }
+  if (bld_has_avx2()) {
+    activation_avx2(x, y, begin, end, kind);
     return;
   }
 #endif
@@ -126,6 +212,10 @@ void bld_geglu_f32(const float *restrict a, float *restrict y, size_t width, siz
 #if BLD_X86_SIMD
   if (bld_has_avx512()) {
     geglu_avx512(a, y, width, row_begin, row_end);
+    return;
+  }
+  if (bld_has_avx2()) {
+    geglu_avx2(a, y, width, row_begin, row_end);
     return;
   }
 #endif
@@ -141,6 +231,10 @@ void bld_silu_inplace_f32(float *restrict x, size_t count) {
 #if BLD_X86_SIMD
   if (bld_has_avx512()) {
     bld_silu_inplace_avx512(x, count);
+    return;
+  }
+  if (bld_has_avx2()) {
+    bld_silu_inplace_avx2(x, count);
     return;
   }
 #endif
