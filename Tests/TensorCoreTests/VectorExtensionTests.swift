@@ -64,6 +64,36 @@ struct VectorExtensionTests {
     }
   }
 
+  @Test("the fused group-norm + SiLU backward agrees at every level with the portable one", arguments: [false, true])
+  func groupNormBackwardAtEveryLevel(frozen: Bool) throws {
+    var random = KernelTestRandom(seed: frozen ? 21 : 22)
+    // 37 × 29 = 1073 positions per channel: past one block of the float partial sums at every width (512 for AVX2,
+    // 1024 for AVX-512), with a scalar tail.
+    let shape = [2, 6, 37, 29]
+    let count = shape.reduce(1, *)
+    let x = Tensor(shape: shape, scalars: random.floats(count).map { $0 * 3 + 0.5 })
+    let r = Tensor(shape: shape, scalars: random.floats(count))
+    let gamma = Tensor(shape: [6], scalars: random.floats(6).map { $0 + 1.5 })
+    let beta = Tensor(shape: [6], scalars: random.floats(6))
+    let statistics = GroupNormStatistics(of: x, groupCount: 3, epsilon: 1e-6)
+    func gradients() -> GroupNormGradients {
+      groupNormBackward(
+        outputGradient: r, input: x, statistics: statistics, weight: gamma, bias: beta, fusedSiLU: true,
+        statisticsAreConstant: frozen)
+    }
+    let portable = ComputeOptions.withVectorExtensionLimit(.portable) { gradients() }
+    try atEveryLevel { level in
+      let result = gradients()
+      for (name, actual, expected) in [
+        ("∂x", result.input, portable.input), ("∂γ", result.weight, portable.weight),
+        ("∂β", result.bias, portable.bias),
+      ] {
+        let comparison = TensorComparison(actual, expected)
+        #expect(comparison.isClose(relative: 1e-5), "\(level) \(name): \(comparison)")
+      }
+    }
+  }
+
   @Test(
     "Winograd transforms (input, output, weights) at every level match im2col conv2d; layer norm matches a double reference"
   )
