@@ -65,7 +65,7 @@ struct VectorExtensionTests {
   }
 
   @Test("the fused group-norm + SiLU backward agrees at every level with the portable one", arguments: [false, true])
-  func groupNormBackwardAtEveryLevel(frozen: Bool) throws {
+  func groupNormBackwardAtEveryLevel(frozen: Bool) {
     var random = KernelTestRandom(seed: frozen ? 21 : 22)
     // 37 × 29 = 1073 positions per channel: past one block of the float partial sums at every width (512 for AVX2,
     // 1024 for AVX-512), with a scalar tail.
@@ -82,7 +82,7 @@ struct VectorExtensionTests {
         statisticsAreConstant: frozen)
     }
     let portable = ComputeOptions.withVectorExtensionLimit(.portable) { gradients() }
-    try atEveryLevel { level in
+    atEveryLevel { level in
       let result = gradients()
       for (name, actual, expected) in [
         ("∂x", result.input, portable.input), ("∂γ", result.weight, portable.weight),
