@@ -69,30 +69,26 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, headCount
   // Each head's keys packed in panels of 16 keys × d (contiguous), so the score kernel streams them, and its
   // values in contiguous rows of d, so no cache line the value product reads carries another head's numbers.
   let paddedKeys = bld_padded_key_count(keyCount)
-  let packedKeys = Tensor(shape: [heads, paddedKeys * headWidth]) { packed in
-    key.withUnsafeBufferPointer { k in
-      parallelChunks(heads, costPerItem: keyCount * headWidth) { range in
-        for item in range {
-          let (b, h) = item.quotientAndRemainder(dividingBy: headCount)
-          bld_pack_keys_f32(
-            k.baseAddress! + b * keyCount * width + h * headWidth, keyCount, width, headWidth,
-            packed.baseAddress! + item * paddedKeys * headWidth)
+  /// Every head of `source` (`[B, Tk, H·d]`) packed by `pack` into its own `rows × d` floats.
+  func packedHeads(
+    _ source: Tensor, rows: Int,
+    _ pack: (UnsafePointer<Float>?, Int, Int, Int, UnsafeMutablePointer<Float>?) -> Void
+  ) -> Tensor {
+    Tensor(shape: [heads, rows * headWidth]) { packed in
+      source.withUnsafeBufferPointer { s in
+        parallelChunks(heads, costPerItem: keyCount * headWidth) { range in
+          for item in range {
+            let (b, h) = item.quotientAndRemainder(dividingBy: headCount)
+            pack(
+              s.baseAddress! + b * keyCount * width + h * headWidth, keyCount, width, headWidth,
+              packed.baseAddress! + item * rows * headWidth)
+          }
         }
       }
     }
   }
-  let packedValues = Tensor(shape: [heads, keyCount * headWidth]) { packed in
-    value.withUnsafeBufferPointer { v in
-      parallelChunks(heads, costPerItem: keyCount * headWidth) { range in
-        for item in range {
-          let (b, h) = item.quotientAndRemainder(dividingBy: headCount)
-          bld_pack_values_f32(
-            v.baseAddress! + b * keyCount * width + h * headWidth, keyCount, width, headWidth,
-            packed.baseAddress! + item * keyCount * headWidth)
-        }
-      }
-    }
-  }
+  let packedKeys = packedHeads(key, rows: paddedKeys, bld_pack_keys_f32)
+  let packedValues = packedHeads(value, rows: keyCount, bld_pack_values_f32)
   // Work items: (batch·head, block of query rows). Blocks are small enough to balance two or more threads
   // even for one head, large enough that each key/value block serves many rows.
   let blockRows = attentionFusedBlockRows
