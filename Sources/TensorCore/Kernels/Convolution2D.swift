@@ -72,7 +72,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
   let (outputHeight, outputWidth, reduction) = (plan.outputHeight, plan.outputWidth, plan.reduction)
   let outputPlane = outputHeight * outputWidth
   let gemmPlan = GEMMPlan.current
-  let columnCount = gemmPlan.usesBLAS ? plan.columnFloats : 0
+  let columnCount = gemmPlan.usesBLAS && !plan.pointwise ? plan.columnFloats : 0
 
   // The weight, as the GEMM's left operand, is packed once per call and shared by every image and piece
   // (otherwise each product re-packs it: at 8×8–16×16 with 1280 channels that packing rivals the product).
