@@ -111,7 +111,7 @@ static void unfold_chunk(const im2col_geometry *g, size_t nr, size_t q_begin, si
         // row, the rest are 0.
         const long step = (long)stride, shift = (long)(ox[p][0] * stride + kj) - (long)padding;
         long lo, hi;
-        if (step == 1) {  // no division on the common path: it would cost more than the 16-float copy
+        if (step == 1) {  // no division on the common path (`div` was 8 % of the unfolding's samples in perf)
           lo = shift >= 0 ? 0 : -shift;
           hi = shift >= (long)width ? 0 : (long)width - shift;
         } else {
