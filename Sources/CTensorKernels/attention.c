@@ -76,54 +76,166 @@ static void values_scalar(const float *restrict s, size_t stride, size_t rows, s
 }
 
 #if BLD_X86_SIMD
-// MARK: - AVX2 path: eight query rows in the lanes of a vector
+// MARK: - AVX2 path: eight query rows in the lanes of a vector, three vectors per tile
 
 #define BLD_ROW_LANES8 8
+#define BLD_AVX2_INLINE BLD_AVX2 static inline __attribute__((always_inline))
 
-/// Scores of one key block for 8 query rows, transposed: st[j][lane] = qt[:, lane] · k[j] (the AVX-512 path's
-/// layout at half the lanes); each 16-key panel in two halves of 8 accumulators. Returns the lane-wise maximum
-/// over the first `valid` keys.
-BLD_AVX2 static __m256 scores8_avx2(const float *restrict qt, const float *restrict kp, size_t head_width,
-                                    size_t valid, float *restrict st) {
-  __m256 maximum = _mm256_set1_ps(-INFINITY);
-  for (size_t j = 0; j < valid; j += BLD_KEY_PANEL) {
-    const float *panel = kp + j * head_width;
-    for (size_t half = 0; half < BLD_KEY_PANEL && j + half < valid; half += 8) {
-      __m256 a[8];
-      for (int jj = 0; jj < 8; ++jj) a[jj] = _mm256_setzero_ps();
-      for (size_t c = 0; c < head_width; ++c) {
-        const __m256 qc = _mm256_load_ps(qt + c * BLD_ROW_LANES8);
-        const float *kc = panel + c * BLD_KEY_PANEL + half;
-        for (int jj = 0; jj < 8; ++jj) a[jj] = _mm256_fmadd_ps(_mm256_broadcast_ss(kc + jj), qc, a[jj]);
-      }
-      for (int jj = 0; jj < 8; ++jj) _mm256_store_ps(st + (j + half + jj) * BLD_ROW_LANES8, a[jj]);
-      for (size_t jj = 0; jj < 8 && j + half + jj < valid; ++jj) maximum = _mm256_max_ps(maximum, a[jj]);
+/// Scores of keys [j, j + N) of a key block for G groups of 8 query rows, transposed: st[g][(j + jj) * 8 + lane]
+/// = qt[g][:, lane] · k[j + jj]. kq points at the keys' column in their packed panel. A tile of G × N
+/// accumulators loads G query vectors and broadcasts N key scalars per step of the head: 8 loads for 12 FMAs at
+/// 2 × 6, where one group against eight keys needed 9 for 8 (AVX2 CPUs load two vectors a cycle). 2 × 6 leaves
+/// the compiler the two spare registers it wants, so no accumulator is spilled.
+BLD_AVX2_INLINE void scores_tile_avx2(const int G, const int N, float *const qt[2], const float *restrict kq,
+                                      size_t head_width, float *const st[2], size_t j) {
+  __m256 a[2][6];
+  for (int g = 0; g < G; ++g)
+    for (int jj = 0; jj < N; ++jj) a[g][jj] = _mm256_setzero_ps();
+  for (size_t c = 0; c < head_width; ++c) {
+    __m256 q[2];
+    for (int g = 0; g < G; ++g) q[g] = _mm256_load_ps(qt[g] + c * BLD_ROW_LANES8);
+    const float *kc = kq + c * BLD_KEY_PANEL;
+    for (int jj = 0; jj < N; ++jj) {
+      const __m256 k = _mm256_broadcast_ss(kc + jj);
+      for (int g = 0; g < G; ++g) a[g][jj] = _mm256_fmadd_ps(k, q[g], a[g][jj]);
     }
   }
-  return maximum;
+  for (int g = 0; g < G; ++g)
+    for (int jj = 0; jj < N; ++jj) _mm256_store_ps(st[g] + (j + jj) * BLD_ROW_LANES8, a[g][jj]);
 }
 
-/// ot[c][lane] = correction[lane] · ot[c][lane] + Σ_j v[j][c] · pt[j][lane] for NC columns (NC accumulators).
-#define BLD_VALUES8(NC)                                                                                        \
-  BLD_AVX2 static inline void values8_##NC(const float *restrict pt, size_t keys, const float *restrict v,       \
-                                           size_t width, __m256 correction, float *restrict ot) {               \
-    __m256 a[NC];                                                                                               \
-    for (int cc = 0; cc < NC; ++cc) a[cc] = _mm256_mul_ps(_mm256_load_ps(ot + cc * BLD_ROW_LANES8), correction); \
-    for (size_t j = 0; j < keys; ++j) {                                                                         \
-      const __m256 p = _mm256_load_ps(pt + j * BLD_ROW_LANES8);                                                 \
-      const float *vj = v + j * width;                                                                          \
-      for (int cc = 0; cc < NC; ++cc) a[cc] = _mm256_fmadd_ps(_mm256_broadcast_ss(vj + cc), p, a[cc]);          \
-    }                                                                                                           \
-    for (int cc = 0; cc < NC; ++cc) _mm256_store_ps(ot + cc * BLD_ROW_LANES8, a[cc]);                           \
+/// Scores of a whole key block (`keys` keys, packed in zero-padded panels of 16, each as tiles of 6, 6 and 4
+/// keys) for G groups; st gets whole panels.
+BLD_AVX2_INLINE void scores_avx2(const int G, float *const qt[2], const float *restrict kp, size_t head_width,
+                                 size_t keys, float *const st[2]) {
+  for (size_t j = 0; j < keys; j += BLD_KEY_PANEL) {
+    const float *panel = kp + j * head_width;
+    scores_tile_avx2(G, 6, qt, panel, head_width, st, j);
+    scores_tile_avx2(G, 6, qt, panel + 6, head_width, st, j + 6);
+    scores_tile_avx2(G, 4, qt, panel + 12, head_width, st, j + 12);
   }
-BLD_VALUES8(8)
-BLD_VALUES8(4)
-BLD_VALUES8(1)
-#undef BLD_VALUES8
+}
 
-/// bld_attention_head_f32 for up to 8 query rows per pass (one per lane), as attention16_avx512: transposed
-/// scores per key block, lane-wise online softmax, transposed output accumulators. Scratch: scores
-/// (LANE_KEY_BLOCK x 8), then per group q transposed and scaled (d x 8), outputs (d x 8), maxima and sums (8 each).
+/// ot[g][c + cc][lane] = correction[g] · ot[g][c + cc][lane] + Σ_j v[j][c + cc] · st[g][j][lane] for N columns
+/// from c and G groups: G × N accumulators, G weight vectors and N value scalars a key.
+BLD_AVX2_INLINE void values_tile_avx2(const int G, const int N, float *const st[2], size_t keys,
+                                      const float *restrict v, size_t v_stride, const __m256 correction[2],
+                                      float *const ot[2], size_t c) {
+  __m256 a[2][6];
+  for (int g = 0; g < G; ++g)
+    for (int cc = 0; cc < N; ++cc)
+      a[g][cc] = _mm256_mul_ps(_mm256_load_ps(ot[g] + (c + cc) * BLD_ROW_LANES8), correction[g]);
+  for (size_t j = 0; j < keys; ++j) {
+    __m256 p[2];
+    for (int g = 0; g < G; ++g) p[g] = _mm256_load_ps(st[g] + j * BLD_ROW_LANES8);
+    const float *vj = v + j * v_stride + c;
+    for (int cc = 0; cc < N; ++cc) {
+      const __m256 w = _mm256_broadcast_ss(vj + cc);
+      for (int g = 0; g < G; ++g) a[g][cc] = _mm256_fmadd_ps(w, p[g], a[g][cc]);
+    }
+  }
+  for (int g = 0; g < G; ++g)
+    for (int cc = 0; cc < N; ++cc) _mm256_store_ps(ot[g] + (c + cc) * BLD_ROW_LANES8, a[g][cc]);
+}
+
+/// All head_width columns of the value product for G groups: tiles of six columns, then one of the rest.
+BLD_AVX2_INLINE void values_avx2(const int G, float *const st[2], size_t keys, const float *restrict v,
+                                 size_t v_stride, size_t head_width, const __m256 correction[2],
+                                 float *const ot[2]) {
+  size_t c = 0;
+  for (; c + 6 <= head_width; c += 6) values_tile_avx2(G, 6, st, keys, v, v_stride, correction, ot, c);
+  switch (head_width - c) {
+  case 5: values_tile_avx2(G, 5, st, keys, v, v_stride, correction, ot, c); break;
+  case 4: values_tile_avx2(G, 4, st, keys, v, v_stride, correction, ot, c); break;
+  case 3: values_tile_avx2(G, 3, st, keys, v, v_stride, correction, ot, c); break;
+  case 2: values_tile_avx2(G, 2, st, keys, v, v_stride, correction, ot, c); break;
+  case 1: values_tile_avx2(G, 1, st, keys, v, v_stride, correction, ot, c); break;
+  default: break;
+  }
+}
+
+/// The online-softmax step of one group for one key block: masks hidden keys (causal), replaces st's `keys`
+/// scores by exp(s − new maximum) in place, updates the running maxima and sums, and returns the factor that
+/// rescales the group's earlier outputs.
+BLD_AVX2 static __m256 softmax_block8_avx2(float *restrict st, size_t keys, float *restrict maxima,
+                                           float *restrict sums, int causal, size_t first_row, size_t kb) {
+  const __m256 minus_infinity = _mm256_set1_ps(-INFINITY);
+  __m256 block_max = minus_infinity;
+  if (causal) {  // key kb + j is hidden from the lane's row when kb + j > row
+    const __m256i lane_row = _mm256_add_epi32(_mm256_set1_epi32((int)first_row), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (size_t j = 0; j < keys; ++j) {
+      const __m256 hidden = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(kb + j)), lane_row));
+      const __m256 s = _mm256_blendv_ps(_mm256_load_ps(st + j * BLD_ROW_LANES8), minus_infinity, hidden);
+      _mm256_store_ps(st + j * BLD_ROW_LANES8, s);
+      block_max = _mm256_max_ps(block_max, s);
+    }
+  } else {
+    __m256 m1 = minus_infinity;
+    size_t j = 0;
+    for (; j + 2 <= keys; j += 2) {
+      block_max = _mm256_max_ps(block_max, _mm256_load_ps(st + j * BLD_ROW_LANES8));
+      m1 = _mm256_max_ps(m1, _mm256_load_ps(st + (j + 1) * BLD_ROW_LANES8));
+    }
+    if (j < keys) block_max = _mm256_max_ps(block_max, _mm256_load_ps(st + j * BLD_ROW_LANES8));
+    block_max = _mm256_max_ps(block_max, m1);
+  }
+  const __m256 old_max = _mm256_load_ps(maxima);
+  const __m256 new_max = _mm256_max_ps(old_max, block_max);
+  // A lane that has seen no key yet keeps −∞; shift by 0 there so no ∞ − ∞ appears (its weights are 0).
+  const __m256 shift = _mm256_and_ps(_mm256_cmp_ps(new_max, minus_infinity, _CMP_NEQ_OQ), new_max);
+  const __m256 had = _mm256_cmp_ps(old_max, minus_infinity, _CMP_NEQ_OQ);
+  const __m256 correction = _mm256_and_ps(had, bld_exp8_nonpositive(_mm256_sub_ps(old_max, shift)));
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  size_t j = 0;
+  if (causal) {  // masked scores are −∞: their weights must be exactly 0
+    for (; j < keys; ++j) {
+      float *p = st + j * BLD_ROW_LANES8;
+      const __m256 x = _mm256_load_ps(p);
+      const __m256 e =
+          _mm256_and_ps(_mm256_cmp_ps(x, minus_infinity, _CMP_NEQ_OQ), bld_exp8_nonpositive(_mm256_sub_ps(x, shift)));
+      _mm256_store_ps(p, e);
+      s0 = _mm256_add_ps(s0, e);
+    }
+  }
+  for (; j + 4 <= keys; j += 4) {
+    float *p = st + j * BLD_ROW_LANES8;
+    const __m256 x0 = bld_exp8_nonpositive(_mm256_sub_ps(_mm256_load_ps(p), shift));
+    const __m256 x1 = bld_exp8_nonpositive(_mm256_sub_ps(_mm256_load_ps(p + 8), shift));
+    const __m256 x2 = bld_exp8_nonpositive(_mm256_sub_ps(_mm256_load_ps(p + 16), shift));
+    const __m256 x3 = bld_exp8_nonpositive(_mm256_sub_ps(_mm256_load_ps(p + 24), shift));
+    _mm256_store_ps(p, x0), _mm256_store_ps(p + 8, x1), _mm256_store_ps(p + 16, x2), _mm256_store_ps(p + 24, x3);
+    s0 = _mm256_add_ps(s0, x0), s1 = _mm256_add_ps(s1, x1), s2 = _mm256_add_ps(s2, x2), s3 = _mm256_add_ps(s3, x3);
+  }
+  for (; j < keys; ++j) {
+    float *p = st + j * BLD_ROW_LANES8;
+    const __m256 x = bld_exp8_nonpositive(_mm256_sub_ps(_mm256_load_ps(p), shift));
+    _mm256_store_ps(p, x);
+    s0 = _mm256_add_ps(s0, x);
+  }
+  const __m256 block_sum = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+  _mm256_store_ps(sums, _mm256_fmadd_ps(_mm256_load_ps(sums), correction, block_sum));
+  _mm256_store_ps(maxima, new_max);
+  return correction;
+}
+
+/// One key block for G consecutive groups: scores, each group's softmax step, then the value product.
+BLD_AVX2_INLINE void block_groups_avx2(const int G, float *const qt[2], float *const ot[2], float *const st[2],
+                                       const float *restrict kp, const float *restrict v, size_t v_stride,
+                                       size_t head_width, size_t keys, int causal, size_t first_row, size_t kb) {
+  scores_avx2(G, qt, kp, head_width, keys, st);
+  __m256 correction[2];
+  for (int g = 0; g < G; ++g) {
+    float *maxima = ot[g] + head_width * BLD_ROW_LANES8;
+    correction[g] = softmax_block8_avx2(st[g], keys, maxima, maxima + BLD_ROW_LANES8, causal,
+                                        first_row + (size_t)g * BLD_ROW_LANES8, kb);
+  }
+  values_avx2(G, st, keys, v, v_stride, head_width, correction, ot);
+}
+
+/// bld_attention_head_f32 with eight query rows per vector (one per lane), as attention16_avx512: transposed
+/// scores per key block, lane-wise online softmax, transposed output accumulators; groups of eight rows run
+/// two at a time so each tile loads fewer operands per FMA. Scratch: scores (LANE_KEY_BLOCK x 8 for each of
+/// two groups), then per group q transposed and scaled (d x 8), outputs (d x 8), maxima and sums (8 each).
 BLD_AVX2 static void attention8_avx2(const float *restrict q, const float *restrict kp, const float *restrict v,
                                      size_t v_stride, float *restrict out, size_t key_count, size_t width,
                                      size_t head_width, size_t row_begin, size_t row_end, float scale, int causal,
@@ -131,8 +243,9 @@ BLD_AVX2 static void attention8_avx2(const float *restrict q, const float *restr
   const size_t lanes = BLD_ROW_LANES8, block = BLD_ATTENTION_LANE_KEY_BLOCK;
   const size_t rows = row_end - row_begin, groups = (rows + lanes - 1) / lanes;
   const size_t group_floats = 2 * head_width * lanes + 2 * lanes;
-  float *st = (float *)(((uintptr_t)scratch + 31) & ~(uintptr_t)31);  // 32-byte aligned
-  float *group_base = st + block * lanes;
+  float *scores = (float *)(((uintptr_t)scratch + 31) & ~(uintptr_t)31);  // 32-byte aligned
+  float *const st[2] = {scores, scores + block * lanes};
+  float *group_base = scores + 2 * block * lanes;
   for (size_t g = 0; g < groups; ++g) {
     float *qt = group_base + g * group_floats, *ot = qt + head_width * lanes;
     float *maxima = ot + head_width * lanes, *sums = maxima + lanes;
@@ -145,71 +258,26 @@ BLD_AVX2 static void attention8_avx2(const float *restrict q, const float *restr
     for (size_t lane = 0; lane < lanes; ++lane) maxima[lane] = -INFINITY, sums[lane] = 0.0f;
   }
   const size_t visible = causal && row_end < key_count ? row_end : key_count;
-  const __m256i lane_index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256 minus_infinity = _mm256_set1_ps(-INFINITY);
   for (size_t kb = 0; kb < visible; kb += block) {
     const size_t block_keys = visible - kb < block ? visible - kb : block;
     const float *kp_block = kp + kb * head_width, *v_block = v + kb * v_stride;
-    for (size_t g = 0; g < groups; ++g) {
-      const size_t first_row = row_begin + g * lanes;
-      const size_t last_row = first_row + lanes - 1 < row_end ? first_row + lanes - 1 : row_end - 1;
-      size_t keys = block_keys;  // keys of this block any row of the group sees
-      if (causal) keys = last_row + 1 <= kb ? 0 : (last_row + 1 - kb < keys ? last_row + 1 - kb : keys);
+    for (size_t g0 = 0; g0 < groups; g0 += 2) {
+      const int G = groups - g0 < 2 ? 1 : 2;
+      const size_t first_row = row_begin + g0 * lanes;
+      const size_t end_row = first_row + (size_t)G * lanes < row_end ? first_row + (size_t)G * lanes : row_end;
+      size_t keys = block_keys;  // keys of this block any row of the groups sees
+      if (causal) keys = end_row <= kb ? 0 : (end_row - kb < keys ? end_row - kb : keys);
       if (keys == 0) continue;
-      float *qt = group_base + g * group_floats, *ot = qt + head_width * lanes;
-      float *maxima = ot + head_width * lanes, *sums = maxima + lanes;
-      __m256 block_max = scores8_avx2(qt, kp_block, head_width, keys, st);
-      if (causal) {  // key kb + j is hidden from the lane's row when kb + j > row
-        const __m256i lane_row = _mm256_add_epi32(_mm256_set1_epi32((int)first_row), lane_index);
-        block_max = minus_infinity;
-        for (size_t j = 0; j < keys; ++j) {
-          const __m256 hidden =
-              _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(kb + j)), lane_row));
-          const __m256 s = _mm256_blendv_ps(_mm256_load_ps(st + j * lanes), minus_infinity, hidden);
-          _mm256_store_ps(st + j * lanes, s);
-          block_max = _mm256_max_ps(block_max, s);
-        }
+      float *qt[2], *ot[2];
+      for (int g = 0; g < G; ++g) {
+        qt[g] = group_base + (g0 + (size_t)g) * group_floats;
+        ot[g] = qt[g] + head_width * lanes;
       }
-      const __m256 old_max = _mm256_load_ps(maxima);
-      const __m256 new_max = _mm256_max_ps(old_max, block_max);
-      // A lane that has seen no key yet keeps −∞; shift by 0 there so no ∞ − ∞ appears (its weights are 0).
-      const __m256 shift = _mm256_and_ps(_mm256_cmp_ps(new_max, minus_infinity, _CMP_NEQ_OQ), new_max);
-      const __m256 had = _mm256_cmp_ps(old_max, minus_infinity, _CMP_NEQ_OQ);
-      const __m256 correction = _mm256_and_ps(had, bld_exp8(_mm256_sub_ps(old_max, shift)));
-      __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-      size_t j = 0;
-      if (causal) {  // masked scores are −∞: their weights must be exactly 0
-        for (; j < keys; ++j) {
-          float *p = st + j * lanes;
-          const __m256 x = _mm256_load_ps(p);
-          const __m256 e = _mm256_and_ps(_mm256_cmp_ps(x, minus_infinity, _CMP_NEQ_OQ),
-                                         bld_exp8(_mm256_sub_ps(x, shift)));
-          _mm256_store_ps(p, e);
-          s0 = _mm256_add_ps(s0, e);
-        }
+      if (G == 2) {
+        block_groups_avx2(2, qt, ot, st, kp_block, v_block, v_stride, head_width, keys, causal, first_row, kb);
+      } else {
+        block_groups_avx2(1, qt, ot, st, kp_block, v_block, v_stride, head_width, keys, causal, first_row, kb);
       }
-      for (; j + 4 <= keys; j += 4) {
-        float *p = st + j * lanes;
-        const __m256 x0 = bld_exp8(_mm256_sub_ps(_mm256_load_ps(p), shift));
-        const __m256 x1 = bld_exp8(_mm256_sub_ps(_mm256_load_ps(p + 8), shift));
-        const __m256 x2 = bld_exp8(_mm256_sub_ps(_mm256_load_ps(p + 16), shift));
-        const __m256 x3 = bld_exp8(_mm256_sub_ps(_mm256_load_ps(p + 24), shift));
-        _mm256_store_ps(p, x0), _mm256_store_ps(p + 8, x1), _mm256_store_ps(p + 16, x2), _mm256_store_ps(p + 24, x3);
-        s0 = _mm256_add_ps(s0, x0), s1 = _mm256_add_ps(s1, x1), s2 = _mm256_add_ps(s2, x2), s3 = _mm256_add_ps(s3, x3);
-      }
-      for (; j < keys; ++j) {
-        float *p = st + j * lanes;
-        const __m256 x = bld_exp8(_mm256_sub_ps(_mm256_load_ps(p), shift));
-        _mm256_store_ps(p, x);
-        s0 = _mm256_add_ps(s0, x);
-      }
-      const __m256 block_sum = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-      _mm256_store_ps(sums, _mm256_fmadd_ps(_mm256_load_ps(sums), correction, block_sum));
-      _mm256_store_ps(maxima, new_max);
-      size_t c = 0;
-      for (; c + 8 <= head_width; c += 8) values8_8(st, keys, v_block + c, v_stride, correction, ot + c * lanes);
-      for (; c + 4 <= head_width; c += 4) values8_4(st, keys, v_block + c, v_stride, correction, ot + c * lanes);
-      for (; c < head_width; ++c) values8_1(st, keys, v_block + c, v_stride, correction, ot + c * lanes);
     }
   }
   for (size_t g = 0; g < groups; ++g) {

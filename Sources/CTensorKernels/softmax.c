@@ -39,7 +39,7 @@ BLD_AVX2 static void softmax_row_avx2(float *restrict row, size_t width, size_t 
   const __m256 m8 = _mm256_set1_ps(maximum);
   __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();  // double sums, as the scalar path
   for (size_t i = 0; i < vector_end; i += 8) {
-    const __m256 e = bld_exp8(_mm256_sub_ps(_mm256_loadu_ps(row + i), m8));
+    const __m256 e = bld_exp8_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(row + i), m8));
     _mm256_storeu_ps(row + i, e);
     lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
     hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));

@@ -89,11 +89,12 @@ struct AttentionTests {
           let comparison = TensorComparison(result, fixture.expectedTensor)
           #expect(comparison.isClose(relative: 1e-5), "\(level) \(name): \(comparison)")
         }
-        // Head widths that exercise every column tail (8, 16, 24, 40, 72), key counts off the 16-key panels, and
-        // key counts past one 256-key block (the online softmax rescales earlier partial outputs).
+        // Head widths that exercise every column tail (of 16, 8, 4 columns on AVX-512; of 6 on AVX2: 8, 3, 24, 40,
+        // 5, 13), key counts off the 16-key panels, and key counts past one 256-key block (the online softmax
+        // rescales earlier partial outputs). 70 query rows leave a lone group of 8 after pairs of groups.
         for (headWidth, keyCount, causal) in [
           (8, 33, false), (24, 77, true), (40, 100, false), (72, 49, true), (3, 17, false), (40, 600, false),
-          (24, 530, true),
+          (24, 530, true), (5, 40, true), (13, 90, false),
         ] {
           let query = NaiveKernels.uniform([1, 70, 2 * headWidth], seed: 61, scale: 2)
           let key = NaiveKernels.uniform([1, keyCount, 2 * headWidth], seed: 62, scale: 2)

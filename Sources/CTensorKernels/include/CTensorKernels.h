@@ -92,14 +92,14 @@ void bld_pack_values_f32(const float *restrict v, size_t key_count, size_t width
 #define BLD_ATTENTION_KEY_BLOCK 256
 
 /// Keys per block of the lane paths (sixteen query rows per AVX-512 vector, eight per AVX2 one): a block of
-/// keys and values (packed, 64 x d floats each) and transposed scores (64 x 16 or 64 x 8) stay in L1 while every
+/// keys and values (packed, 64 x d floats each) and transposed scores (64 x 16, or 64 x 8 for each of two groups) stay in L1 while every
 /// group of the call uses them (measured on AVX-512: 64 beats 128 and 256 for heads of 40, 64 and 80).
 #define BLD_ATTENTION_LANE_KEY_BLOCK 64
 
 /// Scratch floats bld_attention_head_f32 needs for up to `rows` query rows of a `head_width`-wide head, whichever
 /// path runs: the four-row path holds one key block of scores for eight rows and per row its output
-/// accumulator, running max and sum; the lane paths one block of transposed scores and per row its scaled query,
-/// output, max and sum (plus alignment slack; sized for sixteen lanes, which covers eight).
+/// accumulator, running max and sum; the lane paths one block of transposed scores for 16 rows (AVX-512, or AVX2's
+/// two groups of eight) and per row its scaled query, output, max and sum (plus alignment slack).
 static inline size_t bld_attention_scratch_floats(size_t rows, size_t head_width) {
   const size_t four_row = 8 * BLD_ATTENTION_KEY_BLOCK + (rows + 7) / 8 * 8 * (head_width + 2);
   const size_t lane = 16 * BLD_ATTENTION_LANE_KEY_BLOCK + (rows + 15) / 16 * 16 * (2 * head_width + 2) + 16;
