@@ -112,6 +112,12 @@ BLD_AVX2 static void micro_kernel(size_t kc, const float *restrict pa, const flo
 #define BLD_DECL(i) __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = _mm256_setzero_ps();
   BLD_ROWS(BLD_DECL)
 #undef BLD_DECL
+  // The C tile's lines (six rows of 64 bytes, two lines each when unaligned) are requested now, so the loads or
+  // stores at the end do not wait on L3 or memory after the reduction.
+#define BLD_PREFETCH_C(i) _mm_prefetch((const char *)(c + (i) * ldc), _MM_HINT_T0); \
+                          _mm_prefetch((const char *)(c + (i) * ldc + 15), _MM_HINT_T0);
+  BLD_ROWS(BLD_PREFETCH_C)
+#undef BLD_PREFETCH_C
 #define BLD_FMA(i) { const __m256 a = _mm256_broadcast_ss(pa + (i)); \
                      c##i##0 = _mm256_fmadd_ps(a, b0, c##i##0); c##i##1 = _mm256_fmadd_ps(a, b1, c##i##1); }
   size_t l = 0;
