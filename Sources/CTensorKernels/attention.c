@@ -11,7 +11,11 @@
 // of the eight-row kernel's value lanes). Measured on one core of a Xeon (family 6 model 207): 4096 x 4096
 // keys, 8 heads of 40, 81-86 → 103-110 GFLOP/s; 10 heads of 64 (SDXL), 73 → 101-104. AVX2 (with FMA) does the
 // same with eight rows in the lanes of a 256-bit vector: on an AMD EPYC (Zen 3, 2 cores) attention-4096x8x40-b2
-// 0.64-0.69 → 0.53-0.63 s against the four-row kernels, which the portable build keeps.
+// 0.64-0.69 → 0.53-0.63 s against the four-row kernels, which the portable build keeps. With only 16 ymm
+// registers and two vector loads a cycle, one group of eight rows against eight keys (9 loads for 8 FMAs) was
+// load-bound; two groups against six keys or columns (8 loads for 12 FMAs, no spilled accumulator) took that
+// case from 0.48-0.61 to 0.34-0.42 s on the same Zen 3. Three groups against four spilled one accumulator a step
+// and were slower than the old kernel.
 #include "CTensorKernels.h"
 #include "simd.h"
 #include <math.h>
