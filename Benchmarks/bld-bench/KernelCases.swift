@@ -8,7 +8,9 @@ enum KernelCases {
     [sgemm(2048), rawCBLASSgemm(2048)]
       + unetGEMMShapes.map { gemm(m: $0.0, n: $0.1, k: $0.2, transposeB: $0.3) }
       + [(64, 320), (32, 640), (16, 1280), (512, 128)].map { conv3x3(size: $0.0, channels: $0.1) }
-      + [(64, 320), (32, 640), (16, 1280)].map { winograd(size: $0.0, channels: $0.1, batch: 2) }
+      + [(64, 320, 2), (32, 640, 2), (16, 1280, 2), (512, 128, 1)].map {
+        winograd(size: $0.0, channels: $0.1, batch: $0.2)
+      }
       + [attention(tokens: 4096, heads: 8, headWidth: 40, batch: 2), groupNorm(size: 64, channels: 320, groups: 32)]
       + [
         broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: false),
