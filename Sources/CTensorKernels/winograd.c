@@ -214,8 +214,41 @@ BLD_AVX512 static void gather_row_avx512(const float *row, size_t width, size_t 
   }
 }
 
+// AVX2 gather of one patch row, as gather_row_avx512 with 8 tiles at a time: the 34 floats w[i] =
+// row[4 (tx0 + s0) - 1 + i] the tiles need are loaded as four vectors (two tiles of four phases each) and
+// de-interleaved into one vector per phase, d[j][s] = w[4s + j]; d[4] and d[5] are phases 0 and 1 one tile
+// on. Border tiles take the same path from a zero-padded copy.
+BLD_AVX2 static void gather_row_avx2(const float *row, size_t width, size_t tx0, size_t count,
+                                     float (*d)[RUN + 16]) {
+  const __m256i tile_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  const __m256i next_tile = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
+  for (size_t s0 = 0; s0 < count; s0 += 8) {
+    const long xb = (long)((tx0 + s0) * 4) - 1;
+    float padded[40];
+    const float *w = row + xb;
+    if (xb < 0 || xb + 34 > (long)width) {
+      for (long i = 0; i < 40; ++i) padded[i] = xb + i >= 0 && xb + i < (long)width ? row[xb + i] : 0.0f;
+      w = padded;
+    }
+    const __m256 v0 = _mm256_loadu_ps(w), v1 = _mm256_loadu_ps(w + 8), v2 = _mm256_loadu_ps(w + 16),
+                 v3 = _mm256_loadu_ps(w + 24);
+    const __m256 t0 = _mm256_unpacklo_ps(v0, v1), t1 = _mm256_unpackhi_ps(v0, v1);
+    const __m256 t2 = _mm256_unpacklo_ps(v2, v3), t3 = _mm256_unpackhi_ps(v2, v3);
+    __m256 phase[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE),
+                       _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xEE)};
+    for (int q = 0; q < 4; ++q) {
+      phase[q] = _mm256_permutevar8x32_ps(phase[q], tile_order);
+      _mm256_storeu_ps(d[q] + s0, phase[q]);
+    }
+    for (int q = 0; q < 2; ++q) {
+      const __m256 shifted = _mm256_permutevar8x32_ps(phase[q], next_tile);
+      _mm256_storeu_ps(d[4 + q] + s0, _mm256_blend_ps(shifted, _mm256_broadcast_ss(w + 32 + q), 0x80));
+    }
+  }
+}
+
 BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0,
-                          size_t count, float *restrict v, size_t point_stride, int avx512) {
+                          size_t count, float *restrict v, size_t point_stride, int level) {
   float d[36][RUN + 16];
   // Gather the 6x6 patches (zero outside the image) so element (r, j) of every tile is contiguous.
   for (int r = 0; r < 6; ++r) {
@@ -225,8 +258,12 @@ BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t wid
       continue;
     }
     const float *row = plane + (size_t)y * width;
-    if (avx512) {
+    if (level == 2) {
       gather_row_avx512(row, width, tx0, count, d + r * 6);
+      continue;
+    }
+    if (level == 1) {
+      gather_row_avx2(row, width, tx0, count, d + r * 6);
       continue;
     }
     for (size_t s = 0; s < count; ++s) {
@@ -272,7 +309,7 @@ BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t wid
 BLD_INLINE void input_body(const float *restrict input, size_t channels, size_t height, size_t width,
                            size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
                            size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride,
-                           int avx512) {
+                           int level) {
   const size_t block = tile_end - tile_begin;
   for (size_t c = channel_begin; c < channel_end; ++c) {
     size_t t = tile_begin;
@@ -282,7 +319,7 @@ BLD_INLINE void input_body(const float *restrict input, size_t channels, size_t 
       if (count > tile_end - t) count = tile_end - t;
       if (count > RUN) count = RUN;
       const float *plane = input + (n * channels + c) * height * width;
-      input_run(plane, height, width, ty, tx, count, v + c * block + (t - tile_begin), point_stride, avx512);
+      input_run(plane, height, width, ty, tx, count, v + c * block + (t - tile_begin), point_stride, level);
       t += count;
     }
   }
@@ -299,14 +336,14 @@ BLD_AVX2 static void input_avx2(const float *restrict input, size_t channels, si
                                 size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
                                 size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride) {
   input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
-             point_stride, 0);
+             point_stride, 1);
 }
 
 BLD_AVX512 static void input_avx512(const float *restrict input, size_t channels, size_t height, size_t width,
                                     size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
                                     size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride) {
   input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
-             point_stride, 1);
+             point_stride, 2);
 }
 
 void bld_winograd_f4_input_f32(const float *restrict input, size_t channels, size_t height, size_t width,
@@ -352,9 +389,32 @@ BLD_AVX512 static void scatter_row_avx512(float (*y)[RUN + 16], float *row, size
   }
 }
 
+// AVX2 store of one output row for `count` tiles, as scatter_row_avx512 with 8 tiles at a time: the four phase
+// vectors are interleaved (the inverse of gather_row_avx2's de-interleave) into 32 contiguous floats; tiles at
+// the row's right end or past `count` go through a buffer.
+BLD_AVX2 static void scatter_row_avx2(float (*y)[RUN + 16], float *row, size_t width, size_t tx0, size_t count) {
+  const __m256i lane_order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  for (size_t s0 = 0; s0 < count; s0 += 8) {
+    __m256 u[4];
+    for (int q = 0; q < 4; ++q) u[q] = _mm256_permutevar8x32_ps(_mm256_loadu_ps(y[q] + s0), lane_order);
+    const __m256 t0 = _mm256_shuffle_ps(u[0], u[1], 0x44), t2 = _mm256_shuffle_ps(u[0], u[1], 0xEE);
+    const __m256 t1 = _mm256_shuffle_ps(u[2], u[3], 0x44), t3 = _mm256_shuffle_ps(u[2], u[3], 0xEE);
+    const __m256 v[4] = {_mm256_shuffle_ps(t0, t1, 0x88), _mm256_shuffle_ps(t0, t1, 0xDD),
+                         _mm256_shuffle_ps(t2, t3, 0x88), _mm256_shuffle_ps(t2, t3, 0xDD)};
+    const size_t x0 = (tx0 + s0) * 4, tiles = count - s0 < 8 ? count - s0 : 8;
+    if (tiles == 8 && x0 + 32 <= width) {
+      for (int q = 0; q < 4; ++q) _mm256_storeu_ps(row + x0 + 8 * (size_t)q, v[q]);
+    } else {
+      float buffer[32];
+      for (int q = 0; q < 4; ++q) _mm256_storeu_ps(buffer + 8 * q, v[q]);
+      for (size_t i = 0; i < 4 * tiles && x0 + i < width; ++i) row[x0 + i] = buffer[i];
+    }
+  }
+}
+
 BLD_INLINE void output_run(const float *restrict m, size_t point_stride, size_t count, float bias,
                            float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0,
-                           int avx512) {
+                           int level) {
   float y[16][RUN + 16];
   float q[36][RUN + 16];
   for (int p = 0; p < 36; ++p) memcpy(q[p], m + (size_t)p * point_stride, count * sizeof(float));
@@ -383,8 +443,12 @@ BLD_INLINE void output_run(const float *restrict m, size_t point_stride, size_t 
     const size_t yy = ty * 4 + (size_t)i;
     if (yy >= height) break;
     float *row = plane + yy * width;
-    if (avx512) {
+    if (level == 2) {
       scatter_row_avx512(y + i * 4, row, width, tx0, count);
+      continue;
+    }
+    if (level == 1) {
+      scatter_row_avx2(y + i * 4, row, width, tx0, count);
       continue;
     }
     for (size_t s = 0; s < count; ++s) {
@@ -401,7 +465,7 @@ BLD_INLINE void output_run(const float *restrict m, size_t point_stride, size_t 
 BLD_INLINE void output_body(const float *restrict m, size_t out_channels, size_t height, size_t width,
                             size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
                             const float *bias, size_t o_begin, size_t o_end, float *restrict output,
-                            size_t point_stride, int avx512) {
+                            size_t point_stride, int level) {
   const size_t block = tile_end - tile_begin;
   for (size_t o = o_begin; o < o_end; ++o) {
     const float b = bias ? bias[o] : 0.0f;
@@ -412,7 +476,7 @@ BLD_INLINE void output_body(const float *restrict m, size_t out_channels, size_t
       if (count > tile_end - t) count = tile_end - t;
       if (count > RUN) count = RUN;
       float *plane = output + (n * out_channels + o) * height * width;
-      output_run(m + o * block + (t - tile_begin), point_stride, count, b, plane, height, width, ty, tx, avx512);
+      output_run(m + o * block + (t - tile_begin), point_stride, count, b, plane, height, width, ty, tx, level);
       t += count;
     }
   }
@@ -431,7 +495,7 @@ BLD_AVX2 static void output_avx2(const float *restrict m, size_t out_channels, s
                                  const float *bias, size_t o_begin, size_t o_end, float *restrict output,
                                  size_t point_stride) {
   output_body(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
-              point_stride, 0);
+              point_stride, 1);
 }
 
 BLD_AVX512 static void output_avx512(const float *restrict m, size_t out_channels, size_t height, size_t width,
@@ -439,7 +503,7 @@ BLD_AVX512 static void output_avx512(const float *restrict m, size_t out_channel
                                      const float *bias, size_t o_begin, size_t o_end, float *restrict output,
                            size_t point_stride) {
   output_body(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
-              point_stride, 1);
+              point_stride, 2);
 }
 
 void bld_winograd_f4_output_f32(const float *restrict m, size_t out_channels, size_t height, size_t width,
