@@ -247,8 +247,12 @@ BLD_AVX2 static void gather_row_avx2(const float *row, size_t width, size_t tx0,
   }
 }
 
+// Transforms `count` tiles of one tile row of one channel into v: a row segment of each point's matrix
+// (panel_width 0; v at the segment's start), or the GEMM's packed B panels of panel_width columns and
+// panel_depth rows (v at this channel's row of its K block, first_tile the run's index within the block).
 BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0,
-                          size_t count, float *restrict v, size_t point_stride, int level) {
+                          size_t count, float *restrict v, size_t point_stride, size_t panel_width,
+                          size_t panel_depth, size_t first_tile, int level) {
   float d[36][RUN + 16];
   // Gather the 6x6 patches (zero outside the image) so element (r, j) of every tile is contiguous.
   for (int r = 0; r < 6; ++r) {
@@ -302,16 +306,38 @@ BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t wid
       store16(&o[i * 6 + 5][s], 4.0f * e1 - 5.0f * e3 + e5);
     }
   }
-  // One contiguous row segment per transform point (36 short streams instead of 36 interleaved ones).
-  for (int p = 0; p < 36; ++p) memcpy(v + (size_t)p * point_stride, o[p], count * sizeof(float));
+  if (panel_width == 0) {
+    // One contiguous row segment per transform point (36 short streams instead of 36 interleaved ones).
+    for (int p = 0; p < 36; ++p) memcpy(v + (size_t)p * point_stride, o[p], count * sizeof(float));
+    return;
+  }
+  // The GEMM's packed layout: tile t of this channel's row sits in panel t / panel_width, panels panel_depth
+  // rows of panel_width apart; the run is cut at panel edges.
+  for (size_t s = 0; s < count;) {
+    const size_t t = first_tile + s, lane = t % panel_width;
+    const size_t length = panel_width - lane < count - s ? panel_width - lane : count - s;
+    float *destination = v + t / panel_width * panel_width * panel_depth + lane;
+    for (int p = 0; p < 36; ++p) {
+      float *d_p = destination + (size_t)p * point_stride;
+      size_t k = 0;
+      for (; k + 16 <= length; k += 16) store16(d_p + k, load16(&o[p][s + k]));
+      for (; k < length; ++k) d_p[k] = o[p][s + k];
+    }
+    s += length;
+  }
 }
 
 BLD_INLINE void input_body(const float *restrict input, size_t channels, size_t height, size_t width,
                            size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
                            size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride,
-                           int level) {
+                           size_t panel_width, size_t k_block, int level) {
   const size_t block = tile_end - tile_begin;
+  const size_t padded_block = panel_width ? (block + panel_width - 1) / panel_width * panel_width : block;
   for (size_t c = channel_begin; c < channel_end; ++c) {
+    // Packed: the channel's K block [k0, k0 + depth) holds its panels at k0 · padded_block.
+    const size_t k0 = panel_width ? c / k_block * k_block : 0;
+    const size_t depth = panel_width ? (channels - k0 < k_block ? channels - k0 : k_block) : 0;
+    float *row_base = panel_width ? v + k0 * padded_block + (c - k0) * panel_width : v + c * block;
     size_t t = tile_begin;
     while (t < tile_end) {
       const size_t tx = t % tiles_x, row = t / tiles_x, ty = row % tiles_y, n = row / tiles_y;
@@ -319,7 +345,8 @@ BLD_INLINE void input_body(const float *restrict input, size_t channels, size_t 
       if (count > tile_end - t) count = tile_end - t;
       if (count > RUN) count = RUN;
       const float *plane = input + (n * channels + c) * height * width;
-      input_run(plane, height, width, ty, tx, count, v + c * block + (t - tile_begin), point_stride, level);
+      input_run(plane, height, width, ty, tx, count, panel_width ? row_base : row_base + (t - tile_begin),
+                point_stride, panel_width, depth, t - tile_begin, level);
       t += count;
     }
   }
@@ -327,39 +354,57 @@ BLD_INLINE void input_body(const float *restrict input, size_t channels, size_t 
 
 static void input_default(const float *restrict input, size_t channels, size_t height, size_t width,
                           size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                          size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride) {
+                          size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride,
+                          size_t panel_width, size_t k_block) {
   input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
-             point_stride, 0);
+             point_stride, panel_width, k_block, 0);
 }
 
 BLD_AVX2 static void input_avx2(const float *restrict input, size_t channels, size_t height, size_t width,
                                 size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                                size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride) {
+                                size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride,
+                                size_t panel_width, size_t k_block) {
   input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
-             point_stride, 1);
+             point_stride, panel_width, k_block, 1);
 }
 
 BLD_AVX512 static void input_avx512(const float *restrict input, size_t channels, size_t height, size_t width,
                                     size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                                    size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride) {
+                                    size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride,
+                                    size_t panel_width, size_t k_block) {
   input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
-             point_stride, 2);
+             point_stride, panel_width, k_block, 2);
+}
+
+static void input_dispatch(const float *restrict input, size_t channels, size_t height, size_t width,
+                           size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
+                           float *restrict v, size_t point_stride, size_t panel_width, size_t k_block) {
+  const size_t tiles_y = (height + 3) / 4, tiles_x = (width + 3) / 4;
+  const int level = bld_simd_level();
+  if (level >= 2)
+    input_avx512(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+                 point_stride, panel_width, k_block);
+  else if (level == 1)
+    input_avx2(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+               point_stride, panel_width, k_block);
+  else
+    input_default(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+                  point_stride, panel_width, k_block);
 }
 
 void bld_winograd_f4_input_f32(const float *restrict input, size_t channels, size_t height, size_t width,
                                size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
                                float *restrict v, size_t point_stride) {
-  const size_t tiles_y = (height + 3) / 4, tiles_x = (width + 3) / 4;
-  const int level = bld_simd_level();
-  if (level >= 2)
-    input_avx512(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
-                 point_stride);
-  else if (level == 1)
-    input_avx2(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
-               point_stride);
-  else
-    input_default(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
-                  point_stride);
+  input_dispatch(input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v, point_stride, 0,
+                 0);
+}
+
+void bld_winograd_f4_input_packed_f32(const bld_gemm_plan *plan, const float *restrict input, size_t channels,
+                                      size_t height, size_t width, size_t tile_begin, size_t tile_end,
+                                      size_t channel_begin, size_t channel_end, float *restrict v,
+                                      size_t point_stride) {
+  input_dispatch(input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v, point_stride,
+                 plan->nr, bld_gemm_k_block(plan, channels));
 }
 
 // MARK: - Output transform
@@ -416,8 +461,10 @@ BLD_INLINE void output_run(const float *restrict m, size_t point_stride, size_t 
                            float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0,
                            int level) {
   float y[16][RUN + 16];
-  float q[36][RUN + 16];
-  for (int p = 0; p < 36; ++p) memcpy(q[p], m + (size_t)p * point_stride, count * sizeof(float));
+  // Read straight from the 36 matrices, 16 tiles per vector: lanes past `count` read the next row or the
+  // padding after the last one (the caller's contract) and are never stored.
+  const float *q[36];
+  for (int p = 0; p < 36; ++p) q[p] = m + (size_t)p * point_stride;
   const v16f vbias = {bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias};
   for (size_t s = 0; s < count; s += 16) {
     v16f t[4][6];  // Aᵀ m, column by column

@@ -290,9 +290,20 @@ void bld_winograd_f4_input_f32(const float *restrict input, size_t channels, siz
                                size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
                                float *restrict v, size_t point_stride);
 
+/// bld_winograd_f4_input_f32 writing each point's matrix V[ξ] (C x T, T = tile_end - tile_begin) straight in
+/// the packed-B layout of `plan` (bld_gemm_pack_b_f32's: K blocks of bld_gemm_k_block(plan, C) rows, panels of
+/// plan->nr columns), ready for bld_gemm_packed_b_f32 with no packing pass. point_stride ≥ C · round_up(T,
+/// plan->nr); panel columns past T are left unwritten (the GEMM never stores their products). plan must have a
+/// kernel family (not BLD_GEMM_NONE).
+void bld_winograd_f4_input_packed_f32(const bld_gemm_plan *plan, const float *restrict input, size_t channels,
+                                      size_t height, size_t width, size_t tile_begin, size_t tile_end,
+                                      size_t channel_begin, size_t channel_end, float *restrict v,
+                                      size_t point_stride);
+
 /// Winograd output transform of tiles [tile_begin, tile_end) for output channels [o_begin, o_end), adding
-/// bias (or nothing when NULL). m: 36 matrices [O][tile_end - tile_begin], matrix ξ at m + ξ * point_stride;
-/// output: [N, O, H, W] (same H, W as the input).
+/// bias (or nothing when NULL). m: 36 matrices [O][tile_end - tile_begin], matrix ξ at m + ξ * point_stride,
+/// each followed by at least 15 readable floats (rows are read in whole 16-float vectors; point_stride ≥
+/// O · (tile_end − tile_begin) + 15); output: [N, O, H, W] (same H, W as the input).
 void bld_winograd_f4_output_f32(const float *restrict m, size_t out_channels, size_t height, size_t width,
                                 size_t tile_begin, size_t tile_end, const float *bias,
                                 size_t o_begin, size_t o_end, float *restrict output, size_t point_stride);

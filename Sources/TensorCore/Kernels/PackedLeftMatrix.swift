@@ -40,18 +40,20 @@ func prepackedSGEMM(
   }
 }
 
-/// Single-threaded fp32 `C = A·op(B) + beta·C` with A pre-packed by `plan.packLeft` (for callers that
-/// parallelise over many products themselves: the Winograd products, which stay fp32). Must not run on
-/// OpenBLAS (`plan.usesBLAS` false): BLAS never runs inside a parallel region.
-func prepackedSGEMMSingleThreaded(
-  plan: GEMMPlan, packedA: UnsafePointer<Float>, m: Int, n: Int, k: Int, transposeB: Bool, b: UnsafePointer<Float>,
-  ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
+/// Single-threaded fp32 `C = A·B` with A pre-packed by `plan.packLeft` and B (`k × n`) already in the plan's
+/// packed right-operand layout (`bld_gemm_pack_b_f32`'s), so nothing is packed here: the Winograd products,
+/// whose input transform writes that layout itself. Needs a TensorCore kernel family.
+func prepackedProductSingleThreaded(
+  plan: GEMMPlan, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>, m: Int, n: Int, k: Int,
+  c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-  precondition(!plan.usesBLAS, "prepackedSGEMMSingleThreaded needs a TensorCore kernel family")
+  precondition(!plan.usesBLAS, "prepackedProductSingleThreaded needs a TensorCore kernel family")
   guard m > 0 && n > 0 else { return }
-  prepackedSGEMMBlock(
-    plan: plan, packedA: packedA, m: m, rows: 0..<m, n: n, k: k, transposeB: transposeB, b: b, ldb: ldb, c: c,
-    ldc: ldc, beta: beta, precision: .float32)
+  GEMMScratchPool.shared.withScratch { scratch in
+    withUnsafePointer(to: plan.raw) { raw in
+      bld_gemm_packed_b_f32(raw, m, n, k, 0, nil, 0, packedA, packedB, 0, m, 0, n, 0, c, ldc, 1, scratch, 0)
+    }
+  }
 }
 
 /// Rows `rows` (starting at a multiple of the tile height) of a pre-packed product, on the calling thread.

@@ -118,9 +118,17 @@ package func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: 
             let tileEnd = min(tileCount, tileBegin + blockSize)
             let block = tileEnd - tileBegin
             parallelChunks(channels, costPerItem: block * 150) { range in
-              bld_winograd_f4_input_f32(
-                x.baseAddress!, channels, height, width, tileBegin, tileEnd, range.lowerBound, range.upperBound, v,
-                vStride)
+              if weights.plan.usesBLAS {
+                bld_winograd_f4_input_f32(
+                  x.baseAddress!, channels, height, width, tileBegin, tileEnd, range.lowerBound, range.upperBound, v,
+                  vStride)
+              } else {
+                withUnsafePointer(to: weights.plan.raw) { plan in
+                  bld_winograd_f4_input_packed_f32(
+                    plan, x.baseAddress!, channels, height, width, tileBegin, tileEnd, range.lowerBound,
+                    range.upperBound, v, vStride)
+                }
+              }
             }
             multiplyTransformed(
               plan: weights.plan, u: u.baseAddress!, uStride: weights.pointStride, v: v, vStride: vStride, m: m,
@@ -143,7 +151,8 @@ package func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: 
 
 /// How the Winograd passes (forward and weight gradient) walk a batch: all 4×4 tiles, and per block of tiles
 /// (balanced across blocks, rounded to 32 for the GEMM panels) the strides of the 36 transformed input and
-/// output matrices, padded by 16 floats each so they do not alias in cache sets.
+/// output matrices, padded by 16 floats each so they do not alias in cache sets (and the output transform may
+/// read whole vectors past a matrix's last row).
 ///
 /// A block holds as many tiles as let one point's transformed input and products (`(C + O) × T` floats) fill
 /// a third of this CPU's L2, so each per-point product finds them there rather than in L3 — but at least
@@ -161,10 +170,12 @@ func winogradBlocks(batch: Int, height: Int, width: Int, channels: Int, outputs:
   let maximumBlock = max(32, min(winogradWorkspaceLimit / perTile, max(cacheTiles, weightTiles)) / 32 * 32)
   let blockCount = (tileCount + maximumBlock - 1) / maximumBlock
   let blockSize = min(tileCount, ((tileCount + blockCount - 1) / blockCount + 31) / 32 * 32)
-  return (tileCount, blockSize, channels * blockSize + 16, outputs * blockSize + 16)
+  // Input matrices hold whole GEMM panels (up to 32 columns) when the transform writes them packed.
+  return (tileCount, blockSize, channels * ((blockSize + 31) / 32 * 32) + 16, outputs * blockSize + 16)
 }
 
-/// `M[ξ] = U[ξ]·V[ξ]` for the 36 transform points: `[O × C]·[C × T]` each, `U[ξ]` pre-packed. Always fp32,
+/// `M[ξ] = U[ξ]·V[ξ]` for the 36 transform points: `[O × C]·[C × T]` each, `U[ξ]` pre-packed and, on a
+/// TensorCore kernel family, `V[ξ]` written packed by the input transform (rows of `T` for OpenBLAS). Always fp32,
 /// whatever `ComputeOptions.matrixPrecision` says: the transformed tiles span a wide range and the output
 /// transform cancels large terms, so bf16 operands gave 6.9 % error where a bf16 im2col convolution gives
 /// 0.23 % (both measured on `MatrixPrecisionTests` shapes); and Winograd's 4× fewer multiplies save more than
@@ -185,9 +196,9 @@ private func multiplyTransformed(
   nonisolated(unsafe) let (uBase, vBase, mBase) = (u, v, m)
   parallelChunks(36, costPerItem: outputs * channels * tiles) { points in
     for point in points {
-      prepackedSGEMMSingleThreaded(
-        plan: plan, packedA: uBase + point * uStride, m: outputs, n: tiles, k: channels, transposeB: false,
-        b: vBase + point * vStride, ldb: tiles, c: mBase + point * mStride, ldc: tiles, beta: 0)
+      prepackedProductSingleThreaded(
+        plan: plan, packedA: uBase + point * uStride, packedB: vBase + point * vStride, m: outputs, n: tiles,
+        k: channels, c: mBase + point * mStride, ldc: tiles)
     }
   }
 }
