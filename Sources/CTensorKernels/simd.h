@@ -16,26 +16,33 @@
 /// Whether the AVX2 + FMA paths run (the CPU has them and bld_set_simd_limit allows them).
 static inline int bld_has_avx2(void) { return bld_simd_level() >= 1; }
 
-/// exp(x) for 8 floats (Cephes-style: 2^n · polynomial on [−ln2/2, ln2/2]); about 2 ulp, inputs clamped to
-/// [−87.3, 88.7] (results below ~1e-38 flush towards zero, as in softmax they are negligible anyway).
-BLD_AVX2 static inline __m256 bld_exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.72283f));
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+/// The core of bld_exp8 and bld_exp8_nonpositive for an already clamped x: n = round(x / ln 2) into *n and
+/// the Cephes polynomial p ≈ exp(x − n ln 2) on [−ln2/2, ln2/2] returned, so exp(x) = p · 2^n.
+BLD_AVX2 static inline __m256 bld_exp8_reduced(__m256 x, __m256i *n) {
+  const __m256 rounded = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(rounded, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(rounded, _mm256_set1_ps(-2.12194440e-4f), r);
   __m256 p = _mm256_set1_ps(1.9875691500e-4f);
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  *n = _mm256_cvtps_epi32(rounded);
+  return _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+}
+
+/// exp(x) for 8 floats (Cephes-style: 2^n · polynomial on [−ln2/2, ln2/2]); about 2 ulp, inputs clamped to
+/// [−87.3, 88.7] (results below ~1e-38 flush towards zero, as in softmax they are negligible anyway).
+BLD_AVX2 static inline __m256 bld_exp8(__m256 x) {
+  __m256i e;
+  const __m256 p =
+      bld_exp8_reduced(_mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.72283f)), &e);
   // 2^n through the exponent bits; n ∈ [−126, 128] after the clamp, 2^128 is avoided by splitting.
-  __m256i e = _mm256_cvtps_epi32(n);
-  __m256i half = _mm256_srai_epi32(e, 1);
-  __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
-  __m256 s2 = _mm256_castsi256_ps(
+  const __m256i half = _mm256_srai_epi32(e, 1);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
+  const __m256 s2 = _mm256_castsi256_ps(
       _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(e, half), _mm256_set1_epi32(127)), 23));
   return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
@@ -43,20 +50,9 @@ BLD_AVX2 static inline __m256 bld_exp8(__m256 x) {
 /// bld_exp8 for inputs ≤ 0 (softmax's exp(s − max)), with the same results: no upper clamp, and 2^n in one
 /// step, since n ∈ [−126, 0] has a normal power of two. Five operations fewer than bld_exp8.
 BLD_AVX2 static inline __m256 bld_exp8_nonpositive(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.33654f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
+  __m256i e;
+  const __m256 p = bld_exp8_reduced(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), &e);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23)));
 }
 
 #define BLD_AVX512 __attribute__((target("avx512f")))
