@@ -80,7 +80,7 @@ static void values_scalar(const float *restrict s, size_t stride, size_t rows, s
 }
 
 #if BLD_X86_SIMD
-// MARK: - AVX2 path: eight query rows in the lanes of a vector, three vectors per tile
+// MARK: - AVX2 path: eight query rows in the lanes of a vector, two groups of eight per tile
 
 #define BLD_ROW_LANES8 8
 #define BLD_AVX2_INLINE BLD_AVX2 static inline __attribute__((always_inline))

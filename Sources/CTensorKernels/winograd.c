@@ -349,6 +349,13 @@ BLD_INLINE void input_body(const float *restrict input, size_t channels, size_t 
                 point_stride, panel_width, depth, t - tile_begin, level);
       t += count;
     }
+    // The last panel's columns past the block are zero, as bld_gemm_pack_b_f32 leaves them: the GEMM computes
+    // (and discards) their products, which must not see stale floats (NaN, or denormals that slow the FMAs).
+    if (panel_width && block % panel_width) {
+      float *tail = row_base + block / panel_width * panel_width * depth;
+      for (int p = 0; p < 36; ++p)
+        for (size_t lane = block % panel_width; lane < panel_width; ++lane) tail[(size_t)p * point_stride + lane] = 0.0f;
+    }
   }
 }
 

@@ -293,7 +293,7 @@ void bld_winograd_f4_input_f32(const float *restrict input, size_t channels, siz
 /// bld_winograd_f4_input_f32 writing each point's matrix V[ξ] (C x T, T = tile_end - tile_begin) straight in
 /// the packed-B layout of `plan` (bld_gemm_pack_b_f32's: K blocks of bld_gemm_k_block(plan, C) rows, panels of
 /// plan->nr columns), ready for bld_gemm_packed_b_f32 with no packing pass. point_stride ≥ C · round_up(T,
-/// plan->nr); panel columns past T are left unwritten (the GEMM never stores their products). plan must have a
+/// plan->nr); panel columns past T are zero, as bld_gemm_pack_b_f32 leaves them. plan must have a
 /// kernel family (not BLD_GEMM_NONE).
 void bld_winograd_f4_input_packed_f32(const bld_gemm_plan *plan, const float *restrict input, size_t channels,
                                       size_t height, size_t width, size_t tile_begin, size_t tile_end,
