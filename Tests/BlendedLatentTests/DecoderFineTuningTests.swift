@@ -157,6 +157,27 @@ struct DecoderFineTuningTests {
     #expect(result.finalLoss < Double(result.losses[0]))
   }
 
+  @Test func theFastModeLeavesTheFirstTrainedInputNormUnchanged() throws {
+    let fixture = try DecoderFineTuningParityTests.load()
+    let tuner = try tuner(fixture)
+    var options = DecoderFineTuningOptions.fast
+    options.iterationCount = 3
+    options.learningRate = 1e-3
+    #expect(!options.trainsFirstBlockInputNorm)
+    let result = try tuner.reconstruct(
+      decoderInput: fixture.inputs["decoder_input"]!, editedImage: fixture.inputs["edited"]!,
+      originalImage: fixture.inputs["original"]!, mask: fixture.inputs["mask"]!, options: options)
+    let frozen: Set = ["decoder.up_blocks.1.resnets.0.norm1.weight", "decoder.up_blocks.1.resnets.0.norm1.bias"]
+    let trained = Set(tuner.parameterKeys(inLastUpBlocks: 1))
+    #expect(frozen.isSubset(of: trained))
+    let pretrained = tuner.autoencoder.parameterSnapshot()
+    for name in tuner.parameterKeys {
+      let changed = result.tunedParameters[name]! != pretrained[name]!
+      #expect(changed == (trained.contains(name) && !frozen.contains(name)), "\(name) changed: \(changed)")
+    }
+    #expect(result.finalLoss < Double(result.losses[0]))
+  }
+
   @Test(arguments: [true, false])
   func decoderGradientMatchesADirectionalFiniteDifference(midBlockAttention: Bool) throws {
     // A decoder of another shape (three levels, two layers per block, four groups), with and without the mid

@@ -93,6 +93,38 @@ struct LayerBackwardTests {
     expectGradientsMatchFiniteDifferences(block, input: input, frozen: frozen, "ResnetBlock2D, frozen statistics")
   }
 
+  @Test(arguments: [8, 16])
+  func resnetWithAFrozenInputNormAndNoInputGradientSkipsOnlyThatNorm(outputChannels: Int) {
+    let block = ResnetBlock2D(
+      inputChannels: 8, outputChannels: outputChannels, timeEmbeddingChannels: nil,
+      groupCount: 4, epsilon: 1e-6)
+    Self.randomize(block, seed: 8)
+    let input = Self.random([2, 8, 5, 6], seed: 9)
+    let outputGradient = Self.random(block.outputShape(forInput: input.shape), seed: 10)
+    func backward(freezing frozenLayers: [any Layer], needsInputGradient: Bool) -> (Tensor?, ParameterGradients) {
+      var gradients = ParameterGradients(freezing: frozenLayers)
+      let inputGradient = block.backward(
+        block.activations(of: input, frozen: FrozenGroupNormStatistics()), input: input,
+        outputGradient: outputGradient, frozen: FrozenGroupNormStatistics(), needsInputGradient: needsInputGradient,
+        gradients: &gradients)
+      return (inputGradient, gradients)
+    }
+    let (_, all) = backward(freezing: [], needsInputGradient: false)
+    let (skipped, frozen) = backward(freezing: [block.norm1], needsInputGradient: false)
+    #expect(skipped == nil && !frozen.trains(block.norm1) && frozen.trains(block))
+    for entry in block.parameterEntries {
+      if entry.key.hasPrefix("norm1.") {
+        #expect(all[entry] != nil && frozen[entry] == nil, "\(entry.key)")
+      } else {
+        #expect(frozen[entry] == all[entry], "\(entry.key): the same gradient with norm1 frozen")
+      }
+    }
+    // When the input gradient is needed the whole pass runs; the frozen norm still gets no gradient.
+    let (full, _) = backward(freezing: [], needsInputGradient: true)
+    let (stillFull, stillFrozen) = backward(freezing: [block.norm1], needsInputGradient: true)
+    #expect(stillFull != nil && stillFull == full && stillFrozen.count == frozen.count)
+  }
+
   @Test func spatialAttentionGradients() {
     let attention = Attention(queryWidth: 8, headCount: 1, headWidth: 8, projectionBias: true, groupNormGroups: 4)
     Self.randomize(attention, seed: 6)

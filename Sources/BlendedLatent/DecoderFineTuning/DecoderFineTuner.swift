@@ -50,7 +50,8 @@ public struct DecoderFineTuner: Sendable {
   public var parameterKeys: [String] { autoencoder.parameterEntries(of: autoencoder.decoder).map(\.key) }
 
   /// The keys of the parameters that belong to the last `count` up blocks and the output head
-  /// (`conv_norm_out`, `conv_out`): the trainable set of `DecoderFineTuningOptions.trainedUpBlockCount`.
+  /// (`conv_norm_out`, `conv_out`): the trainable set of `DecoderFineTuningOptions.trainedUpBlockCount` (less the
+  /// first block's `norm1` when `DecoderFineTuningOptions.trainsFirstBlockInputNorm` is false).
   /// - Parameter count: how many up blocks, counted from the last; 0 gives the output head alone.
   public func parameterKeys(inLastUpBlocks count: Int) -> [String] {
     let decoder = autoencoder.decoder
@@ -149,11 +150,13 @@ public struct DecoderFineTuner: Sendable {
     let start = options.trainedUpBlockCount.map { tuned.firstDifferentiableBlock(ofLastUpBlocks: $0) } ?? 0
     let prefix = DifferentiableSequence(Array(blocks[..<start]))(decoderInput)
     let trained = DifferentiableSequence(Array(blocks[start...]))
+    let frozenLayers: [any Layer] =
+      options.trainsFirstBlockInputNorm ? [] : (blocks[start] as? ResnetBlock2D).map { [$0.norm1] } ?? []
     let prefixScale = prefix.shape[2] / latentHeight  // resolution of the prefix output relative to the latent
 
     guard let margin = options.cropMargin else {
       let run = try optimise(
-        tuned, trained, input: prefix, frozen: FrozenGroupNormStatistics(), loss: fullLoss,
+        tuned, trained, input: prefix, frozen: FrozenGroupNormStatistics(), frozenLayers: frozenLayers, loss: fullLoss,
         options: options, setup: clock.now - started, progress: progress)
       let finished = clock.now
       let finalLoss = fullLoss.value(run.output)
@@ -196,7 +199,7 @@ public struct DecoderFineTuner: Sendable {
     func scaled(_ range: Range<Int>) -> Range<Int> { range.lowerBound * prefixScale..<range.upperBound * prefixScale }
     let run = try optimise(
       tuned, trained, input: Self.cropped(prefix, rows: scaled(cropRows), columns: scaled(cropColumns)),
-      frozen: frozen, loss: cropLoss, options: options,
+      frozen: frozen, frozenLayers: frozenLayers, loss: cropLoss, options: options,
       setup: clock.now - started, progress: progress)
     let finished = clock.now
     // Original pixels everywhere except the paste window (the box grown by half the margin), whose pixels come
@@ -217,10 +220,11 @@ public struct DecoderFineTuner: Sendable {
 
   /// The Adam loop on one input of the trained blocks; returns their final output, the per-iteration losses and
   /// the costs so far (`final` still zero). `decoder`'s weights are updated in place; `trained` holds its
-  /// blocks from the first trained one on, `prefix` their input; `frozen` holds constant statistics.
+  /// blocks from the first trained one on, `prefix` their input; `frozen` holds constant statistics, and
+  /// `frozenLayers` the layers of `trained` that are not trained.
   private func optimise(
     _ decoder: VAEDecoder, _ trained: DifferentiableSequence, input prefix: Tensor, frozen: FrozenGroupNormStatistics,
-    loss: ReconstructionLoss, options: DecoderFineTuningOptions, setup: Duration,
+    frozenLayers: [any Layer], loss: ReconstructionLoss, options: DecoderFineTuningOptions, setup: Duration,
     progress: ProgressHandler
   ) throws(DecoderFineTuningError) -> (output: Tensor, losses: [Float], costs: DecoderFineTuningCosts) {
     let clock = ContinuousClock()
@@ -238,7 +242,7 @@ public struct DecoderFineTuner: Sendable {
     for iteration in stride(from: 1, through: options.iterationCount, by: 1) {
       let iterationStart = clock.now
       var value = 0.0
-      var gradients = ParameterGradients()
+      var gradients = ParameterGradients(freezing: frozenLayers)
       _ = try trained.outputAndGradients(input: prefix, plan: plan, frozen: frozen, gradients: &gradients) {
         (output: Tensor) throws(DecoderFineTuningError) -> Tensor in
         value = loss.value(output)

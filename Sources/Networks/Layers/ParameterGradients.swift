@@ -5,16 +5,27 @@ import TensorCore
 /// A backward pass adds each gradient under the parameter's ``ParameterIdentifier`` (its layer and the property
 /// the layer registers), never under a key: the checkpoint keys stay spelled only in `registerParameters(in:)`,
 /// and a ``ParameterRegistry/Entry`` reads its gradient back with ``subscript(_:)``.
+///
+/// Layers can be frozen: their parameters get no gradient, and a backward pass may skip work that only they need
+/// (see ``trains(_:)``).
 public struct ParameterGradients {
   private var values: [ParameterIdentifier: Tensor] = [:]
+  private let frozenLayers: Set<ObjectIdentifier>
 
   /// Creates an empty set of gradients.
-  public init() {}
+  /// - Parameter frozenLayers: layers whose parameters are not trained: gradients for them are dropped.
+  public init(freezing frozenLayers: [any Layer] = []) {
+    self.frozenLayers = Set(frozenLayers.map { ObjectIdentifier($0) })
+  }
+
+  /// Whether `layer`'s parameters are trained (receive gradients), that is, whether it is not frozen.
+  public func trains(_ layer: some Layer) -> Bool { !frozenLayers.contains(ObjectIdentifier(layer)) }
 
   /// The number of parameters that have a gradient.
   public var count: Int { values.count }
 
-  /// Adds `gradient` to the gradient of the parameter at `keyPath` of `layer` (stores it if there is none yet).
+  /// Adds `gradient` to the gradient of the parameter at `keyPath` of `layer` (stores it if there is none yet);
+  /// does nothing for a frozen layer.
   /// - Parameters:
   ///   - gradient: `∂L/∂θ`, the parameter's shape.
   ///   - layer: the layer owning the parameter.
@@ -22,6 +33,7 @@ public struct ParameterGradients {
   public mutating func accumulate<L: Layer, Value>(
     _ gradient: Tensor, for layer: L, _ keyPath: ReferenceWritableKeyPath<L, Value>
   ) {
+    guard trains(layer) else { return }
     let identifier = ParameterIdentifier(layer, keyPath)
     if values[identifier] == nil {
       values[identifier] = gradient

@@ -9,7 +9,9 @@ import TensorCore
 /// Matches: diffusers `ResnetBlock2D` with `time_embedding_norm="default"`, `output_scale_factor` as given.
 /// Limitations: no `scale_shift` time norm, no up/down-sampling inside the block.
 public final class ResnetBlock2D: Layer {
-  let norm1: GroupNorm
+  /// The input group norm (`norm1`), before the activation and `conv1`; a fine-tune may freeze it
+  /// (`ParameterGradients(freezing:)`).
+  public let norm1: GroupNorm
   let conv1: Conv2D
   let timeEmbeddingProjection: Linear?
   let norm2: GroupNorm

@@ -38,6 +38,9 @@ extension ResnetBlock2D: DifferentiableBlock {
   }
 
   /// The backward pass: through `conv2`, `norm2` + SiLU (fused), `conv1`, `norm1` + SiLU, and the shortcut.
+  ///
+  /// When the input gradient is not needed and `norm1` is frozen (`gradients.trains(norm1)` is false), it stops at
+  /// `conv1`'s weight gradient: `conv1`'s input gradient and `norm1`'s backward pass are skipped.
   public func backward(
     _ activations: Activations, input: Tensor, outputGradient: Tensor, frozen: FrozenGroupNormStatistics,
     needsInputGradient: Bool, gradients: inout ParameterGradients
@@ -48,6 +51,12 @@ extension ResnetBlock2D: DifferentiableBlock {
       outputGradient: dActivated2, input: activations.hidden, statistics: activations.norm2, fusedSiLU: true,
       frozen: frozen, gradients: &gradients)
     let activated1 = norm1(input, statistics: activations.norm1, fusedSiLU: true)
+    guard needsInputGradient || gradients.trains(norm1) else {
+      _ = conv1.backward(outputGradient: dHidden, input: activated1, needsInputGradient: false, gradients: &gradients)
+      _ = shortcut?.backward(
+        outputGradient: outputGradient, input: input, needsInputGradient: false, gradients: &gradients)
+      return nil
+    }
     let dActivated1 = conv1.backward(outputGradient: dHidden, input: activated1, gradients: &gradients)!
     var dx = norm1.backward(
       outputGradient: dActivated1, input: input, statistics: activations.norm1, fusedSiLU: true, frozen: frozen,
