@@ -30,10 +30,7 @@ void bld_group_norm_apply_f32(const float *restrict x, float *restrict y, size_t
       const size_t channel = g * per_group + c;
       const float scale = inv * (gamma ? gamma[channel] : 1.0f);
       const float shift = beta ? beta[channel] : 0.0f;
-      const float *s = x + channel * spatial;
-      float *d = y + channel * spatial;
-      for (size_t i = 0; i < spatial; ++i) d[i] = ((s[i] - m) - m_lo) * scale + shift;
-      if (silu) bld_silu_inplace_f32(d, spatial);
+      bld_affine_silu_f32(x + channel * spatial, y + channel * spatial, spatial, m, m_lo, scale, shift, silu);
     }
   }
 }

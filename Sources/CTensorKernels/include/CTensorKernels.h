@@ -122,6 +122,12 @@ void bld_activation_f32(const float *restrict x, float *restrict y, size_t begin
 /// SiLU in place over x[0, count).
 void bld_silu_inplace_f32(float *restrict x, size_t count);
 
+/// One channel of a group norm in one pass: y[i] = ((x[i] − m) − m_lo) · scale + shift (multiply, then add),
+/// then SiLU when `silu` is nonzero, over [0, count); the same results as the affine loop followed by
+/// bld_silu_inplace_f32.
+void bld_affine_silu_f32(const float *restrict x, float *restrict y, size_t count, float m, float m_lo,
+                         float scale, float shift, int silu);
+
 /// GEGLU gate: y[r, j] = a[r, j] * gelu_erf(a[r, width + j]) for rows [row_begin, row_end) of [rows, 2*width].
 void bld_geglu_f32(const float *restrict a, float *restrict y, size_t width, size_t row_begin, size_t row_end);
 
