@@ -71,7 +71,8 @@ package enum MaskDownsampleChoice: String, Sendable, Equatable, CaseIterable, Co
 package enum FineTunePreset: String, Sendable, Equatable, CaseIterable, Codable {
   /// The paper's: every decoder weight, the whole image, 75 Adam iterations at lr 1e-4, λ = 100.
   case paper
-  /// Only the last up block and output head, trained on a crop around the mask (about 9× faster at 512).
+  /// Only the last up block (less its first input norm) and output head, trained on a crop around the mask
+  /// (about 9× faster at 512).
   case fast
 }
 

@@ -78,13 +78,19 @@ struct LayerBackwardTests {
     }
   }
 
-  @Test(arguments: [8, 16])
-  func resnetGradients(outputChannels: Int) {
-    // 8 → 8 adds the input; 8 → 16 goes through conv_shortcut.
+  /// A VAE-style resnet (no time embedding, 4 groups) from 8 channels with random parameters: 8 → 8 adds the
+  /// input, 8 → 16 goes through `conv_shortcut`.
+  static func resnet(outputChannels: Int, seed: UInt64) -> ResnetBlock2D {
     let block = ResnetBlock2D(
       inputChannels: 8, outputChannels: outputChannels, timeEmbeddingChannels: nil,
       groupCount: 4, epsilon: 1e-6)
-    Self.randomize(block, seed: 3)
+    randomize(block, seed: seed)
+    return block
+  }
+
+  @Test(arguments: [8, 16])
+  func resnetGradients(outputChannels: Int) {
+    let block = Self.resnet(outputChannels: outputChannels, seed: 3)
     let input = Self.random([2, 8, 5, 6], seed: 4)
     expectGradientsMatchFiniteDifferences(block, input: input, "ResnetBlock2D 8 → \(outputChannels)")
     // With frozen statistics (those of another input) no gradient flows through the statistics.
@@ -95,10 +101,7 @@ struct LayerBackwardTests {
 
   @Test(arguments: [8, 16])
   func resnetWithAFrozenInputNormAndNoInputGradientSkipsOnlyThatNorm(outputChannels: Int) {
-    let block = ResnetBlock2D(
-      inputChannels: 8, outputChannels: outputChannels, timeEmbeddingChannels: nil,
-      groupCount: 4, epsilon: 1e-6)
-    Self.randomize(block, seed: 8)
+    let block = Self.resnet(outputChannels: outputChannels, seed: 8)
     let input = Self.random([2, 8, 5, 6], seed: 9)
     let outputGradient = Self.random(block.outputShape(forInput: input.shape), seed: 10)
     func backward(freezing frozenLayers: [any Layer], needsInputGradient: Bool) -> (Tensor?, ParameterGradients) {
