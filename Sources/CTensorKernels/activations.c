@@ -24,6 +24,18 @@ static void activation_scalar(const float *restrict x, float *restrict y, size_t
   }
 }
 
+/// The group-norm affine map, then SiLU when `silu`, over [begin, count), one float at a time: the tail of the
+/// vector loops and the portable path. The product and the sum are separate statements, so they are never
+/// contracted into an FMA and every build rounds alike.
+static inline void affine_silu_scalar(const float *restrict x, float *restrict y, size_t begin, size_t count,
+                                      float m, float m_lo, float scale, float shift, int silu) {
+  for (size_t i = begin; i < count; ++i) {
+    const float scaled = ((x[i] - m) - m_lo) * scale;
+    const float value = scaled + shift;
+    y[i] = silu ? value / (1.0f + expf(-value)) : value;
+  }
+}
+
 #if BLD_X86_SIMD
 /// x · σ(a·x) for 16 floats.
 BLD_AVX512 static inline __m512 sigmoid_gate16(__m512 x, float a) {
@@ -123,11 +135,7 @@ BLD_AVX512 static void affine_silu_avx512(const float *restrict x, float *restri
     const __m512 value = _mm512_add_ps(_mm512_mul_ps(centred, vscale), vshift);
     _mm512_storeu_ps(y + i, silu ? sigmoid_gate16(value, 1.0f) : value);
   }
-  for (; i < count; ++i) {
-    const float scaled = ((x[i] - m) - m_lo) * scale;  // a statement of its own: never contracted to an FMA
-    const float value = scaled + shift;
-    y[i] = silu ? value / (1.0f + expf(-value)) : value;
-  }
+  affine_silu_scalar(x, y, i, count, m, m_lo, scale, shift, silu);
 }
 
 /// x · σ(a·x) for 8 floats.
@@ -223,11 +231,7 @@ BLD_AVX2 static void affine_silu_avx2(const float *restrict x, float *restrict y
     const __m256 value = _mm256_add_ps(_mm256_mul_ps(centred, vscale), vshift);
     _mm256_storeu_ps(y + i, silu ? sigmoid_gate8(value, 1.0f) : value);
   }
-  for (; i < count; ++i) {
-    const float scaled = ((x[i] - m) - m_lo) * scale;  // a statement of its own: never contracted to an FMA
-    const float value = scaled + shift;
-    y[i] = silu ? value / (1.0f + expf(-value)) : value;
-  }
+  affine_silu_scalar(x, y, i, count, m, m_lo, scale, shift, silu);
 }
 #endif
 
@@ -243,8 +247,7 @@ void bld_affine_silu_f32(const float *restrict x, float *restrict y, size_t coun
     return;
   }
 #endif
-  for (size_t i = 0; i < count; ++i) y[i] = ((x[i] - m) - m_lo) * scale + shift;
-  if (silu) bld_silu_inplace_f32(y, count);
+  affine_silu_scalar(x, y, 0, count, m, m_lo, scale, shift, silu);
 }
 
 void bld_activation_f32(const float *restrict x, float *restrict y, size_t begin, size_t end, int kind) {
