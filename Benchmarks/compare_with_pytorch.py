@@ -32,7 +32,7 @@ import torch.nn.functional as F
 KERNEL_CASES = [
     "sgemm-2048", "gemm-320x4096x2880", "gemm-4096x320x320-tB", "gemm-4096x4096x40-tB", "gemm-4096x40x4096",
     "gemm-640x1024x5760", "winograd-2x320x64x64", "winograd-2x640x32x32", "winograd-2x1280x16x16",
-    "winograd-1x128x512x512",
+    "winograd-1x128x512x512", "winograd-weight-gradient-1x128x512x512",
     "conv3x3-64x64x320", "conv3x3-32x32x640", "conv3x3-16x16x1280", "conv3x3-512x512x128",
     "attention-4096x8x40-b2", "groupnorm-64x64x320",
 ]
@@ -110,6 +110,10 @@ class TorchCases:
                 return lambda: torch.mm(a, b.t())
             b = self.randn(k, n)
             return lambda: torch.mm(a, b)
+        if case.startswith("winograd-weight-gradient-"):
+            batch, c, h, w = (int(v) for v in case.split("-")[3].split("x"))
+            x, dy = self.randn(batch, c, h, w), self.randn(batch, c, h, w)
+            return lambda: (torch.nn.grad.conv2d_weight(x, (c, c, 3, 3), dy, padding=1), dy.sum((0, 2, 3)))
         if case.startswith("winograd-"):
             batch, c, h, w = (int(v) for v in case.split("-")[1].split("x"))
             x, weight, bias = self.randn(batch, c, h, w), self.randn(c, c, 3, 3) * 0.02, self.randn(c)

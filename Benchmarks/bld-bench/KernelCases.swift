@@ -11,6 +11,7 @@ enum KernelCases {
       + [(64, 320, 2), (32, 640, 2), (16, 1280, 2), (512, 128, 1)].map {
         winograd(size: $0.0, channels: $0.1, batch: $0.2)
       }
+      + [winogradWeightGradient(size: 512, channels: 128)]
       + [attention(tokens: 4096, heads: 8, headWidth: 40, batch: 2), groupNorm(size: 64, channels: 320, groups: 32)]
       + [
         broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: false),
@@ -111,6 +112,26 @@ enum KernelCases {
       let weight = benchmarkTensor([channels, channels, 3, 3], seed: 17) * 0.02
       let bias = benchmarkTensor([channels], seed: 18)
       return { blackHole(conv2d3x3Winograd(x, weight: weight, bias: bias)) }
+    }
+  }
+
+  /// `winograd-weight-gradient-1xCxHxW`: the weight gradient of a batch-1, C → C, 3×3 stride-1 padding-1
+  /// convolution (`conv2dBackward` without the input gradient, so the Winograd weight-gradient pass and the
+  /// bias sum). GFLOP/s count the direct gradient's multiply-adds, as `winograd-…` does.
+  static func winogradWeightGradient(size: Int, channels: Int) -> BenchmarkCase {
+    BenchmarkCase(
+      name: "winograd-weight-gradient-1x\(channels)x\(size)x\(size)",
+      flops: 2 * 9 * Double(channels * channels * size * size), isGEMMBacked: true
+    ) {
+      let x = benchmarkTensor([1, channels, size, size], seed: 19)
+      let dy = benchmarkTensor([1, channels, size, size], seed: 20)
+      let weight = benchmarkTensor([channels, channels, 3, 3], seed: 21) * 0.02
+      return {
+        blackHole(
+          conv2dBackward(
+            outputGradient: dy, input: x, weight: weight, stride: 1, padding: 1, computeInputGradient: false
+          ).weight)
+      }
     }
   }
 

@@ -243,6 +243,21 @@ void bld_gemm_pack_a_f32(const bld_gemm_plan *plan, int trans_a, size_t m, size_
   }
 }
 
+void bld_gemm_pack_a_half(const bld_gemm_plan *plan, size_t m, size_t k, const uint16_t *a, int bfloat16,
+                          size_t panel_begin, size_t panel_end, float *staging, float *out) {
+  const size_t mr = plan->mr, padded = (m + mr - 1) / mr * mr, block = bld_gemm_k_block(plan, k);
+  for (size_t q = panel_begin; q < panel_end && q * mr < m; ++q) {
+    const size_t i0 = q * mr, rows = min_size(mr, m - i0);
+    // The panel's rows are consecutive in A: widen them in one run, then pack each K block from there.
+    if (bfloat16) bld_convert_bf16_f32(a + i0 * k, staging, rows * k);
+    else bld_convert_f16_f32(a + i0 * k, staging, rows * k);
+    for (size_t pc = 0; pc < k; pc += block) {
+      const size_t kc = min_size(block, k - pc);
+      family_of(plan)->pack_a(0, rows, kc, staging + pc, k, out + pc * padded + i0 * kc);
+    }
+  }
+}
+
 void bld_gemm_prepacked_a_f32(const bld_gemm_plan *plan, size_t m, size_t n, size_t k, const float *packed_a,
                               size_t row_begin, size_t row_end, int trans_b, const float *b, size_t ldb, float beta,
                               float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch, int bf16) {

@@ -101,10 +101,11 @@ void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channe
 
 // U = G g Gᵀ written straight into the packed GEMM layout of bld_gemm_pack_a_f32 (one O x C matrix per
 // point, `point_stride` floats apart), vectorised across the MR (≤ 16) output channels of one row panel: each
-// (point, channel) stores MR contiguous floats. Rows past O are zero (the panel padding).
-BLD_INLINE void weights_packed_body(size_t MR, size_t KC, const float *restrict weight, size_t out_channels,
-                                    size_t in_channels, size_t panel_begin, size_t panel_end, float *restrict packed,
-                                    size_t point_stride) {
+// (point, channel) stores MR contiguous floats. Rows past O are zero (the panel padding). `weight` holds the
+// rows from output channel `first_row` on.
+BLD_INLINE void weights_packed_body(size_t MR, size_t KC, const float *restrict weight, size_t first_row,
+                                    size_t out_channels, size_t in_channels, size_t panel_begin, size_t panel_end,
+                                    float *restrict packed, size_t point_stride) {
   const float q = 1.0f / 4, s = 1.0f / 6, t = 1.0f / 12, e = 1.0f / 24;
   const size_t padded = (out_channels + MR - 1) / MR * MR;
   for (size_t panel = panel_begin; panel < panel_end; ++panel) {
@@ -116,7 +117,7 @@ BLD_INLINE void weights_packed_body(size_t MR, size_t KC, const float *restrict 
       const size_t offset = pc * padded + o0 * kc + (c - pc) * MR;
       float staged[9][16] = {{0}};
       for (size_t i = 0; i < rows; ++i) {
-        const float *w = weight + ((o0 + i) * in_channels + c) * 9;
+        const float *w = weight + ((o0 + i - first_row) * in_channels + c) * 9;
         for (int k = 0; k < 9; ++k) staged[k][i] = w[k];
       }
       v16f g[3][3];
@@ -149,35 +150,59 @@ BLD_INLINE void weights_packed_body(size_t MR, size_t KC, const float *restrict 
   }
 }
 
-BLD_AVX2 static void weights_packed_avx2(size_t mr, size_t kc, const float *restrict weight, size_t out_channels,
-                                         size_t in_channels, size_t panel_begin, size_t panel_end,
-                                         float *restrict packed, size_t point_stride) {
+BLD_AVX2 static void weights_packed_avx2(size_t mr, size_t kc, const float *restrict weight, size_t first_row,
+                                         size_t out_channels, size_t in_channels, size_t panel_begin,
+                                         size_t panel_end, float *restrict packed, size_t point_stride) {
   if (mr == 6)
-    weights_packed_body(6, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+    weights_packed_body(6, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+                        point_stride);
   else
-    weights_packed_body(mr, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+    weights_packed_body(mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+                        point_stride);
 }
 
-BLD_AVX512 static void weights_packed_avx512(size_t mr, size_t kc, const float *restrict weight,
+BLD_AVX512 static void weights_packed_avx512(size_t mr, size_t kc, const float *restrict weight, size_t first_row,
                                              size_t out_channels, size_t in_channels, size_t panel_begin,
                                              size_t panel_end, float *restrict packed, size_t point_stride) {
   // The family's MR as a constant, so each of the body's panel stores is a fixed-size copy (not a memcpy call).
   if (mr == 14)
-    weights_packed_body(14, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+    weights_packed_body(14, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+                        point_stride);
   else
-    weights_packed_body(mr, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+    weights_packed_body(mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+                        point_stride);
+}
+
+static void weights_packed_dispatch(const bld_gemm_plan *plan, const float *restrict weight, size_t first_row,
+                                    size_t out_channels, size_t in_channels, size_t panel_begin, size_t panel_end,
+                                    float *restrict packed, size_t point_stride) {
+  const size_t kc = bld_gemm_k_block(plan, in_channels);
+  if (plan->kernel == BLD_GEMM_AVX512)
+    weights_packed_avx512(plan->mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+                          point_stride);
+  else
+    weights_packed_avx2(plan->mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+                        point_stride);
 }
 
 void bld_winograd_f4_weights_packed_f32(const bld_gemm_plan *plan, const float *restrict weight,
                                         size_t out_channels, size_t in_channels, size_t panel_begin,
                                         size_t panel_end, float *restrict packed, size_t point_stride) {
-  const size_t kc = bld_gemm_k_block(plan, in_channels);
-  if (plan->kernel == BLD_GEMM_AVX512)
-    weights_packed_avx512(plan->mr, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed,
-                          point_stride);
-  else
-    weights_packed_avx2(plan->mr, kc, weight, out_channels, in_channels, panel_begin, panel_end, packed,
-                        point_stride);
+  weights_packed_dispatch(plan, weight, 0, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+}
+
+void bld_winograd_f4_weights_packed_half(const bld_gemm_plan *plan, const uint16_t *restrict weight, int bfloat16,
+                                         size_t out_channels, size_t in_channels, size_t panel_begin,
+                                         size_t panel_end, float *restrict staging, float *restrict packed,
+                                         size_t point_stride) {
+  const size_t mr = plan->mr, row = in_channels * 9;
+  for (size_t panel = panel_begin; panel < panel_end && panel * mr < out_channels; ++panel) {
+    const size_t o0 = panel * mr, rows = out_channels - o0 < mr ? out_channels - o0 : mr;
+    // The panel's output channels are consecutive in the weight: widen them in one run.
+    if (bfloat16) bld_convert_bf16_f32(weight + o0 * row, staging, rows * row);
+    else bld_convert_f16_f32(weight + o0 * row, staging, rows * row);
+    weights_packed_dispatch(plan, staging, o0, out_channels, in_channels, panel, panel + 1, packed, point_stride);
+  }
 }
 
 // MARK: - Input transform

@@ -261,6 +261,12 @@ size_t bld_gemm_packed_a_floats(const bld_gemm_plan *plan, size_t m, size_t k);
 void bld_gemm_pack_a_f32(const bld_gemm_plan *plan, int trans_a, size_t m, size_t k, const float *a, size_t lda,
                          size_t panel_begin, size_t panel_end, float *out);
 
+/// bld_gemm_pack_a_f32 without transposition for a matrix stored at half width: A is m x k rows of IEEE half
+/// (bfloat16 == 0) or bfloat16 bits, widened panel by panel into `staging` (plan->mr * k floats, this caller's
+/// own) and packed from there, so it is never widened whole. Same packed floats as widening A first.
+void bld_gemm_pack_a_half(const bld_gemm_plan *plan, size_t m, size_t k, const uint16_t *a, int bfloat16,
+                          size_t panel_begin, size_t panel_end, float *staging, float *out);
+
 /// Rows [row_begin, row_end) of C = op(A) * op(B) + beta * C with op(A) (m x k) pre-packed by
 /// bld_gemm_pack_a_f32 with the same plan. row_begin must be a multiple of plan->mr. C and its strides are as
 /// in bld_gemm_f32 (c points at row 0).
@@ -282,6 +288,14 @@ void bld_release_free_memory(void);
 void bld_winograd_f4_weights_packed_f32(const bld_gemm_plan *plan, const float *restrict weight,
                                         size_t out_channels, size_t in_channels, size_t panel_begin,
                                         size_t panel_end, float *restrict packed, size_t point_stride);
+
+/// bld_winograd_f4_weights_packed_f32 for a weight stored at half width ([O, C, 3, 3] IEEE half bits, or bfloat16
+/// when bfloat16 != 0): each panel's MR output channels are widened into `staging` (plan->mr * C * 9 floats, this
+/// caller's own) and transformed from there. Same floats as widening the weight first.
+void bld_winograd_f4_weights_packed_half(const bld_gemm_plan *plan, const uint16_t *restrict weight, int bfloat16,
+                                         size_t out_channels, size_t in_channels, size_t panel_begin,
+                                         size_t panel_end, float *restrict staging, float *restrict packed,
+                                         size_t point_stride);
 
 /// Winograd F(4x4, 3x3) weight transform for output channels [o_begin, o_end): weight [O, C, 3, 3] ->
 /// u [36][O][C] (u[ξ] = (G g Gᵀ)[ξ], computed in fp32, vectorised across input channels).

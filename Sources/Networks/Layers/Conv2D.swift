@@ -42,7 +42,7 @@ public final class Conv2D: Layer {
   /// nothing cached, so replacing `weight` needs no invalidation); the rest through im2col + GEMM.
   public func callAsFunction(_ x: Tensor) -> Tensor {
     precondition(x.rank == 4, "Conv2D expects [N, C, H, W], got \(x.shape)")
-    let weight = self.weight  // widened once per call when stored in fp16/bf16
-    return conv2dPreferringWinograd(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    // A weight stored in fp16/bf16 is packed (or Winograd-transformed) straight from its bits, never widened whole.
+    return conv2dPreferringWinograd(x, storedWeight: storedWeight, bias: bias, stride: stride, padding: padding)
   }
 }

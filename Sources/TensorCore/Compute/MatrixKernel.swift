@@ -98,4 +98,25 @@ struct GEMMPlan: Sendable {
       }
     }
   }
+
+  /// `packLeft(transposeA: false, …)` for an `m × k` matrix stored at half width (IEEE half or bfloat16 bits):
+  /// each row panel is widened into a small staging buffer and packed from there, so the matrix is never widened
+  /// whole. The packed floats are those of widening it first. Needs a TensorCore kernel family.
+  func packLeft(
+    m: Int, k: Int, halfPrecisionBits bits: UnsafePointer<UInt16>, isBFloat16: Bool,
+    into destination: UnsafeMutablePointer<Float>
+  ) {
+    precondition(!usesBLAS, "packLeft(halfPrecisionBits:) needs a TensorCore kernel family")
+    guard m > 0 && k > 0 else { return }
+    let panels = (m + tileRows - 1) / tileRows
+    let (plan, rows) = (raw, tileRows)
+    parallelChunks(panels, costPerItem: tileRows * k) { range in
+      let staging = UnsafeMutablePointer<Float>.allocate(capacity: rows * k)
+      defer { staging.deallocate() }
+      withUnsafePointer(to: plan) {
+        bld_gemm_pack_a_half(
+          $0, m, k, bits, isBFloat16 ? 1 : 0, range.lowerBound, range.upperBound, staging, destination)
+      }
+    }
+  }
 }

@@ -57,38 +57,28 @@ struct ConvolutionPlan {
 /// no im2col matrix is ever stored. With OpenBLAS the plain im2col matrix, tiled by output rows so it never
 /// exceeds `conv2dWorkspaceElementLimit` floats, goes to `cblas_sgemm`.
 public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) -> Tensor {
-  precondition(input.rank == 4 && weight.rank == 4, "conv2d: input \(input.shape), weight \(weight.shape)")
-  precondition(
-    input.shape[1] == weight.shape[1], "conv2d: input has \(input.shape[1]) channels, weight expects \(weight.shape[1])"
-  )
-  precondition(stride > 0 && padding >= 0, "conv2d: stride \(stride), padding \(padding)")
-  guard let plan = ConvolutionPlan(inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding)
-  else { preconditionFailure("conv2d: kernel \(weight.shape) larger than padded input \(input.shape)") }
-  if let bias {
-    precondition(bias.shape == [plan.outputChannels], "conv2d: bias \(bias.shape) for \(plan.outputChannels) outputs")
+  let plan = validatedConvolutionPlan(
+    input: input, weightShape: weight.shape, bias: bias, stride: stride, padding: padding)
+  let gemmPlan = GEMMPlan.current
+  guard gemmPlan.usesBLAS else {
+    // The weight, as the GEMM's left operand, is packed once per call and shared by every image and piece
+    // (otherwise each product re-packs it: at 8×8–16×16 with 1280 channels that packing rivals the product).
+    let packed = weight.withUnsafeBufferPointer { w in
+      [Float](unsafeUninitializedCapacity: gemmPlan.packedLeftFloats(m: plan.outputChannels, k: plan.reduction)) {
+        buffer, initialized in
+        gemmPlan.packLeft(
+          transposeA: false, m: plan.outputChannels, k: plan.reduction, a: w.baseAddress!, lda: plan.reduction,
+          into: buffer.baseAddress!)
+        initialized = buffer.count
+      }
+    }
+    return conv2d(input, plan: plan, gemm: gemmPlan, packedWeight: packed, bias: bias)
   }
   let (batch, channels, height, width) = (plan.batch, plan.channels, plan.height, plan.width)
   let (outputChannels, kernelHeight, kernelWidth) = (plan.outputChannels, plan.kernelHeight, plan.kernelWidth)
   let (outputHeight, outputWidth, reduction) = (plan.outputHeight, plan.outputWidth, plan.reduction)
   let outputPlane = outputHeight * outputWidth
-  let gemmPlan = GEMMPlan.current
-  let columnCount = gemmPlan.usesBLAS && !plan.pointwise ? plan.columnFloats : 0
-
-  // The weight, as the GEMM's left operand, is packed once per call and shared by every image and piece
-  // (otherwise each product re-packs it: at 8×8–16×16 with 1280 channels that packing rivals the product).
-  let prepacked: [Float]? =
-    gemmPlan.usesBLAS
-    ? nil
-    : weight.withUnsafeBufferPointer { w in
-      [Float](unsafeUninitializedCapacity: gemmPlan.packedLeftFloats(m: outputChannels, k: reduction)) {
-        buffer, initialized in
-        gemmPlan.packLeft(
-          transposeA: false, m: outputChannels, k: reduction, a: w.baseAddress!, lda: reduction,
-          into: buffer.baseAddress!)
-        initialized = buffer.count
-      }
-    }
-
+  let columnCount = plan.pointwise ? 0 : plan.columnFloats
   return Tensor(shape: [batch, outputChannels, outputHeight, outputWidth]) { out in
     ReusableScratch.im2colColumns.withBuffer(floats: columnCount) { column in
       input.withUnsafeBufferPointer { x in
@@ -96,30 +86,7 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
           for n in 0..<batch {
             let image = x.baseAddress! + n * channels * height * width
             let result = out.baseAddress! + n * outputChannels * outputPlane
-            let beta: Float = bias == nil ? 0 : 1
-            if let bias {
-              // GEMM accumulates onto the bias (beta = 1). Filled in parallel: this is also the first touch of the
-              // output's pages, which is otherwise a serial cost on large outputs.
-              bias.withUnsafeBufferPointer { b in
-                parallelChunks(outputChannels, costPerItem: outputPlane) { range in
-                  for o in range { (result + o * outputPlane).update(repeating: b[o], count: outputPlane) }
-                }
-              }
-            }
-            if let prepacked {
-              prepacked.withUnsafeBufferPointer { packed in
-                if plan.pointwise {
-                  prepackedSGEMM(
-                    plan: gemmPlan, packedA: packed.baseAddress!, m: outputChannels, n: outputPlane, k: reduction,
-                    transposeB: false, b: image, ldb: outputPlane, c: result, ldc: outputPlane, beta: beta)
-                } else {
-                  convolutionProduct(
-                    plan: plan, gemm: gemmPlan, image: image, packedWeight: packed.baseAddress!, beta: beta,
-                    output: result)
-                }
-              }
-              continue
-            }
+            let beta = fillWithBias(bias, result, outputChannels: outputChannels, outputPlane: outputPlane)
             if plan.pointwise {
               sgemm(
                 transposeA: false, transposeB: false, m: outputChannels, n: outputPlane, k: reduction,
@@ -142,6 +109,89 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
                 ldc: outputPlane, beta: beta)
               rowStart = rowEnd
             }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// `conv2d(_:weight:bias:stride:padding:)` with the weight stored at half width (IEEE half or bfloat16 bits of an
+/// `[O, C, kH, kW]` tensor of shape `weightShape`), packed into the GEMM's panels straight from those bits, so the
+/// weight is never widened whole. Same results as widening it first. Needs a TensorCore kernel family.
+package func conv2d(
+  _ input: Tensor, weightShape: [Int], halfPrecisionBits bits: UnsafePointer<UInt16>, isBFloat16: Bool, bias: Tensor?,
+  stride: Int = 1, padding: Int = 0
+) -> Tensor {
+  let plan = validatedConvolutionPlan(
+    input: input, weightShape: weightShape, bias: bias, stride: stride, padding: padding)
+  let gemmPlan = GEMMPlan.current
+  precondition(!gemmPlan.usesBLAS, "conv2d(halfPrecisionBits:) needs a TensorCore kernel family")
+  let packed = [Float](
+    unsafeUninitializedCapacity: gemmPlan.packedLeftFloats(m: plan.outputChannels, k: plan.reduction)
+  ) {
+    buffer, initialized in
+    gemmPlan.packLeft(
+      m: plan.outputChannels, k: plan.reduction, halfPrecisionBits: bits, isBFloat16: isBFloat16,
+      into: buffer.baseAddress!)
+    initialized = buffer.count
+  }
+  return conv2d(input, plan: plan, gemm: gemmPlan, packedWeight: packed, bias: bias)
+}
+
+/// The convolution's geometry, after checking the shapes, stride, padding and bias.
+private func validatedConvolutionPlan(input: Tensor, weightShape: [Int], bias: Tensor?, stride: Int, padding: Int)
+  -> ConvolutionPlan
+{
+  precondition(input.rank == 4 && weightShape.count == 4, "conv2d: input \(input.shape), weight \(weightShape)")
+  precondition(
+    input.shape[1] == weightShape[1], "conv2d: input has \(input.shape[1]) channels, weight expects \(weightShape[1])")
+  precondition(stride > 0 && padding >= 0, "conv2d: stride \(stride), padding \(padding)")
+  guard let plan = ConvolutionPlan(inputShape: input.shape, weightShape: weightShape, stride: stride, padding: padding)
+  else { preconditionFailure("conv2d: kernel \(weightShape) larger than padded input \(input.shape)") }
+  if let bias {
+    precondition(bias.shape == [plan.outputChannels], "conv2d: bias \(bias.shape) for \(plan.outputChannels) outputs")
+  }
+  return plan
+}
+
+/// Fills one image's output with the bias (beta = 1 then, so the GEMM accumulates onto it) and returns the GEMM's
+/// beta: 0 without a bias. Filled in parallel: this is also the first touch of the output's pages, which is
+/// otherwise a serial cost on large outputs.
+private func fillWithBias(
+  _ bias: Tensor?, _ result: UnsafeMutablePointer<Float>, outputChannels: Int, outputPlane: Int
+) -> Float {
+  guard let bias else { return 0 }
+  bias.withUnsafeBufferPointer { b in
+    parallelChunks(outputChannels, costPerItem: outputPlane) { range in
+      for o in range { (result + o * outputPlane).update(repeating: b[o], count: outputPlane) }
+    }
+  }
+  return 1
+}
+
+/// The TensorCore path of `conv2d`: every image through the weight packed once (`packedWeight`, the left
+/// operand's panels).
+private func conv2d(
+  _ input: Tensor, plan: ConvolutionPlan, gemm gemmPlan: GEMMPlan, packedWeight: [Float], bias: Tensor?
+) -> Tensor {
+  let (batch, channels, height, width) = (plan.batch, plan.channels, plan.height, plan.width)
+  let (outputChannels, reduction) = (plan.outputChannels, plan.reduction)
+  let outputPlane = plan.outputHeight * plan.outputWidth
+  return Tensor(shape: [batch, outputChannels, plan.outputHeight, plan.outputWidth]) { out in
+    input.withUnsafeBufferPointer { x in
+      packedWeight.withUnsafeBufferPointer { packed in
+        for n in 0..<batch {
+          let image = x.baseAddress! + n * channels * height * width
+          let result = out.baseAddress! + n * outputChannels * outputPlane
+          let beta = fillWithBias(bias, result, outputChannels: outputChannels, outputPlane: outputPlane)
+          if plan.pointwise {
+            prepackedSGEMM(
+              plan: gemmPlan, packedA: packed.baseAddress!, m: outputChannels, n: outputPlane, k: reduction,
+              transposeB: false, b: image, ldb: outputPlane, c: result, ldc: outputPlane, beta: beta)
+          } else {
+            convolutionProduct(
+              plan: plan, gemm: gemmPlan, image: image, packedWeight: packed.baseAddress!, beta: beta, output: result)
           }
         }
       }

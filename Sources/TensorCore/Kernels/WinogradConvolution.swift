@@ -18,6 +18,15 @@ package struct WinogradWeights: Sendable {
   /// The GEMM plan whose layout `transformed` has.
   let plan: GEMMPlan
 
+  /// Wraps weights transformed by one of the initialisers.
+  fileprivate init(outputChannels: Int, inputChannels: Int, transformed: [Float], pointStride: Int, plan: GEMMPlan) {
+    self.outputChannels = outputChannels
+    self.inputChannels = inputChannels
+    self.transformed = transformed
+    self.pointStride = pointStride
+    self.plan = plan
+  }
+
   /// Transforms a PyTorch-layout `[O, C, 3, 3]` convolution weight.
   ///
   /// - Throws: `WinogradError.unsupportedWeightShape` when `weight` is not `[O, C, 3, 3]` with `O, C ≥ 1`.
@@ -59,6 +68,40 @@ package struct WinogradWeights: Sendable {
       }
       initialized = 36 * outputs * inputs
     }
+  }
+}
+
+extension WinogradWeights {
+  /// Transforms a PyTorch-layout `[O, C, 3, 3]` convolution weight stored at half width (IEEE half or bfloat16
+  /// bits, `shape` its shape): each row panel's output channels are widened into a small staging buffer and
+  /// transformed from there, so the weight is never widened whole. The same transformed floats as
+  /// `init(weight:)` on the widened weight. Needs a TensorCore kernel family.
+  ///
+  /// - Throws: `WinogradError.unsupportedWeightShape` when `shape` is not `[O, C, 3, 3]` with `O, C ≥ 1`.
+  package init(shape: [Int], halfPrecisionBits bits: UnsafePointer<UInt16>, isBFloat16: Bool) throws(WinogradError) {
+    guard shape.count == 4, shape[2] == 3, shape[3] == 3, shape[0] > 0, shape[1] > 0 else {
+      throw .unsupportedWeightShape(shape)
+    }
+    let plan = GEMMPlan.current
+    precondition(!plan.usesBLAS, "WinogradWeights(halfPrecisionBits:) needs a TensorCore kernel family")
+    let (outputs, inputs) = (shape[0], shape[1])
+    let pointStride = plan.packedLeftFloats(m: outputs, k: inputs)
+    let (panels, rows) = ((outputs + plan.tileRows - 1) / plan.tileRows, plan.tileRows)
+    let transformed = [Float](unsafeUninitializedCapacity: 36 * pointStride) { buffer, initialized in
+      nonisolated(unsafe) let destination = buffer.baseAddress!
+      parallelChunks(panels, costPerItem: rows * inputs * 120) { range in
+        let staging = UnsafeMutablePointer<Float>.allocate(capacity: rows * inputs * 9)
+        defer { staging.deallocate() }
+        withUnsafePointer(to: plan.raw) { raw in
+          bld_winograd_f4_weights_packed_half(
+            raw, bits, isBFloat16 ? 1 : 0, outputs, inputs, range.lowerBound, range.upperBound, staging, destination,
+            pointStride)
+        }
+      }
+      initialized = 36 * pointStride
+    }
+    self.init(
+      outputChannels: outputs, inputChannels: inputs, transformed: transformed, pointStride: pointStride, plan: plan)
   }
 }
 
