@@ -173,6 +173,30 @@ struct LayerBackwardTests {
     #expect(vae.decoder.firstDifferentiableBlock(ofLastUpBlocks: 0) == 9)
   }
 
+  /// Activated inputs (the SiLU outputs feeding convolutions) are kept only by kept blocks and only with budget to
+  /// spare after every block's activations; keeping them changes no gradient and no output.
+  @Test func activatedInputsAreKeptLastAndChangeNothing() throws {
+    let vae = try StableDiffusionModel(randomWeights: .tiny, unet: .tiny, vae: .tiny, seed: 5).vae
+    let sequence = DifferentiableSequence(vae.decoder.differentiableBlocks)
+    let latent = Self.random([1, 4, 6, 6], seed: 15)
+    let all = sequence.activationPlan(inputShape: latent.shape, budgetBytes: 1 << 30)
+    #expect(all.keeps.allSatisfy { $0 } && all.storedBytes == all.bytesKeepingAll)
+    // The resnets and the output head have activated inputs; conv_in, the attention and the upsampler do not.
+    #expect(all.keepsActivatedInputs.count { $0 } == 7)
+    let none = sequence.activationPlan(inputShape: latent.shape, budgetBytes: 0)
+    #expect(none.keepsActivatedInputs.allSatisfy { !$0 })
+    let short = sequence.activationPlan(inputShape: latent.shape, budgetBytes: all.bytesKeepingAll - 1)
+    #expect(short.keeps == all.keeps && short.keepsActivatedInputs.count { $0 } < 7)
+    #expect(zip(short.keeps, short.keepsActivatedInputs).allSatisfy { $0 || !$1 })
+    func step(_ plan: ActivationPlan) -> (output: Tensor, gradients: [String: Tensor]) {
+      var gradients = ParameterGradients()
+      let output = sequence.outputAndGradients(input: latent, plan: plan, gradients: &gradients) { $0 * 2 }
+      return (output, gradients.byKey(in: vae))
+    }
+    let (withActivated, without) = (step(all), step(none))
+    #expect(withActivated.output == without.output && withActivated.gradients == without.gradients)
+  }
+
   /// `Entry.update` changes a parameter in place when nothing else holds its storage, and copies (leaving the
   /// other holder unchanged) when something does: a training copy never changes the model it was copied from.
   @Test func registryUpdatesInPlace() {

@@ -6,13 +6,19 @@ import TensorCore
 /// Every block's input is stored either way (it is the previous block's output). Keeping a block's activations
 /// costs its extra tensors (a resnet's `conv1` output, the attention's tokens, Q, K, V and result) and saves their
 /// recomputation. When everything fits `budgetBytes`, everything is kept; otherwise blocks are kept in order of
-/// recomputation FLOPs saved per byte (the deep, wide blocks first) while they fit.
+/// recomputation FLOPs saved per byte (the deep, wide blocks first) while they fit. Then, with what the budget
+/// has left, kept blocks also keep their convolutions' activated inputs (the SiLU outputs, which the backward
+/// pass would otherwise recompute element-wise), in forward order while they fit: they save the least work per
+/// byte, so they come last.
 public struct ActivationPlan: Equatable, Sendable {
   /// For each block, in order: whether its activations are kept.
   public let keeps: [Bool]
-  /// The estimated bytes of stored activations: the inputs of all blocks, the output, and the kept activations.
+  /// For each block, in order: whether it also keeps its convolutions' activated inputs (only kept blocks do).
+  public let keepsActivatedInputs: [Bool]
+  /// The estimated bytes of stored activations: the inputs of all blocks, the output, the kept activations and
+  /// the kept activated inputs.
   public let storedBytes: Int
-  /// The estimated bytes with every block's activations kept.
+  /// The estimated bytes with every block's activations and activated inputs kept.
   public let bytesKeepingAll: Int
 
   /// The number of blocks whose activations are recomputed.
@@ -27,9 +33,11 @@ public struct ActivationPlan: Equatable, Sendable {
     var shape = inputShape
     var inputFloats = 0
     var costs: [(floats: Int, recomputeFLOPs: Double)] = []
+    var activatedFloats: [Int] = []
     for block in blocks {
       inputFloats += shape.reduce(1, *)
       costs.append(block.activationCost(forInput: shape))
+      activatedFloats.append(block.activatedInputFloats(forInput: shape))
       shape = block.outputShape(forInput: shape)
     }
     inputFloats += shape.reduce(1, *)  // the output, held until its gradient is known
@@ -44,8 +52,16 @@ public struct ActivationPlan: Equatable, Sendable {
       keeps[index] = true
       stored += costs[index].floats * bytesPerFloat
     }
+    var keepsActivatedInputs = [Bool](repeating: false, count: blocks.count)
+    for index in blocks.indices
+    where keeps[index] && activatedFloats[index] > 0 && stored + activatedFloats[index] * bytesPerFloat <= budgetBytes {
+      keepsActivatedInputs[index] = true
+      stored += activatedFloats[index] * bytesPerFloat
+    }
     self.keeps = keeps
+    self.keepsActivatedInputs = keepsActivatedInputs
     self.storedBytes = stored
-    self.bytesKeepingAll = (inputFloats + costs.reduce(0) { $0 + $1.floats }) * bytesPerFloat
+    self.bytesKeepingAll =
+      (inputFloats + costs.reduce(0) { $0 + $1.floats } + activatedFloats.reduce(0, +)) * bytesPerFloat
   }
 }

@@ -25,6 +25,11 @@ public protocol DifferentiableBlock {
   /// - Returns: the recorded activations.
   func activations(of input: Tensor, frozen: FrozenGroupNormStatistics) -> Activations
 
+  /// `activations(of:frozen:)` that also keeps the activated inputs of the block's convolutions (the SiLU outputs
+  /// that feed them), so that neither `output(from:input:)` nor the backward pass recomputes them. The same values
+  /// either way; blocks with none (see `activatedInputFloats(forInput:)`) record what `activations(of:frozen:)` does.
+  func activationsKeepingActivatedInputs(of input: Tensor, frozen: FrozenGroupNormStatistics) -> Activations
+
   /// The rest of the forward pass: the block's output from its recorded activations and its input.
   /// - Parameters:
   ///   - activations: what `activations(of:frozen:)` recorded for `input`.
@@ -56,6 +61,20 @@ public protocol DifferentiableBlock {
   /// (multiply and add counted apart), for an input of shape `inputShape`; both 0 when there is nothing beyond
   /// the input to keep.
   func activationCost(forInput inputShape: [Int]) -> (floats: Int, recomputeFLOPs: Double)
+
+  /// The floats of the activated inputs `activationsKeepingActivatedInputs(of:frozen:)` keeps beyond
+  /// `activationCost(forInput:)`'s, for an input of shape `inputShape`; 0 when the block has none.
+  func activatedInputFloats(forInput inputShape: [Int]) -> Int
+}
+
+extension DifferentiableBlock {
+  /// No activated inputs to keep: the plain recorded activations.
+  public func activationsKeepingActivatedInputs(of input: Tensor, frozen: FrozenGroupNormStatistics) -> Activations {
+    activations(of: input, frozen: frozen)
+  }
+
+  /// No activated inputs to keep.
+  public func activatedInputFloats(forInput inputShape: [Int]) -> Int { 0 }
 }
 
 extension DifferentiableBlock where Self: Layer {

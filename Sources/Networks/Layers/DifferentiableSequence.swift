@@ -65,7 +65,7 @@ public struct DifferentiableSequence {
     stored.reserveCapacity(blocks.count)
     var x = input
     for (index, block) in blocks.enumerated() {
-      let step = block.recordedForward(x, frozen: frozen)
+      let step = block.recordedForward(x, frozen: frozen, keepingActivatedInputs: plan.keepsActivatedInputs[index])
       stored.append((plan.keeps[index] ? step.activations : nil, x))
       x = step.output
     }
@@ -81,9 +81,14 @@ public struct DifferentiableSequence {
 }
 
 extension DifferentiableBlock {
-  /// The forward pass with its activations type-erased, for a sequence of blocks of different types.
-  func recordedForward(_ input: Tensor, frozen: FrozenGroupNormStatistics) -> (output: Tensor, activations: Any) {
-    let recorded = activations(of: input, frozen: frozen)
+  /// The forward pass with its activations type-erased, for a sequence of blocks of different types; with
+  /// `keepingActivatedInputs`, the activations include the convolutions' activated inputs.
+  func recordedForward(_ input: Tensor, frozen: FrozenGroupNormStatistics, keepingActivatedInputs: Bool = false)
+    -> (output: Tensor, activations: Any)
+  {
+    let recorded =
+      keepingActivatedInputs
+      ? activationsKeepingActivatedInputs(of: input, frozen: frozen) : activations(of: input, frozen: frozen)
     return (output(from: recorded, input: input), recorded)
   }
 

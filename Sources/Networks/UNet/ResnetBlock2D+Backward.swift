@@ -3,8 +3,9 @@ import TensorCore
 extension ResnetBlock2D: DifferentiableBlock {
   /// What the backward pass of a block needs beyond its input.
   ///
-  /// The SiLU outputs that feed the convolutions are not kept: the backward pass recomputes them element-wise
-  /// from the norm inputs and statistics (keeping them would double the memory for about 3 % of the time).
+  /// The SiLU outputs that feed the convolutions are kept only when the plan has room for them
+  /// (`activationsKeepingActivatedInputs(of:frozen:)`, about as many floats again as the input and `hidden`);
+  /// otherwise the passes that need them recompute them element-wise from the norm inputs and statistics.
   public struct Activations {
     /// The statistics `norm1` used on the input.
     public let norm1: GroupNormStatistics
@@ -12,6 +13,10 @@ extension ResnetBlock2D: DifferentiableBlock {
     public let hidden: Tensor
     /// The statistics `norm2` used on `hidden`.
     public let norm2: GroupNormStatistics
+    /// `conv1`'s input, SiLU(`norm1`(input)), when kept.
+    public let activatedInput: Tensor?
+    /// `conv2`'s input, SiLU(`norm2`(`hidden`)), when kept.
+    public let activatedHidden: Tensor?
   }
 
   /// The training forward up to `conv2`: `norm1` → SiLU → `conv1`, and `norm2`'s statistics.
@@ -21,18 +26,39 @@ extension ResnetBlock2D: DifferentiableBlock {
   ///   - input: `[N, inputChannels, H, W]`.
   ///   - frozen: group-norm statistics to use instead of the inputs' own.
   public func activations(of input: Tensor, frozen: FrozenGroupNormStatistics) -> Activations {
+    recordedActivations(of: input, frozen: frozen, keepingActivatedInputs: false)
+  }
+
+  /// `activations(of:frozen:)` keeping `conv1`'s and `conv2`'s inputs (the SiLU outputs) as well.
+  public func activationsKeepingActivatedInputs(of input: Tensor, frozen: FrozenGroupNormStatistics) -> Activations {
+    recordedActivations(of: input, frozen: frozen, keepingActivatedInputs: true)
+  }
+
+  private func recordedActivations(of input: Tensor, frozen: FrozenGroupNormStatistics, keepingActivatedInputs: Bool)
+    -> Activations
+  {
     precondition(
       timeEmbeddingProjection == nil && activation == .silu && outputScaleFactor == 1,
       "ResnetBlock2D trains without time embedding, with SiLU and output scale factor 1")
     let statistics1 = norm1.statistics(of: input, frozen: frozen)
-    let hidden = conv1(norm1(input, statistics: statistics1, fusedSiLU: true))
-    return Activations(norm1: statistics1, hidden: hidden, norm2: norm2.statistics(of: hidden, frozen: frozen))
+    let activatedInput = norm1(input, statistics: statistics1, fusedSiLU: true)
+    let hidden = conv1(activatedInput)
+    let statistics2 = norm2.statistics(of: hidden, frozen: frozen)
+    return Activations(
+      norm1: statistics1, hidden: hidden, norm2: statistics2,
+      activatedInput: keepingActivatedInputs ? activatedInput : nil,
+      activatedHidden: keepingActivatedInputs ? norm2(hidden, statistics: statistics2, fusedSiLU: true) : nil)
+  }
+
+  /// `conv2`'s input: kept, or recomputed from `hidden`.
+  private func activatedHidden(_ activations: Activations) -> Tensor {
+    activations.activatedHidden ?? norm2(activations.hidden, statistics: activations.norm2, fusedSiLU: true)
   }
 
   /// The rest of the training forward: `norm2` → SiLU → `conv2`, plus the (projected) input.
   /// - Returns: `[N, outputChannels, H, W]`.
   public func output(from activations: Activations, input: Tensor) -> Tensor {
-    var h = conv2(norm2(activations.hidden, statistics: activations.norm2, fusedSiLU: true))
+    var h = conv2(activatedHidden(activations))
     h.add(shortcut.map { $0(input) } ?? input)
     return h
   }
@@ -45,12 +71,12 @@ extension ResnetBlock2D: DifferentiableBlock {
     _ activations: Activations, input: Tensor, outputGradient: Tensor, frozen: FrozenGroupNormStatistics,
     needsInputGradient: Bool, gradients: inout ParameterGradients
   ) -> Tensor? {
-    let activated2 = norm2(activations.hidden, statistics: activations.norm2, fusedSiLU: true)
+    let activated2 = activatedHidden(activations)
     let dActivated2 = conv2.backward(outputGradient: outputGradient, input: activated2, gradients: &gradients)!
     let dHidden = norm2.backward(
       outputGradient: dActivated2, input: activations.hidden, statistics: activations.norm2, fusedSiLU: true,
       frozen: frozen, gradients: &gradients)
-    let activated1 = norm1(input, statistics: activations.norm1, fusedSiLU: true)
+    let activated1 = activations.activatedInput ?? norm1(input, statistics: activations.norm1, fusedSiLU: true)
     guard needsInputGradient || gradients.trains(norm1) else {
       _ = conv1.backward(outputGradient: dHidden, input: activated1, needsInputGradient: false, gradients: &gradients)
       _ = shortcut?.backward(
@@ -79,6 +105,11 @@ extension ResnetBlock2D: DifferentiableBlock {
   /// `[N, inputChannels, H, W]` → `[N, outputChannels, H, W]`.
   public func outputShape(forInput inputShape: [Int]) -> [Int] {
     [inputShape[0], conv2.storedWeight.shape[0], inputShape[2], inputShape[3]]
+  }
+
+  /// `conv1`'s and `conv2`'s inputs: as many floats as the input and `hidden`.
+  public func activatedInputFloats(forInput inputShape: [Int]) -> Int {
+    inputShape.reduce(1, *) + outputShape(forInput: inputShape).reduce(1, *)
   }
 
   /// `hidden` (`conv1`'s output), recomputed by one 3×3 convolution.

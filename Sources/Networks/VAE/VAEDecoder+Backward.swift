@@ -33,37 +33,58 @@ extension VAEDecoder {
 
     var parameterLayers: [any Layer] { [norm, convolution] }
 
-    /// The statistics `conv_norm_out` uses on the input.
-    func activations(of input: Tensor, frozen: FrozenGroupNormStatistics) -> GroupNormStatistics {
-      precondition(activation == .silu, "VAEDecoder trains with SiLU only, got \(activation)")
-      return norm.statistics(of: input, frozen: frozen)
+    /// What the head's backward pass needs beyond its input.
+    struct Activations {
+      /// The statistics `conv_norm_out` uses on the input.
+      let statistics: GroupNormStatistics
+      /// `conv_out`'s input, SiLU(`conv_norm_out`(input)), when kept.
+      let activated: Tensor?
     }
 
-    func output(from activations: GroupNormStatistics, input: Tensor) -> Tensor {
-      convolution(norm(input, statistics: activations, fusedSiLU: true))
+    /// The statistics `conv_norm_out` uses on the input.
+    func activations(of input: Tensor, frozen: FrozenGroupNormStatistics) -> Activations {
+      precondition(activation == .silu, "VAEDecoder trains with SiLU only, got \(activation)")
+      return Activations(statistics: norm.statistics(of: input, frozen: frozen), activated: nil)
+    }
+
+    /// The statistics and `conv_out`'s input.
+    func activationsKeepingActivatedInputs(of input: Tensor, frozen: FrozenGroupNormStatistics) -> Activations {
+      let recorded = activations(of: input, frozen: frozen)
+      return Activations(
+        statistics: recorded.statistics, activated: norm(input, statistics: recorded.statistics, fusedSiLU: true))
+    }
+
+    /// `conv_out`'s input: kept, or recomputed from the input.
+    private func activated(_ activations: Activations, input: Tensor) -> Tensor {
+      activations.activated ?? norm(input, statistics: activations.statistics, fusedSiLU: true)
+    }
+
+    func output(from activations: Activations, input: Tensor) -> Tensor {
+      convolution(activated(activations, input: input))
     }
 
     func backward(
-      _ activations: GroupNormStatistics, input: Tensor, outputGradient: Tensor, frozen: FrozenGroupNormStatistics,
+      _ activations: Activations, input: Tensor, outputGradient: Tensor, frozen: FrozenGroupNormStatistics,
       needsInputGradient: Bool, gradients: inout ParameterGradients
     ) -> Tensor? {
-      let activated = norm(input, statistics: activations, fusedSiLU: true)
-      let dActivated = convolution.backward(outputGradient: outputGradient, input: activated, gradients: &gradients)!
+      let dActivated = convolution.backward(
+        outputGradient: outputGradient, input: activated(activations, input: input), gradients: &gradients)!
       let dx = norm.backward(
-        outputGradient: dActivated, input: input, statistics: activations, fusedSiLU: true, frozen: frozen,
+        outputGradient: dActivated, input: input, statistics: activations.statistics, fusedSiLU: true, frozen: frozen,
         gradients: &gradients)
       return needsInputGradient ? dx : nil
     }
 
-    func groupNormStatistics(in activations: GroupNormStatistics) -> [(
-      norm: GroupNorm, statistics: GroupNormStatistics
-    )] {
-      [(norm, activations)]
+    func groupNormStatistics(in activations: Activations) -> [(norm: GroupNorm, statistics: GroupNormStatistics)] {
+      [(norm, activations.statistics)]
     }
 
     func outputShape(forInput inputShape: [Int]) -> [Int] { convolution.outputShape(forInput: inputShape) }
 
     /// Only statistics are recorded: nothing to plan.
     func activationCost(forInput inputShape: [Int]) -> (floats: Int, recomputeFLOPs: Double) { (0, 0) }
+
+    /// `conv_out`'s input: as many floats as the input.
+    func activatedInputFloats(forInput inputShape: [Int]) -> Int { inputShape.reduce(1, *) }
   }
 }
