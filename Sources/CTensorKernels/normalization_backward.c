@@ -35,10 +35,11 @@ void bld_group_norm_apply_f32(const float *restrict x, float *restrict y, size_t
   }
 }
 
-/// Pass 1 over one channel: g = ∂L/∂h (through SiLU when `silu`) written to `out`, and Σ g, Σ g · x̂.
+/// Pass 1 over one channel: g = ∂L/∂h (through SiLU when `silu`) written to `out` times `out_scale`, and Σ g,
+/// Σ g · x̂ (of g itself).
 static void channel_gradient_scalar(const float *restrict x, const float *restrict dy, float *restrict out,
                                     size_t spatial, float m, float m_lo, float inv, float gamma, float beta,
-                                    int silu, double *sum_g, double *sum_gx) {
+                                    int silu, float out_scale, double *sum_g, double *sum_gx) {
   double sg = 0.0, sgx = 0.0;
   for (size_t i = 0; i < spatial; ++i) {
     const float normalized = ((x[i] - m) - m_lo) * inv;
@@ -48,7 +49,7 @@ static void channel_gradient_scalar(const float *restrict x, const float *restri
       const float s = 1.0f / (1.0f + expf(-h));
       g *= s * (1.0f + h * (1.0f - s));
     }
-    out[i] = g;
+    out[i] = g * out_scale;
     sg += g;
     sgx += (double)g * normalized;
   }
@@ -59,9 +60,10 @@ static void channel_gradient_scalar(const float *restrict x, const float *restri
 #if BLD_X86_SIMD
 BLD_AVX512 static void channel_gradient_avx512(const float *restrict x, const float *restrict dy,
                                                float *restrict out, size_t spatial, float m, float m_lo,
-                                               float inv, float gamma, float beta, int silu, double *sum_g,
-                                               double *sum_gx) {
+                                               float inv, float gamma, float beta, int silu, float out_scale,
+                                               double *sum_g, double *sum_gx) {
   const __m512 vm = _mm512_set1_ps(m), vlo = _mm512_set1_ps(m_lo), vinv = _mm512_set1_ps(inv);
+  const __m512 vscale = _mm512_set1_ps(out_scale);
   const __m512 vgamma = _mm512_set1_ps(gamma), vbeta = _mm512_set1_ps(beta), one = _mm512_set1_ps(1.0f);
   double sg = 0.0, sgx = 0.0;
   size_t i = 0;
@@ -78,7 +80,7 @@ BLD_AVX512 static void channel_gradient_avx512(const float *restrict x, const fl
         const __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, bld_exp16(_mm512_sub_ps(_mm512_setzero_ps(), h))));
         g = _mm512_mul_ps(g, _mm512_mul_ps(s, _mm512_fmadd_ps(h, _mm512_sub_ps(one, s), one)));
       }
-      _mm512_storeu_ps(out + i, g);
+      _mm512_storeu_ps(out + i, _mm512_mul_ps(g, vscale));
       ag = _mm512_add_ps(ag, g);
       agx = _mm512_fmadd_ps(g, normalized, agx);
     }
@@ -87,8 +89,8 @@ BLD_AVX512 static void channel_gradient_avx512(const float *restrict x, const fl
   }
   double tail_g = 0.0, tail_gx = 0.0;
   if (i < spatial) {
-    channel_gradient_scalar(x + i, dy + i, out + i, spatial - i, m, m_lo, inv, gamma, beta, silu, &tail_g,
-                            &tail_gx);
+    channel_gradient_scalar(x + i, dy + i, out + i, spatial - i, m, m_lo, inv, gamma, beta, silu, out_scale,
+                            &tail_g, &tail_gx);
   }
   *sum_g = sg + tail_g;
   *sum_gx = sgx + tail_gx;
@@ -104,8 +106,9 @@ BLD_AVX2 static inline float sum8(__m256 v) {
 /// channel_gradient_avx512 in 8-float lanes (blocks of 512 elements, 64 per lane).
 BLD_AVX2 static void channel_gradient_avx2(const float *restrict x, const float *restrict dy, float *restrict out,
                                            size_t spatial, float m, float m_lo, float inv, float gamma, float beta,
-                                           int silu, double *sum_g, double *sum_gx) {
+                                           int silu, float out_scale, double *sum_g, double *sum_gx) {
   const __m256 vm = _mm256_set1_ps(m), vlo = _mm256_set1_ps(m_lo), vinv = _mm256_set1_ps(inv);
+  const __m256 vscale = _mm256_set1_ps(out_scale);
   const __m256 vgamma = _mm256_set1_ps(gamma), vbeta = _mm256_set1_ps(beta), one = _mm256_set1_ps(1.0f);
   double sg = 0.0, sgx = 0.0;
   size_t i = 0;
@@ -121,7 +124,7 @@ BLD_AVX2 static void channel_gradient_avx2(const float *restrict x, const float 
         const __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, bld_exp8(_mm256_sub_ps(_mm256_setzero_ps(), h))));
         g = _mm256_mul_ps(g, _mm256_mul_ps(s, _mm256_fmadd_ps(h, _mm256_sub_ps(one, s), one)));
       }
-      _mm256_storeu_ps(out + i, g);
+      _mm256_storeu_ps(out + i, _mm256_mul_ps(g, vscale));
       ag = _mm256_add_ps(ag, g);
       agx = _mm256_fmadd_ps(g, normalized, agx);
     }
@@ -130,8 +133,8 @@ BLD_AVX2 static void channel_gradient_avx2(const float *restrict x, const float 
   }
   double tail_g = 0.0, tail_gx = 0.0;
   if (i < spatial) {
-    channel_gradient_scalar(x + i, dy + i, out + i, spatial - i, m, m_lo, inv, gamma, beta, silu, &tail_g,
-                            &tail_gx);
+    channel_gradient_scalar(x + i, dy + i, out + i, spatial - i, m, m_lo, inv, gamma, beta, silu, out_scale,
+                            &tail_g, &tail_gx);
   }
   *sum_g = sg + tail_g;
   *sum_gx = sgx + tail_gx;
@@ -156,27 +159,30 @@ void bld_group_norm_silu_backward_f32(const float *restrict x, const float *rest
       const float scale = gamma ? gamma[channel] : 1.0f;
       const float shift = beta ? beta[channel] : 0.0f;
       double sum_g, sum_gx;
+      // With constant statistics ∂L/∂x = r · γ · g: pass 1 writes it directly and there is no pass 2.
+      const float out_scale = frozen ? scale * inv : 1.0f;
 #if BLD_X86_SIMD
       if (bld_has_avx512()) {
         channel_gradient_avx512(x + offset, dy + offset, dx + offset, spatial, m, m_lo, inv, scale, shift, silu,
-                                &sum_g, &sum_gx);
+                                out_scale, &sum_g, &sum_gx);
       } else if (bld_has_avx2()) {
         channel_gradient_avx2(x + offset, dy + offset, dx + offset, spatial, m, m_lo, inv, scale, shift, silu,
-                              &sum_g, &sum_gx);
+                              out_scale, &sum_g, &sum_gx);
       } else
 #endif
       {
         channel_gradient_scalar(x + offset, dy + offset, dx + offset, spatial, m, m_lo, inv, scale, shift, silu,
-                                &sum_g, &sum_gx);
+                                out_scale, &sum_g, &sum_gx);
       }
       beta_gradient[channel] = sum_g;
       gamma_gradient[channel] = sum_gx;
       mean_g += sum_g * scale / count;
       mean_gx += sum_gx * scale / count;
     }
-    // Pass 2: ∂L/∂x = r · (γ g − mean(γ g) − x̂ · mean(γ g x̂)), or r · γ g when the statistics are constants.
-    const float shift_term = frozen ? 0.0f : (float)(mean_g * inverse_std[g]);
-    const float slope = frozen ? 0.0f : (float)(mean_gx * inverse_std[g]);
+    if (frozen) continue;
+    // Pass 2: ∂L/∂x = r · (γ g − mean(γ g) − x̂ · mean(γ g x̂)).
+    const float shift_term = (float)(mean_g * inverse_std[g]);
+    const float slope = (float)(mean_gx * inverse_std[g]);
     for (size_t c = 0; c < per_group; ++c) {
       const size_t channel = g * per_group + c;
       const float scale = (gamma ? gamma[channel] : 1.0f) * inv;

@@ -351,7 +351,8 @@ void bld_group_norm_apply_f32(const float *restrict x, float *restrict y, size_t
 
 /// Backward of y = [SiLU](GroupNorm(x)) for one sample's groups [group_begin, group_end), in two passes per group
 /// (∂L/∂h through SiLU with the per-channel sums, then ∂L/∂x). dy: ∂L/∂y; dx: ∂L/∂x (written, and used as
-/// scratch). frozen != 0 treats the statistics as constants (∂L/∂x = r·γ·∂L/∂h). gamma_gradient, beta_gradient:
+/// scratch). frozen != 0 treats the statistics as constants (∂L/∂x = r·γ·∂L/∂h, written by the first pass, so
+/// there is no second). gamma_gradient, beta_gradient:
 /// [channels] of this sample, written for the groups' channels.
 void bld_group_norm_silu_backward_f32(const float *restrict x, const float *restrict dy, float *restrict dx,
                                       size_t channels, size_t spatial, size_t groups, size_t group_begin,
