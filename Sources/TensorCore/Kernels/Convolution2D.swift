@@ -81,34 +81,29 @@ public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int =
   let columnCount = plan.pointwise ? 0 : plan.columnFloats
   return Tensor(shape: [batch, outputChannels, outputHeight, outputWidth]) { out in
     ReusableScratch.im2colColumns.withBuffer(floats: columnCount) { column in
-      input.withUnsafeBufferPointer { x in
-        weight.withUnsafeBufferPointer { w in
-          for n in 0..<batch {
-            let image = x.baseAddress! + n * channels * height * width
-            let result = out.baseAddress! + n * outputChannels * outputPlane
-            let beta = fillWithBias(bias, result, outputChannels: outputChannels, outputPlane: outputPlane)
-            if plan.pointwise {
-              sgemm(
-                transposeA: false, transposeB: false, m: outputChannels, n: outputPlane, k: reduction,
-                a: w.baseAddress!, lda: reduction, b: image, ldb: outputPlane, c: result, ldc: outputPlane, beta: beta)
-              continue
+      weight.withUnsafeBufferPointer { w in
+        forEachImage(of: input, plan: plan, output: out.baseAddress!, bias: bias) { image, result, beta in
+          if plan.pointwise {
+            sgemm(
+              transposeA: false, transposeB: false, m: outputChannels, n: outputPlane, k: reduction,
+              a: w.baseAddress!, lda: reduction, b: image, ldb: outputPlane, c: result, ldc: outputPlane, beta: beta)
+            return
+          }
+          var rowStart = 0
+          while rowStart < outputHeight {
+            let rowEnd = min(outputHeight, rowStart + plan.rowsPerTile)
+            let tileWidth = (rowEnd - rowStart) * outputWidth
+            // Our threads unfold the tile (no GEMM inside); then OpenBLAS, with its own threads, multiplies it.
+            parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
+              bld_im2col_f32(
+                image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
+                outputWidth, rowStart, rowEnd, range.lowerBound, range.upperBound, column)
             }
-            var rowStart = 0
-            while rowStart < outputHeight {
-              let rowEnd = min(outputHeight, rowStart + plan.rowsPerTile)
-              let tileWidth = (rowEnd - rowStart) * outputWidth
-              // Our threads unfold the tile (no GEMM inside); then OpenBLAS, with its own threads, multiplies it.
-              parallelChunks(channels, costPerItem: kernelHeight * kernelWidth * tileWidth) { range in
-                bld_im2col_f32(
-                  image, channels, height, width, kernelHeight, kernelWidth, stride, padding,
-                  outputWidth, rowStart, rowEnd, range.lowerBound, range.upperBound, column)
-              }
-              sgemm(
-                transposeA: false, transposeB: false, m: outputChannels, n: tileWidth, k: reduction,
-                a: w.baseAddress!, lda: reduction, b: column, ldb: tileWidth, c: result + rowStart * outputWidth,
-                ldc: outputPlane, beta: beta)
-              rowStart = rowEnd
-            }
+            sgemm(
+              transposeA: false, transposeB: false, m: outputChannels, n: tileWidth, k: reduction,
+              a: w.baseAddress!, lda: reduction, b: column, ldb: tileWidth, c: result + rowStart * outputWidth,
+              ldc: outputPlane, beta: beta)
+            rowStart = rowEnd
           }
         }
       }
@@ -155,19 +150,28 @@ private func validatedConvolutionPlan(input: Tensor, weightShape: [Int], bias: T
   return plan
 }
 
-/// Fills one image's output with the bias (beta = 1 then, so the GEMM accumulates onto it) and returns the GEMM's
-/// beta: 0 without a bias. Filled in parallel: this is also the first touch of the output's pages, which is
-/// otherwise a serial cost on large outputs.
-private func fillWithBias(
-  _ bias: Tensor?, _ result: UnsafeMutablePointer<Float>, outputChannels: Int, outputPlane: Int
-) -> Float {
-  guard let bias else { return 0 }
-  bias.withUnsafeBufferPointer { b in
-    parallelChunks(outputChannels, costPerItem: outputPlane) { range in
-      for o in range { (result + o * outputPlane).update(repeating: b[o], count: outputPlane) }
+/// Calls `body` for each image of the batch with the image, its output (`[O, H′, W′]` within `output`) and the
+/// GEMM's beta. With a bias the output is first filled with it and beta is 1, so the GEMM accumulates onto it
+/// (filled in parallel: this is also the first touch of the output's pages, otherwise a serial cost on large
+/// outputs); without one beta is 0.
+private func forEachImage(
+  of input: Tensor, plan: ConvolutionPlan, output: UnsafeMutablePointer<Float>, bias: Tensor?,
+  _ body: (_ image: UnsafePointer<Float>, _ result: UnsafeMutablePointer<Float>, _ beta: Float) -> Void
+) {
+  let outputPlane = plan.outputHeight * plan.outputWidth
+  input.withUnsafeBufferPointer { x in
+    for n in 0..<plan.batch {
+      let result = output + n * plan.outputChannels * outputPlane
+      if let bias {
+        bias.withUnsafeBufferPointer { b in
+          parallelChunks(plan.outputChannels, costPerItem: outputPlane) { range in
+            for o in range { (result + o * outputPlane).update(repeating: b[o], count: outputPlane) }
+          }
+        }
+      }
+      body(x.baseAddress! + n * plan.channels * plan.height * plan.width, result, bias == nil ? 0 : 1)
     }
   }
-  return 1
 }
 
 /// The TensorCore path of `conv2d`: every image through the weight packed once (`packedWeight`, the left
@@ -175,24 +179,18 @@ private func fillWithBias(
 private func conv2d(
   _ input: Tensor, plan: ConvolutionPlan, gemm gemmPlan: GEMMPlan, packedWeight: [Float], bias: Tensor?
 ) -> Tensor {
-  let (batch, channels, height, width) = (plan.batch, plan.channels, plan.height, plan.width)
   let (outputChannels, reduction) = (plan.outputChannels, plan.reduction)
   let outputPlane = plan.outputHeight * plan.outputWidth
-  return Tensor(shape: [batch, outputChannels, plan.outputHeight, plan.outputWidth]) { out in
-    input.withUnsafeBufferPointer { x in
-      packedWeight.withUnsafeBufferPointer { packed in
-        for n in 0..<batch {
-          let image = x.baseAddress! + n * channels * height * width
-          let result = out.baseAddress! + n * outputChannels * outputPlane
-          let beta = fillWithBias(bias, result, outputChannels: outputChannels, outputPlane: outputPlane)
-          if plan.pointwise {
-            prepackedSGEMM(
-              plan: gemmPlan, packedA: packed.baseAddress!, m: outputChannels, n: outputPlane, k: reduction,
-              transposeB: false, b: image, ldb: outputPlane, c: result, ldc: outputPlane, beta: beta)
-          } else {
-            convolutionProduct(
-              plan: plan, gemm: gemmPlan, image: image, packedWeight: packed.baseAddress!, beta: beta, output: result)
-          }
+  return Tensor(shape: [plan.batch, outputChannels, plan.outputHeight, plan.outputWidth]) { out in
+    packedWeight.withUnsafeBufferPointer { packed in
+      forEachImage(of: input, plan: plan, output: out.baseAddress!, bias: bias) { image, result, beta in
+        if plan.pointwise {
+          prepackedSGEMM(
+            plan: gemmPlan, packedA: packed.baseAddress!, m: outputChannels, n: outputPlane, k: reduction,
+            transposeB: false, b: image, ldb: outputPlane, c: result, ldc: outputPlane, beta: beta)
+        } else {
+          convolutionProduct(
+            plan: plan, gemm: gemmPlan, image: image, packedWeight: packed.baseAddress!, beta: beta, output: result)
         }
       }
     }
