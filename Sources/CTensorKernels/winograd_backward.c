@@ -75,3 +75,34 @@ void bld_winograd_f4_output_gradient_f32(const float *restrict dy, size_t channe
     }
   }
 }
+
+void bld_winograd_f4_weight_gradient_finish_f32(const float *restrict du, size_t pairs, size_t pair_begin,
+                                                size_t pair_end, float *restrict dg) {
+  // G (6 x 3), the forward's (winograd.c), row-major.
+  static const float g[6][3] = {{1.0f / 4, 0.0f, 0.0f},         {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                                {-1.0f / 6, 1.0f / 6, -1.0f / 6}, {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                                {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0.0f, 0.0f, 1.0f}};
+  // Runs of consecutive pairs, so every read of ∂U is a contiguous run of one point's row and the arithmetic
+  // vectorises across pairs.
+  for (size_t p0 = pair_begin; p0 < pair_end; p0 += RUN) {
+    const size_t n = pair_end - p0 < RUN ? pair_end - p0 : RUN;
+    float half[6][3][RUN];  // ∂U G
+    for (int i = 0; i < 6; ++i)
+      for (int b = 0; b < 3; ++b)
+        for (size_t s = 0; s < n; ++s) {
+          float total = 0.0f;
+          for (int k = 0; k < 6; ++k) total += du[(size_t)(i * 6 + k) * pairs + p0 + s] * g[k][b];
+          half[i][b][s] = total;
+        }
+    float result[9][RUN];  // Gᵀ (∂U G)
+    for (int a = 0; a < 3; ++a)
+      for (int b = 0; b < 3; ++b)
+        for (size_t s = 0; s < n; ++s) {
+          float total = 0.0f;
+          for (int i = 0; i < 6; ++i) total += g[i][a] * half[i][b][s];
+          result[a * 3 + b][s] = total;
+        }
+    for (size_t s = 0; s < n; ++s)
+      for (int j = 0; j < 9; ++j) dg[(p0 + s) * 9 + (size_t)j] = result[j][s];
+  }
+}

@@ -369,6 +369,12 @@ void bld_winograd_f4_output_gradient_f32(const float *restrict dy, size_t channe
                                          size_t tile_begin, size_t tile_end, size_t channel_begin,
                                          size_t channel_end, float *restrict m, size_t point_stride);
 
+/// The last step of the Winograd weight gradient, ∂g = Gᵀ ∂U G, for (output, input) channel pairs [pair_begin,
+/// pair_end): du holds the 36 matrices ∂U[ξ] as [36][pairs] (pair o · C + c), dg the result as [pairs][9] (the
+/// [O, C, 3, 3] weight gradient).
+void bld_winograd_f4_weight_gradient_finish_f32(const float *restrict du, size_t pairs, size_t pair_begin,
+                                                size_t pair_end, float *restrict dg);
+
 // MARK: - Sums in double precision (appended block; see sums.c)
 
 /// Σ x[i] (squared == 0) or Σ (x[i] − center)² (squared != 0) over n floats, accumulated in double precision

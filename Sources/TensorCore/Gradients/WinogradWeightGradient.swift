@@ -53,36 +53,14 @@ func conv2d3x3WinogradWeightGradient(outputGradient: Tensor, input: Tensor) -> T
       }
     }
   }
-  // ∂g = Gᵀ ∂U G per (o, c), with the forward's G (winograd.c), 6 × 3 row-major.
-  let g: [Float] = [
-    0.25, 0, 0, -1 / 6, -1 / 6, -1 / 6, -1 / 6, 1 / 6, -1 / 6, 1 / 24, 1 / 12, 1 / 6,
-    1 / 24, -1 / 12, 1 / 6, 0, 0, 1,
-  ]
+  // ∂g = Gᵀ ∂U G per (o, c).
   let pairs = outputs * channels
   return Tensor(shape: [outputs, channels, 3, 3]) { out in
     transformed.withUnsafeBufferPointer { dU in
-      g.withUnsafeBufferPointer { gBuffer in
-        nonisolated(unsafe) let (u, result, g) = (dU.baseAddress!, out.baseAddress!, gBuffer.baseAddress!)
-        parallelChunks(pairs, costPerItem: 200) { range in
-          withUnsafeTemporaryAllocation(of: Float.self, capacity: 18) { half in  // ∂U G, 6 × 3
-            for pair in range {
-              for i in 0..<6 {
-                for b in 0..<3 {
-                  var total: Float = 0
-                  for k in 0..<6 { total += u[(i * 6 + k) * pairs + pair] * g[k * 3 + b] }
-                  half[i * 3 + b] = total
-                }
-              }
-              for a in 0..<3 {
-                for b in 0..<3 {
-                  var total: Float = 0
-                  for i in 0..<6 { total += g[i * 3 + a] * half[i * 3 + b] }
-                  result[pair * 9 + a * 3 + b] = total
-                }
-              }
-            }
-          }
-        }
+      nonisolated(unsafe) let result = out.baseAddress!
+      parallelChunks(pairs, costPerItem: 200) { range in
+        bld_winograd_f4_weight_gradient_finish_f32(
+          dU.baseAddress!, pairs, range.lowerBound, range.upperBound, result)
       }
     }
   }
