@@ -218,7 +218,9 @@ def drive(browser, port, input_path, download_dir, screenshot_path):
     points = [(first_x + k * step, first_y) for k in range(11)]
     browser.stroke(canvas, points)
     browser.find("prompt").send_keys("a red hat!")
-    steps = browser.find("steps"); steps.clear(); steps.send_keys("12")
+    # Enough steps that the edit is still running when the page subscribes to its events, even on a loaded
+    # machine (with 12 the tiny model could finish first, and the page then sees only the final event).
+    steps = browser.find("steps"); steps.clear(); steps.send_keys("60")
     seed = browser.find("seed"); seed.clear(); seed.send_keys("7")
     browser.find("submit").click()
     body = browser.find("body", by="tag name")
