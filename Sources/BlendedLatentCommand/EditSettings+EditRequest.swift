@@ -42,15 +42,23 @@ extension EditSettings {
     case .none: .none
     case .paste: .paste(featherRadius: featherRadius)
     case .poisson: .poisson()
-    case .optimize:
-      .optimize(
-        {
-          var options: DecoderFineTuningOptions = fineTunePreset == .paper ? .paper : .fast
-          if let fineTuneIterations { options.iterationCount = fineTuneIterations }
-          if let fineTuneActivationBytes { options.activationMemoryBudget = fineTuneActivationBytes }
-          return options
-        }())
+    case .optimize: .optimize(fineTuneOptions(headroom: MemoryPreflight.headroom()))
     }
+  }
+
+  /// The decoder fine-tune's options: the preset with `--fine-tune-iterations` and `--fine-tune-memory-gb`.
+  /// Without `--fine-tune-memory-gb`, the activation budget is the default (6 GB) or half of `headroom` (the
+  /// memory left under a `ulimit -v` or cgroup limit) when that is less, so a limited process recomputes
+  /// activations rather than running out of memory.
+  package func fineTuneOptions(headroom: MemoryPreflight.Headroom?) -> DecoderFineTuningOptions {
+    var options: DecoderFineTuningOptions = fineTunePreset == .paper ? .paper : .fast
+    if let fineTuneIterations { options.iterationCount = fineTuneIterations }
+    if let fineTuneActivationBytes {
+      options.activationMemoryBudget = fineTuneActivationBytes
+    } else if let headroom {
+      options.activationMemoryBudget = min(options.activationMemoryBudget, max(0, headroom.bytes / 2))
+    }
+    return options
   }
 }
 

@@ -13,6 +13,12 @@ package enum MemoryPreflight {
     package var bytes: Int
     /// The limit, in words: "the address-space limit (ulimit -v) of 3.0 GB".
     package var limit: String
+
+    /// Memory left under a limit: `bytes` left under the limit described by `limit`.
+    package init(bytes: Int, limit: String) {
+      self.bytes = bytes
+      self.limit = limit
+    }
   }
 
   /// Bytes the image stage holds for a `width × height` image and `batch` results: the decoder's and

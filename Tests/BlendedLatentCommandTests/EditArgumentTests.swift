@@ -1,4 +1,5 @@
 import ArgumentParser
+import BlendedLatent
 import BlendedLatentCommand
 import Foundation
 import Testing
@@ -101,6 +102,23 @@ struct EditArgumentTests {
     ).settings
     #expect(settings.fineTunePreset == .fast && settings.fineTuneIterations == 10)
     #expect(settings.fineTuneActivationBytes == 2_500_000_000)
+    // An explicit budget wins over any memory limit.
+    let limited = MemoryPreflight.Headroom(bytes: 1_000_000_000, limit: "a test limit")
+    #expect(settings.fineTuneOptions(headroom: limited).activationMemoryBudget == 2_500_000_000)
+    #expect(settings.fineTuneOptions(headroom: limited).iterationCount == 10)
+  }
+
+  @Test("without --fine-tune-memory-gb the budget is the default, or half the memory left under a limit")
+  func fineTuneBudgetFollowsTheMemoryLimit() throws {
+    let settings = try EditCommand.parse(Self.required + ["--background", "optimize"]).settings
+    let defaultBudget = DecoderFineTuningOptions.defaultActivationMemoryBudget
+    #expect(settings.fineTuneOptions(headroom: nil).activationMemoryBudget == defaultBudget)
+    let tight = MemoryPreflight.Headroom(bytes: 4_000_000_000, limit: "a test limit")
+    #expect(settings.fineTuneOptions(headroom: tight).activationMemoryBudget == 2_000_000_000)
+    let roomy = MemoryPreflight.Headroom(bytes: 64_000_000_000, limit: "a test limit")
+    #expect(settings.fineTuneOptions(headroom: roomy).activationMemoryBudget == defaultBudget)
+    let exhausted = MemoryPreflight.Headroom(bytes: -5, limit: "a test limit")
+    #expect(settings.fineTuneOptions(headroom: exhausted).activationMemoryBudget == 0)
   }
 
   @Test("--mask alpha selects the alpha channel")
