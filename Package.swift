@@ -61,7 +61,7 @@ let package = Package(
       ]),
 
     // MARK: - Executables
-    .executableTarget(name: "bld", dependencies: ["BlendedLatentCommand"], path: "Sources/bld"),
+    .executableTarget(name: "bld", dependencies: ["BlendedLatentCommand", "TensorCore"], path: "Sources/bld"),
     .executableTarget(
       name: "bld-bench", dependencies: ["BlendedLatent", "Networks", "TensorCore", "COpenBLAS"],
       path: "Benchmarks/bld-bench"),

@@ -22,16 +22,19 @@ public struct Tensor: Sendable, Equatable {
 
   /// Creates a tensor with every element equal to `value`.
   public init(shape: [Int], repeating value: Float = 0) {
-    self.init(shape: shape, scalars: Array(repeating: value, count: shape.reduce(1, *)))
+    self.init(shape: shape) { $0.initialize(repeating: value) }
   }
 
   /// Creates a tensor whose elements are written by `initializer` into uninitialised storage.
   /// The closure must write every element of the buffer it is given.
+  /// - Precondition: no extent is negative.
   public init(shape: [Int], unsafeUninitialized initializer: (UnsafeMutableBufferPointer<Float>) throws -> Void)
     rethrows
   {
+    precondition(shape.allSatisfy { $0 >= 0 }, "negative extent in shape \(shape)")
     let count = shape.reduce(1, *)
     let scalars = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+      AllocatorTuning.adviseHugePages(UnsafeMutableRawBufferPointer(buffer))  // before the first write
       try initializer(buffer)
       initialized = count
     }

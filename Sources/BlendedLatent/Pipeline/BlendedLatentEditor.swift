@@ -92,6 +92,7 @@ public struct BlendedLatentEditor: Sendable {
   private func run<Source: NoiseSource>(
     _ request: EditRequest, noise: Source, preview: LatentPreview?, progress: ProgressHandler
   ) throws(PipelineError) -> EditResult {
+    defer { AllocatorTuning.releaseRetainedMemory() }  // an ended edit (or a failed one) keeps no freed heap
     let clock = ContinuousClock()
     let start = clock.now
     var timings = EditTimings()
@@ -224,6 +225,7 @@ public struct BlendedLatentEditor: Sendable {
       paddedImages.map(checked.cropped), paddedImages: paddedImages, finalLatents: finalLatents, inputs: checked,
       request: request, progress: progress)
     timings.background = lap()
+    AllocatorTuning.releaseRetainedMemory()  // the fine-tune's activations must not stay behind for the ranking
 
     // Ranking: ascending score, ties in batch order.
     var scores: [Float]?

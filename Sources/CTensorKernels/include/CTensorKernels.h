@@ -274,9 +274,19 @@ void bld_gemm_prepacked_a_f32(const bld_gemm_plan *plan, size_t m, size_t n, siz
                               size_t row_begin, size_t row_end, int trans_b, const float *b, size_t ldb,
                               float beta, float *c, ptrdiff_t rs_c, ptrdiff_t cs_c, float *scratch, int bf16);
 
-/// Sets glibc's mmap and trim thresholds (bytes; at most INT_MAX) with mallopt. Returns 1 when both took
-/// effect, 0 otherwise (or on non-glibc platforms, where it does nothing).
-int bld_tune_malloc(size_t mmap_threshold, size_t trim_threshold);
+/// Sets glibc's mmap threshold (bytes, at most INT_MAX) with mallopt and turns its automatic trimming of the
+/// heap's top off. Returns 1 when both took effect, 0 otherwise (or on non-glibc platforms, where it does
+/// nothing).
+int bld_tune_malloc(size_t mmap_threshold);
+
+/// The kernel's transparent huge page size in bytes when it can back advised memory with them
+/// (`/sys/kernel/mm/transparent_hugepage/enabled` is `always` or `madvise`), 0 otherwise. Read once.
+size_t bld_transparent_huge_page_bytes(void);
+
+/// Asks the kernel to back the whole huge pages inside [address, address + bytes) with transparent huge
+/// pages (`madvise(MADV_HUGEPAGE)`): pages touched afterwards fault in 2 MiB at a time and need far fewer TLB
+/// entries. Does nothing when the range holds no whole huge page or the kernel has none to give.
+void bld_advise_huge_pages(void *address, size_t bytes);
 
 /// Returns the allocator's free memory to the system (glibc `malloc_trim(0)`; nothing elsewhere).
 void bld_release_free_memory(void);

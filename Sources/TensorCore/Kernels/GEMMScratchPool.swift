@@ -26,8 +26,9 @@ final class GEMMScratchPool: Sendable {
     if let address, let reused = UnsafeMutablePointer<Float>(bitPattern: address) {
       buffer = reused
     } else {
-      buffer = UnsafeMutableRawPointer.allocate(byteCount: floatCount * 4, alignment: 64)
-        .bindMemory(to: Float.self, capacity: floatCount)
+      let raw = UnsafeMutableRawPointer.allocate(byteCount: floatCount * 4, alignment: 64)
+      AllocatorTuning.adviseHugePages(UnsafeMutableRawBufferPointer(start: raw, count: floatCount * 4))
+      buffer = raw.bindMemory(to: Float.self, capacity: floatCount)
     }
     defer {
       let kept = idle.withLock { list -> Bool in

@@ -27,8 +27,9 @@ final class ReusableScratch: Sendable {
     } else {
       if let taken { UnsafeMutablePointer<Float>(bitPattern: taken.address)?.deallocate() }
       capacity = max(floats, 1)
-      buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
-        .bindMemory(to: Float.self, capacity: capacity)
+      let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * 4, alignment: 64)
+      AllocatorTuning.adviseHugePages(UnsafeMutableRawBufferPointer(start: raw, count: capacity * 4))
+      buffer = raw.bindMemory(to: Float.self, capacity: capacity)
     }
     defer {
       let returned = idle.withLock { slot -> Bool in
