@@ -207,6 +207,8 @@ static void gemm_blocked(const bld_gemm_plan *plan, const gemm_call *g, int bf16
             if (bf16) {
               bld_gemm_avx512_micro_kernel_bf16(pairs, pairs_a + (ir / MR) * pairs * MR, pairs_b + (jr / NR) * pairs * NR,
                                                 out, ldc, out_beta);
+            } else if (mr < MR) {
+              family->micro_kernel_rows(mr, kc, a_block + ir * kc, b_block + jr * kc, out, ldc);
             } else {
               family->micro_kernel(kc, a_block + ir * kc, b_block + jr * kc, out, ldc, out_beta);
             }

@@ -151,4 +151,43 @@ BLD_AVX2 static void micro_kernel(size_t kc, const float *restrict pa, const flo
   }
 }
 
-const bld_gemm_family bld_gemm_family_avx2 = {pack_a, pack_b, micro_kernel};
+// Rows [0, N) of the tile from panels with the full kernel's MR stride, N < MR: one pair of B loads per l
+// feeds the 2N accumulators, summed over l in micro_kernel's order.
+#define BLD_EDGE_ROWS(N)                                                                                      \
+  BLD_AVX2 static void edge_rows_##N(size_t kc, const float *restrict pa, const float *restrict pb, float *c, \
+                                     size_t ldc) {                                                            \
+    __m256 acc0[N], acc1[N];                                                                                  \
+    _Pragma("clang loop unroll(full)") for (int i = 0; i < N; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();  \
+    for (size_t l = 0; l < kc; ++l) {                                                                         \
+      const __m256 b0 = _mm256_load_ps(pb + l * BLD_NR), b1 = _mm256_load_ps(pb + l * BLD_NR + 8);            \
+      _Pragma("clang loop unroll(full)") for (int i = 0; i < N; ++i) {                                        \
+        const __m256 a = _mm256_broadcast_ss(pa + l * BLD_MR + i);                                            \
+        acc0[i] = _mm256_fmadd_ps(a, b0, acc0[i]);                                                            \
+        acc1[i] = _mm256_fmadd_ps(a, b1, acc1[i]);                                                            \
+      }                                                                                                       \
+    }                                                                                                         \
+    _Pragma("clang loop unroll(full)") for (int i = 0; i < N; ++i) {                                          \
+      _mm256_storeu_ps(c + i * ldc, acc0[i]);                                                                 \
+      _mm256_storeu_ps(c + i * ldc + 8, acc1[i]);                                                             \
+    }                                                                                                         \
+  }
+BLD_EDGE_ROWS(1)
+BLD_EDGE_ROWS(2)
+BLD_EDGE_ROWS(3)
+BLD_EDGE_ROWS(4)
+BLD_EDGE_ROWS(5)
+#undef BLD_EDGE_ROWS
+
+// The bottom edge (rows < MR = 6) in one group.
+BLD_AVX2 static void micro_kernel_rows(size_t rows, size_t kc, const float *restrict pa, const float *restrict pb,
+                                       float *c, size_t ldc) {
+  switch (rows) {
+  case 1: edge_rows_1(kc, pa, pb, c, ldc); break;
+  case 2: edge_rows_2(kc, pa, pb, c, ldc); break;
+  case 3: edge_rows_3(kc, pa, pb, c, ldc); break;
+  case 4: edge_rows_4(kc, pa, pb, c, ldc); break;
+  default: edge_rows_5(kc, pa, pb, c, ldc); break;
+  }
+}
+
+const bld_gemm_family bld_gemm_family_avx2 = {pack_a, pack_b, micro_kernel, micro_kernel_rows};

@@ -165,6 +165,53 @@ BLD_AVX512 static void micro_kernel(size_t kc, const float *restrict pa, const f
   BLD_WRITE_ACCUMULATORS()
 }
 
+// Rows [0, N) of the tile from panels with the full kernel's MR stride, N < MR: one pair of B loads per l
+// feeds the group's 2N accumulators, summed over l in micro_kernel's order.
+#define BLD_EDGE_ROWS(N)                                                                                        \
+  BLD_AVX512 static void edge_rows_##N(size_t kc, const float *restrict pa, const float *restrict pb, float *c, \
+                                       size_t ldc) {                                                            \
+    __m512 acc0[N], acc1[N];                                                                                    \
+    _Pragma("clang loop unroll(full)") for (int i = 0; i < N; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();    \
+    for (size_t l = 0; l < kc; ++l) {                                                                           \
+      const __m512 b0 = _mm512_load_ps(pb + l * BLD_NR), b1 = _mm512_load_ps(pb + l * BLD_NR + 16);             \
+      _Pragma("clang loop unroll(full)") for (int i = 0; i < N; ++i) {                                          \
+        const __m512 a = _mm512_set1_ps(pa[l * BLD_MR + i]);                                                    \
+        acc0[i] = _mm512_fmadd_ps(a, b0, acc0[i]);                                                              \
+        acc1[i] = _mm512_fmadd_ps(a, b1, acc1[i]);                                                              \
+      }                                                                                                         \
+    }                                                                                                           \
+    _Pragma("clang loop unroll(full)") for (int i = 0; i < N; ++i) {                                            \
+      _mm512_storeu_ps(c + i * ldc, acc0[i]);                                                                   \
+      _mm512_storeu_ps(c + i * ldc + 16, acc1[i]);                                                              \
+    }                                                                                                           \
+  }
+BLD_EDGE_ROWS(1)
+BLD_EDGE_ROWS(2)
+BLD_EDGE_ROWS(3)
+BLD_EDGE_ROWS(4)
+BLD_EDGE_ROWS(5)
+BLD_EDGE_ROWS(6)
+BLD_EDGE_ROWS(7)
+#undef BLD_EDGE_ROWS
+
+// The bottom edge (rows < MR) in groups of at most seven rows.
+BLD_AVX512 static void micro_kernel_rows(size_t rows, size_t kc, const float *restrict pa, const float *restrict pb,
+                                         float *c, size_t ldc) {
+  for (size_t r = 0; r < rows; r += 7) {
+    const float *group = pa + r;
+    float *out = c + r * ldc;
+    switch (min_size(7, rows - r)) {
+    case 1: edge_rows_1(kc, group, pb, out, ldc); break;
+    case 2: edge_rows_2(kc, group, pb, out, ldc); break;
+    case 3: edge_rows_3(kc, group, pb, out, ldc); break;
+    case 4: edge_rows_4(kc, group, pb, out, ldc); break;
+    case 5: edge_rows_5(kc, group, pb, out, ldc); break;
+    case 6: edge_rows_6(kc, group, pb, out, ldc); break;
+    default: edge_rows_7(kc, group, pb, out, ldc); break;
+    }
+  }
+}
+
 // MARK: - bf16 operands (AVX512_BF16)
 //
 // Same blocking; the fp32 packers run first, then each pair of packed k-rows is rounded to bf16 (nearest
@@ -221,4 +268,4 @@ BLD_AVX512_BF16 void bld_gemm_avx512_micro_kernel_bf16(size_t pairs, const uint3
 
 // MARK: - Family
 
-const bld_gemm_family bld_gemm_family_avx512 = {pack_a, pack_b, micro_kernel};
+const bld_gemm_family bld_gemm_family_avx512 = {pack_a, pack_b, micro_kernel, micro_kernel_rows};

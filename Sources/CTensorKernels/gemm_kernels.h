@@ -22,6 +22,11 @@ typedef struct {
   /// pa·pb + beta·C, from kc-long packed panels.
   void (*micro_kernel)(size_t kc, const float *restrict pa, const float *restrict pb, float *c, size_t ldc,
                        float beta);
+  /// Sets the first `rows` (< MR) rows of the MR x NR tile of C (row stride ldc) to pa·pb: the bottom edge of
+  /// a product whose M is not a multiple of MR then costs its rows, not MR. Each element sums over l in the
+  /// order micro_kernel does, so both give bit-identical values.
+  void (*micro_kernel_rows)(size_t rows, size_t kc, const float *restrict pa, const float *restrict pb, float *c,
+                            size_t ldc);
 } bld_gemm_family;
 
 /// The AVX-512 family (MR 14, NR 32), its bf16 pair-panel conversion and bf16 micro-kernel.

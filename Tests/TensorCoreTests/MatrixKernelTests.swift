@@ -47,6 +47,25 @@ struct MatrixKernelTests {
     }
   }
 
+  @Test(
+    "rows in a product's bottom edge panel equal the same rows computed in full panels, bit for bit",
+    arguments: families)
+  func edgeRowsMatchFullPanels(kernel: MatrixKernel) {
+    // 420 rows fill whole panels of every family (MR 6 or 14); the first m rows of a shorter product end in a
+    // partial panel, which the edge kernel computes. Both sum each element over k in the same order.
+    var random = KernelTestRandom(seed: 11)
+    let (rows, n, k) = (420, 70, 300)
+    let a = Tensor(shape: [rows, k], scalars: random.floats(rows * k))
+    let b = Tensor(shape: [k, n], scalars: random.floats(k * n))
+    ComputeOptions.withMatrixKernel(kernel) {
+      let full = matmul(a, b)
+      for m in [1, 2, 5, 7, 13, 15, 20, 27, 33] {
+        let top = matmul(a.sliced(axis: 0, 0..<m), b)
+        #expect(top.scalars == Array(full.scalars.prefix(m * n)), "\(kernel) m=\(m)")
+      }
+    }
+  }
+
   @Test("a pre-packed operand keeps the family that packed it")
   func packedOperandKeepsItsFamily() throws {
     var random = KernelTestRandom(seed: 3)
