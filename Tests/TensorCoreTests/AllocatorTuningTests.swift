@@ -45,16 +45,4 @@ struct AllocatorTuningTests {
     // unaligned ends stay in base pages, and a fragmented machine may not find every huge page at once.)
     #expect((kiB ?? 0) >= 2 << 10, "AnonHugePages of the tensor's mapping: \(kiB.map(String.init) ?? "not found")")
   }
-
-  @Test("advising buffers too small for a huge page, or unaligned, is a no-op")
-  func smallAndUnalignedBuffersAreLeftAlone() {
-    AllocatorTuning.keepLargeBuffersInHeap()
-    let raw = UnsafeMutableRawPointer.allocate(byteCount: 5 << 20, alignment: 64)
-    defer { raw.deallocate() }
-    AllocatorTuning.adviseHugePages(UnsafeMutableRawBufferPointer(start: raw + 3, count: (5 << 20) - 3))
-    AllocatorTuning.adviseHugePages(UnsafeMutableRawBufferPointer(start: raw, count: 4096))
-    AllocatorTuning.adviseHugePages(UnsafeMutableRawBufferPointer(start: nil, count: 0))
-    raw.initializeMemory(as: UInt8.self, repeating: 7, count: 5 << 20)
-    #expect(raw.load(fromByteOffset: (5 << 20) - 1, as: UInt8.self) == 7)
-  }
 }
