@@ -32,7 +32,9 @@ import torch.nn.functional as F
 KERNEL_CASES = [
     "sgemm-2048", "gemm-320x4096x2880", "gemm-4096x320x320-tB", "gemm-4096x4096x40-tB", "gemm-4096x40x4096",
     "gemm-640x1024x5760", "winograd-2x320x64x64", "winograd-2x640x32x32", "winograd-2x1280x16x16",
-    "winograd-1x128x512x512", "winograd-weight-gradient-1x128x512x512",
+    "winograd-1x128x512x512", "winograd-1x512x64x64", "winograd-1x512x128x128", "winograd-1x512x256x256",
+    "winograd-1x256x256x256", "winograd-weight-gradient-1x128x512x512", "winograd-weight-gradient-1x512x64x64",
+    "winograd-weight-gradient-1x512x128x128", "winograd-weight-gradient-1x256x256x256",
     "conv3x3-64x64x320", "conv3x3-32x32x640", "conv3x3-16x16x1280", "conv3x3-512x512x128",
     "attention-4096x8x40-b2", "groupnorm-64x64x320",
 ]

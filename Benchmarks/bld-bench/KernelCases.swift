@@ -8,10 +8,13 @@ enum KernelCases {
     [sgemm(2048), rawCBLASSgemm(2048)]
       + unetGEMMShapes.map { gemm(m: $0.0, n: $0.1, k: $0.2, transposeB: $0.3) }
       + [(64, 320), (32, 640), (16, 1280), (512, 128)].map { conv3x3(size: $0.0, channels: $0.1) }
-      + [(64, 320, 2), (32, 640, 2), (16, 1280, 2), (512, 128, 1)].map {
+      + [
+        (64, 320, 2), (32, 640, 2), (16, 1280, 2), (512, 128, 1), (64, 512, 1), (128, 512, 1), (256, 512, 1),
+        (256, 256, 1),
+      ].map {
         winograd(size: $0.0, channels: $0.1, batch: $0.2)
       }
-      + [winogradWeightGradient(size: 512, channels: 128)]
+      + [(512, 128), (64, 512), (128, 512), (256, 256)].map { winogradWeightGradient(size: $0.0, channels: $0.1) }
       + [attention(tokens: 4096, heads: 8, headWidth: 40, batch: 2), groupNorm(size: 64, channels: 320, groups: 32)]
       + [
         broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: false),

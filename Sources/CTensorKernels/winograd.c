@@ -1,18 +1,23 @@
-// Winograd F(4x4, 3x3) transforms for 3x3, stride-1, padding-1 convolutions (Lavin & Gray 2015).
+// Winograd F(m x m, 3x3) transforms, m = 4 or 6, for 3x3, stride-1, padding-1 convolutions (Lavin & Gray
+// 2015).
 //
-// Each 4x4 output tile is computed from a 6x6 input tile: Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A. The 36
-// element-wise products summed over input channels are 36 independent GEMMs, done by the caller:
-//   M[ξ] (O x T) = U[ξ] (O x C) · V[ξ] (C x T),  ξ in [0, 36), T tiles of the current block.
+// Each m x m output tile is computed from an n x n input tile (n = m + 2): Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A.
+// The n² element-wise products summed over input channels are n² independent GEMMs, done by the caller:
+//   M[ξ] (O x T) = U[ξ] (O x C) · V[ξ] (C x T),  ξ in [0, n²), T tiles of the current block.
+// F(4x4, 3x3) has 36 points and 2.25 multiplies per output; F(6x6, 3x3) has 64 points and 1.78 (21 % fewer),
+// with the points 0, ±1, ±2, ±1/2 (NNPACK's) and a transform rounding of the same order (≈ 1e-5 relative).
 // Tiles are numbered t = (n * tiles_y + ty) * tiles_x + tx over the whole batch. Transforms work on runs of
 // up to RUN consecutive tiles of one tile row, laid out so the per-tile arithmetic vectorises across tiles.
-// Every kernel is compiled three times (default target, AVX2 + FMA, AVX-512) from one always-inline body and
-// chosen by bld_simd_level().
+// Every kernel is one always-inline body taking the tile size as a constant, compiled three times (default
+// target, AVX2 + FMA, AVX-512) and chosen by bld_simd_level().
 #include "CTensorKernels.h"
 
 #include <immintrin.h>
 #include <string.h>
 
 #define RUN 64
+/// The most transform points (F(6x6, 3x3): 8 x 8).
+#define MAX_POINTS 64
 
 /// 16 floats as one GCC/Clang vector (unaligned): zmm arithmetic in the AVX-512 build, SSE otherwise.
 typedef float v16f __attribute__((vector_size(64), aligned(4)));
@@ -22,14 +27,93 @@ typedef float v16f __attribute__((vector_size(64), aligned(4)));
 #define BLD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #define BLD_AVX2 __attribute__((target("avx2,fma")))
 
+// MARK: - One-dimensional transforms (m = 4 or 6, a constant after inlining)
+
+/// G g for the three taps g[0..2]: m + 2 values. F(4x4): G's rows are (1/4, 0, 0) (-1/6, -1/6, -1/6)
+/// (-1/6, 1/6, -1/6) (1/24, 1/12, 1/6) (1/24, -1/12, 1/6) (0, 0, 1); F(6x6): (1, 0, 0) (-2/9, -2/9, -2/9)
+/// (-2/9, 2/9, -2/9) (1/90, 1/45, 2/45) (1/90, -1/45, 2/45) (32/45, 16/45, 8/45) (32/45, -16/45, 8/45) (0, 0, 1).
+BLD_INLINE void weight_points(size_t m, const v16f *g, v16f *u) {
+  const v16f g0 = g[0], g1 = g[1], g2 = g[2];
+  if (m == 4) {
+    const float q = 1.0f / 4, s = 1.0f / 6, t = 1.0f / 12, e = 1.0f / 24;
+    u[0] = q * g0;
+    u[1] = -s * (g0 + g1 + g2);
+    u[2] = -s * (g0 - g1 + g2);
+    u[3] = e * g0 + t * g1 + s * g2;
+    u[4] = e * g0 - t * g1 + s * g2;
+    u[5] = g2;
+  } else {
+    const float n = 2.0f / 9, a = 1.0f / 90, b = 1.0f / 45, c = 2.0f / 45;
+    const float d = 32.0f / 45, f = 16.0f / 45, h = 8.0f / 45;
+    u[0] = g0;
+    u[1] = -n * (g0 + g1 + g2);
+    u[2] = -n * (g0 - g1 + g2);
+    u[3] = a * g0 + b * g1 + c * g2;
+    u[4] = a * g0 - b * g1 + c * g2;
+    u[5] = d * g0 + f * g1 + h * g2;
+    u[6] = d * g0 - f * g1 + h * g2;
+    u[7] = g2;
+  }
+}
+
+/// Bᵀ d for m + 2 values d. F(4x4): Bᵀ's rows are (4, 0, -5, 0, 1, 0) (0, -4, -4, 1, 1, 0) (0, 4, -4, -1, 1, 0)
+/// (0, -2, -1, 2, 1, 0) (0, 2, -1, -2, 1, 0) (0, 4, 0, -5, 0, 1); F(6x6): (1, 0, -21/4, 0, 21/4, 0, -1, 0)
+/// (0, 1, 1, -17/4, -17/4, 1, 1, 0) (0, -1, 1, 17/4, -17/4, -1, 1, 0) (0, 1/2, 1/4, -5/2, -5/4, 2, 1, 0)
+/// (0, -1/2, 1/4, 5/2, -5/4, -2, 1, 0) (0, 2, 4, -5/2, -5, 1/2, 1, 0) (0, -2, 4, 5/2, -5, -1/2, 1, 0)
+/// (0, -1, 0, 21/4, 0, -21/4, 0, 1), evaluated as NNPACK does (shared sums, then their sum and difference).
+BLD_INLINE void input_points(size_t m, const v16f *d, v16f *t) {
+  if (m == 4) {
+    t[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+    t[1] = -4.0f * (d[1] + d[2]) + d[3] + d[4];
+    t[2] = 4.0f * (d[1] - d[2]) - d[3] + d[4];
+    t[3] = 2.0f * (d[3] - d[1]) - d[2] + d[4];
+    t[4] = 2.0f * (d[1] - d[3]) - d[2] + d[4];
+    t[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+  } else {
+    t[0] = d[0] - d[6] + 5.25f * (d[4] - d[2]);
+    t[7] = d[7] - d[1] + 5.25f * (d[3] - d[5]);
+    v16f a = d[2] + d[6] - 4.25f * d[4], b = d[1] + d[5] - 4.25f * d[3];
+    t[1] = a + b;
+    t[2] = a - b;
+    a = 0.25f * d[2] - 1.25f * d[4] + d[6];
+    b = 0.5f * d[1] - 2.5f * d[3] + 2.0f * d[5];
+    t[3] = a + b;
+    t[4] = a - b;
+    a = 4.0f * d[2] - 5.0f * d[4] + d[6];
+    b = 2.0f * d[1] - 2.5f * d[3] + 0.5f * d[5];
+    t[5] = a + b;
+    t[6] = a - b;
+  }
+}
+
+/// Aᵀ x for m + 2 values x: m values. F(4x4): Aᵀ's rows are (1, 1, 1, 1, 1, 0) (0, 1, -1, 2, -2, 0)
+/// (0, 1, 1, 4, 4, 0) (0, 1, -1, 8, -8, 1); F(6x6): row i is (0^i, 1, (-1)^i, 2^i, (-2)^i, 2^-i, (-2)^-i, [i = 5]).
+BLD_INLINE void output_points(size_t m, const v16f *x, v16f *y) {
+  if (m == 4) {
+    const v16f a = x[1] + x[2], b = x[1] - x[2], c = x[3] + x[4], d = x[3] - x[4];
+    y[0] = x[0] + a + c;
+    y[1] = b + 2.0f * d;
+    y[2] = a + 4.0f * c;
+    y[3] = b + 8.0f * d + x[5];
+  } else {
+    const v16f a1 = x[1] + x[2], b1 = x[1] - x[2], a2 = x[3] + x[4], b2 = x[3] - x[4];
+    const v16f a3 = x[5] + x[6], b3 = x[5] - x[6];
+    y[0] = x[0] + a1 + a2 + a3;
+    y[1] = b1 + 2.0f * b2 + 0.5f * b3;
+    y[2] = a1 + 4.0f * a2 + 0.25f * a3;
+    y[3] = b1 + 8.0f * b2 + 0.125f * b3;
+    y[4] = a1 + 16.0f * a2 + 0.0625f * a3;
+    y[5] = b1 + 32.0f * b2 + 0.03125f * b3 + x[7];
+  }
+}
+
 // MARK: - Weight transform
 
-// U = G g Gᵀ for 16 input channels at a time (vectorised across channels, fp32 arithmetic: the transform's
-// rounding, ~1e-7 relative, is far below Winograd's own ~1e-5). Each point's 16 results are one contiguous
-// store, so the 36 output streams are written in whole cache lines.
+// U = G g Gᵀ of F(4x4) for 16 input channels at a time (vectorised across channels, fp32 arithmetic: the
+// transform's rounding, ~1e-7 relative, is far below Winograd's own ~1e-5), for the OpenBLAS path. Each
+// point's 16 results are one contiguous store, so the 36 output streams are written in whole cache lines.
 BLD_INLINE void weights_body(const float *restrict weight, size_t out_channels, size_t in_channels, size_t o_begin,
                              size_t o_end, float *restrict u) {
-  const float q = 1.0f / 4, s = 1.0f / 6, t = 1.0f / 12, e = 1.0f / 24;
   for (size_t o = o_begin; o < o_end; ++o) {
     for (size_t c0 = 0; c0 < in_channels; c0 += 16) {
       const size_t count = in_channels - c0 < 16 ? in_channels - c0 : 16;
@@ -38,26 +122,15 @@ BLD_INLINE void weights_body(const float *restrict weight, size_t out_channels, 
         const float *w = weight + (o * in_channels + c0 + (l < count ? l : 0)) * 9;
         for (int k = 0; k < 9; ++k) staged[k][l] = w[k];
       }
-      v16f g[3][3];
-      for (int r = 0; r < 3; ++r)
-        for (int c = 0; c < 3; ++c) g[r][c] = load16(staged[3 * r + c]);
-      v16f m[6][3];  // G · g, rows of G: (1/4,0,0) (-1/6,-1/6,-1/6) (-1/6,1/6,-1/6) (1/24,1/12,1/6) (1/24,-1/12,1/6) (0,0,1)
+      v16f columns[3][6];  // G g, one column of g at a time
       for (int c = 0; c < 3; ++c) {
-        m[0][c] = q * g[0][c];
-        m[1][c] = -s * (g[0][c] + g[1][c] + g[2][c]);
-        m[2][c] = -s * (g[0][c] - g[1][c] + g[2][c]);
-        m[3][c] = e * g[0][c] + t * g[1][c] + s * g[2][c];
-        m[4][c] = e * g[0][c] - t * g[1][c] + s * g[2][c];
-        m[5][c] = g[2][c];
+        const v16f taps[3] = {load16(staged[c]), load16(staged[3 + c]), load16(staged[6 + c])};
+        weight_points(4, taps, columns[c]);
       }
       for (int r = 0; r < 6; ++r) {
+        const v16f taps[3] = {columns[0][r], columns[1][r], columns[2][r]};
         v16f value[6];
-        value[0] = q * m[r][0];
-        value[1] = -s * (m[r][0] + m[r][1] + m[r][2]);
-        value[2] = -s * (m[r][0] - m[r][1] + m[r][2]);
-        value[3] = e * m[r][0] + t * m[r][1] + s * m[r][2];
-        value[4] = e * m[r][0] - t * m[r][1] + s * m[r][2];
-        value[5] = m[r][2];
+        weight_points(4, taps, value);
         for (int c = 0; c < 6; ++c) {
           float *destination = u + ((size_t)(r * 6 + c) * out_channels + o) * in_channels + c0;
           if (count == 16) {
@@ -103,10 +176,10 @@ void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channe
 // point, `point_stride` floats apart), vectorised across the MR (≤ 16) output channels of one row panel: each
 // (point, channel) stores MR contiguous floats. Rows past O are zero (the panel padding). `weight` holds the
 // rows from output channel `first_row` on.
-BLD_INLINE void weights_packed_body(size_t MR, size_t KC, const float *restrict weight, size_t first_row,
+BLD_INLINE void weights_packed_body(size_t m, size_t MR, size_t KC, const float *restrict weight, size_t first_row,
                                     size_t out_channels, size_t in_channels, size_t panel_begin, size_t panel_end,
                                     float *restrict packed, size_t point_stride) {
-  const float q = 1.0f / 4, s = 1.0f / 6, t = 1.0f / 12, e = 1.0f / 24;
+  const size_t n = m + 2;
   const size_t padded = (out_channels + MR - 1) / MR * MR;
   for (size_t panel = panel_begin; panel < panel_end; ++panel) {
     const size_t o0 = panel * MR;
@@ -120,126 +193,129 @@ BLD_INLINE void weights_packed_body(size_t MR, size_t KC, const float *restrict 
         const float *w = weight + ((o0 + i - first_row) * in_channels + c) * 9;
         for (int k = 0; k < 9; ++k) staged[k][i] = w[k];
       }
-      v16f g[3][3];
-      for (int r = 0; r < 3; ++r)
-        for (int cc = 0; cc < 3; ++cc) g[r][cc] = load16(staged[3 * r + cc]);
-      v16f m[6][3];
+      v16f columns[3][8];  // G g, one column of g at a time
       for (int cc = 0; cc < 3; ++cc) {
-        m[0][cc] = q * g[0][cc];
-        m[1][cc] = -s * (g[0][cc] + g[1][cc] + g[2][cc]);
-        m[2][cc] = -s * (g[0][cc] - g[1][cc] + g[2][cc]);
-        m[3][cc] = e * g[0][cc] + t * g[1][cc] + s * g[2][cc];
-        m[4][cc] = e * g[0][cc] - t * g[1][cc] + s * g[2][cc];
-        m[5][cc] = g[2][cc];
+        const v16f taps[3] = {load16(staged[cc]), load16(staged[3 + cc]), load16(staged[6 + cc])};
+        weight_points(m, taps, columns[cc]);
       }
-      for (int r = 0; r < 6; ++r) {
-        v16f value[6];
-        value[0] = q * m[r][0];
-        value[1] = -s * (m[r][0] + m[r][1] + m[r][2]);
-        value[2] = -s * (m[r][0] - m[r][1] + m[r][2]);
-        value[3] = e * m[r][0] + t * m[r][1] + s * m[r][2];
-        value[4] = e * m[r][0] - t * m[r][1] + s * m[r][2];
-        value[5] = m[r][2];
-        for (int cc = 0; cc < 6; ++cc) {
+      for (size_t r = 0; r < n; ++r) {
+        const v16f taps[3] = {columns[0][r], columns[1][r], columns[2][r]};
+        v16f value[8];
+        weight_points(m, taps, value);
+        for (size_t cc = 0; cc < n; ++cc) {
           float lanes[16];
           store16(lanes, value[cc]);
-          memcpy(packed + (size_t)(r * 6 + cc) * point_stride + offset, lanes, MR * sizeof(float));
+          memcpy(packed + (r * n + cc) * point_stride + offset, lanes, MR * sizeof(float));
         }
       }
     }
   }
 }
 
-BLD_AVX2 static void weights_packed_avx2(size_t mr, size_t kc, const float *restrict weight, size_t first_row,
-                                         size_t out_channels, size_t in_channels, size_t panel_begin,
-                                         size_t panel_end, float *restrict packed, size_t point_stride) {
-  if (mr == 6)
-    weights_packed_body(6, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+BLD_AVX2 static void weights_packed_avx2(size_t m, size_t mr, size_t kc, const float *restrict weight,
+                                         size_t first_row, size_t out_channels, size_t in_channels,
+                                         size_t panel_begin, size_t panel_end, float *restrict packed,
+                                         size_t point_stride) {
+  // The tile and the family's MR as constants, so each of the body's panel stores is a fixed-size copy.
+  if (m == 4 && mr == 6)
+    weights_packed_body(4, 6, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+                        point_stride);
+  else if (m == 6 && mr == 6)
+    weights_packed_body(6, 6, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+                        point_stride);
+  else if (m == 4)
+    weights_packed_body(4, mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
                         point_stride);
   else
-    weights_packed_body(mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+    weights_packed_body(6, mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
                         point_stride);
 }
 
-BLD_AVX512 static void weights_packed_avx512(size_t mr, size_t kc, const float *restrict weight, size_t first_row,
-                                             size_t out_channels, size_t in_channels, size_t panel_begin,
-                                             size_t panel_end, float *restrict packed, size_t point_stride) {
-  // The family's MR as a constant, so each of the body's panel stores is a fixed-size copy (not a memcpy call).
-  if (mr == 14)
-    weights_packed_body(14, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+BLD_AVX512 static void weights_packed_avx512(size_t m, size_t mr, size_t kc, const float *restrict weight,
+                                             size_t first_row, size_t out_channels, size_t in_channels,
+                                             size_t panel_begin, size_t panel_end, float *restrict packed,
+                                             size_t point_stride) {
+  if (m == 4 && mr == 14)
+    weights_packed_body(4, 14, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+                        point_stride);
+  else if (m == 6 && mr == 14)
+    weights_packed_body(6, 14, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+                        point_stride);
+  else if (m == 4)
+    weights_packed_body(4, mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
                         point_stride);
   else
-    weights_packed_body(mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
+    weights_packed_body(6, mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
                         point_stride);
 }
 
-static void weights_packed_dispatch(const bld_gemm_plan *plan, const float *restrict weight, size_t first_row,
-                                    size_t out_channels, size_t in_channels, size_t panel_begin, size_t panel_end,
-                                    float *restrict packed, size_t point_stride) {
+static void weights_packed_dispatch(const bld_gemm_plan *plan, size_t tile, const float *restrict weight,
+                                    size_t first_row, size_t out_channels, size_t in_channels, size_t panel_begin,
+                                    size_t panel_end, float *restrict packed, size_t point_stride) {
   const size_t kc = bld_gemm_k_block(plan, in_channels);
   if (plan->kernel == BLD_GEMM_AVX512)
-    weights_packed_avx512(plan->mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
-                          point_stride);
+    weights_packed_avx512(tile, plan->mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end,
+                          packed, point_stride);
   else
-    weights_packed_avx2(plan->mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
-                        point_stride);
+    weights_packed_avx2(tile, plan->mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end,
+                        packed, point_stride);
 }
 
-void bld_winograd_f4_weights_packed_f32(const bld_gemm_plan *plan, const float *restrict weight,
-                                        size_t out_channels, size_t in_channels, size_t panel_begin,
-                                        size_t panel_end, float *restrict packed, size_t point_stride) {
-  weights_packed_dispatch(plan, weight, 0, out_channels, in_channels, panel_begin, panel_end, packed, point_stride);
+void bld_winograd_weights_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict weight,
+                                     size_t out_channels, size_t in_channels, size_t panel_begin, size_t panel_end,
+                                     float *restrict packed, size_t point_stride) {
+  weights_packed_dispatch(plan, tile, weight, 0, out_channels, in_channels, panel_begin, panel_end, packed,
+                          point_stride);
 }
 
-void bld_winograd_f4_weights_packed_half(const bld_gemm_plan *plan, const uint16_t *restrict weight, int bfloat16,
-                                         size_t out_channels, size_t in_channels, size_t panel_begin,
-                                         size_t panel_end, float *restrict staging, float *restrict packed,
-                                         size_t point_stride) {
+void bld_winograd_weights_packed_half(const bld_gemm_plan *plan, size_t tile, const uint16_t *restrict weight,
+                                      int bfloat16, size_t out_channels, size_t in_channels, size_t panel_begin,
+                                      size_t panel_end, float *restrict staging, float *restrict packed,
+                                      size_t point_stride) {
   const size_t mr = plan->mr, row = in_channels * 9;
   for (size_t panel = panel_begin; panel < panel_end && panel * mr < out_channels; ++panel) {
     const size_t o0 = panel * mr, rows = out_channels - o0 < mr ? out_channels - o0 : mr;
     // The panel's output channels are consecutive in the weight: widen them in one run.
     if (bfloat16) bld_convert_bf16_f32(weight + o0 * row, staging, rows * row);
     else bld_convert_f16_f32(weight + o0 * row, staging, rows * row);
-    weights_packed_dispatch(plan, staging, o0, out_channels, in_channels, panel, panel + 1, packed, point_stride);
+    weights_packed_dispatch(plan, tile, staging, o0, out_channels, in_channels, panel, panel + 1, packed,
+                            point_stride);
   }
 }
 
 // MARK: - Input transform
 
-// AVX-512 gather of one patch row for `count` tiles: d[j][s] = row[4 (tx0 + s) - 1 + j], zero outside
-// [0, width). 16 tiles at a time: lane s needs element e = 4s + j of the 80 floats loaded from
-// row[4 tx0 - 1 ...] (masked loads zero the border), picked with two-source permutes and blends.
-BLD_AVX512 static void gather_row_avx512(const float *row, size_t width, size_t tx0, size_t count,
+// AVX-512 gather of one patch row for `count` tiles: d[j][s] = row[m (tx0 + s) - 1 + j] for j < m + 2, zero
+// outside [0, width). 16 tiles at a time: lane s needs element e = m s + j of the 16 m + m + 2 floats loaded
+// from row[m (tx0 + s0) - 1 ...] (masked loads zero the border), picked from consecutive pairs of loaded
+// vectors with two-source permutes (which read the index's low five bits) and blended by e / 32.
+BLD_AVX512 static void gather_row_avx512(size_t m, const float *row, size_t width, size_t tx0, size_t count,
                                          float (*d)[RUN + 16]) {
+  const size_t n = m + 2, vectors = (16 * m + 2 + 15) / 16;  // 5 for F(4x4), 7 for F(6x6)
   const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i sixteen = _mm512_set1_epi32(16);
+  const __m512i stride = _mm512_mullo_epi32(lanes, _mm512_set1_epi32((int)m));
   for (size_t s0 = 0; s0 < count; s0 += 16) {
-    const long xb = (long)((tx0 + s0) * 4) - 1;
-    __m512 r[5];
-    for (int q = 0; q < 5; ++q) {
-      const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * q)), lanes);
+    const long xb = (long)((tx0 + s0) * m) - 1;
+    __m512 r[8];
+    for (size_t q = 0; q < vectors; ++q) {
+      const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * (long)q)), lanes);
       const __mmask16 inside = _mm512_cmpge_epi32_mask(x, _mm512_setzero_si512()) &
                                _mm512_cmplt_epi32_mask(x, _mm512_set1_epi32((int)width));
-      r[q] = _mm512_maskz_loadu_ps(inside, row + xb + 16 * q);
+      r[q] = _mm512_maskz_loadu_ps(inside, row + xb + 16 * (long)q);
     }
-    for (int j = 0; j < 6; ++j) {
-      const __m512i e = _mm512_add_epi32(_mm512_slli_epi32(lanes, 2), _mm512_set1_epi32(j));
-      const __m512i e16 = _mm512_sub_epi32(e, sixteen), e32 = _mm512_sub_epi32(e16, sixteen);
-      const __m512i e48 = _mm512_sub_epi32(e32, sixteen);
+    r[vectors] = r[vectors - 1];  // the second source of an odd last pair (never selected)
+    for (size_t j = 0; j < n; ++j) {
+      const __m512i e = _mm512_add_epi32(stride, _mm512_set1_epi32((int)j));
       __m512 value = _mm512_permutex2var_ps(r[0], e, r[1]);
-      value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(32)), value,
-                                   _mm512_permutex2var_ps(r[1], e16, r[2]));
-      value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(48)), value,
-                                   _mm512_permutex2var_ps(r[2], e32, r[3]));
-      value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32(64)), value,
-                                   _mm512_permutex2var_ps(r[3], e48, r[4]));
+      for (size_t q = 2; q < vectors; q += 2)
+        value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32((int)(16 * q))), value,
+                                     _mm512_permutex2var_ps(r[q], e, r[q + 1]));
       _mm512_storeu_ps(d[j] + s0, value);
     }
   }
 }
 
-// AVX2 gather of one patch row, as gather_row_avx512 with 8 tiles at a time: the 34 floats w[i] =
+// AVX2 gather of one F(4x4) patch row, as gather_row_avx512 with 8 tiles at a time: the 34 floats w[i] =
 // row[4 (tx0 + s0) - 1 + i] the tiles need are loaded as four vectors (two tiles of four phases each) and
 // de-interleaved into one vector per phase, d[j][s] = w[4s + j]; d[4] and d[5] are phases 0 and 1 one tile
 // on. Border tiles take the same path from a zero-padded copy.
@@ -275,65 +351,58 @@ BLD_AVX2 static void gather_row_avx2(const float *row, size_t width, size_t tx0,
 // Transforms `count` tiles of one tile row of one channel into v: a row segment of each point's matrix
 // (panel_width 0; v at the segment's start), or the GEMM's packed B panels of panel_width columns and
 // panel_depth rows (v at this channel's row of its K block, first_tile the run's index within the block).
-BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0,
-                          size_t count, float *restrict v, size_t point_stride, size_t panel_width,
+BLD_INLINE void input_run(size_t m, const float *restrict plane, size_t height, size_t width, size_t ty,
+                          size_t tx0, size_t count, float *restrict v, size_t point_stride, size_t panel_width,
                           size_t panel_depth, size_t first_tile, int level) {
-  float d[36][RUN + 16];
-  // Gather the 6x6 patches (zero outside the image) so element (r, j) of every tile is contiguous.
-  for (int r = 0; r < 6; ++r) {
-    const long y = (long)(ty * 4 + r) - 1;
+  const size_t n = m + 2, points = n * n;
+  float d[MAX_POINTS][RUN + 16];
+  // Gather the n x n patches (zero outside the image) so element (r, j) of every tile is contiguous.
+  for (size_t r = 0; r < n; ++r) {
+    const long y = (long)(ty * m + r) - 1;
     if (y < 0 || y >= (long)height) {
-      for (int j = 0; j < 6; ++j) memset(d[r * 6 + j], 0, count * sizeof(float));
+      for (size_t j = 0; j < n; ++j) memset(d[r * n + j], 0, count * sizeof(float));
       continue;
     }
     const float *row = plane + (size_t)y * width;
     if (level == 2) {
-      gather_row_avx512(row, width, tx0, count, d + r * 6);
+      gather_row_avx512(m, row, width, tx0, count, d + r * n);
       continue;
     }
-    if (level == 1) {
-      gather_row_avx2(row, width, tx0, count, d + r * 6);
+    if (level == 1 && m == 4) {
+      gather_row_avx2(row, width, tx0, count, d + r * n);
       continue;
     }
     for (size_t s = 0; s < count; ++s) {
-      const long x0 = (long)((tx0 + s) * 4) - 1;
-      if (x0 >= 0 && x0 + 6 <= (long)width) {
-        for (int j = 0; j < 6; ++j) d[r * 6 + j][s] = row[x0 + j];
+      const long x0 = (long)((tx0 + s) * m) - 1;
+      if (x0 >= 0 && x0 + (long)n <= (long)width) {
+        for (size_t j = 0; j < n; ++j) d[r * n + j][s] = row[x0 + (long)j];
       } else {
-        for (int j = 0; j < 6; ++j) {
-          const long x = x0 + j;
-          d[r * 6 + j][s] = (x >= 0 && x < (long)width) ? row[x] : 0.0f;
+        for (size_t j = 0; j < n; ++j) {
+          const long x = x0 + (long)j;
+          d[r * n + j][s] = (x >= 0 && x < (long)width) ? row[x] : 0.0f;
         }
       }
     }
   }
   // 16 tiles per step as one vector (zmm in the AVX-512 build); lanes past `count` are never copied out.
-  float o[36][RUN + 16];
+  float o[MAX_POINTS][RUN + 16];
   for (size_t s = 0; s < count; s += 16) {
-    v16f t[6][6];  // Bᵀ d, column by column
-    for (int j = 0; j < 6; ++j) {
-      const v16f d0 = load16(&d[j][s]), d1 = load16(&d[6 + j][s]), d2 = load16(&d[12 + j][s]),
-                 d3 = load16(&d[18 + j][s]), d4 = load16(&d[24 + j][s]), d5 = load16(&d[30 + j][s]);
-      t[0][j] = 4.0f * d0 - 5.0f * d2 + d4;
-      t[1][j] = -4.0f * (d1 + d2) + d3 + d4;
-      t[2][j] = 4.0f * (d1 - d2) - d3 + d4;
-      t[3][j] = 2.0f * (d3 - d1) - d2 + d4;
-      t[4][j] = 2.0f * (d1 - d3) - d2 + d4;
-      t[5][j] = 4.0f * d1 - 5.0f * d3 + d5;
+    v16f t[8][8];  // Bᵀ d, column by column
+    for (size_t j = 0; j < n; ++j) {
+      v16f column[8], transformed[8];
+      for (size_t i = 0; i < n; ++i) column[i] = load16(&d[i * n + j][s]);
+      input_points(m, column, transformed);
+      for (size_t i = 0; i < n; ++i) t[i][j] = transformed[i];
     }
-    for (int i = 0; i < 6; ++i) {  // (Bᵀ d) B, row by row
-      const v16f e0 = t[i][0], e1 = t[i][1], e2 = t[i][2], e3 = t[i][3], e4 = t[i][4], e5 = t[i][5];
-      store16(&o[i * 6 + 0][s], 4.0f * e0 - 5.0f * e2 + e4);
-      store16(&o[i * 6 + 1][s], -4.0f * (e1 + e2) + e3 + e4);
-      store16(&o[i * 6 + 2][s], 4.0f * (e1 - e2) - e3 + e4);
-      store16(&o[i * 6 + 3][s], 2.0f * (e3 - e1) - e2 + e4);
-      store16(&o[i * 6 + 4][s], 2.0f * (e1 - e3) - e2 + e4);
-      store16(&o[i * 6 + 5][s], 4.0f * e1 - 5.0f * e3 + e5);
+    for (size_t i = 0; i < n; ++i) {  // (Bᵀ d) B, row by row
+      v16f transformed[8];
+      input_points(m, t[i], transformed);
+      for (size_t k = 0; k < n; ++k) store16(&o[i * n + k][s], transformed[k]);
     }
   }
   if (panel_width == 0) {
-    // One contiguous row segment per transform point (36 short streams instead of 36 interleaved ones).
-    for (int p = 0; p < 36; ++p) memcpy(v + (size_t)p * point_stride, o[p], count * sizeof(float));
+    // One contiguous row segment per transform point (n² short streams instead of n² interleaved ones).
+    for (size_t p = 0; p < points; ++p) memcpy(v + p * point_stride, o[p], count * sizeof(float));
     return;
   }
   // The GEMM's packed layout: tile t of this channel's row sits in panel t / panel_width, panels panel_depth
@@ -342,8 +411,8 @@ BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t wid
     const size_t t = first_tile + s, lane = t % panel_width;
     const size_t length = panel_width - lane < count - s ? panel_width - lane : count - s;
     float *destination = v + t / panel_width * panel_width * panel_depth + lane;
-    for (int p = 0; p < 36; ++p) {
-      float *d_p = destination + (size_t)p * point_stride;
+    for (size_t p = 0; p < points; ++p) {
+      float *d_p = destination + p * point_stride;
       size_t k = 0;
       for (; k + 16 <= length; k += 16) store16(d_p + k, load16(&o[p][s + k]));
       for (; k < length; ++k) d_p[k] = o[p][s + k];
@@ -352,10 +421,11 @@ BLD_INLINE void input_run(const float *restrict plane, size_t height, size_t wid
   }
 }
 
-BLD_INLINE void input_body(const float *restrict input, size_t channels, size_t height, size_t width,
-                           size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                           size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride,
-                           size_t panel_width, size_t k_block, int level) {
+BLD_INLINE void input_body(size_t m, const float *restrict input, size_t channels, size_t height, size_t width,
+                           size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
+                           float *restrict v, size_t point_stride, size_t panel_width, size_t k_block, int level) {
+  const size_t points = (m + 2) * (m + 2);
+  const size_t tiles_y = (height + m - 1) / m, tiles_x = (width + m - 1) / m;
   const size_t block = tile_end - tile_begin;
   const size_t padded_block = panel_width ? (block + panel_width - 1) / panel_width * panel_width : block;
   for (size_t c = channel_begin; c < channel_end; ++c) {
@@ -370,7 +440,7 @@ BLD_INLINE void input_body(const float *restrict input, size_t channels, size_t 
       if (count > tile_end - t) count = tile_end - t;
       if (count > RUN) count = RUN;
       const float *plane = input + (n * channels + c) * height * width;
-      input_run(plane, height, width, ty, tx, count, panel_width ? row_base : row_base + (t - tile_begin),
+      input_run(m, plane, height, width, ty, tx, count, panel_width ? row_base : row_base + (t - tile_begin),
                 point_stride, panel_width, depth, t - tile_begin, level);
       t += count;
     }
@@ -378,95 +448,104 @@ BLD_INLINE void input_body(const float *restrict input, size_t channels, size_t 
     // (and discards) their products, which must not see stale floats (NaN, or denormals that slow the FMAs).
     if (panel_width && block % panel_width) {
       float *tail = row_base + block / panel_width * panel_width * depth;
-      for (int p = 0; p < 36; ++p)
-        for (size_t lane = block % panel_width; lane < panel_width; ++lane) tail[(size_t)p * point_stride + lane] = 0.0f;
+      for (size_t p = 0; p < points; ++p)
+        for (size_t lane = block % panel_width; lane < panel_width; ++lane) tail[p * point_stride + lane] = 0.0f;
     }
   }
 }
 
-static void input_default(const float *restrict input, size_t channels, size_t height, size_t width,
-                          size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                          size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride,
-                          size_t panel_width, size_t k_block) {
-  input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
-             point_stride, panel_width, k_block, 0);
-}
+#define INPUT_VARIANT(NAME, ATTRIBUTE, LEVEL)                                                                     \
+  ATTRIBUTE static void NAME(size_t m, const float *restrict input, size_t channels, size_t height, size_t width,   \
+                             size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,         \
+                             float *restrict v, size_t point_stride, size_t panel_width, size_t k_block) {         \
+    if (m == 4)                                                                                                    \
+      input_body(4, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,           \
+                 point_stride, panel_width, k_block, LEVEL);                                                       \
+    else                                                                                                           \
+      input_body(6, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,           \
+                 point_stride, panel_width, k_block, LEVEL);                                                       \
+  }
 
-BLD_AVX2 static void input_avx2(const float *restrict input, size_t channels, size_t height, size_t width,
-                                size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                                size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride,
-                                size_t panel_width, size_t k_block) {
-  input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
-             point_stride, panel_width, k_block, 1);
-}
+INPUT_VARIANT(input_default, , 0)
+INPUT_VARIANT(input_avx2, BLD_AVX2, 1)
+INPUT_VARIANT(input_avx512, BLD_AVX512, 2)
 
-BLD_AVX512 static void input_avx512(const float *restrict input, size_t channels, size_t height, size_t width,
-                                    size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                                    size_t channel_begin, size_t channel_end, float *restrict v, size_t point_stride,
-                                    size_t panel_width, size_t k_block) {
-  input_body(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
-             point_stride, panel_width, k_block, 2);
-}
-
-static void input_dispatch(const float *restrict input, size_t channels, size_t height, size_t width,
+static void input_dispatch(size_t tile, const float *restrict input, size_t channels, size_t height, size_t width,
                            size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
                            float *restrict v, size_t point_stride, size_t panel_width, size_t k_block) {
-  const size_t tiles_y = (height + 3) / 4, tiles_x = (width + 3) / 4;
   const int level = bld_simd_level();
   if (level >= 2)
-    input_avx512(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+    input_avx512(tile, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,
                  point_stride, panel_width, k_block);
   else if (level == 1)
-    input_avx2(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+    input_avx2(tile, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,
                point_stride, panel_width, k_block);
   else
-    input_default(input, channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, channel_begin, channel_end, v,
+    input_default(tile, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,
                   point_stride, panel_width, k_block);
 }
 
-void bld_winograd_f4_input_f32(const float *restrict input, size_t channels, size_t height, size_t width,
-                               size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
-                               float *restrict v, size_t point_stride) {
-  input_dispatch(input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v, point_stride, 0,
-                 0);
+void bld_winograd_input_f32(size_t tile, const float *restrict input, size_t channels, size_t height, size_t width,
+                            size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
+                            float *restrict v, size_t point_stride) {
+  input_dispatch(tile, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,
+                 point_stride, 0, 0);
 }
 
-void bld_winograd_f4_input_packed_f32(const bld_gemm_plan *plan, const float *restrict input, size_t channels,
-                                      size_t height, size_t width, size_t tile_begin, size_t tile_end,
-                                      size_t channel_begin, size_t channel_end, float *restrict v,
-                                      size_t point_stride) {
-  input_dispatch(input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v, point_stride,
-                 plan->nr, bld_gemm_k_block(plan, channels));
+void bld_winograd_input_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict input,
+                                   size_t channels, size_t height, size_t width, size_t tile_begin, size_t tile_end,
+                                   size_t channel_begin, size_t channel_end, float *restrict v,
+                                   size_t point_stride) {
+  input_dispatch(tile, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,
+                 point_stride, plan->nr, bld_gemm_k_block(plan, channels));
 }
 
 // MARK: - Output transform
 
-// AVX-512 store of one output row for `count` tiles: row[4 (tx0 + s) + j] = y[j][s] for x < width.
-// Interleaves the four phase vectors of 16 tiles into 64 contiguous floats with two-source permutes.
-BLD_AVX512 static void scatter_row_avx512(float (*y)[RUN + 16], float *row, size_t width, size_t tx0,
-                                          size_t count) {
+/// Where the AVX-512 output store takes each float of an output row from: lane l of output vector q holds
+/// element f = 16 q + l of the row, tile f / m of phase f % m, picked from the phase pairs (0, 1), (2, 3), (4, 5).
+typedef struct {
+  int tile[6][16];       // f / m
+  int index[6][16];      // the two-source permute index: the tile, plus 16 for an odd phase
+  uint16_t pair[6][3];   // per output vector, the lanes whose phase is in each pair
+} scatter_plan;
+
+static void scatter_plan_for(size_t m, scatter_plan *plan) {
+  memset(plan, 0, sizeof *plan);
+  for (size_t q = 0; q < m; ++q)
+    for (int l = 0; l < 16; ++l) {
+      const int f = 16 * (int)q + l, phase = f % (int)m;
+      plan->tile[q][l] = f / (int)m;
+      plan->index[q][l] = plan->tile[q][l] + 16 * (phase & 1);
+      plan->pair[q][phase / 2] |= (uint16_t)(1u << l);
+    }
+}
+
+// AVX-512 store of one output row for `count` tiles: row[m (tx0 + s) + j] = y[j][s] for j < m and x < width.
+// The m phase vectors of 16 tiles become 16 m contiguous floats (as `plan` says), with two-source permutes of
+// the phase pairs blended by pair.
+BLD_AVX512 static void scatter_row_avx512(size_t m, const scatter_plan *plan, float (*y)[RUN + 16], float *row,
+                                          size_t width, size_t tx0, size_t count) {
   const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i phase = _mm512_and_epi32(lanes, _mm512_set1_epi32(3));
-  // Lane l of output register q takes tile 4q + l/4 from phase l%4 (phases 0/1 and 2/3 pairwise).
-  const __m512i within_pair = _mm512_slli_epi32(_mm512_and_epi32(phase, _mm512_set1_epi32(1)), 4);
   for (size_t s0 = 0; s0 < count; s0 += 16) {
-    const __m512 y0 = _mm512_loadu_ps(y[0] + s0), y1 = _mm512_loadu_ps(y[1] + s0);
-    const __m512 y2 = _mm512_loadu_ps(y[2] + s0), y3 = _mm512_loadu_ps(y[3] + s0);
-    const long xb = (long)((tx0 + s0) * 4);
-    for (int q = 0; q < 4; ++q) {
-      const __m512i tile = _mm512_add_epi32(_mm512_set1_epi32(4 * q), _mm512_srli_epi32(lanes, 2));
-      const __m512i index = _mm512_add_epi32(tile, within_pair);
-      const __m512 low = _mm512_permutex2var_ps(y0, index, y1), high = _mm512_permutex2var_ps(y2, index, y3);
-      const __m512 value = _mm512_mask_blend_ps((__mmask16)0xCCCC, low, high);
-      const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * q)), lanes);
+    __m512 phase[6];
+    for (size_t j = 0; j < m; ++j) phase[j] = _mm512_loadu_ps(y[j] + s0);
+    const long xb = (long)((tx0 + s0) * m);
+    for (size_t q = 0; q < m; ++q) {
+      const __m512i index = _mm512_loadu_si512(plan->index[q]), tile = _mm512_loadu_si512(plan->tile[q]);
+      __m512 value = _mm512_permutex2var_ps(phase[0], index, phase[1]);
+      for (size_t pair = 1; pair < m / 2; ++pair)
+        value = _mm512_mask_blend_ps(plan->pair[q][pair], value,
+                                     _mm512_permutex2var_ps(phase[2 * pair], index, phase[2 * pair + 1]));
+      const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * (long)q)), lanes);
       const __mmask16 valid = _mm512_cmplt_epi32_mask(x, _mm512_set1_epi32((int)width)) &
                               _mm512_cmplt_epi32_mask(tile, _mm512_set1_epi32((int)(count - s0)));
-      _mm512_mask_storeu_ps(row + xb + 16 * q, valid, value);
+      _mm512_mask_storeu_ps(row + xb + 16 * (long)q, valid, value);
     }
   }
 }
 
-// AVX2 store of one output row for `count` tiles, as scatter_row_avx512 with 8 tiles at a time: the four phase
+// AVX2 store of one F(4x4) output row for `count` tiles, as scatter_row_avx512 with 8 tiles at a time: the four phase
 // vectors are interleaved (the inverse of gather_row_avx2's de-interleave) into 32 contiguous floats; tiles at
 // the row's right end or past `count` go through a buffer.
 BLD_AVX2 static void scatter_row_avx2(float (*y)[RUN + 16], float *row, size_t width, size_t tx0, size_t count) {
@@ -489,63 +568,56 @@ BLD_AVX2 static void scatter_row_avx2(float (*y)[RUN + 16], float *row, size_t w
   }
 }
 
-BLD_INLINE void output_run(const float *restrict m, size_t point_stride, size_t count, float bias,
-                           float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0,
-                           int level) {
-  float y[16][RUN + 16];
-  // Read straight from the 36 matrices, 16 tiles per vector: lanes past `count` read the next row or the
+BLD_INLINE void output_run(size_t m, const float *restrict matrices, size_t point_stride, size_t count, float bias,
+                           float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0, int level,
+                           const scatter_plan *scatter) {
+  const size_t n = m + 2;
+  float y[36][RUN + 16];
+  // Read straight from the n² matrices, 16 tiles per vector: lanes past `count` read the next row or the
   // padding after the last one (the caller's contract) and are never stored.
-  const float *q[36];
-  for (int p = 0; p < 36; ++p) q[p] = m + (size_t)p * point_stride;
+  const float *q[MAX_POINTS];
+  for (size_t p = 0; p < n * n; ++p) q[p] = matrices + p * point_stride;
   const v16f vbias = {bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias};
   for (size_t s = 0; s < count; s += 16) {
-    v16f t[4][6];  // Aᵀ m, column by column
-    for (int j = 0; j < 6; ++j) {
-      const v16f m0 = load16(&q[j][s]), m1 = load16(&q[6 + j][s]), m2 = load16(&q[12 + j][s]),
-                 m3 = load16(&q[18 + j][s]), m4 = load16(&q[24 + j][s]), m5 = load16(&q[30 + j][s]);
-      const v16f a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4;
-      t[0][j] = m0 + a + c;
-      t[1][j] = b + 2.0f * d;
-      t[2][j] = a + 4.0f * c;
-      t[3][j] = b + 8.0f * d + m5;
+    v16f t[6][8];  // Aᵀ m, column by column
+    for (size_t j = 0; j < n; ++j) {
+      v16f column[8], transformed[6];
+      for (size_t i = 0; i < n; ++i) column[i] = load16(&q[i * n + j][s]);
+      output_points(m, column, transformed);
+      for (size_t i = 0; i < m; ++i) t[i][j] = transformed[i];
     }
-    for (int i = 0; i < 4; ++i) {  // (Aᵀ m) A, row by row
-      const v16f e0 = t[i][0], e1 = t[i][1], e2 = t[i][2], e3 = t[i][3], e4 = t[i][4], e5 = t[i][5];
-      const v16f a = e1 + e2, b = e1 - e2, c = e3 + e4, d = e3 - e4;
-      store16(&y[i * 4 + 0][s], e0 + a + c + vbias);
-      store16(&y[i * 4 + 1][s], b + 2.0f * d + vbias);
-      store16(&y[i * 4 + 2][s], a + 4.0f * c + vbias);
-      store16(&y[i * 4 + 3][s], b + 8.0f * d + e5 + vbias);
+    for (size_t i = 0; i < m; ++i) {  // (Aᵀ m) A, row by row
+      v16f transformed[6];
+      output_points(m, t[i], transformed);
+      for (size_t k = 0; k < m; ++k) store16(&y[i * m + k][s], transformed[k] + vbias);
     }
   }
-  for (int i = 0; i < 4; ++i) {
-    const size_t yy = ty * 4 + (size_t)i;
+  for (size_t i = 0; i < m; ++i) {
+    const size_t yy = ty * m + i;
     if (yy >= height) break;
     float *row = plane + yy * width;
     if (level == 2) {
-      scatter_row_avx512(y + i * 4, row, width, tx0, count);
+      scatter_row_avx512(m, scatter, y + i * m, row, width, tx0, count);
       continue;
     }
-    if (level == 1) {
-      scatter_row_avx2(y + i * 4, row, width, tx0, count);
+    if (level == 1 && m == 4) {
+      scatter_row_avx2(y + i * m, row, width, tx0, count);
       continue;
     }
     for (size_t s = 0; s < count; ++s) {
-      const size_t x0 = (tx0 + s) * 4;
-      if (x0 + 4 <= width) {
-        for (int j = 0; j < 4; ++j) row[x0 + (size_t)j] = y[i * 4 + j][s];
-      } else {
-        for (int j = 0; j < 4 && x0 + (size_t)j < width; ++j) row[x0 + (size_t)j] = y[i * 4 + j][s];
-      }
+      const size_t x0 = (tx0 + s) * m;
+      for (size_t j = 0; j < m && x0 + j < width; ++j) row[x0 + j] = y[i * m + j][s];
     }
   }
 }
 
-BLD_INLINE void output_body(const float *restrict m, size_t out_channels, size_t height, size_t width,
-                            size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                            const float *bias, size_t o_begin, size_t o_end, float *restrict output,
-                            size_t point_stride, int level) {
+BLD_INLINE void output_body(size_t m, const float *restrict matrices, size_t out_channels, size_t height,
+                            size_t width, size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin,
+                            size_t o_end, float *restrict output, size_t point_stride, int level) {
+  const size_t tiles_y = (height + m - 1) / m, tiles_x = (width + m - 1) / m;
   const size_t block = tile_end - tile_begin;
+  scatter_plan scatter;
+  if (level == 2) scatter_plan_for(m, &scatter);
   for (size_t o = o_begin; o < o_end; ++o) {
     const float b = bias ? bias[o] : 0.0f;
     size_t t = tile_begin;
@@ -555,48 +627,40 @@ BLD_INLINE void output_body(const float *restrict m, size_t out_channels, size_t
       if (count > tile_end - t) count = tile_end - t;
       if (count > RUN) count = RUN;
       float *plane = output + (n * out_channels + o) * height * width;
-      output_run(m + o * block + (t - tile_begin), point_stride, count, b, plane, height, width, ty, tx, level);
+      output_run(m, matrices + o * block + (t - tile_begin), point_stride, count, b, plane, height, width, ty, tx,
+                 level, &scatter);
       t += count;
     }
   }
 }
 
-static void output_default(const float *restrict m, size_t out_channels, size_t height, size_t width,
-                           size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                           const float *bias, size_t o_begin, size_t o_end, float *restrict output,
-                           size_t point_stride) {
-  output_body(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
-              point_stride, 0);
-}
+#define OUTPUT_VARIANT(NAME, ATTRIBUTE, LEVEL)                                                                    \
+  ATTRIBUTE static void NAME(size_t m, const float *restrict matrices, size_t out_channels, size_t height,         \
+                             size_t width, size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin,  \
+                             size_t o_end, float *restrict output, size_t point_stride) {                          \
+    if (m == 4)                                                                                                    \
+      output_body(4, matrices, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end, output,    \
+                  point_stride, LEVEL);                                                                            \
+    else                                                                                                           \
+      output_body(6, matrices, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end, output,    \
+                  point_stride, LEVEL);                                                                            \
+  }
 
-BLD_AVX2 static void output_avx2(const float *restrict m, size_t out_channels, size_t height, size_t width,
-                                 size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                                 const float *bias, size_t o_begin, size_t o_end, float *restrict output,
-                                 size_t point_stride) {
-  output_body(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
-              point_stride, 1);
-}
+OUTPUT_VARIANT(output_default, , 0)
+OUTPUT_VARIANT(output_avx2, BLD_AVX2, 1)
+OUTPUT_VARIANT(output_avx512, BLD_AVX512, 2)
 
-BLD_AVX512 static void output_avx512(const float *restrict m, size_t out_channels, size_t height, size_t width,
-                                     size_t tiles_y, size_t tiles_x, size_t tile_begin, size_t tile_end,
-                                     const float *bias, size_t o_begin, size_t o_end, float *restrict output,
-                           size_t point_stride) {
-  output_body(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
-              point_stride, 2);
-}
-
-void bld_winograd_f4_output_f32(const float *restrict m, size_t out_channels, size_t height, size_t width,
-                                size_t tile_begin, size_t tile_end, const float *bias,
-                                size_t o_begin, size_t o_end, float *restrict output, size_t point_stride) {
-  const size_t tiles_y = (height + 3) / 4, tiles_x = (width + 3) / 4;
+void bld_winograd_output_f32(size_t tile, const float *restrict m, size_t out_channels, size_t height, size_t width,
+                             size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin, size_t o_end,
+                             float *restrict output, size_t point_stride) {
   const int level = bld_simd_level();
   if (level >= 2)
-    output_avx512(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
+    output_avx512(tile, m, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end, output,
                   point_stride);
   else if (level == 1)
-    output_avx2(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
+    output_avx2(tile, m, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end, output,
                 point_stride);
   else
-    output_default(m, out_channels, height, width, tiles_y, tiles_x, tile_begin, tile_end, bias, o_begin, o_end, output,
+    output_default(tile, m, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end, output,
                    point_stride);
 }

@@ -103,4 +103,45 @@ struct TrainingKernelTests {
     let comparison = TensorComparison(g.weight, expected)
     #expect(comparison.isClose(relative: 1e-4), "∂W: \(comparison)")
   }
+
+  @Test(
+    "the Winograd weight gradient of either tile matches a direct double sum at every vector level",
+    .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"),
+    arguments: WinogradTile.allCases)
+  func winogradWeightGradientMatchesDirectSum(tile: WinogradTile) {
+    // 26 × 31 leaves partial tiles of both sizes; two images; 5 outputs and 6 inputs leave partial GEMM panels.
+    var random = Generator(state: 21)
+    let (batch, channels, outputs, height, width) = (2, 6, 5, 26, 31)
+    let x = random.tensor([batch, channels, height, width])
+    let r = random.tensor([batch, outputs, height, width])
+    let (xs, rs) = (x.scalars, r.scalars)
+    var expected = [Float](repeating: 0, count: outputs * channels * 9)
+    for o in 0..<outputs {
+      for c in 0..<channels {
+        for i in 0..<3 {
+          for j in 0..<3 {
+            var total = 0.0
+            for n in 0..<batch {
+              for y in 0..<height where (0..<height).contains(y + i - 1) {
+                for column in 0..<width where (0..<width).contains(column + j - 1) {
+                  let gradient = rs[((n * outputs + o) * height + y) * width + column]
+                  let value = xs[((n * channels + c) * height + y + i - 1) * width + column + j - 1]
+                  total += Double(gradient) * Double(value)
+                }
+              }
+            }
+            expected[((o * channels + c) * 3 + i) * 3 + j] = Float(total)
+          }
+        }
+      }
+    }
+    let reference = Tensor(shape: [outputs, channels, 3, 3], scalars: expected)
+    for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
+      let actual = ComputeOptions.withVectorExtensionLimit(level) {
+        conv2d3x3WinogradWeightGradient(outputGradient: r, input: x, tile: tile)
+      }
+      let comparison = TensorComparison(actual, reference)
+      #expect(comparison.isClose(relative: 3e-5), "\(tile) at \(level): \(comparison)")
+    }
+  }
 }

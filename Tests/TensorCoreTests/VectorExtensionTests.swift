@@ -106,9 +106,11 @@ struct VectorExtensionTests {
     let direct = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1)
     let rows = Tensor(shape: [5, 333], scalars: random.floats(5 * 333).map { $0 * 4 + 7 })
     try atEveryLevel { level in
-      let winograd = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight), bias: bias)
-      let comparison = TensorComparison(winograd, direct)
-      #expect(comparison.isClose(relative: 1e-4), "\(level) Winograd: \(comparison)")
+      for tile in WinogradTile.allCases {
+        let winograd = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight, tile: tile), bias: bias)
+        let comparison = TensorComparison(winograd, direct)
+        #expect(comparison.isClose(relative: 1e-4), "\(level) Winograd \(tile): \(comparison)")
+      }
       let normalized = layerNorm(rows, weight: nil, bias: nil, epsilon: 1e-5)
       for row in 0..<5 {
         let values = rows.scalars[(row * 333)..<((row + 1) * 333)].map(Double.init)

@@ -291,52 +291,53 @@ void bld_advise_huge_pages(void *address, size_t bytes);
 /// Returns the allocator's free memory to the system (glibc `malloc_trim(0)`; nothing elsewhere).
 void bld_release_free_memory(void);
 
-/// Winograd F(4x4, 3x3) weight transform fused with the GEMM packing: for the MR-row panels
-/// [panel_begin, panel_end) of the O output channels, writes U[ξ] (O x C) in the layout of
-/// bld_gemm_pack_a_f32 under `plan` at packed + ξ * point_stride
+/// Winograd F(m x m, 3x3) weight transform (m = `tile`, 4 or 6; n = m + 2 below) fused with the GEMM packing:
+/// for the MR-row panels [panel_begin, panel_end) of the O output channels, writes the n² matrices U[ξ] (O x C)
+/// in the layout of bld_gemm_pack_a_f32 under `plan` at packed + ξ * point_stride
 /// (point_stride >= bld_gemm_packed_a_floats(plan, O, C)). plan->kernel must not be BLD_GEMM_NONE.
-void bld_winograd_f4_weights_packed_f32(const bld_gemm_plan *plan, const float *restrict weight,
-                                        size_t out_channels, size_t in_channels, size_t panel_begin,
-                                        size_t panel_end, float *restrict packed, size_t point_stride);
+void bld_winograd_weights_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict weight,
+                                     size_t out_channels, size_t in_channels, size_t panel_begin, size_t panel_end,
+                                     float *restrict packed, size_t point_stride);
 
-/// bld_winograd_f4_weights_packed_f32 for a weight stored at half width ([O, C, 3, 3] IEEE half bits, or bfloat16
+/// bld_winograd_weights_packed_f32 for a weight stored at half width ([O, C, 3, 3] IEEE half bits, or bfloat16
 /// when bfloat16 != 0): each panel's MR output channels are widened into `staging` (plan->mr * C * 9 floats, this
 /// caller's own) and transformed from there. Same floats as widening the weight first.
-void bld_winograd_f4_weights_packed_half(const bld_gemm_plan *plan, const uint16_t *restrict weight, int bfloat16,
-                                         size_t out_channels, size_t in_channels, size_t panel_begin,
-                                         size_t panel_end, float *restrict staging, float *restrict packed,
-                                         size_t point_stride);
+void bld_winograd_weights_packed_half(const bld_gemm_plan *plan, size_t tile, const uint16_t *restrict weight,
+                                      int bfloat16, size_t out_channels, size_t in_channels, size_t panel_begin,
+                                      size_t panel_end, float *restrict staging, float *restrict packed,
+                                      size_t point_stride);
 
 /// Winograd F(4x4, 3x3) weight transform for output channels [o_begin, o_end): weight [O, C, 3, 3] ->
 /// u [36][O][C] (u[ξ] = (G g Gᵀ)[ξ], computed in fp32, vectorised across input channels).
 void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channels, size_t in_channels,
                                  size_t o_begin, size_t o_end, float *restrict u);
 
-/// Winograd input transform (stride 1, padding 1) of tiles [tile_begin, tile_end) and channels
-/// [channel_begin, channel_end). input: [N, C, H, W]; tiles are numbered (n * ceil(H/4) + ty) * ceil(W/4) + tx.
-/// v: 36 matrices [C][tile_end - tile_begin], matrix ξ at v + ξ * point_stride (pad the stride to avoid
-/// cache-set aliasing between the 36 matrices).
-void bld_winograd_f4_input_f32(const float *restrict input, size_t channels, size_t height, size_t width,
-                               size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
-                               float *restrict v, size_t point_stride);
+/// Winograd F(m x m, 3x3) input transform (m = `tile`, 4 or 6; stride 1, padding 1) of tiles [tile_begin,
+/// tile_end) and channels [channel_begin, channel_end). input: [N, C, H, W]; tiles are numbered
+/// (n * ceil(H/m) + ty) * ceil(W/m) + tx. v: (m + 2)² matrices [C][tile_end - tile_begin], matrix ξ at
+/// v + ξ * point_stride (pad the stride to avoid cache-set aliasing between the matrices).
+void bld_winograd_input_f32(size_t tile, const float *restrict input, size_t channels, size_t height, size_t width,
+                            size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
+                            float *restrict v, size_t point_stride);
 
-/// bld_winograd_f4_input_f32 writing each point's matrix V[ξ] (C x T, T = tile_end - tile_begin) straight in
+/// bld_winograd_input_f32 writing each point's matrix V[ξ] (C x T, T = tile_end - tile_begin) straight in
 /// the packed-B layout of `plan` (bld_gemm_pack_b_f32's: K blocks of bld_gemm_k_block(plan, C) rows, panels of
 /// plan->nr columns), ready for bld_gemm_packed_b_f32 with no packing pass. point_stride ≥ C · round_up(T,
 /// plan->nr); panel columns past T are zero, as bld_gemm_pack_b_f32 leaves them. plan must have a
 /// kernel family (not BLD_GEMM_NONE).
-void bld_winograd_f4_input_packed_f32(const bld_gemm_plan *plan, const float *restrict input, size_t channels,
-                                      size_t height, size_t width, size_t tile_begin, size_t tile_end,
-                                      size_t channel_begin, size_t channel_end, float *restrict v,
-                                      size_t point_stride);
+void bld_winograd_input_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict input,
+                                   size_t channels, size_t height, size_t width, size_t tile_begin, size_t tile_end,
+                                   size_t channel_begin, size_t channel_end, float *restrict v,
+                                   size_t point_stride);
 
-/// Winograd output transform of tiles [tile_begin, tile_end) for output channels [o_begin, o_end), adding
-/// bias (or nothing when NULL). m: 36 matrices [O][tile_end - tile_begin], matrix ξ at m + ξ * point_stride,
-/// each followed by at least 15 readable floats (rows are read in whole 16-float vectors; point_stride ≥
-/// O · (tile_end − tile_begin) + 15); output: [N, O, H, W] (same H, W as the input).
-void bld_winograd_f4_output_f32(const float *restrict m, size_t out_channels, size_t height, size_t width,
-                                size_t tile_begin, size_t tile_end, const float *bias,
-                                size_t o_begin, size_t o_end, float *restrict output, size_t point_stride);
+/// Winograd F(m x m, 3x3) output transform (m = `tile`, 4 or 6) of tiles [tile_begin, tile_end) for output
+/// channels [o_begin, o_end), adding bias (or nothing when NULL). m: (m + 2)² matrices [O][tile_end -
+/// tile_begin], matrix ξ at m + ξ * point_stride, each followed by at least 15 readable floats (rows are read in
+/// whole 16-float vectors; point_stride ≥ O · (tile_end − tile_begin) + 15); output: [N, O, H, W] (same H, W
+/// as the input).
+void bld_winograd_output_f32(size_t tile, const float *restrict m, size_t out_channels, size_t height, size_t width,
+                             size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin, size_t o_end,
+                             float *restrict output, size_t point_stride);
 
 /// Widens `count` IEEE half-precision values (bit patterns) to float32 (F16C when the CPU has it).
 void bld_convert_f16_f32(const uint16_t *restrict x, float *restrict y, size_t count);
@@ -372,18 +373,19 @@ void bld_group_norm_silu_backward_f32(const float *restrict x, const float *rest
 
 // MARK: - Winograd weight gradient (appended block; see winograd_backward.c)
 
-/// The adjoint of bld_winograd_f4_output_f32 (without bias): ∂M = A ∂Y Aᵀ of tiles [tile_begin, tile_end) and
-/// channels [channel_begin, channel_end) of an output gradient dy [N, C, H, W] (zero outside the image), written as
-/// 36 matrices [C][tile_end - tile_begin], matrix ξ at m + ξ * point_stride (the layout of bld_winograd_f4_input_f32).
-void bld_winograd_f4_output_gradient_f32(const float *restrict dy, size_t channels, size_t height, size_t width,
-                                         size_t tile_begin, size_t tile_end, size_t channel_begin,
-                                         size_t channel_end, float *restrict m, size_t point_stride);
+/// The adjoint of bld_winograd_output_f32 (without bias) for F(m x m, 3x3), m = `tile` (4 or 6): ∂M = A ∂Y Aᵀ
+/// of tiles [tile_begin, tile_end) and channels [channel_begin, channel_end) of an output gradient dy
+/// [N, C, H, W] (zero outside the image), written as (m + 2)² matrices [C][tile_end - tile_begin], matrix ξ at
+/// m + ξ * point_stride (the layout of bld_winograd_input_f32).
+void bld_winograd_output_gradient_f32(size_t tile, const float *restrict dy, size_t channels, size_t height,
+                                      size_t width, size_t tile_begin, size_t tile_end, size_t channel_begin,
+                                      size_t channel_end, float *restrict m, size_t point_stride);
 
-/// The last step of the Winograd weight gradient, ∂g = Gᵀ ∂U G, for (output, input) channel pairs [pair_begin,
-/// pair_end): du holds the 36 matrices ∂U[ξ] as [36][pairs] (pair o · C + c), dg the result as [pairs][9] (the
-/// [O, C, 3, 3] weight gradient).
-void bld_winograd_f4_weight_gradient_finish_f32(const float *restrict du, size_t pairs, size_t pair_begin,
-                                                size_t pair_end, float *restrict dg);
+/// The last step of the Winograd F(m x m, 3x3) weight gradient (m = `tile`, 4 or 6), ∂g = Gᵀ ∂U G, for (output,
+/// input) channel pairs [pair_begin, pair_end): du holds the (m + 2)² matrices ∂U[ξ] as [points][pairs] (pair
+/// o · C + c), dg the result as [pairs][9] (the [O, C, 3, 3] weight gradient).
+void bld_winograd_weight_gradient_finish_f32(size_t tile, const float *restrict du, size_t pairs, size_t pair_begin,
+                                             size_t pair_end, float *restrict dg);
 
 // MARK: - Sums in double precision (appended block; see sums.c)
 

@@ -24,7 +24,8 @@ public struct Conv2DGradients: Sendable {
 /// skipped (used for the first layer of a network whose input is fixed).
 ///
 /// 3×3 stride-1 padding-1 convolutions large enough for Winograd (`conv2d3x3WinogradIsPreferred`) run both
-/// gradients through Winograd F(4×4, 3×3) instead (≈ 1e-5 relative error, as the forward): `∂X` is the forward
+/// gradients through Winograd instead (tiles from `WinogradTile.preferred` and `preferredForWeightGradient`;
+/// ≈ 1e-5 relative error, as the forward): `∂X` is the forward
 /// convolution of `∂Y` with the flipped, transposed kernel (`W'[c, o, kh, kw] = W[o, c, 2 − kh, 2 − kw]`) through
 /// `conv2d3x3Winograd`, and `∂W` comes from `conv2d3x3WinogradWeightGradient`.
 public func conv2dBackward(
@@ -66,8 +67,11 @@ public func conv2dBackward(
     let inputGradient =
       computeInputGradient
       ? conv2d3x3Winograd(outputGradient, weight: flippedTransposedKernel(weight), bias: nil) : nil
+    let tile = WinogradTile.preferredForWeightGradient(
+      batch: batch, height: height, width: width, inputChannels: channels, outputChannels: outputChannels)
     return Conv2DGradients(
-      input: inputGradient, weight: conv2d3x3WinogradWeightGradient(outputGradient: outputGradient, input: input),
+      input: inputGradient,
+      weight: conv2d3x3WinogradWeightGradient(outputGradient: outputGradient, input: input, tile: tile),
       bias: biasGradient)
   }
   let rowsPerTile = max(1, min(outputHeight, convolutionBackwardWorkspaceLimit / max(1, reduction * outputWidth)))

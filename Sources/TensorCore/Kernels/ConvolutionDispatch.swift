@@ -1,5 +1,5 @@
-/// 2-D convolution through the faster of the two algorithms for these shapes: Winograd F(4×4, 3×3) with the
-/// weights transformed per call where `conv2d3x3WinogradIsPreferred` says so (3×3, stride 1, padding 1, large
+/// 2-D convolution through the faster of the two algorithms for these shapes: Winograd (`WinogradTile.preferred`)
+/// with the weights transformed per call where `conv2d3x3WinogradIsPreferred` says so (3×3, stride 1, padding 1, large
 /// enough inputs; ≈ 1e-5 relative error against direct fp32), im2col + GEMM (`conv2d`) otherwise.
 ///
 /// Shapes as `conv2d`: `input` `[N, C, H, W]`, `weight` `[O, C, kH, kW]`, `bias` `[O]` or nil.
@@ -26,7 +26,11 @@ package func conv2dPreferringWinograd(
     let result = storedWeight.withHalfPrecisionBits({ bits, isBFloat16 in
       if conv2d3x3WinogradIsPreferred(inputShape: input.shape, weightShape: shape, stride: stride, padding: padding) {
         do {
-          let weights = try WinogradWeights(shape: shape, halfPrecisionBits: bits, isBFloat16: isBFloat16)
+          let tile = WinogradTile.preferred(
+            batch: input.shape[0], height: input.shape[2], width: input.shape[3], inputChannels: shape[1],
+            outputChannels: shape[0])
+          let weights = try WinogradWeights(
+            shape: shape, halfPrecisionBits: bits, isBFloat16: isBFloat16, tile: tile)
           return conv2d3x3Winograd(input, weights: weights, bias: bias)
         } catch {
           preconditionFailure("conv2dPreferringWinograd: \(error)")

@@ -1,17 +1,20 @@
 internal import CTensorKernels
 import Synchronization
 
-/// The weights of a 3×3 convolution transformed once for Winograd F(4×4, 3×3).
+/// The weights of a 3×3 convolution transformed once for Winograd F(m×m, 3×3) (`WinogradTile`).
 ///
-/// Holds `U[ξ] = G·g·Gᵀ` for the 36 points ξ of the 6×6 transform, each an `O × C` GEMM left operand
-/// already packed into the panels of the micro-kernel family in force when it was made. Build it once per layer (at load) and reuse it for
-/// every call. It takes about 4× the memory of the `[O, C, 3, 3]` weight (36 vs 9 floats per pair).
+/// Holds `U[ξ] = G·g·Gᵀ` for the (m + 2)² points ξ of the transform, each an `O × C` GEMM left operand
+/// already packed into the panels of the micro-kernel family in force when it was made. Build it once per layer
+/// (at load) and reuse it for every call. It takes 4× (F(4×4): 36 vs 9 floats per pair) or 7.1× (F(6×6)) the
+/// memory of the `[O, C, 3, 3]` weight.
 package struct WinogradWeights: Sendable {
   /// Output channels `O` of the convolution.
   package let outputChannels: Int
   /// Input channels `C` of the convolution.
   package let inputChannels: Int
-  /// The transformed weights: 36 matrices `O × C`, each pre-packed for the GEMM (`packLeft`).
+  /// The transform the weights are for (always `.four` with OpenBLAS).
+  package let tile: WinogradTile
+  /// The transformed weights: `tile.pointCount` matrices `O × C`, each pre-packed for the GEMM (`packLeft`).
   let transformed: [Float]
   /// Floats between consecutive points' packed matrices.
   let pointStride: Int
@@ -19,18 +22,22 @@ package struct WinogradWeights: Sendable {
   let plan: GEMMPlan
 
   /// Wraps weights transformed by one of the initialisers.
-  fileprivate init(outputChannels: Int, inputChannels: Int, transformed: [Float], pointStride: Int, plan: GEMMPlan) {
+  fileprivate init(
+    outputChannels: Int, inputChannels: Int, tile: WinogradTile, transformed: [Float], pointStride: Int, plan: GEMMPlan
+  ) {
     self.outputChannels = outputChannels
     self.inputChannels = inputChannels
+    self.tile = tile
     self.transformed = transformed
     self.pointStride = pointStride
     self.plan = plan
   }
 
-  /// Transforms a PyTorch-layout `[O, C, 3, 3]` convolution weight.
+  /// Transforms a PyTorch-layout `[O, C, 3, 3]` convolution weight for `tile` (F(4×4) whatever `tile` says when
+  /// OpenBLAS runs the products).
   ///
   /// - Throws: `WinogradError.unsupportedWeightShape` when `weight` is not `[O, C, 3, 3]` with `O, C ≥ 1`.
-  package init(weight: Tensor) throws(WinogradError) {
+  package init(weight: Tensor, tile: WinogradTile = .four) throws(WinogradError) {
     guard weight.rank == 4, weight.shape[2] == 3, weight.shape[3] == 3, weight.shape[0] > 0, weight.shape[1] > 0
     else { throw .unsupportedWeightShape(weight.shape) }
     let (outputs, inputs) = (weight.shape[0], weight.shape[1])
@@ -38,26 +45,30 @@ package struct WinogradWeights: Sendable {
     inputChannels = inputs
     let plan = GEMMPlan.current
     self.plan = plan
-    let pointStride = plan.packedLeftFloats(m: outputs, k: inputs)
-    self.pointStride = pointStride
     if !plan.usesBLAS {
+      self.tile = tile
+      let pointStride = plan.packedLeftFloats(m: outputs, k: inputs)
+      self.pointStride = pointStride
       // Transform and pack in one pass: each point's O × C matrix goes straight into the GEMM's panels.
       let panels = (outputs + plan.tileRows - 1) / plan.tileRows
-      transformed = [Float](unsafeUninitializedCapacity: 36 * pointStride) { buffer, initialized in
+      transformed = [Float](unsafeUninitializedCapacity: tile.pointCount * pointStride) { buffer, initialized in
         weight.withUnsafeBufferPointer { w in
           nonisolated(unsafe) let destination = buffer.baseAddress!
-          parallelChunks(panels, costPerItem: plan.tileRows * inputs * 120) { range in
+          parallelChunks(panels, costPerItem: plan.tileRows * inputs * 4 * tile.pointCount) { range in
             withUnsafePointer(to: plan.raw) { raw in
-              bld_winograd_f4_weights_packed_f32(
-                raw, w.baseAddress!, outputs, inputs, range.lowerBound, range.upperBound, destination, pointStride)
+              bld_winograd_weights_packed_f32(
+                raw, tile.side, w.baseAddress!, outputs, inputs, range.lowerBound, range.upperBound, destination,
+                pointStride)
             }
           }
         }
-        initialized = 36 * pointStride
+        initialized = tile.pointCount * pointStride
       }
       return
     }
-    // With OpenBLAS the "packed" form is the plain row-major O × C matrix per point.
+    // With OpenBLAS the "packed" form is the plain row-major O × C matrix per point, for F(4×4).
+    self.tile = .four
+    pointStride = outputs * inputs
     transformed = [Float](unsafeUninitializedCapacity: 36 * outputs * inputs) { buffer, initialized in
       weight.withUnsafeBufferPointer { w in
         nonisolated(unsafe) let destination = buffer.baseAddress!
@@ -73,12 +84,14 @@ package struct WinogradWeights: Sendable {
 
 extension WinogradWeights {
   /// Transforms a PyTorch-layout `[O, C, 3, 3]` convolution weight stored at half width (IEEE half or bfloat16
-  /// bits, `shape` its shape): each row panel's output channels are widened into a small staging buffer and
-  /// transformed from there, so the weight is never widened whole. The same transformed floats as
-  /// `init(weight:)` on the widened weight. Needs a TensorCore kernel family.
+  /// bits, `shape` its shape) for `tile`: each row panel's output channels are widened into a small staging
+  /// buffer and transformed from there, so the weight is never widened whole. The same transformed floats as
+  /// `init(weight:tile:)` on the widened weight. Needs a TensorCore kernel family.
   ///
   /// - Throws: `WinogradError.unsupportedWeightShape` when `shape` is not `[O, C, 3, 3]` with `O, C ≥ 1`.
-  package init(shape: [Int], halfPrecisionBits bits: UnsafePointer<UInt16>, isBFloat16: Bool) throws(WinogradError) {
+  package init(
+    shape: [Int], halfPrecisionBits bits: UnsafePointer<UInt16>, isBFloat16: Bool, tile: WinogradTile = .four
+  ) throws(WinogradError) {
     guard shape.count == 4, shape[2] == 3, shape[3] == 3, shape[0] > 0, shape[1] > 0 else {
       throw .unsupportedWeightShape(shape)
     }
@@ -87,21 +100,22 @@ extension WinogradWeights {
     let (outputs, inputs) = (shape[0], shape[1])
     let pointStride = plan.packedLeftFloats(m: outputs, k: inputs)
     let (panels, rows) = ((outputs + plan.tileRows - 1) / plan.tileRows, plan.tileRows)
-    let transformed = [Float](unsafeUninitializedCapacity: 36 * pointStride) { buffer, initialized in
+    let transformed = [Float](unsafeUninitializedCapacity: tile.pointCount * pointStride) { buffer, initialized in
       nonisolated(unsafe) let destination = buffer.baseAddress!
-      parallelChunks(panels, costPerItem: rows * inputs * 120) { range in
+      parallelChunks(panels, costPerItem: rows * inputs * 4 * tile.pointCount) { range in
         let staging = UnsafeMutablePointer<Float>.allocate(capacity: rows * inputs * 9)
         defer { staging.deallocate() }
         withUnsafePointer(to: plan.raw) { raw in
-          bld_winograd_f4_weights_packed_half(
-            raw, bits, isBFloat16 ? 1 : 0, outputs, inputs, range.lowerBound, range.upperBound, staging, destination,
-            pointStride)
+          bld_winograd_weights_packed_half(
+            raw, tile.side, bits, isBFloat16 ? 1 : 0, outputs, inputs, range.lowerBound, range.upperBound, staging,
+            destination, pointStride)
         }
       }
-      initialized = 36 * pointStride
+      initialized = tile.pointCount * pointStride
     }
     self.init(
-      outputChannels: outputs, inputChannels: inputs, transformed: transformed, pointStride: pointStride, plan: plan)
+      outputChannels: outputs, inputChannels: inputs, tile: tile, transformed: transformed, pointStride: pointStride,
+      plan: plan)
   }
 }
 
@@ -121,20 +135,19 @@ package enum WinogradError: Error, Equatable, CustomStringConvertible {
 /// The most scratch floats (transformed input and products) one Winograd call holds: 6M floats, 24 MiB.
 let winogradWorkspaceLimit = 6 << 20
 
-/// 3×3 convolution with stride 1 and padding 1 through Winograd F(4×4, 3×3).
+/// 3×3 convolution with stride 1 and padding 1 through Winograd F(m×m, 3×3), m the weights' `tile`.
 ///
 /// `input`: `[N, C, H, W]`, `weights`: built from `[O, C, 3, 3]`, `bias`: `[O]` or nil → `[N, O, H, W]`.
 ///
 /// Matches: `conv2d(input, weight:, bias:, stride: 1, padding: 1)` (PyTorch `Conv2d(k=3, s=1, p=1)`) to
-/// about 1e-5 relative error (max |Δ| / max |expected|; measured 8e-6 – 1.1e-5 at 320–1280 channels,
-/// against ~7e-7 for direct fp32); any `H, W ≥ 1` (partial edge tiles are zero-padded and cropped) and
-/// any channel counts.
+/// about 1e-5 relative error (max |Δ| / max |expected|; `WinogradTile` has the measurements); any
+/// `H, W ≥ 1` (partial edge tiles are zero-padded and cropped) and any channel counts.
 ///
 /// Limitations: only 3×3, stride 1, padding 1, no dilation or groups. Spatial tiles of the whole batch are
-/// processed in blocks so scratch stays below `winogradWorkspaceLimit` floats. The 36 per-point GEMMs
+/// processed in blocks so scratch stays below `winogradWorkspaceLimit` floats. The per-point GEMMs
 /// run on the micro-kernel family the weights were packed for, split across `ComputeOptions.threadCount`
-/// threads (OpenBLAS for `MatrixKernel.blas`). Arithmetic is about 2.25× less than direct convolution; for tiny images (a few
-/// tiles) the GEMMs become thin and im2col may be as fast.
+/// threads (OpenBLAS for `MatrixKernel.blas`). Arithmetic is 4× (F(4×4)) or 5× (F(6×6)) less than direct
+/// convolution; for tiny images (a few tiles) the GEMMs become thin and im2col may be as fast.
 package func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: Tensor?) -> Tensor {
   precondition(input.rank == 4, "conv2d3x3Winograd: input \(input.shape) is not [N, C, H, W]")
   precondition(
@@ -146,42 +159,42 @@ package func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: 
   let outputShape = [batch, outputs, height, width]
   guard batch > 0 && height > 0 && width > 0 else { return Tensor(shape: outputShape) }
 
+  let tile = weights.tile
   let (tileCount, blockSize, vStride, mStride) = winogradBlocks(
-    batch: batch, height: height, width: width, channels: channels, outputs: outputs)
+    tile: tile, batch: batch, height: height, width: width, channels: channels, outputs: outputs)
 
   return Tensor(shape: outputShape) { out in
     input.withUnsafeBufferPointer { x in
       weights.transformed.withUnsafeBufferPointer { u in
-        ReusableScratch.winograd.withBuffer(floats: 36 * (vStride + mStride)) { workspace in
+        ReusableScratch.winograd.withBuffer(floats: tile.pointCount * (vStride + mStride)) { workspace in
           let v = workspace
-          let m = workspace + 36 * vStride
+          let m = workspace + tile.pointCount * vStride
           let output = out.baseAddress!
           var tileBegin = 0
           while tileBegin < tileCount {
             let tileEnd = min(tileCount, tileBegin + blockSize)
             let block = tileEnd - tileBegin
-            parallelChunks(channels, costPerItem: block * 150) { range in
+            parallelChunks(channels, costPerItem: block * 4 * tile.pointCount) { range in
               if weights.plan.usesBLAS {
-                bld_winograd_f4_input_f32(
-                  x.baseAddress!, channels, height, width, tileBegin, tileEnd, range.lowerBound, range.upperBound, v,
-                  vStride)
+                bld_winograd_input_f32(
+                  tile.side, x.baseAddress!, channels, height, width, tileBegin, tileEnd, range.lowerBound,
+                  range.upperBound, v, vStride)
               } else {
                 withUnsafePointer(to: weights.plan.raw) { plan in
-                  bld_winograd_f4_input_packed_f32(
-                    plan, x.baseAddress!, channels, height, width, tileBegin, tileEnd, range.lowerBound,
+                  bld_winograd_input_packed_f32(
+                    plan, tile.side, x.baseAddress!, channels, height, width, tileBegin, tileEnd, range.lowerBound,
                     range.upperBound, v, vStride)
                 }
               }
             }
             multiplyTransformed(
-              plan: weights.plan, u: u.baseAddress!, uStride: weights.pointStride, v: v, vStride: vStride, m: m,
-              mStride: mStride,
-              outputs: outputs, channels: channels, tiles: block)
+              plan: weights.plan, points: tile.pointCount, u: u.baseAddress!, uStride: weights.pointStride, v: v,
+              vStride: vStride, m: m, mStride: mStride, outputs: outputs, channels: channels, tiles: block)
             bias.withUnsafeBufferPointer { b in
-              parallelChunks(outputs, costPerItem: block * 150) { range in
-                bld_winograd_f4_output_f32(
-                  m, outputs, height, width, tileBegin, tileEnd, b?.baseAddress, range.lowerBound, range.upperBound,
-                  output, mStride)
+              parallelChunks(outputs, costPerItem: block * 4 * tile.pointCount) { range in
+                bld_winograd_output_f32(
+                  tile.side, m, outputs, height, width, tileBegin, tileEnd, b?.baseAddress, range.lowerBound,
+                  range.upperBound, output, mStride)
               }
             }
             tileBegin = tileEnd
@@ -192,9 +205,9 @@ package func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: 
   }
 }
 
-/// How the Winograd passes (forward and weight gradient) walk a batch: all 4×4 tiles, and per block of tiles
-/// (balanced across blocks, rounded to 32 for the GEMM panels) the strides of the 36 transformed input and
-/// output matrices, padded by 16 floats each so they do not alias in cache sets (and the output transform may
+/// How the Winograd passes (forward and weight gradient) walk a batch: all `tile` tiles, and per block of tiles
+/// (balanced across blocks, rounded to 32 for the GEMM panels) the strides of the `tile.pointCount` transformed
+/// input and output matrices, padded by 16 floats each so they do not alias in cache sets (and the output transform may
 /// read whole vectors past a matrix's last row).
 ///
 /// A block holds as many tiles as let one point's transformed input and products (`(C + O) × T` floats) fill
@@ -203,11 +216,11 @@ package func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: 
 /// stay below those of its tiles; and no more than `winogradWorkspaceLimit` floats in all. Measured on a
 /// Zen 3 (512 KiB L2): 128 channels at 512×512 (the VAE decoder's last level) 0.185–0.23 s with blocks of 672
 /// tiles, 0.16–0.17 s with 64–160; 320 and 640 channels at 64² and 32² lose 5–15 % with blocks under 128.
-func winogradBlocks(batch: Int, height: Int, width: Int, channels: Int, outputs: Int)
+func winogradBlocks(tile: WinogradTile, batch: Int, height: Int, width: Int, channels: Int, outputs: Int)
   -> (tileCount: Int, blockSize: Int, inputStride: Int, outputStride: Int)
 {
-  let tileCount = batch * ((height + 3) / 4) * ((width + 3) / 4)
-  let perTile = 36 * (channels + outputs)
+  let tileCount = tile.tileCount(batch: batch, height: height, width: width)
+  let perTile = tile.pointCount * (channels + outputs)
   let cacheTiles = ProcessorDescription.current.l2Bytes / 3 / (MemoryLayout<Float>.size * (channels + outputs))
   let weightTiles = 2 * outputs * channels / (channels + outputs)
   let maximumBlock = max(32, min(winogradWorkspaceLimit / perTile, max(cacheTiles, weightTiles)) / 32 * 32)
@@ -217,18 +230,18 @@ func winogradBlocks(batch: Int, height: Int, width: Int, channels: Int, outputs:
   return (tileCount, blockSize, channels * ((blockSize + 31) / 32 * 32) + 16, outputs * blockSize + 16)
 }
 
-/// `M[ξ] = U[ξ]·V[ξ]` for the 36 transform points: `[O × C]·[C × T]` each, `U[ξ]` pre-packed and, on a
+/// `M[ξ] = U[ξ]·V[ξ]` for the `points` transform points: `[O × C]·[C × T]` each, `U[ξ]` pre-packed and, on a
 /// TensorCore kernel family, `V[ξ]` written packed by the input transform (rows of `T` for OpenBLAS). Always fp32,
 /// whatever `ComputeOptions.matrixPrecision` says: the transformed tiles span a wide range and the output
 /// transform cancels large terms, so bf16 operands gave 6.9 % error where a bf16 im2col convolution gives
 /// 0.23 % (both measured on `MatrixPrecisionTests` shapes); and Winograd's 4× fewer multiplies save more than
 /// bf16's 1.5–2× GEMM throughput would.
 private func multiplyTransformed(
-  plan: GEMMPlan, u: UnsafePointer<Float>, uStride: Int, v: UnsafeMutablePointer<Float>, vStride: Int,
+  plan: GEMMPlan, points: Int, u: UnsafePointer<Float>, uStride: Int, v: UnsafeMutablePointer<Float>, vStride: Int,
   m: UnsafeMutablePointer<Float>, mStride: Int, outputs: Int, channels: Int, tiles: Int
 ) {
   guard !plan.usesBLAS else {
-    for point in 0..<36 {
+    for point in 0..<points {
       prepackedSGEMM(
         plan: plan, packedA: u + point * uStride, m: outputs, n: tiles, k: channels, transposeB: false,
         b: v + point * vStride, ldb: tiles, c: m + point * mStride, ldc: tiles, beta: 0, precision: .float32)
@@ -237,8 +250,8 @@ private func multiplyTransformed(
   }
   // Many medium GEMMs: one thread per group of points beats splitting each product.
   nonisolated(unsafe) let (uBase, vBase, mBase) = (u, v, m)
-  parallelChunks(36, costPerItem: outputs * channels * tiles) { points in
-    for point in points {
+  parallelChunks(points, costPerItem: outputs * channels * tiles) { range in
+    for point in range {
       prepackedProductSingleThreaded(
         plan: plan, packedA: uBase + point * uStride, packedB: vBase + point * vStride, m: outputs, n: tiles,
         k: channels, c: mBase + point * mStride, ldc: tiles)
@@ -276,14 +289,20 @@ package func conv2d3x3WinogradIsPreferred(inputShape: [Int], weightShape: [Int],
   return tiles >= winogradPerCallMinimumTiles
 }
 
-/// 3×3 convolution with stride 1 and padding 1 through Winograd F(4×4, 3×3), transforming `weight`
-/// (`[O, C, 3, 3]`) for this call only: no transformed copy outlives the call, so a network's weights stay
-/// at 1× memory. Same contract and accuracy as `conv2d3x3Winograd(_:weights:bias:)`; the transform holds
-/// about `72·O·C` floats while it runs.
-package func conv2d3x3Winograd(_ input: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+/// 3×3 convolution with stride 1 and padding 1 through Winograd, transforming `weight` (`[O, C, 3, 3]`) for
+/// this call only, for `tile` (by default `WinogradTile.preferred` for the input's size): no transformed copy
+/// outlives the call, so a network's weights stay at 1× memory. Same contract and accuracy as
+/// `conv2d3x3Winograd(_:weights:bias:)`; the transform holds about `2·(m + 2)²·O·C` floats while it runs.
+package func conv2d3x3Winograd(_ input: Tensor, weight: Tensor, bias: Tensor?, tile: WinogradTile? = nil) -> Tensor {
+  precondition(input.rank == 4, "conv2d3x3Winograd: input \(input.shape) is not [N, C, H, W]")
+  let tile =
+    tile
+    ?? .preferred(
+      batch: input.shape[0], height: input.shape[2], width: input.shape[3], inputChannels: input.shape[1],
+      outputChannels: weight.shape[0])
   let weights: WinogradWeights
   do {
-    weights = try WinogradWeights(weight: weight)
+    weights = try WinogradWeights(weight: weight, tile: tile)
   } catch {
     preconditionFailure("conv2d3x3Winograd: \(error)")
   }

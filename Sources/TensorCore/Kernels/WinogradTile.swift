@@ -1,0 +1,52 @@
+/// The output tile of a Winograd convolution F(m×m, 3×3): each m×m block of outputs comes from an
+/// (m + 2)×(m + 2) block of inputs through (m + 2)² element-wise products, each summed over the input channels
+/// by one GEMM.
+///
+/// Both tiles have the same order of rounding error, about 1e-5 of the largest output (measured against fp64 on
+/// 128–1280 channels: F(4×4) 8e-6 – 1.3e-5, F(6×6) 1.3e-5 – 2.3e-5; direct fp32 convolution ≈ 7e-7).
+/// F(6×6) does 21 % fewer multiplications; its transforms need vector gathers to pay off (Decision 0028).
+package enum WinogradTile: Int, Sendable, CaseIterable {
+  /// F(4×4, 3×3): 36 products per 16 outputs, 2.25 per output (4× fewer than direct convolution).
+  case four = 4
+  /// F(6×6, 3×3) with the points 0, ±1, ±2, ±½: 64 products per 36 outputs, 1.78 per output.
+  case six = 6
+
+  /// m, the tile's side in outputs.
+  package var side: Int { rawValue }
+
+  /// (m + 2)², the transform points: one GEMM each.
+  package var pointCount: Int { (rawValue + 2) * (rawValue + 2) }
+
+  /// The tiles covering a batch of `height × width` images (partial edge tiles included).
+  package func tileCount(batch: Int, height: Int, width: Int) -> Int {
+    batch * ((height + side - 1) / side) * ((width + side - 1) / side)
+  }
+
+  /// The tile for a per-call Winograd convolution of a `batch × height × width` image from `inputChannels` to
+  /// `outputChannels`, on the kernels in force. F(6×6) where the transforms have their AVX-512 gathers, a
+  /// TensorCore GEMM family runs the products, and the image has at least twice as many F(6×6) tiles as
+  /// `2·O·C / (O + C)` (the block size at which the GEMMs' reads of the transformed weights stop dominating,
+  /// `winogradBlocks`): F(6×6)'s weights are 1.8× larger, so with few tiles their transform and reads cost more
+  /// than its products save. F(4×4) otherwise. Measured on Zen 4 (Decision 0028): F(6×6) takes 0.85–0.9× the
+  /// time of F(4×4) at 128–512 channels on 256² and 512² images, 1.0× at 512 channels on 128², 1.1× on 64².
+  package static func preferred(
+    batch: Int, height: Int, width: Int, inputChannels: Int, outputChannels: Int
+  ) -> WinogradTile {
+    guard !GEMMPlan.current.usesBLAS, ComputeOptions.vectorExtension >= .avx512 else { return .four }
+    let weightTiles = 2 * inputChannels * outputChannels / max(1, inputChannels + outputChannels)
+    return WinogradTile.six.tileCount(batch: batch, height: height, width: width) >= 2 * weightTiles ? .six : .four
+  }
+
+  /// The tile for `conv2d3x3WinogradWeightGradient` of the same convolution: `preferred`'s, except that F(6×6)
+  /// also needs its `64·O·C`-float weight gradient (accumulated once per block of tiles) to fit in half the
+  /// last-level cache. Measured on Zen 4 (32 MiB L3): F(6×6) takes 0.9× the time of F(4×4) at 128 and 256
+  /// channels, 1.2–1.3× at 512.
+  package static func preferredForWeightGradient(
+    batch: Int, height: Int, width: Int, inputChannels: Int, outputChannels: Int
+  ) -> WinogradTile {
+    let tile = preferred(
+      batch: batch, height: height, width: width, inputChannels: inputChannels, outputChannels: outputChannels)
+    let gradientBytes = WinogradTile.six.pointCount * inputChannels * outputChannels * MemoryLayout<Float>.size
+    return tile == .six && gradientBytes <= ProcessorDescription.current.l3Bytes / 2 ? .six : .four
+  }
+}
