@@ -11,21 +11,9 @@
 // Every kernel is one always-inline body taking the tile size as a constant, compiled three times (default
 // target, AVX2 + FMA, AVX-512) and chosen by bld_simd_level().
 #include "CTensorKernels.h"
+#include "winograd_common.h"
 
-#include <immintrin.h>
 #include <string.h>
-
-#define RUN 64
-/// The most transform points (F(6x6, 3x3): 8 x 8).
-#define MAX_POINTS 64
-
-/// 16 floats as one GCC/Clang vector (unaligned): zmm arithmetic in the AVX-512 build, SSE otherwise.
-typedef float v16f __attribute__((vector_size(64), aligned(4)));
-#define load16(p) (*(const v16f *)(p))
-#define store16(p, x) (*(v16f *)(p) = (x))
-#define BLD_INLINE static inline __attribute__((always_inline))
-#define BLD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
-#define BLD_AVX2 __attribute__((target("avx2,fma")))
 
 // MARK: - One-dimensional transforms (m = 4 or 6, a constant after inlining)
 
@@ -285,36 +273,6 @@ void bld_winograd_weights_packed_half(const bld_gemm_plan *plan, size_t tile, co
 
 // MARK: - Input transform
 
-// AVX-512 gather of one patch row for `count` tiles: d[j][s] = row[m (tx0 + s) - 1 + j] for j < m + 2, zero
-// outside [0, width). 16 tiles at a time: lane s needs element e = m s + j of the 16 m + m + 2 floats loaded
-// from row[m (tx0 + s0) - 1 ...] (masked loads zero the border), picked from consecutive pairs of loaded
-// vectors with two-source permutes (which read the index's low five bits) and blended by e / 32.
-BLD_AVX512 static void gather_row_avx512(size_t m, const float *row, size_t width, size_t tx0, size_t count,
-                                         float (*d)[RUN + 16]) {
-  const size_t n = m + 2, vectors = (16 * m + 2 + 15) / 16;  // 5 for F(4x4), 7 for F(6x6)
-  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i stride = _mm512_mullo_epi32(lanes, _mm512_set1_epi32((int)m));
-  for (size_t s0 = 0; s0 < count; s0 += 16) {
-    const long xb = (long)((tx0 + s0) * m) - 1;
-    __m512 r[8];
-    for (size_t q = 0; q < vectors; ++q) {
-      const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * (long)q)), lanes);
-      const __mmask16 inside = _mm512_cmpge_epi32_mask(x, _mm512_setzero_si512()) &
-                               _mm512_cmplt_epi32_mask(x, _mm512_set1_epi32((int)width));
-      r[q] = _mm512_maskz_loadu_ps(inside, row + xb + 16 * (long)q);
-    }
-    r[vectors] = r[vectors - 1];  // the second source of an odd last pair (never selected)
-    for (size_t j = 0; j < n; ++j) {
-      const __m512i e = _mm512_add_epi32(stride, _mm512_set1_epi32((int)j));
-      __m512 value = _mm512_permutex2var_ps(r[0], e, r[1]);
-      for (size_t q = 2; q < vectors; q += 2)
-        value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32((int)(16 * q))), value,
-                                     _mm512_permutex2var_ps(r[q], e, r[q + 1]));
-      _mm512_storeu_ps(d[j] + s0, value);
-    }
-  }
-}
-
 // AVX2 gather of one F(4x4) patch row, as gather_row_avx512 with 8 tiles at a time: the 34 floats w[i] =
 // row[4 (tx0 + s0) - 1 + i] the tiles need are loaded as four vectors (two tiles of four phases each) and
 // de-interleaved into one vector per phase, d[j][s] = w[4s + j]; d[4] and d[5] are phases 0 and 1 one tile
@@ -365,7 +323,7 @@ BLD_INLINE void input_run(size_t m, const float *restrict plane, size_t height, 
     }
     const float *row = plane + (size_t)y * width;
     if (level == 2) {
-      gather_row_avx512(m, row, width, tx0, count, d + r * n);
+      gather_row_avx512(m, n, 1, row, width, tx0, count, d + r * n);
       continue;
     }
     if (level == 1 && m == 4) {

@@ -3,95 +3,131 @@
 // and V = Bᵀ d B (winograd.c, whose A, B, G this file shares); its adjoint in U is ∂U[ξ] = Σ_tiles ∂M[ξ] V[ξ]ᵀ
 // with ∂M = A ∂Y Aᵀ, and then ∂g = Gᵀ ∂U G (done by the caller).
 #include "CTensorKernels.h"
+#include "winograd_common.h"
 
-/// Tiles per run: the consecutive tiles of one tile row transformed together.
-#define RUN 64
+#include <string.h>
 
-/// A z (A is (m + 2) x m, the transpose of the forward's Aᵀ) for the m values z[0], z[stride], …: m + 2 values
-/// out[0], out[out_stride], …. F(6x6)'s rows of A are (1, 0, …), (1, 1, 1, …), (1, -1, 1, …), powers of 2,
-/// of -2, of 1/2, of -1/2, and (…, 0, 1).
-static inline __attribute__((always_inline)) void apply_a(size_t m, const float *z, size_t stride, float *out,
-                                                          size_t out_stride) {
+/// A z for m values z (A is (m + 2) x m, the transpose of the forward's Aᵀ): m + 2 values. F(4x4)'s rows of A
+/// are (1, 0, 0, 0) (1, 1, 1, 1) (1, -1, 1, -1) (1, 2, 4, 8) (1, -2, 4, -8) (0, 0, 0, 1); F(6x6)'s are
+/// (1, 0, …), then the powers of 1, -1, 2, -2, 1/2 and -1/2, then (…, 0, 1).
+BLD_INLINE void gradient_points(size_t m, const v16f *z, v16f *out) {
   if (m == 4) {
-    const float z0 = z[0], z1 = z[stride], z2 = z[2 * stride], z3 = z[3 * stride];
-    out[0] = z0;
-    out[out_stride] = z0 + z1 + z2 + z3;
-    out[2 * out_stride] = z0 - z1 + z2 - z3;
-    out[3 * out_stride] = z0 + 2.0f * z1 + 4.0f * z2 + 8.0f * z3;
-    out[4 * out_stride] = z0 - 2.0f * z1 + 4.0f * z2 - 8.0f * z3;
-    out[5 * out_stride] = z3;
+    out[0] = z[0];
+    out[1] = z[0] + z[1] + z[2] + z[3];
+    out[2] = z[0] - z[1] + z[2] - z[3];
+    out[3] = z[0] + 2.0f * z[1] + 4.0f * z[2] + 8.0f * z[3];
+    out[4] = z[0] - 2.0f * z[1] + 4.0f * z[2] - 8.0f * z[3];
+    out[5] = z[3];
   } else {
-    const float z0 = z[0], z1 = z[stride], z2 = z[2 * stride], z3 = z[3 * stride], z4 = z[4 * stride],
-                z5 = z[5 * stride];
-    const float even1 = z0 + z2 + z4, odd1 = z1 + z3 + z5;
-    const float even2 = z0 + 4.0f * z2 + 16.0f * z4, odd2 = 2.0f * z1 + 8.0f * z3 + 32.0f * z5;
-    const float even3 = z0 + 0.25f * z2 + 0.0625f * z4, odd3 = 0.5f * z1 + 0.125f * z3 + 0.03125f * z5;
-    out[0] = z0;
-    out[out_stride] = even1 + odd1;
-    out[2 * out_stride] = even1 - odd1;
-    out[3 * out_stride] = even2 + odd2;
-    out[4 * out_stride] = even2 - odd2;
-    out[5 * out_stride] = even3 + odd3;
-    out[6 * out_stride] = even3 - odd3;
-    out[7 * out_stride] = z5;
+    const v16f even1 = z[0] + z[2] + z[4], odd1 = z[1] + z[3] + z[5];
+    const v16f even2 = z[0] + 4.0f * z[2] + 16.0f * z[4], odd2 = 2.0f * z[1] + 8.0f * z[3] + 32.0f * z[5];
+    const v16f even3 = z[0] + 0.25f * z[2] + 0.0625f * z[4], odd3 = 0.5f * z[1] + 0.125f * z[3] + 0.03125f * z[5];
+    out[0] = z[0];
+    out[1] = even1 + odd1;
+    out[2] = even1 - odd1;
+    out[3] = even2 + odd2;
+    out[4] = even2 - odd2;
+    out[5] = even3 + odd3;
+    out[6] = even3 - odd3;
+    out[7] = z[5];
   }
 }
 
-static inline __attribute__((always_inline)) void output_gradient_body(
-    size_t m, const float *restrict dy, size_t channels, size_t height, size_t width, size_t tile_begin,
-    size_t tile_end, size_t channel_begin, size_t channel_end, float *restrict matrices, size_t point_stride) {
+// ∂M = A ∂Y Aᵀ of `count` tiles of one tile row of one channel, written as one contiguous row segment per
+// point (target at the segment's start in point 0's matrix).
+BLD_INLINE void output_gradient_run(size_t m, const float *restrict plane, size_t height, size_t width, size_t ty,
+                                    size_t tx0, size_t count, float *restrict target, size_t point_stride,
+                                    int level) {
   const size_t n = m + 2;
+  float d[36][RUN + 16];  // element (i, j) of every tile's m x m block, zero outside the image
+  for (size_t i = 0; i < m; ++i) {
+    const size_t y = ty * m + i;
+    if (y >= height) {
+      for (size_t j = 0; j < m; ++j) memset(d[i * m + j], 0, count * sizeof(float));
+      continue;
+    }
+    const float *row = plane + y * width;
+    if (level == 2) {
+      gather_row_avx512(m, m, 0, row, width, tx0, count, d + i * m);
+      continue;
+    }
+    for (size_t s = 0; s < count; ++s)
+      for (size_t j = 0; j < m; ++j) {
+        const size_t x = (tx0 + s) * m + j;
+        d[i * m + j][s] = x < width ? row[x] : 0.0f;
+      }
+  }
+  // 16 tiles per step as one vector; lanes past `count` are never copied out.
+  float o[MAX_POINTS][RUN + 16];
+  for (size_t s = 0; s < count; s += 16) {
+    v16f h[6][8];  // A along each of the m image rows
+    for (size_t i = 0; i < m; ++i) {
+      v16f z[6];
+      for (size_t j = 0; j < m; ++j) z[j] = load16(&d[i * m + j][s]);
+      gradient_points(m, z, h[i]);
+    }
+    for (size_t k = 0; k < n; ++k) {  // A along the columns: points (·, k)
+      v16f z[6], out[8];
+      for (size_t i = 0; i < m; ++i) z[i] = h[i][k];
+      gradient_points(m, z, out);
+      for (size_t i = 0; i < n; ++i) store16(&o[i * n + k][s], out[i]);
+    }
+  }
+  for (size_t p = 0; p < n * n; ++p) memcpy(target + p * point_stride, o[p], count * sizeof(float));
+}
+
+BLD_INLINE void output_gradient_body(size_t m, const float *restrict dy, size_t channels, size_t height,
+                                     size_t width, size_t tile_begin, size_t tile_end, size_t channel_begin,
+                                     size_t channel_end, float *restrict matrices, size_t point_stride, int level) {
   const size_t tiles_y = (height + m - 1) / m, tiles_x = (width + m - 1) / m;
-  const size_t count = tile_end - tile_begin;
-  const size_t whole_x = width / m;  // tiles whose m columns are all inside the image
-  float h[6][8][RUN];                // A applied along each of the tile rows' m image rows
+  const size_t block = tile_end - tile_begin;
   for (size_t c = channel_begin; c < channel_end; ++c) {
     size_t t = tile_begin;
     while (t < tile_end) {
-      const size_t image = t / (tiles_y * tiles_x);
-      const size_t ty = t % (tiles_y * tiles_x) / tiles_x, tx0 = t % tiles_x;
-      size_t run = tiles_x - tx0;
-      if (run > tile_end - t) run = tile_end - t;
-      if (run > RUN) run = RUN;
+      const size_t tx = t % tiles_x, row = t / tiles_x, ty = row % tiles_y, image = row / tiles_y;
+      size_t count = tiles_x - tx;
+      if (count > tile_end - t) count = tile_end - t;
+      if (count > RUN) count = RUN;
       const float *plane = dy + (image * channels + c) * height * width;
-      for (size_t i = 0; i < m; ++i) {
-        const size_t y = ty * m + i;
-        if (y >= height) {
-          for (size_t k = 0; k < n; ++k)
-            for (size_t s = 0; s < run; ++s) h[i][k][s] = 0.0f;
-          continue;
-        }
-        const float *row = plane + y * width + tx0 * m;
-        const size_t whole = whole_x > tx0 ? (whole_x - tx0 < run ? whole_x - tx0 : run) : 0;
-        for (size_t s = 0; s < whole; ++s) apply_a(m, row + m * s, 1, &h[i][0][s], RUN);
-        for (size_t s = whole; s < run; ++s) {  // the partial last tile: zero beyond the image
-          const size_t x = (tx0 + s) * m;
-          float z[6];
-          for (size_t j = 0; j < m; ++j) z[j] = x + j < width ? row[m * s + j] : 0.0f;
-          apply_a(m, z, 1, &h[i][0][s], RUN);
-        }
-      }
-      // A along the columns: point (i, k) of each tile, written as one contiguous run per point.
-      float *target = matrices + c * count + (t - tile_begin);
-      for (size_t k = 0; k < n; ++k)
-        for (size_t s = 0; s < run; ++s) apply_a(m, &h[0][k][s], 8 * RUN, target + k * point_stride + s, n * point_stride);
-      t += run;
+      output_gradient_run(m, plane, height, width, ty, tx, count, matrices + c * block + (t - tile_begin),
+                          point_stride, level);
+      t += count;
     }
   }
 }
 
+#define OUTPUT_GRADIENT_VARIANT(NAME, ATTRIBUTE, LEVEL)                                                           \
+  ATTRIBUTE static void NAME(size_t m, const float *restrict dy, size_t channels, size_t height, size_t width,     \
+                             size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,         \
+                             float *restrict matrices, size_t point_stride) {                                      \
+    if (m == 4)                                                                                                    \
+      output_gradient_body(4, dy, channels, height, width, tile_begin, tile_end, channel_begin, channel_end,       \
+                           matrices, point_stride, LEVEL);                                                         \
+    else                                                                                                           \
+      output_gradient_body(6, dy, channels, height, width, tile_begin, tile_end, channel_begin, channel_end,       \
+                           matrices, point_stride, LEVEL);                                                         \
+  }
+
+OUTPUT_GRADIENT_VARIANT(output_gradient_default, , 0)
+OUTPUT_GRADIENT_VARIANT(output_gradient_avx2, BLD_AVX2, 1)
+OUTPUT_GRADIENT_VARIANT(output_gradient_avx512, BLD_AVX512, 2)
+
 void bld_winograd_output_gradient_f32(size_t tile, const float *restrict dy, size_t channels, size_t height,
                                       size_t width, size_t tile_begin, size_t tile_end, size_t channel_begin,
                                       size_t channel_end, float *restrict m, size_t point_stride) {
-  if (tile == 4)
-    output_gradient_body(4, dy, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, m,
+  const int level = bld_simd_level();
+  if (level >= 2)
+    output_gradient_avx512(tile, dy, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, m,
+                           point_stride);
+  else if (level == 1)
+    output_gradient_avx2(tile, dy, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, m,
                          point_stride);
   else
-    output_gradient_body(6, dy, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, m,
-                         point_stride);
+    output_gradient_default(tile, dy, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, m,
+                            point_stride);
 }
 
-static inline __attribute__((always_inline)) void finish_body(size_t m, const float (*g)[3], const float *restrict du,
+BLD_INLINE void finish_body(size_t m, const float (*g)[3], const float *restrict du,
                                                               size_t pairs, size_t pair_begin, size_t pair_end,
                                                               float *restrict dg) {
   const size_t n = m + 2;

@@ -1,0 +1,53 @@
+// Private to winograd.c and winograd_backward.c: the vector type, the tile-run layout and the AVX-512 patch
+// gather the Winograd transforms share.
+#ifndef BLD_WINOGRAD_COMMON_H
+#define BLD_WINOGRAD_COMMON_H
+
+#include <immintrin.h>
+#include <stddef.h>
+
+/// Tiles per run: the consecutive tiles of one tile row transformed together.
+#define RUN 64
+/// The most transform points (F(6x6, 3x3): 8 x 8).
+#define MAX_POINTS 64
+
+/// 16 floats as one GCC/Clang vector (unaligned): zmm arithmetic in the AVX-512 build, SSE otherwise.
+typedef float v16f __attribute__((vector_size(64), aligned(4)));
+#define load16(p) (*(const v16f *)(p))
+#define store16(p, x) (*(v16f *)(p) = (x))
+#define BLD_INLINE static inline __attribute__((always_inline))
+#define BLD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+#define BLD_AVX2 __attribute__((target("avx2,fma")))
+
+// AVX-512 gather of one row of `count` tiles' patches: d[j][s] = row[m (tx0 + s) - offset + j] for j < n
+// (n ≤ m + 2, offset 0 or 1), zero outside [0, width). 16 tiles at a time: lane s needs element e = m s + j of
+// the 15 m + n floats loaded from row[m (tx0 + s0) - offset ...] (masked loads zero the border),
+// picked from consecutive pairs of loaded vectors with two-source permutes (which read the index's low five
+// bits) and blended by e / 32.
+BLD_AVX512 static inline void gather_row_avx512(size_t m, size_t n, size_t offset, const float *row, size_t width,
+                                                size_t tx0, size_t count, float (*d)[RUN + 16]) {
+  const size_t vectors = (15 * m + n + 15) / 16;  // at most 7 (F(6x6) input patches)
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i stride = _mm512_mullo_epi32(lanes, _mm512_set1_epi32((int)m));
+  for (size_t s0 = 0; s0 < count; s0 += 16) {
+    const long xb = (long)((tx0 + s0) * m) - (long)offset;
+    __m512 r[8];
+    for (size_t q = 0; q < vectors; ++q) {
+      const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * (long)q)), lanes);
+      const __mmask16 inside = _mm512_cmpge_epi32_mask(x, _mm512_setzero_si512()) &
+                               _mm512_cmplt_epi32_mask(x, _mm512_set1_epi32((int)width));
+      r[q] = _mm512_maskz_loadu_ps(inside, row + xb + 16 * (long)q);
+    }
+    r[vectors] = r[vectors - 1];  // the second source of an odd last pair (never selected)
+    for (size_t j = 0; j < n; ++j) {
+      const __m512i e = _mm512_add_epi32(stride, _mm512_set1_epi32((int)j));
+      __m512 value = _mm512_permutex2var_ps(r[0], e, r[1]);
+      for (size_t q = 2; q < vectors; q += 2)
+        value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32((int)(16 * q))), value,
+                                     _mm512_permutex2var_ps(r[q], e, r[q + 1]));
+      _mm512_storeu_ps(d[j] + s0, value);
+    }
+  }
+}
+
+#endif
