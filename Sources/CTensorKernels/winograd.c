@@ -200,42 +200,30 @@ BLD_INLINE void weights_packed_body(size_t m, size_t MR, size_t KC, const float 
   }
 }
 
-BLD_AVX2 static void weights_packed_avx2(size_t m, size_t mr, size_t kc, const float *restrict weight,
-                                         size_t first_row, size_t out_channels, size_t in_channels,
-                                         size_t panel_begin, size_t panel_end, float *restrict packed,
-                                         size_t point_stride) {
-  // The tile and the family's MR as constants, so each of the body's panel stores is a fixed-size copy.
-  if (m == 4 && mr == 6)
-    weights_packed_body(4, 6, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
-                        point_stride);
-  else if (m == 6 && mr == 6)
-    weights_packed_body(6, 6, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
-                        point_stride);
-  else if (m == 4)
-    weights_packed_body(4, mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
-                        point_stride);
-  else
-    weights_packed_body(6, mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
-                        point_stride);
-}
+// One variant per GEMM family, with the tile and the family's MR as constants, so each of the body's panel stores
+// is a fixed-size copy.
+#define WEIGHTS_PACKED_VARIANT(NAME, ATTRIBUTE, FAMILY_MR)                                                        \
+  ATTRIBUTE static void NAME(size_t m, size_t mr, size_t kc, const float *restrict weight, size_t first_row,        \
+                             size_t out_channels, size_t in_channels, size_t panel_begin, size_t panel_end,        \
+                             float *restrict packed, size_t point_stride) {                                        \
+    if (mr == FAMILY_MR) {                                                                                         \
+      if (m == 4)                                                                                                  \
+        weights_packed_body(4, FAMILY_MR, kc, weight, first_row, out_channels, in_channels, panel_begin,           \
+                            panel_end, packed, point_stride);                                                      \
+      else                                                                                                         \
+        weights_packed_body(6, FAMILY_MR, kc, weight, first_row, out_channels, in_channels, panel_begin,           \
+                            panel_end, packed, point_stride);                                                      \
+    } else if (m == 4) {                                                                                           \
+      weights_packed_body(4, mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed, \
+                          point_stride);                                                                           \
+    } else {                                                                                                       \
+      weights_packed_body(6, mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed, \
+                          point_stride);                                                                           \
+    }                                                                                                              \
+  }
 
-BLD_AVX512 static void weights_packed_avx512(size_t m, size_t mr, size_t kc, const float *restrict weight,
-                                             size_t first_row, size_t out_channels, size_t in_channels,
-                                             size_t panel_begin, size_t panel_end, float *restrict packed,
-                                             size_t point_stride) {
-  if (m == 4 && mr == 14)
-    weights_packed_body(4, 14, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
-                        point_stride);
-  else if (m == 6 && mr == 14)
-    weights_packed_body(6, 14, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
-                        point_stride);
-  else if (m == 4)
-    weights_packed_body(4, mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
-                        point_stride);
-  else
-    weights_packed_body(6, mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed,
-                        point_stride);
-}
+WEIGHTS_PACKED_VARIANT(weights_packed_avx2, BLD_AVX2, 6)
+WEIGHTS_PACKED_VARIANT(weights_packed_avx512, BLD_AVX512, 14)
 
 static void weights_packed_dispatch(const bld_gemm_plan *plan, size_t tile, const float *restrict weight,
                                     size_t first_row, size_t out_channels, size_t in_channels, size_t panel_begin,
