@@ -28,8 +28,9 @@ struct WinogradConvolutionTests {
         let expected = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1)
         let actual = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight, tile: tile), bias: bias)
         let comparison = TensorComparison(actual, expected)
+        // Measured at most 1.3e-5 (F(4×4)) and 1.6e-5 (F(6×6)) on these shapes.
         #expect(
-          comparison.isClose(relative: 3e-5),
+          comparison.isClose(relative: tile == .four ? 2e-5 : 3e-5),
           "\(tile) N\(batch) C\(channels) O\(outputs) \(height)x\(width): \(comparison)")
       }
     }
@@ -43,7 +44,7 @@ struct WinogradConvolutionTests {
     let expected = conv2d(input, weight: weight, bias: nil, stride: 1, padding: 1)
     let actual = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight, tile: tile), bias: nil)
     let comparison = TensorComparison(actual, expected)
-    // F(4×4, 3×3) and F(6×6, 3×3) in fp32 measure ~1e-5 here (direct fp32: ~7e-7); the parity budget is 1e-4.
+    // F(4×4, 3×3) measures 6e-6 here and F(6×6, 3×3) 1.2e-5 (direct fp32: ~7e-7); the parity budget is 1e-4.
     #expect(comparison.isClose(relative: 3e-5), "\(tile): \(comparison)")
     #expect(comparison.normalizedMSE < 1e-10, "\(tile): \(comparison)")
   }

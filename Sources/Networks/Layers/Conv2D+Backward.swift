@@ -5,7 +5,8 @@ extension Conv2D: DifferentiableBlock {
   /// `gradients` and returns `∂L/∂x`.
   ///
   /// Through `conv2dBackward`: 3×3 stride-1 padding-1 convolutions large enough for Winograd take both gradients
-  /// through Winograd F(4×4, 3×3), as the forward does; the rest im2col + GEMM (+ col2im).
+  /// through Winograd (F(4×4, 3×3), or F(6×6, 3×3) where `WinogradTile` prefers it), as the forward does; the rest
+  /// im2col + GEMM (+ col2im).
   /// - Parameters:
   ///   - outputGradient: `∂L/∂y`, the shape the forward returned.
   ///   - input: the forward's input `x`, `[N, I, H, W]`.

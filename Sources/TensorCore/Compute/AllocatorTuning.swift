@@ -10,7 +10,7 @@ import Synchronization
 /// With glibc's defaults every buffer above the (dynamic, at most 32 MiB) mmap threshold is a fresh `mmap`,
 /// and freed memory at the heap's top goes back to the system, so each UNet call or fine-tuning iteration
 /// page-faults and zero-fills gigabytes again (measured ≈ 17 % of a full-size UNet call; from 21.0–21.5 to
-/// 16.3–16.4 s per paper-mode fine-tuning iteration at 512 × 512 on Zen 4, see Documentation/Performance.md).
+/// 16.1–17.4 s per paper-mode fine-tuning iteration at 512 × 512 on Zen 4, see Documentation/Performance.md).
 /// `keepLargeBuffersInHeap()` raises the mmap threshold to 1 GiB and turns glibc's automatic trimming off, so
 /// freed activations are reused without faults until a pipeline calls ``releaseRetainedMemory()`` between
 /// phases; and ``adviseHugePages(_:)`` asks for transparent huge pages for the large buffers TensorCore
