@@ -210,19 +210,25 @@ package func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: 
 /// input and output matrices, padded by 16 floats each so they do not alias in cache sets (and the output transform may
 /// read whole vectors past a matrix's last row).
 ///
-/// A block holds as many tiles as let one point's transformed input and products (`(C + O) × T` floats) fill
-/// a third of this CPU's L2, so each per-point product finds them there rather than in L3 — but at least
-/// `2·O·C / (C + O)` tiles, so the block's reads of the transformed weights (`O × C` a point, once per block)
-/// stay below those of its tiles; and no more than `winogradWorkspaceLimit` floats in all. Measured on a
-/// Zen 3 (512 KiB L2): 128 channels at 512×512 (the VAE decoder's last level) 0.185–0.23 s with blocks of 672
-/// tiles, 0.16–0.17 s with 64–160; 320 and 640 channels at 64² and 32² lose 5–15 % with blocks under 128.
+/// A block's transformed inputs and products, `P·(C + O)·T` floats for `P` points and `T` tiles, are written by
+/// the transforms and read by the products a moment later, so a block holds as many tiles as let them fill a
+/// quarter of this core's share of L3 (the rest holds the weights and the image rows streaming through).
+/// When the transformed weights (`P·O·C` floats, read once per block) do not fit half that share, a block
+/// also holds at least `2·O·C / (C + O)` tiles, so those weight reads stay below the tiles'. Never more than
+/// `winogradWorkspaceLimit` floats in all. Measured on a Zen 4 (16 MiB of L3 per core): 128 channels at
+/// 512×512 (the VAE decoder's last level, F(6×6)) 109 ms with blocks of 64 tiles against 135 ms with the
+/// 320 that a third of L2 per point gave; 256 and 512 channels keep their blocks of 256 and 512 tiles.
 func winogradBlocks(tile: WinogradTile, batch: Int, height: Int, width: Int, channels: Int, outputs: Int)
   -> (tileCount: Int, blockSize: Int, inputStride: Int, outputStride: Int)
 {
   let tileCount = tile.tileCount(batch: batch, height: height, width: width)
   let perTile = tile.pointCount * (channels + outputs)
-  let cacheTiles = ProcessorDescription.current.l2Bytes / 3 / (MemoryLayout<Float>.size * (channels + outputs))
-  let weightTiles = 2 * outputs * channels / (channels + outputs)
+  let processor = ProcessorDescription.current
+  let l3Share = max(processor.l3Bytes / max(processor.l3SharedBy, 1), processor.l2Bytes)
+  let floatSize = MemoryLayout<Float>.size
+  let cacheTiles = l3Share / 4 / (floatSize * perTile)
+  let weightsFit = floatSize * tile.pointCount * outputs * channels <= l3Share / 2
+  let weightTiles = weightsFit ? 0 : 2 * outputs * channels / (channels + outputs)
   let maximumBlock = max(32, min(winogradWorkspaceLimit / perTile, max(cacheTiles, weightTiles)) / 32 * 32)
   let blockCount = (tileCount + maximumBlock - 1) / maximumBlock
   let blockSize = min(tileCount, ((tileCount + blockCount - 1) / blockCount + 31) / 32 * 32)
