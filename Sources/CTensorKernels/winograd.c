@@ -263,10 +263,10 @@ void bld_winograd_weights_packed_half(const bld_gemm_plan *plan, size_t tile, co
 
 // AVX2 gather of one F(4x4) patch row, as gather_row_avx512 with 8 tiles at a time: the 34 floats w[i] =
 // row[4 (tx0 + s0) - 1 + i] the tiles need are loaded as four vectors (two tiles of four phases each) and
-// de-interleaved into one vector per phase, d[j][s] = w[4s + j]; d[4] and d[5] are phases 0 and 1 one tile
-// on. Border tiles take the same path from a zero-padded copy.
-BLD_AVX2 static void gather_row_avx2(const float *row, size_t width, size_t tx0, size_t count,
-                                     float (*d)[RUN + 16]) {
+// de-interleaved into one vector per phase, d[j · stride + s] = w[4s + j]; d[4] and d[5] are phases 0 and 1 one
+// tile on. Border tiles take the same path from a zero-padded copy.
+BLD_AVX2 static void gather_row_avx2(const float *row, size_t width, size_t tx0, size_t count, float *d,
+                                     size_t stride) {
   const __m256i tile_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   const __m256i next_tile = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
   for (size_t s0 = 0; s0 < count; s0 += 8) {
@@ -285,12 +285,52 @@ BLD_AVX2 static void gather_row_avx2(const float *row, size_t width, size_t tx0,
                        _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xEE)};
     for (int q = 0; q < 4; ++q) {
       phase[q] = _mm256_permutevar8x32_ps(phase[q], tile_order);
-      _mm256_storeu_ps(d[q] + s0, phase[q]);
+      _mm256_storeu_ps(d + q * stride + s0, phase[q]);
     }
     for (int q = 0; q < 2; ++q) {
       const __m256 shifted = _mm256_permutevar8x32_ps(phase[q], next_tile);
-      _mm256_storeu_ps(d[4 + q] + s0, _mm256_blend_ps(shifted, _mm256_broadcast_ss(w + 32 + q), 0x80));
+      _mm256_storeu_ps(d + (4 + q) * stride + s0,
+                       _mm256_blend_ps(shifted, _mm256_broadcast_ss(w + 32 + q), 0x80));
     }
+  }
+}
+
+// The (m + 2)² transformed points V = Bᵀ d B of up to 16 consecutive tiles of one tile row of one channel plane
+// (tiles tx … tx + count − 1 of tile row ty, zero outside the image): out[ξ] holds point ξ, tile tx + s in lane s
+// (lanes past `count` hold whatever the image there gives). Each patch row is gathered and transformed along x
+// (d B) at once, then the columns (Bᵀ · (d B)).
+BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height, size_t width, size_t ty,
+                            size_t tx, size_t count, int level, v16f *restrict out) {
+  const size_t n = m + 2;
+  v16f rows[8][8];  // d B, patch row by patch row
+  for (size_t r = 0; r < n; ++r) {
+    const long y = (long)(ty * m + r) - 1;
+    if (y < 0 || y >= (long)height) {
+      for (size_t k = 0; k < n; ++k) rows[r][k] = (v16f){0};
+      continue;
+    }
+    const float *row = plane + (size_t)y * width;
+    float d[8][16] __attribute__((aligned(64)));  // element j of the row's patch segment, tile s in lane s
+    if (level == 2) {
+      gather_row_avx512(m, n, 1, row, width, tx, count, &d[0][0], 16);
+    } else if (level == 1 && m == 4) {
+      gather_row_avx2(row, width, tx, count, &d[0][0], 16);
+    } else {
+      for (size_t s = 0; s < count; ++s)
+        for (size_t j = 0; j < n; ++j) {
+          const long x = (long)((tx + s) * m) - 1 + (long)j;
+          d[j][s] = (x >= 0 && x < (long)width) ? row[x] : 0.0f;
+        }
+    }
+    v16f line[8];
+    for (size_t j = 0; j < n; ++j) line[j] = load16(d[j]);
+    input_points(m, line, rows[r]);
+  }
+  for (size_t k = 0; k < n; ++k) {
+    v16f column[8], transformed[8];
+    for (size_t r = 0; r < n; ++r) column[r] = rows[r][k];
+    input_points(m, column, transformed);
+    for (size_t i = 0; i < n; ++i) out[i * n + k] = transformed[i];
   }
 }
 
@@ -301,50 +341,11 @@ BLD_INLINE void input_run(size_t m, const float *restrict plane, size_t height, 
                           size_t tx0, size_t count, float *restrict v, size_t point_stride, size_t panel_width,
                           size_t panel_depth, size_t first_tile, int level) {
   const size_t n = m + 2, points = n * n;
-  float d[MAX_POINTS][RUN + 16];
-  // Gather the n x n patches (zero outside the image) so element (r, j) of every tile is contiguous.
-  for (size_t r = 0; r < n; ++r) {
-    const long y = (long)(ty * m + r) - 1;
-    if (y < 0 || y >= (long)height) {
-      for (size_t j = 0; j < n; ++j) memset(d[r * n + j], 0, count * sizeof(float));
-      continue;
-    }
-    const float *row = plane + (size_t)y * width;
-    if (level == 2) {
-      gather_row_avx512(m, n, 1, row, width, tx0, count, d + r * n);
-      continue;
-    }
-    if (level == 1 && m == 4) {
-      gather_row_avx2(row, width, tx0, count, d + r * n);
-      continue;
-    }
-    for (size_t s = 0; s < count; ++s) {
-      const long x0 = (long)((tx0 + s) * m) - 1;
-      if (x0 >= 0 && x0 + (long)n <= (long)width) {
-        for (size_t j = 0; j < n; ++j) d[r * n + j][s] = row[x0 + (long)j];
-      } else {
-        for (size_t j = 0; j < n; ++j) {
-          const long x = x0 + (long)j;
-          d[r * n + j][s] = (x >= 0 && x < (long)width) ? row[x] : 0.0f;
-        }
-      }
-    }
-  }
-  // 16 tiles per step as one vector (zmm in the AVX-512 build); lanes past `count` are never copied out.
   float o[MAX_POINTS][RUN + 16];
   for (size_t s = 0; s < count; s += 16) {
-    v16f t[8][8];  // Bᵀ d, column by column
-    for (size_t j = 0; j < n; ++j) {
-      v16f column[8], transformed[8];
-      for (size_t i = 0; i < n; ++i) column[i] = load16(&d[i * n + j][s]);
-      input_points(m, column, transformed);
-      for (size_t i = 0; i < n; ++i) t[i][j] = transformed[i];
-    }
-    for (size_t i = 0; i < n; ++i) {  // (Bᵀ d) B, row by row
-      v16f transformed[8];
-      input_points(m, t[i], transformed);
-      for (size_t k = 0; k < n; ++k) store16(&o[i * n + k][s], transformed[k]);
-    }
+    v16f out[MAX_POINTS];
+    input_tiles(m, plane, height, width, ty, tx0 + s, count - s < 16 ? count - s : 16, level, out);
+    for (size_t p = 0; p < points; ++p) store16(&o[p][s], out[p]);
   }
   if (panel_width == 0) {
     // One contiguous row segment per transform point (n² short streams instead of n² interleaved ones).
@@ -444,6 +445,91 @@ void bld_winograd_input_packed_f32(const bld_gemm_plan *plan, size_t tile, const
                                    size_t point_stride) {
   input_dispatch(tile, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,
                  point_stride, plan->nr, bld_gemm_k_block(plan, channels));
+}
+
+// MARK: - Input transform for the weight gradient
+
+// V[ξ]ᵀ of the block's tiles for the 16-channel groups [group_begin, group_end), written as the packed right
+// operand of ∂U[ξ] = ∂M[ξ] · V[ξ]ᵀ (K = the block's tiles, N = the channels): the transform runs across a run of
+// tiles for each of a group's channels in turn, and a 16 x 16 transpose per point turns 16 tiles x 16 channels into the
+// panels' channel-contiguous rows, so no packing pass reads V again. Channels past C are zero (the panel
+// padding).
+BLD_INLINE void input_transposed_body(size_t m, size_t NR, size_t KC, const float *restrict input, size_t channels,
+                                      size_t height, size_t width, size_t tile_begin, size_t tile_end,
+                                      size_t group_begin, size_t group_end, float *restrict v, size_t point_stride,
+                                      v16f (*restrict buffer)[RUN / 16][MAX_POINTS], int level) {
+  const size_t points = (m + 2) * (m + 2);
+  const size_t tiles_y = (height + m - 1) / m, tiles_x = (width + m - 1) / m;
+  const size_t block = tile_end - tile_begin, padded = (channels + NR - 1) / NR * NR;
+  for (size_t group = group_begin; group < group_end; ++group) {
+    const size_t c0 = 16 * group, lanes = channels > c0 ? (channels - c0 < 16 ? channels - c0 : 16) : 0;
+    for (size_t c = lanes; c < 16; ++c)
+      for (size_t q = 0; q < RUN / 16; ++q)
+        for (size_t p = 0; p < points; ++p) buffer[c][q][p] = (v16f){0};
+    const size_t panel_offset = c0 / NR * NR, lane_offset = c0 % NR;
+    size_t t = tile_begin;
+    while (t < tile_end) {
+      const size_t tx = t % tiles_x, row = t / tiles_x, ty = row % tiles_y, image = row / tiles_y;
+      size_t count = tiles_x - tx;
+      if (count > tile_end - t) count = tile_end - t;
+      if (count > RUN) count = RUN;
+      // Channel by channel along the run (long row streams), then 16 tiles x 16 channels at a time.
+      for (size_t c = 0; c < lanes; ++c)
+        for (size_t s0 = 0; s0 < count; s0 += 16)
+          input_tiles(m, input + (image * channels + c0 + c) * height * width, height, width, ty, tx + s0,
+                      count - s0 < 16 ? count - s0 : 16, level, buffer[c][s0 / 16]);
+      for (size_t s0 = 0; s0 < count; s0 += 16) {
+        const size_t tiles = count - s0 < 16 ? count - s0 : 16;
+        size_t offset[16];  // where tile s0 + s's 16 channels go in every point's matrix
+        for (size_t s = 0; s < tiles; ++s) {
+          const size_t l = t - tile_begin + s0 + s, pc = l / KC * KC, kc = block - pc < KC ? block - pc : KC;
+          offset[s] = pc * padded + panel_offset * kc + (l - pc) * NR + lane_offset;
+        }
+        for (size_t p = 0; p < points; ++p) {
+          v16f r[16];
+          for (size_t c = 0; c < 16; ++c) r[c] = buffer[c][s0 / 16][p];
+          transpose16(r);  // r[s]: tile s0 + s, 16 channels
+          for (size_t s = 0; s < tiles; ++s) store16(v + p * point_stride + offset[s], r[s]);
+        }
+      }
+      t += count;
+    }
+  }
+}
+
+#define INPUT_TRANSPOSED_VARIANT(NAME, ATTRIBUTE, LEVEL)                                                          \
+  ATTRIBUTE static void NAME(size_t m, size_t nr, size_t kc, const float *restrict input, size_t channels,         \
+                             size_t height, size_t width, size_t tile_begin, size_t tile_end, size_t group_begin,  \
+                             size_t group_end, float *restrict v, size_t point_stride,                            \
+                             v16f (*restrict buffer)[RUN / 16][MAX_POINTS]) {                                      \
+    if (m == 4)                                                                                                    \
+      input_transposed_body(4, nr, kc, input, channels, height, width, tile_begin, tile_end, group_begin,         \
+                            group_end, v, point_stride, buffer, LEVEL);                                            \
+    else                                                                                                           \
+      input_transposed_body(6, nr, kc, input, channels, height, width, tile_begin, tile_end, group_begin,         \
+                            group_end, v, point_stride, buffer, LEVEL);                                            \
+  }
+
+INPUT_TRANSPOSED_VARIANT(input_transposed_default, , 0)
+INPUT_TRANSPOSED_VARIANT(input_transposed_avx2, BLD_AVX2, 1)
+INPUT_TRANSPOSED_VARIANT(input_transposed_avx512, BLD_AVX512, 2)
+
+void bld_winograd_input_transposed_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict input,
+                                              size_t channels, size_t height, size_t width, size_t tile_begin,
+                                              size_t tile_end, size_t group_begin, size_t group_end,
+                                              float *restrict v, size_t point_stride, float *restrict scratch) {
+  const int level = bld_simd_level();
+  const size_t kc = bld_gemm_k_block(plan, tile_end - tile_begin);
+  v16f(*buffer)[RUN / 16][MAX_POINTS] = (v16f(*)[RUN / 16][MAX_POINTS])scratch;
+  if (level >= 2)
+    input_transposed_avx512(tile, plan->nr, kc, input, channels, height, width, tile_begin, tile_end, group_begin,
+                            group_end, v, point_stride, buffer);
+  else if (level == 1)
+    input_transposed_avx2(tile, plan->nr, kc, input, channels, height, width, tile_begin, tile_end, group_begin,
+                          group_end, v, point_stride, buffer);
+  else
+    input_transposed_default(tile, plan->nr, kc, input, channels, height, width, tile_begin, tile_end, group_begin,
+                             group_end, v, point_stride, buffer);
 }
 
 // MARK: - Output transform

@@ -1,7 +1,8 @@
 // The Winograd F(m x m, 3x3) transform of an output gradient (m = 4 or 6), for the weight gradient of a 3x3,
 // stride-1, padding-1 convolution. The forward is Y = Aᵀ [ U ⊙ V ] A per m x m output tile with U = G g Gᵀ
 // and V = Bᵀ d B (winograd.c, whose A, B, G this file shares); its adjoint in U is ∂U[ξ] = Σ_tiles ∂M[ξ] V[ξ]ᵀ
-// with ∂M = A ∂Y Aᵀ, and then ∂g = Gᵀ ∂U G (done by the caller).
+// with ∂M = A ∂Y Aᵀ, written here straight into the GEMM's packed left operand (V[ξ]ᵀ comes packed from
+// winograd.c), and then ∂g = Gᵀ ∂U G (the last step, also here).
 #include "CTensorKernels.h"
 #include "winograd_common.h"
 
@@ -33,98 +34,140 @@ BLD_INLINE void gradient_points(size_t m, const v16f *z, v16f *out) {
   }
 }
 
-// ∂M = A ∂Y Aᵀ of `count` tiles of one tile row of one channel, written as one contiguous row segment per
-// point (target at the segment's start in point 0's matrix).
-BLD_INLINE void output_gradient_run(size_t m, const float *restrict plane, size_t height, size_t width, size_t ty,
-                                    size_t tx0, size_t count, float *restrict target, size_t point_stride,
-                                    int level) {
+// ∂M = A ∂Y Aᵀ of up to 16 consecutive tiles of one tile row of one channel plane (tiles tx … tx + count − 1 of
+// tile row ty, zero outside the image): out[ξ] holds point ξ, tile tx + s in lane s.
+BLD_INLINE void output_gradient_tiles(size_t m, const float *restrict plane, size_t height, size_t width, size_t ty,
+                                      size_t tx, size_t count, int level, v16f *restrict out) {
   const size_t n = m + 2;
-  float d[36][RUN + 16];  // element (i, j) of every tile's m x m block, zero outside the image
+  v16f h[6][8];  // A along each of the m image rows
   for (size_t i = 0; i < m; ++i) {
     const size_t y = ty * m + i;
     if (y >= height) {
-      for (size_t j = 0; j < m; ++j) memset(d[i * m + j], 0, count * sizeof(float));
+      for (size_t k = 0; k < n; ++k) h[i][k] = (v16f){0};
       continue;
     }
     const float *row = plane + y * width;
+    float d[6][16] __attribute__((aligned(64)));  // element j of the row's tile segment, tile s in lane s
     if (level == 2) {
-      gather_row_avx512(m, m, 0, row, width, tx0, count, d + i * m);
-      continue;
+      gather_row_avx512(m, m, 0, row, width, tx, count, &d[0][0], 16);
+    } else {
+      for (size_t s = 0; s < count; ++s)
+        for (size_t j = 0; j < m; ++j) {
+          const size_t x = (tx + s) * m + j;
+          d[j][s] = x < width ? row[x] : 0.0f;
+        }
     }
-    for (size_t s = 0; s < count; ++s)
-      for (size_t j = 0; j < m; ++j) {
-        const size_t x = (tx0 + s) * m + j;
-        d[i * m + j][s] = x < width ? row[x] : 0.0f;
-      }
+    v16f z[6];
+    for (size_t j = 0; j < m; ++j) z[j] = load16(d[j]);
+    gradient_points(m, z, h[i]);
   }
-  // 16 tiles per step as one vector; lanes past `count` are never copied out.
-  float o[MAX_POINTS][RUN + 16];
-  for (size_t s = 0; s < count; s += 16) {
-    v16f h[6][8];  // A along each of the m image rows
-    for (size_t i = 0; i < m; ++i) {
-      v16f z[6];
-      for (size_t j = 0; j < m; ++j) z[j] = load16(&d[i * m + j][s]);
-      gradient_points(m, z, h[i]);
-    }
-    for (size_t k = 0; k < n; ++k) {  // A along the columns: points (·, k)
-      v16f z[6], out[8];
-      for (size_t i = 0; i < m; ++i) z[i] = h[i][k];
-      gradient_points(m, z, out);
-      for (size_t i = 0; i < n; ++i) store16(&o[i * n + k][s], out[i]);
-    }
+  for (size_t k = 0; k < n; ++k) {  // A along the columns: points (·, k)
+    v16f z[6], column[8];
+    for (size_t i = 0; i < m; ++i) z[i] = h[i][k];
+    gradient_points(m, z, column);
+    for (size_t i = 0; i < n; ++i) out[i * n + k] = column[i];
   }
-  for (size_t p = 0; p < n * n; ++p) memcpy(target + p * point_stride, o[p], count * sizeof(float));
 }
 
-BLD_INLINE void output_gradient_body(size_t m, const float *restrict dy, size_t channels, size_t height,
-                                     size_t width, size_t tile_begin, size_t tile_end, size_t channel_begin,
-                                     size_t channel_end, float *restrict matrices, size_t point_stride, int level) {
+// ∂M[ξ] of the block's tiles for the channel groups [group_begin, group_end) of the output gradient (a group is
+// the whole MR-row panels that fit 16 lanes), written as the packed left operand of ∂U[ξ] = ∂M[ξ] · V[ξ]ᵀ (M =
+// the output channels in MR-row panels, K = the block's tiles): as bld_winograd_input_transposed_packed_f32, a
+// 16 x 16 transpose per point gives each tile's channels. A panel's rows for consecutive tiles are consecutive
+// floats, so a tile's first panel is one 16-float store whose lanes past MR land on the next tile's rows, which
+// are written next; the last tile rows of a K block, and further panels, are copied exactly.
+BLD_INLINE void output_gradient_packed_body(size_t m, size_t MR, size_t KC, const float *restrict dy,
+                                            size_t channels, size_t height, size_t width, size_t tile_begin,
+                                            size_t tile_end, size_t group_begin, size_t group_end,
+                                            float *restrict a, size_t point_stride,
+                                            v16f (*restrict buffer)[RUN / 16][MAX_POINTS], int level) {
+  const size_t points = (m + 2) * (m + 2), group_channels = 16 / MR * MR;
   const size_t tiles_y = (height + m - 1) / m, tiles_x = (width + m - 1) / m;
-  const size_t block = tile_end - tile_begin;
-  for (size_t c = channel_begin; c < channel_end; ++c) {
+  const size_t block = tile_end - tile_begin, padded = (channels + MR - 1) / MR * MR;
+  for (size_t group = group_begin; group < group_end; ++group) {
+    const size_t o0 = group * group_channels;
+    if (o0 >= channels) break;
+    const size_t lanes = channels - o0 < group_channels ? channels - o0 : group_channels;
     size_t t = tile_begin;
     while (t < tile_end) {
       const size_t tx = t % tiles_x, row = t / tiles_x, ty = row % tiles_y, image = row / tiles_y;
       size_t count = tiles_x - tx;
       if (count > tile_end - t) count = tile_end - t;
       if (count > RUN) count = RUN;
-      const float *plane = dy + (image * channels + c) * height * width;
-      output_gradient_run(m, plane, height, width, ty, tx, count, matrices + c * block + (t - tile_begin),
-                          point_stride, level);
+      // Channel by channel along the run (long row streams), then 16 tiles at a time.
+      for (size_t c = 0; c < lanes; ++c)
+        for (size_t s0 = 0; s0 < count; s0 += 16)
+          output_gradient_tiles(m, dy + (image * channels + o0 + c) * height * width, height, width, ty, tx + s0,
+                                count - s0 < 16 ? count - s0 : 16, level, buffer[c][s0 / 16]);
+      for (size_t s0 = 0; s0 < count; s0 += 16) {
+        const size_t tiles = count - s0 < 16 ? count - s0 : 16;
+        size_t offset[16], depth[16];  // tile s0 + s's row in the group's first panel, and its K block's depth
+        int spills_inside[16];         // whether a 16-float store there stays inside that panel's K block
+        for (size_t s = 0; s < tiles; ++s) {
+          const size_t l = t - tile_begin + s0 + s, pc = l / KC * KC;
+          depth[s] = block - pc < KC ? block - pc : KC;
+          offset[s] = pc * padded + o0 * depth[s] + (l - pc) * MR;
+          spills_inside[s] = (l - pc) * MR + 16 <= depth[s] * MR;
+        }
+        for (size_t p = 0; p < points; ++p) {
+          v16f r[16];
+          for (size_t c = 0; c < 16; ++c) r[c] = buffer[c][s0 / 16][p];
+          transpose16(r);  // r[s]: tile s0 + s, the group's output channels (lanes past `lanes` unused)
+          float *matrix = a + p * point_stride;
+          for (size_t s = 0; s < tiles; ++s) {
+            if (spills_inside[s] && lanes <= MR) {
+              store16(matrix + offset[s], r[s]);
+              continue;
+            }
+            float values[16];
+            store16(values, r[s]);
+            for (size_t first = 0; first < lanes; first += MR) {
+              float *target = matrix + offset[s] + first * depth[s];
+              const size_t rows = lanes - first < MR ? lanes - first : MR;
+              for (size_t j = 0; j < rows; ++j) target[j] = values[first + j];
+            }
+          }
+        }
+      }
       t += count;
     }
   }
 }
 
 #define OUTPUT_GRADIENT_VARIANT(NAME, ATTRIBUTE, LEVEL)                                                           \
-  ATTRIBUTE static void NAME(size_t m, const float *restrict dy, size_t channels, size_t height, size_t width,     \
-                             size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,         \
-                             float *restrict matrices, size_t point_stride) {                                      \
+  ATTRIBUTE static void NAME(size_t m, size_t mr, size_t kc, const float *restrict dy, size_t channels,            \
+                             size_t height, size_t width, size_t tile_begin, size_t tile_end, size_t group_begin,  \
+                             size_t group_end, float *restrict a, size_t point_stride,                            \
+                             v16f (*restrict buffer)[RUN / 16][MAX_POINTS]) {                                      \
     if (m == 4)                                                                                                    \
-      output_gradient_body(4, dy, channels, height, width, tile_begin, tile_end, channel_begin, channel_end,       \
-                           matrices, point_stride, LEVEL);                                                         \
+      output_gradient_packed_body(4, mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,      \
+                                  group_end, a, point_stride, buffer, LEVEL);                                      \
     else                                                                                                           \
-      output_gradient_body(6, dy, channels, height, width, tile_begin, tile_end, channel_begin, channel_end,       \
-                           matrices, point_stride, LEVEL);                                                         \
+      output_gradient_packed_body(6, mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,      \
+                                  group_end, a, point_stride, buffer, LEVEL);                                      \
   }
 
 OUTPUT_GRADIENT_VARIANT(output_gradient_default, , 0)
 OUTPUT_GRADIENT_VARIANT(output_gradient_avx2, BLD_AVX2, 1)
 OUTPUT_GRADIENT_VARIANT(output_gradient_avx512, BLD_AVX512, 2)
 
-void bld_winograd_output_gradient_f32(size_t tile, const float *restrict dy, size_t channels, size_t height,
-                                      size_t width, size_t tile_begin, size_t tile_end, size_t channel_begin,
-                                      size_t channel_end, float *restrict m, size_t point_stride) {
+size_t bld_winograd_output_gradient_group_channels(const bld_gemm_plan *plan) { return 16 / plan->mr * plan->mr; }
+
+void bld_winograd_output_gradient_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict dy,
+                                             size_t channels, size_t height, size_t width, size_t tile_begin,
+                                             size_t tile_end, size_t group_begin, size_t group_end,
+                                             float *restrict a, size_t point_stride, float *restrict scratch) {
   const int level = bld_simd_level();
+  const size_t kc = bld_gemm_k_block(plan, tile_end - tile_begin);
+  v16f(*buffer)[RUN / 16][MAX_POINTS] = (v16f(*)[RUN / 16][MAX_POINTS])scratch;
   if (level >= 2)
-    output_gradient_avx512(tile, dy, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, m,
-                           point_stride);
+    output_gradient_avx512(tile, plan->mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,
+                           group_end, a, point_stride, buffer);
   else if (level == 1)
-    output_gradient_avx2(tile, dy, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, m,
-                         point_stride);
+    output_gradient_avx2(tile, plan->mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,
+                         group_end, a, point_stride, buffer);
   else
-    output_gradient_default(tile, dy, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, m,
-                            point_stride);
+    output_gradient_default(tile, plan->mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,
+                            group_end, a, point_stride, buffer);
 }
 
 BLD_INLINE void finish_body(size_t m, const float (*g)[3], const float *restrict du,

@@ -19,13 +19,13 @@ typedef float v16f __attribute__((vector_size(64), aligned(4)));
 #define BLD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #define BLD_AVX2 __attribute__((target("avx2,fma")))
 
-// AVX-512 gather of one row of `count` tiles' patches: d[j][s] = row[m (tx0 + s) - offset + j] for j < n
-// (n ≤ m + 2, offset 0 or 1), zero outside [0, width). 16 tiles at a time: lane s needs element e = m s + j of
+// AVX-512 gather of one row of `count` tiles' patches: d[j · d_stride + s] = row[m (tx0 + s) - offset + j] for
+// j < n (n ≤ m + 2, offset 0 or 1), zero outside [0, width). 16 tiles at a time: lane s needs element e = m s + j of
 // the 15 m + n floats loaded from row[m (tx0 + s0) - offset ...] (masked loads zero the border),
 // picked from consecutive pairs of loaded vectors with two-source permutes (which read the index's low five
 // bits) and blended by e / 32.
 BLD_AVX512 static inline void gather_row_avx512(size_t m, size_t n, size_t offset, const float *row, size_t width,
-                                                size_t tx0, size_t count, float (*d)[RUN + 16]) {
+                                                size_t tx0, size_t count, float *d, size_t d_stride) {
   const size_t vectors = (15 * m + n + 15) / 16;  // at most 7 (F(6x6) input patches)
   const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i stride = _mm512_mullo_epi32(lanes, _mm512_set1_epi32((int)m));
@@ -45,9 +45,35 @@ BLD_AVX512 static inline void gather_row_avx512(size_t m, size_t n, size_t offse
       for (size_t q = 2; q < vectors; q += 2)
         value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32((int)(16 * q))), value,
                                      _mm512_permutex2var_ps(r[q], e, r[q + 1]));
-      _mm512_storeu_ps(d[j] + s0, value);
+      _mm512_storeu_ps(d + j * d_stride + s0, value);
     }
   }
 }
+
+/// Transposes the 16 x 16 matrix whose rows are r[0..15]: afterwards r[i][l] is the former r[l][i]. Four rounds
+/// of two-source shuffles, each swapping the off-diagonal d x d blocks of every 2d x 2d block (d = 1, 2, 4, 8).
+#define BLD_LANE_LOW(d, l) (((l) & (d)) ? 16 + (l) - (d) : (l))
+#define BLD_LANE_HIGH(d, l) (((l) & (d)) ? 16 + (l) : (l) + (d))
+#define BLD_LANES(F, d)                                                                                        \
+  F(d, 0), F(d, 1), F(d, 2), F(d, 3), F(d, 4), F(d, 5), F(d, 6), F(d, 7), F(d, 8), F(d, 9), F(d, 10), F(d, 11), \
+      F(d, 12), F(d, 13), F(d, 14), F(d, 15)
+#define BLD_TRANSPOSE_ROUND(r, d)                                                                              \
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 16; ++i)                                              \
+    if (!(i & (d))) {                                                                                          \
+      const v16f low = __builtin_shufflevector(r[i], r[i + (d)], BLD_LANES(BLD_LANE_LOW, d));                  \
+      const v16f high = __builtin_shufflevector(r[i], r[i + (d)], BLD_LANES(BLD_LANE_HIGH, d));                \
+      r[i] = low;                                                                                              \
+      r[i + (d)] = high;                                                                                       \
+    }
+BLD_INLINE void transpose16(v16f *r) {
+  BLD_TRANSPOSE_ROUND(r, 1)
+  BLD_TRANSPOSE_ROUND(r, 2)
+  BLD_TRANSPOSE_ROUND(r, 4)
+  BLD_TRANSPOSE_ROUND(r, 8)
+}
+#undef BLD_TRANSPOSE_ROUND
+#undef BLD_LANES
+#undef BLD_LANE_HIGH
+#undef BLD_LANE_LOW
 
 #endif

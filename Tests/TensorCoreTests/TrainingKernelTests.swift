@@ -104,16 +104,11 @@ struct TrainingKernelTests {
     #expect(comparison.isClose(relative: 1e-4), "∂W: \(comparison)")
   }
 
-  @Test(
-    "the Winograd weight gradient of either tile matches a direct double sum at every vector level",
-    .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"),
-    arguments: WinogradTile.allCases)
-  func winogradWeightGradientMatchesDirectSum(tile: WinogradTile) {
-    // 26 × 31 leaves partial tiles of both sizes; two images; 5 outputs and 6 inputs leave partial GEMM panels.
-    var random = Generator(state: 21)
-    let (batch, channels, outputs, height, width) = (2, 6, 5, 26, 31)
-    let x = random.tensor([batch, channels, height, width])
-    let r = random.tensor([batch, outputs, height, width])
+  /// ∂L/∂W of a 3×3, stride-1, padding-1 convolution summed directly in double precision: `outputGradient`
+  /// `[N, O, H, W]`, `input` `[N, C, H, W]` → `[O, C, 3, 3]`.
+  private static func directWeightGradient(outputGradient r: Tensor, input x: Tensor) -> Tensor {
+    let (batch, channels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let outputs = r.shape[1]
     let (xs, rs) = (x.scalars, r.scalars)
     var expected = [Float](repeating: 0, count: outputs * channels * 9)
     for o in 0..<outputs {
@@ -135,13 +130,55 @@ struct TrainingKernelTests {
         }
       }
     }
-    let reference = Tensor(shape: [outputs, channels, 3, 3], scalars: expected)
+    return Tensor(shape: [outputs, channels, 3, 3], scalars: expected)
+  }
+
+  @Test(
+    "the Winograd weight gradient of either tile matches a direct double sum at every vector level",
+    .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"),
+    arguments: WinogradTile.allCases)
+  func winogradWeightGradientMatchesDirectSum(tile: WinogradTile) {
+    // 26 × 31 leaves partial tiles of both sizes; two images; 5 outputs and 6 inputs leave partial GEMM panels.
+    var random = Generator(state: 21)
+    let x = random.tensor([2, 6, 26, 31])
+    let r = random.tensor([2, 5, 26, 31])
+    let reference = Self.directWeightGradient(outputGradient: r, input: x)
     for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
       let actual = ComputeOptions.withVectorExtensionLimit(level) {
         conv2d3x3WinogradWeightGradient(outputGradient: r, input: x, tile: tile)
       }
       let comparison = TensorComparison(actual, reference)
       #expect(comparison.isClose(relative: 3e-5), "\(tile) at \(level): \(comparison)")
+    }
+  }
+
+  @Test(
+    "the Winograd weight gradient matches a direct double sum across channel groups, panels, blocks and K blocks",
+    .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"),
+    arguments: WinogradTile.allCases)
+  func winogradWeightGradientAcrossBlocksAndPanels(tile: WinogradTile) {
+    // 40 inputs: three 16-channel groups, the last half padding, in a partial GEMM panel; 33 outputs: a partial
+    // last panel in both families (14 and 6 rows) and groups of 14 or 12. 2 × 100 × 110 has 1400 F(4×4) and 646
+    // F(6×6) tiles: blocks of at most 32 tiles make many blocks; blocks of up to 704 tiles exceed 5/4 of the
+    // largest GEMM K block (512), so each is reduced in two or more K blocks on any CPU.
+    var random = Generator(state: 33)
+    let x = random.tensor([2, 40, 100, 110])
+    let r = random.tensor([2, 33, 100, 110])
+    let reference = Self.directWeightGradient(outputGradient: r, input: x)
+    for kernel in [MatrixKernel.avx2, .avx512] where kernel.isSupported {
+      for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
+        for maximumBlock in [32, 704] {
+          let actual = ComputeOptions.withMatrixKernel(kernel) {
+            ComputeOptions.withVectorExtensionLimit(level) {
+              conv2d3x3WinogradWeightGradient(outputGradient: r, input: x, tile: tile, maximumBlock: maximumBlock)
+            }
+          }
+          let comparison = TensorComparison(actual, reference)
+          #expect(
+            comparison.isClose(relative: 3e-5),
+            "\(tile), \(kernel) kernels at \(level), blocks of \(maximumBlock): \(comparison)")
+        }
+      }
     }
   }
 }

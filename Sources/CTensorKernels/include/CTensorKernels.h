@@ -373,13 +373,38 @@ void bld_group_norm_silu_backward_f32(const float *restrict x, const float *rest
 
 // MARK: - Winograd weight gradient (appended block; see winograd_backward.c)
 
+/// Floats of the scratch buffer each concurrent call of bld_winograd_input_transposed_packed_f32 or
+/// bld_winograd_output_gradient_packed_f32 needs (one channel group's transformed points for a run of 64 tiles).
+#define BLD_WINOGRAD_GROUP_SCRATCH_FLOATS 65536
+
+/// The transformed input V[ξ] of the Winograd F(m x m, 3x3) weight gradient (m = `tile`, 4 or 6; the transform of
+/// bld_winograd_input_f32) for tiles [tile_begin, tile_end) and the 16-channel groups [group_begin, group_end)
+/// (channels 16·group_begin …), written as the packed right operand of ∂U[ξ] = ∂M[ξ] · V[ξ]ᵀ under `plan`: op(B)
+/// = V[ξ]ᵀ, K = T = tile_end − tile_begin rows in K blocks of bld_gemm_k_block(plan, T), N = C columns in panels of
+/// plan->nr (a multiple of 16), as bld_gemm_pack_b_f32 would leave it, with the columns past C zero; matrix ξ at
+/// v + ξ * point_stride (point_stride ≥ T · round_up(C, plan->nr)). Groups cover round_up(C, plan->nr) / 16 in
+/// all. scratch: BLD_WINOGRAD_GROUP_SCRATCH_FLOATS floats of this caller's own. plan must have a kernel family.
+void bld_winograd_input_transposed_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict input,
+                                              size_t channels, size_t height, size_t width, size_t tile_begin,
+                                              size_t tile_end, size_t group_begin, size_t group_end,
+                                              float *restrict v, size_t point_stride, float *restrict scratch);
+
+/// The output channels in one group of bld_winograd_output_gradient_packed_f32: the whole plan->mr-row panels
+/// that fit 16 (14 for the AVX-512 family, 12 for AVX2).
+size_t bld_winograd_output_gradient_group_channels(const bld_gemm_plan *plan);
+
 /// The adjoint of bld_winograd_output_f32 (without bias) for F(m x m, 3x3), m = `tile` (4 or 6): ∂M = A ∂Y Aᵀ
-/// of tiles [tile_begin, tile_end) and channels [channel_begin, channel_end) of an output gradient dy
-/// [N, C, H, W] (zero outside the image), written as (m + 2)² matrices [C][tile_end - tile_begin], matrix ξ at
-/// m + ξ * point_stride (the layout of bld_winograd_input_f32).
-void bld_winograd_output_gradient_f32(size_t tile, const float *restrict dy, size_t channels, size_t height,
-                                      size_t width, size_t tile_begin, size_t tile_end, size_t channel_begin,
-                                      size_t channel_end, float *restrict m, size_t point_stride);
+/// of tiles [tile_begin, tile_end) and the channel groups [group_begin, group_end) (of
+/// bld_winograd_output_gradient_group_channels each) of an output gradient dy [N, O, H, W] (zero outside the
+/// image), written as the packed left operand of ∂U[ξ] = ∂M[ξ] · V[ξ]ᵀ under `plan`: M = O rows in
+/// plan->mr-row panels, K = T = tile_end − tile_begin in K blocks of bld_gemm_k_block(plan, T), as
+/// bld_gemm_pack_a_f32 would leave it (rows past O hold anything); matrix ξ at a + ξ * point_stride
+/// (point_stride ≥ round_up(O, plan->mr) · T + 16). scratch: BLD_WINOGRAD_GROUP_SCRATCH_FLOATS floats of this
+/// caller's own. plan must have a kernel family.
+void bld_winograd_output_gradient_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict dy,
+                                             size_t channels, size_t height, size_t width, size_t tile_begin,
+                                             size_t tile_end, size_t group_begin, size_t group_end,
+                                             float *restrict a, size_t point_stride, float *restrict scratch);
 
 /// The last step of the Winograd F(m x m, 3x3) weight gradient (m = `tile`, 4 or 6), ∂g = Gᵀ ∂U G, for (output,
 /// input) channel pairs [pair_begin, pair_end): du holds the (m + 2)² matrices ∂U[ξ] as [points][pairs] (pair

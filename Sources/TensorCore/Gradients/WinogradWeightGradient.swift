@@ -8,18 +8,31 @@ internal import CTensorKernels
 /// `O × C` GEMMs (reduction over the block's tiles) accumulate `∂U`; 4× (F(4×4)) or 5× (F(6×6)) fewer
 /// multiplications than im2col's `∂Y · colᵀ`. Accuracy as the Winograd forward (≈ 1e-5 relative). Requires a
 /// TensorCore GEMM family (`conv2d3x3WinogradIsPreferred`); scratch per block stays below
-/// `winogradWorkspaceLimit` floats, plus `tile.pointCount·O·C` floats for `∂U`.
-package func conv2d3x3WinogradWeightGradient(outputGradient: Tensor, input: Tensor, tile: WinogradTile) -> Tensor {
+/// `winogradWorkspaceLimit` floats, plus `tile.pointCount·O·C` floats for `∂U`. `maximumBlock` caps the tiles
+/// per block below `winogradBlocks`' choice (tests use it to cover several blocks and several GEMM K blocks on
+/// any CPU).
+package func conv2d3x3WinogradWeightGradient(
+  outputGradient: Tensor, input: Tensor, tile: WinogradTile, maximumBlock: Int? = nil
+) -> Tensor {
   let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
   let outputs = outputGradient.shape[1]
   precondition(
     outputGradient.shape == [batch, outputs, height, width],
     "conv2d3x3WinogradWeightGradient: gradient \(outputGradient.shape), input \(input.shape)")
-  let (tileCount, blockSize, vStride, mStride) = winogradBlocks(
-    tile: tile, batch: batch, height: height, width: width, channels: channels, outputs: outputs)
+  let (tileCount, blockSize, _, _) = winogradBlocks(
+    tile: tile, batch: batch, height: height, width: width, channels: channels, outputs: outputs,
+    maximumBlock: maximumBlock)
   let points = tile.pointCount
   var transformed = [Float](repeating: 0, count: points * outputs * channels)  // ∂U[ξ], O × C each
   let plan = GEMMPlan.current
+  precondition(!plan.usesBLAS, "conv2d3x3WinogradWeightGradient needs a TensorCore kernel family")
+  // Both operands are written packed by the transforms: ∂M[ξ] in MR-row panels of the output channels (groups of
+  // whole panels), V[ξ]ᵀ in NR-column panels of the input channels (NR is a multiple of 16, the groups' width).
+  let paddedOutputs = (outputs + plan.tileRows - 1) / plan.tileRows * plan.tileRows
+  let paddedChannels = (channels + plan.tileColumns - 1) / plan.tileColumns * plan.tileColumns
+  let (vStride, mStride) = (blockSize * paddedChannels + 16, paddedOutputs * blockSize + 16)
+  let outputGroupChannels = withUnsafePointer(to: plan.raw) { bld_winograd_output_gradient_group_channels($0) }
+  let (inputGroups, outputGroups) = (paddedChannels / 16, (outputs + outputGroupChannels - 1) / outputGroupChannels)
   input.withUnsafeBufferPointer { x in
     outputGradient.withUnsafeBufferPointer { dy in
       transformed.withUnsafeMutableBufferPointer { dU in
@@ -29,24 +42,30 @@ package func conv2d3x3WinogradWeightGradient(outputGradient: Tensor, input: Tens
           while tileBegin < tileCount {
             let tileEnd = min(tileCount, tileBegin + blockSize)
             let block = tileEnd - tileBegin
-            parallelChunks(channels, costPerItem: block * 4 * points) { range in
-              bld_winograd_input_f32(
-                tile.side, x.baseAddress!, channels, height, width, tileBegin, tileEnd,
-                range.lowerBound, range.upperBound, v, vStride)
+            parallelChunks(inputGroups, costPerItem: block * 64 * points) { groups in
+              GEMMScratchPool.shared.withScratch { scratch in
+                withUnsafePointer(to: plan.raw) { raw in
+                  bld_winograd_input_transposed_packed_f32(
+                    raw, tile.side, x.baseAddress!, channels, height, width, tileBegin, tileEnd, groups.lowerBound,
+                    groups.upperBound, v, vStride, scratch)
+                }
+              }
             }
-            parallelChunks(outputs, costPerItem: block * 4 * points) { range in
-              bld_winograd_output_gradient_f32(
-                tile.side, dy.baseAddress!, outputs, height, width, tileBegin, tileEnd,
-                range.lowerBound, range.upperBound, m, mStride)
+            parallelChunks(outputGroups, costPerItem: block * 64 * points) { groups in
+              GEMMScratchPool.shared.withScratch { scratch in
+                withUnsafePointer(to: plan.raw) { raw in
+                  bld_winograd_output_gradient_packed_f32(
+                    raw, tile.side, dy.baseAddress!, outputs, height, width, tileBegin, tileEnd, groups.lowerBound,
+                    groups.upperBound, m, mStride, scratch)
+                }
+              }
             }
             // ∂U[ξ] (O × C) += ∂M[ξ] (O × block) · V[ξ]ᵀ (block × C): one thread per group of points.
             parallelChunks(points, costPerItem: outputs * channels * block) { range in
               for point in range {
-                packedSGEMMSingleThreaded(
-                  plan: plan, transposeA: false, transposeB: true, m: outputs, n: channels, k: block,
-                  a: m + point * mStride,
-                  lda: block, b: v + point * vStride, ldb: block, c: u + point * outputs * channels, ldc: channels,
-                  beta: 1)
+                prepackedProductSingleThreaded(
+                  plan: plan, packedA: m + point * mStride, packedB: v + point * vStride, m: outputs, n: channels,
+                  k: block, c: u + point * outputs * channels, ldc: channels, beta: 1)
               }
             }
             tileBegin = tileEnd

@@ -2,7 +2,8 @@ internal import CTensorKernels
 import Synchronization
 
 /// Reusable packing buffers for the blocked GEMM (each large enough for any family's plan on this CPU, fp32 or
-/// bf16: a few MB of address space, set by the cache blocking).
+/// bf16: a few MB of address space, set by the cache blocking), also lent to the Winograd weight gradient's
+/// transforms for their channel groups (`BLD_WINOGRAD_GROUP_SCRATCH_FLOATS`).
 ///
 /// A GEMM thread takes a buffer for the duration of one call and gives it back, so steady state holds
 /// one buffer per concurrently running GEMM thread and nothing is allocated (or page-faulted) per call.
@@ -13,13 +14,15 @@ final class GEMMScratchPool: Sendable {
 
   /// Idle buffers, stored as addresses so the mutex holds only `Sendable` values.
   private let idle = Mutex<[UInt]>([])
-  private let floatCount =
+  private let floatCount = max(
+    Int(BLD_WINOGRAD_GROUP_SCRATCH_FLOATS),
     MatrixKernel.allCases.map { kernel in
       withUnsafePointer(to: GEMMPlan(kernel: kernel).raw) { bld_gemm_scratch_floats($0) }
-    }.max() ?? 0
+    }.max() ?? 0)
   private let retainedLimit = 8
 
-  /// Calls `body` with a scratch buffer large enough for any plan.
+  /// Calls `body` with a scratch buffer large enough for any plan (and at least
+  /// `BLD_WINOGRAD_GROUP_SCRATCH_FLOATS` floats).
   func withScratch<R>(_ body: (UnsafeMutablePointer<Float>) -> R) -> R {
     let address = idle.withLock { $0.popLast() }
     let buffer: UnsafeMutablePointer<Float>

@@ -40,18 +40,19 @@ func prepackedSGEMM(
   }
 }
 
-/// Single-threaded fp32 `C = A·B` with A pre-packed by `plan.packLeft` and B (`k × n`) already in the plan's
-/// packed right-operand layout (`bld_gemm_pack_b_f32`'s), so nothing is packed here: the Winograd products,
-/// whose input transform writes that layout itself. Needs a TensorCore kernel family.
+/// Single-threaded fp32 `C = A·B + beta·C` with A (`m × k`) in the plan's packed left-operand layout
+/// (`bld_gemm_pack_a_f32`'s) and B (`k × n`) in its packed right-operand layout (`bld_gemm_pack_b_f32`'s), so
+/// nothing is packed here: the Winograd products, whose transforms write those layouts themselves. `beta == 0`
+/// never reads `C`. Needs a TensorCore kernel family.
 func prepackedProductSingleThreaded(
   plan: GEMMPlan, packedA: UnsafePointer<Float>, packedB: UnsafePointer<Float>, m: Int, n: Int, k: Int,
-  c: UnsafeMutablePointer<Float>, ldc: Int
+  c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float
 ) {
   precondition(!plan.usesBLAS, "prepackedProductSingleThreaded needs a TensorCore kernel family")
   guard m > 0 && n > 0 else { return }
   GEMMScratchPool.shared.withScratch { scratch in
     withUnsafePointer(to: plan.raw) { raw in
-      bld_gemm_packed_b_f32(raw, m, n, k, 0, nil, 0, packedA, packedB, 0, m, 0, n, 0, c, ldc, 1, scratch, 0)
+      bld_gemm_packed_b_f32(raw, m, n, k, 0, nil, 0, packedA, packedB, 0, m, 0, n, beta, c, ldc, 1, scratch, 0)
     }
   }
 }

@@ -218,9 +218,11 @@ package func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: 
 /// `winogradWorkspaceLimit` floats in all. Measured on a Zen 4 (16 MiB of L3 per core): 128 channels at
 /// 512×512 (the VAE decoder's last level, F(6×6)) 109 ms with blocks of 64 tiles against 135 ms with the
 /// 320 that a third of L2 per point gave; 256 and 512 channels keep their blocks of 256 and 512 tiles.
-func winogradBlocks(tile: WinogradTile, batch: Int, height: Int, width: Int, channels: Int, outputs: Int)
-  -> (tileCount: Int, blockSize: Int, inputStride: Int, outputStride: Int)
-{
+///
+/// `maximumBlock` (a multiple of 32) replaces that choice when given.
+func winogradBlocks(
+  tile: WinogradTile, batch: Int, height: Int, width: Int, channels: Int, outputs: Int, maximumBlock: Int? = nil
+) -> (tileCount: Int, blockSize: Int, inputStride: Int, outputStride: Int) {
   let tileCount = tile.tileCount(batch: batch, height: height, width: width)
   let perTile = tile.pointCount * (channels + outputs)
   let processor = ProcessorDescription.current
@@ -229,7 +231,8 @@ func winogradBlocks(tile: WinogradTile, batch: Int, height: Int, width: Int, cha
   let cacheTiles = l3Share / 4 / (floatSize * perTile)
   let weightsFit = floatSize * tile.pointCount * outputs * channels <= l3Share / 2
   let weightTiles = weightsFit ? 0 : 2 * outputs * channels / (channels + outputs)
-  let maximumBlock = max(32, min(winogradWorkspaceLimit / perTile, max(cacheTiles, weightTiles)) / 32 * 32)
+  let maximumBlock =
+    maximumBlock ?? max(32, min(winogradWorkspaceLimit / perTile, max(cacheTiles, weightTiles)) / 32 * 32)
   let blockCount = (tileCount + maximumBlock - 1) / maximumBlock
   let blockSize = min(tileCount, ((tileCount + blockCount - 1) / blockCount + 31) / 32 * 32)
   // Input matrices hold whole GEMM panels (up to 32 columns) when the transform writes them packed.
@@ -260,7 +263,7 @@ private func multiplyTransformed(
     for point in range {
       prepackedProductSingleThreaded(
         plan: plan, packedA: uBase + point * uStride, packedB: vBase + point * vStride, m: outputs, n: tiles,
-        k: channels, c: mBase + point * mStride, ldc: tiles)
+        k: channels, c: mBase + point * mStride, ldc: tiles, beta: 0)
     }
   }
 }
