@@ -132,7 +132,7 @@ struct MatrixKernelTests {
         #expect(
           blocking.kc % 16 == 0 && blocking.mc % blocking.tileRows == 0 && blocking.nc % blocking.tileColumns == 0)
       }
-      #expect(small.kc == 192 && large.kc == 288, "KC from L1: \(small.kc), \(large.kc)")
+      #expect(small.kc == 256 && large.kc == 384, "KC from L1: \(small.kc), \(large.kc)")
       // The B micro-panel fits L1, the A block fits L2, the B block fits the L3 share.
       #expect(small.kc * 32 * 4 <= 32 << 10 && small.mc * small.kc * 4 <= 1 << 20)
       #expect(small.kc * small.nc * 4 <= 1_441_792)

@@ -192,7 +192,7 @@ typedef struct {
 bld_gemm_plan bld_gemm_plan_for(int simd_level);
 
 /// Sets plan->kc, mc, nc, nc_generated for the given cache sizes (bytes) and the plan's mr, nr: a 32-wide B
-/// micro-panel in 3/4 of L1 (the same KC for every family), the A block in a quarter of L2, the B block in half
+/// micro-panel filling L1 (the same KC for every family), the A block in a quarter of L2, the B block in half
 /// of this core's share of L3, a generated B block in a third of L2.
 void bld_gemm_blocking(size_t l1_bytes, size_t l2_bytes, size_t l3_bytes_per_core, bld_gemm_plan *plan);
 
