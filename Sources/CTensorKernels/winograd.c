@@ -300,7 +300,7 @@ BLD_AVX2 static void gather_row_avx2(const float *row, size_t width, size_t tx0,
 // (lanes past `count` hold whatever the image there gives). Each patch row is gathered and transformed along x
 // (d B) at once, then the columns (Bᵀ · (d B)).
 BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height, size_t width, size_t ty,
-                            size_t tx, size_t count, int level, v16f *restrict out) {
+                            size_t tx, size_t count, int level, const float *next, v16f *restrict out) {
   const size_t n = m + 2;
   v16f rows[8][8];  // d B, patch row by patch row
   for (size_t r = 0; r < n; ++r) {
@@ -310,6 +310,7 @@ BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height
       continue;
     }
     const float *row = plane + (size_t)y * width;
+    if (next) prefetch_row_segment(next + (size_t)y * width, (long)(tx * m) - 1, (long)((tx + count) * m) + 1, width, 0);
     float d[8][16] __attribute__((aligned(64)));  // element j of the row's patch segment, tile s in lane s
     if (level == 2) {
       gather_row_avx512(m, n, 1, row, width, tx, count, &d[0][0], 16);
@@ -339,12 +340,12 @@ BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height
 // panel_depth rows (v at this channel's row of its K block, first_tile the run's index within the block).
 BLD_INLINE void input_run(size_t m, const float *restrict plane, size_t height, size_t width, size_t ty,
                           size_t tx0, size_t count, float *restrict v, size_t point_stride, size_t panel_width,
-                          size_t panel_depth, size_t first_tile, int level) {
+                          size_t panel_depth, size_t first_tile, int level, const float *next) {
   const size_t n = m + 2, points = n * n;
   float o[MAX_POINTS][RUN + 16];
   for (size_t s = 0; s < count; s += 16) {
     v16f out[MAX_POINTS];
-    input_tiles(m, plane, height, width, ty, tx0 + s, count - s < 16 ? count - s : 16, level, out);
+    input_tiles(m, plane, height, width, ty, tx0 + s, count - s < 16 ? count - s : 16, level, next, out);
     for (size_t p = 0; p < points; ++p) store16(&o[p][s], out[p]);
   }
   if (panel_width == 0) {
@@ -388,7 +389,8 @@ BLD_INLINE void input_body(size_t m, const float *restrict input, size_t channel
       if (count > RUN) count = RUN;
       const float *plane = input + (n * channels + c) * height * width;
       input_run(m, plane, height, width, ty, tx, count, panel_width ? row_base : row_base + (t - tile_begin),
-                point_stride, panel_width, depth, t - tile_begin, level);
+                point_stride, panel_width, depth, t - tile_begin, level,
+                c + 1 < channel_end ? plane + height * width : NULL);
       t += count;
     }
     // The last panel's columns past the block are zero, as bld_gemm_pack_b_f32 leaves them: the GEMM computes
@@ -477,7 +479,9 @@ BLD_INLINE void input_transposed_body(size_t m, size_t NR, size_t KC, const floa
       for (size_t c = 0; c < lanes; ++c)
         for (size_t s0 = 0; s0 < count; s0 += 16)
           input_tiles(m, input + (image * channels + c0 + c) * height * width, height, width, ty, tx + s0,
-                      count - s0 < 16 ? count - s0 : 16, level, buffer[c][s0 / 16]);
+                      count - s0 < 16 ? count - s0 : 16, level,
+                      c + 1 < lanes ? input + (image * channels + c0 + c + 1) * height * width : NULL,
+                      buffer[c][s0 / 16]);
       for (size_t s0 = 0; s0 < count; s0 += 16) {
         const size_t tiles = count - s0 < 16 ? count - s0 : 16;
         size_t offset[16];  // where tile s0 + s's 16 channels go in every point's matrix
@@ -602,7 +606,7 @@ BLD_AVX2 static void scatter_row_avx2(float (*y)[RUN + 16], float *row, size_t w
 
 BLD_INLINE void output_run(size_t m, const float *restrict matrices, size_t point_stride, size_t count, float bias,
                            float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0, int level,
-                           const scatter_plan *scatter) {
+                           const scatter_plan *scatter, float *next) {
   const size_t n = m + 2;
   float y[36][RUN + 16];
   // Read straight from the n² matrices, 16 tiles per vector: lanes past `count` read the next row or the
@@ -628,6 +632,7 @@ BLD_INLINE void output_run(size_t m, const float *restrict matrices, size_t poin
     const size_t yy = ty * m + i;
     if (yy >= height) break;
     float *row = plane + yy * width;
+    if (next) prefetch_row_segment(next + yy * width, (long)(tx0 * m), (long)((tx0 + count) * m), width, 1);
     if (level == 2) {
       scatter_row_avx512(m, scatter, y + i * m, row, width, tx0, count);
       continue;
@@ -660,7 +665,7 @@ BLD_INLINE void output_body(size_t m, const float *restrict matrices, size_t out
       if (count > RUN) count = RUN;
       float *plane = output + (n * out_channels + o) * height * width;
       output_run(m, matrices + o * block + (t - tile_begin), point_stride, count, b, plane, height, width, ty, tx,
-                 level, &scatter);
+                 level, &scatter, o + 1 < o_end ? plane + height * width : NULL);
       t += count;
     }
   }

@@ -37,7 +37,7 @@ BLD_INLINE void gradient_points(size_t m, const v16f *z, v16f *out) {
 // ∂M = A ∂Y Aᵀ of up to 16 consecutive tiles of one tile row of one channel plane (tiles tx … tx + count − 1 of
 // tile row ty, zero outside the image): out[ξ] holds point ξ, tile tx + s in lane s.
 BLD_INLINE void output_gradient_tiles(size_t m, const float *restrict plane, size_t height, size_t width, size_t ty,
-                                      size_t tx, size_t count, int level, v16f *restrict out) {
+                                      size_t tx, size_t count, int level, const float *next, v16f *restrict out) {
   const size_t n = m + 2;
   v16f h[6][8];  // A along each of the m image rows
   for (size_t i = 0; i < m; ++i) {
@@ -47,6 +47,7 @@ BLD_INLINE void output_gradient_tiles(size_t m, const float *restrict plane, siz
       continue;
     }
     const float *row = plane + y * width;
+    if (next) prefetch_row_segment(next + y * width, (long)(tx * m), (long)((tx + count) * m), width, 0);
     float d[6][16] __attribute__((aligned(64)));  // element j of the row's tile segment, tile s in lane s
     if (level == 2) {
       gather_row_avx512(m, m, 0, row, width, tx, count, &d[0][0], 16);
@@ -97,7 +98,9 @@ BLD_INLINE void output_gradient_packed_body(size_t m, size_t MR, size_t KC, cons
       for (size_t c = 0; c < lanes; ++c)
         for (size_t s0 = 0; s0 < count; s0 += 16)
           output_gradient_tiles(m, dy + (image * channels + o0 + c) * height * width, height, width, ty, tx + s0,
-                                count - s0 < 16 ? count - s0 : 16, level, buffer[c][s0 / 16]);
+                                count - s0 < 16 ? count - s0 : 16, level,
+                                c + 1 < lanes ? dy + (image * channels + o0 + c + 1) * height * width : NULL,
+                                buffer[c][s0 / 16]);
       for (size_t s0 = 0; s0 < count; s0 += 16) {
         const size_t tiles = count - s0 < 16 ? count - s0 : 16;
         size_t offset[16], depth[16];  // tile s0 + s's row in the group's first panel, and its K block's depth

@@ -5,6 +5,7 @@
 
 #include <immintrin.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /// Tiles per run: the consecutive tiles of one tile row transformed together.
 #define RUN 64
@@ -47,6 +48,23 @@ BLD_AVX512 static inline void gather_row_avx512(size_t m, size_t n, size_t offse
                                      _mm512_permutex2var_ps(r[q], e, r[q + 1]));
       _mm512_storeu_ps(d + j * d_stride + s0, value);
     }
+  }
+}
+
+/// Asks for the cache lines of row[x0 .. x1) (clamped to [0, width)) in L2, for writing when `write` (PREFETCHW,
+/// a hint that CPUs without it ignore) so the stores find them owned: the transforms call it on the next
+/// channel's rows while they work on the current one's, since a run's short row segments, one plane apart, are
+/// too short for the hardware prefetchers to pick up in time.
+BLD_INLINE void prefetch_row_segment(const float *row, long x0, long x1, size_t width, int write) {
+  if (x0 < 0) x0 = 0;
+  if (x1 > (long)width) x1 = (long)width;
+  if (x1 <= x0) return;
+  const char *last = (const char *)(row + x1) - 1;
+  for (const char *line = (const char *)((uintptr_t)(row + x0) & ~(uintptr_t)63); line <= last; line += 64) {
+    if (write)
+      __asm__ volatile("prefetchw %0" : : "m"(*line));
+    else
+      _mm_prefetch(line, _MM_HINT_T1);
   }
 }
 
