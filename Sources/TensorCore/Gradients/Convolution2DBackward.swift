@@ -24,7 +24,7 @@ public struct Conv2DGradients: Sendable {
 /// skipped (used for the first layer of a network whose input is fixed).
 ///
 /// 3×3 stride-1 padding-1 convolutions large enough for Winograd (`conv2d3x3WinogradIsPreferred`) run both
-/// gradients through Winograd instead (tiles from `WinogradTile.preferred` and `preferredForWeightGradient`;
+/// gradients through Winograd instead (the tile from `WinogradTile.preferred`;
 /// ≈ 1e-5 relative error, as the forward): `∂X` is the forward
 /// convolution of `∂Y` with the flipped, transposed kernel (`W'[c, o, kh, kw] = W[o, c, 2 − kh, 2 − kw]`) through
 /// `conv2d3x3Winograd`, and `∂W` comes from `conv2d3x3WinogradWeightGradient`.
@@ -67,7 +67,7 @@ public func conv2dBackward(
     let inputGradient =
       computeInputGradient
       ? conv2d3x3Winograd(outputGradient, weight: flippedTransposedKernel(weight), bias: nil) : nil
-    let tile = WinogradTile.preferredForWeightGradient(
+    let tile = WinogradTile.preferred(
       batch: batch, height: height, width: width, inputChannels: channels, outputChannels: outputChannels)
     return Conv2DGradients(
       input: inputGradient,

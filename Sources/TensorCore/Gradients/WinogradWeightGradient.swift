@@ -23,7 +23,11 @@ package func conv2d3x3WinogradWeightGradient(
     tile: tile, batch: batch, height: height, width: width, channels: channels, outputs: outputs,
     maximumBlock: maximumBlock)
   let points = tile.pointCount
-  var transformed = [Float](repeating: 0, count: points * outputs * channels)  // ∂U[ξ], O × C each
+  // ∂U[ξ], O × C each: the first block's products set it (beta 0), later blocks add to it; zero for no tiles.
+  var transformed =
+    tileCount == 0
+    ? [Float](repeating: 0, count: points * outputs * channels)
+    : [Float](unsafeUninitializedCapacity: points * outputs * channels) { $1 = $0.count }
   let plan = GEMMPlan.current
   precondition(!plan.usesBLAS, "conv2d3x3WinogradWeightGradient needs a TensorCore kernel family")
   // Both operands are written packed by the transforms: ∂M[ξ] in MR-row panels of the output channels (groups of
@@ -60,12 +64,12 @@ package func conv2d3x3WinogradWeightGradient(
                 }
               }
             }
-            // ∂U[ξ] (O × C) += ∂M[ξ] (O × block) · V[ξ]ᵀ (block × C): one thread per group of points.
+            // ∂U[ξ] (O × C) (+)= ∂M[ξ] (O × block) · V[ξ]ᵀ (block × C): one thread per group of points.
             parallelChunks(points, costPerItem: outputs * channels * block) { range in
               for point in range {
                 prepackedProductSingleThreaded(
                   plan: plan, packedA: m + point * mStride, packedB: v + point * vStride, m: outputs, n: channels,
-                  k: block, c: u + point * outputs * channels, ldc: channels, beta: 1)
+                  k: block, c: u + point * outputs * channels, ldc: channels, beta: tileBegin == 0 ? 0 : 1)
               }
             }
             tileBegin = tileEnd

@@ -29,24 +29,13 @@ package enum WinogradTile: Int, Sendable, CaseIterable {
   /// `winogradBlocks`): F(6×6)'s weights are 1.8× larger, so with few tiles their transform and reads cost more
   /// than its products save. F(4×4) otherwise. Measured on Zen 4 (Decision 0028): F(6×6) takes 0.85–0.9× the
   /// time of F(4×4) at 128–512 channels on 256² and 512² images, 1.0× at 512 channels on 128², 1.1× on 64².
+  /// The weight gradient (`conv2d3x3WinogradWeightGradient`) takes the same tile: measured on Zen 4 (Decision
+  /// 0030), F(6×6) takes 0.88× the time of F(4×4) at 512 channels on 256², 1.0× on 128², 1.06× on 64².
   package static func preferred(
     batch: Int, height: Int, width: Int, inputChannels: Int, outputChannels: Int
   ) -> WinogradTile {
     guard !GEMMPlan.current.usesBLAS, ComputeOptions.vectorExtension >= .avx512 else { return .four }
     let weightTiles = 2 * inputChannels * outputChannels / max(1, inputChannels + outputChannels)
     return WinogradTile.six.tileCount(batch: batch, height: height, width: width) >= 2 * weightTiles ? .six : .four
-  }
-
-  /// The tile for `conv2d3x3WinogradWeightGradient` of the same convolution: `preferred`'s, except that F(6×6)
-  /// also needs its `64·O·C`-float weight gradient (accumulated once per block of tiles) to fit in half the
-  /// last-level cache. Measured on Zen 4 (32 MiB L3): F(6×6) takes 0.9× the time of F(4×4) at 128 and 256
-  /// channels, 1.2–1.3× at 512.
-  package static func preferredForWeightGradient(
-    batch: Int, height: Int, width: Int, inputChannels: Int, outputChannels: Int
-  ) -> WinogradTile {
-    let tile = preferred(
-      batch: batch, height: height, width: width, inputChannels: inputChannels, outputChannels: outputChannels)
-    let gradientBytes = WinogradTile.six.pointCount * inputChannels * outputChannels * MemoryLayout<Float>.size
-    return tile == .six && gradientBytes <= ProcessorDescription.current.l3Bytes / 2 ? .six : .four
   }
 }
