@@ -30,6 +30,20 @@ public struct AdamOptimizer: Sendable {
     self.epsilon = epsilon
   }
 
+  /// Allocates the moments of `parameters` and gives each of them storage of its own (the copy on write its first
+  /// update would make), ahead of any step. A training loop calls it before its first iteration, so that
+  /// iteration's activations are laid out after this state and every later iteration reuses their memory;
+  /// allocated at the first update instead, the state takes the freed activations' place and the second iteration
+  /// faults in fresh pages (≈ 0.6 s at 512 × 512 on Zen 4). Nothing changes numerically.
+  mutating func reserveState(for parameters: [ParameterRegistry.Entry]) {
+    for entry in parameters where firstMoments[entry.key] == nil {
+      let count = entry.shape.reduce(1, *)
+      firstMoments[entry.key] = [Float](repeating: 0, count: count)
+      secondMoments[entry.key] = [Float](repeating: 0, count: count)
+      entry.update { parameter in parameter.withUnsafeMutableBufferPointer { _ in } }
+    }
+  }
+
   /// Applies one update, in place, to every parameter of `parameters` that has a gradient in `gradients`; the
   /// moments are kept by the entries' keys.
   /// - Parameters:

@@ -232,6 +232,11 @@ public struct DecoderFineTuner: Sendable {
     var adam = AdamOptimizer(
       learningRate: options.learningRate, beta1: options.beta1, beta2: options.beta2,
       epsilon: options.epsilon)
+    let frozenIdentifiers = Set(frozenLayers.map { ObjectIdentifier($0) })
+    let trainedParameters = Set(
+      trained.blocks.flatMap(\.parameterLayers).filter { !frozenIdentifiers.contains(ObjectIdentifier($0)) }
+        .flatMap { $0.parameterEntries.map(\.identifier) })
+    adam.reserveState(for: parameters.filter { trainedParameters.contains($0.identifier) })
     let plan = trained.activationPlan(inputShape: prefix.shape, budgetBytes: options.activationMemoryBudget)
     var costs = DecoderFineTuningCosts(
       setup: setup, iterations: [], final: .zero,
