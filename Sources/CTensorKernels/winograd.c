@@ -310,7 +310,8 @@ BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height
       continue;
     }
     const float *row = plane + (size_t)y * width;
-    if (next) prefetch_row_segment(next + (size_t)y * width, (long)(tx * m) - 1, (long)((tx + count) * m) + 1, width, 0);
+    if (next)
+      prefetch_row_segment(next + (size_t)y * width, (long)(tx * m) - 1, (long)((tx + count) * m) + 1, width, 0);
     float d[8][16] __attribute__((aligned(64)));  // element j of the row's patch segment, tile s in lane s
     if (level == 2) {
       gather_row_avx512(m, n, 1, row, width, tx, count, &d[0][0], 16);
@@ -383,10 +384,8 @@ BLD_INLINE void input_body(size_t m, const float *restrict input, size_t channel
     float *row_base = panel_width ? v + k0 * padded_block + (c - k0) * panel_width : v + c * block;
     size_t t = tile_begin;
     while (t < tile_end) {
-      const size_t tx = t % tiles_x, row = t / tiles_x, ty = row % tiles_y, n = row / tiles_y;
-      size_t count = tiles_x - tx;
-      if (count > tile_end - t) count = tile_end - t;
-      if (count > RUN) count = RUN;
+      const tile_run run = run_at(t, tile_end, tiles_x, tiles_y);
+      const size_t tx = run.tx, ty = run.ty, n = run.image, count = run.count;
       const float *plane = input + (n * channels + c) * height * width;
       input_run(m, plane, height, width, ty, tx, count, panel_width ? row_base : row_base + (t - tile_begin),
                 point_stride, panel_width, depth, t - tile_begin, level,
@@ -471,10 +470,8 @@ BLD_INLINE void input_transposed_body(size_t m, size_t NR, size_t KC, const floa
     const size_t panel_offset = c0 / NR * NR, lane_offset = c0 % NR;
     size_t t = tile_begin;
     while (t < tile_end) {
-      const size_t tx = t % tiles_x, row = t / tiles_x, ty = row % tiles_y, image = row / tiles_y;
-      size_t count = tiles_x - tx;
-      if (count > tile_end - t) count = tile_end - t;
-      if (count > RUN) count = RUN;
+      const tile_run run = run_at(t, tile_end, tiles_x, tiles_y);
+      const size_t tx = run.tx, ty = run.ty, image = run.image, count = run.count;
       // Channel by channel along the run (long row streams), then 16 tiles x 16 channels at a time.
       for (size_t c = 0; c < lanes; ++c)
         for (size_t s0 = 0; s0 < count; s0 += 16)
@@ -491,8 +488,7 @@ BLD_INLINE void input_transposed_body(size_t m, size_t NR, size_t KC, const floa
         }
         for (size_t p = 0; p < points; ++p) {
           v16f r[16];
-          for (size_t c = 0; c < 16; ++c) r[c] = buffer[c][s0 / 16][p];
-          transpose16(r);  // r[s]: tile s0 + s, 16 channels
+          transposed_point(buffer, s0 / 16, p, r);  // r[s]: tile s0 + s, 16 channels
           for (size_t s = 0; s < tiles; ++s) store16(v + p * point_stride + offset[s], r[s]);
         }
       }
@@ -659,10 +655,8 @@ BLD_INLINE void output_body(size_t m, const float *restrict matrices, size_t out
     const float b = bias ? bias[o] : 0.0f;
     size_t t = tile_begin;
     while (t < tile_end) {
-      const size_t tx = t % tiles_x, row = t / tiles_x, ty = row % tiles_y, n = row / tiles_y;
-      size_t count = tiles_x - tx;
-      if (count > tile_end - t) count = tile_end - t;
-      if (count > RUN) count = RUN;
+      const tile_run run = run_at(t, tile_end, tiles_x, tiles_y);
+      const size_t tx = run.tx, ty = run.ty, n = run.image, count = run.count;
       float *plane = output + (n * out_channels + o) * height * width;
       output_run(m, matrices + o * block + (t - tile_begin), point_stride, count, b, plane, height, width, ty, tx,
                  level, &scatter, o + 1 < o_end ? plane + height * width : NULL);

@@ -90,10 +90,8 @@ BLD_INLINE void output_gradient_packed_body(size_t m, size_t MR, size_t KC, cons
     const size_t lanes = channels - o0 < group_channels ? channels - o0 : group_channels;
     size_t t = tile_begin;
     while (t < tile_end) {
-      const size_t tx = t % tiles_x, row = t / tiles_x, ty = row % tiles_y, image = row / tiles_y;
-      size_t count = tiles_x - tx;
-      if (count > tile_end - t) count = tile_end - t;
-      if (count > RUN) count = RUN;
+      const tile_run run = run_at(t, tile_end, tiles_x, tiles_y);
+      const size_t tx = run.tx, ty = run.ty, image = run.image, count = run.count;
       // Channel by channel along the run (long row streams), then 16 tiles at a time.
       for (size_t c = 0; c < lanes; ++c)
         for (size_t s0 = 0; s0 < count; s0 += 16)
@@ -113,8 +111,8 @@ BLD_INLINE void output_gradient_packed_body(size_t m, size_t MR, size_t KC, cons
         }
         for (size_t p = 0; p < points; ++p) {
           v16f r[16];
-          for (size_t c = 0; c < 16; ++c) r[c] = buffer[c][s0 / 16][p];
-          transpose16(r);  // r[s]: tile s0 + s, the group's output channels (lanes past `lanes` unused)
+          // r[s]: tile s0 + s, the group's output channels (lanes past `lanes` unused)
+          transposed_point(buffer, s0 / 16, p, r);
           float *matrix = a + p * point_stride;
           for (size_t s = 0; s < tiles; ++s) {
             if (spills_inside[s] && lanes <= MR) {

@@ -51,6 +51,21 @@ BLD_AVX512 static inline void gather_row_avx512(size_t m, size_t n, size_t offse
   }
 }
 
+/// The run of tiles a block's loop takes next from tile t (tiles in image-major, then row-major order): up to RUN
+/// consecutive tiles of one tile row, starting at tile column tx of tile row ty of image `image`, none past
+/// tile_end.
+typedef struct {
+  size_t tx, ty, image, count;
+} tile_run;
+
+BLD_INLINE tile_run run_at(size_t t, size_t tile_end, size_t tiles_x, size_t tiles_y) {
+  const size_t row = t / tiles_x;
+  tile_run run = {t % tiles_x, row % tiles_y, row / tiles_y, tiles_x - t % tiles_x};
+  if (run.count > tile_end - t) run.count = tile_end - t;
+  if (run.count > RUN) run.count = RUN;
+  return run;
+}
+
 /// Asks for the cache lines of row[x0 .. x1) (clamped to [0, width)) in L2, for writing when `write` (PREFETCHW,
 /// a hint that CPUs without it ignore) so the stores find them owned: the transforms call it on the next
 /// channel's rows while they work on the current one's, since a run's short row segments, one plane apart, are
@@ -88,6 +103,12 @@ BLD_INLINE void transpose16(v16f *r) {
   BLD_TRANSPOSE_ROUND(r, 2)
   BLD_TRANSPOSE_ROUND(r, 4)
   BLD_TRANSPOSE_ROUND(r, 8)
+}
+/// Point p of 16 tiles x 16 channels that a transform left in buffer[channel][q][p] (tile 16 q + s in lane s),
+/// turned around: r[s] holds tile 16 q + s's 16 channels.
+BLD_INLINE void transposed_point(v16f (*buffer)[RUN / 16][MAX_POINTS], size_t q, size_t p, v16f *r) {
+  for (size_t c = 0; c < 16; ++c) r[c] = buffer[c][q][p];
+  transpose16(r);
 }
 #undef BLD_TRANSPOSE_ROUND
 #undef BLD_LANES
