@@ -32,6 +32,7 @@ import torch.nn.functional as F
 KERNEL_CASES = [
     "sgemm-2048", "gemm-320x4096x2880", "gemm-4096x320x320-tB", "gemm-4096x4096x40-tB", "gemm-4096x40x4096",
     "gemm-640x1024x5760", "winograd-2x320x64x64", "winograd-2x640x32x32", "winograd-2x1280x16x16",
+    "winograd-streaming-2x1280x16x16", "winograd-streaming-2x640x32x32",
     "winograd-1x128x512x512", "winograd-1x512x64x64", "winograd-1x512x128x128", "winograd-1x512x256x256",
     "winograd-1x256x256x256", "winograd-weight-gradient-1x128x512x512", "winograd-weight-gradient-1x512x64x64",
     "winograd-weight-gradient-1x512x128x128", "winograd-weight-gradient-1x256x256x256",
@@ -117,7 +118,7 @@ class TorchCases:
             x, dy = self.randn(batch, c, h, w), self.randn(batch, c, h, w)
             return lambda: (torch.nn.grad.conv2d_weight(x, (c, c, 3, 3), dy, padding=1), dy.sum((0, 2, 3)))
         if case.startswith("winograd-"):
-            batch, c, h, w = (int(v) for v in case.split("-")[1].split("x"))
+            batch, c, h, w = (int(v) for v in case.split("-")[-1].split("x"))
             x, weight, bias = self.randn(batch, c, h, w), self.randn(c, c, 3, 3) * 0.02, self.randn(c)
             return lambda: F.conv2d(x, weight, bias, padding=1)
         if case.startswith("conv3x3-"):

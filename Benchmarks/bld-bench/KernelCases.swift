@@ -14,6 +14,7 @@ enum KernelCases {
       ].map {
         winograd(size: $0.0, channels: $0.1, batch: $0.2)
       }
+      + [(16, 1280, 2), (32, 640, 2)].map { winogradStreamingWeights(size: $0.0, channels: $0.1, batch: $0.2) }
       + [(512, 128), (64, 512), (128, 512), (256, 256)].map { winogradWeightGradient(size: $0.0, channels: $0.1) }
       + [attention(tokens: 4096, heads: 8, headWidth: 40, batch: 2), groupNorm(size: 64, channels: 320, groups: 32)]
       + [
@@ -115,6 +116,26 @@ enum KernelCases {
       let weight = benchmarkTensor([channels, channels, 3, 3], seed: 17) * 0.02
       let bias = benchmarkTensor([channels], seed: 18)
       return { blackHole(conv2d3x3Winograd(x, weight: weight, bias: bias)) }
+    }
+  }
+
+  /// `winograd-streaming-BxCxHxW`: `winograd-BxCxHxW` through `conv2d3x3WinogradStreamingWeights` (F(4×4), the
+  /// weights transformed block by block inside the products, as `ConvolutionAlgorithm.preferred` runs small images).
+  static func winogradStreamingWeights(size: Int, channels: Int, batch: Int) -> BenchmarkCase {
+    BenchmarkCase(
+      name: "winograd-streaming-\(batch)x\(channels)x\(size)x\(size)",
+      flops: 2 * 9 * Double(batch * channels * channels * size * size), isGEMMBacked: true
+    ) {
+      let x = benchmarkTensor([batch, channels, size, size], seed: 16)
+      let weight = benchmarkTensor([channels, channels, 3, 3], seed: 17) * 0.02
+      let bias = benchmarkTensor([channels], seed: 18)
+      return {
+        weight.withUnsafeBufferPointer { w in
+          blackHole(
+            conv2d3x3WinogradStreamingWeights(
+              x, weightShape: weight.shape, weight: .float32(w.baseAddress!), bias: bias, tile: .four))
+        }
+      }
     }
   }
 

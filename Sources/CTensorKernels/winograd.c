@@ -259,6 +259,125 @@ void bld_winograd_weights_packed_half(const bld_gemm_plan *plan, size_t tile, co
   }
 }
 
+// MARK: - Products with the weights transformed block by block
+
+// With few tiles (a small image) each transformed weight serves only a few columns of its product, so writing
+// all of U (4-7x the weight) to memory and reading it back costs more than the products. Here one MR-row panel's
+// weights are transformed one K block at a time into `u` (n² x kc x MR floats, about L2's size), every point's
+// product of that block runs at once, and the block is dropped: the weight is read once, U never leaves the cache.
+// The block's taps are first turned around so that each (channel, tap) is one vector of the panel's rows:
+// `taps` (`rows` rows of `count` floats, `stride` apart) → `staged` ([count][16], rows past the panel zero), 16 x 16
+// at a time.
+BLD_INLINE void stage_rows_in_lanes(const float *restrict taps, size_t rows, size_t count, size_t stride,
+                                    float *restrict staged) {
+  for (size_t j = 0; j < count; j += 16) {
+    const size_t width = count - j < 16 ? count - j : 16;
+    v16f r[16];
+    for (size_t i = 0; i < 16; ++i) {
+      r[i] = (v16f){0};
+      if (i < rows) {
+        if (width == 16) memcpy(&r[i], taps + i * stride + j, sizeof(v16f));
+        else memcpy(&r[i], taps + i * stride + j, width * sizeof(float));
+      }
+    }
+    transpose16(r);
+    for (size_t l = 0; l < width; ++l) store16(staged + (j + l) * 16, r[l]);
+  }
+}
+
+/// U = G g Gᵀ of one panel's K block from `staged` (stage_rows_in_lanes), each point's kc x MR block packed as the
+/// micro-kernels read it, points `point_stride` floats apart. Each (point, channel) store writes 16 floats, the
+/// last 16 − MR of which the next channel's store (or the point's padding) takes.
+BLD_INLINE void weights_block_from_lanes(size_t m, size_t MR, const float *restrict staged, size_t kc,
+                                         float *restrict u, size_t point_stride) {
+  const size_t n = m + 2;
+  for (size_t c = 0; c < kc; ++c) {
+    const float *g = staged + c * 9 * 16;
+    v16f columns[3][8];  // G g, one column of g at a time
+    for (int cc = 0; cc < 3; ++cc) {
+      const v16f taps[3] = {load16(g + cc * 16), load16(g + (3 + cc) * 16), load16(g + (6 + cc) * 16)};
+      weight_points(m, taps, columns[cc]);
+    }
+    for (size_t r = 0; r < n; ++r) {
+      const v16f taps[3] = {columns[0][r], columns[1][r], columns[2][r]};
+      v16f value[8];
+      weight_points(m, taps, value);
+      for (size_t cc = 0; cc < n; ++cc) memcpy(u + (r * n + cc) * point_stride + c * MR, &value[cc], sizeof(v16f));
+    }
+  }
+}
+
+BLD_INLINE void products_streaming_body(size_t m, size_t MR, const bld_gemm_plan *plan, const float *restrict weight,
+                                        const uint16_t *restrict half, int bfloat16, size_t out_channels,
+                                        size_t in_channels, size_t tiles, const float *v, size_t v_stride,
+                                        size_t panel_begin, size_t panel_end, float *products, size_t m_stride,
+                                        float *restrict staging, float *restrict u, float *scratch) {
+  const size_t points = (m + 2) * (m + 2), row = in_channels * 9;
+  const size_t kc_block = bld_gemm_k_block(plan, in_channels);
+  const size_t padded_tiles = (tiles + plan->nr - 1) / plan->nr * plan->nr;
+  float *staged = staging + MR * kc_block * 9;
+  for (size_t panel = panel_begin; panel < panel_end && panel * MR < out_channels; ++panel) {
+    const size_t o0 = panel * MR, rows = out_channels - o0 < MR ? out_channels - o0 : MR;
+    for (size_t pc = 0; pc < in_channels; pc += kc_block) {
+      const size_t kc = in_channels - pc < kc_block ? in_channels - pc : kc_block;
+      const size_t point_stride = kc * MR + 16;
+      if (half == NULL) {
+        stage_rows_in_lanes(weight + o0 * row + pc * 9, rows, kc * 9, row, staged);
+      } else {
+        for (size_t i = 0; i < rows; ++i) {  // the block's taps widened, [rows][kc · 9]
+          const size_t first = (o0 + i) * row + pc * 9;
+          if (bfloat16) bld_convert_bf16_f32(half + first, staging + i * kc * 9, kc * 9);
+          else bld_convert_f16_f32(half + first, staging + i * kc * 9, kc * 9);
+        }
+        stage_rows_in_lanes(staging, rows, kc * 9, kc * 9, staged);
+      }
+      weights_block_from_lanes(m, MR, staged, kc, u, point_stride);
+      for (size_t point = 0; point < points; ++point)
+        bld_gemm_packed_b_f32(plan, rows, tiles, kc, 0, NULL, 0, u + point * point_stride,
+                              v + point * v_stride + pc * padded_tiles, 0, rows, 0, tiles, pc == 0 ? 0.0f : 1.0f,
+                              products + point * m_stride + o0 * tiles, (ptrdiff_t)tiles, 1, scratch, 0);
+    }
+  }
+}
+
+#define PRODUCTS_STREAMING_VARIANT(NAME, ATTRIBUTE, FAMILY_MR)                                                   \
+  ATTRIBUTE static void NAME(size_t m, const bld_gemm_plan *plan, const float *restrict weight,                   \
+                             const uint16_t *restrict half, int bfloat16, size_t out_channels, size_t in_channels, \
+                             size_t tiles, const float *v, size_t v_stride, size_t panel_begin, size_t panel_end,  \
+                             float *products, size_t m_stride, float *restrict staging, float *restrict u,         \
+                             float *scratch) {                                                                     \
+    if (m == 4)                                                                                                    \
+      products_streaming_body(4, FAMILY_MR, plan, weight, half, bfloat16, out_channels, in_channels, tiles, v,     \
+                              v_stride, panel_begin, panel_end, products, m_stride, staging, u, scratch);          \
+    else                                                                                                           \
+      products_streaming_body(6, FAMILY_MR, plan, weight, half, bfloat16, out_channels, in_channels, tiles, v,     \
+                              v_stride, panel_begin, panel_end, products, m_stride, staging, u, scratch);          \
+  }
+
+PRODUCTS_STREAMING_VARIANT(products_streaming_avx2, BLD_AVX2, 6)
+PRODUCTS_STREAMING_VARIANT(products_streaming_avx512, BLD_AVX512, 14)
+
+size_t bld_winograd_streaming_staging_floats(const bld_gemm_plan *plan, size_t in_channels) {
+  return (plan->mr + 16) * bld_gemm_k_block(plan, in_channels) * 9 + 16;
+}
+
+size_t bld_winograd_streaming_block_floats(const bld_gemm_plan *plan, size_t tile, size_t in_channels) {
+  return (tile + 2) * (tile + 2) * (bld_gemm_k_block(plan, in_channels) * plan->mr + 16);
+}
+
+void bld_winograd_products_streaming_weights(const bld_gemm_plan *plan, size_t tile, const float *weight,
+                                             const uint16_t *half, int bfloat16, size_t out_channels,
+                                             size_t in_channels, size_t tiles, const float *v, size_t v_stride,
+                                             size_t panel_begin, size_t panel_end, float *products,
+                                             size_t m_stride, float *staging, float *u, float *scratch) {
+  if (plan->kernel == BLD_GEMM_AVX512)
+    products_streaming_avx512(tile, plan, weight, half, bfloat16, out_channels, in_channels, tiles, v, v_stride,
+                              panel_begin, panel_end, products, m_stride, staging, u, scratch);
+  else
+    products_streaming_avx2(tile, plan, weight, half, bfloat16, out_channels, in_channels, tiles, v, v_stride,
+                            panel_begin, panel_end, products, m_stride, staging, u, scratch);
+}
+
 // MARK: - Input transform
 
 // AVX2 gather of one F(4x4) patch row, as gather_row_avx512 with 8 tiles at a time: the 34 floats w[i] =

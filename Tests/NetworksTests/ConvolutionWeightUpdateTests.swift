@@ -18,7 +18,7 @@ struct ConvolutionWeightUpdateTests {
   @Test(
     "the next forward uses the new weight",
     arguments: [
-      // Large enough for the Winograd path (≥ winogradPerCallMinimumTiles tiles), and small (im2col).
+      // Large enough for a Winograd path (`ConvolutionAlgorithm.preferred`), and small (im2col).
       [2, 8, 40, 40], [1, 8, 6, 6],
     ])
   func forwardFollowsSet(inputShape: [Int]) throws {
@@ -44,10 +44,13 @@ struct ConvolutionWeightUpdateTests {
     #expect(!TensorComparison(second, first).isClose(relative: 1e-2))
   }
 
-  @Test("the Winograd path is the one exercised by the large case")
+  @Test("a Winograd path is the one exercised by the large case")
   func largeCaseTakesWinograd() {
-    let preferred = conv2d3x3WinogradIsPreferred(
+    let algorithm = ConvolutionAlgorithm.preferred(
       inputShape: [2, 8, 40, 40], weightShape: [12, 8, 3, 3], stride: 1, padding: 1)
-    #expect(preferred == PackedGEMM.isAccelerated)
+    #expect((algorithm != .im2col) == PackedGEMM.isAccelerated)
+    #expect(
+      ConvolutionAlgorithm.preferred(inputShape: [1, 8, 6, 6], weightShape: [12, 8, 3, 3], stride: 1, padding: 1)
+        == .im2col)
   }
 }

@@ -307,6 +307,29 @@ void bld_winograd_weights_packed_half(const bld_gemm_plan *plan, size_t tile, co
                                       size_t panel_end, float *restrict staging, float *restrict packed,
                                       size_t point_stride);
 
+/// Floats of the `staging` buffer of bld_winograd_products_streaming_weights (one panel's taps of one K block).
+size_t bld_winograd_streaming_staging_floats(const bld_gemm_plan *plan, size_t in_channels);
+
+/// Floats of the `u` buffer of bld_winograd_products_streaming_weights (one panel's transformed K block, every
+/// point), for F(m x m, 3x3) with m = `tile`.
+size_t bld_winograd_streaming_block_floats(const bld_gemm_plan *plan, size_t tile, size_t in_channels);
+
+/// The Winograd products M[ξ] = U[ξ] · V[ξ] (F(m x m, 3x3), m = `tile`, 4 or 6) for the rows of the MR-row panels
+/// [panel_begin, panel_end) of the O output channels, with U transformed from the [O, C, 3, 3] weight inside the
+/// products: each panel's weights one K block (bld_gemm_k_block(plan, C) input channels) at a time into `u`, used
+/// by every point's product at once. The weight is `weight` (fp32) when `half` is NULL, else `half` (IEEE half
+/// bits, or bfloat16 when bfloat16 != 0), widened block by block into `staging`. v: the points' packed right
+/// operands as bld_winograd_input_packed_f32 writes them for `tiles` tiles, matrix ξ at v + ξ * v_stride;
+/// products: matrix ξ (O x tiles, row-major) at products + ξ * m_stride. staging, u, scratch
+/// (bld_winograd_streaming_staging_floats, bld_winograd_streaming_block_floats, bld_gemm_scratch_floats floats):
+/// this caller's own. Same products as transforming the weights first with bld_winograd_weights_packed_f32 (the
+/// same K blocks and summation order). plan->kernel must not be BLD_GEMM_NONE.
+void bld_winograd_products_streaming_weights(const bld_gemm_plan *plan, size_t tile, const float *weight,
+                                             const uint16_t *half, int bfloat16, size_t out_channels,
+                                             size_t in_channels, size_t tiles, const float *v, size_t v_stride,
+                                             size_t panel_begin, size_t panel_end, float *products,
+                                             size_t m_stride, float *staging, float *u, float *scratch);
+
 /// Winograd F(4x4, 3x3) weight transform for output channels [o_begin, o_end): weight [O, C, 3, 3] ->
 /// u [36][O][C] (u[ξ] = (G g Gᵀ)[ξ], computed in fp32, vectorised across input channels).
 void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channels, size_t in_channels,

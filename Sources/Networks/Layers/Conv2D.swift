@@ -37,10 +37,10 @@ public final class Conv2D: Layer {
 
   /// `x`: `[N, I, H, W]` → `[N, O, (H + 2p − k) / s + 1, (W + 2p − k) / s + 1]`.
   ///
-  /// 3×3 stride-1 padding-1 convolutions on large enough inputs (`conv2d3x3WinogradIsPreferred`) run through
+  /// 3×3 stride-1 padding-1 convolutions on large enough inputs (`ConvolutionAlgorithm.preferred`) run through
   /// Winograd (F(4×4, 3×3), or F(6×6, 3×3) on AVX-512 for images large for their weights: `WinogradTile`) with
-  /// the weights transformed per call (≈1e-5 relative error against direct fp32;
-  /// nothing cached, so replacing `weight` needs no invalidation); the rest through im2col + GEMM.
+  /// the weights transformed per call or streamed through the products (≈1e-5 relative error against direct
+  /// fp32; nothing cached, so replacing `weight` needs no invalidation); the rest through im2col + GEMM.
   public func callAsFunction(_ x: Tensor) -> Tensor {
     precondition(x.rank == 4, "Conv2D expects [N, C, H, W], got \(x.shape)")
     // A weight stored in fp16/bf16 is packed (or Winograd-transformed) straight from its bits, never widened whole.

@@ -1,16 +1,71 @@
-/// 2-D convolution through the faster of the two algorithms for these shapes: Winograd (`WinogradTile.preferred`)
-/// with the weights transformed per call where `conv2d3x3WinogradIsPreferred` says so (3×3, stride 1, padding 1, large
-/// enough inputs; ≈ 1e-5 relative error against direct fp32), im2col + GEMM (`conv2d`) otherwise.
+/// How a forward 2-D convolution runs on the kernels in force (`ConvolutionAlgorithm.preferred`).
+package enum ConvolutionAlgorithm: Equatable, Sendable {
+  /// im2col and one GEMM (`conv2d`): every shape, and the fastest for a few tiles or with OpenBLAS.
+  case im2col
+  /// Winograd with the weights transformed for the call first (`conv2d3x3Winograd(_:weight:bias:tile:)`):
+  /// 3×3 stride-1 padding-1 convolutions with many tiles.
+  case winograd(WinogradTile)
+  /// Winograd F(4×4) with the weights transformed block by block inside the products
+  /// (`conv2d3x3WinogradStreamingWeights`): small images, whose few tiles would not pay for writing and
+  /// re-reading all the transformed weights.
+  case winogradStreamingWeights
+
+  /// The fewest F(4×4) tiles (over the batch) at which a Winograd convolution beats im2col. Below it the
+  /// products are narrower than the micro-kernels' 32 columns: measured on Zen 4 at 8×8 with 1280 channels,
+  /// batch 2 (8 tiles), im2col 0.027 s against 0.029 s streaming the weights.
+  package static let winogradMinimumTiles = 16
+
+  /// The algorithm for these shapes (`inputShape` `[N, C, H, W]`, `weightShape` `[O, C, kH, kW]`). Winograd for a
+  /// 3×3 kernel with stride 1 and padding 1, on a TensorCore kernel family, from `winogradMinimumTiles` F(4×4)
+  /// tiles on: streaming the weights while the transformed input (`36·C·T` floats for `T` tiles) fits this
+  /// core's share of L3, since every row panel of the products reads all of it again; otherwise, from
+  /// `winogradPerCallMinimumTiles` tiles on, with the weights transformed first (F(4×4) or F(6×6),
+  /// `WinogradTile.preferred`). im2col otherwise. Measured on Zen 4 (2 threads, fp16 weights, batch 2): 1280
+  /// channels at 16×16 (32 tiles) 0.028 s streaming, 0.040 s transformed first, 0.085 s im2col; 640 at 32×32
+  /// (128 tiles) 0.025, 0.027 and 0.087 s; 320 at 64×64 (512 tiles, 23.6 MB of transformed input) 0.032, 0.025 and
+  /// 0.078 s.
+  package static func preferred(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int)
+    -> ConvolutionAlgorithm
+  {
+    guard !GEMMPlan.current.usesBLAS, inputShape.count == 4, weightShape.count == 4, stride == 1, padding == 1,
+      weightShape[2] == 3, weightShape[3] == 3, inputShape[1] == weightShape[1]
+    else { return .im2col }
+    let (batch, channels, height, width) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+    let tiles = WinogradTile.four.tileCount(batch: batch, height: height, width: width)
+    guard tiles >= winogradMinimumTiles else { return .im2col }
+    let processor = ProcessorDescription.current
+    let l3Share = max(processor.l3Bytes / max(processor.l3SharedBy, 1), processor.l2Bytes)
+    let streamedInputBytes =
+      MemoryLayout<Float>.size * WinogradTile.four.pointCount * channels * ((tiles + 31) / 32 * 32)
+    if streamedInputBytes <= l3Share { return .winogradStreamingWeights }
+    guard tiles >= winogradPerCallMinimumTiles else { return .im2col }
+    return .winograd(
+      .preferred(
+        batch: batch, height: height, width: width, inputChannels: channels, outputChannels: weightShape[0]))
+  }
+}
+
+/// 2-D convolution through the fastest algorithm for these shapes (`ConvolutionAlgorithm.preferred`): Winograd
+/// (≈ 1e-5 relative error against direct fp32) with the weights transformed per call or streamed through the
+/// products, im2col + GEMM (`conv2d`) otherwise. No transformed weight outlives the call.
 ///
 /// Shapes as `conv2d`: `input` `[N, C, H, W]`, `weight` `[O, C, kH, kW]`, `bias` `[O]` or nil.
 package func conv2dPreferringWinograd(
   _ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0
 ) -> Tensor {
-  if conv2d3x3WinogradIsPreferred(inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding)
+  switch ConvolutionAlgorithm.preferred(
+    inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding)
   {
-    return conv2d3x3Winograd(input, weight: weight, bias: bias)
+  case .im2col:
+    return conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)
+  case .winograd(let tile):
+    return conv2d3x3Winograd(input, weight: weight, bias: bias, tile: tile)
+  case .winogradStreamingWeights:
+    return weight.withUnsafeBufferPointer { w in
+      conv2d3x3WinogradStreamingWeights(
+        input, weightShape: weight.shape, weight: .float32(w.baseAddress!), bias: bias, tile: .four)
+    }
   }
-  return conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)
 }
 
 /// `conv2dPreferringWinograd(_:weight:bias:stride:padding:)` with the weight as stored: one stored at half width
@@ -24,21 +79,25 @@ package func conv2dPreferringWinograd(
   let shape = storedWeight.shape
   if !GEMMPlan.current.usesBLAS,
     let result = storedWeight.withHalfPrecisionBits({ bits, isBFloat16 in
-      if conv2d3x3WinogradIsPreferred(inputShape: input.shape, weightShape: shape, stride: stride, padding: padding) {
+      switch ConvolutionAlgorithm.preferred(
+        inputShape: input.shape, weightShape: shape, stride: stride, padding: padding)
+      {
+      case .im2col:
+        return conv2d(
+          input, weightShape: shape, halfPrecisionBits: bits, isBFloat16: isBFloat16, bias: bias, stride: stride,
+          padding: padding)
+      case .winograd(let tile):
         do {
-          let tile = WinogradTile.preferred(
-            batch: input.shape[0], height: input.shape[2], width: input.shape[3], inputChannels: shape[1],
-            outputChannels: shape[0])
           let weights = try WinogradWeights(
             shape: shape, halfPrecisionBits: bits, isBFloat16: isBFloat16, tile: tile)
           return conv2d3x3Winograd(input, weights: weights, bias: bias)
         } catch {
           preconditionFailure("conv2dPreferringWinograd: \(error)")
         }
+      case .winogradStreamingWeights:
+        return conv2d3x3WinogradStreamingWeights(
+          input, weightShape: shape, weight: .half(bits, isBFloat16: isBFloat16), bias: bias, tile: .four)
       }
-      return conv2d(
-        input, weightShape: shape, halfPrecisionBits: bits, isBFloat16: isBFloat16, bias: bias, stride: stride,
-        padding: padding)
     })
   {
     return result

@@ -14,7 +14,8 @@ final class GEMMScratchPool: Sendable {
 
   /// Idle buffers, stored as addresses so the mutex holds only `Sendable` values.
   private let idle = Mutex<[UInt]>([])
-  private let floatCount = max(
+  /// Floats of every buffer.
+  let floatCount = max(
     Int(BLD_WINOGRAD_GROUP_SCRATCH_FLOATS),
     MatrixKernel.allCases.map { kernel in
       withUnsafePointer(to: GEMMPlan(kernel: kernel).raw) { bld_gemm_scratch_floats($0) }

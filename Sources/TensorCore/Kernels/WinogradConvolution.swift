@@ -270,7 +270,7 @@ private func multiplyTransformed(
 
 extension Optional where Wrapped == Tensor {
   /// Calls `body` with the tensor's buffer, or with nil when there is no tensor.
-  fileprivate func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>?) -> R) -> R {
+  func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>?) -> R) -> R {
     switch self {
     case .some(let tensor): tensor.withUnsafeBufferPointer { body($0) }
     case .none: body(nil)
@@ -280,16 +280,17 @@ extension Optional where Wrapped == Tensor {
 
 // MARK: - Per-call weight transform
 
-/// The fewest 4×4 output tiles (over the whole batch) at which `conv2d3x3WinogradIsPreferred` picks Winograd
-/// with a per-call weight transform. Transforming and packing the weights touches `36·O·C` floats twice,
-/// about as much memory traffic as the GEMMs' own weight reads at ~100 tiles; measured on the SD UNet at
-/// batch 2 (Documentation/Performance.md): 320 channels at 64×64 (512 tiles) and 640 at 32×32 (128 tiles)
-/// gain, 1280 at 16×16 (32 tiles) loses to im2col.
+/// The fewest 4×4 output tiles (over the whole batch) at which Winograd with a per-call weight transform beats
+/// im2col (`conv2d3x3WinogradIsPreferred`; `ConvolutionAlgorithm.preferred` when the weights cannot be streamed).
+/// Transforming and packing the weights touches `36·O·C` floats twice, about as much memory traffic as the
+/// GEMMs' own weight reads at ~100 tiles; measured on the SD UNet at batch 2 (Documentation/Performance.md): 320
+/// channels at 64×64 (512 tiles) and 640 at 32×32 (128 tiles) gain, 1280 at 16×16 (32 tiles) loses to im2col.
 package let winogradPerCallMinimumTiles = 96
 
-/// Whether `conv2d` with these shapes is faster through `conv2d3x3Winograd(_:weight:bias:)` (the weights
-/// transformed per call) than through im2col: a 3×3 kernel, stride 1, padding 1, a TensorCore GEMM family
-/// in force (not OpenBLAS), and at least `winogradPerCallMinimumTiles` output tiles.
+/// Whether a 3×3 convolution with these shapes is faster through `conv2d3x3Winograd(_:weight:bias:)` (the
+/// weights transformed per call) than through im2col: a 3×3 kernel, stride 1, padding 1, a TensorCore GEMM family
+/// in force (not OpenBLAS), and at least `winogradPerCallMinimumTiles` output tiles. The convolution backward
+/// takes its Winograd data and weight gradients by this rule.
 package func conv2d3x3WinogradIsPreferred(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) -> Bool {
   guard !GEMMPlan.current.usesBLAS, inputShape.count == 4, weightShape.count == 4, stride == 1, padding == 1,
     weightShape[2] == 3, weightShape[3] == 3, inputShape[1] == weightShape[1]
