@@ -265,9 +265,9 @@ void bld_winograd_weights_packed_half(const bld_gemm_plan *plan, size_t tile, co
 // all of U (4-7x the weight) to memory and reading it back costs more than the products. Here one MR-row panel's
 // weights are transformed one K block at a time into `u` (n² x kc x MR floats, about L2's size), every point's
 // product of that block runs at once, and the block is dropped: the weight is read once, U never leaves the cache.
-// The block's taps are first turned around so that each (channel, tap) is one vector of the panel's rows:
-// `taps` (`rows` rows of `count` floats, `stride` apart) → `staged` ([count][16], rows past the panel zero), 16 x 16
-// at a time.
+
+/// A panel's taps turned around so that each (channel, tap) is one vector of the panel's rows: `taps` (`rows` rows
+/// of `count` floats, `stride` apart) → `staged` ([count][16], lanes past `rows` zero), 16 x 16 at a time.
 BLD_INLINE void stage_rows_in_lanes(const float *restrict taps, size_t rows, size_t count, size_t stride,
                                     float *restrict staged) {
   for (size_t j = 0; j < count; j += 16) {
@@ -286,8 +286,8 @@ BLD_INLINE void stage_rows_in_lanes(const float *restrict taps, size_t rows, siz
 }
 
 /// U = G g Gᵀ of one panel's K block from `staged` (stage_rows_in_lanes), each point's kc x MR block packed as the
-/// micro-kernels read it, points `point_stride` floats apart. Each (point, channel) store writes 16 floats, the
-/// last 16 − MR of which the next channel's store (or the point's padding) takes.
+/// micro-kernels read it, points `point_stride` (≥ kc · MR + 16) floats apart. Each (point, channel) store writes
+/// 16 floats, the last 16 − MR of which the next channel's store (or the point's padding) takes.
 BLD_INLINE void weights_block_from_lanes(size_t m, size_t MR, const float *restrict staged, size_t kc,
                                          float *restrict u, size_t point_stride) {
   const size_t n = m + 2;
@@ -302,11 +302,14 @@ BLD_INLINE void weights_block_from_lanes(size_t m, size_t MR, const float *restr
       const v16f taps[3] = {columns[0][r], columns[1][r], columns[2][r]};
       v16f value[8];
       weight_points(m, taps, value);
-      for (size_t cc = 0; cc < n; ++cc) memcpy(u + (r * n + cc) * point_stride + c * MR, &value[cc], sizeof(v16f));
+      for (size_t cc = 0; cc < n; ++cc) store16(u + (r * n + cc) * point_stride + c * MR, value[cc]);
     }
   }
 }
 
+/// bld_winograd_products_streaming_weights for F(m x m) with the family's MR: per panel and K block, the taps
+/// (widened into `staging` when half-width) staged in lanes after them, transformed into `u`, and every point's
+/// product, the first K block setting M (beta 0) and the others adding to it.
 BLD_INLINE void products_streaming_body(size_t m, size_t MR, const bld_gemm_plan *plan, const float *restrict weight,
                                         const uint16_t *restrict half, int bfloat16, size_t out_channels,
                                         size_t in_channels, size_t tiles, const float *v, size_t v_stride,
@@ -358,7 +361,7 @@ PRODUCTS_STREAMING_VARIANT(products_streaming_avx2, BLD_AVX2, 6)
 PRODUCTS_STREAMING_VARIANT(products_streaming_avx512, BLD_AVX512, 14)
 
 size_t bld_winograd_streaming_staging_floats(const bld_gemm_plan *plan, size_t in_channels) {
-  return (plan->mr + 16) * bld_gemm_k_block(plan, in_channels) * 9 + 16;
+  return (plan->mr + 16) * bld_gemm_k_block(plan, in_channels) * 9;
 }
 
 size_t bld_winograd_streaming_block_floats(const bld_gemm_plan *plan, size_t tile, size_t in_channels) {

@@ -74,6 +74,12 @@ struct WinogradStreamingWeightsTests {
     #expect(algorithm([2, 320, 64, 64], [320, 320, 3, 3], stride: 2) == .im2col)
     #expect(algorithm([2, 320, 64, 64], [320, 320, 3, 3], padding: 0) == .im2col)
     #expect(algorithm([2, 320, 64, 64], [320, 320, 1, 1], padding: 0) == .im2col)
+    // No input or output channels.
+    #expect(algorithm([2, 0, 64, 64], [320, 0, 3, 3]) == .im2col)
+    #expect(algorithm([2, 320, 64, 64], [0, 320, 3, 3]) == .im2col)
+    // The tile threshold: 12 and 16 tiles of a small layer.
+    #expect(algorithm([1, 8, 12, 16], [8, 8, 3, 3]) == .im2col)
+    #expect(algorithm([1, 8, 16, 16], [8, 8, 3, 3]) == .winogradStreamingWeights)
     // The SD UNet's 8×8 level at batch 2: 8 tiles.
     #expect(algorithm([2, 1280, 8, 8], [1280, 1280, 3, 3]) == .im2col)
     // Its 16×16 level: 32 tiles, 36 · 1280 · 32 floats (5.9 MB) of transformed input; below 96 tiles a per-call

@@ -28,7 +28,7 @@ package enum ConvolutionAlgorithm: Equatable, Sendable {
     -> ConvolutionAlgorithm
   {
     guard !GEMMPlan.current.usesBLAS, inputShape.count == 4, weightShape.count == 4, stride == 1, padding == 1,
-      weightShape[2] == 3, weightShape[3] == 3, inputShape[1] == weightShape[1]
+      weightShape[2] == 3, weightShape[3] == 3, inputShape[1] == weightShape[1], inputShape[1] > 0, weightShape[0] > 0
     else { return .im2col }
     let (batch, channels, height, width) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
     let tiles = WinogradTile.four.tileCount(batch: batch, height: height, width: width)
