@@ -63,7 +63,8 @@ struct WinogradStreamingWeightsTests {
     #expect(comparison.isClose(relative: 2e-5), "\(comparison)")
   }
 
-  @Test("the algorithm rule: im2col below 16 tiles, streaming while the transformed input fits the L3 share")
+  @Test(
+    "the algorithm rule: im2col below 16 tiles, streaming while the transformed input and products fit the L3 share")
   func algorithmRule() {
     func algorithm(_ input: [Int], _ weight: [Int], stride: Int = 1, padding: Int = 1) -> ConvolutionAlgorithm {
       ConvolutionAlgorithm.preferred(inputShape: input, weightShape: weight, stride: stride, padding: padding)
@@ -89,6 +90,8 @@ struct WinogradStreamingWeightsTests {
     #expect(
       algorithm([2, 1280, 16, 16], [1280, 1280, 3, 3])
         == (4 * 36 * 1280 * 32 <= l3Share ? .winogradStreamingWeights : .im2col))
+    // A small transformed input (36 · 3 · 16384 floats, 7 MB) but 302 MB of products: transformed first.
+    #expect(algorithm([1, 3, 512, 512], [128, 3, 3, 3]) != .winogradStreamingWeights)
     // A transformed input far beyond any L3 share (36 · 512 · 16384 floats, 1.2 GB): transformed first.
     #expect(
       algorithm([1, 512, 512, 512], [512, 512, 3, 3])

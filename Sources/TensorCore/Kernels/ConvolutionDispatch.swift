@@ -18,7 +18,9 @@ package enum ConvolutionAlgorithm: Equatable, Sendable {
   /// The algorithm for these shapes (`inputShape` `[N, C, H, W]`, `weightShape` `[O, C, kH, kW]`). Winograd for a
   /// 3×3 kernel with stride 1 and padding 1, on a TensorCore kernel family, from `winogradMinimumTiles` F(4×4)
   /// tiles on: streaming the weights while the transformed input (`36·C·T` floats for `T` tiles) fits this
-  /// core's share of L3, since every row panel of the products reads all of it again; otherwise, from
+  /// core's share of L3, since every row panel of the products reads all of it again, and so do the products
+  /// (`36·O·T` floats, held whole until the output transform: a 3-channel input at 512×512 would otherwise hold
+  /// 302 MB of them for 128 outputs); otherwise, from
   /// `winogradPerCallMinimumTiles` tiles on, with the weights transformed first (F(4×4) or F(6×6),
   /// `WinogradTile.preferred`). im2col otherwise. Measured on Zen 4 (2 threads, fp16 weights, batch 2): 1280
   /// channels at 16×16 (32 tiles) 0.028 s streaming, 0.040 s transformed first, 0.085 s im2col; 640 at 32×32
@@ -35,9 +37,11 @@ package enum ConvolutionAlgorithm: Equatable, Sendable {
     guard tiles >= winogradMinimumTiles else { return .im2col }
     let processor = ProcessorDescription.current
     let l3Share = max(processor.l3Bytes / max(processor.l3SharedBy, 1), processor.l2Bytes)
-    let streamedInputBytes =
-      MemoryLayout<Float>.size * WinogradTile.four.pointCount * channels * ((tiles + 31) / 32 * 32)
-    if streamedInputBytes <= l3Share { return .winogradStreamingWeights }
+    let pointBytes = MemoryLayout<Float>.size * WinogradTile.four.pointCount
+    let (inputBytes, productBytes) = (
+      pointBytes * channels * ((tiles + 31) / 32 * 32), pointBytes * weightShape[0] * tiles
+    )
+    if inputBytes <= l3Share && productBytes <= l3Share { return .winogradStreamingWeights }
     guard tiles >= winogradPerCallMinimumTiles else { return .im2col }
     return .winograd(
       .preferred(

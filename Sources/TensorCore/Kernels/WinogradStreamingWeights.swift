@@ -18,7 +18,8 @@ package enum WinogradWeightSource {
 ///
 /// `input` `[N, C, H, W]`, `weight` `[O, C, 3, 3]` (`weightShape`), `bias` `[O]` or nil → `[N, O, H, W]`; the same
 /// results as `conv2d3x3Winograd(_:weights:bias:)` with weights transformed for the same tile, bit for bit.
-/// Needs a TensorCore kernel family (not OpenBLAS).
+/// Needs a TensorCore kernel family (not OpenBLAS). Holds the transformed input and the products of every tile at
+/// once (`(m + 2)²·(C + O)·T` floats for `T` tiles), which `ConvolutionAlgorithm.preferred` keeps within the L3 share.
 package func conv2d3x3WinogradStreamingWeights(
   _ input: Tensor, weightShape: [Int], weight: WinogradWeightSource, bias: Tensor?, tile: WinogradTile
 ) -> Tensor {
