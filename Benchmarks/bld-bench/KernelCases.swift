@@ -14,7 +14,9 @@ enum KernelCases {
       ].map {
         winograd(size: $0.0, channels: $0.1, batch: $0.2)
       }
-      + [(16, 1280, 2), (32, 640, 2)].map { winogradStreamingWeights(size: $0.0, channels: $0.1, batch: $0.2) }
+      + [(16, 1280, 2), (32, 640, 2)].map {
+        winograd(size: $0.0, channels: $0.1, batch: $0.2, streamingWeights: true)
+      }
       + [(512, 128), (64, 512), (128, 512), (256, 256)].map { winogradWeightGradient(size: $0.0, channels: $0.1) }
       + [attention(tokens: 4096, heads: 8, headWidth: 40, batch: 2), groupNorm(size: 64, channels: 320, groups: 32)]
       + [
@@ -105,30 +107,19 @@ enum KernelCases {
   }
 
   /// `winograd-BxCxHxW`: batch B, C → C channels, 3×3, stride 1, padding 1, with bias, through
-  /// `conv2d3x3Winograd(_:weight:bias:)` (weights transformed per call, as the networks run it). GFLOP/s count
-  /// the direct convolution's multiply-adds, so they can exceed the machine's FMA peak.
-  static func winograd(size: Int, channels: Int, batch: Int) -> BenchmarkCase {
+  /// `conv2d3x3Winograd(_:weight:bias:)` (weights transformed per call, as the networks run it); with
+  /// `streamingWeights`, `winograd-streaming-BxCxHxW` through `conv2d3x3WinogradStreamingWeights` (F(4×4), the
+  /// weights transformed block by block inside the products, as `ConvolutionAlgorithm.preferred` runs small
+  /// images). GFLOP/s count the direct convolution's multiply-adds, so they can exceed the machine's FMA peak.
+  static func winograd(size: Int, channels: Int, batch: Int, streamingWeights: Bool = false) -> BenchmarkCase {
     BenchmarkCase(
-      name: "winograd-\(batch)x\(channels)x\(size)x\(size)",
+      name: "winograd-\(streamingWeights ? "streaming-" : "")\(batch)x\(channels)x\(size)x\(size)",
       flops: 2 * 9 * Double(batch * channels * channels * size * size), isGEMMBacked: true
     ) {
       let x = benchmarkTensor([batch, channels, size, size], seed: 16)
       let weight = benchmarkTensor([channels, channels, 3, 3], seed: 17) * 0.02
       let bias = benchmarkTensor([channels], seed: 18)
-      return { blackHole(conv2d3x3Winograd(x, weight: weight, bias: bias)) }
-    }
-  }
-
-  /// `winograd-streaming-BxCxHxW`: `winograd-BxCxHxW` through `conv2d3x3WinogradStreamingWeights` (F(4×4), the
-  /// weights transformed block by block inside the products, as `ConvolutionAlgorithm.preferred` runs small images).
-  static func winogradStreamingWeights(size: Int, channels: Int, batch: Int) -> BenchmarkCase {
-    BenchmarkCase(
-      name: "winograd-streaming-\(batch)x\(channels)x\(size)x\(size)",
-      flops: 2 * 9 * Double(batch * channels * channels * size * size), isGEMMBacked: true
-    ) {
-      let x = benchmarkTensor([batch, channels, size, size], seed: 16)
-      let weight = benchmarkTensor([channels, channels, 3, 3], seed: 17) * 0.02
-      let bias = benchmarkTensor([channels], seed: 18)
+      guard streamingWeights else { return { blackHole(conv2d3x3Winograd(x, weight: weight, bias: bias)) } }
       return {
         weight.withUnsafeBufferPointer { w in
           blackHole(

@@ -21,10 +21,8 @@ struct WinogradConvolutionTests {
     try ComputeOptions.withThreadCount(threads) {
       for (index, (batch, channels, outputs, height, width)) in Self.shapes.enumerated() {
         var random = KernelTestRandom(seed: UInt64(100 + index))
-        let input = Tensor(
-          shape: [batch, channels, height, width], scalars: random.floats(batch * channels * height * width))
-        let weight = Tensor(shape: [outputs, channels, 3, 3], scalars: random.floats(outputs * channels * 9))
-        let bias = index % 2 == 0 ? Tensor(shape: [outputs], scalars: random.floats(outputs)) : nil
+        let (input, weight, bias) = random.convolution3x3(
+          batch: batch, channels: channels, outputs: outputs, height: height, width: width, bias: index % 2 == 0)
         let expected = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1)
         let actual = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight, tile: tile), bias: bias)
         let comparison = TensorComparison(actual, expected)
@@ -81,5 +79,18 @@ struct WinogradConvolutionTests {
     // gradient, whose 64·O·C-float accumulator no longer has to fit the L3).
     #expect(
       WinogradTile.preferred(batch: 1, height: 256, width: 256, inputChannels: 512, outputChannels: 512) == .six)
+  }
+}
+
+extension KernelTestRandom {
+  /// The input `[N, C, H, W]`, `[O, C, 3, 3]` weight and (when `bias`) `[O]` bias of a 3×3 convolution, uniform in
+  /// [-1, 1).
+  mutating func convolution3x3(batch: Int, channels: Int, outputs: Int, height: Int, width: Int, bias: Bool)
+    -> (input: Tensor, weight: Tensor, bias: Tensor?)
+  {
+    let input = Tensor(
+      shape: [batch, channels, height, width], scalars: floats(batch * channels * height * width))
+    let weight = Tensor(shape: [outputs, channels, 3, 3], scalars: floats(outputs * channels * 9))
+    return (input, weight, bias ? Tensor(shape: [outputs], scalars: floats(outputs)) : nil)
   }
 }

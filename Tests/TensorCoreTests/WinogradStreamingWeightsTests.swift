@@ -19,10 +19,8 @@ struct WinogradStreamingWeightsTests {
       try ComputeOptions.withMatrixKernel(kernel) {
         for (index, (batch, channels, outputs, height, width)) in Self.shapes.enumerated() {
           var random = KernelTestRandom(seed: UInt64(300 + index))
-          let input = Tensor(
-            shape: [batch, channels, height, width], scalars: random.floats(batch * channels * height * width))
-          let weight = Tensor(shape: [outputs, channels, 3, 3], scalars: random.floats(outputs * channels * 9))
-          let bias = index % 2 == 0 ? Tensor(shape: [outputs], scalars: random.floats(outputs)) : nil
+          let (input, weight, bias) = random.convolution3x3(
+            batch: batch, channels: channels, outputs: outputs, height: height, width: width, bias: index % 2 == 0)
           let expected = conv2d3x3Winograd(input, weights: try WinogradWeights(weight: weight, tile: tile), bias: bias)
           let streamed = weight.withUnsafeBufferPointer { w in
             conv2d3x3WinogradStreamingWeights(
