@@ -83,8 +83,7 @@ struct WinogradStreamingWeightsTests {
     #expect(algorithm([2, 1280, 8, 8], [1280, 1280, 3, 3]) == .im2col)
     // Its 16×16 level: 32 tiles, 36 · 1280 · 32 floats (5.9 MB) of transformed input; below 96 tiles a per-call
     // transform does not pay, so im2col where that does not fit this core's share of L3.
-    let processor = ProcessorDescription.current
-    let l3Share = max(processor.l3Bytes / max(processor.l3SharedBy, 1), processor.l2Bytes)
+    let l3Share = ProcessorDescription.current.l3Share
     #expect(
       algorithm([2, 1280, 16, 16], [1280, 1280, 3, 3])
         == (4 * 36 * 1280 * 32 <= l3Share ? .winogradStreamingWeights : .im2col))

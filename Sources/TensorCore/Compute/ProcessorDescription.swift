@@ -23,6 +23,10 @@ package struct ProcessorDescription: Sendable {
   package let affinityCPUs: Int
   package let cpuQuota: Int?
 
+  /// This core's share of the L3 (its size over the CPUs sharing it), or the L2 where that is larger: the cache a
+  /// working set of one thread can count on.
+  package var l3Share: Int { max(l3Bytes / max(l3SharedBy, 1), l2Bytes) }
+
   /// This machine, read once.
   package static let current = ProcessorDescription()
 

@@ -29,20 +29,21 @@ package enum ConvolutionAlgorithm: Equatable, Sendable {
   package static func preferred(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int)
     -> ConvolutionAlgorithm
   {
-    guard !GEMMPlan.current.usesBLAS, inputShape.count == 4, weightShape.count == 4, stride == 1, padding == 1,
-      weightShape[2] == 3, weightShape[3] == 3, inputShape[1] == weightShape[1], inputShape[1] > 0, weightShape[0] > 0
+    guard winogradApplies(inputShape: inputShape, weightShape: weightShape, stride: stride, padding: padding)
     else { return .im2col }
     let (batch, channels, height, width) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
     let tiles = WinogradTile.four.tileCount(batch: batch, height: height, width: width)
     guard tiles >= winogradMinimumTiles else { return .im2col }
-    let processor = ProcessorDescription.current
-    let l3Share = max(processor.l3Bytes / max(processor.l3SharedBy, 1), processor.l2Bytes)
+    let columns = GEMMPlan.current.tileColumns
     let pointBytes = MemoryLayout<Float>.size * WinogradTile.four.pointCount
-    let (inputBytes, productBytes) = (
-      pointBytes * channels * ((tiles + 31) / 32 * 32), pointBytes * weightShape[0] * tiles
-    )
+    let inputBytes = pointBytes * channels * ((tiles + columns - 1) / columns * columns)
+    let productBytes = pointBytes * weightShape[0] * tiles
+    let l3Share = ProcessorDescription.current.l3Share
     if inputBytes <= l3Share && productBytes <= l3Share { return .winogradStreamingWeights }
-    guard tiles >= winogradPerCallMinimumTiles else { return .im2col }
+    guard
+      conv2d3x3WinogradIsPreferred(
+        inputShape: inputShape, weightShape: weightShape, stride: stride, padding: padding)
+    else { return .im2col }
     return .winograd(
       .preferred(
         batch: batch, height: height, width: width, inputChannels: channels, outputChannels: weightShape[0]))

@@ -225,8 +225,7 @@ func winogradBlocks(
 ) -> (tileCount: Int, blockSize: Int, inputStride: Int, outputStride: Int) {
   let tileCount = tile.tileCount(batch: batch, height: height, width: width)
   let perTile = tile.pointCount * (channels + outputs)
-  let processor = ProcessorDescription.current
-  let l3Share = max(processor.l3Bytes / max(processor.l3SharedBy, 1), processor.l2Bytes)
+  let l3Share = ProcessorDescription.current.l3Share
   let floatSize = MemoryLayout<Float>.size
   let cacheTiles = l3Share / 4 / (floatSize * perTile)
   let weightsFit = floatSize * tile.pointCount * outputs * channels <= l3Share / 2
@@ -288,15 +287,22 @@ extension Optional where Wrapped == Tensor {
 package let winogradPerCallMinimumTiles = 96
 
 /// Whether a 3×3 convolution with these shapes is faster through `conv2d3x3Winograd(_:weight:bias:)` (the
-/// weights transformed per call) than through im2col: a 3×3 kernel, stride 1, padding 1, a TensorCore GEMM family
-/// in force (not OpenBLAS), and at least `winogradPerCallMinimumTiles` output tiles. The convolution backward
+/// weights transformed per call) than through im2col: a shape Winograd takes (`winogradApplies`) with at least
+/// `winogradPerCallMinimumTiles` output tiles. The convolution backward
 /// takes its Winograd data and weight gradients by this rule.
 package func conv2d3x3WinogradIsPreferred(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) -> Bool {
-  guard !GEMMPlan.current.usesBLAS, inputShape.count == 4, weightShape.count == 4, stride == 1, padding == 1,
-    weightShape[2] == 3, weightShape[3] == 3, inputShape[1] == weightShape[1]
+  guard winogradApplies(inputShape: inputShape, weightShape: weightShape, stride: stride, padding: padding)
   else { return false }
-  let tiles = inputShape[0] * ((inputShape[2] + 3) / 4) * ((inputShape[3] + 3) / 4)
+  let tiles = WinogradTile.four.tileCount(batch: inputShape[0], height: inputShape[2], width: inputShape[3])
   return tiles >= winogradPerCallMinimumTiles
+}
+
+/// Whether a convolution with these shapes can run through Winograd at all: `[N, C, H, W]` input, `[O, C, 3, 3]`
+/// weight with C, O ≥ 1, stride 1, padding 1, and a TensorCore GEMM family in force (not OpenBLAS).
+func winogradApplies(inputShape: [Int], weightShape: [Int], stride: Int, padding: Int) -> Bool {
+  !GEMMPlan.current.usesBLAS && inputShape.count == 4 && weightShape.count == 4 && stride == 1 && padding == 1
+    && weightShape[2] == 3 && weightShape[3] == 3 && inputShape[1] == weightShape[1] && inputShape[1] > 0
+    && weightShape[0] > 0
 }
 
 /// 3×3 convolution with stride 1 and padding 1 through Winograd, transforming `weight` (`[O, C, 3, 3]`) for
