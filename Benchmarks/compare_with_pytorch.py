@@ -36,6 +36,8 @@ KERNEL_CASES = [
     "winograd-1x128x512x512", "winograd-1x512x64x64", "winograd-1x512x128x128", "winograd-1x512x256x256",
     "winograd-1x256x256x256", "winograd-weight-gradient-1x128x512x512", "winograd-weight-gradient-1x512x64x64",
     "winograd-weight-gradient-1x512x128x128", "winograd-weight-gradient-1x256x256x256",
+    "winograd-backward-1x128x512x512", "winograd-backward-1x512x64x64", "winograd-backward-1x512x128x128",
+    "winograd-backward-1x256x256x256",
     "conv3x3-64x64x320", "conv3x3-32x32x640", "conv3x3-16x16x1280", "conv3x3-512x512x128",
     "attention-4096x8x40-b2", "groupnorm-64x64x320",
 ]
@@ -117,6 +119,11 @@ class TorchCases:
             batch, c, h, w = (int(v) for v in case.split("-")[3].split("x"))
             x, dy = self.randn(batch, c, h, w), self.randn(batch, c, h, w)
             return lambda: (torch.nn.grad.conv2d_weight(x, (c, c, 3, 3), dy, padding=1), dy.sum((0, 2, 3)))
+        if case.startswith("winograd-backward-"):
+            batch, c, h, w = (int(v) for v in case.split("-")[2].split("x"))
+            x, dy, weight = self.randn(batch, c, h, w), self.randn(batch, c, h, w), self.randn(c, c, 3, 3) * 0.02
+            return lambda: (torch.nn.grad.conv2d_weight(x, (c, c, 3, 3), dy, padding=1), dy.sum((0, 2, 3)),
+                            torch.nn.grad.conv2d_input(x.shape, weight, dy, padding=1))
         if case.startswith("winograd-"):
             batch, c, h, w = (int(v) for v in case.split("-")[-1].split("x"))
             x, weight, bias = self.randn(batch, c, h, w), self.randn(c, c, 3, 3) * 0.02, self.randn(c)

@@ -17,7 +17,9 @@ enum KernelCases {
       + [(16, 1280, 2), (32, 640, 2)].map {
         winograd(size: $0.0, channels: $0.1, batch: $0.2, streamingWeights: true)
       }
-      + [(512, 128), (64, 512), (128, 512), (256, 256)].map { winogradWeightGradient(size: $0.0, channels: $0.1) }
+      + [(512, 128), (64, 512), (128, 512), (256, 256)].flatMap { size, channels in
+        [false, true].map { winogradBackward(size: size, channels: channels, inputGradient: $0) }
+      }
       + [attention(tokens: 4096, heads: 8, headWidth: 40, batch: 2), groupNorm(size: 64, channels: 320, groups: 32)]
       + [
         broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: false),
@@ -130,22 +132,23 @@ enum KernelCases {
     }
   }
 
-  /// `winograd-weight-gradient-1xCxHxW`: the weight gradient of a batch-1, C → C, 3×3 stride-1 padding-1
-  /// convolution (`conv2dBackward` without the input gradient, so the Winograd weight-gradient pass and the
-  /// bias sum). GFLOP/s count the direct gradient's multiply-adds, as `winograd-…` does.
-  static func winogradWeightGradient(size: Int, channels: Int) -> BenchmarkCase {
+  /// `winograd-weight-gradient-1xCxHxW` (`inputGradient` false) and `winograd-backward-1xCxHxW` (true): the
+  /// backward pass of a batch-1, C → C, 3×3 stride-1 padding-1 convolution through `conv2dBackward` (the Winograd
+  /// pass: the weight and bias gradients, and the input gradient when asked). GFLOP/s count the direct gradients'
+  /// multiply-adds (one convolution's worth per gradient), as `winograd-…` does.
+  static func winogradBackward(size: Int, channels: Int, inputGradient: Bool) -> BenchmarkCase {
     BenchmarkCase(
-      name: "winograd-weight-gradient-1x\(channels)x\(size)x\(size)",
-      flops: 2 * 9 * Double(channels * channels * size * size), isGEMMBacked: true
+      name: "winograd-\(inputGradient ? "backward" : "weight-gradient")-1x\(channels)x\(size)x\(size)",
+      flops: (inputGradient ? 2 : 1) * 2 * 9 * Double(channels * channels * size * size), isGEMMBacked: true
     ) {
       let x = benchmarkTensor([1, channels, size, size], seed: 19)
       let dy = benchmarkTensor([1, channels, size, size], seed: 20)
       let weight = benchmarkTensor([channels, channels, 3, 3], seed: 21) * 0.02
       return {
-        blackHole(
-          conv2dBackward(
-            outputGradient: dy, input: x, weight: weight, stride: 1, padding: 1, computeInputGradient: false
-          ).weight)
+        let gradients = conv2dBackward(
+          outputGradient: dy, input: x, weight: weight, stride: 1, padding: 1, computeInputGradient: inputGradient)
+        blackHole(gradients.weight)
+        if let input = gradients.input { blackHole(input) }
       }
     }
   }

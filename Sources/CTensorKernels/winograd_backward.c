@@ -76,10 +76,12 @@ BLD_INLINE void output_gradient_tiles(size_t m, const float *restrict plane, siz
 // 16 x 16 transpose per point gives each tile's channels. A panel's rows for consecutive tiles are consecutive
 // floats, so a tile's first panel is one 16-float store whose lanes past MR land on the next tile's rows, which
 // are written next; the last tile rows of a K block, and further panels, are copied exactly.
+// With `bias`, each channel's sum over the block's tiles of ∂M at the point (1, 1), the sum of the tile's ∂Y (column
+// 1 of Aᵀ is all ones), is added to bias[o]: the bias gradient without a pass of its own over ∂Y.
 BLD_INLINE void output_gradient_packed_body(size_t m, size_t MR, size_t KC, const float *restrict dy,
                                             size_t channels, size_t height, size_t width, size_t tile_begin,
                                             size_t tile_end, size_t group_begin, size_t group_end,
-                                            float *restrict a, size_t point_stride,
+                                            float *restrict a, size_t point_stride, double *restrict bias,
                                             v16f (*restrict buffer)[RUN / 16][MAX_POINTS], int level) {
   const size_t points = (m + 2) * (m + 2), group_channels = 16 / MR * MR;
   const size_t tiles_y = (height + m - 1) / m, tiles_x = (width + m - 1) / m;
@@ -99,6 +101,15 @@ BLD_INLINE void output_gradient_packed_body(size_t m, size_t MR, size_t KC, cons
                                 count - s0 < 16 ? count - s0 : 16, level,
                                 c + 1 < lanes ? dy + (image * channels + o0 + c + 1) * height * width : NULL,
                                 buffer[c][s0 / 16]);
+      for (size_t c = 0; c < lanes && bias; ++c) {
+        double total = 0.0;
+        for (size_t s0 = 0; s0 < count; s0 += 16) {
+          float values[16];
+          store16(values, buffer[c][s0 / 16][m + 3]);
+          for (size_t s = 0; s < count - s0 && s < 16; ++s) total += values[s];
+        }
+        bias[o0 + c] += total;
+      }
       for (size_t s0 = 0; s0 < count; s0 += 16) {
         const size_t tiles = count - s0 < 16 ? count - s0 : 16;
         size_t offset[16], depth[16];  // tile s0 + s's row in the group's first panel, and its K block's depth
@@ -137,14 +148,14 @@ BLD_INLINE void output_gradient_packed_body(size_t m, size_t MR, size_t KC, cons
 #define OUTPUT_GRADIENT_VARIANT(NAME, ATTRIBUTE, LEVEL)                                                           \
   ATTRIBUTE static void NAME(size_t m, size_t mr, size_t kc, const float *restrict dy, size_t channels,            \
                              size_t height, size_t width, size_t tile_begin, size_t tile_end, size_t group_begin,  \
-                             size_t group_end, float *restrict a, size_t point_stride,                            \
+                             size_t group_end, float *restrict a, size_t point_stride, double *restrict bias,      \
                              v16f (*restrict buffer)[RUN / 16][MAX_POINTS]) {                                      \
     if (m == 4)                                                                                                    \
       output_gradient_packed_body(4, mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,      \
-                                  group_end, a, point_stride, buffer, LEVEL);                                      \
+                                  group_end, a, point_stride, bias, buffer, LEVEL);                                \
     else                                                                                                           \
       output_gradient_packed_body(6, mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,      \
-                                  group_end, a, point_stride, buffer, LEVEL);                                      \
+                                  group_end, a, point_stride, bias, buffer, LEVEL);                                \
   }
 
 OUTPUT_GRADIENT_VARIANT(output_gradient_default, , 0)
@@ -156,19 +167,20 @@ size_t bld_winograd_output_gradient_group_channels(const bld_gemm_plan *plan) { 
 void bld_winograd_output_gradient_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict dy,
                                              size_t channels, size_t height, size_t width, size_t tile_begin,
                                              size_t tile_end, size_t group_begin, size_t group_end,
-                                             float *restrict a, size_t point_stride, float *restrict scratch) {
+                                             float *restrict a, size_t point_stride, double *restrict bias,
+                                             float *restrict scratch) {
   const int level = bld_simd_level();
   const size_t kc = bld_gemm_k_block(plan, tile_end - tile_begin);
   v16f(*buffer)[RUN / 16][MAX_POINTS] = (v16f(*)[RUN / 16][MAX_POINTS])scratch;
   if (level >= 2)
     output_gradient_avx512(tile, plan->mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,
-                           group_end, a, point_stride, buffer);
+                           group_end, a, point_stride, bias, buffer);
   else if (level == 1)
     output_gradient_avx2(tile, plan->mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,
-                         group_end, a, point_stride, buffer);
+                         group_end, a, point_stride, bias, buffer);
   else
     output_gradient_default(tile, plan->mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,
-                            group_end, a, point_stride, buffer);
+                            group_end, a, point_stride, bias, buffer);
 }
 
 BLD_INLINE void finish_body(size_t m, const float (*g)[3], const float *restrict du,

@@ -3,7 +3,7 @@ import Testing
 import _TestSupport
 
 /// The training forms of group normalisation (statistics kept apart, frozen statistics, the fused group norm + SiLU
-/// backward) and the Winograd input gradient of `conv2dBackward`.
+/// backward) and the Winograd gradients of `conv2dBackward`.
 @Suite("Training kernels")
 struct TrainingKernelTests {
   typealias Generator = GradientTests.Generator
@@ -133,50 +133,110 @@ struct TrainingKernelTests {
     return Tensor(shape: [outputs, channels, 3, 3], scalars: expected)
   }
 
-  @Test(
-    "the Winograd weight gradient of either tile matches a direct double sum at every vector level",
-    .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"),
-    arguments: WinogradTile.allCases)
-  func winogradWeightGradientMatchesDirectSum(tile: WinogradTile) {
-    // 26 × 31 leaves partial tiles of both sizes; two images; 5 outputs and 6 inputs leave partial GEMM panels.
-    var random = Generator(state: 21)
-    let x = random.tensor([2, 6, 26, 31])
-    let r = random.tensor([2, 5, 26, 31])
-    let reference = Self.directWeightGradient(outputGradient: r, input: x)
-    for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
-      let actual = ComputeOptions.withVectorExtensionLimit(level) {
-        conv2d3x3WinogradWeightGradient(outputGradient: r, input: x, tile: tile)
+  /// ∂L/∂x and ∂L/∂b of a 3×3, stride-1, padding-1 convolution summed directly in double precision:
+  /// `outputGradient` `[N, O, H, W]`, `weight` `[O, C, 3, 3]` → `[N, C, H, W]` and `[O]`.
+  private static func directInputAndBiasGradients(outputGradient r: Tensor, weight w: Tensor) -> (Tensor, Tensor) {
+    let (batch, outputs, height, width) = (r.shape[0], r.shape[1], r.shape[2], r.shape[3])
+    let channels = w.shape[1]
+    let (rs, ws) = (r.scalars, w.scalars)
+    var input = [Float](repeating: 0, count: batch * channels * height * width)
+    for n in 0..<batch {
+      for c in 0..<channels {
+        for y in 0..<height {
+          for column in 0..<width {
+            var total = 0.0
+            for o in 0..<outputs {
+              for i in 0..<3 where (0..<height).contains(y + 1 - i) {
+                for j in 0..<3 where (0..<width).contains(column + 1 - j) {
+                  let gradient = rs[((n * outputs + o) * height + y + 1 - i) * width + column + 1 - j]
+                  total += Double(gradient) * Double(ws[((o * channels + c) * 3 + i) * 3 + j])
+                }
+              }
+            }
+            input[((n * channels + c) * height + y) * width + column] = Float(total)
+          }
+        }
       }
-      let comparison = TensorComparison(actual, reference)
-      #expect(comparison.isClose(relative: 3e-5), "\(tile) at \(level): \(comparison)")
+    }
+    let plane = height * width
+    let bias = (0..<outputs).map { o in
+      Float(
+        (0..<batch).reduce(0.0) { total, n in
+          rs[((n * outputs + o) * plane)..<((n * outputs + o + 1) * plane)].reduce(total) { $0 + Double($1) }
+        })
+    }
+    return (Tensor(shape: [batch, channels, height, width], scalars: input), Tensor(shape: [outputs], scalars: bias))
+  }
+
+  /// Expects the three Winograd gradients close to the direct sums (the bias to rounding, as it is a plain sum).
+  private static func expectGradients(
+    _ actual: Conv2DGradients, weight: Tensor, input: Tensor, bias: Tensor, _ context: String
+  ) {
+    let weightComparison = TensorComparison(actual.weight, weight)
+    #expect(weightComparison.isClose(relative: 3e-5), "∂W, \(context): \(weightComparison)")
+    let biasComparison = TensorComparison(actual.bias, bias)
+    #expect(biasComparison.isClose(relative: 1e-6), "∂b, \(context): \(biasComparison)")
+    if let inputGradient = actual.input {
+      let inputComparison = TensorComparison(inputGradient, input)
+      #expect(inputComparison.isClose(relative: 3e-5), "∂x, \(context): \(inputComparison)")
+    } else {
+      Issue.record("∂x missing, \(context)")
     }
   }
 
   @Test(
-    "the Winograd weight gradient matches a direct double sum across channel groups, panels, blocks and K blocks",
+    "the Winograd gradients of either tile match direct double sums at every vector level",
     .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"),
     arguments: WinogradTile.allCases)
-  func winogradWeightGradientAcrossBlocksAndPanels(tile: WinogradTile) {
+  func winogradGradientsMatchDirectSums(tile: WinogradTile) {
+    // 26 × 31 leaves partial tiles of both sizes; two images; 5 outputs and 6 inputs leave partial GEMM panels.
+    var random = Generator(state: 21)
+    let x = random.tensor([2, 6, 26, 31])
+    let w = random.tensor([5, 6, 3, 3], scale: 0.2)
+    let r = random.tensor([2, 5, 26, 31])
+    let weightGradient = Self.directWeightGradient(outputGradient: r, input: x)
+    let (inputGradient, biasGradient) = Self.directInputAndBiasGradients(outputGradient: r, weight: w)
+    for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
+      let actual = ComputeOptions.withVectorExtensionLimit(level) {
+        conv2d3x3WinogradBackward(outputGradient: r, input: x, weight: w, tile: tile)
+      }
+      Self.expectGradients(
+        actual, weight: weightGradient, input: inputGradient, bias: biasGradient, "\(tile) at \(level)")
+      let weightOnly = ComputeOptions.withVectorExtensionLimit(level) {
+        conv2d3x3WinogradBackward(outputGradient: r, input: x, weight: w, tile: tile, computeInputGradient: false)
+      }
+      #expect(weightOnly.input == nil && weightOnly.weight == actual.weight && weightOnly.bias == actual.bias)
+    }
+  }
+
+  @Test(
+    "the Winograd gradients match direct double sums across channel groups, panels, blocks and K blocks",
+    .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"),
+    arguments: WinogradTile.allCases)
+  func winogradGradientsAcrossBlocksAndPanels(tile: WinogradTile) {
     // 40 inputs: three 16-channel groups, the last half padding, in a partial GEMM panel; 33 outputs: a partial
     // last panel in both families (14 and 6 rows) and groups of 14 or 12. 2 × 100 × 110 has 1400 F(4×4) and 646
-    // F(6×6) tiles: blocks of at most 32 tiles make many blocks; blocks of up to 704 tiles exceed 5/4 of the
-    // largest GEMM K block (512), so each is reduced in two or more K blocks on any CPU.
+    // F(6×6) tiles: blocks of at most 32 tiles make many blocks, which split tile rows (the input gradient adds
+    // across block edges); blocks of up to 704 tiles exceed 5/4 of the largest GEMM K block (512), so each is
+    // reduced in two or more K blocks on any CPU, and runs of 64 tiles split rows of 19 or 28 tiles.
     var random = Generator(state: 33)
     let x = random.tensor([2, 40, 100, 110])
+    let w = random.tensor([33, 40, 3, 3], scale: 0.1)
     let r = random.tensor([2, 33, 100, 110])
-    let reference = Self.directWeightGradient(outputGradient: r, input: x)
+    let weightGradient = Self.directWeightGradient(outputGradient: r, input: x)
+    let (inputGradient, biasGradient) = Self.directInputAndBiasGradients(outputGradient: r, weight: w)
     for kernel in [MatrixKernel.avx2, .avx512] where kernel.isSupported {
       for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
         for maximumBlock in [32, 704] {
           let actual = ComputeOptions.withMatrixKernel(kernel) {
             ComputeOptions.withVectorExtensionLimit(level) {
-              conv2d3x3WinogradWeightGradient(outputGradient: r, input: x, tile: tile, maximumBlock: maximumBlock)
+              conv2d3x3WinogradBackward(
+                outputGradient: r, input: x, weight: w, tile: tile, maximumBlock: maximumBlock)
             }
           }
-          let comparison = TensorComparison(actual, reference)
-          #expect(
-            comparison.isClose(relative: 3e-5),
-            "\(tile), \(kernel) kernels at \(level), blocks of \(maximumBlock): \(comparison)")
+          Self.expectGradients(
+            actual, weight: weightGradient, input: inputGradient, bias: biasGradient,
+            "\(tile), \(kernel) kernels at \(level), blocks of \(maximumBlock)")
         }
       }
     }

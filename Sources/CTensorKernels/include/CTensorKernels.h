@@ -422,12 +422,14 @@ size_t bld_winograd_output_gradient_group_channels(const bld_gemm_plan *plan);
 /// image), written as the packed left operand of ∂U[ξ] = ∂M[ξ] · V[ξ]ᵀ under `plan`: M = O rows in
 /// plan->mr-row panels, K = T = tile_end − tile_begin in K blocks of bld_gemm_k_block(plan, T), as
 /// bld_gemm_pack_a_f32 would leave it (rows past O hold anything); matrix ξ at a + ξ * point_stride
-/// (point_stride ≥ round_up(O, plan->mr) · T + 16). scratch: BLD_WINOGRAD_GROUP_SCRATCH_FLOATS floats of this
-/// caller's own. plan must have a kernel family.
+/// (point_stride ≥ round_up(O, plan->mr) · T + 16). When bias is not NULL, bias[o] (double) gains the sum of dy
+/// over the block's tiles for the group's channels o (∂M at the point (1, 1): the bias gradient). scratch:
+/// BLD_WINOGRAD_GROUP_SCRATCH_FLOATS floats of this caller's own. plan must have a kernel family.
 void bld_winograd_output_gradient_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict dy,
                                              size_t channels, size_t height, size_t width, size_t tile_begin,
                                              size_t tile_end, size_t group_begin, size_t group_end,
-                                             float *restrict a, size_t point_stride, float *restrict scratch);
+                                             float *restrict a, size_t point_stride, double *restrict bias,
+                                             float *restrict scratch);
 
 /// The last step of the Winograd F(m x m, 3x3) weight gradient (m = `tile`, 4 or 6), ∂g = Gᵀ ∂U G, for (output,
 /// input) channel pairs [pair_begin, pair_end): du holds the (m + 2)² matrices ∂U[ξ] as [points][pairs] (pair

@@ -24,10 +24,8 @@ public struct Conv2DGradients: Sendable {
 /// skipped (used for the first layer of a network whose input is fixed).
 ///
 /// 3×3 stride-1 padding-1 convolutions large enough for Winograd (`conv2d3x3WinogradIsPreferred`) run both
-/// gradients through Winograd instead (the tile from `WinogradTile.preferred`;
-/// ≈ 1e-5 relative error, as the forward): `∂X` is the forward
-/// convolution of `∂Y` with the flipped, transposed kernel (`W'[c, o, kh, kw] = W[o, c, 2 − kh, 2 − kw]`) through
-/// `conv2d3x3Winograd`, and `∂W` comes from `conv2d3x3WinogradWeightGradient`.
+/// gradients through Winograd instead (`conv2d3x3WinogradBackward`, the tile from `WinogradTile.preferred`;
+/// ≈ 1e-5 relative error, as the forward).
 public func conv2dBackward(
   outputGradient: Tensor, input: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0,
   computeInputGradient: Bool = true
@@ -48,6 +46,14 @@ public func conv2dBackward(
   let inputImage = channels * height * width
   let pointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0
 
+  if conv2d3x3WinogradIsPreferred(inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding)
+  {
+    let tile = WinogradTile.preferred(
+      batch: batch, height: height, width: width, inputChannels: channels, outputChannels: outputChannels)
+    return conv2d3x3WinogradBackward(
+      outputGradient: outputGradient, input: input, weight: weight, tile: tile,
+      computeInputGradient: computeInputGradient)
+  }
   let biasGradient = Tensor(shape: [outputChannels]) { out in
     outputGradient.withUnsafeBufferPointer { dy in
       nonisolated(unsafe) let result = out.baseAddress!
@@ -61,18 +67,6 @@ public func conv2dBackward(
         }
       }
     }
-  }
-  if conv2d3x3WinogradIsPreferred(inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding)
-  {
-    let inputGradient =
-      computeInputGradient
-      ? conv2d3x3Winograd(outputGradient, weight: flippedTransposedKernel(weight), bias: nil) : nil
-    let tile = WinogradTile.preferred(
-      batch: batch, height: height, width: width, inputChannels: channels, outputChannels: outputChannels)
-    return Conv2DGradients(
-      input: inputGradient,
-      weight: conv2d3x3WinogradWeightGradient(outputGradient: outputGradient, input: input, tile: tile),
-      bias: biasGradient)
   }
   let rowsPerTile = max(1, min(outputHeight, convolutionBackwardWorkspaceLimit / max(1, reduction * outputWidth)))
   var columns = pointwise ? [] : [Float](repeating: 0, count: reduction * rowsPerTile * outputWidth)

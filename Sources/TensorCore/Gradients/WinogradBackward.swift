@@ -1,0 +1,110 @@
+internal import CTensorKernels
+
+/// The gradients of a 3×3, stride-1, padding-1 convolution through Winograd F(m×m, 3×3), m = `tile.side`.
+///
+/// `outputGradient`: `[N, O, H, W]`, `input`: `[N, C, H, W]`, `weight`: `[O, C, 3, 3]` → `∂L/∂W` `[O, C, 3, 3]`,
+/// `∂L/∂b` `[O]` and, with `computeInputGradient`, `∂L/∂x` `[N, C, H, W]`. The forward's
+/// `Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A` per tile has the adjoint `∂U[ξ] = Σ_tiles (A ∂Y Aᵀ)[ξ] · (Bᵀ d B)[ξ]ᵀ`,
+/// `∂g = Gᵀ ∂U G` in the weights: per block of tiles, the input and the output gradient are transformed and
+/// `tile.pointCount` `O × C` GEMMs (reduction over the block's tiles) accumulate `∂U`, 4× (F(4×4)) or 5× (F(6×6))
+/// fewer multiplications than im2col's `∂Y · colᵀ`. The bias gradient `Σ ∂Y` is `A ∂Y Aᵀ` at the point (1, 1)
+/// summed over the tiles, taken as the transform runs (no pass of its own over `∂Y`). The input gradient is the
+/// Winograd convolution of `∂Y` with the flipped, transposed kernel (`W'[c, o, kh, kw] = W[o, c, 2 − kh,
+/// 2 − kw]`), same tile. (Taking it instead as the adjoint of the forward's transforms, `∂V[ξ] = U[ξ]ᵀ ∂M[ξ]` and
+/// `B ∂V Bᵀ` summed over the overlapping windows, shares `∂M` with the weight gradient but measured 4–8 % slower
+/// for the whole backward on Zen 4: the second packing of `∂M`, the overlap adds and the doubled scratch per block
+/// cost more than the transform of `∂Y` they save; Decision 0032.)
+///
+/// Accuracy as the Winograd forward (≈ 1e-5 relative). Requires a TensorCore GEMM family
+/// (`conv2d3x3WinogradIsPreferred`); scratch per block stays below `winogradWorkspaceLimit` floats, plus
+/// `tile.pointCount·O·C` floats for `∂U`. `maximumBlock` caps the tiles per block below `winogradBlocks`' choice
+/// (tests use it to cover several blocks and several GEMM K blocks on any CPU).
+package func conv2d3x3WinogradBackward(
+  outputGradient: Tensor, input: Tensor, weight: Tensor, tile: WinogradTile, computeInputGradient: Bool = true,
+  maximumBlock: Int? = nil
+) -> Conv2DGradients {
+  let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+  let outputs = outputGradient.shape[1]
+  precondition(
+    outputGradient.shape == [batch, outputs, height, width] && weight.shape == [outputs, channels, 3, 3],
+    "conv2d3x3WinogradBackward: gradient \(outputGradient.shape), input \(input.shape), weight \(weight.shape)")
+  let (tileCount, blockSize, _, _) = winogradBlocks(
+    tile: tile, batch: batch, height: height, width: width, channels: channels, outputs: outputs,
+    maximumBlock: maximumBlock)
+  let points = tile.pointCount
+  // ∂U[ξ], O × C each: the first block's products set it (beta 0), later blocks add to it; zero for no tiles.
+  var transformed =
+    tileCount == 0
+    ? [Float](repeating: 0, count: points * outputs * channels)
+    : [Float](unsafeUninitializedCapacity: points * outputs * channels) { $1 = $0.count }
+  var biasSums = [Double](repeating: 0, count: outputs)
+  let plan = GEMMPlan.current
+  precondition(!plan.usesBLAS, "conv2d3x3WinogradBackward needs a TensorCore kernel family")
+  // Both operands are written packed by the transforms: ∂M[ξ] in MR-row panels of the output channels (groups of
+  // whole panels), V[ξ]ᵀ in NR-column panels of the input channels (NR is a multiple of 16, the groups' width).
+  let paddedOutputs = (outputs + plan.tileRows - 1) / plan.tileRows * plan.tileRows
+  let paddedChannels = (channels + plan.tileColumns - 1) / plan.tileColumns * plan.tileColumns
+  let (vStride, mStride) = (blockSize * paddedChannels + 16, paddedOutputs * blockSize + 16)
+  let outputGroupChannels = withUnsafePointer(to: plan.raw) { bld_winograd_output_gradient_group_channels($0) }
+  let (inputGroups, outputGroups) = (paddedChannels / 16, (outputs + outputGroupChannels - 1) / outputGroupChannels)
+  input.withUnsafeBufferPointer { x in
+    outputGradient.withUnsafeBufferPointer { dy in
+      transformed.withUnsafeMutableBufferPointer { dU in
+        biasSums.withUnsafeMutableBufferPointer { biasSums in
+          ReusableScratch.winograd.withBuffer(floats: points * (vStride + mStride)) { workspace in
+            nonisolated(unsafe) let (v, m, u) = (workspace, workspace + points * vStride, dU.baseAddress!)
+            nonisolated(unsafe) let bias = biasSums.baseAddress!
+            var tileBegin = 0
+            while tileBegin < tileCount {
+              let tileEnd = min(tileCount, tileBegin + blockSize)
+              let block = tileEnd - tileBegin
+              parallelChunks(inputGroups, costPerItem: block * 64 * points) { groups in
+                GEMMScratchPool.shared.withScratch { scratch in
+                  withUnsafePointer(to: plan.raw) { raw in
+                    bld_winograd_input_transposed_packed_f32(
+                      raw, tile.side, x.baseAddress!, channels, height, width, tileBegin, tileEnd, groups.lowerBound,
+                      groups.upperBound, v, vStride, scratch)
+                  }
+                }
+              }
+              parallelChunks(outputGroups, costPerItem: block * 64 * points) { groups in
+                GEMMScratchPool.shared.withScratch { scratch in
+                  withUnsafePointer(to: plan.raw) { raw in
+                    bld_winograd_output_gradient_packed_f32(
+                      raw, tile.side, dy.baseAddress!, outputs, height, width, tileBegin, tileEnd, groups.lowerBound,
+                      groups.upperBound, m, mStride, bias, scratch)
+                  }
+                }
+              }
+              // ∂U[ξ] (O × C) (+)= ∂M[ξ] (O × block) · V[ξ]ᵀ (block × C): one thread per group of points.
+              parallelChunks(points, costPerItem: outputs * channels * block) { range in
+                for point in range {
+                  prepackedProductSingleThreaded(
+                    plan: plan, packedA: m + point * mStride, packedB: v + point * vStride, m: outputs, n: channels,
+                    k: block, c: u + point * outputs * channels, ldc: channels, beta: tileBegin == 0 ? 0 : 1)
+                }
+              }
+              tileBegin = tileEnd
+            }
+          }
+        }
+      }
+    }
+  }
+  // ∂g = Gᵀ ∂U G per (o, c).
+  let pairs = outputs * channels
+  let weightGradient = Tensor(shape: [outputs, channels, 3, 3]) { out in
+    transformed.withUnsafeBufferPointer { dU in
+      nonisolated(unsafe) let result = out.baseAddress!
+      parallelChunks(pairs, costPerItem: 200) { range in
+        bld_winograd_weight_gradient_finish_f32(
+          tile.side, dU.baseAddress!, pairs, range.lowerBound, range.upperBound, result)
+      }
+    }
+  }
+  let inputGradient =
+    computeInputGradient
+    ? conv2d3x3Winograd(outputGradient, weight: flippedTransposedKernel(weight), bias: nil, tile: tile) : nil
+  return Conv2DGradients(
+    input: inputGradient, weight: weightGradient, bias: Tensor(shape: [outputs], scalars: biasSums.map { Float($0) }))
+}
