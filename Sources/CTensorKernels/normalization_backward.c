@@ -141,11 +141,12 @@ BLD_AVX2 static void channel_gradient_avx2(const float *restrict x, const float 
 }
 #endif
 
-void bld_group_norm_silu_backward_f32(const float *restrict x, const float *restrict dy, float *restrict dx,
-                                      size_t channels, size_t spatial, size_t groups, size_t group_begin,
-                                      size_t group_end, const double *mean, const double *inverse_std,
-                                      const float *gamma, const float *beta, int silu, int frozen,
-                                      double *restrict gamma_gradient, double *restrict beta_gradient) {
+void bld_group_norm_silu_backward_f32(const float *restrict x, const float *restrict dy,
+                                      const float *restrict added, float *restrict dx, size_t channels,
+                                      size_t spatial, size_t groups, size_t group_begin, size_t group_end,
+                                      const double *mean, const double *inverse_std, const float *gamma,
+                                      const float *beta, int silu, int frozen, double *restrict gamma_gradient,
+                                      double *restrict beta_gradient) {
   const size_t per_group = channels / groups;
   const double count = (double)(per_group * spatial);
   for (size_t g = group_begin; g < group_end; ++g) {
@@ -179,7 +180,11 @@ void bld_group_norm_silu_backward_f32(const float *restrict x, const float *rest
       mean_g += sum_g * scale / count;
       mean_gx += sum_gx * scale / count;
     }
-    if (frozen) continue;
+    if (frozen) {
+      if (added)
+        for (size_t i = g * per_group * spatial; i < (g + 1) * per_group * spatial; ++i) dx[i] += added[i];
+      continue;
+    }
     // Pass 2: ∂L/∂x = r · (γ g − mean(γ g) − x̂ · mean(γ g x̂)).
     const float shift_term = (float)(mean_g * inverse_std[g]);
     const float slope = (float)(mean_gx * inverse_std[g]);
@@ -188,6 +193,14 @@ void bld_group_norm_silu_backward_f32(const float *restrict x, const float *rest
       const float scale = (gamma ? gamma[channel] : 1.0f) * inv;
       const float *s = x + channel * spatial;
       float *d = dx + channel * spatial;
+      if (added) {
+        const float *a = added + channel * spatial;
+        for (size_t i = 0; i < spatial; ++i) {
+          const float normalized = ((s[i] - m) - m_lo) * inv;
+          d[i] = (d[i] * scale - shift_term - normalized * slope) + a[i];
+        }
+        continue;
+      }
       for (size_t i = 0; i < spatial; ++i) {
         const float normalized = ((s[i] - m) - m_lo) * inv;
         d[i] = d[i] * scale - shift_term - normalized * slope;

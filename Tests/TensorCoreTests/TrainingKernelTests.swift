@@ -59,6 +59,28 @@ struct TrainingKernelTests {
     #expect(fused.input == plain.input && fused.weight == plain.weight && fused.bias == plain.bias)
   }
 
+  @Test(arguments: [false, true])
+  func addedGradientJoinsTheGroupNormInputGradient(frozen: Bool) {
+    // 9 × 37 positions leave a scalar tail; the fused backward adds it as it writes ∂x (pass 2, or a pass of its
+    // own with frozen statistics), so the sum is the separate add's up to one rounding.
+    var random = Generator(state: frozen ? 41 : 42)
+    let x = random.tensor([2, 6, 9, 37])
+    let (gamma, beta) = (random.tensor([6]) + 1, random.tensor([6]))
+    let (r, added) = (random.tensor(x.shape), random.tensor(x.shape))
+    let statistics = GroupNormStatistics(of: x, groupCount: 3, epsilon: 1e-6)
+    func gradients(adding: Tensor?) -> GroupNormGradients {
+      groupNormBackward(
+        outputGradient: r, input: x, statistics: statistics, weight: gamma, bias: beta, fusedSiLU: true,
+        statisticsAreConstant: frozen, addedGradient: adding)
+    }
+    let (plain, joined) = (gradients(adding: nil), gradients(adding: added))
+    var expected = plain.input
+    expected.add(added)
+    let comparison = TensorComparison(joined.input, expected)
+    #expect(comparison.isClose(relative: 1e-6), "\(comparison)")
+    #expect(joined.weight == plain.weight && joined.bias == plain.bias)
+  }
+
   @Test func winogradGradientsAreTheAdjointsOfTheConvolution() {
     // 48×48 gives 144 Winograd tiles, above the per-call threshold, so both gradients go through Winograd where the
     // CPU has the AVX-512 GEMM (im2col elsewhere). For any directions V: ⟨∂X, V⟩ = ⟨∂Y, conv(V, W)⟩ and

@@ -385,14 +385,16 @@ void bld_group_norm_apply_f32(const float *restrict x, float *restrict y, size_t
 
 /// Backward of y = [SiLU](GroupNorm(x)) for one sample's groups [group_begin, group_end), in two passes per group
 /// (∂L/∂h through SiLU with the per-channel sums, then ∂L/∂x). dy: ∂L/∂y; dx: ∂L/∂x (written, and used as
-/// scratch). frozen != 0 treats the statistics as constants (∂L/∂x = r·γ·∂L/∂h, written by the first pass, so
-/// there is no second). gamma_gradient, beta_gradient:
+/// scratch); added: NULL, or a gradient of x's shape added to ∂L/∂x as the second pass writes it (a residual
+/// branch's). frozen != 0 treats the statistics as constants (∂L/∂x = r·γ·∂L/∂h, written by the first pass, so
+/// there is no second; `added` then takes a pass of its own). gamma_gradient, beta_gradient:
 /// [channels] of this sample, written for the groups' channels.
-void bld_group_norm_silu_backward_f32(const float *restrict x, const float *restrict dy, float *restrict dx,
-                                      size_t channels, size_t spatial, size_t groups, size_t group_begin,
-                                      size_t group_end, const double *mean, const double *inverse_std,
-                                      const float *gamma, const float *beta, int silu, int frozen,
-                                      double *restrict gamma_gradient, double *restrict beta_gradient);
+void bld_group_norm_silu_backward_f32(const float *restrict x, const float *restrict dy,
+                                      const float *restrict added, float *restrict dx, size_t channels,
+                                      size_t spatial, size_t groups, size_t group_begin, size_t group_end,
+                                      const double *mean, const double *inverse_std, const float *gamma,
+                                      const float *beta, int silu, int frozen, double *restrict gamma_gradient,
+                                      double *restrict beta_gradient);
 
 // MARK: - Winograd weight gradient (appended block; see winograd_backward.c)
 

@@ -30,14 +30,16 @@ extension GroupNorm {
   ///   - fusedSiLU: whether the forward applied SiLU.
   ///   - frozen: the training step's frozen statistics (whether this norm's are constants).
   ///   - gradients: where the parameter gradients are added.
+  ///   - addedGradient: a gradient of `input`'s shape added to `∂L/∂x` in the same pass (a residual branch's), or
+  ///     nil.
   /// - Returns: `∂L/∂x`, the shape of `input`.
   public func backward(
     outputGradient: Tensor, input: Tensor, statistics: GroupNormStatistics, fusedSiLU: Bool,
-    frozen: FrozenGroupNormStatistics, gradients: inout ParameterGradients
+    frozen: FrozenGroupNormStatistics, gradients: inout ParameterGradients, addedGradient: Tensor? = nil
   ) -> Tensor {
     let result = groupNormBackward(
       outputGradient: outputGradient, input: input, statistics: statistics, weight: weight, bias: bias,
-      fusedSiLU: fusedSiLU, statisticsAreConstant: frozen[self] != nil)
+      fusedSiLU: fusedSiLU, statisticsAreConstant: frozen[self] != nil, addedGradient: addedGradient)
     gradients.accumulate(result.weight, for: self, \.weight)
     gradients.accumulate(result.bias, for: self, \.bias)
     return result.input

@@ -84,16 +84,17 @@ extension ResnetBlock2D: DifferentiableBlock {
       return nil
     }
     let dActivated1 = conv1.backward(outputGradient: dHidden, input: activated1, gradients: &gradients)!
-    var dx = norm1.backward(
+    // The residual path's gradient, added as norm1's backward writes ∂x: ∂y itself, or through the shortcut.
+    let dResidual: Tensor? =
+      if let shortcut {
+        shortcut.backward(
+          outputGradient: outputGradient, input: input, needsInputGradient: needsInputGradient, gradients: &gradients)
+      } else {
+        outputGradient
+      }
+    let dx = norm1.backward(
       outputGradient: dActivated1, input: input, statistics: activations.norm1, fusedSiLU: true, frozen: frozen,
-      gradients: &gradients)
-    if let shortcut {
-      let dShortcut = shortcut.backward(
-        outputGradient: outputGradient, input: input, needsInputGradient: needsInputGradient, gradients: &gradients)
-      if let dShortcut { dx.add(dShortcut) }
-    } else {
-      dx.add(outputGradient)
-    }
+      gradients: &gradients, addedGradient: dResidual)
     return needsInputGradient ? dx : nil
   }
 

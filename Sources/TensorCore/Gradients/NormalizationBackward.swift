@@ -32,13 +32,19 @@ public func groupNormBackward(
 /// `g = ∂L/∂y · σ(h)·(1 + h·(1 − σ(h)))` (or `∂L/∂y` without SiLU): `∂L/∂γ = Σ g·x̂`, `∂L/∂β = Σ g` and
 /// `∂L/∂x = r · (γg − mean(γg) − x̂ · mean(γg·x̂))` when the statistics are those of `input`, or
 /// `∂L/∂x = r·γ·g` with `statisticsAreConstant` (statistics computed elsewhere and frozen).
-/// Per-channel sums are accumulated in double precision.
+/// Per-channel sums are accumulated in double precision. `addedGradient` (the shape of `input`), when given, is
+/// added to `∂L/∂x` as it is written: a residual branch's gradient without a pass of its own.
 public func groupNormBackward(
   outputGradient: Tensor, input: Tensor, statistics: GroupNormStatistics, weight: Tensor?, bias: Tensor?,
-  fusedSiLU: Bool = false, statisticsAreConstant: Bool = false
+  fusedSiLU: Bool = false, statisticsAreConstant: Bool = false, addedGradient: Tensor? = nil
 ) -> GroupNormGradients {
   precondition(
     outputGradient.shape == input.shape, "groupNormBackward: input \(input.shape), gradient \(outputGradient.shape)")
+  if let addedGradient {
+    precondition(
+      addedGradient.shape == input.shape,
+      "groupNormBackward: input \(input.shape), added gradient \(addedGradient.shape)")
+  }
   statistics.check(input, "groupNormBackward")
   let (batch, channels, groupCount) = (input.shape[0], input.shape[1], statistics.groupCount)
   if let weight { precondition(weight.shape == [channels], "groupNormBackward: weight \(weight.shape)") }
@@ -50,23 +56,26 @@ public func groupNormBackward(
   let inputGradient = Tensor(shape: input.shape) { out in
     input.withUnsafeBufferPointer { x in
       outputGradient.withUnsafeBufferPointer { dy in
-        statistics.mean.withUnsafeBufferPointer { mean in
-          statistics.inverseStandardDeviation.withUnsafeBufferPointer { inverse in
-            withOptionalPointer(weight) { gamma in
-              withOptionalPointer(bias) { beta in
-                weightPartials.withUnsafeMutableBufferPointer { weightPartial in
-                  biasPartials.withUnsafeMutableBufferPointer { biasPartial in
-                    let (wp, bp) = (weightPartial.baseAddress!, biasPartial.baseAddress!)
-                    parallelChunks(batch * groupCount, costPerItem: channels / groupCount * spatial * 8) { range in
-                      for item in range {
-                        let n = item / groupCount
-                        let group = item % groupCount
-                        let offset = n * channels * spatial
-                        bld_group_norm_silu_backward_f32(
-                          x.baseAddress! + offset, dy.baseAddress! + offset, out.baseAddress! + offset, channels,
-                          spatial, groupCount, group, group + 1, mean.baseAddress! + n * groupCount,
-                          inverse.baseAddress! + n * groupCount, gamma, beta, fusedSiLU ? 1 : 0,
-                          statisticsAreConstant ? 1 : 0, wp + n * channels, bp + n * channels)
+        addedGradient.withUnsafeBufferPointer { added in
+          statistics.mean.withUnsafeBufferPointer { mean in
+            statistics.inverseStandardDeviation.withUnsafeBufferPointer { inverse in
+              withOptionalPointer(weight) { gamma in
+                withOptionalPointer(bias) { beta in
+                  weightPartials.withUnsafeMutableBufferPointer { weightPartial in
+                    biasPartials.withUnsafeMutableBufferPointer { biasPartial in
+                      let (wp, bp) = (weightPartial.baseAddress!, biasPartial.baseAddress!)
+                      parallelChunks(batch * groupCount, costPerItem: channels / groupCount * spatial * 8) { range in
+                        for item in range {
+                          let n = item / groupCount
+                          let group = item % groupCount
+                          let offset = n * channels * spatial
+                          bld_group_norm_silu_backward_f32(
+                            x.baseAddress! + offset, dy.baseAddress! + offset, added.map { $0.baseAddress! + offset },
+                            out.baseAddress! + offset, channels,
+                            spatial, groupCount, group, group + 1, mean.baseAddress! + n * groupCount,
+                            inverse.baseAddress! + n * groupCount, gamma, beta, fusedSiLU ? 1 : 0,
+                            statisticsAreConstant ? 1 : 0, wp + n * channels, bp + n * channels)
+                        }
                       }
                     }
                   }

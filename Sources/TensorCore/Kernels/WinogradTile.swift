@@ -29,7 +29,7 @@ package enum WinogradTile: Int, Sendable, CaseIterable {
   /// `winogradBlocks`): F(6×6)'s weights are 1.8× larger, so with few tiles their transform and reads cost more
   /// than its products save. F(4×4) otherwise. Measured on Zen 4 (Decision 0028): F(6×6) takes 0.85–0.9× the
   /// time of F(4×4) at 128–512 channels on 256² and 512² images, 1.0× at 512 channels on 128², 1.1× on 64².
-  /// The weight gradient (`conv2d3x3WinogradWeightGradient`) takes the same tile: measured on Zen 4 (Decision
+  /// The backward (`conv2d3x3WinogradBackward`) takes the same tile: measured on Zen 4 (Decision
   /// 0030), F(6×6) takes 0.88× the time of F(4×4) at 512 channels on 256², 1.0× on 128², 1.06× on 64².
   package static func preferred(
     batch: Int, height: Int, width: Int, inputChannels: Int, outputChannels: Int
