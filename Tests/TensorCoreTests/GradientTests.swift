@@ -171,4 +171,26 @@ struct GradientTests {
     expectClose(g.key, Self.numericGradient(of: k, epsilon: 1e-2) { f(q, $0, v) }, "∂k", tolerance: 2e-3)
     expectClose(g.value, Self.numericGradient(of: v, epsilon: 1e-2) { f(q, k, $0) }, "∂v", tolerance: 1e-3)
   }
+
+  @Test(arguments: [false, true])
+  func keptProbabilitiesGiveTheSameAttentionAndGradients(causal: Bool) {
+    // Heads of 136 (> attentionFusedHeadWidthLimit) take the GEMM path in both forwards; 300 queries make two
+    // query tiles, two samples × two heads four probability blocks, 290 or 300 keys a non-square score matrix.
+    var random = Generator(state: causal ? 71 : 72)
+    let (tokens, keyCount, heads) = (300, causal ? 300 : 290, 2)
+    let q = random.tensor([2, tokens, 136 * heads], scale: 0.2)
+    let k = random.tensor([2, keyCount, 136 * heads], scale: 0.2)
+    let v = random.tensor([2, keyCount, 136 * heads])
+    let r = random.tensor(q.shape)
+    let kept = scaledDotProductAttentionKeepingProbabilities(
+      query: q, key: k, value: v, headCount: heads, causal: causal)
+    #expect(kept.output == scaledDotProductAttention(query: q, key: k, value: v, headCount: heads, causal: causal))
+    #expect(kept.probabilities.shape == [2 * heads, tokens, keyCount])
+    let recomputed = scaledDotProductAttentionBackward(
+      outputGradient: r, query: q, key: k, value: v, headCount: heads, causal: causal)
+    let reused = scaledDotProductAttentionBackward(
+      outputGradient: r, query: q, key: k, value: v, headCount: heads, causal: causal,
+      probabilities: kept.probabilities)
+    #expect(reused.query == recomputed.query && reused.key == recomputed.key && reused.value == recomputed.value)
+  }
 }

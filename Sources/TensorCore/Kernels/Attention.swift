@@ -117,20 +117,47 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, headCount
   }
 }
 
-/// The BLAS path for wide heads: query tiles of `attentionQueryTileRows`, BLAS GEMMs, parallel softmax.
-private func tiledGEMMAttention(query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool) -> Tensor {
+/// Multi-head scaled dot-product attention for a training step: `scaledDotProductAttention`'s output (bit for bit
+/// for heads wider than `attentionFusedHeadWidthLimit`, whose path this always takes) and the attention
+/// probabilities `softmax(Q Kᵀ / √d)` it computed on the way, `[B·H, Tq, Tk]` (head `h` of sample `b` at
+/// `b·H + h`), which `scaledDotProductAttentionBackward(…, probabilities:)` then reads instead of recomputing them.
+/// Holds the full `B·H·Tq·Tk` probabilities: for the few, wide heads of a VAE's attention, not a UNet's.
+public func scaledDotProductAttentionKeepingProbabilities(
+  query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool = false
+) -> (output: Tensor, probabilities: Tensor) {
+  precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "attention expects [B, T, H·d] tensors")
+  let (batch, queryCount, width) = (query.shape[0], query.shape[1], query.shape[2])
+  let keyCount = key.shape[1]
+  precondition(
+    key.shape == [batch, keyCount, width] && value.shape == key.shape,
+    "attention: query \(query.shape), key \(key.shape), value \(value.shape)")
+  precondition(keyCount > 0, "attention needs at least one key, got \(key.shape)")
+  precondition(headCount > 0 && width % headCount == 0, "attention: width \(width) not divisible by \(headCount) heads")
+  var output: Tensor?
+  let probabilities = Tensor(shape: [batch * headCount, queryCount, keyCount]) { p in
+    output = tiledGEMMAttention(
+      query: query, key: key, value: value, headCount: headCount, causal: causal, probabilities: p.baseAddress!)
+  }
+  return (output!, probabilities)
+}
+
+/// The BLAS path for wide heads: query tiles of `attentionQueryTileRows`, BLAS GEMMs, parallel softmax. Each
+/// tile's probabilities go to a scratch tile, or to their place in `probabilities` (`[B·H, Tq, Tk]`) when given.
+private func tiledGEMMAttention(
+  query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool,
+  probabilities: UnsafeMutablePointer<Float>? = nil
+) -> Tensor {
   let (batch, queryCount, width) = (query.shape[0], query.shape[1], query.shape[2])
   let keyCount = key.shape[1]
   let headWidth = width / headCount
   let scale = 1 / Float(headWidth).squareRoot()
   let tile = min(queryCount, attentionQueryTileRows)
-  var scores = [Float](repeating: 0, count: tile * keyCount)
+  var scores = [Float](repeating: 0, count: probabilities == nil ? tile * keyCount : 0)
   return Tensor(shape: query.shape) { out in
     query.withUnsafeBufferPointer { q in
       key.withUnsafeBufferPointer { k in
         value.withUnsafeBufferPointer { v in
           scores.withUnsafeMutableBufferPointer { s in
-            let scoreBase = s.baseAddress!
             for b in 0..<batch {
               for h in 0..<headCount {
                 let qBase = q.baseAddress! + b * queryCount * width + h * headWidth
@@ -140,6 +167,8 @@ private func tiledGEMMAttention(query: Tensor, key: Tensor, value: Tensor, headC
                 var start = 0
                 while start < queryCount {
                   let rows = min(tile, queryCount - start)
+                  let scoreBase =
+                    probabilities.map { $0 + ((b * headCount + h) * queryCount + start) * keyCount } ?? s.baseAddress!
                   // BLAS (its own threads) → our threads (softmax, no BLAS) → BLAS: never nested.
                   sgemm(
                     transposeA: false, transposeB: true, m: rows, n: keyCount, k: headWidth,
