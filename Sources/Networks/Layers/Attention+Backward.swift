@@ -82,13 +82,15 @@ extension Attention: DifferentiableBlock {
       dTokens.add(projection.backward(outputGradient: gradient, input: activations.tokens, gradients: &gradients))
     }
     let dNormalized = dTokens.permuted([0, 2, 1]).reshaped(input.shape)  // [N, C, H, W]
-    var dx =
-      groupNorm.map {
-        $0.backward(
-          outputGradient: dNormalized, input: input, statistics: activations.norm!, fusedSiLU: false, frozen: frozen,
-          gradients: &gradients)
-      } ?? dNormalized
-    dx.add(outputGradient)
+    // The residual's gradient ∂y is added as the group norm's backward writes ∂x.
+    guard let groupNorm else {
+      var dx = dNormalized
+      dx.add(outputGradient)
+      return needsInputGradient ? dx : nil
+    }
+    let dx = groupNorm.backward(
+      outputGradient: dNormalized, input: input, statistics: activations.norm!, fusedSiLU: false, frozen: frozen,
+      gradients: &gradients, addedGradient: outputGradient)
     return needsInputGradient ? dx : nil
   }
 
