@@ -44,6 +44,17 @@ package func attentionScoreWorkspaceElements(
 public func scaledDotProductAttention(
   query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool = false
 ) -> Tensor {
+  checkAttentionOperands(query: query, key: key, value: value, headCount: headCount)
+  let headWidth = query.shape[2] / headCount
+  if headWidth <= attentionFusedHeadWidthLimit {
+    return fusedAttention(query: query, key: key, value: value, headCount: headCount, causal: causal)
+  }
+  return tiledGEMMAttention(query: query, key: key, value: value, headCount: headCount, causal: causal)
+}
+
+/// Stops with a message naming the problem unless `query` is `[B, Tq, H·d]`, `key` and `value` `[B, Tk, H·d]` with
+/// `Tk ≥ 1`, and the width splits into `headCount ≥ 1` heads.
+private func checkAttentionOperands(query: Tensor, key: Tensor, value: Tensor, headCount: Int) {
   precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "attention expects [B, T, H·d] tensors")
   let (batch, width) = (query.shape[0], query.shape[2])
   let keyCount = key.shape[1]
@@ -52,11 +63,6 @@ public func scaledDotProductAttention(
     "attention: query \(query.shape), key \(key.shape), value \(value.shape)")
   precondition(keyCount > 0, "attention needs at least one key, got \(key.shape)")
   precondition(headCount > 0 && width % headCount == 0, "attention: width \(width) not divisible by \(headCount) heads")
-  let headWidth = width / headCount
-  if headWidth <= attentionFusedHeadWidthLimit {
-    return fusedAttention(query: query, key: key, value: value, headCount: headCount, causal: causal)
-  }
-  return tiledGEMMAttention(query: query, key: key, value: value, headCount: headCount, causal: causal)
 }
 
 /// The fused path: per (batch, head) transposed keys, then blocks of query rows in parallel.
@@ -125,14 +131,8 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, headCount
 public func scaledDotProductAttentionKeepingProbabilities(
   query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool = false
 ) -> (output: Tensor, probabilities: Tensor) {
-  precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "attention expects [B, T, H·d] tensors")
-  let (batch, queryCount, width) = (query.shape[0], query.shape[1], query.shape[2])
-  let keyCount = key.shape[1]
-  precondition(
-    key.shape == [batch, keyCount, width] && value.shape == key.shape,
-    "attention: query \(query.shape), key \(key.shape), value \(value.shape)")
-  precondition(keyCount > 0, "attention needs at least one key, got \(key.shape)")
-  precondition(headCount > 0 && width % headCount == 0, "attention: width \(width) not divisible by \(headCount) heads")
+  checkAttentionOperands(query: query, key: key, value: value, headCount: headCount)
+  let (batch, queryCount, keyCount) = (query.shape[0], query.shape[1], key.shape[1])
   var output: Tensor?
   let probabilities = Tensor(shape: [batch * headCount, queryCount, keyCount]) { p in
     output = tiledGEMMAttention(
