@@ -417,13 +417,38 @@ BLD_AVX2 static void gather_row_avx2(const float *row, size_t width, size_t tx0,
   }
 }
 
+/// Floats of one row of the 2x upsampled image that 16 tiles' patches span (16 m + 2 ≤ 98), rounded up to the
+/// vectors gather_row_avx512 loads.
+#define UPSAMPLED_SEGMENT 128
+
+/// out[i] = the 2x nearest-upsampled row at x0 + i (row[(x0 + i) / 2], `row` holding width / 2 floats), zero
+/// outside [0, width), for i < UPSAMPLED_SEGMENT: each 16 outputs permute one masked load of 16 stored floats.
+BLD_AVX512 static inline void expand_upsampled_row_avx512(const float *row, size_t width, long x0, float *out) {
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const long stored = (long)(width / 2);
+  for (long q = 0; q < UPSAMPLED_SEGMENT / 16; ++q) {
+    const long xq = x0 + 16 * q, base = xq >= 0 ? xq / 2 : -((1 - xq) / 2);  // floor(xq / 2)
+    const __m512i s = _mm512_add_epi32(_mm512_set1_epi32((int)base), lanes);
+    const __mmask16 inside = _mm512_cmpge_epi32_mask(s, _mm512_setzero_si512()) &
+                             _mm512_cmplt_epi32_mask(s, _mm512_set1_epi32((int)stored));
+    const __m512 values = _mm512_maskz_loadu_ps(inside, row + base);
+    const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)xq), lanes);
+    const __m512i index = _mm512_sub_epi32(_mm512_srai_epi32(x, 1), _mm512_set1_epi32((int)base));
+    const __mmask16 valid = _mm512_cmpge_epi32_mask(x, _mm512_setzero_si512()) &
+                            _mm512_cmplt_epi32_mask(x, _mm512_set1_epi32((int)width));
+    _mm512_storeu_ps(out + 16 * q, _mm512_maskz_permutexvar_ps(valid, index, values));
+  }
+}
+
 // The (m + 2)² transformed points V = Bᵀ d B of up to 16 consecutive tiles of one tile row of one channel plane
 // (tiles tx … tx + count − 1 of tile row ty, zero outside the image): out[ξ] holds point ξ, tile tx + s in lane s
 // (lanes past `count` hold whatever the image there gives). Each patch row is gathered and transformed along x
-// (d B) at once, then the columns (Bᵀ · (d B)).
-BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height, size_t width, size_t ty,
-                            size_t tx, size_t count, int level, const float *next, v16f *restrict out) {
+// (d B) at once, then the columns (Bᵀ · (d B)). With `upsampled` the image is the nearest 2x upsampling of
+// `plane` (height x width its upsampled size, both even; `plane` holds height/2 rows of width/2), read as such.
+BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height, size_t width, int upsampled,
+                            size_t ty, size_t tx, size_t count, int level, const float *next, v16f *restrict out) {
   const size_t n = m + 2;
+  const size_t stored_width = upsampled ? width / 2 : width;
   v16f rows[8][8];  // d B, patch row by patch row
   for (size_t r = 0; r < n; ++r) {
     const long y = (long)(ty * m + r) - 1;
@@ -431,11 +456,26 @@ BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height
       for (size_t k = 0; k < n; ++k) rows[r][k] = (v16f){0};
       continue;
     }
-    const float *row = plane + (size_t)y * width;
+    const size_t stored_y = upsampled ? (size_t)y / 2 : (size_t)y;
+    const float *row = plane + stored_y * stored_width;
+    const long x0 = (long)(tx * m) - 1, x1 = (long)((tx + count) * m) + 1;
     if (next)
-      prefetch_row_segment(next + (size_t)y * width, (long)(tx * m) - 1, (long)((tx + count) * m) + 1, width, 0);
+      prefetch_row_segment(next + stored_y * stored_width, upsampled ? x0 / 2 : x0, upsampled ? x1 / 2 + 1 : x1,
+                           stored_width, 0);
     float d[8][16] __attribute__((aligned(64)));  // element j of the row's patch segment, tile s in lane s
-    if (level == 2) {
+    if (upsampled) {
+      // The row of the 2x upsampled image the patches read, from x0 on, then the patches from that copy.
+      float expanded[UPSAMPLED_SEGMENT] __attribute__((aligned(64)));
+      if (level == 2) {
+        expand_upsampled_row_avx512(row, width, x0, expanded);
+        gather_row_avx512(m, n, 0, expanded, UPSAMPLED_SEGMENT, 0, count, &d[0][0], 16);
+      } else {
+        for (long i = 0; i < UPSAMPLED_SEGMENT; ++i)
+          expanded[i] = x0 + i >= 0 && x0 + i < (long)width ? row[(x0 + i) / 2] : 0.0f;
+        for (size_t s = 0; s < count; ++s)
+          for (size_t j = 0; j < n; ++j) d[j][s] = expanded[m * s + j];
+      }
+    } else if (level == 2) {
       gather_row_avx512(m, n, 1, row, width, tx, count, &d[0][0], 16);
     } else if (level == 1 && m == 4) {
       gather_row_avx2(row, width, tx, count, &d[0][0], 16);
@@ -461,14 +501,14 @@ BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height
 // Transforms `count` tiles of one tile row of one channel into v: a row segment of each point's matrix
 // (panel_width 0; v at the segment's start), or the GEMM's packed B panels of panel_width columns and
 // panel_depth rows (v at this channel's row of its K block, first_tile the run's index within the block).
-BLD_INLINE void input_run(size_t m, const float *restrict plane, size_t height, size_t width, size_t ty,
-                          size_t tx0, size_t count, float *restrict v, size_t point_stride, size_t panel_width,
-                          size_t panel_depth, size_t first_tile, int level, const float *next) {
+BLD_INLINE void input_run(size_t m, const float *restrict plane, size_t height, size_t width, int upsampled,
+                          size_t ty, size_t tx0, size_t count, float *restrict v, size_t point_stride,
+                          size_t panel_width, size_t panel_depth, size_t first_tile, int level, const float *next) {
   const size_t n = m + 2, points = n * n;
   float o[MAX_POINTS][RUN + 16];
   for (size_t s = 0; s < count; s += 16) {
     v16f out[MAX_POINTS];
-    input_tiles(m, plane, height, width, ty, tx0 + s, count - s < 16 ? count - s : 16, level, next, out);
+    input_tiles(m, plane, height, width, upsampled, ty, tx0 + s, count - s < 16 ? count - s : 16, level, next, out);
     for (size_t p = 0; p < points; ++p) store16(&o[p][s], out[p]);
   }
   if (panel_width == 0) {
@@ -493,9 +533,11 @@ BLD_INLINE void input_run(size_t m, const float *restrict plane, size_t height, 
 }
 
 BLD_INLINE void input_body(size_t m, const float *restrict input, size_t channels, size_t height, size_t width,
-                           size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
-                           float *restrict v, size_t point_stride, size_t panel_width, size_t k_block, int level) {
+                           int upsampled, size_t tile_begin, size_t tile_end, size_t channel_begin,
+                           size_t channel_end, float *restrict v, size_t point_stride, size_t panel_width,
+                           size_t k_block, int level) {
   const size_t points = (m + 2) * (m + 2);
+  const size_t stored_plane = upsampled ? height / 2 * (width / 2) : height * width;
   const size_t tiles_y = (height + m - 1) / m, tiles_x = (width + m - 1) / m;
   const size_t block = tile_end - tile_begin;
   const size_t padded_block = panel_width ? (block + panel_width - 1) / panel_width * panel_width : block;
@@ -508,10 +550,10 @@ BLD_INLINE void input_body(size_t m, const float *restrict input, size_t channel
     while (t < tile_end) {
       const tile_run run = run_at(t, tile_end, tiles_x, tiles_y);
       const size_t tx = run.tx, ty = run.ty, n = run.image, count = run.count;
-      const float *plane = input + (n * channels + c) * height * width;
-      input_run(m, plane, height, width, ty, tx, count, panel_width ? row_base : row_base + (t - tile_begin),
-                point_stride, panel_width, depth, t - tile_begin, level,
-                c + 1 < channel_end ? plane + height * width : NULL);
+      const float *plane = input + (n * channels + c) * stored_plane;
+      input_run(m, plane, height, width, upsampled, ty, tx, count,
+                panel_width ? row_base : row_base + (t - tile_begin), point_stride, panel_width, depth,
+                t - tile_begin, level, c + 1 < channel_end ? plane + stored_plane : NULL);
       t += count;
     }
     // The last panel's columns past the block are zero, as bld_gemm_pack_b_f32 leaves them: the GEMM computes
@@ -526,14 +568,15 @@ BLD_INLINE void input_body(size_t m, const float *restrict input, size_t channel
 
 #define INPUT_VARIANT(NAME, ATTRIBUTE, LEVEL)                                                                     \
   ATTRIBUTE static void NAME(size_t m, const float *restrict input, size_t channels, size_t height, size_t width,   \
-                             size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,         \
-                             float *restrict v, size_t point_stride, size_t panel_width, size_t k_block) {         \
+                             int upsampled, size_t tile_begin, size_t tile_end, size_t channel_begin,              \
+                             size_t channel_end, float *restrict v, size_t point_stride, size_t panel_width,       \
+                             size_t k_block) {                                                                     \
     if (m == 4)                                                                                                    \
-      input_body(4, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,           \
-                 point_stride, panel_width, k_block, LEVEL);                                                       \
+      input_body(4, input, channels, height, width, upsampled, tile_begin, tile_end, channel_begin, channel_end,   \
+                 v, point_stride, panel_width, k_block, LEVEL);                                                    \
     else                                                                                                           \
-      input_body(6, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,           \
-                 point_stride, panel_width, k_block, LEVEL);                                                       \
+      input_body(6, input, channels, height, width, upsampled, tile_begin, tile_end, channel_begin, channel_end,   \
+                 v, point_stride, panel_width, k_block, LEVEL);                                                    \
   }
 
 INPUT_VARIANT(input_default, , 0)
@@ -541,33 +584,34 @@ INPUT_VARIANT(input_avx2, BLD_AVX2, 1)
 INPUT_VARIANT(input_avx512, BLD_AVX512, 2)
 
 static void input_dispatch(size_t tile, const float *restrict input, size_t channels, size_t height, size_t width,
-                           size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
-                           float *restrict v, size_t point_stride, size_t panel_width, size_t k_block) {
+                           int upsampled, size_t tile_begin, size_t tile_end, size_t channel_begin,
+                           size_t channel_end, float *restrict v, size_t point_stride, size_t panel_width,
+                           size_t k_block) {
   const int level = bld_simd_level();
   if (level >= 2)
-    input_avx512(tile, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,
-                 point_stride, panel_width, k_block);
+    input_avx512(tile, input, channels, height, width, upsampled, tile_begin, tile_end, channel_begin, channel_end,
+                 v, point_stride, panel_width, k_block);
   else if (level == 1)
-    input_avx2(tile, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,
-               point_stride, panel_width, k_block);
+    input_avx2(tile, input, channels, height, width, upsampled, tile_begin, tile_end, channel_begin, channel_end,
+               v, point_stride, panel_width, k_block);
   else
-    input_default(tile, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,
-                  point_stride, panel_width, k_block);
+    input_default(tile, input, channels, height, width, upsampled, tile_begin, tile_end, channel_begin,
+                  channel_end, v, point_stride, panel_width, k_block);
 }
 
 void bld_winograd_input_f32(size_t tile, const float *restrict input, size_t channels, size_t height, size_t width,
-                            size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
-                            float *restrict v, size_t point_stride) {
-  input_dispatch(tile, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,
-                 point_stride, 0, 0);
+                            int upsampled, size_t tile_begin, size_t tile_end, size_t channel_begin,
+                            size_t channel_end, float *restrict v, size_t point_stride) {
+  input_dispatch(tile, input, channels, height, width, upsampled, tile_begin, tile_end, channel_begin, channel_end,
+                 v, point_stride, 0, 0);
 }
 
 void bld_winograd_input_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict input,
-                                   size_t channels, size_t height, size_t width, size_t tile_begin, size_t tile_end,
-                                   size_t channel_begin, size_t channel_end, float *restrict v,
+                                   size_t channels, size_t height, size_t width, int upsampled, size_t tile_begin,
+                                   size_t tile_end, size_t channel_begin, size_t channel_end, float *restrict v,
                                    size_t point_stride) {
-  input_dispatch(tile, input, channels, height, width, tile_begin, tile_end, channel_begin, channel_end, v,
-                 point_stride, plan->nr, bld_gemm_k_block(plan, channels));
+  input_dispatch(tile, input, channels, height, width, upsampled, tile_begin, tile_end, channel_begin, channel_end,
+                 v, point_stride, plan->nr, bld_gemm_k_block(plan, channels));
 }
 
 // MARK: - Input transform for the weight gradient
@@ -578,10 +622,12 @@ void bld_winograd_input_packed_f32(const bld_gemm_plan *plan, size_t tile, const
 // panels' channel-contiguous rows, so no packing pass reads V again. Channels past C are zero (the panel
 // padding).
 BLD_INLINE void input_transposed_body(size_t m, size_t NR, size_t KC, const float *restrict input, size_t channels,
-                                      size_t height, size_t width, size_t tile_begin, size_t tile_end,
-                                      size_t group_begin, size_t group_end, float *restrict v, size_t point_stride,
-                                      v16f (*restrict buffer)[RUN / 16][MAX_POINTS], int level) {
+                                      size_t height, size_t width, int upsampled, size_t tile_begin,
+                                      size_t tile_end, size_t group_begin, size_t group_end, float *restrict v,
+                                      size_t point_stride, v16f (*restrict buffer)[RUN / 16][MAX_POINTS],
+                                      int level) {
   const size_t points = (m + 2) * (m + 2);
+  const size_t stored_plane = upsampled ? height / 2 * (width / 2) : height * width;
   const size_t tiles_y = (height + m - 1) / m, tiles_x = (width + m - 1) / m;
   const size_t block = tile_end - tile_begin, padded = (channels + NR - 1) / NR * NR;
   for (size_t group = group_begin; group < group_end; ++group) {
@@ -597,9 +643,9 @@ BLD_INLINE void input_transposed_body(size_t m, size_t NR, size_t KC, const floa
       // Channel by channel along the run (long row streams), then 16 tiles x 16 channels at a time.
       for (size_t c = 0; c < lanes; ++c)
         for (size_t s0 = 0; s0 < count; s0 += 16)
-          input_tiles(m, input + (image * channels + c0 + c) * height * width, height, width, ty, tx + s0,
-                      count - s0 < 16 ? count - s0 : 16, level,
-                      c + 1 < lanes ? input + (image * channels + c0 + c + 1) * height * width : NULL,
+          input_tiles(m, input + (image * channels + c0 + c) * stored_plane, height, width, upsampled, ty,
+                      tx + s0, count - s0 < 16 ? count - s0 : 16, level,
+                      c + 1 < lanes ? input + (image * channels + c0 + c + 1) * stored_plane : NULL,
                       buffer[c][s0 / 16]);
       for (size_t s0 = 0; s0 < count; s0 += 16) {
         const size_t tiles = count - s0 < 16 ? count - s0 : 16;
@@ -621,15 +667,15 @@ BLD_INLINE void input_transposed_body(size_t m, size_t NR, size_t KC, const floa
 
 #define INPUT_TRANSPOSED_VARIANT(NAME, ATTRIBUTE, LEVEL)                                                          \
   ATTRIBUTE static void NAME(size_t m, size_t nr, size_t kc, const float *restrict input, size_t channels,         \
-                             size_t height, size_t width, size_t tile_begin, size_t tile_end, size_t group_begin,  \
-                             size_t group_end, float *restrict v, size_t point_stride,                            \
+                             size_t height, size_t width, int upsampled, size_t tile_begin, size_t tile_end,       \
+                             size_t group_begin, size_t group_end, float *restrict v, size_t point_stride,        \
                              v16f (*restrict buffer)[RUN / 16][MAX_POINTS]) {                                      \
     if (m == 4)                                                                                                    \
-      input_transposed_body(4, nr, kc, input, channels, height, width, tile_begin, tile_end, group_begin,         \
-                            group_end, v, point_stride, buffer, LEVEL);                                            \
+      input_transposed_body(4, nr, kc, input, channels, height, width, upsampled, tile_begin, tile_end,           \
+                            group_begin, group_end, v, point_stride, buffer, LEVEL);                               \
     else                                                                                                           \
-      input_transposed_body(6, nr, kc, input, channels, height, width, tile_begin, tile_end, group_begin,         \
-                            group_end, v, point_stride, buffer, LEVEL);                                            \
+      input_transposed_body(6, nr, kc, input, channels, height, width, upsampled, tile_begin, tile_end,           \
+                            group_begin, group_end, v, point_stride, buffer, LEVEL);                               \
   }
 
 INPUT_TRANSPOSED_VARIANT(input_transposed_default, , 0)
@@ -637,21 +683,22 @@ INPUT_TRANSPOSED_VARIANT(input_transposed_avx2, BLD_AVX2, 1)
 INPUT_TRANSPOSED_VARIANT(input_transposed_avx512, BLD_AVX512, 2)
 
 void bld_winograd_input_transposed_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict input,
-                                              size_t channels, size_t height, size_t width, size_t tile_begin,
-                                              size_t tile_end, size_t group_begin, size_t group_end,
-                                              float *restrict v, size_t point_stride, float *restrict scratch) {
+                                              size_t channels, size_t height, size_t width, int upsampled,
+                                              size_t tile_begin, size_t tile_end, size_t group_begin,
+                                              size_t group_end, float *restrict v, size_t point_stride,
+                                              float *restrict scratch) {
   const int level = bld_simd_level();
   const size_t kc = bld_gemm_k_block(plan, tile_end - tile_begin);
   v16f(*buffer)[RUN / 16][MAX_POINTS] = (v16f(*)[RUN / 16][MAX_POINTS])scratch;
   if (level >= 2)
-    input_transposed_avx512(tile, plan->nr, kc, input, channels, height, width, tile_begin, tile_end, group_begin,
-                            group_end, v, point_stride, buffer);
+    input_transposed_avx512(tile, plan->nr, kc, input, channels, height, width, upsampled, tile_begin, tile_end,
+                            group_begin, group_end, v, point_stride, buffer);
   else if (level == 1)
-    input_transposed_avx2(tile, plan->nr, kc, input, channels, height, width, tile_begin, tile_end, group_begin,
-                          group_end, v, point_stride, buffer);
+    input_transposed_avx2(tile, plan->nr, kc, input, channels, height, width, upsampled, tile_begin, tile_end,
+                          group_begin, group_end, v, point_stride, buffer);
   else
-    input_transposed_default(tile, plan->nr, kc, input, channels, height, width, tile_begin, tile_end, group_begin,
-                             group_end, v, point_stride, buffer);
+    input_transposed_default(tile, plan->nr, kc, input, channels, height, width, upsampled, tile_begin, tile_end,
+                             group_begin, group_end, v, point_stride, buffer);
 }
 
 // MARK: - Output transform
@@ -722,9 +769,12 @@ BLD_AVX2 static void scatter_row_avx2(float (*y)[RUN + 16], float *row, size_t w
   }
 }
 
+// Writes the m x m outputs of `count` tiles of tile row ty from the tx0-th on, or with `summed` each 2 x 2 block of
+// them summed into one element of `plane` (height/2 x width/2; m, height and width even), in the order of
+// upsampleNearest2xBackward.
 BLD_INLINE void output_run(size_t m, const float *restrict matrices, size_t point_stride, size_t count, float bias,
-                           float *restrict plane, size_t height, size_t width, size_t ty, size_t tx0, int level,
-                           const scatter_plan *scatter, float *next) {
+                           float *restrict plane, size_t height, size_t width, int summed, size_t ty, size_t tx0,
+                           int level, const scatter_plan *scatter, float *next) {
   const size_t n = m + 2;
   float y[36][RUN + 16];
   // Read straight from the n² matrices, 16 tiles per vector: lanes past `count` read the next row or the
@@ -745,6 +795,22 @@ BLD_INLINE void output_run(size_t m, const float *restrict matrices, size_t poin
       output_points(m, t[i], transformed);
       for (size_t k = 0; k < m; ++k) store16(&y[i * m + k][s], transformed[k] + vbias);
     }
+  }
+  if (summed) {
+    const size_t half = m / 2, stored_width = width / 2;
+    for (size_t i = 0; i < half && 2 * (ty * half + i) < height; ++i) {
+      float sums[3][RUN + 16];
+      for (size_t j = 0; j < half; ++j) {
+        const size_t top = 2 * i * m + 2 * j, bottom = top + m;
+        for (size_t s = 0; s < count; s += 16)
+          store16(&sums[j][s], load16(&y[top][s]) + load16(&y[top + 1][s]) + load16(&y[bottom][s]) +
+                                   load16(&y[bottom + 1][s]));
+      }
+      float *row = plane + (ty * half + i) * stored_width;
+      for (size_t s = 0; s < count; ++s)
+        for (size_t j = 0; j < half && (tx0 + s) * half + j < stored_width; ++j) row[(tx0 + s) * half + j] = sums[j][s];
+    }
+    return;
   }
   for (size_t i = 0; i < m; ++i) {
     const size_t yy = ty * m + i;
@@ -767,9 +833,10 @@ BLD_INLINE void output_run(size_t m, const float *restrict matrices, size_t poin
 }
 
 BLD_INLINE void output_body(size_t m, const float *restrict matrices, size_t out_channels, size_t height,
-                            size_t width, size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin,
-                            size_t o_end, float *restrict output, size_t point_stride, int level) {
+                            size_t width, int summed, size_t tile_begin, size_t tile_end, const float *bias,
+                            size_t o_begin, size_t o_end, float *restrict output, size_t point_stride, int level) {
   const size_t tiles_y = (height + m - 1) / m, tiles_x = (width + m - 1) / m;
+  const size_t stored_plane = summed ? height / 2 * (width / 2) : height * width;
   const size_t block = tile_end - tile_begin;
   scatter_plan scatter;
   if (level == 2) scatter_plan_for(m, &scatter);
@@ -779,9 +846,9 @@ BLD_INLINE void output_body(size_t m, const float *restrict matrices, size_t out
     while (t < tile_end) {
       const tile_run run = run_at(t, tile_end, tiles_x, tiles_y);
       const size_t tx = run.tx, ty = run.ty, n = run.image, count = run.count;
-      float *plane = output + (n * out_channels + o) * height * width;
-      output_run(m, matrices + o * block + (t - tile_begin), point_stride, count, b, plane, height, width, ty, tx,
-                 level, &scatter, o + 1 < o_end ? plane + height * width : NULL);
+      float *plane = output + (n * out_channels + o) * stored_plane;
+      output_run(m, matrices + o * block + (t - tile_begin), point_stride, count, b, plane, height, width, summed,
+                 ty, tx, level, &scatter, o + 1 < o_end ? plane + stored_plane : NULL);
       t += count;
     }
   }
@@ -789,14 +856,14 @@ BLD_INLINE void output_body(size_t m, const float *restrict matrices, size_t out
 
 #define OUTPUT_VARIANT(NAME, ATTRIBUTE, LEVEL)                                                                    \
   ATTRIBUTE static void NAME(size_t m, const float *restrict matrices, size_t out_channels, size_t height,         \
-                             size_t width, size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin,  \
-                             size_t o_end, float *restrict output, size_t point_stride) {                          \
+                             size_t width, int summed, size_t tile_begin, size_t tile_end, const float *bias,      \
+                             size_t o_begin, size_t o_end, float *restrict output, size_t point_stride) {          \
     if (m == 4)                                                                                                    \
-      output_body(4, matrices, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end, output,    \
-                  point_stride, LEVEL);                                                                            \
+      output_body(4, matrices, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end,    \
+                  output, point_stride, LEVEL);                                                                    \
     else                                                                                                           \
-      output_body(6, matrices, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end, output,    \
-                  point_stride, LEVEL);                                                                            \
+      output_body(6, matrices, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end,    \
+                  output, point_stride, LEVEL);                                                                    \
   }
 
 OUTPUT_VARIANT(output_default, , 0)
@@ -804,16 +871,16 @@ OUTPUT_VARIANT(output_avx2, BLD_AVX2, 1)
 OUTPUT_VARIANT(output_avx512, BLD_AVX512, 2)
 
 void bld_winograd_output_f32(size_t tile, const float *restrict m, size_t out_channels, size_t height, size_t width,
-                             size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin, size_t o_end,
-                             float *restrict output, size_t point_stride) {
+                             int summed, size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin,
+                             size_t o_end, float *restrict output, size_t point_stride) {
   const int level = bld_simd_level();
   if (level >= 2)
-    output_avx512(tile, m, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end, output,
+    output_avx512(tile, m, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end, output,
                   point_stride);
   else if (level == 1)
-    output_avx2(tile, m, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end, output,
+    output_avx2(tile, m, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end, output,
                 point_stride);
   else
-    output_default(tile, m, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end, output,
-                   point_stride);
+    output_default(tile, m, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end,
+                   output, point_stride);
 }

@@ -338,10 +338,11 @@ void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channe
 /// Winograd F(m x m, 3x3) input transform (m = `tile`, 4 or 6; stride 1, padding 1) of tiles [tile_begin,
 /// tile_end) and channels [channel_begin, channel_end). input: [N, C, H, W]; tiles are numbered
 /// (n * ceil(H/m) + ty) * ceil(W/m) + tx. v: (m + 2)² matrices [C][tile_end - tile_begin], matrix ξ at
-/// v + ξ * point_stride (pad the stride to avoid cache-set aliasing between the matrices).
+/// v + ξ * point_stride (pad the stride to avoid cache-set aliasing between the matrices). upsampled != 0: the
+/// convolved image is the nearest 2x upsampling of input ([N, C, H/2, W/2]; H and W even), read from it directly.
 void bld_winograd_input_f32(size_t tile, const float *restrict input, size_t channels, size_t height, size_t width,
-                            size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
-                            float *restrict v, size_t point_stride);
+                            int upsampled, size_t tile_begin, size_t tile_end, size_t channel_begin,
+                            size_t channel_end, float *restrict v, size_t point_stride);
 
 /// bld_winograd_input_f32 writing each point's matrix V[ξ] (C x T, T = tile_end - tile_begin) straight in
 /// the packed-B layout of `plan` (bld_gemm_pack_b_f32's: K blocks of bld_gemm_k_block(plan, C) rows, panels of
@@ -349,18 +350,19 @@ void bld_winograd_input_f32(size_t tile, const float *restrict input, size_t cha
 /// plan->nr); panel columns past T are zero, as bld_gemm_pack_b_f32 leaves them. plan must have a
 /// kernel family (not BLD_GEMM_NONE).
 void bld_winograd_input_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict input,
-                                   size_t channels, size_t height, size_t width, size_t tile_begin, size_t tile_end,
-                                   size_t channel_begin, size_t channel_end, float *restrict v,
+                                   size_t channels, size_t height, size_t width, int upsampled, size_t tile_begin,
+                                   size_t tile_end, size_t channel_begin, size_t channel_end, float *restrict v,
                                    size_t point_stride);
 
 /// Winograd F(m x m, 3x3) output transform (m = `tile`, 4 or 6) of tiles [tile_begin, tile_end) for output
 /// channels [o_begin, o_end), adding bias (or nothing when NULL). m: (m + 2)² matrices [O][tile_end -
 /// tile_begin], matrix ξ at m + ξ * point_stride, each followed by at least 15 readable floats (rows are read in
 /// whole 16-float vectors; point_stride ≥ O · (tile_end − tile_begin) + 15); output: [N, O, H, W] (same H, W
-/// as the input).
+/// as the input), or with summed != 0 [N, O, H/2, W/2] (H, W even), each 2 x 2 block of outputs summed into one
+/// element as upsampleNearest2xBackward sums them (the bias, if any, is added to each output first).
 void bld_winograd_output_f32(size_t tile, const float *restrict m, size_t out_channels, size_t height, size_t width,
-                             size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin, size_t o_end,
-                             float *restrict output, size_t point_stride);
+                             int summed, size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin,
+                             size_t o_end, float *restrict output, size_t point_stride);
 
 /// Widens `count` IEEE half-precision values (bit patterns) to float32 (F16C when the CPU has it).
 void bld_convert_f16_f32(const uint16_t *restrict x, float *restrict y, size_t count);
@@ -409,10 +411,12 @@ void bld_group_norm_silu_backward_f32(const float *restrict x, const float *rest
 /// plan->nr (a multiple of 16), as bld_gemm_pack_b_f32 would leave it, with the columns past C zero; matrix ξ at
 /// v + ξ * point_stride (point_stride ≥ T · round_up(C, plan->nr)). Groups cover round_up(C, plan->nr) / 16 in
 /// all. scratch: BLD_WINOGRAD_GROUP_SCRATCH_FLOATS floats of this caller's own. plan must have a kernel family.
+/// upsampled != 0: as for bld_winograd_input_f32 (input [N, C, H/2, W/2] read as its 2x nearest upsampling).
 void bld_winograd_input_transposed_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict input,
-                                              size_t channels, size_t height, size_t width, size_t tile_begin,
-                                              size_t tile_end, size_t group_begin, size_t group_end,
-                                              float *restrict v, size_t point_stride, float *restrict scratch);
+                                              size_t channels, size_t height, size_t width, int upsampled,
+                                              size_t tile_begin, size_t tile_end, size_t group_begin,
+                                              size_t group_end, float *restrict v, size_t point_stride,
+                                              float *restrict scratch);
 
 /// The output channels in one group of bld_winograd_output_gradient_packed_f32: the whole plan->mr-row panels
 /// that fit 16 (14 for the AVX-512 family, 12 for AVX2).

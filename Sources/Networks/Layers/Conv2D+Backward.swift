@@ -24,6 +24,22 @@ extension Conv2D: DifferentiableBlock {
     return result.input
   }
 
+  /// The backward pass of `callAsFunction(upsampling:)`: as `backward(outputGradient:input:…)` on
+  /// `upsampleNearest2x(input)` followed by `upsampleNearest2xBackward` of `∂L/∂x`, without storing either
+  /// upsampled tensor where Winograd takes the gradients (`conv2dBackward(outputGradient:upsampledInput:…)`).
+  /// - Returns: `∂L/∂input`, `[N, I, H, W]`, or nil when not needed.
+  func backward(
+    outputGradient: Tensor, upsampledInput input: Tensor, needsInputGradient: Bool,
+    gradients: inout ParameterGradients
+  ) -> Tensor? {
+    let result = conv2dBackward(
+      outputGradient: outputGradient, upsampledInput: input, weight: weight, stride: stride, padding: padding,
+      computeInputGradient: needsInputGradient)
+    gradients.accumulate(result.weight, for: self, \.storedWeight)
+    if bias != nil { gradients.accumulate(result.bias, for: self, \.bias) }
+    return result.input
+  }
+
   /// As a block (a decoder's `conv_in`): the forward pass, `x` `[N, I, H, W]` → `[N, O, H′, W′]`.
   public func output(from activations: Void, input: Tensor) -> Tensor { self(input) }
 

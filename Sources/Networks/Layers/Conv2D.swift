@@ -46,4 +46,13 @@ public final class Conv2D: Layer {
     // A weight stored in fp16/bf16 is packed (or Winograd-transformed) straight from its bits, never widened whole.
     return conv2dPreferringWinograd(x, storedWeight: storedWeight, bias: bias, stride: stride, padding: padding)
   }
+
+  /// The convolution of `x`'s nearest 2× upsampling: `self(upsampleNearest2x(x))`, the same results, with the
+  /// Winograd transforms reading `x` as upsampled so the 4× larger image is never stored (`Upsample2D`'s).
+  /// `x`: `[N, I, H, W]`.
+  func callAsFunction(upsampling x: Tensor) -> Tensor {
+    precondition(x.rank == 4, "Conv2D expects [N, C, H, W], got \(x.shape)")
+    return conv2dPreferringWinograd(
+      x, storedWeight: storedWeight, bias: bias, stride: stride, padding: padding, upsamplingInput: true)
+  }
 }

@@ -22,7 +22,7 @@ public final class Upsample2D: Layer {
   public func callAsFunction(_ x: Tensor, size: (height: Int, width: Int)? = nil) -> Tensor {
     precondition(x.rank == 4, "Upsample2D expects [N, C, H, W], got \(x.shape)")
     guard let size, size != (2 * x.shape[2], 2 * x.shape[3]) else {
-      return conv(upsampleNearest2x(x))
+      return conv(upsampling: x)
     }
     return conv(interpolatedNearest(x, height: size.height, width: size.width))
   }

@@ -138,6 +138,33 @@ public func conv2dBackward(
   return Conv2DGradients(input: inputGradient, weight: weightGradient, bias: biasGradient)
 }
 
+/// The backward pass of a convolution of `upsampleNearest2x(input)` (diffusers' `Upsample2D`), `input`
+/// `[N, C, H, W]`, `outputGradient` the shape the convolution of the `[N, C, 2H, 2W]` image returned: the gradients
+/// of `conv2dBackward(outputGradient:input:weight:…)` on the upsampled image, with `∂L/∂input`
+/// (`[N, C, H, W]`) its 2×2 block sums. Where Winograd takes the backward, neither the upsampled image nor its
+/// gradient is stored (`conv2d3x3WinogradBackward(…, inputUpsampled: true)`, the same results bit for bit);
+/// otherwise through those tensors.
+package func conv2dBackward(
+  outputGradient: Tensor, upsampledInput input: Tensor, weight: Tensor, stride: Int = 1, padding: Int = 0,
+  computeInputGradient: Bool = true
+) -> Conv2DGradients {
+  precondition(input.rank == 4, "conv2dBackward: input \(input.shape) is not [N, C, H, W]")
+  let imageShape = [input.shape[0], input.shape[1], 2 * input.shape[2], 2 * input.shape[3]]
+  if conv2d3x3WinogradIsPreferred(inputShape: imageShape, weightShape: weight.shape, stride: stride, padding: padding) {
+    let tile = WinogradTile.preferred(
+      batch: imageShape[0], height: imageShape[2], width: imageShape[3], inputChannels: imageShape[1],
+      outputChannels: weight.shape[0])
+    return conv2d3x3WinogradBackward(
+      outputGradient: outputGradient, input: input, weight: weight, tile: tile,
+      computeInputGradient: computeInputGradient, inputUpsampled: true)
+  }
+  var gradients = conv2dBackward(
+    outputGradient: outputGradient, input: upsampleNearest2x(input), weight: weight, stride: stride,
+    padding: padding, computeInputGradient: computeInputGradient)
+  gradients.input = gradients.input.map { upsampleNearest2xBackward(outputGradient: $0) }
+  return gradients
+}
+
 /// `W'[c, o, kh, kw] = W[o, c, kH − 1 − kh, kW − 1 − kw]` for `W`: `[O, C, kH, kW]`: the kernel whose stride-1
 /// convolution (padding `kH − 1 − p`) maps a convolution's output gradient to its input gradient.
 func flippedTransposedKernel(_ weight: Tensor) -> Tensor {

@@ -19,11 +19,20 @@ internal import CTensorKernels
 /// (`conv2d3x3WinogradIsPreferred`); scratch per block stays below `winogradWorkspaceLimit` floats, plus
 /// `tile.pointCount·O·C` floats for `∂U`. `maximumBlock` caps the tiles per block below `winogradBlocks`' choice
 /// (tests use it to cover several blocks and several GEMM K blocks on any CPU).
+///
+/// `inputUpsampled`: the convolution ran on the nearest 2× upsampling of `input` (`[N, C, H/2, W/2]`,
+/// `WinogradResampling.upsampledInput`, an upsampler's): the weight gradient's transform reads `input` as
+/// upsampled, and the input gradient, `[N, C, H/2, W/2]`, sums each 2×2 block as its output transform writes it
+/// (`.summedOutput`) — the gradients of convolving `upsampleNearest2x(input)`, bit for bit, with no tensor at the
+/// upsampled size but `∂Y`.
 package func conv2d3x3WinogradBackward(
   outputGradient: Tensor, input: Tensor, weight: Tensor, tile: WinogradTile, computeInputGradient: Bool = true,
-  maximumBlock: Int? = nil
+  inputUpsampled: Bool = false, maximumBlock: Int? = nil
 ) -> Conv2DGradients {
-  let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+  let scale = inputUpsampled ? 2 : 1
+  let (batch, channels, height, width) = (
+    input.shape[0], input.shape[1], scale * input.shape[2], scale * input.shape[3]
+  )
   let outputs = outputGradient.shape[1]
   precondition(
     outputGradient.shape == [batch, outputs, height, width] && weight.shape == [outputs, channels, 3, 3],
@@ -62,8 +71,8 @@ package func conv2d3x3WinogradBackward(
                 GEMMScratchPool.shared.withScratch { scratch in
                   withUnsafePointer(to: plan.raw) { raw in
                     bld_winograd_input_transposed_packed_f32(
-                      raw, tile.side, x.baseAddress!, channels, height, width, tileBegin, tileEnd, groups.lowerBound,
-                      groups.upperBound, v, vStride, scratch)
+                      raw, tile.side, x.baseAddress!, channels, height, width, inputUpsampled ? 1 : 0, tileBegin,
+                      tileEnd, groups.lowerBound, groups.upperBound, v, vStride, scratch)
                   }
                 }
               }
@@ -104,7 +113,9 @@ package func conv2d3x3WinogradBackward(
   }
   let inputGradient =
     computeInputGradient
-    ? conv2d3x3Winograd(outputGradient, weight: flippedTransposedKernel(weight), bias: nil, tile: tile) : nil
+    ? conv2d3x3Winograd(
+      outputGradient, weight: flippedTransposedKernel(weight), bias: nil, tile: tile,
+      resampling: inputUpsampled ? .summedOutput : .none) : nil
   return Conv2DGradients(
     input: inputGradient, weight: weightGradient, bias: Tensor(shape: [outputs], scalars: biasSums.map { Float($0) }))
 }

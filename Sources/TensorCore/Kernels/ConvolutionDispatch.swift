@@ -54,58 +54,78 @@ package enum ConvolutionAlgorithm: Equatable, Sendable {
 /// (≈ 1e-5 relative error against direct fp32) with the weights transformed per call or streamed through the
 /// products, im2col + GEMM (`conv2d`) otherwise. No transformed weight outlives the call.
 ///
-/// Shapes as `conv2d`: `input` `[N, C, H, W]`, `weight` `[O, C, kH, kW]`, `bias` `[O]` or nil.
+/// Shapes as `conv2d`: `input` `[N, C, H, W]`, `weight` `[O, C, kH, kW]`, `bias` `[O]` or nil. With
+/// `upsamplingInput` the image convolved is `upsampleNearest2x(input)` (`[N, C, 2H, 2W]`, diffusers' `Upsample2D`):
+/// Winograd reads `input` as upsampled in its transform (`WinogradResampling.upsampledInput`), so the 4× larger
+/// image is never stored; im2col convolves the upsampled copy. Same results either way.
 package func conv2dPreferringWinograd(
-  _ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0
+  _ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, upsamplingInput: Bool = false
 ) -> Tensor {
+  let resampling: WinogradResampling = upsamplingInput ? .upsampledInput : .none
   switch ConvolutionAlgorithm.preferred(
-    inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding)
+    inputShape: convolvedImageShape(input, upsampling: upsamplingInput), weightShape: weight.shape, stride: stride,
+    padding: padding)
   {
   case .im2col:
-    return conv2d(input, weight: weight, bias: bias, stride: stride, padding: padding)
+    return conv2d(
+      upsamplingInput ? upsampleNearest2x(input) : input, weight: weight, bias: bias, stride: stride, padding: padding)
   case .winograd(let tile):
-    return conv2d3x3Winograd(input, weight: weight, bias: bias, tile: tile)
+    return conv2d3x3Winograd(input, weight: weight, bias: bias, tile: tile, resampling: resampling)
   case .winogradStreamingWeights:
     return weight.withUnsafeBufferPointer { w in
       conv2d3x3WinogradStreamingWeights(
-        input, weightShape: weight.shape, weight: .float32(w.baseAddress!), bias: bias, tile: .four)
+        input, weightShape: weight.shape, weight: .float32(w.baseAddress!), bias: bias, tile: .four,
+        resampling: resampling)
     }
   }
 }
 
-/// `conv2dPreferringWinograd(_:weight:bias:stride:padding:)` with the weight as stored: one stored at half width
-/// (IEEE half or bfloat16, in memory or mapped) is transformed or packed straight from its bits on a TensorCore
-/// kernel family, never widened whole (`WinogradWeights(shape:halfPrecisionBits:isBFloat16:)`,
+/// `conv2dPreferringWinograd(_:weight:bias:stride:padding:upsamplingInput:)` with the weight as stored: one
+/// stored at half width (IEEE half or bfloat16, in memory or mapped) is transformed or packed straight from its
+/// bits on a TensorCore kernel family, never widened whole (`WinogradWeights(shape:halfPrecisionBits:isBFloat16:)`,
 /// `conv2d(_:weightShape:halfPrecisionBits:…)`); other storage (float32, low-rank updates) and OpenBLAS widen it
 /// first. Same results either way.
 package func conv2dPreferringWinograd(
-  _ input: Tensor, storedWeight: StoredTensor, bias: Tensor?, stride: Int = 1, padding: Int = 0
+  _ input: Tensor, storedWeight: StoredTensor, bias: Tensor?, stride: Int = 1, padding: Int = 0,
+  upsamplingInput: Bool = false
 ) -> Tensor {
   let shape = storedWeight.shape
+  let resampling: WinogradResampling = upsamplingInput ? .upsampledInput : .none
   if !GEMMPlan.current.usesBLAS,
     let result = storedWeight.withHalfPrecisionBits({ bits, isBFloat16 in
       switch ConvolutionAlgorithm.preferred(
-        inputShape: input.shape, weightShape: shape, stride: stride, padding: padding)
+        inputShape: convolvedImageShape(input, upsampling: upsamplingInput), weightShape: shape, stride: stride,
+        padding: padding)
       {
       case .im2col:
         return conv2d(
-          input, weightShape: shape, halfPrecisionBits: bits, isBFloat16: isBFloat16, bias: bias, stride: stride,
-          padding: padding)
+          upsamplingInput ? upsampleNearest2x(input) : input, weightShape: shape, halfPrecisionBits: bits,
+          isBFloat16: isBFloat16, bias: bias, stride: stride, padding: padding)
       case .winograd(let tile):
         do {
           let weights = try WinogradWeights(
             shape: shape, halfPrecisionBits: bits, isBFloat16: isBFloat16, tile: tile)
-          return conv2d3x3Winograd(input, weights: weights, bias: bias)
+          return conv2d3x3Winograd(input, weights: weights, bias: bias, resampling: resampling)
         } catch {
           preconditionFailure("conv2dPreferringWinograd: \(error)")
         }
       case .winogradStreamingWeights:
         return conv2d3x3WinogradStreamingWeights(
-          input, weightShape: shape, weight: .half(bits, isBFloat16: isBFloat16), bias: bias, tile: .four)
+          input, weightShape: shape, weight: .half(bits, isBFloat16: isBFloat16), bias: bias, tile: .four,
+          resampling: resampling)
       }
     })
   {
     return result
   }
-  return conv2dPreferringWinograd(input, weight: storedWeight.tensor, bias: bias, stride: stride, padding: padding)
+  return conv2dPreferringWinograd(
+    input, weight: storedWeight.tensor, bias: bias, stride: stride, padding: padding,
+    upsamplingInput: upsamplingInput)
+}
+
+/// The shape of the image a convolution runs on: `input`'s, or with `upsampling` its nearest 2× upsampling's.
+private func convolvedImageShape(_ input: Tensor, upsampling: Bool) -> [Int] {
+  guard upsampling else { return input.shape }
+  precondition(input.rank == 4, "conv2dPreferringWinograd: input \(input.shape) is not [N, C, H, W]")
+  return [input.shape[0], input.shape[1], 2 * input.shape[2], 2 * input.shape[3]]
 }

@@ -148,16 +148,27 @@ let winogradWorkspaceLimit = 6 << 20
 /// run on the micro-kernel family the weights were packed for, split across `ComputeOptions.threadCount`
 /// threads (OpenBLAS for `MatrixKernel.blas`). Arithmetic is 4× (F(4×4)) or 5× (F(6×6)) less than direct
 /// convolution; for tiny images (a few tiles) the GEMMs become thin and im2col may be as fast.
-package func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: Tensor?) -> Tensor {
+///
+/// `resampling` convolves the nearest 2× upsampling of `input` (`.upsampledInput`, output `[N, O, 2H, 2W]`) or sums
+/// each 2×2 block of the output (`.summedOutput`, output `[N, O, H / 2, W / 2]`, H and W even) inside the
+/// transforms, with the same results as the separate upsampling or summing pass.
+package func conv2d3x3Winograd(
+  _ input: Tensor, weights: WinogradWeights, bias: Tensor?, resampling: WinogradResampling = .none
+) -> Tensor {
   precondition(input.rank == 4, "conv2d3x3Winograd: input \(input.shape) is not [N, C, H, W]")
   precondition(
     input.shape[1] == weights.inputChannels,
     "conv2d3x3Winograd: input has \(input.shape[1]) channels, weights expect \(weights.inputChannels)")
-  let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+  let (batch, channels) = (input.shape[0], input.shape[1])
+  let (height, width) = resampling.imageSize(inputHeight: input.shape[2], inputWidth: input.shape[3])
+  precondition(
+    resampling != .summedOutput || (height % 2 == 0 && width % 2 == 0),
+    "conv2d3x3Winograd: summing 2×2 output blocks needs an even height and width, got \(input.shape)")
   let outputs = weights.outputChannels
   if let bias { precondition(bias.shape == [outputs], "conv2d3x3Winograd: bias \(bias.shape) for \(outputs) outputs") }
-  let outputShape = [batch, outputs, height, width]
+  let outputShape = resampling.outputShape(batch: batch, outputs: outputs, height: height, width: width)
   guard batch > 0 && height > 0 && width > 0 else { return Tensor(shape: outputShape) }
+  let (upsampled, summed): (Int32, Int32) = (resampling == .upsampledInput ? 1 : 0, resampling == .summedOutput ? 1 : 0)
 
   let tile = weights.tile
   let (tileCount, blockSize, vStride, mStride) = winogradBlocks(
@@ -177,13 +188,13 @@ package func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: 
             parallelChunks(channels, costPerItem: block * 4 * tile.pointCount) { range in
               if weights.plan.usesBLAS {
                 bld_winograd_input_f32(
-                  tile.side, x.baseAddress!, channels, height, width, tileBegin, tileEnd, range.lowerBound,
-                  range.upperBound, v, vStride)
+                  tile.side, x.baseAddress!, channels, height, width, upsampled, tileBegin, tileEnd,
+                  range.lowerBound, range.upperBound, v, vStride)
               } else {
                 withUnsafePointer(to: weights.plan.raw) { plan in
                   bld_winograd_input_packed_f32(
-                    plan, tile.side, x.baseAddress!, channels, height, width, tileBegin, tileEnd, range.lowerBound,
-                    range.upperBound, v, vStride)
+                    plan, tile.side, x.baseAddress!, channels, height, width, upsampled, tileBegin, tileEnd,
+                    range.lowerBound, range.upperBound, v, vStride)
                 }
               }
             }
@@ -193,8 +204,8 @@ package func conv2d3x3Winograd(_ input: Tensor, weights: WinogradWeights, bias: 
             bias.withUnsafeBufferPointer { b in
               parallelChunks(outputs, costPerItem: block * 4 * tile.pointCount) { range in
                 bld_winograd_output_f32(
-                  tile.side, m, outputs, height, width, tileBegin, tileEnd, b?.baseAddress, range.lowerBound,
-                  range.upperBound, output, mStride)
+                  tile.side, m, outputs, height, width, summed, tileBegin, tileEnd, b?.baseAddress,
+                  range.lowerBound, range.upperBound, output, mStride)
               }
             }
             tileBegin = tileEnd
@@ -306,15 +317,18 @@ func winogradApplies(inputShape: [Int], weightShape: [Int], stride: Int, padding
 }
 
 /// 3×3 convolution with stride 1 and padding 1 through Winograd, transforming `weight` (`[O, C, 3, 3]`) for
-/// this call only, for `tile` (by default `WinogradTile.preferred` for the input's size): no transformed copy
-/// outlives the call, so a network's weights stay at 1× memory. Same contract and accuracy as
-/// `conv2d3x3Winograd(_:weights:bias:)`; the transform holds about `2·(m + 2)²·O·C` floats while it runs.
-package func conv2d3x3Winograd(_ input: Tensor, weight: Tensor, bias: Tensor?, tile: WinogradTile? = nil) -> Tensor {
+/// this call only, for `tile` (by default `WinogradTile.preferred` for the convolved image's size): no transformed
+/// copy outlives the call, so a network's weights stay at 1× memory. Same contract and accuracy as
+/// `conv2d3x3Winograd(_:weights:bias:resampling:)`; the transform holds about `2·(m + 2)²·O·C` floats while it runs.
+package func conv2d3x3Winograd(
+  _ input: Tensor, weight: Tensor, bias: Tensor?, tile: WinogradTile? = nil, resampling: WinogradResampling = .none
+) -> Tensor {
   precondition(input.rank == 4, "conv2d3x3Winograd: input \(input.shape) is not [N, C, H, W]")
+  let image = resampling.imageSize(inputHeight: input.shape[2], inputWidth: input.shape[3])
   let tile =
     tile
     ?? .preferred(
-      batch: input.shape[0], height: input.shape[2], width: input.shape[3], inputChannels: input.shape[1],
+      batch: input.shape[0], height: image.height, width: image.width, inputChannels: input.shape[1],
       outputChannels: weight.shape[0])
   let weights: WinogradWeights
   do {
@@ -322,5 +336,5 @@ package func conv2d3x3Winograd(_ input: Tensor, weight: Tensor, bias: Tensor?, t
   } catch {
     preconditionFailure("conv2d3x3Winograd: \(error)")
   }
-  return conv2d3x3Winograd(input, weights: weights, bias: bias)
+  return conv2d3x3Winograd(input, weights: weights, bias: bias, resampling: resampling)
 }

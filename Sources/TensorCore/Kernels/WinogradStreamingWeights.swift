@@ -20,18 +20,25 @@ package enum WinogradWeightSource {
 /// results as `conv2d3x3Winograd(_:weights:bias:)` with weights transformed for the same tile, bit for bit.
 /// Needs a TensorCore kernel family (not OpenBLAS). Holds the transformed input and the products of every tile at
 /// once (`(m + 2)²·(C + O)·T` floats for `T` tiles), which `ConvolutionAlgorithm.preferred` keeps within the L3 share.
+/// `resampling` as for `conv2d3x3Winograd(_:weights:bias:resampling:)`.
 package func conv2d3x3WinogradStreamingWeights(
-  _ input: Tensor, weightShape: [Int], weight: WinogradWeightSource, bias: Tensor?, tile: WinogradTile
+  _ input: Tensor, weightShape: [Int], weight: WinogradWeightSource, bias: Tensor?, tile: WinogradTile,
+  resampling: WinogradResampling = .none
 ) -> Tensor {
   let plan = GEMMPlan.current
   precondition(!plan.usesBLAS, "conv2d3x3WinogradStreamingWeights needs a TensorCore kernel family")
   precondition(
     input.rank == 4 && weightShape.count == 4 && weightShape[1] == input.shape[1] && weightShape[2] == 3
       && weightShape[3] == 3, "conv2d3x3WinogradStreamingWeights: input \(input.shape), weight \(weightShape)")
-  let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+  let (batch, channels) = (input.shape[0], input.shape[1])
+  let (height, width) = resampling.imageSize(inputHeight: input.shape[2], inputWidth: input.shape[3])
+  precondition(
+    resampling != .summedOutput || (height % 2 == 0 && width % 2 == 0),
+    "conv2d3x3WinogradStreamingWeights: summing 2×2 output blocks needs an even height and width, got \(input.shape)")
   let outputs = weightShape[0]
   if let bias { precondition(bias.shape == [outputs], "conv2d3x3WinogradStreamingWeights: bias \(bias.shape)") }
-  let outputShape = [batch, outputs, height, width]
+  let outputShape = resampling.outputShape(batch: batch, outputs: outputs, height: height, width: width)
+  let (upsampled, summed): (Int32, Int32) = (resampling == .upsampledInput ? 1 : 0, resampling == .summedOutput ? 1 : 0)
   guard batch > 0 && height > 0 && width > 0 && outputs > 0 else { return Tensor(shape: outputShape) }
   let tiles = tile.tileCount(batch: batch, height: height, width: width)
   let points = tile.pointCount
@@ -54,7 +61,7 @@ package func conv2d3x3WinogradStreamingWeights(
         parallelChunks(channels, costPerItem: tiles * 4 * points) { range in
           withUnsafePointer(to: plan.raw) { raw in
             bld_winograd_input_packed_f32(
-              raw, tile.side, x.baseAddress!, channels, height, width, 0, tiles, range.lowerBound,
+              raw, tile.side, x.baseAddress!, channels, height, width, upsampled, 0, tiles, range.lowerBound,
               range.upperBound, v, vStride)
           }
         }
@@ -79,8 +86,8 @@ package func conv2d3x3WinogradStreamingWeights(
           nonisolated(unsafe) let output = out.baseAddress!
           parallelChunks(outputs, costPerItem: tiles * 4 * points) { range in
             bld_winograd_output_f32(
-              tile.side, m, outputs, height, width, 0, tiles, b?.baseAddress, range.lowerBound, range.upperBound,
-              output, mStride)
+              tile.side, m, outputs, height, width, summed, 0, tiles, b?.baseAddress, range.lowerBound,
+              range.upperBound, output, mStride)
           }
         }
       }
