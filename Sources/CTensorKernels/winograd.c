@@ -440,6 +440,23 @@ BLD_AVX512 static inline void expand_upsampled_row_avx512(const float *row, size
   }
 }
 
+/// expand_upsampled_row_avx512 with AVX2: each 8 outputs permute one masked load of 8 stored floats.
+BLD_AVX2 static inline void expand_upsampled_row_avx2(const float *row, size_t width, long x0, float *out) {
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), none = _mm256_set1_epi32(-1);
+  const __m256i stored = _mm256_set1_epi32((int)(width / 2)), limit = _mm256_set1_epi32((int)width);
+  for (long q = 0; q < UPSAMPLED_SEGMENT / 8; ++q) {
+    const long xq = x0 + 8 * q, base = xq >= 0 ? xq / 2 : -((1 - xq) / 2);  // floor(xq / 2)
+    const __m256i s = _mm256_add_epi32(_mm256_set1_epi32((int)base), lanes);
+    const __m256i inside = _mm256_and_si256(_mm256_cmpgt_epi32(s, none), _mm256_cmpgt_epi32(stored, s));
+    const __m256 values = _mm256_maskload_ps(row + base, inside);
+    const __m256i x = _mm256_add_epi32(_mm256_set1_epi32((int)xq), lanes);
+    const __m256i index = _mm256_sub_epi32(_mm256_srai_epi32(x, 1), _mm256_set1_epi32((int)base));
+    const __m256i valid = _mm256_and_si256(_mm256_cmpgt_epi32(x, none), _mm256_cmpgt_epi32(limit, x));
+    _mm256_storeu_ps(out + 8 * q,
+                     _mm256_and_ps(_mm256_permutevar8x32_ps(values, index), _mm256_castsi256_ps(valid)));
+  }
+}
+
 // The (m + 2)² transformed points V = Bᵀ d B of up to 16 consecutive tiles of one tile row of one channel plane
 // (tiles tx … tx + count − 1 of tile row ty, zero outside the image): out[ξ] holds point ξ, tile tx + s in lane s
 // (lanes past `count` hold whatever the image there gives). Each patch row is gathered and transformed along x
@@ -469,6 +486,11 @@ BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height
       if (level == 2) {
         expand_upsampled_row_avx512(row, width, x0, expanded);
         gather_row_avx512(m, n, 0, expanded, UPSAMPLED_SEGMENT, 0, count, &d[0][0], 16);
+      } else if (level == 1 && m == 4) {
+        // gather_row_avx2 reads the patches of tiles tx0 + s from row[4 (tx0 + s) - 1]: with tx0 = 1 and the row
+        // three floats before the copy, tile s's patch starts at expanded[4 s], never at a border.
+        expand_upsampled_row_avx2(row, width, x0, expanded);
+        gather_row_avx2(expanded - 3, UPSAMPLED_SEGMENT + 3, 1, count, &d[0][0], 16);
       } else {
         for (long i = 0; i < UPSAMPLED_SEGMENT; ++i)
           expanded[i] = x0 + i >= 0 && x0 + i < (long)width ? row[(x0 + i) / 2] : 0.0f;
