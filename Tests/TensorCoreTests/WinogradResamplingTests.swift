@@ -12,33 +12,38 @@ struct WinogradResamplingTests {
     (1, 1, 1, 1, 1), (1, 3, 5, 5, 7), (2, 16, 8, 9, 4), (1, 20, 33, 13, 11), (1, 2, 3, 3, 200), (2, 5, 4, 1, 6),
   ]
 
-  /// The vector levels this CPU has, and the matrix kernels (OpenBLAS included, whose Winograd input transform
-  /// writes plain matrices) it can run.
+  /// The vector levels this CPU has.
   static var levels: [VectorExtension] {
     VectorExtension.allCases.filter { $0 <= ComputeOptions.supportedVectorExtension }
+  }
+
+  /// Runs `body` under every matrix kernel this CPU runs (OpenBLAS included, whose Winograd input transform writes
+  /// plain matrices) at every vector level it has.
+  static func forEachKernelAndLevel(_ body: (MatrixKernel, VectorExtension) throws -> Void) rethrows {
+    for kernel in MatrixKernel.allCases where kernel.isSupported {
+      for level in levels {
+        try ComputeOptions.withMatrixKernel(kernel) {
+          try ComputeOptions.withVectorExtensionLimit(level) { try body(kernel, level) }
+        }
+      }
+    }
   }
 
   @Test(
     "reading the input as upsampled equals convolving the upsampled copy, bit for bit",
     arguments: WinogradTile.allCases)
   func upsampledInput(tile: WinogradTile) throws {
-    for kernel in MatrixKernel.allCases where kernel.isSupported {
-      for level in Self.levels {
-        try ComputeOptions.withMatrixKernel(kernel) {
-          try ComputeOptions.withVectorExtensionLimit(level) {
-            for (index, (batch, channels, outputs, height, width)) in Self.shapes.enumerated() {
-              var random = KernelTestRandom(seed: UInt64(300 + index))
-              let (input, weight, bias) = random.convolution3x3(
-                batch: batch, channels: channels, outputs: outputs, height: height, width: width,
-                bias: index % 2 == 0)
-              let weights = try WinogradWeights(weight: weight, tile: tile)
-              let expected = conv2d3x3Winograd(upsampleNearest2x(input), weights: weights, bias: bias)
-              let actual = conv2d3x3Winograd(input, weights: weights, bias: bias, resampling: .upsampledInput)
-              #expect(
-                actual == expected, "\(tile), \(kernel) kernels at \(level): \(input.shape) → \(expected.shape)")
-            }
-          }
-        }
+    try Self.forEachKernelAndLevel { kernel, level in
+      for (index, (batch, channels, outputs, height, width)) in Self.shapes.enumerated() {
+        var random = KernelTestRandom(seed: UInt64(300 + index))
+        let (input, weight, bias) = random.convolution3x3(
+          batch: batch, channels: channels, outputs: outputs, height: height, width: width,
+          bias: index % 2 == 0)
+        let weights = try WinogradWeights(weight: weight, tile: tile)
+        let expected = conv2d3x3Winograd(upsampleNearest2x(input), weights: weights, bias: bias)
+        let actual = conv2d3x3Winograd(input, weights: weights, bias: bias, resampling: .upsampledInput)
+        #expect(
+          actual == expected, "\(tile), \(kernel) kernels at \(level): \(input.shape) → \(expected.shape)")
       }
     }
   }
@@ -72,23 +77,17 @@ struct WinogradResamplingTests {
     "summing 2×2 output blocks in the output transform equals upsampleNearest2xBackward, bit for bit",
     arguments: WinogradTile.allCases)
   func summedOutput(tile: WinogradTile) throws {
-    for kernel in MatrixKernel.allCases where kernel.isSupported {
-      for level in Self.levels {
-        try ComputeOptions.withMatrixKernel(kernel) {
-          try ComputeOptions.withVectorExtensionLimit(level) {
-            for (index, (batch, channels, outputs, height, width)) in Self.shapes.enumerated() {
-              var random = KernelTestRandom(seed: UInt64(500 + index))
-              let (input, weight, _) = random.convolution3x3(
-                batch: batch, channels: channels, outputs: outputs, height: 2 * height, width: 2 * width,
-                bias: false)
-              let weights = try WinogradWeights(weight: weight, tile: tile)
-              let expected = upsampleNearest2xBackward(
-                outputGradient: conv2d3x3Winograd(input, weights: weights, bias: nil))
-              let actual = conv2d3x3Winograd(input, weights: weights, bias: nil, resampling: .summedOutput)
-              #expect(actual == expected, "\(tile), \(kernel) kernels at \(level): \(input.shape)")
-            }
-          }
-        }
+    try Self.forEachKernelAndLevel { kernel, level in
+      for (index, (batch, channels, outputs, height, width)) in Self.shapes.enumerated() {
+        var random = KernelTestRandom(seed: UInt64(500 + index))
+        let (input, weight, _) = random.convolution3x3(
+          batch: batch, channels: channels, outputs: outputs, height: 2 * height, width: 2 * width,
+          bias: false)
+        let weights = try WinogradWeights(weight: weight, tile: tile)
+        let expected = upsampleNearest2xBackward(
+          outputGradient: conv2d3x3Winograd(input, weights: weights, bias: nil))
+        let actual = conv2d3x3Winograd(input, weights: weights, bias: nil, resampling: .summedOutput)
+        #expect(actual == expected, "\(tile), \(kernel) kernels at \(level): \(input.shape)")
       }
     }
   }

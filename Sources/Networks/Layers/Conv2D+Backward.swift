@@ -19,9 +19,7 @@ extension Conv2D: DifferentiableBlock {
     let result = conv2dBackward(
       outputGradient: outputGradient, input: input, weight: weight, stride: stride, padding: padding,
       computeInputGradient: needsInputGradient)
-    gradients.accumulate(result.weight, for: self, \.storedWeight)
-    if bias != nil { gradients.accumulate(result.bias, for: self, \.bias) }
-    return result.input
+    return accumulated(result, into: &gradients)
   }
 
   /// The backward pass of `callAsFunction(upsampling:)`: as `backward(outputGradient:input:…)` on
@@ -35,6 +33,11 @@ extension Conv2D: DifferentiableBlock {
     let result = conv2dBackward(
       outputGradient: outputGradient, upsampledInput: input, weight: weight, stride: stride, padding: padding,
       computeInputGradient: needsInputGradient)
+    return accumulated(result, into: &gradients)
+  }
+
+  /// Adds `result`'s weight (and, with a bias, bias) gradient to `gradients` and returns its input gradient.
+  private func accumulated(_ result: Conv2DGradients, into gradients: inout ParameterGradients) -> Tensor? {
     gradients.accumulate(result.weight, for: self, \.storedWeight)
     if bias != nil { gradients.accumulate(result.bias, for: self, \.bias) }
     return result.input
