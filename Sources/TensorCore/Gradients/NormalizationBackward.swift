@@ -64,18 +64,16 @@ public func groupNormBackward(
                   weightPartials.withUnsafeMutableBufferPointer { weightPartial in
                     biasPartials.withUnsafeMutableBufferPointer { biasPartial in
                       let (wp, bp) = (weightPartial.baseAddress!, biasPartial.baseAddress!)
-                      parallelChunks(batch * groupCount, costPerItem: channels / groupCount * spatial * 8) { range in
-                        for item in range {
-                          let n = item / groupCount
-                          let group = item % groupCount
-                          let offset = n * channels * spatial
-                          bld_group_norm_silu_backward_f32(
-                            x.baseAddress! + offset, dy.baseAddress! + offset, added.map { $0.baseAddress! + offset },
-                            out.baseAddress! + offset, channels,
-                            spatial, groupCount, group, group + 1, mean.baseAddress! + n * groupCount,
-                            inverse.baseAddress! + n * groupCount, gamma, beta, fusedSiLU ? 1 : 0,
-                            statisticsAreConstant ? 1 : 0, wp + n * channels, bp + n * channels)
-                        }
+                      forEachSampleGroup(
+                        batch: batch, groupCount: groupCount, costPerGroup: channels / groupCount * spatial * 8
+                      ) { n, group in
+                        let offset = n * channels * spatial
+                        bld_group_norm_silu_backward_f32(
+                          x.baseAddress! + offset, dy.baseAddress! + offset, added.map { $0.baseAddress! + offset },
+                          out.baseAddress! + offset, channels,
+                          spatial, groupCount, group, group + 1, mean.baseAddress! + n * groupCount,
+                          inverse.baseAddress! + n * groupCount, gamma, beta, fusedSiLU ? 1 : 0,
+                          statisticsAreConstant ? 1 : 0, wp + n * channels, bp + n * channels)
                       }
                     }
                   }

@@ -27,14 +27,11 @@ public struct GroupNormStatistics: Sendable, Equatable {
       mean.withUnsafeMutableBufferPointer { meanBuffer in
         inverse.withUnsafeMutableBufferPointer { inverseBuffer in
           let (m, r) = (meanBuffer.baseAddress!, inverseBuffer.baseAddress!)
-          parallelChunks(batch * groupCount, costPerItem: channels / groupCount * spatial * 3) { range in
-            for item in range {
-              let n = item / groupCount
-              let group = item % groupCount
-              bld_group_norm_statistics_f32(
-                input.baseAddress! + n * channels * spatial, channels, spatial, groupCount,
-                group, group + 1, epsilon, m + n * groupCount, r + n * groupCount)
-            }
+          forEachSampleGroup(batch: batch, groupCount: groupCount, costPerGroup: channels / groupCount * spatial * 3) {
+            n, group in
+            bld_group_norm_statistics_f32(
+              input.baseAddress! + n * channels * spatial, channels, spatial, groupCount,
+              group, group + 1, epsilon, m + n * groupCount, r + n * groupCount)
           }
         }
       }
@@ -72,16 +69,14 @@ public func groupNorm(
         statistics.inverseStandardDeviation.withUnsafeBufferPointer { inverse in
           withOptionalPointer(weight) { gamma in
             withOptionalPointer(bias) { beta in
-              parallelChunks(batch * groupCount, costPerItem: channels / groupCount * spatial * 4) { range in
-                for item in range {
-                  let n = item / groupCount
-                  let group = item % groupCount
-                  let offset = n * channels * spatial
-                  bld_group_norm_apply_f32(
-                    input.baseAddress! + offset, out.baseAddress! + offset, channels, spatial,
-                    groupCount, group, group + 1, mean.baseAddress! + n * groupCount,
-                    inverse.baseAddress! + n * groupCount, gamma, beta, fusedSiLU ? 1 : 0)
-                }
+              forEachSampleGroup(
+                batch: batch, groupCount: groupCount, costPerGroup: channels / groupCount * spatial * 4
+              ) { n, group in
+                let offset = n * channels * spatial
+                bld_group_norm_apply_f32(
+                  input.baseAddress! + offset, out.baseAddress! + offset, channels, spatial,
+                  groupCount, group, group + 1, mean.baseAddress! + n * groupCount,
+                  inverse.baseAddress! + n * groupCount, gamma, beta, fusedSiLU ? 1 : 0)
               }
             }
           }

@@ -17,15 +17,12 @@ public func groupNorm(
     x.withUnsafeBufferPointer { input in
       withOptionalPointer(weight) { gamma in
         withOptionalPointer(bias) { beta in
-          parallelChunks(batch * groupCount, costPerItem: channels / groupCount * spatial * 4) { range in
-            for item in range {
-              let n = item / groupCount
-              let group = item % groupCount
-              let offset = n * channels * spatial
-              bld_group_norm_f32(
-                input.baseAddress! + offset, out.baseAddress! + offset, channels, spatial,
-                groupCount, group, group + 1, gamma, beta, epsilon, fusedSiLU ? 1 : 0)
-            }
+          forEachSampleGroup(batch: batch, groupCount: groupCount, costPerGroup: channels / groupCount * spatial * 4) {
+            n, group in
+            let offset = n * channels * spatial
+            bld_group_norm_f32(
+              input.baseAddress! + offset, out.baseAddress! + offset, channels, spatial,
+              groupCount, group, group + 1, gamma, beta, epsilon, fusedSiLU ? 1 : 0)
           }
         }
       }
@@ -60,4 +57,13 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Floa
 func withOptionalPointer<R>(_ tensor: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
   guard let tensor else { return body(nil) }
   return tensor.withUnsafeBufferPointer { body($0.baseAddress) }
+}
+
+/// Runs `body(sample, group)` for every sample of a batch and every group of a group norm, the pairs split across
+/// the compute threads (`parallelChunks`, `costPerGroup` each): the loop of every group-norm kernel, whose C
+/// functions take one sample's groups.
+func forEachSampleGroup(batch: Int, groupCount: Int, costPerGroup: Int, _ body: (Int, Int) -> Void) {
+  parallelChunks(batch * groupCount, costPerItem: costPerGroup) { range in
+    for item in range { body(item / groupCount, item % groupCount) }
+  }
 }
