@@ -263,4 +263,32 @@ struct TrainingKernelTests {
       }
     }
   }
+
+  @Test(
+    "threads taking whole blocks of the Winograd backward match direct sums, the same way every run",
+    .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"),
+    arguments: WinogradTile.allCases)
+  func winogradGradientsWithWholeBlocksPerThread(tile: WinogradTile) {
+    // 2 × 61 × 47 has 384 F(4×4) and 180 F(6×6) tiles: blocks of 32 make 12 or 6, so two and three threads (and
+    // four on the 12) each sum their own run of blocks into an accumulator of their own; one thread, and four on
+    // the 6, share one accumulator.
+    var random = Generator(state: 45)
+    let x = random.tensor([2, 19, 61, 47])
+    let w = random.tensor([21, 19, 3, 3], scale: 0.2)
+    let r = random.tensor([2, 21, 61, 47])
+    let weightGradient = Self.directWeightGradient(outputGradient: r, input: x)
+    let (inputGradient, biasGradient) = Self.directInputAndBiasGradients(outputGradient: r, weight: w)
+    for threads in [1, 2, 3, 4] {
+      let runs = (0..<2).map { _ in
+        ComputeOptions.withThreadCount(threads) {
+          conv2d3x3WinogradBackward(outputGradient: r, input: x, weight: w, tile: tile, maximumBlock: 32)
+        }
+      }
+      Self.expectGradients(
+        runs[0], weight: weightGradient, input: inputGradient, bias: biasGradient, "\(tile), \(threads) threads")
+      #expect(
+        runs[0].weight.scalars == runs[1].weight.scalars && runs[0].bias.scalars == runs[1].bias.scalars
+          && runs[0].input?.scalars == runs[1].input?.scalars, "\(tile), \(threads) threads: runs differ")
+    }
+  }
 }

@@ -47,6 +47,31 @@ struct WinogradConvolutionTests {
     #expect(comparison.normalizedMSE < 1e-10, "\(tile): \(comparison)")
   }
 
+  @Test(
+    "threads taking whole blocks give the output of threads sharing each block, bit for bit",
+    .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"),
+    arguments: WinogradTile.allCases)
+  func wholeBlocksPerThread(tile: WinogradTile) throws {
+    // 2 × 61 × 47 has 384 F(4×4) and 180 F(6×6) tiles: blocks of 32 make 12 or 6 blocks, at least two per thread
+    // for two and three threads (and four on the 12), so they take whole blocks; one thread, and four on the 6,
+    // share each block's stages. Blocks split tile rows; the last is partial.
+    var random = KernelTestRandom(seed: 77)
+    let (input, weight, bias) = random.convolution3x3(
+      batch: 2, channels: 19, outputs: 21, height: 61, width: 47, bias: true)
+    let weights = try WinogradWeights(weight: weight, tile: tile)
+    let shared = ComputeOptions.withThreadCount(1) {
+      conv2d3x3Winograd(input, weights: weights, bias: bias, maximumBlock: 32)
+    }
+    let expected = conv2d(input, weight: weight, bias: bias, stride: 1, padding: 1)
+    #expect(TensorComparison(shared, expected).isClose(relative: tile == .four ? 2e-5 : 3e-5))
+    for threads in [2, 3, 4] {
+      let actual = ComputeOptions.withThreadCount(threads) {
+        conv2d3x3Winograd(input, weights: weights, bias: bias, maximumBlock: 32)
+      }
+      #expect(actual.scalars == shared.scalars, "\(tile), \(threads) threads")
+    }
+  }
+
   @Test("weights that are not [O, C, 3, 3] throw")
   func rejectsBadWeights() {
     #expect(throws: WinogradError.unsupportedWeightShape([4, 3, 5, 5])) {

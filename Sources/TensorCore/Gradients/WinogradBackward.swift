@@ -17,8 +17,12 @@ internal import CTensorKernels
 ///
 /// Accuracy as the Winograd forward (≈ 1e-5 relative). Requires a TensorCore GEMM family
 /// (`conv2d3x3WinogradIsPreferred`); scratch per block stays below `winogradWorkspaceLimit` floats, plus
-/// `tile.pointCount·O·C` floats for `∂U`. `maximumBlock` caps the tiles per block below `winogradBlocks`' choice
-/// (tests use it to cover several blocks and several GEMM K blocks on any CPU).
+/// `tile.pointCount·O·C` floats for `∂U`. When the threads take whole blocks (`winogradBlocksAreThreadLocal`),
+/// each has a block of scratch and, within `winogradGradientAccumulatorBudget`, a `∂U` of its own, summed at the
+/// end; each accumulator always takes the same run of blocks, so results never depend on timing (they differ
+/// from a one-thread run's in the order of the sums only). `maximumBlock` caps the tiles per block below
+/// `winogradBlocks`' choice (tests use it to cover several blocks and several GEMM K blocks on any CPU), for the
+/// input gradient's convolution too.
 ///
 /// `inputUpsampled`: the convolution ran on the nearest 2× upsampling of `input` (`[N, C, H/2, W/2]`,
 /// `WinogradResampling.upsampledInput`, an upsampler's): the weight gradient's transform reads `input` as
@@ -41,14 +45,20 @@ package func conv2d3x3WinogradBackward(
     tile: tile, batch: batch, height: height, width: width, channels: channels, outputs: outputs,
     maximumBlock: maximumBlock)
   let points = tile.pointCount
-  // ∂U[ξ], O × C each: the first block's products set it (beta 0), later blocks add to it; zero for no tiles.
-  var transformed =
-    tileCount == 0
-    ? [Float](repeating: 0, count: points * outputs * channels)
-    : [Float](unsafeUninitializedCapacity: points * outputs * channels) { $1 = $0.count }
-  var biasSums = [Double](repeating: 0, count: outputs)
   let plan = GEMMPlan.current
   precondition(!plan.usesBLAS, "conv2d3x3WinogradBackward needs a TensorCore kernel family")
+  let blockCount = (tileCount + blockSize - 1) / blockSize
+  let accumulatorFloats = points * outputs * channels
+  // Threads taking whole blocks each sum into an accumulator of their own (`winogradBlocksAreThreadLocal`),
+  // when those fit `winogradGradientAccumulatorBudget`.
+  let accumulatorCount =
+    winogradBlocksAreThreadLocal(blockCount: blockCount, plan: plan)
+      && ComputeOptions.threadCount * accumulatorFloats * MemoryLayout<Float>.size
+        <= winogradGradientAccumulatorBudget
+    ? ComputeOptions.threadCount : 1
+  // ∂U[ξ], O × C each, per accumulator: an accumulator's first block sets it (beta 0), later blocks add to it.
+  var transformed = [Float](unsafeUninitializedCapacity: accumulatorCount * accumulatorFloats) { $1 = $0.count }
+  var biasSums = [Double](repeating: 0, count: accumulatorCount * outputs)
   // Both operands are written packed by the transforms: ∂M[ξ] in MR-row panels of the output channels (groups of
   // whole panels), V[ξ]ᵀ in NR-column panels of the input channels (NR is a multiple of 16, the groups' width).
   let paddedOutputs = (outputs + plan.tileRows - 1) / plan.tileRows * plan.tileRows
@@ -60,41 +70,79 @@ package func conv2d3x3WinogradBackward(
     outputGradient.withUnsafeBufferPointer { dy in
       transformed.withUnsafeMutableBufferPointer { dU in
         biasSums.withUnsafeMutableBufferPointer { biasSums in
-          ReusableScratch.winograd.withBuffer(floats: points * (vStride + mStride)) { workspace in
-            nonisolated(unsafe) let (v, m, u) = (workspace, workspace + points * vStride, dU.baseAddress!)
-            nonisolated(unsafe) let bias = biasSums.baseAddress!
-            var tileBegin = 0
-            while tileBegin < tileCount {
-              let tileEnd = min(tileCount, tileBegin + blockSize)
-              let block = tileEnd - tileBegin
-              parallelChunks(inputGroups, costPerItem: block * 64 * points) { groups in
-                GEMMScratchPool.shared.withScratch { scratch in
-                  withUnsafePointer(to: plan.raw) { raw in
-                    bld_winograd_input_transposed_packed_f32(
-                      raw, tile.side, x.baseAddress!, channels, height, width, inputUpsampled ? 1 : 0, tileBegin,
-                      tileEnd, groups.lowerBound, groups.upperBound, v, vStride, scratch)
-                  }
+          // Adds one block's products to accumulator `slot` (setting it when `first`), each stage split across the
+          // threads (`split`) or all on the calling thread.
+          func accumulate(block: Int, slot: Int, first: Bool, workspace: UnsafeMutablePointer<Float>, split: Bool) {
+            let (tileBegin, tileEnd) = (block * blockSize, min(tileCount, (block + 1) * blockSize))
+            let tiles = tileEnd - tileBegin
+            let (v, m) = (workspace, workspace + points * vStride)
+            let (u, bias) = (dU.baseAddress! + slot * accumulatorFloats, biasSums.baseAddress! + slot * outputs)
+            forEachPart(inputGroups, costPerItem: tiles * 64 * points, split: split) { groups in
+              GEMMScratchPool.shared.withScratch { scratch in
+                withUnsafePointer(to: plan.raw) { raw in
+                  bld_winograd_input_transposed_packed_f32(
+                    raw, tile.side, x.baseAddress!, channels, height, width, inputUpsampled ? 1 : 0, tileBegin,
+                    tileEnd, groups.lowerBound, groups.upperBound, v, vStride, scratch)
                 }
               }
-              parallelChunks(outputGroups, costPerItem: block * 64 * points) { groups in
-                GEMMScratchPool.shared.withScratch { scratch in
-                  withUnsafePointer(to: plan.raw) { raw in
-                    bld_winograd_output_gradient_packed_f32(
-                      raw, tile.side, dy.baseAddress!, outputs, height, width, tileBegin, tileEnd, groups.lowerBound,
-                      groups.upperBound, m, mStride, bias, scratch)
-                  }
-                }
-              }
-              // ∂U[ξ] (O × C) (+)= ∂M[ξ] (O × block) · V[ξ]ᵀ (block × C): one thread per group of points.
-              parallelChunks(points, costPerItem: outputs * channels * block) { range in
-                for point in range {
-                  prepackedProductSingleThreaded(
-                    plan: plan, packedA: m + point * mStride, packedB: v + point * vStride, m: outputs, n: channels,
-                    k: block, c: u + point * outputs * channels, ldc: channels, beta: tileBegin == 0 ? 0 : 1)
-                }
-              }
-              tileBegin = tileEnd
             }
+            forEachPart(outputGroups, costPerItem: tiles * 64 * points, split: split) { groups in
+              GEMMScratchPool.shared.withScratch { scratch in
+                withUnsafePointer(to: plan.raw) { raw in
+                  bld_winograd_output_gradient_packed_f32(
+                    raw, tile.side, dy.baseAddress!, outputs, height, width, tileBegin, tileEnd, groups.lowerBound,
+                    groups.upperBound, m, mStride, bias, scratch)
+                }
+              }
+            }
+            // ∂U[ξ] (O × C) (+)= ∂M[ξ] (O × block) · V[ξ]ᵀ (block × C): one thread per group of points.
+            forEachPart(points, costPerItem: outputs * channels * tiles, split: split) { range in
+              for point in range {
+                prepackedProductSingleThreaded(
+                  plan: plan, packedA: m + point * mStride, packedB: v + point * vStride, m: outputs, n: channels,
+                  k: tiles, c: u + point * outputs * channels, ldc: channels, beta: first ? 0 : 1)
+              }
+            }
+          }
+          let workspaceFloats = points * (vStride + mStride)
+          if accumulatorCount > 1 {
+            // Accumulator `slot` always sums the same run of blocks, in order, whichever thread takes it, so the
+            // result does not depend on timing.
+            let firstBlocks = (0...accumulatorCount).map {
+              pieceStart($0, of: accumulatorCount, count: blockCount, threads: accumulatorCount)
+            }
+            parallelChunks(
+              blockCount, costPerItem: blockSize * outputs * channels, maximumPieces: accumulatorCount
+            ) { blocks in
+              ReusableScratch.winograd.withBuffer(floats: workspaceFloats) { workspace in
+                for slot in 0..<accumulatorCount {
+                  let slotBlocks = firstBlocks[slot]..<firstBlocks[slot + 1]
+                  for block in slotBlocks.clamped(to: blocks) {
+                    accumulate(
+                      block: block, slot: slot, first: block == slotBlocks.lowerBound, workspace: workspace,
+                      split: false)
+                  }
+                }
+              }
+            }
+          } else {
+            ReusableScratch.winograd.withBuffer(floats: workspaceFloats) { workspace in
+              for block in 0..<blockCount {
+                accumulate(block: block, slot: 0, first: block == 0, workspace: workspace, split: true)
+              }
+            }
+          }
+          // Σ over the accumulators into the first, in slot order; zero when there are no tiles.
+          nonisolated(unsafe) let sums = dU.baseAddress!
+          parallelChunks(accumulatorFloats, costPerItem: accumulatorCount) { range in
+            if blockCount == 0 { (sums + range.lowerBound).initialize(repeating: 0, count: range.count) }
+            for slot in 1..<accumulatorCount {
+              let added = sums + slot * accumulatorFloats
+              for index in range { sums[index] += added[index] }
+            }
+          }
+          for slot in 1..<accumulatorCount {
+            for output in 0..<outputs { biasSums[output] += biasSums[slot * outputs + output] }
           }
         }
       }
@@ -115,7 +163,14 @@ package func conv2d3x3WinogradBackward(
     computeInputGradient
     ? conv2d3x3Winograd(
       outputGradient, weight: flippedTransposedKernel(weight), bias: nil, tile: tile,
-      resampling: inputUpsampled ? .summedOutput : .none) : nil
+      resampling: inputUpsampled ? .summedOutput : .none, maximumBlock: maximumBlock) : nil
   return Conv2DGradients(
-    input: inputGradient, weight: weightGradient, bias: Tensor(shape: [outputs], scalars: biasSums.map { Float($0) }))
+    input: inputGradient, weight: weightGradient,
+    bias: Tensor(shape: [outputs], scalars: biasSums[0..<outputs].map { Float($0) }))
 }
+
+/// The most bytes of per-thread weight-gradient accumulators (`tile.pointCount·O·C` floats each) a Winograd
+/// backward allocates to let each thread take whole blocks of tiles (`winogradBlocksAreThreadLocal`): 128 MB for
+/// two threads at 512 channels fit; with more threads or channels the threads share each block's stages and
+/// one accumulator.
+let winogradGradientAccumulatorBudget = 256 << 20

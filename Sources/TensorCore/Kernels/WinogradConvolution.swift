@@ -152,8 +152,13 @@ let winogradWorkspaceLimit = 6 << 20
 /// `resampling` convolves the nearest 2× upsampling of `input` (`.upsampledInput`, output `[N, O, 2H, 2W]`) or sums
 /// each 2×2 block of the output (`.summedOutput`, output `[N, O, H / 2, W / 2]`, H and W even) inside the
 /// transforms, with the same results as the separate upsampling or summing pass.
+///
+/// `maximumBlock` caps the tiles per block below `winogradBlocks`' choice (tests use it to make many blocks on
+/// small images, so the threads take whole blocks: `winogradBlocksAreThreadLocal`). The output is the same bit
+/// for bit however the blocks are shared among threads.
 package func conv2d3x3Winograd(
-  _ input: Tensor, weights: WinogradWeights, bias: Tensor?, resampling: WinogradResampling = .none
+  _ input: Tensor, weights: WinogradWeights, bias: Tensor?, resampling: WinogradResampling = .none,
+  maximumBlock: Int? = nil
 ) -> Tensor {
   precondition(input.rank == 4, "conv2d3x3Winograd: input \(input.shape) is not [N, C, H, W]")
   precondition(
@@ -174,45 +179,84 @@ package func conv2d3x3Winograd(
   let (tileCount, blockSize, vStride, mStride) = winogradBlocks(
     tile: tile, batch: batch, height: height, width: width, channels: channels, outputs: outputs)
 
+  let plan = weights.plan
+  let blockCount = (tileCount + blockSize - 1) / blockSize
+  let ownBlocks = winogradBlocksAreThreadLocal(blockCount: blockCount, plan: plan)
   return Tensor(shape: outputShape) { out in
     input.withUnsafeBufferPointer { x in
       weights.transformed.withUnsafeBufferPointer { u in
-        ReusableScratch.winograd.withBuffer(floats: tile.pointCount * (vStride + mStride)) { workspace in
-          let v = workspace
-          let m = workspace + tile.pointCount * vStride
-          let output = out.baseAddress!
-          var tileBegin = 0
-          while tileBegin < tileCount {
-            let tileEnd = min(tileCount, tileBegin + blockSize)
-            let block = tileEnd - tileBegin
-            parallelChunks(channels, costPerItem: block * 4 * tile.pointCount) { range in
-              if weights.plan.usesBLAS {
+        bias.withUnsafeBufferPointer { b in
+          // Transforms, multiplies and inverts the tiles of one block, each stage split across the threads
+          // (`split`) or all on the calling thread.
+          func convolve(block: Int, workspace: UnsafeMutablePointer<Float>, split: Bool) {
+            let (tileBegin, tileEnd) = (block * blockSize, min(tileCount, (block + 1) * blockSize))
+            let (v, m) = (workspace, workspace + tile.pointCount * vStride)
+            let cost = (tileEnd - tileBegin) * 4 * tile.pointCount
+            forEachPart(channels, costPerItem: cost, split: split) { range in
+              if plan.usesBLAS {
                 bld_winograd_input_f32(
                   tile.side, x.baseAddress!, channels, height, width, upsampled, tileBegin, tileEnd,
                   range.lowerBound, range.upperBound, v, vStride)
               } else {
-                withUnsafePointer(to: weights.plan.raw) { plan in
+                withUnsafePointer(to: plan.raw) { raw in
                   bld_winograd_input_packed_f32(
-                    plan, tile.side, x.baseAddress!, channels, height, width, upsampled, tileBegin, tileEnd,
+                    raw, tile.side, x.baseAddress!, channels, height, width, upsampled, tileBegin, tileEnd,
                     range.lowerBound, range.upperBound, v, vStride)
                 }
               }
             }
             multiplyTransformed(
-              plan: weights.plan, points: tile.pointCount, u: u.baseAddress!, uStride: weights.pointStride, v: v,
-              vStride: vStride, m: m, mStride: mStride, outputs: outputs, channels: channels, tiles: block)
-            bias.withUnsafeBufferPointer { b in
-              parallelChunks(outputs, costPerItem: block * 4 * tile.pointCount) { range in
-                bld_winograd_output_f32(
-                  tile.side, m, outputs, height, width, summed, tileBegin, tileEnd, b?.baseAddress,
-                  range.lowerBound, range.upperBound, output, mStride)
+              plan: plan, points: tile.pointCount, u: u.baseAddress!, uStride: weights.pointStride, v: v,
+              vStride: vStride, m: m, mStride: mStride, outputs: outputs, channels: channels,
+              tiles: tileEnd - tileBegin, split: split)
+            forEachPart(outputs, costPerItem: cost, split: split) { range in
+              bld_winograd_output_f32(
+                tile.side, m, outputs, height, width, summed, tileBegin, tileEnd, b?.baseAddress, range.lowerBound,
+                range.upperBound, out.baseAddress!, mStride)
+            }
+          }
+          let workspaceFloats = tile.pointCount * (vStride + mStride)
+          if ownBlocks {
+            parallelChunks(blockCount, costPerItem: blockSize * outputs * channels) { blocks in
+              ReusableScratch.winograd.withBuffer(floats: workspaceFloats) { workspace in
+                for block in blocks { convolve(block: block, workspace: workspace, split: false) }
               }
             }
-            tileBegin = tileEnd
+          } else {
+            ReusableScratch.winograd.withBuffer(floats: workspaceFloats) { workspace in
+              for block in 0..<blockCount { convolve(block: block, workspace: workspace, split: true) }
+            }
           }
         }
       }
     }
+  }
+}
+
+/// Whether each thread takes whole blocks of tiles (transforms, products and inverse transforms of a block on
+/// one thread) instead of all threads sharing every stage of each block: with at least two blocks per thread
+/// on a TensorCore kernel family (OpenBLAS may not run inside a parallel region).
+///
+/// Sharing the stages hands each block's transformed tiles and products from the threads that wrote them to
+/// the threads that read them (split by channels, then by points, then by output channels). On a CPU whose
+/// threads sit on different L3 caches (an EPYC's core complexes, or a VM whose virtual CPUs the host moves
+/// between them) those reads cross between the caches: on a 2-vCPU Zen 4 VM a thread read another's freshly
+/// written 4 MB at 25 GB/s against 98 GB/s for its own, and the shared scheme's 128-channel 512² backward
+/// took 0.34–0.37 s against 0.21 s while the vCPUs were apart. Whole blocks per thread read only what the
+/// thread wrote (and the shared transformed weights), the same weight reads per tile, one parallel region per
+/// call instead of three per block, for one block of scratch per thread. With fewer blocks than that (a few
+/// large-channel tiles) the threads share the stages, so each block's weights are still read once.
+func winogradBlocksAreThreadLocal(blockCount: Int, plan: GEMMPlan) -> Bool {
+  !plan.usesBLAS && ComputeOptions.threadCount > 1 && blockCount >= 2 * ComputeOptions.threadCount
+}
+
+/// Runs `body` over `0..<count` split across the threads (`parallelChunks`) when `split`, else in one piece on
+/// the calling thread.
+func forEachPart(_ count: Int, costPerItem: Int, split: Bool, _ body: (Range<Int>) -> Void) {
+  if split {
+    parallelChunks(count, costPerItem: costPerItem, body)
+  } else {
+    body(0..<count)
   }
 }
 
@@ -254,10 +298,11 @@ func winogradBlocks(
 /// whatever `ComputeOptions.matrixPrecision` says: the transformed tiles span a wide range and the output
 /// transform cancels large terms, so bf16 operands gave 6.9 % error where a bf16 im2col convolution gives
 /// 0.23 % (both measured on `MatrixPrecisionTests` shapes); and Winograd's 4× fewer multiplies save more than
-/// bf16's 1.5–2× GEMM throughput would.
+/// bf16's 1.5–2× GEMM throughput would. `split` shares the points among the threads (always, with OpenBLAS);
+/// otherwise every product runs on the calling thread.
 private func multiplyTransformed(
   plan: GEMMPlan, points: Int, u: UnsafePointer<Float>, uStride: Int, v: UnsafeMutablePointer<Float>, vStride: Int,
-  m: UnsafeMutablePointer<Float>, mStride: Int, outputs: Int, channels: Int, tiles: Int
+  m: UnsafeMutablePointer<Float>, mStride: Int, outputs: Int, channels: Int, tiles: Int, split: Bool
 ) {
   guard !plan.usesBLAS else {
     for point in 0..<points {
@@ -269,7 +314,7 @@ private func multiplyTransformed(
   }
   // Many medium GEMMs: one thread per group of points beats splitting each product.
   nonisolated(unsafe) let (uBase, vBase, mBase) = (u, v, m)
-  parallelChunks(points, costPerItem: outputs * channels * tiles) { range in
+  forEachPart(points, costPerItem: outputs * channels * tiles, split: split) { range in
     for point in range {
       prepackedProductSingleThreaded(
         plan: plan, packedA: uBase + point * uStride, packedB: vBase + point * vStride, m: outputs, n: tiles,
@@ -319,9 +364,10 @@ func winogradApplies(inputShape: [Int], weightShape: [Int], stride: Int, padding
 /// 3×3 convolution with stride 1 and padding 1 through Winograd, transforming `weight` (`[O, C, 3, 3]`) for
 /// this call only, for `tile` (by default `WinogradTile.preferred` for the convolved image's size): no transformed
 /// copy outlives the call, so a network's weights stay at 1× memory. Same contract and accuracy as
-/// `conv2d3x3Winograd(_:weights:bias:resampling:)`; the transform holds about `2·(m + 2)²·O·C` floats while it runs.
+/// `conv2d3x3Winograd(_:weights:bias:resampling:maximumBlock:)`; the transform holds about `2·(m + 2)²·O·C` floats while it runs.
 package func conv2d3x3Winograd(
-  _ input: Tensor, weight: Tensor, bias: Tensor?, tile: WinogradTile? = nil, resampling: WinogradResampling = .none
+  _ input: Tensor, weight: Tensor, bias: Tensor?, tile: WinogradTile? = nil, resampling: WinogradResampling = .none,
+  maximumBlock: Int? = nil
 ) -> Tensor {
   precondition(input.rank == 4, "conv2d3x3Winograd: input \(input.shape) is not [N, C, H, W]")
   let image = resampling.imageSize(inputHeight: input.shape[2], inputWidth: input.shape[3])
@@ -336,5 +382,5 @@ package func conv2d3x3Winograd(
   } catch {
     preconditionFailure("conv2d3x3Winograd: \(error)")
   }
-  return conv2d3x3Winograd(input, weights: weights, bias: bias, resampling: resampling)
+  return conv2d3x3Winograd(input, weights: weights, bias: bias, resampling: resampling, maximumBlock: maximumBlock)
 }

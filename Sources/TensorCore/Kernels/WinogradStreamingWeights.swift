@@ -20,7 +20,7 @@ package enum WinogradWeightSource {
 /// results as `conv2d3x3Winograd(_:weights:bias:)` with weights transformed for the same tile, bit for bit.
 /// Needs a TensorCore kernel family (not OpenBLAS). Holds the transformed input and the products of every tile at
 /// once (`(m + 2)²·(C + O)·T` floats for `T` tiles), which `ConvolutionAlgorithm.preferred` keeps within the L3 share.
-/// `resampling` as for `conv2d3x3Winograd(_:weights:bias:resampling:)`.
+/// `resampling` as for `conv2d3x3Winograd(_:weights:bias:resampling:maximumBlock:)`.
 package func conv2d3x3WinogradStreamingWeights(
   _ input: Tensor, weightShape: [Int], weight: WinogradWeightSource, bias: Tensor?, tile: WinogradTile,
   resampling: WinogradResampling = .none
