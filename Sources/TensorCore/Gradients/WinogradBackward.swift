@@ -49,21 +49,22 @@ package func conv2d3x3WinogradBackward(
   precondition(!plan.usesBLAS, "conv2d3x3WinogradBackward needs a TensorCore kernel family")
   let blockCount = (tileCount + blockSize - 1) / blockSize
   let accumulatorFloats = points * outputs * channels
+  // Both operands are written packed by the transforms: ∂M[ξ] in MR-row panels of the output channels (groups of
+  // whole panels), V[ξ]ᵀ in NR-column panels of the input channels (NR is a multiple of 16, the groups' width).
+  let paddedOutputs = (outputs + plan.tileRows - 1) / plan.tileRows * plan.tileRows
+  let paddedChannels = (channels + plan.tileColumns - 1) / plan.tileColumns * plan.tileColumns
+  let (vStride, mStride) = (blockSize * paddedChannels + 16, paddedOutputs * blockSize + 16)
+  let workspaceFloats = points * (vStride + mStride)
   // Threads taking whole blocks each sum into an accumulator of their own (`winogradBlocksAreThreadLocal`),
   // when those fit `winogradGradientAccumulatorBudget`.
   let accumulatorCount =
-    winogradBlocksAreThreadLocal(blockCount: blockCount, plan: plan)
+    winogradBlocksAreThreadLocal(blockCount: blockCount, blockFloats: workspaceFloats, plan: plan)
       && ComputeOptions.threadCount * accumulatorFloats * MemoryLayout<Float>.size
         <= winogradGradientAccumulatorBudget
     ? ComputeOptions.threadCount : 1
   // ∂U[ξ], O × C each, per accumulator: an accumulator's first block sets it (beta 0), later blocks add to it.
   var transformed = [Float](unsafeUninitializedCapacity: accumulatorCount * accumulatorFloats) { $1 = $0.count }
   var biasSums = [Double](repeating: 0, count: accumulatorCount * outputs)
-  // Both operands are written packed by the transforms: ∂M[ξ] in MR-row panels of the output channels (groups of
-  // whole panels), V[ξ]ᵀ in NR-column panels of the input channels (NR is a multiple of 16, the groups' width).
-  let paddedOutputs = (outputs + plan.tileRows - 1) / plan.tileRows * plan.tileRows
-  let paddedChannels = (channels + plan.tileColumns - 1) / plan.tileColumns * plan.tileColumns
-  let (vStride, mStride) = (blockSize * paddedChannels + 16, paddedOutputs * blockSize + 16)
   let outputGroupChannels = withUnsafePointer(to: plan.raw) { bld_winograd_output_gradient_group_channels($0) }
   let (inputGroups, outputGroups) = (paddedChannels / 16, (outputs + outputGroupChannels - 1) / outputGroupChannels)
   input.withUnsafeBufferPointer { x in
@@ -104,7 +105,6 @@ package func conv2d3x3WinogradBackward(
               }
             }
           }
-          let workspaceFloats = points * (vStride + mStride)
           if accumulatorCount > 1 {
             // Accumulator `slot` always sums the same run of blocks, in order, whichever thread takes it, so the
             // result does not depend on timing.

@@ -181,7 +181,8 @@ package func conv2d3x3Winograd(
 
   let plan = weights.plan
   let blockCount = (tileCount + blockSize - 1) / blockSize
-  let ownBlocks = winogradBlocksAreThreadLocal(blockCount: blockCount, plan: plan)
+  let workspaceFloats = tile.pointCount * (vStride + mStride)
+  let ownBlocks = winogradBlocksAreThreadLocal(blockCount: blockCount, blockFloats: workspaceFloats, plan: plan)
   return Tensor(shape: outputShape) { out in
     input.withUnsafeBufferPointer { x in
       weights.transformed.withUnsafeBufferPointer { u in
@@ -215,7 +216,6 @@ package func conv2d3x3Winograd(
                 range.upperBound, out.baseAddress!, mStride)
             }
           }
-          let workspaceFloats = tile.pointCount * (vStride + mStride)
           if ownBlocks {
             parallelChunks(blockCount, costPerItem: blockSize * outputs * channels) { blocks in
               ReusableScratch.winograd.withBuffer(floats: workspaceFloats) { workspace in
@@ -234,8 +234,9 @@ package func conv2d3x3Winograd(
 }
 
 /// Whether each thread takes whole blocks of tiles (transforms, products and inverse transforms of a block on
-/// one thread) instead of all threads sharing every stage of each block: with at least two blocks per thread
-/// on a TensorCore kernel family (OpenBLAS may not run inside a parallel region).
+/// one thread) instead of all threads sharing every stage of each block: with at least two blocks per thread,
+/// blocks whose scratch (`blockFloats`) fits half this core's share of L3, and a TensorCore kernel family
+/// (OpenBLAS may not run inside a parallel region).
 ///
 /// Sharing the stages hands each block's transformed tiles and products from the threads that wrote them to
 /// the threads that read them (split by channels, then by points, then by output channels). On a CPU whose
@@ -244,10 +245,13 @@ package func conv2d3x3Winograd(
 /// written 4 MB at 25 GB/s against 98 GB/s for its own, and the shared scheme's 128-channel 512² backward
 /// took 0.34–0.37 s against 0.21 s while the vCPUs were apart. Whole blocks per thread read only what the
 /// thread wrote (and the shared transformed weights), the same weight reads per tile, one parallel region per
-/// call instead of three per block, for one block of scratch per thread. With fewer blocks than that (a few
-/// large-channel tiles) the threads share the stages, so each block's weights are still read once.
-func winogradBlocksAreThreadLocal(blockCount: Int, plan: GEMMPlan) -> Bool {
+/// call instead of three per block. Blocks too large for the cache (the weights did not fit, so blocks grew to
+/// keep their reads low: 256 channels and more) go through memory either way, and one block per thread would
+/// double that traffic (measured 3–14 % slower at 256 and 512 channels), so their threads share the stages; so
+/// do a few blocks of many channels, where each block's weights are then read once.
+func winogradBlocksAreThreadLocal(blockCount: Int, blockFloats: Int, plan: GEMMPlan) -> Bool {
   !plan.usesBLAS && ComputeOptions.threadCount > 1 && blockCount >= 2 * ComputeOptions.threadCount
+    && blockFloats * MemoryLayout<Float>.size <= ProcessorDescription.current.l3Share / 2
 }
 
 /// Runs `body` over `0..<count` split across the threads (`parallelChunks`) when `split`, else in one piece on
