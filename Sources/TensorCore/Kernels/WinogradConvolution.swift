@@ -177,8 +177,8 @@ package func conv2d3x3Winograd(
 
   let tile = weights.tile
   let (tileCount, blockSize, vStride, mStride) = winogradBlocks(
-    tile: tile, batch: batch, height: height, width: width, channels: channels, outputs: outputs)
-
+    tile: tile, batch: batch, height: height, width: width, channels: channels, outputs: outputs,
+    maximumBlock: maximumBlock)
   let plan = weights.plan
   let blockCount = (tileCount + blockSize - 1) / blockSize
   let workspaceFloats = tile.pointCount * (vStride + mStride)
