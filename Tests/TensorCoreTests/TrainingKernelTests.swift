@@ -190,6 +190,19 @@ struct TrainingKernelTests {
     return (Tensor(shape: [batch, channels, height, width], scalars: input), Tensor(shape: [outputs], scalars: bias))
   }
 
+  /// A random 3×3 convolution (input `x`, weight `w` uniform in ±`weightScale`, output gradient `r`, from
+  /// `Generator(state:)`) with its weight, input and bias gradients summed directly in double precision.
+  private static func convolutionWithDirectGradients(
+    state: UInt64, batch: Int, channels: Int, outputs: Int, height: Int, width: Int, weightScale: Float
+  ) -> (x: Tensor, w: Tensor, r: Tensor, weight: Tensor, input: Tensor, bias: Tensor) {
+    var random = Generator(state: state)
+    let x = random.tensor([batch, channels, height, width])
+    let w = random.tensor([outputs, channels, 3, 3], scale: weightScale)
+    let r = random.tensor([batch, outputs, height, width])
+    let (input, bias) = directInputAndBiasGradients(outputGradient: r, weight: w)
+    return (x, w, r, directWeightGradient(outputGradient: r, input: x), input, bias)
+  }
+
   /// Expects the three Winograd gradients close to the direct sums (the bias to rounding, as it is a plain sum).
   private static func expectGradients(
     _ actual: Conv2DGradients, weight: Tensor, input: Tensor, bias: Tensor, _ context: String
@@ -212,12 +225,8 @@ struct TrainingKernelTests {
     arguments: WinogradTile.allCases)
   func winogradGradientsMatchDirectSums(tile: WinogradTile) {
     // 26 × 31 leaves partial tiles of both sizes; two images; 5 outputs and 6 inputs leave partial GEMM panels.
-    var random = Generator(state: 21)
-    let x = random.tensor([2, 6, 26, 31])
-    let w = random.tensor([5, 6, 3, 3], scale: 0.2)
-    let r = random.tensor([2, 5, 26, 31])
-    let weightGradient = Self.directWeightGradient(outputGradient: r, input: x)
-    let (inputGradient, biasGradient) = Self.directInputAndBiasGradients(outputGradient: r, weight: w)
+    let (x, w, r, weightGradient, inputGradient, biasGradient) = Self.convolutionWithDirectGradients(
+      state: 21, batch: 2, channels: 6, outputs: 5, height: 26, width: 31, weightScale: 0.2)
     for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
       let actual = ComputeOptions.withVectorExtensionLimit(level) {
         conv2d3x3WinogradBackward(outputGradient: r, input: x, weight: w, tile: tile)
@@ -241,12 +250,8 @@ struct TrainingKernelTests {
     // F(6×6) tiles: blocks of at most 32 tiles make many blocks, which split tile rows (the input gradient adds
     // across block edges); blocks of up to 704 tiles exceed 5/4 of the largest GEMM K block (512), so each is
     // reduced in two or more K blocks on any CPU, and runs of 64 tiles split rows of 19 or 28 tiles.
-    var random = Generator(state: 33)
-    let x = random.tensor([2, 40, 100, 110])
-    let w = random.tensor([33, 40, 3, 3], scale: 0.1)
-    let r = random.tensor([2, 33, 100, 110])
-    let weightGradient = Self.directWeightGradient(outputGradient: r, input: x)
-    let (inputGradient, biasGradient) = Self.directInputAndBiasGradients(outputGradient: r, weight: w)
+    let (x, w, r, weightGradient, inputGradient, biasGradient) = Self.convolutionWithDirectGradients(
+      state: 33, batch: 2, channels: 40, outputs: 33, height: 100, width: 110, weightScale: 0.1)
     for kernel in [MatrixKernel.avx2, .avx512] where kernel.isSupported {
       for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
         for maximumBlock in [32, 704] {
@@ -272,12 +277,8 @@ struct TrainingKernelTests {
     // 2 × 61 × 47 has 384 F(4×4) and 180 F(6×6) tiles: blocks of 32 make 12 or 6, so two and three threads (and
     // four on the 12) each sum their own run of blocks into an accumulator of their own; one thread, and four on
     // the 6, share one accumulator.
-    var random = Generator(state: 45)
-    let x = random.tensor([2, 19, 61, 47])
-    let w = random.tensor([21, 19, 3, 3], scale: 0.2)
-    let r = random.tensor([2, 21, 61, 47])
-    let weightGradient = Self.directWeightGradient(outputGradient: r, input: x)
-    let (inputGradient, biasGradient) = Self.directInputAndBiasGradients(outputGradient: r, weight: w)
+    let (x, w, r, weightGradient, inputGradient, biasGradient) = Self.convolutionWithDirectGradients(
+      state: 45, batch: 2, channels: 19, outputs: 21, height: 61, width: 47, weightScale: 0.2)
     for threads in [1, 2, 3, 4] {
       let runs = (0..<2).map { _ in
         ComputeOptions.withThreadCount(threads) {
