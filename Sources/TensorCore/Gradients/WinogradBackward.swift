@@ -134,11 +134,14 @@ package func conv2d3x3WinogradBackward(
           }
           // Σ over the accumulators into the first, in slot order; zero when there are no tiles.
           nonisolated(unsafe) let sums = dU.baseAddress!
-          parallelChunks(accumulatorFloats, costPerItem: accumulatorCount) { range in
-            if blockCount == 0 { (sums + range.lowerBound).initialize(repeating: 0, count: range.count) }
-            for slot in 1..<accumulatorCount {
-              let added = sums + slot * accumulatorFloats
-              for index in range { sums[index] += added[index] }
+          if blockCount == 0 {
+            sums.initialize(repeating: 0, count: accumulatorFloats)
+          } else if accumulatorCount > 1 {
+            parallelChunks(accumulatorFloats, costPerItem: accumulatorCount) { range in
+              for slot in 1..<accumulatorCount {
+                let added = sums + slot * accumulatorFloats
+                for index in range { sums[index] += added[index] }
+              }
             }
           }
           for slot in 1..<accumulatorCount {
