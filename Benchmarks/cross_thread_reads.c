@@ -1,8 +1,9 @@
 // How fast a thread reads data another thread has just written, against data it wrote itself: tells whether
 // this process's CPUs share an L3 (Decision 0035). Two threads pinned to the first two CPUs of this process's
 // affinity each write a 4 MiB buffer, then each reads its own buffer and the other's; every quarter second it
-// prints both read rates. On a 2-vCPU Zen 4 VM both are ≈ 90–98 GB/s while the vCPUs share a core complex and the
-// other-thread rate falls to ≈ 25 GB/s (DRAM speed) while the host keeps them on different ones.
+// prints both read rates. On a 2-vCPU Zen 4 VM both are ≈ 75 GB/s (these AVX2 loads; 98 with AVX-512) while the
+// vCPUs share a core complex, and the other thread's falls to ≈ 25–28 GB/s (DRAM speed) while the host keeps them on
+// different ones.
 //
 //   cc -O2 -mavx2 -pthread Benchmarks/cross_thread_reads.c -o /tmp/cross_thread_reads && /tmp/cross_thread_reads [SECONDS]
 #define _GNU_SOURCE
