@@ -173,7 +173,7 @@ package func conv2d3x3WinogradBackward(
 }
 
 /// The most bytes of per-thread weight-gradient accumulators (`tile.pointCount·O·C` floats each) a Winograd
-/// backward allocates to let each thread take whole blocks of tiles (`winogradBlocksAreThreadLocal`): 128 MB for
-/// two threads at 512 channels fit; with more threads or channels the threads share each block's stages and
-/// one accumulator.
+/// backward allocates to let each thread take whole blocks of tiles (`winogradBlocksAreThreadLocal`, which already
+/// limits them to layers whose blocks fit the cache: 4 MB per thread at 128 channels with F(6×6)); beyond it, on
+/// machines with many threads, the threads share each block's stages and one accumulator.
 let winogradGradientAccumulatorBudget = 256 << 20
