@@ -37,7 +37,7 @@ KERNEL_CASES = [
     "winograd-1x256x256x256", "winograd-weight-gradient-1x128x512x512", "winograd-weight-gradient-1x512x64x64",
     "winograd-weight-gradient-1x512x128x128", "winograd-weight-gradient-1x256x256x256",
     "winograd-backward-1x128x512x512", "winograd-backward-1x512x64x64", "winograd-backward-1x512x128x128",
-    "winograd-backward-1x256x256x256",
+    "winograd-backward-1x256x256x256", "upsampler-1x512x64x64", "upsampler-1x512x128x128", "upsampler-1x256x256x256",
     "conv3x3-64x64x320", "conv3x3-32x32x640", "conv3x3-16x16x1280", "conv3x3-512x512x128",
     "attention-4096x8x40-b2", "groupnorm-64x64x320",
 ]
@@ -128,6 +128,10 @@ class TorchCases:
             batch, c, h, w = (int(v) for v in case.split("-")[-1].split("x"))
             x, weight, bias = self.randn(batch, c, h, w), self.randn(c, c, 3, 3) * 0.02, self.randn(c)
             return lambda: F.conv2d(x, weight, bias, padding=1)
+        if case.startswith("upsampler-"):
+            batch, c, h, w = (int(v) for v in case.split("-")[1].split("x"))
+            x, weight, bias = self.randn(batch, c, h, w), self.randn(c, c, 3, 3) * 0.02, self.randn(c)
+            return lambda: F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), weight, bias, padding=1)
         if case.startswith("conv3x3-"):
             h, w, c = (int(v) for v in case.split("-")[1].split("x"))
             x, weight, bias = self.randn(1, c, h, w), self.randn(c, c, 3, 3) * 0.02, self.randn(c)

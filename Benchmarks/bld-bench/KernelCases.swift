@@ -17,6 +17,7 @@ enum KernelCases {
       + [(16, 1280, 2), (32, 640, 2)].map {
         winograd(size: $0.0, channels: $0.1, batch: $0.2, streamingWeights: true)
       }
+      + [(64, 512), (128, 512), (256, 256)].map { upsampler(size: $0.0, channels: $0.1) }
       + [(512, 128), (64, 512), (128, 512), (256, 256)].flatMap { size, channels in
         [false, true].map { winogradBackward(size: size, channels: channels, inputGradient: $0) }
       }
@@ -128,6 +129,24 @@ enum KernelCases {
             conv2d3x3WinogradStreamingWeights(
               x, weightShape: weight.shape, weight: .float32(w.baseAddress!), bias: bias, tile: .four))
         }
+      }
+    }
+  }
+
+  /// `upsampler-1xCxHxW`: the convolution of a VAE decoder's upsampler (`Upsample2D`): a batch-1 `[1, C, H, W]`
+  /// image upsampled 2× (nearest) and convolved C → C, 3×3 stride 1 padding 1, with bias, through
+  /// `conv2dPreferringWinograd(upsamplingInput: true)` as the decoder runs it. GFLOP/s count the direct
+  /// convolution of the upsampled image.
+  static func upsampler(size: Int, channels: Int) -> BenchmarkCase {
+    BenchmarkCase(
+      name: "upsampler-1x\(channels)x\(size)x\(size)", flops: 2 * 9 * Double(channels * channels * 4 * size * size),
+      isGEMMBacked: true
+    ) {
+      let x = benchmarkTensor([1, channels, size, size], seed: 22)
+      let weight = benchmarkTensor([channels, channels, 3, 3], seed: 23) * 0.02
+      let bias = benchmarkTensor([channels], seed: 24)
+      return {
+        blackHole(conv2dPreferringWinograd(x, weight: weight, bias: bias, stride: 1, padding: 1, upsamplingInput: true))
       }
     }
   }

@@ -1,5 +1,6 @@
 // Winograd F(m x m, 3x3) transforms, m = 4 or 6, for 3x3, stride-1, padding-1 convolutions (Lavin & Gray
-// 2015).
+// 2015), and F(7x7, 2x2) (m = 7) for the sub-pixel form of an upsampler's convolution ("Upsampling convolution"
+// below).
 //
 // Each m x m output tile is computed from an n x n input tile (n = m + 2): Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A.
 // The n² element-wise products summed over input channels are n² independent GEMMs, done by the caller:
@@ -17,10 +18,25 @@
 
 // MARK: - One-dimensional transforms (m = 4 or 6, a constant after inlining)
 
-/// G g for the three taps g[0..2]: m + 2 values. F(4x4): G's rows are (1/4, 0, 0) (-1/6, -1/6, -1/6)
-/// (-1/6, 1/6, -1/6) (1/24, 1/12, 1/6) (1/24, -1/12, 1/6) (0, 0, 1); F(6x6): (1, 0, 0) (-2/9, -2/9, -2/9)
-/// (-2/9, 2/9, -2/9) (1/90, 1/45, 2/45) (1/90, -1/45, 2/45) (32/45, 16/45, 8/45) (32/45, -16/45, 8/45) (0, 0, 1).
+/// G g for the taps g (three, or two for F(7x7, 2x2)): tile_points(m) values. F(4x4): G's rows are (1/4, 0, 0)
+/// (-1/6, -1/6, -1/6) (-1/6, 1/6, -1/6) (1/24, 1/12, 1/6) (1/24, -1/12, 1/6) (0, 0, 1); F(6x6): (1, 0, 0)
+/// (-2/9, -2/9, -2/9) (-2/9, 2/9, -2/9) (1/90, 1/45, 2/45) (1/90, -1/45, 2/45) (32/45, 16/45, 8/45)
+/// (32/45, -16/45, 8/45) (0, 0, 1): the points 0, ±1, ±2, ±1/2 and ∞, each row f (1, p, p²) with f the point's
+/// factor. F(7x7, 2x2) has the same points and factors, rows f (1, p), and (0, 1) at ∞.
 BLD_INLINE void weight_points(size_t m, const v16f *g, v16f *u) {
+  if (m == 7) {
+    const v16f g0 = g[0], g1 = g[1];
+    const float n = 2.0f / 9, a = 1.0f / 90, b = 1.0f / 45, d = 32.0f / 45, f = 16.0f / 45;
+    u[0] = g0;
+    u[1] = -n * (g0 + g1);
+    u[2] = -n * (g0 - g1);
+    u[3] = a * g0 + b * g1;
+    u[4] = a * g0 - b * g1;
+    u[5] = d * g0 + f * g1;
+    u[6] = d * g0 - f * g1;
+    u[7] = g1;
+    return;
+  }
   const v16f g0 = g[0], g1 = g[1], g2 = g[2];
   if (m == 4) {
     const float q = 1.0f / 4, s = 1.0f / 6, t = 1.0f / 12, e = 1.0f / 24;
@@ -44,7 +60,7 @@ BLD_INLINE void weight_points(size_t m, const v16f *g, v16f *u) {
   }
 }
 
-/// Bᵀ d for m + 2 values d. F(4x4): Bᵀ's rows are (4, 0, -5, 0, 1, 0) (0, -4, -4, 1, 1, 0) (0, 4, -4, -1, 1, 0)
+/// Bᵀ d for tile_points(m) values d (F(7x7, 2x2) shares F(6x6)'s). F(4x4): Bᵀ's rows are (4, 0, -5, 0, 1, 0) (0, -4, -4, 1, 1, 0) (0, 4, -4, -1, 1, 0)
 /// (0, -2, -1, 2, 1, 0) (0, 2, -1, -2, 1, 0) (0, 4, 0, -5, 0, 1); F(6x6): (1, 0, -21/4, 0, 21/4, 0, -1, 0)
 /// (0, 1, 1, -17/4, -17/4, 1, 1, 0) (0, -1, 1, 17/4, -17/4, -1, 1, 0) (0, 1/2, 1/4, -5/2, -5/4, 2, 1, 0)
 /// (0, -1/2, 1/4, 5/2, -5/4, -2, 1, 0) (0, 2, 4, -5/2, -5, 1/2, 1, 0) (0, -2, 4, 5/2, -5, -1/2, 1, 0)
@@ -74,9 +90,22 @@ BLD_INLINE void input_points(size_t m, const v16f *d, v16f *t) {
   }
 }
 
-/// Aᵀ x for m + 2 values x: m values. F(4x4): Aᵀ's rows are (1, 1, 1, 1, 1, 0) (0, 1, -1, 2, -2, 0)
-/// (0, 1, 1, 4, 4, 0) (0, 1, -1, 8, -8, 1); F(6x6): row i is (0^i, 1, (-1)^i, 2^i, (-2)^i, 2^-i, (-2)^-i, [i = 5]).
+/// Aᵀ x for tile_points(m) values x: m values. F(4x4): Aᵀ's rows are (1, 1, 1, 1, 1, 0) (0, 1, -1, 2, -2, 0)
+/// (0, 1, 1, 4, 4, 0) (0, 1, -1, 8, -8, 1); F(6x6) and F(7x7, 2x2): row i is (0^i, 1, (-1)^i, 2^i, (-2)^i, 2^-i,
+/// (-2)^-i, [i = m - 1]).
 BLD_INLINE void output_points(size_t m, const v16f *x, v16f *y) {
+  if (m == 7) {
+    const v16f a1 = x[1] + x[2], b1 = x[1] - x[2], a2 = x[3] + x[4], b2 = x[3] - x[4];
+    const v16f a3 = x[5] + x[6], b3 = x[5] - x[6];
+    y[0] = x[0] + a1 + a2 + a3;
+    y[1] = b1 + 2.0f * b2 + 0.5f * b3;
+    y[2] = a1 + 4.0f * a2 + 0.25f * a3;
+    y[3] = b1 + 8.0f * b2 + 0.125f * b3;
+    y[4] = a1 + 16.0f * a2 + 0.0625f * a3;
+    y[5] = b1 + 32.0f * b2 + 0.03125f * b3;
+    y[6] = a1 + 64.0f * a2 + 0.015625f * a3 + x[7];
+    return;
+  }
   if (m == 4) {
     const v16f a = x[1] + x[2], b = x[1] - x[2], c = x[3] + x[4], d = x[3] - x[4];
     y[0] = x[0] + a + c;
@@ -163,11 +192,11 @@ void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channe
 // U = G g Gᵀ written straight into the packed GEMM layout of bld_gemm_pack_a_f32 (one O x C matrix per
 // point, `point_stride` floats apart), vectorised across the MR (≤ 16) output channels of one row panel: each
 // (point, channel) stores MR contiguous floats. Rows past O are zero (the panel padding). `weight` holds the
-// rows from output channel `first_row` on.
+// rows from output channel `first_row` on: r x r taps per (output, input) channel pair, r = 3, or 2 for F(7x7, 2x2).
 BLD_INLINE void weights_packed_body(size_t m, size_t MR, size_t KC, const float *restrict weight, size_t first_row,
                                     size_t out_channels, size_t in_channels, size_t panel_begin, size_t panel_end,
                                     float *restrict packed, size_t point_stride) {
-  const size_t n = m + 2;
+  const size_t n = tile_points(m), r = m == 7 ? 2 : 3;
   const size_t padded = (out_channels + MR - 1) / MR * MR;
   for (size_t panel = panel_begin; panel < panel_end; ++panel) {
     const size_t o0 = panel * MR;
@@ -178,22 +207,23 @@ BLD_INLINE void weights_packed_body(size_t m, size_t MR, size_t KC, const float 
       const size_t offset = pc * padded + o0 * kc + (c - pc) * MR;
       float staged[9][16] = {{0}};
       for (size_t i = 0; i < rows; ++i) {
-        const float *w = weight + ((o0 + i - first_row) * in_channels + c) * 9;
-        for (int k = 0; k < 9; ++k) staged[k][i] = w[k];
+        const float *w = weight + ((o0 + i - first_row) * in_channels + c) * r * r;
+        for (size_t k = 0; k < r * r; ++k) staged[k][i] = w[k];
       }
       v16f columns[3][8];  // G g, one column of g at a time
-      for (int cc = 0; cc < 3; ++cc) {
-        const v16f taps[3] = {load16(staged[cc]), load16(staged[3 + cc]), load16(staged[6 + cc])};
+      for (size_t cc = 0; cc < r; ++cc) {
+        v16f taps[3];
+        for (size_t k = 0; k < r; ++k) taps[k] = load16(staged[k * r + cc]);
         weight_points(m, taps, columns[cc]);
       }
-      for (size_t r = 0; r < n; ++r) {
-        const v16f taps[3] = {columns[0][r], columns[1][r], columns[2][r]};
-        v16f value[8];
+      for (size_t i = 0; i < n; ++i) {
+        v16f taps[3], value[8];
+        for (size_t cc = 0; cc < r; ++cc) taps[cc] = columns[cc][i];
         weight_points(m, taps, value);
         for (size_t cc = 0; cc < n; ++cc) {
           float lanes[16];
           store16(lanes, value[cc]);
-          memcpy(packed + (r * n + cc) * point_stride + offset, lanes, MR * sizeof(float));
+          memcpy(packed + (i * n + cc) * point_stride + offset, lanes, MR * sizeof(float));
         }
       }
     }
@@ -210,9 +240,15 @@ BLD_INLINE void weights_packed_body(size_t m, size_t MR, size_t KC, const float 
       if (m == 4)                                                                                                  \
         weights_packed_body(4, FAMILY_MR, kc, weight, first_row, out_channels, in_channels, panel_begin,           \
                             panel_end, packed, point_stride);                                                      \
+      else if (m == 7)                                                                                             \
+        weights_packed_body(7, FAMILY_MR, kc, weight, first_row, out_channels, in_channels, panel_begin,           \
+                            panel_end, packed, point_stride);                                                      \
       else                                                                                                         \
         weights_packed_body(6, FAMILY_MR, kc, weight, first_row, out_channels, in_channels, panel_begin,           \
                             panel_end, packed, point_stride);                                                      \
+    } else if (m == 7) {                                                                                           \
+      weights_packed_body(7, mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed, \
+                          point_stride);                                                                           \
     } else if (m == 4) {                                                                                           \
       weights_packed_body(4, mr, kc, weight, first_row, out_channels, in_channels, panel_begin, panel_end, packed, \
                           point_stride);                                                                           \
@@ -464,7 +500,7 @@ BLD_AVX2 static inline void expand_upsampled_row_avx2(const float *row, size_t w
 // `plane` (height x width its upsampled size, both even; `plane` holds height/2 rows of width/2), read as such.
 BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height, size_t width, int upsampled,
                             size_t ty, size_t tx, size_t count, int level, const float *next, v16f *restrict out) {
-  const size_t n = m + 2;
+  const size_t n = tile_points(m);
   const size_t stored_width = upsampled ? width / 2 : width;
   v16f rows[8][8];  // d B, patch row by patch row
   for (size_t r = 0; r < n; ++r) {
@@ -475,7 +511,7 @@ BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height
     }
     const size_t stored_y = upsampled ? (size_t)y / 2 : (size_t)y;
     const float *row = plane + stored_y * stored_width;
-    const long x0 = (long)(tx * m) - 1, x1 = (long)((tx + count) * m) + 1;
+    const long x0 = (long)(tx * m) - 1, x1 = (long)((tx + count) * m) + (long)n - (long)m - 1;
     if (next)
       prefetch_row_segment(next + stored_y * stored_width, upsampled ? x0 / 2 : x0, upsampled ? x1 / 2 + 1 : x1,
                            stored_width, 0);
@@ -526,7 +562,7 @@ BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height
 BLD_INLINE void input_run(size_t m, const float *restrict plane, size_t height, size_t width, int upsampled,
                           size_t ty, size_t tx0, size_t count, float *restrict v, size_t point_stride,
                           size_t panel_width, size_t panel_depth, size_t first_tile, int level, const float *next) {
-  const size_t n = m + 2, points = n * n;
+  const size_t n = tile_points(m), points = n * n;
   float o[MAX_POINTS][RUN + 16];
   for (size_t s = 0; s < count; s += 16) {
     v16f out[MAX_POINTS];
@@ -558,9 +594,9 @@ BLD_INLINE void input_body(size_t m, const float *restrict input, size_t channel
                            int upsampled, size_t tile_begin, size_t tile_end, size_t channel_begin,
                            size_t channel_end, float *restrict v, size_t point_stride, size_t panel_width,
                            size_t k_block, int level) {
-  const size_t points = (m + 2) * (m + 2);
+  const size_t points = tile_points(m) * tile_points(m);
   const size_t stored_plane = upsampled ? height / 2 * (width / 2) : height * width;
-  const size_t tiles_y = (height + m - 1) / m, tiles_x = (width + m - 1) / m;
+  const size_t tiles_y = tiles_along(m, height), tiles_x = tiles_along(m, width);
   const size_t block = tile_end - tile_begin;
   const size_t padded_block = panel_width ? (block + panel_width - 1) / panel_width * panel_width : block;
   for (size_t c = channel_begin; c < channel_end; ++c) {
@@ -595,6 +631,9 @@ BLD_INLINE void input_body(size_t m, const float *restrict input, size_t channel
                              size_t k_block) {                                                                     \
     if (m == 4)                                                                                                    \
       input_body(4, input, channels, height, width, upsampled, tile_begin, tile_end, channel_begin, channel_end,   \
+                 v, point_stride, panel_width, k_block, LEVEL);                                                    \
+    else if (m == 7)                                                                                               \
+      input_body(7, input, channels, height, width, upsampled, tile_begin, tile_end, channel_begin, channel_end,   \
                  v, point_stride, panel_width, k_block, LEVEL);                                                    \
     else                                                                                                           \
       input_body(6, input, channels, height, width, upsampled, tile_begin, tile_end, channel_begin, channel_end,   \
@@ -905,4 +944,152 @@ void bld_winograd_output_f32(size_t tile, const float *restrict m, size_t out_ch
   else
     output_default(tile, m, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end,
                    output, point_stride);
+}
+
+// MARK: - Upsampling convolution
+//
+// A 3x3, padding-1 convolution of the nearest 2x upsampling of X is, on X itself, one 2x2 convolution per output
+// phase (a, b) (row and column parity): along each axis, output 2i + 0 reads X[i - 1], X[i] through the taps
+// (W0, W1 + W2) and output 2i + 1 reads X[i], X[i + 1] through (W0 + W1, W2). F(7x7, 2x2) computes 7 x 7 outputs
+// of each phase from one 8 x 8 window X[7t - 1 ...], the same input transform for all four phases (F(6x6)'s, so
+// bld_winograd_input_packed_f32 with tile 7 writes it): phase 0 gives outputs 7t ... 7t + 6 along that axis,
+// phase 1 gives 7t - 1 ... 7t + 5, one position earlier, hence tiles_along's extra tile. The products of the
+// four phases are one GEMM whose rows are (output channel, phase) pairs: 4 o + 2 a + b. Per output, 64 / 49
+// products against F(6x6)'s 64 / 36 on the upsampled image, and a 4x smaller input transform.
+
+/// Where the AVX-512 store of one upsampled output row takes each float from: the row's floats from
+/// 14 (tx0 + s0) - 1 on are, per tile s, phase 1's output j = 0, phase 0's j = 0, phase 1's j = 1, ... (14 floats),
+/// so lane l of output vector q (element e = 16 q + l, tile e / 14, k = e % 14) is phase 1 - k % 2's output k / 2.
+typedef struct {
+  int tile[14][16];     // e / 14
+  int index[14][16];    // the two-source permute index into (phase 0, phase 1) of one output j: the tile, plus 16 for phase 1
+  uint16_t taken[14][7];  // per output vector, the lanes holding each output j
+} upsampling_scatter_plan;
+
+static void upsampling_scatter_plan_init(upsampling_scatter_plan *plan) {
+  memset(plan, 0, sizeof *plan);
+  for (int q = 0; q < 14; ++q)
+    for (int l = 0; l < 16; ++l) {
+      const int e = 16 * q + l, tile = e / 14, k = e % 14, phase = 1 - k % 2;
+      plan->tile[q][l] = tile;
+      plan->index[q][l] = tile + 16 * phase;
+      plan->taken[q][k / 2] |= (uint16_t)(1u << l);
+    }
+}
+
+// Stores row i of `count` tiles' outputs of both column phases into one row of the upsampled output (`width` its
+// width): out[14 (tx0 + s) + 2 j] = y0[j][s], out[14 (tx0 + s) + 2 j - 1] = y1[j][s], inside [0, width).
+BLD_AVX512 static void scatter_upsampled_row_avx512(const upsampling_scatter_plan *plan, float (*y0)[RUN + 16],
+                                                    float (*y1)[RUN + 16], float *row, size_t width, size_t tx0,
+                                                    size_t count) {
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (size_t s0 = 0; s0 < count; s0 += 16) {
+    __m512 even[7], odd[7];
+    for (int j = 0; j < 7; ++j) {
+      even[j] = _mm512_loadu_ps(y0[j] + s0);
+      odd[j] = _mm512_loadu_ps(y1[j] + s0);
+    }
+    const long xb = 14 * (long)(tx0 + s0) - 1;
+    for (int q = 0; q < 14; ++q) {
+      const __m512i index = _mm512_loadu_si512(plan->index[q]), tile = _mm512_loadu_si512(plan->tile[q]);
+      __m512 value = _mm512_permutex2var_ps(even[0], index, odd[0]);
+      for (int j = 1; j < 7; ++j)
+        value = _mm512_mask_blend_ps(plan->taken[q][j], value, _mm512_permutex2var_ps(even[j], index, odd[j]));
+      const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * q)), lanes);
+      const __mmask16 valid = _mm512_cmpge_epi32_mask(x, _mm512_setzero_si512()) &
+                              _mm512_cmplt_epi32_mask(x, _mm512_set1_epi32((int)width)) &
+                              _mm512_cmplt_epi32_mask(tile, _mm512_set1_epi32((int)(count - s0)));
+      _mm512_mask_storeu_ps(row + xb + 16 * q, valid, value);
+    }
+  }
+}
+
+// The output transform of the tiles [tile_begin, tile_end) for the output channels [o_begin, o_end): for each of
+// them the four phase rows of the products (4 o + 2 a + b) become the 14 x 14 outputs a tile gives of the
+// upsampled image (height x width the stored image's size), bias added.
+BLD_INLINE void output_upsampling_body(const float *restrict matrices, size_t out_channels, size_t height,
+                                       size_t width, size_t tile_begin, size_t tile_end, const float *bias,
+                                       size_t o_begin, size_t o_end, float *restrict output, size_t point_stride,
+                                       int level) {
+  const size_t tiles_y = tiles_along(7, height), tiles_x = tiles_along(7, width);
+  const size_t block = tile_end - tile_begin, output_width = 2 * width, output_plane = 4 * height * width;
+  upsampling_scatter_plan scatter;
+  if (level == 2) upsampling_scatter_plan_init(&scatter);
+  for (size_t o = o_begin; o < o_end; ++o) {
+    const float b = bias ? bias[o] : 0.0f;
+    const v16f vbias = {b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b};
+    size_t t = tile_begin;
+    while (t < tile_end) {
+      const tile_run run = run_at(t, tile_end, tiles_x, tiles_y);
+      const size_t tx = run.tx, ty = run.ty, count = run.count;
+      float *plane = output + (run.image * out_channels + o) * output_plane;
+      for (size_t a = 0; a < 2; ++a) {
+        float y[2][49][RUN + 16];  // per column phase, the 7 x 7 outputs of each tile
+        for (size_t phase = 0; phase < 2; ++phase) {
+          // Read straight from the 64 matrices, 16 tiles per vector: lanes past `count` read the next row or the
+          // padding after the last one (the caller's contract) and are never stored.
+          const float *q[64];
+          for (size_t p = 0; p < 64; ++p)
+            q[p] = matrices + p * point_stride + (4 * o + 2 * a + phase) * block + (t - tile_begin);
+          for (size_t s = 0; s < count; s += 16) {
+            v16f columns[7][8];  // Aᵀ m, column by column
+            for (size_t j = 0; j < 8; ++j) {
+              v16f column[8], transformed[7];
+              for (size_t i = 0; i < 8; ++i) column[i] = load16(q[i * 8 + j] + s);
+              output_points(7, column, transformed);
+              for (size_t i = 0; i < 7; ++i) columns[i][j] = transformed[i];
+            }
+            for (size_t i = 0; i < 7; ++i) {  // (Aᵀ m) A, row by row
+              v16f transformed[7];
+              output_points(7, columns[i], transformed);
+              for (size_t k = 0; k < 7; ++k) store16(&y[phase][i * 7 + k][s], transformed[k] + vbias);
+            }
+          }
+        }
+        for (size_t i = 0; i < 7; ++i) {
+          const long stored_row = 7 * (long)ty - (long)a + (long)i;
+          if (stored_row < 0 || stored_row >= (long)height) continue;
+          float *row = plane + (2 * (size_t)stored_row + a) * output_width;
+          if (level == 2) {
+            scatter_upsampled_row_avx512(&scatter, y[0] + 7 * i, y[1] + 7 * i, row, output_width, tx, count);
+            continue;
+          }
+          for (size_t s = 0; s < count; ++s)
+            for (size_t j = 0; j < 7; ++j) {
+              const size_t x = 14 * (tx + s) + 2 * j;
+              if (x < output_width) row[x] = y[0][7 * i + j][s];
+              if (x >= 1 && x - 1 < output_width) row[x - 1] = y[1][7 * i + j][s];
+            }
+        }
+      }
+      t += count;
+    }
+  }
+}
+
+#define OUTPUT_UPSAMPLING_VARIANT(NAME, ATTRIBUTE, LEVEL)                                                         \
+  ATTRIBUTE static void NAME(const float *restrict matrices, size_t out_channels, size_t height, size_t width,     \
+                             size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin, size_t o_end,  \
+                             float *restrict output, size_t point_stride) {                                        \
+    output_upsampling_body(matrices, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end,      \
+                           output, point_stride, LEVEL);                                                           \
+  }
+
+OUTPUT_UPSAMPLING_VARIANT(output_upsampling_default, , 0)
+OUTPUT_UPSAMPLING_VARIANT(output_upsampling_avx2, BLD_AVX2, 1)
+OUTPUT_UPSAMPLING_VARIANT(output_upsampling_avx512, BLD_AVX512, 2)
+
+void bld_winograd_output_upsampling_f32(const float *restrict matrices, size_t out_channels, size_t height,
+                                        size_t width, size_t tile_begin, size_t tile_end, const float *bias,
+                                        size_t o_begin, size_t o_end, float *restrict output, size_t point_stride) {
+  const int level = bld_simd_level();
+  if (level >= 2)
+    output_upsampling_avx512(matrices, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end,
+                             output, point_stride);
+  else if (level == 1)
+    output_upsampling_avx2(matrices, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end, output,
+                           point_stride);
+  else
+    output_upsampling_default(matrices, out_channels, height, width, tile_begin, tile_end, bias, o_begin, o_end,
+                              output, point_stride);
 }

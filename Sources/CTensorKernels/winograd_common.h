@@ -20,6 +20,14 @@ typedef float v16f __attribute__((vector_size(64), aligned(4)));
 #define BLD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #define BLD_AVX2 __attribute__((target("avx2,fma")))
 
+/// The points along each side of a tile's transform: m + 2 for F(m x m, 3x3) (m = 4 or 6), 8 for the upsampler's
+/// F(7x7, 2x2) (m = 7, winograd.c's "Upsampling convolution"), whose input transform is F(6x6, 3x3)'s.
+BLD_INLINE size_t tile_points(size_t m) { return m == 7 ? 8 : m + 2; }
+
+/// The tiles along an image side of `extent` outputs: ceil(extent / m), and for F(7x7, 2x2) ceil((extent + 1) / 7),
+/// since its odd phases' tiles start one position before the even ones'.
+BLD_INLINE size_t tiles_along(size_t m, size_t extent) { return m == 7 ? extent / 7 + 1 : (extent + m - 1) / m; }
+
 // AVX-512 gather of one row of `count` tiles' patches: d[j · d_stride + s] = row[m (tx0 + s) - offset + j] for
 // j < n (n ≤ m + 2, offset 0 or 1), zero outside [0, width). 16 tiles at a time: lane s needs element e = m s + j of
 // the 15 m + n floats loaded from row[m (tx0 + s0) - offset ...] (masked loads zero the border),
@@ -27,12 +35,12 @@ typedef float v16f __attribute__((vector_size(64), aligned(4)));
 // bits) and blended by e / 32.
 BLD_AVX512 static inline void gather_row_avx512(size_t m, size_t n, size_t offset, const float *row, size_t width,
                                                 size_t tx0, size_t count, float *d, size_t d_stride) {
-  const size_t vectors = (15 * m + n + 15) / 16;  // at most 7 (F(6x6) input patches)
+  const size_t vectors = (15 * m + n + 15) / 16;  // at most 8 (F(7x7, 2x2) input patches)
   const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i stride = _mm512_mullo_epi32(lanes, _mm512_set1_epi32((int)m));
   for (size_t s0 = 0; s0 < count; s0 += 16) {
     const long xb = (long)((tx0 + s0) * m) - (long)offset;
-    __m512 r[8];
+    __m512 r[9];
     for (size_t q = 0; q < vectors; ++q) {
       const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * (long)q)), lanes);
       const __mmask16 inside = _mm512_cmpge_epi32_mask(x, _mm512_setzero_si512()) &

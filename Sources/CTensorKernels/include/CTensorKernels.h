@@ -295,6 +295,8 @@ void bld_release_free_memory(void);
 /// for the MR-row panels [panel_begin, panel_end) of the O output channels, writes the n² matrices U[ξ] (O x C)
 /// in the layout of bld_gemm_pack_a_f32 under `plan` at packed + ξ * point_stride
 /// (point_stride >= bld_gemm_packed_a_floats(plan, O, C)). plan->kernel must not be BLD_GEMM_NONE.
+/// With tile 7 the weight is [O, C, 2, 2] and the transform F(7x7, 2x2)'s (n = 8; the upsampling convolution's
+/// phase kernels, bld_winograd_output_upsampling_f32).
 void bld_winograd_weights_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict weight,
                                      size_t out_channels, size_t in_channels, size_t panel_begin, size_t panel_end,
                                      float *restrict packed, size_t point_stride);
@@ -340,6 +342,8 @@ void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channe
 /// (n * ceil(H/m) + ty) * ceil(W/m) + tx. v: (m + 2)² matrices [C][tile_end - tile_begin], matrix ξ at
 /// v + ξ * point_stride (pad the stride to avoid cache-set aliasing between the matrices). upsampled != 0: the
 /// convolved image is the nearest 2x upsampling of input ([N, C, H/2, W/2]; H and W even), read from it directly.
+/// tile 7: the 8 x 8 windows of F(7x7, 2x2) (upsampled 0), (H / 7 + 1) x (W / 7 + 1) tiles per image, 64 matrices
+/// (bld_winograd_output_upsampling_f32).
 void bld_winograd_input_f32(size_t tile, const float *restrict input, size_t channels, size_t height, size_t width,
                             int upsampled, size_t tile_begin, size_t tile_end, size_t channel_begin,
                             size_t channel_end, float *restrict v, size_t point_stride);
@@ -363,6 +367,17 @@ void bld_winograd_input_packed_f32(const bld_gemm_plan *plan, size_t tile, const
 void bld_winograd_output_f32(size_t tile, const float *restrict m, size_t out_channels, size_t height, size_t width,
                              int summed, size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin,
                              size_t o_end, float *restrict output, size_t point_stride);
+
+/// The output transform of the sub-pixel form of an upsampler's convolution (a 3x3, padding-1 convolution of the
+/// nearest 2x upsampling of a [N, C, H, W] image X): F(7x7, 2x2) tiles of X ((H / 7 + 1) x (W / 7 + 1) per image,
+/// numbered as bld_winograd_input_f32's, whose input transform with tile 7 gives their V[ξ]), products of 4 O
+/// rows (row 4 o + 2 a + b: output channel o, output row parity a, column parity b; the phase kernels of
+/// winograd.c's "Upsampling convolution" transformed with tile 7), 64 matrices [4 O][tile_end - tile_begin] at
+/// matrices + ξ * point_stride, each followed by at least 15 readable floats. Writes the output channels
+/// [o_begin, o_end) of output [N, O, 2H, 2W] that those tiles give, adding bias (none when NULL).
+void bld_winograd_output_upsampling_f32(const float *restrict matrices, size_t out_channels, size_t height,
+                                        size_t width, size_t tile_begin, size_t tile_end, const float *bias,
+                                        size_t o_begin, size_t o_end, float *restrict output, size_t point_stride);
 
 /// Widens `count` IEEE half-precision values (bit patterns) to float32 (F16C when the CPU has it).
 void bld_convert_f16_f32(const uint16_t *restrict x, float *restrict y, size_t count);

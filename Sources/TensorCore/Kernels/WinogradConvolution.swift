@@ -180,55 +180,74 @@ package func conv2d3x3Winograd(
     tile: tile, batch: batch, height: height, width: width, channels: channels, outputs: outputs,
     maximumBlock: maximumBlock)
   let plan = weights.plan
-  let blockCount = (tileCount + blockSize - 1) / blockSize
-  let workspaceFloats = tile.pointCount * (vStride + mStride)
-  let ownBlocks = winogradBlocksAreThreadLocal(blockCount: blockCount, blockFloats: workspaceFloats, plan: plan)
   return Tensor(shape: outputShape) { out in
     input.withUnsafeBufferPointer { x in
       weights.transformed.withUnsafeBufferPointer { u in
         bias.withUnsafeBufferPointer { b in
-          // Transforms, multiplies and inverts the tiles of one block, each stage split across the threads
-          // (`split`) or all on the calling thread.
-          func convolve(block: Int, workspace: UnsafeMutablePointer<Float>, split: Bool) {
-            let (tileBegin, tileEnd) = (block * blockSize, min(tileCount, (block + 1) * blockSize))
-            let (v, m) = (workspace, workspace + tile.pointCount * vStride)
-            let cost = (tileEnd - tileBegin) * 4 * tile.pointCount
-            forEachPart(channels, costPerItem: cost, split: split) { range in
+          convolveWinogradBlocks(
+            plan: plan, points: tile.pointCount, u: u.baseAddress!, uStride: weights.pointStride, channels: channels,
+            rows: outputs, outputChannels: outputs, tileCount: tileCount, blockSize: blockSize, vStride: vStride,
+            mStride: mStride,
+            transformInput: { tiles, range, v in
               if plan.usesBLAS {
                 bld_winograd_input_f32(
-                  tile.side, x.baseAddress!, channels, height, width, upsampled, tileBegin, tileEnd,
+                  tile.side, x.baseAddress!, channels, height, width, upsampled, tiles.lowerBound, tiles.upperBound,
                   range.lowerBound, range.upperBound, v, vStride)
               } else {
                 withUnsafePointer(to: plan.raw) { raw in
                   bld_winograd_input_packed_f32(
-                    raw, tile.side, x.baseAddress!, channels, height, width, upsampled, tileBegin, tileEnd,
-                    range.lowerBound, range.upperBound, v, vStride)
+                    raw, tile.side, x.baseAddress!, channels, height, width, upsampled, tiles.lowerBound,
+                    tiles.upperBound, range.lowerBound, range.upperBound, v, vStride)
                 }
               }
-            }
-            multiplyTransformed(
-              plan: plan, points: tile.pointCount, u: u.baseAddress!, uStride: weights.pointStride, v: v,
-              vStride: vStride, m: m, mStride: mStride, outputs: outputs, channels: channels,
-              tiles: tileEnd - tileBegin, split: split)
-            forEachPart(outputs, costPerItem: cost, split: split) { range in
+            },
+            transformOutput: { tiles, range, m in
               bld_winograd_output_f32(
-                tile.side, m, outputs, height, width, summed, tileBegin, tileEnd, b?.baseAddress, range.lowerBound,
-                range.upperBound, out.baseAddress!, mStride)
-            }
-          }
-          if ownBlocks {
-            parallelChunks(blockCount, costPerItem: blockSize * outputs * channels) { blocks in
-              ReusableScratch.winograd.withBuffer(floats: workspaceFloats) { workspace in
-                for block in blocks { convolve(block: block, workspace: workspace, split: false) }
-              }
-            }
-          } else {
-            ReusableScratch.winograd.withBuffer(floats: workspaceFloats) { workspace in
-              for block in 0..<blockCount { convolve(block: block, workspace: workspace, split: true) }
-            }
-          }
+                tile.side, m, outputs, height, width, summed, tiles.lowerBound, tiles.upperBound, b?.baseAddress,
+                range.lowerBound, range.upperBound, out.baseAddress!, mStride)
+            })
         }
       }
+    }
+  }
+}
+
+/// Runs the blocks of tiles of a Winograd convolution (`winogradBlocks`): per block, `transformInput` writes the
+/// transformed input of a range of its input channels, `M[ξ] = U[ξ]·V[ξ]` (`rows × channels` by `channels × T`,
+/// `multiplyTransformed`) for the `points` transform points, and `transformOutput` writes the outputs of a range
+/// of the `outputChannels` from the products. Each thread takes whole blocks (`winogradBlocksAreThreadLocal`) or
+/// the threads share each block's stages; the outputs are the same bit for bit either way.
+func convolveWinogradBlocks(
+  plan: GEMMPlan, points: Int, u: UnsafePointer<Float>, uStride: Int, channels: Int, rows: Int, outputChannels: Int,
+  tileCount: Int, blockSize: Int, vStride: Int, mStride: Int,
+  transformInput: (_ tiles: Range<Int>, _ channels: Range<Int>, _ v: UnsafeMutablePointer<Float>) -> Void,
+  transformOutput: (_ tiles: Range<Int>, _ outputs: Range<Int>, _ m: UnsafeMutablePointer<Float>) -> Void
+) {
+  let blockCount = (tileCount + blockSize - 1) / blockSize
+  let workspaceFloats = points * (vStride + mStride)
+  // Transforms, multiplies and inverts the tiles of one block, each stage split across the threads (`split`) or
+  // all on the calling thread.
+  func convolve(block: Int, workspace: UnsafeMutablePointer<Float>, split: Bool) {
+    let tiles = (block * blockSize)..<min(tileCount, (block + 1) * blockSize)
+    let (v, m) = (workspace, workspace + points * vStride)
+    let cost = tiles.count * 4 * points
+    forEachPart(channels, costPerItem: cost, split: split) { range in transformInput(tiles, range, v) }
+    multiplyTransformed(
+      plan: plan, points: points, u: u, uStride: uStride, v: v, vStride: vStride, m: m, mStride: mStride,
+      outputs: rows, channels: channels, tiles: tiles.count, split: split)
+    forEachPart(outputChannels, costPerItem: cost * rows / max(1, outputChannels), split: split) { range in
+      transformOutput(tiles, range, m)
+    }
+  }
+  if winogradBlocksAreThreadLocal(blockCount: blockCount, blockFloats: workspaceFloats, plan: plan) {
+    parallelChunks(blockCount, costPerItem: blockSize * rows * channels) { blocks in
+      ReusableScratch.winograd.withBuffer(floats: workspaceFloats) { workspace in
+        for block in blocks { convolve(block: block, workspace: workspace, split: false) }
+      }
+    }
+  } else {
+    ReusableScratch.winograd.withBuffer(floats: workspaceFloats) { workspace in
+      for block in 0..<blockCount { convolve(block: block, workspace: workspace, split: true) }
     }
   }
 }
@@ -282,12 +301,21 @@ func forEachPart(_ count: Int, costPerItem: Int, split: Bool, _ body: (Range<Int
 func winogradBlocks(
   tile: WinogradTile, batch: Int, height: Int, width: Int, channels: Int, outputs: Int, maximumBlock: Int? = nil
 ) -> (tileCount: Int, blockSize: Int, inputStride: Int, outputStride: Int) {
-  let tileCount = tile.tileCount(batch: batch, height: height, width: width)
-  let perTile = tile.pointCount * (channels + outputs)
+  winogradBlocks(
+    tileCount: tile.tileCount(batch: batch, height: height, width: width), points: tile.pointCount,
+    channels: channels, outputs: outputs, maximumBlock: maximumBlock)
+}
+
+/// `winogradBlocks(tile:batch:height:width:channels:outputs:maximumBlock:)` for `tileCount` tiles of a transform
+/// with `points` points (`outputs` the products' rows).
+func winogradBlocks(tileCount: Int, points: Int, channels: Int, outputs: Int, maximumBlock: Int? = nil)
+  -> (tileCount: Int, blockSize: Int, inputStride: Int, outputStride: Int)
+{
+  let perTile = points * (channels + outputs)
   let l3Share = ProcessorDescription.current.l3Share
   let floatSize = MemoryLayout<Float>.size
   let cacheTiles = l3Share / 4 / (floatSize * perTile)
-  let weightsFit = floatSize * tile.pointCount * outputs * channels <= l3Share / 2
+  let weightsFit = floatSize * points * outputs * channels <= l3Share / 2
   let weightTiles = weightsFit ? 0 : 2 * outputs * channels / (channels + outputs)
   let maximumBlock =
     maximumBlock ?? max(32, min(winogradWorkspaceLimit / perTile, max(cacheTiles, weightTiles)) / 32 * 32)
@@ -304,7 +332,7 @@ func winogradBlocks(
 /// 0.23 % (both measured on `MatrixPrecisionTests` shapes); and Winograd's 4× fewer multiplies save more than
 /// bf16's 1.5–2× GEMM throughput would. `split` shares the points among the threads (always, with OpenBLAS);
 /// otherwise every product runs on the calling thread.
-private func multiplyTransformed(
+func multiplyTransformed(
   plan: GEMMPlan, points: Int, u: UnsafePointer<Float>, uStride: Int, v: UnsafeMutablePointer<Float>, vStride: Int,
   m: UnsafeMutablePointer<Float>, mStride: Int, outputs: Int, channels: Int, tiles: Int, split: Bool
 ) {
