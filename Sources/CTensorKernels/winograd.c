@@ -496,27 +496,35 @@ BLD_AVX2 static inline void expand_upsampled_row_avx2(const float *row, size_t w
 // The (m + 2)² transformed points V = Bᵀ d B of up to 16 consecutive tiles of one tile row of one channel plane
 // (tiles tx … tx + count − 1 of tile row ty, zero outside the image): out[ξ] holds point ξ, tile tx + s in lane s
 // (lanes past `count` hold whatever the image there gives). Each patch row is gathered and transformed along x
-// (d B) at once, then the columns (Bᵀ · (d B)). With `upsampled` the image is the nearest 2x upsampling of
-// `plane` (height x width its upsampled size, both even; `plane` holds height/2 rows of width/2), read as such.
-BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height, size_t width, int upsampled,
-                            size_t ty, size_t tx, size_t count, int level, const float *next, v16f *restrict out) {
-  const size_t n = tile_points(m);
-  const size_t stored_width = upsampled ? width / 2 : width;
+// (d B) at once, then the columns (Bᵀ · (d B)). Windows start one row and column before their tiles, and `read`
+// says what the image is: `plane` itself (READ_PLAIN); the nearest 2x upsampling of `plane` (READ_UPSAMPLED:
+// height x width its upsampled size, both even; `plane` holds height/2 rows of width/2); or, for F(7x7, 2x2), the
+// phase (a, b) = (phase / 2, phase % 2) of a 2x larger `plane` (READ_PHASES: element (y, x) is plane[(2 y + a)
+// · 2 width + 2 x + b]), whose windows start a rows and b columns before their tiles (the correlation of an
+// upsampler's output gradient phase with its flipped phase kernel).
+BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height, size_t width, int read,
+                            size_t phase, size_t ty, size_t tx, size_t count, int level, const float *next,
+                            v16f *restrict out) {
+  const size_t n = tile_points(m), a = phase / 2, b = phase % 2;
+  const int upsampled = read == READ_UPSAMPLED;
+  const size_t stored_width = upsampled ? width / 2 : read == READ_PHASES ? 2 * width : width;
   v16f rows[8][8];  // d B, patch row by patch row
   for (size_t r = 0; r < n; ++r) {
-    const long y = (long)(ty * m + r) - 1;
+    const long y = (long)(ty * m + r) - (read == READ_PHASES ? (long)a : 1);
     if (y < 0 || y >= (long)height) {
       for (size_t k = 0; k < n; ++k) rows[r][k] = (v16f){0};
       continue;
     }
-    const size_t stored_y = upsampled ? (size_t)y / 2 : (size_t)y;
+    const size_t stored_y = upsampled ? (size_t)y / 2 : read == READ_PHASES ? 2 * (size_t)y + a : (size_t)y;
     const float *row = plane + stored_y * stored_width;
     const long x0 = (long)(tx * m) - 1, x1 = (long)((tx + count) * m) + (long)n - (long)m - 1;
     if (next)
       prefetch_row_segment(next + stored_y * stored_width, upsampled ? x0 / 2 : x0, upsampled ? x1 / 2 + 1 : x1,
                            stored_width, 0);
     float d[8][16] __attribute__((aligned(64)));  // element j of the row's patch segment, tile s in lane s
-    if (upsampled) {
+    if (read == READ_PHASES) {
+      gather_phase_row(level, n, row, width, (long)(tx * m) - (long)b, b, count, &d[0][0]);
+    } else if (upsampled) {
       // The row of the 2x upsampled image the patches read, from x0 on, then the patches from that copy.
       float expanded[UPSAMPLED_SEGMENT] __attribute__((aligned(64)));
       if (level == 2) {
@@ -559,14 +567,15 @@ BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height
 // Transforms `count` tiles of one tile row of one channel into v: a row segment of each point's matrix
 // (panel_width 0; v at the segment's start), or the GEMM's packed B panels of panel_width columns and
 // panel_depth rows (v at this channel's row of its K block, first_tile the run's index within the block).
-BLD_INLINE void input_run(size_t m, const float *restrict plane, size_t height, size_t width, int upsampled,
-                          size_t ty, size_t tx0, size_t count, float *restrict v, size_t point_stride,
+BLD_INLINE void input_run(size_t m, const float *restrict plane, size_t height, size_t width, int read,
+                          size_t phase, size_t ty, size_t tx0, size_t count, float *restrict v, size_t point_stride,
                           size_t panel_width, size_t panel_depth, size_t first_tile, int level, const float *next) {
   const size_t n = tile_points(m), points = n * n;
   float o[MAX_POINTS][RUN + 16];
   for (size_t s = 0; s < count; s += 16) {
     v16f out[MAX_POINTS];
-    input_tiles(m, plane, height, width, upsampled, ty, tx0 + s, count - s < 16 ? count - s : 16, level, next, out);
+    input_tiles(m, plane, height, width, read, phase, ty, tx0 + s, count - s < 16 ? count - s : 16, level, next,
+                out);
     for (size_t p = 0; p < points; ++p) store16(&o[p][s], out[p]);
   }
   if (panel_width == 0) {
@@ -590,12 +599,14 @@ BLD_INLINE void input_run(size_t m, const float *restrict plane, size_t height, 
   }
 }
 
+// With READ_PHASES the image's channel 4 c + p is phase p of input channel c (input_tiles).
 BLD_INLINE void input_body(size_t m, const float *restrict input, size_t channels, size_t height, size_t width,
-                           int upsampled, size_t tile_begin, size_t tile_end, size_t channel_begin,
-                           size_t channel_end, float *restrict v, size_t point_stride, size_t panel_width,
-                           size_t k_block, int level) {
+                           int read, size_t tile_begin, size_t tile_end, size_t channel_begin, size_t channel_end,
+                           float *restrict v, size_t point_stride, size_t panel_width, size_t k_block, int level) {
   const size_t points = tile_points(m) * tile_points(m);
-  const size_t stored_plane = upsampled ? height / 2 * (width / 2) : height * width;
+  const size_t stored_plane = read == READ_UPSAMPLED ? height / 2 * (width / 2)
+                              : read == READ_PHASES  ? 4 * height * width
+                                                     : height * width;
   const size_t tiles_y = tiles_along(m, height), tiles_x = tiles_along(m, width);
   const size_t block = tile_end - tile_begin;
   const size_t padded_block = panel_width ? (block + panel_width - 1) / panel_width * panel_width : block;
@@ -608,8 +619,15 @@ BLD_INLINE void input_body(size_t m, const float *restrict input, size_t channel
     while (t < tile_end) {
       const tile_run run = run_at(t, tile_end, tiles_x, tiles_y);
       const size_t tx = run.tx, ty = run.ty, n = run.image, count = run.count;
+      if (read == READ_PHASES) {
+        input_run(m, input + (n * (channels / 4) + c / 4) * stored_plane, height, width, read, c % 4, ty, tx, count,
+                  panel_width ? row_base : row_base + (t - tile_begin), point_stride, panel_width, depth,
+                  t - tile_begin, level, NULL);
+        t += count;
+        continue;
+      }
       const float *plane = input + (n * channels + c) * stored_plane;
-      input_run(m, plane, height, width, upsampled, ty, tx, count,
+      input_run(m, plane, height, width, read, 0, ty, tx, count,
                 panel_width ? row_base : row_base + (t - tile_begin), point_stride, panel_width, depth,
                 t - tile_begin, level, c + 1 < channel_end ? plane + stored_plane : NULL);
       t += count;
@@ -687,9 +705,9 @@ BLD_INLINE void input_transposed_body(size_t m, size_t NR, size_t KC, const floa
                                       size_t tile_end, size_t group_begin, size_t group_end, float *restrict v,
                                       size_t point_stride, v16f (*restrict buffer)[RUN / 16][MAX_POINTS],
                                       int level) {
-  const size_t points = (m + 2) * (m + 2);
+  const size_t points = tile_points(m) * tile_points(m);
   const size_t stored_plane = upsampled ? height / 2 * (width / 2) : height * width;
-  const size_t tiles_y = (height + m - 1) / m, tiles_x = (width + m - 1) / m;
+  const size_t tiles_y = tiles_along(m, height), tiles_x = tiles_along(m, width);
   const size_t block = tile_end - tile_begin, padded = (channels + NR - 1) / NR * NR;
   for (size_t group = group_begin; group < group_end; ++group) {
     const size_t c0 = 16 * group, lanes = channels > c0 ? (channels - c0 < 16 ? channels - c0 : 16) : 0;
@@ -704,7 +722,7 @@ BLD_INLINE void input_transposed_body(size_t m, size_t NR, size_t KC, const floa
       // Channel by channel along the run (long row streams), then 16 tiles x 16 channels at a time.
       for (size_t c = 0; c < lanes; ++c)
         for (size_t s0 = 0; s0 < count; s0 += 16)
-          input_tiles(m, input + (image * channels + c0 + c) * stored_plane, height, width, upsampled, ty,
+          input_tiles(m, input + (image * channels + c0 + c) * stored_plane, height, width, upsampled, 0, ty,
                       tx + s0, count - s0 < 16 ? count - s0 : 16, level,
                       c + 1 < lanes ? input + (image * channels + c0 + c + 1) * stored_plane : NULL,
                       buffer[c][s0 / 16]);
@@ -733,6 +751,9 @@ BLD_INLINE void input_transposed_body(size_t m, size_t NR, size_t KC, const floa
                              v16f (*restrict buffer)[RUN / 16][MAX_POINTS]) {                                      \
     if (m == 4)                                                                                                    \
       input_transposed_body(4, nr, kc, input, channels, height, width, upsampled, tile_begin, tile_end,           \
+                            group_begin, group_end, v, point_stride, buffer, LEVEL);                               \
+    else if (m == 7)                                                                                               \
+      input_transposed_body(7, nr, kc, input, channels, height, width, upsampled, tile_begin, tile_end,           \
                             group_begin, group_end, v, point_stride, buffer, LEVEL);                               \
     else                                                                                                           \
       input_transposed_body(6, nr, kc, input, channels, height, width, upsampled, tile_begin, tile_end,           \
@@ -765,11 +786,12 @@ void bld_winograd_input_transposed_packed_f32(const bld_gemm_plan *plan, size_t 
 // MARK: - Output transform
 
 /// Where the AVX-512 output store takes each float of an output row from: lane l of output vector q holds
-/// element f = 16 q + l of the row, tile f / m of phase f % m, picked from the phase pairs (0, 1), (2, 3), (4, 5).
+/// element f = 16 q + l of the row, tile f / m of phase f % m, picked from the phase pairs (0, 1), (2, 3), (4, 5)
+/// and, for m = 7, (6, 6).
 typedef struct {
-  int tile[6][16];       // f / m
-  int index[6][16];      // the two-source permute index: the tile, plus 16 for an odd phase
-  uint16_t pair[6][3];   // per output vector, the lanes whose phase is in each pair
+  int tile[7][16];       // f / m
+  int index[7][16];      // the two-source permute index: the tile, plus 16 for an odd phase
+  uint16_t pair[7][4];   // per output vector, the lanes whose phase is in each pair
 } scatter_plan;
 
 static void scatter_plan_for(size_t m, scatter_plan *plan) {
@@ -790,13 +812,14 @@ BLD_AVX512 static void scatter_row_avx512(size_t m, const scatter_plan *plan, fl
                                           size_t width, size_t tx0, size_t count) {
   const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (size_t s0 = 0; s0 < count; s0 += 16) {
-    __m512 phase[6];
+    __m512 phase[8];
     for (size_t j = 0; j < m; ++j) phase[j] = _mm512_loadu_ps(y[j] + s0);
+    phase[m] = phase[m - 1];  // the second source of an odd m's last pair (never selected)
     const long xb = (long)((tx0 + s0) * m);
     for (size_t q = 0; q < m; ++q) {
       const __m512i index = _mm512_loadu_si512(plan->index[q]), tile = _mm512_loadu_si512(plan->tile[q]);
       __m512 value = _mm512_permutex2var_ps(phase[0], index, phase[1]);
-      for (size_t pair = 1; pair < m / 2; ++pair)
+      for (size_t pair = 1; pair < (m + 1) / 2; ++pair)
         value = _mm512_mask_blend_ps(plan->pair[q][pair], value,
                                      _mm512_permutex2var_ps(phase[2 * pair], index, phase[2 * pair + 1]));
       const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * (long)q)), lanes);
@@ -836,23 +859,23 @@ BLD_AVX2 static void scatter_row_avx2(float (*y)[RUN + 16], float *row, size_t w
 BLD_INLINE void output_run(size_t m, const float *restrict matrices, size_t point_stride, size_t count, float bias,
                            float *restrict plane, size_t height, size_t width, int summed, size_t ty, size_t tx0,
                            int level, const scatter_plan *scatter, float *next) {
-  const size_t n = m + 2;
-  float y[36][RUN + 16];
+  const size_t n = tile_points(m);
+  float y[49][RUN + 16];
   // Read straight from the n² matrices, 16 tiles per vector: lanes past `count` read the next row or the
   // padding after the last one (the caller's contract) and are never stored.
   const float *q[MAX_POINTS];
   for (size_t p = 0; p < n * n; ++p) q[p] = matrices + p * point_stride;
   const v16f vbias = {bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias, bias};
   for (size_t s = 0; s < count; s += 16) {
-    v16f t[6][8];  // Aᵀ m, column by column
+    v16f t[7][8];  // Aᵀ m, column by column
     for (size_t j = 0; j < n; ++j) {
-      v16f column[8], transformed[6];
+      v16f column[8], transformed[7];
       for (size_t i = 0; i < n; ++i) column[i] = load16(&q[i * n + j][s]);
       output_points(m, column, transformed);
       for (size_t i = 0; i < m; ++i) t[i][j] = transformed[i];
     }
     for (size_t i = 0; i < m; ++i) {  // (Aᵀ m) A, row by row
-      v16f transformed[6];
+      v16f transformed[7];
       output_points(m, t[i], transformed);
       for (size_t k = 0; k < m; ++k) store16(&y[i * m + k][s], transformed[k] + vbias);
     }
@@ -896,7 +919,7 @@ BLD_INLINE void output_run(size_t m, const float *restrict matrices, size_t poin
 BLD_INLINE void output_body(size_t m, const float *restrict matrices, size_t out_channels, size_t height,
                             size_t width, int summed, size_t tile_begin, size_t tile_end, const float *bias,
                             size_t o_begin, size_t o_end, float *restrict output, size_t point_stride, int level) {
-  const size_t tiles_y = (height + m - 1) / m, tiles_x = (width + m - 1) / m;
+  const size_t tiles_y = tiles_along(m, height), tiles_x = tiles_along(m, width);
   const size_t stored_plane = summed ? height / 2 * (width / 2) : height * width;
   const size_t block = tile_end - tile_begin;
   scatter_plan scatter;
@@ -921,6 +944,9 @@ BLD_INLINE void output_body(size_t m, const float *restrict matrices, size_t out
                              size_t o_begin, size_t o_end, float *restrict output, size_t point_stride) {          \
     if (m == 4)                                                                                                    \
       output_body(4, matrices, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end,    \
+                  output, point_stride, LEVEL);                                                                    \
+    else if (m == 7)                                                                                               \
+      output_body(7, matrices, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end,    \
                   output, point_stride, LEVEL);                                                                    \
     else                                                                                                           \
       output_body(6, matrices, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end,    \

@@ -1,5 +1,6 @@
 // The Winograd F(m x m, 3x3) transform of an output gradient (m = 4 or 6), for the weight gradient of a 3x3,
-// stride-1, padding-1 convolution. The forward is Y = Aᵀ [ U ⊙ V ] A per m x m output tile with U = G g Gᵀ
+// stride-1, padding-1 convolution, and F(7x7, 2x2)'s (m = 7) for the sub-pixel form of an upsampler's
+// (winograd.c's "Upsampling convolution"). The forward is Y = Aᵀ [ U ⊙ V ] A per m x m output tile with U = G g Gᵀ
 // and V = Bᵀ d B (winograd.c, whose A, B, G this file shares); its adjoint in U is ∂U[ξ] = Σ_tiles ∂M[ξ] V[ξ]ᵀ
 // with ∂M = A ∂Y Aᵀ, written here straight into the GEMM's packed left operand (V[ξ]ᵀ comes packed from
 // winograd.c), and then ∂g = Gᵀ ∂U G (the last step, also here).
@@ -8,10 +9,26 @@
 
 #include <string.h>
 
-/// A z for m values z (A is (m + 2) x m, the transpose of the forward's Aᵀ): m + 2 values. F(4x4)'s rows of A
-/// are (1, 0, 0, 0) (1, 1, 1, 1) (1, -1, 1, -1) (1, 2, 4, 8) (1, -2, 4, -8) (0, 0, 0, 1); F(6x6)'s are
-/// (1, 0, …), then the powers of 1, -1, 2, -2, 1/2 and -1/2, then (…, 0, 1).
+/// A z for m values z (A is tile_points(m) x m, the transpose of the forward's Aᵀ): tile_points(m) values.
+/// F(4x4)'s rows of A are (1, 0, 0, 0) (1, 1, 1, 1) (1, -1, 1, -1) (1, 2, 4, 8) (1, -2, 4, -8) (0, 0, 0, 1);
+/// F(6x6)'s and F(7x7, 2x2)'s are (1, 0, …), then the powers of 1, -1, 2, -2, 1/2 and -1/2, then (…, 0, 1).
 BLD_INLINE void gradient_points(size_t m, const v16f *z, v16f *out) {
+  if (m == 7) {
+    const v16f even1 = z[0] + z[2] + z[4] + z[6], odd1 = z[1] + z[3] + z[5];
+    const v16f even2 = z[0] + 4.0f * z[2] + 16.0f * z[4] + 64.0f * z[6];
+    const v16f odd2 = 2.0f * z[1] + 8.0f * z[3] + 32.0f * z[5];
+    const v16f even3 = z[0] + 0.25f * z[2] + 0.0625f * z[4] + 0.015625f * z[6];
+    const v16f odd3 = 0.5f * z[1] + 0.125f * z[3] + 0.03125f * z[5];
+    out[0] = z[0];
+    out[1] = even1 + odd1;
+    out[2] = even1 - odd1;
+    out[3] = even2 + odd2;
+    out[4] = even2 - odd2;
+    out[5] = even3 + odd3;
+    out[6] = even3 - odd3;
+    out[7] = z[6];
+    return;
+  }
   if (m == 4) {
     out[0] = z[0];
     out[1] = z[0] + z[1] + z[2] + z[3];
@@ -35,20 +52,31 @@ BLD_INLINE void gradient_points(size_t m, const v16f *z, v16f *out) {
 }
 
 // ∂M = A ∂Y Aᵀ of up to 16 consecutive tiles of one tile row of one channel plane (tiles tx … tx + count − 1 of
-// tile row ty, zero outside the image): out[ξ] holds point ξ, tile tx + s in lane s.
-BLD_INLINE void output_gradient_tiles(size_t m, const float *restrict plane, size_t height, size_t width, size_t ty,
-                                      size_t tx, size_t count, int level, const float *next, v16f *restrict out) {
-  const size_t n = m + 2;
-  v16f h[6][8];  // A along each of the m image rows
+// tile row ty, zero outside the image): out[ξ] holds point ξ, tile tx + s in lane s. For F(7x7, 2x2) the image is
+// phase (a, b) = (phase / 2, phase % 2) of a 2x larger `plane` (element (y, x) at plane[(2 y + a) · 2 width +
+// 2 x + b]), whose tiles start a rows and b columns early, as the upsampling convolution's outputs of that phase.
+BLD_INLINE void output_gradient_tiles(size_t m, const float *restrict plane, size_t height, size_t width,
+                                      size_t phase, size_t ty, size_t tx, size_t count, int level, const float *next,
+                                      v16f *restrict out) {
+  const size_t n = tile_points(m), a = m == 7 ? phase / 2 : 0, b = m == 7 ? phase % 2 : 0;
+  v16f h[7][8];  // A along each of the m image rows
   for (size_t i = 0; i < m; ++i) {
-    const size_t y = ty * m + i;
-    if (y >= height) {
+    const long y = (long)(ty * m + i) - (long)a;
+    if (y < 0 || y >= (long)height) {
       for (size_t k = 0; k < n; ++k) h[i][k] = (v16f){0};
       continue;
     }
-    const float *row = plane + y * width;
+    float d[7][16] __attribute__((aligned(64)));  // element j of the row's tile segment, tile s in lane s
+    if (m == 7) {
+      gather_phase_row(level, 7, plane + (2 * (size_t)y + a) * 2 * width, width, (long)(tx * 7) - (long)b, b, count,
+                       &d[0][0]);
+      v16f z[7];
+      for (size_t j = 0; j < 7; ++j) z[j] = load16(d[j]);
+      gradient_points(m, z, h[i]);
+      continue;
+    }
+    const float *row = plane + (size_t)y * width;
     if (next) prefetch_row_segment(next + y * width, (long)(tx * m), (long)((tx + count) * m), width, 0);
-    float d[6][16] __attribute__((aligned(64)));  // element j of the row's tile segment, tile s in lane s
     if (level == 2) {
       gather_row_avx512(m, m, 0, row, width, tx, count, &d[0][0], 16);
     } else {
@@ -58,12 +86,12 @@ BLD_INLINE void output_gradient_tiles(size_t m, const float *restrict plane, siz
           d[j][s] = x < width ? row[x] : 0.0f;
         }
     }
-    v16f z[6];
+    v16f z[7];
     for (size_t j = 0; j < m; ++j) z[j] = load16(d[j]);
     gradient_points(m, z, h[i]);
   }
   for (size_t k = 0; k < n; ++k) {  // A along the columns: points (·, k)
-    v16f z[6], column[8];
+    v16f z[7], column[8];
     for (size_t i = 0; i < m; ++i) z[i] = h[i][k];
     gradient_points(m, z, column);
     for (size_t i = 0; i < n; ++i) out[i * n + k] = column[i];
@@ -77,14 +105,16 @@ BLD_INLINE void output_gradient_tiles(size_t m, const float *restrict plane, siz
 // floats, so a tile's first panel is one 16-float store whose lanes past MR land on the next tile's rows, which
 // are written next; the last tile rows of a K block, and further panels, are copied exactly.
 // With `bias`, each channel's sum over the block's tiles of ∂M at the point (1, 1), the sum of the tile's ∂Y (column
-// 1 of Aᵀ is all ones), is added to bias[o]: the bias gradient without a pass of its own over ∂Y.
+// 1 of Aᵀ is all ones), is added to bias[o]: the bias gradient without a pass of its own over ∂Y. For F(7x7, 2x2)
+// the channels are the upsampling convolution's product rows: channel 4 o + p is phase p of dy's channel o
+// (output_gradient_tiles), and bias[4 o + p] gets that phase's sum.
 BLD_INLINE void output_gradient_packed_body(size_t m, size_t MR, size_t KC, const float *restrict dy,
                                             size_t channels, size_t height, size_t width, size_t tile_begin,
                                             size_t tile_end, size_t group_begin, size_t group_end,
                                             float *restrict a, size_t point_stride, double *restrict bias,
                                             v16f (*restrict buffer)[RUN / 16][MAX_POINTS], int level) {
-  const size_t points = (m + 2) * (m + 2), group_channels = 16 / MR * MR;
-  const size_t tiles_y = (height + m - 1) / m, tiles_x = (width + m - 1) / m;
+  const size_t points = tile_points(m) * tile_points(m), group_channels = 16 / MR * MR;
+  const size_t tiles_y = tiles_along(m, height), tiles_x = tiles_along(m, width);
   const size_t block = tile_end - tile_begin, padded = (channels + MR - 1) / MR * MR;
   for (size_t group = group_begin; group < group_end; ++group) {
     const size_t o0 = group * group_channels;
@@ -96,16 +126,24 @@ BLD_INLINE void output_gradient_packed_body(size_t m, size_t MR, size_t KC, cons
       const size_t tx = run.tx, ty = run.ty, image = run.image, count = run.count;
       // Channel by channel along the run (long row streams), then 16 tiles at a time.
       for (size_t c = 0; c < lanes; ++c)
-        for (size_t s0 = 0; s0 < count; s0 += 16)
-          output_gradient_tiles(m, dy + (image * channels + o0 + c) * height * width, height, width, ty, tx + s0,
+        for (size_t s0 = 0; s0 < count; s0 += 16) {
+          if (m == 7) {
+            const size_t channel = o0 + c;
+            output_gradient_tiles(m, dy + (image * (channels / 4) + channel / 4) * 4 * height * width, height, width,
+                                  channel % 4, ty, tx + s0, count - s0 < 16 ? count - s0 : 16, level, NULL,
+                                  buffer[c][s0 / 16]);
+            continue;
+          }
+          output_gradient_tiles(m, dy + (image * channels + o0 + c) * height * width, height, width, 0, ty, tx + s0,
                                 count - s0 < 16 ? count - s0 : 16, level,
                                 c + 1 < lanes ? dy + (image * channels + o0 + c + 1) * height * width : NULL,
                                 buffer[c][s0 / 16]);
+        }
       for (size_t c = 0; c < lanes && bias; ++c) {
         double total = 0.0;
         for (size_t s0 = 0; s0 < count; s0 += 16) {
           float values[16];
-          store16(values, buffer[c][s0 / 16][m + 3]);
+          store16(values, buffer[c][s0 / 16][tile_points(m) + 1]);
           for (size_t s = 0; s < count - s0 && s < 16; ++s) total += values[s];
         }
         bias[o0 + c] += total;
@@ -153,6 +191,9 @@ BLD_INLINE void output_gradient_packed_body(size_t m, size_t MR, size_t KC, cons
     if (m == 4)                                                                                                    \
       output_gradient_packed_body(4, mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,      \
                                   group_end, a, point_stride, bias, buffer, LEVEL);                                \
+    else if (m == 7)                                                                                               \
+      output_gradient_packed_body(7, mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,      \
+                                  group_end, a, point_stride, bias, buffer, LEVEL);                                \
     else                                                                                                           \
       output_gradient_packed_body(6, mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,      \
                                   group_end, a, point_stride, bias, buffer, LEVEL);                                \
@@ -183,38 +224,38 @@ void bld_winograd_output_gradient_packed_f32(const bld_gemm_plan *plan, size_t t
                             group_end, a, point_stride, bias, buffer);
 }
 
-BLD_INLINE void finish_body(size_t m, const float (*g)[3], const float *restrict du,
-                                                              size_t pairs, size_t pair_begin, size_t pair_end,
-                                                              float *restrict dg) {
-  const size_t n = m + 2;
+// r x r taps per pair from G (n x r, rows 3 floats apart): r = 3, or 2 for F(7x7, 2x2).
+BLD_INLINE void finish_body(size_t m, const float (*g)[3], const float *restrict du, size_t pairs, size_t pair_begin,
+                            size_t pair_end, float *restrict dg) {
+  const size_t n = tile_points(m), r = m == 7 ? 2 : 3;
   // Runs of consecutive pairs, so every read of ∂U is a contiguous run of one point's row and the arithmetic
   // vectorises across pairs.
   for (size_t p0 = pair_begin; p0 < pair_end; p0 += RUN) {
     const size_t count = pair_end - p0 < RUN ? pair_end - p0 : RUN;
     float half[8][3][RUN];  // ∂U G
     for (size_t i = 0; i < n; ++i)
-      for (int b = 0; b < 3; ++b)
+      for (size_t b = 0; b < r; ++b)
         for (size_t s = 0; s < count; ++s) {
           float total = 0.0f;
           for (size_t k = 0; k < n; ++k) total += du[(i * n + k) * pairs + p0 + s] * g[k][b];
           half[i][b][s] = total;
         }
     float result[9][RUN];  // Gᵀ (∂U G)
-    for (int a = 0; a < 3; ++a)
-      for (int b = 0; b < 3; ++b)
+    for (size_t a = 0; a < r; ++a)
+      for (size_t b = 0; b < r; ++b)
         for (size_t s = 0; s < count; ++s) {
           float total = 0.0f;
           for (size_t i = 0; i < n; ++i) total += g[i][a] * half[i][b][s];
-          result[a * 3 + b][s] = total;
+          result[a * r + b][s] = total;
         }
     for (size_t s = 0; s < count; ++s)
-      for (int j = 0; j < 9; ++j) dg[(p0 + s) * 9 + (size_t)j] = result[j][s];
+      for (size_t j = 0; j < r * r; ++j) dg[(p0 + s) * r * r + j] = result[j][s];
   }
 }
 
 void bld_winograd_weight_gradient_finish_f32(size_t tile, const float *restrict du, size_t pairs, size_t pair_begin,
                                              size_t pair_end, float *restrict dg) {
-  // G ((m + 2) x 3), the forward's (winograd.c), row-major.
+  // G (tile_points(m) x 3, or x 2 for F(7x7, 2x2)), the forward's (winograd.c), row-major.
   static const float g4[6][3] = {{1.0f / 4, 0.0f, 0.0f},         {-1.0f / 6, -1.0f / 6, -1.0f / 6},
                                  {-1.0f / 6, 1.0f / 6, -1.0f / 6}, {1.0f / 24, 1.0f / 12, 1.0f / 6},
                                  {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0.0f, 0.0f, 1.0f}};
@@ -226,8 +267,13 @@ void bld_winograd_weight_gradient_finish_f32(size_t tile, const float *restrict 
                                  {32.0f / 45, 16.0f / 45, 8.0f / 45},
                                  {32.0f / 45, -16.0f / 45, 8.0f / 45},
                                  {0.0f, 0.0f, 1.0f}};
+  static const float g7[8][3] = {{1.0f, 0.0f},          {-2.0f / 9, -2.0f / 9},   {-2.0f / 9, 2.0f / 9},
+                                 {1.0f / 90, 1.0f / 45}, {1.0f / 90, -1.0f / 45},  {32.0f / 45, 16.0f / 45},
+                                 {32.0f / 45, -16.0f / 45}, {0.0f, 1.0f}};
   if (tile == 4)
     finish_body(4, g4, du, pairs, pair_begin, pair_end, dg);
+  else if (tile == 7)
+    finish_body(7, g7, du, pairs, pair_begin, pair_end, dg);
   else
     finish_body(6, g6, du, pairs, pair_begin, pair_end, dg);
 }

@@ -59,6 +59,50 @@ BLD_AVX512 static inline void gather_row_avx512(size_t m, size_t n, size_t offse
   }
 }
 
+/// How an input transform reads its image (`read`): as stored; as its nearest 2x upsampling; or, for F(7x7,
+/// 2x2), as the four phase images of a 2x larger one (winograd.c's input_tiles).
+enum { READ_PLAIN = 0, READ_UPSAMPLED = 1, READ_PHASES = 2 };
+
+/// Floats of one phase row segment that 16 F(7x7, 2x2) tiles' patches span (15 · 7 + 8 = 113), rounded up to
+/// whole vectors.
+#define PHASE_SEGMENT 128
+
+/// out[i] = row[2 (x0 + i) + b] (the phase-b element x0 + i of a row 2 width floats long), zero where x0 + i is
+/// outside [0, width), for i < PHASE_SEGMENT: each 16 outputs are the even lanes of two masked loads.
+BLD_AVX512 static inline void compress_phase_row_avx512(const float *row, size_t width, long x0, size_t b,
+                                                        float *out) {
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i limit = _mm512_set1_epi32((int)(2 * width));
+  for (long q = 0; q < PHASE_SEGMENT / 16; ++q) {
+    const long p = 2 * (x0 + 16 * q) + (long)b;
+    const __m512i low = _mm512_add_epi32(_mm512_set1_epi32((int)p), lanes);
+    const __m512i high = _mm512_add_epi32(low, _mm512_set1_epi32(16));
+    const __mmask16 low_inside =
+        _mm512_cmpge_epi32_mask(low, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(low, limit);
+    const __mmask16 high_inside =
+        _mm512_cmpge_epi32_mask(high, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(high, limit);
+    const __m512 first = _mm512_maskz_loadu_ps(low_inside, row + p), second = _mm512_maskz_loadu_ps(high_inside, row + p + 16);
+    _mm512_storeu_ps(out + 16 * q, _mm512_permutex2var_ps(first, evens, second));
+  }
+}
+
+/// The patches of `count` (≤ 16) F(7x7, 2x2) tiles along one row of phase b of a 2x wider image: d[j · 16 + s] =
+/// row[2 (x0 + 7 s + j) + b] for j < n, zero where x0 + 7 s + j is outside [0, width) (`row` holds 2 width floats).
+BLD_INLINE void gather_phase_row(int level, size_t n, const float *row, size_t width, long x0, size_t b,
+                                 size_t count, float *d) {
+  float segment[PHASE_SEGMENT] __attribute__((aligned(64)));
+  if (level == 2) {
+    compress_phase_row_avx512(row, width, x0, b, segment);
+    gather_row_avx512(7, n, 0, segment, PHASE_SEGMENT, 0, count, d, 16);
+    return;
+  }
+  for (long i = 0; i < PHASE_SEGMENT; ++i)
+    segment[i] = x0 + i >= 0 && x0 + i < (long)width ? row[2 * (x0 + i) + (long)b] : 0.0f;
+  for (size_t s = 0; s < count; ++s)
+    for (size_t j = 0; j < n; ++j) d[j * 16 + s] = segment[7 * s + j];
+}
+
 /// The run of tiles a block's loop takes next from tile t (tiles in image-major, then row-major order): up to RUN
 /// consecutive tiles of one tile row, starting at tile column tx of tile row ty of image `image`, none past
 /// tile_end.

@@ -292,4 +292,65 @@ struct TrainingKernelTests {
           && runs[0].input?.scalars == runs[1].input?.scalars, "\(tile), \(threads) threads: runs differ")
     }
   }
+
+  /// An upsampler's convolution (of `upsampleNearest2x(x)`) with random tensors and its direct double-sum
+  /// gradients: `∂W`, `∂b` and `∂x` (the upsampled image's input gradient summed over each 2×2 block).
+  private static func upsamplingConvolutionWithDirectGradients(
+    state: UInt64, batch: Int, channels: Int, outputs: Int, height: Int, width: Int
+  ) -> (x: Tensor, w: Tensor, r: Tensor, weight: Tensor, input: Tensor, bias: Tensor) {
+    var random = Generator(state: state)
+    let x = random.tensor([batch, channels, height, width])
+    let w = random.tensor([outputs, channels, 3, 3], scale: 0.2)
+    let r = random.tensor([batch, outputs, 2 * height, 2 * width])
+    let (input, bias) = directInputAndBiasGradients(outputGradient: r, weight: w)
+    let weight = directWeightGradient(outputGradient: r, input: upsampleNearest2x(x))
+    return (x, w, r, weight, upsampleNearest2xBackward(outputGradient: input), bias)
+  }
+
+  @Test(
+    "the sub-pixel gradients of an upsampler's convolution match direct double sums at every vector level",
+    .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"))
+  func upsamplingGradientsMatchDirectSums() {
+    // Stored sides that are multiples of 7 and not (the odd phases' extra tile), one pixel, partial GEMM panels
+    // (5 outputs make 20 product rows), more product rows than one 16-channel group.
+    for (index, (batch, channels, outputs, height, width)) in [
+      (2, 6, 5, 13, 15), (1, 3, 4, 7, 14), (1, 2, 3, 1, 1), (1, 17, 9, 20, 9),
+    ].enumerated() {
+      let (x, w, r, weightGradient, inputGradient, biasGradient) = Self.upsamplingConvolutionWithDirectGradients(
+        state: UInt64(60 + index), batch: batch, channels: channels, outputs: outputs, height: height, width: width)
+      for level in VectorExtension.allCases where level >= .avx2 && level <= ComputeOptions.supportedVectorExtension {
+        let actual = ComputeOptions.withVectorExtensionLimit(level) {
+          conv2d3x3WinogradUpsamplingBackward(outputGradient: r, input: x, weight: w)
+        }
+        Self.expectGradients(
+          actual, weight: weightGradient, input: inputGradient, bias: biasGradient, "\(x.shape) at \(level)")
+        let weightOnly = ComputeOptions.withVectorExtensionLimit(level) {
+          conv2d3x3WinogradUpsamplingBackward(outputGradient: r, input: x, weight: w, computeInputGradient: false)
+        }
+        #expect(weightOnly.input == nil && weightOnly.weight == actual.weight && weightOnly.bias == actual.bias)
+      }
+    }
+  }
+
+  @Test(
+    "threads taking whole blocks of the sub-pixel upsampler backward match direct sums, the same way every run",
+    .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"))
+  func upsamplingGradientsWithWholeBlocksPerThread() {
+    // 2 × 9 × 7 = 126 tiles of 60 × 48: blocks of 32 make 4, so two threads each sum their own run of blocks into
+    // an accumulator of their own, and three and four share one; the input gradient's blocks likewise.
+    let (x, w, r, weightGradient, inputGradient, biasGradient) = Self.upsamplingConvolutionWithDirectGradients(
+      state: 70, batch: 2, channels: 19, outputs: 21, height: 60, width: 48)
+    for threads in [1, 2, 3, 4] {
+      let runs = (0..<2).map { _ in
+        ComputeOptions.withThreadCount(threads) {
+          conv2d3x3WinogradUpsamplingBackward(outputGradient: r, input: x, weight: w, maximumBlock: 32)
+        }
+      }
+      Self.expectGradients(
+        runs[0], weight: weightGradient, input: inputGradient, bias: biasGradient, "\(threads) threads")
+      #expect(
+        runs[0].weight.scalars == runs[1].weight.scalars && runs[0].bias.scalars == runs[1].bias.scalars
+          && runs[0].input?.scalars == runs[1].input?.scalars, "\(threads) threads: runs differ")
+    }
+  }
 }

@@ -342,8 +342,11 @@ void bld_winograd_f4_weights_f32(const float *restrict weight, size_t out_channe
 /// (n * ceil(H/m) + ty) * ceil(W/m) + tx. v: (m + 2)² matrices [C][tile_end - tile_begin], matrix ξ at
 /// v + ξ * point_stride (pad the stride to avoid cache-set aliasing between the matrices). upsampled != 0: the
 /// convolved image is the nearest 2x upsampling of input ([N, C, H/2, W/2]; H and W even), read from it directly.
-/// tile 7: the 8 x 8 windows of F(7x7, 2x2) (upsampled 0), (H / 7 + 1) x (W / 7 + 1) tiles per image, 64 matrices
-/// (bld_winograd_output_upsampling_f32).
+/// tile 7: the 8 x 8 windows of F(7x7, 2x2), (H / 7 + 1) x (W / 7 + 1) tiles per image, 64 matrices
+/// (bld_winograd_output_upsampling_f32), starting one row and column before their tiles; or with upsampled 2,
+/// the phases of an upsampling convolution's output gradient: input is [N, C/4, 2H, 2W] and image channel
+/// 4 c + 2 a + b is its channel c's phase (a, b) (element (y, x) at row 2 y + a, column 2 x + b), whose windows
+/// start a rows and b columns before their tiles (the input gradient's correlation with the flipped phase kernels).
 void bld_winograd_input_f32(size_t tile, const float *restrict input, size_t channels, size_t height, size_t width,
                             int upsampled, size_t tile_begin, size_t tile_end, size_t channel_begin,
                             size_t channel_end, float *restrict v, size_t point_stride);
@@ -363,7 +366,8 @@ void bld_winograd_input_packed_f32(const bld_gemm_plan *plan, size_t tile, const
 /// tile_begin], matrix ξ at m + ξ * point_stride, each followed by at least 15 readable floats (rows are read in
 /// whole 16-float vectors; point_stride ≥ O · (tile_end − tile_begin) + 15); output: [N, O, H, W] (same H, W
 /// as the input), or with summed != 0 [N, O, H/2, W/2] (H, W even), each 2 x 2 block of outputs summed into one
-/// element as upsampleNearest2xBackward sums them (the bias, if any, is added to each output first).
+/// element as upsampleNearest2xBackward sums them (the bias, if any, is added to each output first). tile 7:
+/// F(7x7, 2x2)'s 64 matrices and tiles (bld_winograd_input_f32), summed 0.
 void bld_winograd_output_f32(size_t tile, const float *restrict m, size_t out_channels, size_t height, size_t width,
                              int summed, size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin,
                              size_t o_end, float *restrict output, size_t point_stride);
@@ -427,6 +431,7 @@ void bld_group_norm_silu_backward_f32(const float *restrict x, const float *rest
 /// v + ξ * point_stride (point_stride ≥ T · round_up(C, plan->nr)). Groups cover round_up(C, plan->nr) / 16 in
 /// all. scratch: BLD_WINOGRAD_GROUP_SCRATCH_FLOATS floats of this caller's own. plan must have a kernel family.
 /// upsampled != 0: as for bld_winograd_input_f32 (input [N, C, H/2, W/2] read as its 2x nearest upsampling).
+/// tile 7: F(7x7, 2x2)'s windows, as bld_winograd_input_f32's (upsampled 0).
 void bld_winograd_input_transposed_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict input,
                                               size_t channels, size_t height, size_t width, int upsampled,
                                               size_t tile_begin, size_t tile_end, size_t group_begin,
@@ -446,6 +451,8 @@ size_t bld_winograd_output_gradient_group_channels(const bld_gemm_plan *plan);
 /// (point_stride ≥ round_up(O, plan->mr) · T + 16). When bias is not NULL, bias[o] (double) gains the sum of dy
 /// over the block's tiles for the group's channels o (∂M at the point (1, 1): the bias gradient). scratch:
 /// BLD_WINOGRAD_GROUP_SCRATCH_FLOATS floats of this caller's own. plan must have a kernel family.
+/// tile 7: the adjoint of bld_winograd_output_upsampling_f32's transform: dy is [N, O/4, 2H, 2W], the O channels
+/// (and bias entries) are its product rows 4 o + 2 a + b, phase (a, b) of dy's channel o (tiles as there).
 void bld_winograd_output_gradient_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict dy,
                                              size_t channels, size_t height, size_t width, size_t tile_begin,
                                              size_t tile_end, size_t group_begin, size_t group_end,
@@ -454,7 +461,8 @@ void bld_winograd_output_gradient_packed_f32(const bld_gemm_plan *plan, size_t t
 
 /// The last step of the Winograd F(m x m, 3x3) weight gradient (m = `tile`, 4 or 6), ∂g = Gᵀ ∂U G, for (output,
 /// input) channel pairs [pair_begin, pair_end): du holds the (m + 2)² matrices ∂U[ξ] as [points][pairs] (pair
-/// o · C + c), dg the result as [pairs][9] (the [O, C, 3, 3] weight gradient).
+/// o · C + c), dg the result as [pairs][9] (the [O, C, 3, 3] weight gradient). tile 7: F(7x7, 2x2)'s G, dg
+/// [pairs][4] (2 x 2 kernels).
 void bld_winograd_weight_gradient_finish_f32(size_t tile, const float *restrict du, size_t pairs, size_t pair_begin,
                                              size_t pair_end, float *restrict dg);
 

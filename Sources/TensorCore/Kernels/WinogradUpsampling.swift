@@ -84,18 +84,20 @@ package func conv2d3x3WinogradUpsampling(_ input: Tensor, weight: Tensor, bias: 
 }
 
 /// The side of an F(7×7, 2×2) output tile (per phase), as the C transforms take it.
-private let upsamplingTileSide = 7
+let upsamplingTileSide = 7
 
 /// The transform points of F(7×7, 2×2): 8 × 8.
-private let upsamplingPoints = 64
+let upsamplingPoints = 64
+
+/// The 3×3 taps along an axis that fall on each of a phase's two stored positions: `[phase][tap]`, the even
+/// phase's taps `(w0, w1 + w2)`, the odd phase's `(w0 + w1, w2)`.
+let upsamplingPhaseTaps: [[ClosedRange<Int>]] = [[0...0, 1...2], [0...1, 2...2]]
 
 /// The four 2×2 kernels an upsampler's 3×3 convolution weight `[O, C, 3, 3]` gives on the stored image, `[4·O, C,
 /// 2, 2]` flattened, row `4 o + 2 a + b` for output row parity `a` and column parity `b`: along each axis the even
 /// phase's taps are `(w0, w1 + w2)` and the odd phase's `(w0 + w1, w2)`.
 func upsamplingPhaseKernels(_ weight: Tensor) -> [Float] {
   let (outputs, channels) = (weight.shape[0], weight.shape[1])
-  // The 3×3 taps that fall on each of a phase's two stored positions along an axis.
-  let taps: [[ClosedRange<Int>]] = [[0...0, 1...2], [0...1, 2...2]]
   return weight.withUnsafeBufferPointer { w in
     [Float](unsafeUninitializedCapacity: 16 * outputs * channels) { buffer, initialized in
       for o in 0..<outputs {
@@ -107,8 +109,8 @@ func upsamplingPhaseKernels(_ weight: Tensor) -> [Float] {
               for r in 0..<2 {
                 for s in 0..<2 {
                   var sum: Float = 0
-                  for ky in taps[a][r] {
-                    for kx in taps[b][s] { sum += g[3 * ky + kx] }
+                  for ky in upsamplingPhaseTaps[a][r] {
+                    for kx in upsamplingPhaseTaps[b][s] { sum += g[3 * ky + kx] }
                   }
                   kernel[2 * r + s] = sum
                 }
