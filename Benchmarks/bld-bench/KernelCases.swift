@@ -17,7 +17,9 @@ enum KernelCases {
       + [(16, 1280, 2), (32, 640, 2)].map {
         winograd(size: $0.0, channels: $0.1, batch: $0.2, streamingWeights: true)
       }
-      + [(64, 512), (128, 512), (256, 256)].map { upsampler(size: $0.0, channels: $0.1) }
+      + [(64, 512), (128, 512), (256, 256)].flatMap { size, channels in
+        [upsampler(size: size, channels: channels), upsamplerBackward(size: size, channels: channels)]
+      }
       + [(512, 128), (64, 512), (128, 512), (256, 256)].flatMap { size, channels in
         [false, true].map { winogradBackward(size: size, channels: channels, inputGradient: $0) }
       }
@@ -147,6 +149,25 @@ enum KernelCases {
       let bias = benchmarkTensor([channels], seed: 24)
       return {
         blackHole(conv2dPreferringWinograd(x, weight: weight, bias: bias, stride: 1, padding: 1, upsamplingInput: true))
+      }
+    }
+  }
+
+  /// `upsampler-backward-1xCxHxW`: the backward pass of `upsampler-1xCxHxW`'s convolution through
+  /// `conv2dBackward(outputGradient:upsampledInput:…)` as the decoder fine-tune runs it: the weight, bias and input
+  /// gradients. GFLOP/s count the direct gradients' multiply-adds on the upsampled image (two convolutions' worth).
+  static func upsamplerBackward(size: Int, channels: Int) -> BenchmarkCase {
+    BenchmarkCase(
+      name: "upsampler-backward-1x\(channels)x\(size)x\(size)",
+      flops: 2 * 2 * 9 * Double(channels * channels * 4 * size * size), isGEMMBacked: true
+    ) {
+      let x = benchmarkTensor([1, channels, size, size], seed: 25)
+      let dy = benchmarkTensor([1, channels, 2 * size, 2 * size], seed: 26)
+      let weight = benchmarkTensor([channels, channels, 3, 3], seed: 27) * 0.02
+      return {
+        let gradients = conv2dBackward(outputGradient: dy, upsampledInput: x, weight: weight, stride: 1, padding: 1)
+        blackHole(gradients.weight)
+        if let input = gradients.input { blackHole(input) }
       }
     }
   }

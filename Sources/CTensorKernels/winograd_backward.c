@@ -109,8 +109,8 @@ BLD_INLINE void output_gradient_tiles(size_t m, const float *restrict plane, siz
 // the channels are the upsampling convolution's product rows: channel 4 o + p is phase p of dy's channel o
 // (output_gradient_tiles), and bias[4 o + p] gets that phase's sum.
 BLD_INLINE void output_gradient_packed_body(size_t m, size_t MR, size_t KC, const float *restrict dy,
-                                            size_t channels, size_t height, size_t width, size_t tile_begin,
-                                            size_t tile_end, size_t group_begin, size_t group_end,
+                                            size_t channels, size_t dy_channels, size_t height, size_t width,
+                                            size_t tile_begin, size_t tile_end, size_t group_begin, size_t group_end,
                                             float *restrict a, size_t point_stride, double *restrict bias,
                                             v16f (*restrict buffer)[RUN / 16][MAX_POINTS], int level) {
   const size_t points = tile_points(m) * tile_points(m), group_channels = 16 / MR * MR;
@@ -129,14 +129,14 @@ BLD_INLINE void output_gradient_packed_body(size_t m, size_t MR, size_t KC, cons
         for (size_t s0 = 0; s0 < count; s0 += 16) {
           if (m == 7) {
             const size_t channel = o0 + c;
-            output_gradient_tiles(m, dy + (image * (channels / 4) + channel / 4) * 4 * height * width, height, width,
+            output_gradient_tiles(m, dy + (image * dy_channels + channel / 4) * 4 * height * width, height, width,
                                   channel % 4, ty, tx + s0, count - s0 < 16 ? count - s0 : 16, level, NULL,
                                   buffer[c][s0 / 16]);
             continue;
           }
-          output_gradient_tiles(m, dy + (image * channels + o0 + c) * height * width, height, width, 0, ty, tx + s0,
-                                count - s0 < 16 ? count - s0 : 16, level,
-                                c + 1 < lanes ? dy + (image * channels + o0 + c + 1) * height * width : NULL,
+          output_gradient_tiles(m, dy + (image * dy_channels + o0 + c) * height * width, height, width, 0, ty,
+                                tx + s0, count - s0 < 16 ? count - s0 : 16, level,
+                                c + 1 < lanes ? dy + (image * dy_channels + o0 + c + 1) * height * width : NULL,
                                 buffer[c][s0 / 16]);
         }
       for (size_t c = 0; c < lanes && bias; ++c) {
@@ -185,18 +185,19 @@ BLD_INLINE void output_gradient_packed_body(size_t m, size_t MR, size_t KC, cons
 
 #define OUTPUT_GRADIENT_VARIANT(NAME, ATTRIBUTE, LEVEL)                                                           \
   ATTRIBUTE static void NAME(size_t m, size_t mr, size_t kc, const float *restrict dy, size_t channels,            \
-                             size_t height, size_t width, size_t tile_begin, size_t tile_end, size_t group_begin,  \
+                             size_t dy_channels, size_t height, size_t width, size_t tile_begin, size_t tile_end,  \
+                             size_t group_begin,                                                                   \
                              size_t group_end, float *restrict a, size_t point_stride, double *restrict bias,      \
                              v16f (*restrict buffer)[RUN / 16][MAX_POINTS]) {                                      \
     if (m == 4)                                                                                                    \
-      output_gradient_packed_body(4, mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,      \
-                                  group_end, a, point_stride, bias, buffer, LEVEL);                                \
+      output_gradient_packed_body(4, mr, kc, dy, channels, dy_channels, height, width, tile_begin, tile_end,   \
+                                  group_begin, group_end, a, point_stride, bias, buffer, LEVEL);                   \
     else if (m == 7)                                                                                               \
-      output_gradient_packed_body(7, mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,      \
-                                  group_end, a, point_stride, bias, buffer, LEVEL);                                \
+      output_gradient_packed_body(7, mr, kc, dy, channels, dy_channels, height, width, tile_begin, tile_end,   \
+                                  group_begin, group_end, a, point_stride, bias, buffer, LEVEL);                   \
     else                                                                                                           \
-      output_gradient_packed_body(6, mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,      \
-                                  group_end, a, point_stride, bias, buffer, LEVEL);                                \
+      output_gradient_packed_body(6, mr, kc, dy, channels, dy_channels, height, width, tile_begin, tile_end,   \
+                                  group_begin, group_end, a, point_stride, bias, buffer, LEVEL);                   \
   }
 
 OUTPUT_GRADIENT_VARIANT(output_gradient_default, , 0)
@@ -206,22 +207,22 @@ OUTPUT_GRADIENT_VARIANT(output_gradient_avx512, BLD_AVX512, 2)
 size_t bld_winograd_output_gradient_group_channels(const bld_gemm_plan *plan) { return 16 / plan->mr * plan->mr; }
 
 void bld_winograd_output_gradient_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict dy,
-                                             size_t channels, size_t height, size_t width, size_t tile_begin,
-                                             size_t tile_end, size_t group_begin, size_t group_end,
+                                             size_t channels, size_t dy_channels, size_t height, size_t width,
+                                             size_t tile_begin, size_t tile_end, size_t group_begin, size_t group_end,
                                              float *restrict a, size_t point_stride, double *restrict bias,
                                              float *restrict scratch) {
   const int level = bld_simd_level();
   const size_t kc = bld_gemm_k_block(plan, tile_end - tile_begin);
   v16f(*buffer)[RUN / 16][MAX_POINTS] = (v16f(*)[RUN / 16][MAX_POINTS])scratch;
   if (level >= 2)
-    output_gradient_avx512(tile, plan->mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,
-                           group_end, a, point_stride, bias, buffer);
+    output_gradient_avx512(tile, plan->mr, kc, dy, channels, dy_channels, height, width, tile_begin, tile_end,
+                           group_begin, group_end, a, point_stride, bias, buffer);
   else if (level == 1)
-    output_gradient_avx2(tile, plan->mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,
-                         group_end, a, point_stride, bias, buffer);
+    output_gradient_avx2(tile, plan->mr, kc, dy, channels, dy_channels, height, width, tile_begin, tile_end,
+                         group_begin, group_end, a, point_stride, bias, buffer);
   else
-    output_gradient_default(tile, plan->mr, kc, dy, channels, height, width, tile_begin, tile_end, group_begin,
-                            group_end, a, point_stride, bias, buffer);
+    output_gradient_default(tile, plan->mr, kc, dy, channels, dy_channels, height, width, tile_begin, tile_end,
+                            group_begin, group_end, a, point_stride, bias, buffer);
 }
 
 // r x r taps per pair from G (n x r, rows 3 floats apart): r = 3, or 2 for F(7x7, 2x2).

@@ -1,5 +1,6 @@
 import TensorCore
 import Testing
+import _TestSupport
 
 /// The upsampler's convolution with the nearest 2× upsampling inside the Winograd transforms
 /// (`WinogradResampling`): each path must give exactly what the separate upsampling (or 2×2 summing) pass gives.
@@ -122,7 +123,8 @@ struct WinogradResamplingTests {
   @Test("the dispatchers give the upsampled convolution and its gradients for every algorithm")
   func dispatchers() {
     // im2col (2 × 2 F(4×4) tiles), streamed weights (64 tiles) and, at 2 × 64 × 64 with 16 channels, weights
-    // transformed first.
+    // transformed first: bit for bit, except where the gradients take the sub-pixel form (F(6×6) on the
+    // upsampled image, `conv2d3x3WinogradUpsamplingBackward`), which agrees within Winograd's rounding.
     for (index, (channels, outputs, height, width)) in [(3, 4, 2, 2), (16, 8, 16, 16), (16, 16, 64, 64)].enumerated() {
       var random = KernelTestRandom(seed: UInt64(700 + index))
       let (input, weight, bias) = random.convolution3x3(
@@ -135,9 +137,19 @@ struct WinogradResamplingTests {
       let r = Tensor(shape: expected.shape, scalars: random.floats(expected.count))
       let gradients = conv2dBackward(outputGradient: r, upsampledInput: input, weight: weight, stride: 1, padding: 1)
       let reference = conv2dBackward(outputGradient: r, input: upsampled, weight: weight, stride: 1, padding: 1)
-      #expect(gradients.weight == reference.weight && gradients.bias == reference.bias, "\(input.shape)")
-      #expect(
-        gradients.input == reference.input.map { upsampleNearest2xBackward(outputGradient: $0) }, "\(input.shape)")
+      let referenceInput = reference.input.map { upsampleNearest2xBackward(outputGradient: $0) }
+      let subPixel =
+        conv2d3x3WinogradIsPreferred(inputShape: upsampled.shape, weightShape: weight.shape, stride: 1, padding: 1)
+        && WinogradTile.preferred(
+          batch: 1, height: 2 * height, width: 2 * width, inputChannels: channels, outputChannels: outputs) == .six
+      if subPixel, let inputGradient = gradients.input, let referenceInput {
+        #expect(TensorComparison(gradients.weight, reference.weight).isClose(relative: 3e-5), "\(input.shape)")
+        #expect(TensorComparison(gradients.bias, reference.bias).isClose(relative: 1e-6), "\(input.shape)")
+        #expect(TensorComparison(inputGradient, referenceInput).isClose(relative: 3e-5), "\(input.shape)")
+      } else {
+        #expect(gradients.weight == reference.weight && gradients.bias == reference.bias, "\(input.shape)")
+        #expect(gradients.input == referenceInput, "\(input.shape)")
+      }
     }
   }
 }

@@ -67,4 +67,38 @@ struct WinogradUpsamplingTests {
       #expect(actual.scalars == single.scalars, "\(threads) threads")
     }
   }
+
+  @Test(
+    "an upsampler's convolution and its gradients take the sub-pixel form where F(6×6) would take the upsampled image",
+    .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"))
+  func routing() {
+    // 96 channels upsampled from 80² to 160²: 729 F(6×6) tiles, more than its weights need, and transformed
+    // inputs larger than the streaming path takes (F(6×6) with AVX-512; F(4×4) otherwise, where the transforms
+    // read the upsampled image instead).
+    var random = KernelTestRandom(seed: 79)
+    let (input, weight, bias) = random.convolution3x3(
+      batch: 1, channels: 96, outputs: 96, height: 80, width: 80, bias: true)
+    let outputGradient = Tensor(shape: [1, 96, 160, 160], scalars: random.floats(96 * 160 * 160))
+    let image = [1, 96, 160, 160]
+    let forwardSubPixel =
+      ConvolutionAlgorithm.preferred(inputShape: image, weightShape: weight.shape, stride: 1, padding: 1)
+      == .winograd(.six)
+    let backwardSubPixel =
+      WinogradTile.preferred(batch: 1, height: 160, width: 160, inputChannels: 96, outputChannels: 96) == .six
+    let output = conv2dPreferringWinograd(
+      input, weight: weight, bias: bias, stride: 1, padding: 1, upsamplingInput: true)
+    let direct = conv2d(upsampleNearest2x(input), weight: weight, bias: bias, stride: 1, padding: 1)
+    #expect(TensorComparison(output, direct).isClose(relative: 3e-5))
+    #expect(
+      (output == conv2d3x3WinogradUpsampling(input, weight: weight, bias: bias)) == forwardSubPixel,
+      "the forward takes the sub-pixel form exactly where F(6×6) would run (\(forwardSubPixel))")
+    let gradients = conv2dBackward(outputGradient: outputGradient, upsampledInput: input, weight: weight, padding: 1)
+    let subPixelGradients = conv2d3x3WinogradUpsamplingBackward(
+      outputGradient: outputGradient, input: input, weight: weight)
+    #expect(
+      (gradients.weight == subPixelGradients.weight && gradients.input == subPixelGradients.input)
+        == backwardSubPixel,
+      "the backward takes the sub-pixel form exactly where F(6×6) would run (\(backwardSubPixel))")
+    #expect(TensorComparison(gradients.weight, subPixelGradients.weight).isClose(relative: 3e-5))
+  }
 }

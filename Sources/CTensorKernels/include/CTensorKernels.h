@@ -451,11 +451,12 @@ size_t bld_winograd_output_gradient_group_channels(const bld_gemm_plan *plan);
 /// (point_stride ≥ round_up(O, plan->mr) · T + 16). When bias is not NULL, bias[o] (double) gains the sum of dy
 /// over the block's tiles for the group's channels o (∂M at the point (1, 1): the bias gradient). scratch:
 /// BLD_WINOGRAD_GROUP_SCRATCH_FLOATS floats of this caller's own. plan must have a kernel family.
-/// tile 7: the adjoint of bld_winograd_output_upsampling_f32's transform: dy is [N, O/4, 2H, 2W], the O channels
-/// (and bias entries) are its product rows 4 o + 2 a + b, phase (a, b) of dy's channel o (tiles as there).
+/// dy_channels: dy's channels per image (its image stride; channels for the whole gradient). tile 7: the adjoint
+/// of bld_winograd_output_upsampling_f32's transform: dy is [N, dy_channels, 2H, 2W] and the O = `channels`
+/// channels (and bias entries) are product rows 4 o + 2 a + b, phase (a, b) of dy's channel o (tiles as there).
 void bld_winograd_output_gradient_packed_f32(const bld_gemm_plan *plan, size_t tile, const float *restrict dy,
-                                             size_t channels, size_t height, size_t width, size_t tile_begin,
-                                             size_t tile_end, size_t group_begin, size_t group_end,
+                                             size_t channels, size_t dy_channels, size_t height, size_t width,
+                                             size_t tile_begin, size_t tile_end, size_t group_begin, size_t group_end,
                                              float *restrict a, size_t point_stride, double *restrict bias,
                                              float *restrict scratch);
 

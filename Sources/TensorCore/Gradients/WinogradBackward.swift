@@ -47,8 +47,8 @@ package func conv2d3x3WinogradBackward(
       winogradWeightGradientSums(
         tileSide: tile.side, points: tile.pointCount,
         tileCount: tile.tileCount(batch: batch, height: height, width: width), input: x.baseAddress!,
-        inputRead: inputUpsampled ? 1 : 0, outputGradient: dy.baseAddress!, channels: channels, rows: outputs,
-        height: height, width: width, maximumBlock: maximumBlock)
+        inputRead: inputUpsampled ? 1 : 0, outputGradient: dy.baseAddress!, outputGradientChannels: outputs,
+        channels: channels, rows: outputs, height: height, width: width, maximumBlock: maximumBlock)
     }
   }
   // ∂g = Gᵀ ∂U G per (o, c).
@@ -76,14 +76,16 @@ package func conv2d3x3WinogradBackward(
 /// transform point, `[points][rows · channels]`) and each product row's bias sum `Σ ∂Y`, in double.
 ///
 /// Per block of tiles (`winogradBlocks`), `bld_winograd_input_transposed_packed_f32` transforms `input`
-/// (`[N, C, H, W]` read as `inputRead` says) and `bld_winograd_output_gradient_packed_f32` the output gradient,
-/// both with `tileSide` (the tiles and their `tileCount` as those functions number them), and `points` `rows × C`
-/// GEMMs reduce over the block's tiles. When the threads take whole blocks (`winogradBlocksAreThreadLocal`), each
+/// (`[N, C, H, W]` read as `inputRead` says) and `bld_winograd_output_gradient_packed_f32` the output gradient
+/// (`outputGradientChannels` channels per image: the product rows are all or some of them), both with `tileSide`
+/// (the tiles and their `tileCount` as those functions number them), and `points` `rows × C` GEMMs reduce over the
+/// block's tiles. When the threads take whole blocks (`winogradBlocksAreThreadLocal`), each
 /// has a block of scratch and, within `winogradGradientAccumulatorBudget`, a `∂U` of its own, summed at the end;
 /// each accumulator always takes the same run of blocks, so results never depend on timing.
 func winogradWeightGradientSums(
   tileSide: Int, points: Int, tileCount: Int, input: UnsafePointer<Float>, inputRead: Int32,
-  outputGradient: UnsafePointer<Float>, channels: Int, rows: Int, height: Int, width: Int, maximumBlock: Int?
+  outputGradient: UnsafePointer<Float>, outputGradientChannels: Int, channels: Int, rows: Int, height: Int,
+  width: Int, maximumBlock: Int?
 ) -> (transformed: [Float], biasSums: [Double]) {
   let (_, blockSize, _, _) = winogradBlocks(
     tileCount: tileCount, points: points, channels: channels, outputs: rows, maximumBlock: maximumBlock)
@@ -130,8 +132,8 @@ func winogradWeightGradientSums(
           GEMMScratchPool.shared.withScratch { scratch in
             withUnsafePointer(to: plan.raw) { raw in
               bld_winograd_output_gradient_packed_f32(
-                raw, tileSide, outputGradient, rows, height, width, tileBegin, tileEnd, groups.lowerBound,
-                groups.upperBound, m, mStride, bias, scratch)
+                raw, tileSide, outputGradient, rows, outputGradientChannels, height, width, tileBegin, tileEnd,
+                groups.lowerBound, groups.upperBound, m, mStride, bias, scratch)
             }
           }
         }

@@ -28,27 +28,35 @@ package func conv2d3x3WinogradUpsamplingBackward(
     "conv2d3x3WinogradUpsamplingBackward: gradient \(outputGradient.shape), input \(input.shape), weight \(weight.shape)"
   )
   precondition(!GEMMPlan.current.usesBLAS, "conv2d3x3WinogradUpsamplingBackward needs a TensorCore kernel family")
-  let rows = 4 * outputs
   let tileCount = batch * (height / upsamplingTileSide + 1) * (width / upsamplingTileSide + 1)
-  let (transformed, biasSums) = input.withUnsafeBufferPointer { x in
+  // The phase kernels' gradients ∂K = Gᵀ ∂U G, [4·O, C, 2, 2], and the product rows' bias sums, a group of output
+  // channels at a time (`upsamplingGroup`), each pass transforming the input again (a quarter of the work of
+  // F(6×6)'s transform of the upsampled image).
+  let group = upsamplingGroup(outputs: outputs, channels: channels)
+  var phaseGradients = [Float](unsafeUninitializedCapacity: 16 * outputs * channels) { $1 = $0.count }
+  var biasSums = [Double]()
+  input.withUnsafeBufferPointer { x in
     outputGradient.withUnsafeBufferPointer { dy in
-      winogradWeightGradientSums(
-        tileSide: upsamplingTileSide, points: upsamplingPoints, tileCount: tileCount, input: x.baseAddress!,
-        inputRead: 0, outputGradient: dy.baseAddress!, channels: channels, rows: rows, height: height, width: width,
-        maximumBlock: maximumBlock)
-    }
-  }
-  // ∂K = Gᵀ ∂U G per (product row, input channel): the phase kernels' gradients, [4·O, C, 2, 2].
-  let pairs = rows * channels
-  let phaseGradients = [Float](unsafeUninitializedCapacity: 4 * pairs) { buffer, initialized in
-    transformed.withUnsafeBufferPointer { dU in
-      nonisolated(unsafe) let result = buffer.baseAddress!
-      parallelChunks(pairs, costPerItem: 200) { range in
-        bld_winograd_weight_gradient_finish_f32(
-          upsamplingTileSide, dU.baseAddress!, pairs, range.lowerBound, range.upperBound, result)
+      phaseGradients.withUnsafeMutableBufferPointer { phaseGradients in
+        for first in stride(from: 0, to: outputs, by: group) {
+          let rows = 4 * min(group, outputs - first)
+          let (transformed, sums) = winogradWeightGradientSums(
+            tileSide: upsamplingTileSide, points: upsamplingPoints, tileCount: tileCount, input: x.baseAddress!,
+            inputRead: 0, outputGradient: dy.baseAddress! + first * 4 * height * width,
+            outputGradientChannels: outputs, channels: channels, rows: rows, height: height, width: width,
+            maximumBlock: maximumBlock)
+          biasSums += sums
+          let pairs = rows * channels
+          nonisolated(unsafe) let result = phaseGradients.baseAddress! + 16 * first * channels
+          transformed.withUnsafeBufferPointer { dU in
+            parallelChunks(pairs, costPerItem: 200) { range in
+              bld_winograd_weight_gradient_finish_f32(
+                upsamplingTileSide, dU.baseAddress!, pairs, range.lowerBound, range.upperBound, result)
+            }
+          }
+        }
       }
     }
-    initialized = 4 * pairs
   }
   let bias = (0..<outputs).map { o in Float((0..<4).reduce(0.0) { $0 + biasSums[4 * o + $1] }) }
   let inputGradient =
@@ -88,62 +96,58 @@ private func foldedUpsamplingKernelGradient(_ phaseGradients: [Float], outputs: 
 
 /// `∂L/∂input` `[N, C, H, W]` (`inputShape`) of an upsampler's convolution: `Σ_p` phase `p` of `∂Y` correlated with
 /// phase kernel `p` flipped, as one F(7×7, 2×2) convolution with the `4·O` phases of `∂Y` as its input channels
-/// (`bld_winograd_input_packed_f32` reads them in place, each phase's windows where that correlation needs them).
+/// (`bld_winograd_input_packed_f32` reads them in place, each phase's windows where that correlation needs them),
+/// summed over parts of `upsamplingGroup` output channels (`WinogradPartition.channels`), image by image.
 private func upsamplingInputGradient(
   _ outputGradient: Tensor, weight: Tensor, inputShape: [Int], maximumBlock: Int?
 ) -> Tensor {
   let (batch, channels, height, width) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-  let rows = 4 * weight.shape[0]
+  let outputs = weight.shape[0]
   let plan = GEMMPlan.current
-  // The flipped phase kernels as a [C, 4·O, 2, 2] weight: row c, column 4 o + p.
   let phaseKernels = upsamplingPhaseKernels(weight)
-  let flipped = [Float](unsafeUninitializedCapacity: 4 * rows * channels) { buffer, initialized in
-    for row in 0..<rows {
+  let group = upsamplingGroup(outputs: outputs, channels: channels)
+  let firsts = Array(stride(from: 0, to: outputs, by: group))
+  let shapes = firsts.map { (rows: channels, channels: 4 * min(group, outputs - $0), outputs: channels) }
+  // Part p's flipped phase kernels as a [C, 4·g, 2, 2] weight: row c, column 4 (o − first) + phase.
+  func flippedKernels(part: Int) -> [Float] {
+    let (first, columns) = (firsts[part], shapes[part].channels)
+    return [Float](unsafeUninitializedCapacity: 4 * columns * channels) { buffer, initialized in
       for c in 0..<channels {
-        let (source, target) = ((row * channels + c) * 4, (c * rows + row) * 4)
-        for k in 0..<4 { buffer[target + k] = phaseKernels[source + 3 - k] }
-      }
-    }
-    initialized = 4 * rows * channels
-  }
-  let pointStride = plan.packedLeftFloats(m: channels, k: rows)
-  let transformed = [Float](unsafeUninitializedCapacity: upsamplingPoints * pointStride) { buffer, initialized in
-    flipped.withUnsafeBufferPointer { k in
-      nonisolated(unsafe) let destination = buffer.baseAddress!
-      parallelChunks(
-        (channels + plan.tileRows - 1) / plan.tileRows, costPerItem: plan.tileRows * rows * 4 * upsamplingPoints
-      ) { range in
-        withUnsafePointer(to: plan.raw) { raw in
-          bld_winograd_weights_packed_f32(
-            raw, upsamplingTileSide, k.baseAddress!, channels, rows, range.lowerBound, range.upperBound, destination,
-            pointStride)
+        for column in 0..<columns {
+          let (source, target) = (((4 * first + column) * channels + c) * 4, (c * columns + column) * 4)
+          for k in 0..<4 { buffer[target + k] = phaseKernels[source + 3 - k] }
         }
       }
+      initialized = 4 * columns * channels
     }
-    initialized = upsamplingPoints * pointStride
   }
-  let tileCount = batch * (height / upsamplingTileSide + 1) * (width / upsamplingTileSide + 1)
+  let tileCount = (height / upsamplingTileSide + 1) * (width / upsamplingTileSide + 1)
   let (_, blockSize, vStride, mStride) = winogradBlocks(
-    tileCount: tileCount, points: upsamplingPoints, channels: rows, outputs: channels, maximumBlock: maximumBlock)
-  return Tensor(shape: inputShape) { out in
-    outputGradient.withUnsafeBufferPointer { dy in
-      transformed.withUnsafeBufferPointer { u in
-        convolveWinogradBlocks(
-          plan: plan, points: upsamplingPoints, u: u.baseAddress!, uStride: pointStride, channels: rows,
-          rows: channels, outputChannels: channels, tileCount: tileCount, blockSize: blockSize, vStride: vStride,
-          mStride: mStride,
-          transformInput: { tiles, range, v in
-            withUnsafePointer(to: plan.raw) { raw in
-              bld_winograd_input_packed_f32(
-                raw, upsamplingTileSide, dy.baseAddress!, rows, height, width, 2, tiles.lowerBound, tiles.upperBound,
-                range.lowerBound, range.upperBound, v, vStride)
-            }
-          },
-          transformOutput: { tiles, range, m in
-            bld_winograd_output_f32(
-              upsamplingTileSide, m, channels, height, width, 0, tiles.lowerBound, tiles.upperBound, nil,
-              range.lowerBound, range.upperBound, out.baseAddress!, mStride)
-          })
+    tileCount: tileCount, points: upsamplingPoints, channels: 4 * group, outputs: channels,
+    weights: 4 * outputs * channels, maximumBlock: maximumBlock)
+  let (gradientPlane, inputPlane) = (4 * height * width, height * width)
+  return withTransformedUpsamplingParts(shapes, kernels: flippedKernels) { parts in
+    Tensor(shape: inputShape) { out in
+      outputGradient.withUnsafeBufferPointer { dy in
+        // One image at a time: a part's phases are some of ∂Y's channels, read from their first.
+        for image in 0..<batch {
+          convolveWinogradBlocks(
+            plan: plan, points: upsamplingPoints, parts: parts, partition: .channels, tileCount: tileCount,
+            blockSize: blockSize, vStride: vStride, mStride: mStride,
+            transformInput: { tiles, part, range, v in
+              withUnsafePointer(to: plan.raw) { raw in
+                bld_winograd_input_packed_f32(
+                  raw, upsamplingTileSide, dy.baseAddress! + (image * outputs + firsts[part]) * gradientPlane,
+                  shapes[part].channels, height, width, 2, tiles.lowerBound, tiles.upperBound, range.lowerBound,
+                  range.upperBound, v, vStride)
+              }
+            },
+            transformOutput: { tiles, _, range, m in
+              bld_winograd_output_f32(
+                upsamplingTileSide, m, channels, height, width, 0, tiles.lowerBound, tiles.upperBound, nil,
+                range.lowerBound, range.upperBound, out.baseAddress! + image * channels * inputPlane, mStride)
+            })
+        }
       }
     }
   }

@@ -57,8 +57,8 @@ package enum ConvolutionAlgorithm: Equatable, Sendable {
 /// Shapes as `conv2d`: `input` `[N, C, H, W]`, `weight` `[O, C, kH, kW]`, `bias` `[O]` or nil. With
 /// `upsamplingInput` the image convolved is `upsampleNearest2x(input)` (`[N, C, 2H, 2W]`, diffusers' `Upsample2D`):
 /// where F(6×6) Winograd would take the upsampled image, its sub-pixel form takes the stored one
-/// (`conv2d3x3WinogradUpsampling`: measured on Zen 4, 2 threads, 256 channels 256² → 512² 0.42–0.44 s → 0.31–0.33
-/// s, 512 channels 128² → 256² 0.37–0.39 → 0.34–0.35 s; at 64² → 128², where F(4×4) runs, it took 0.13 s against
+/// (`conv2d3x3WinogradUpsampling`: measured on Zen 4, 2 threads, 256 channels 256² → 512² 0.42–0.44 s → 0.31–0.32
+/// s, 512 channels 128² → 256² 0.37–0.39 → 0.31–0.33 s; at 64² → 128², where F(4×4) runs, it took 0.13 s against
 /// 0.113); other Winograd paths read `input` as upsampled in their transform (`WinogradResampling.upsampledInput`),
 /// so the 4× larger image is never stored; im2col convolves the upsampled copy. The same results within
 /// Winograd's rounding.

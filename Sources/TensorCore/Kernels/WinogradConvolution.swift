@@ -185,10 +185,13 @@ package func conv2d3x3Winograd(
       weights.transformed.withUnsafeBufferPointer { u in
         bias.withUnsafeBufferPointer { b in
           convolveWinogradBlocks(
-            plan: plan, points: tile.pointCount, u: u.baseAddress!, uStride: weights.pointStride, channels: channels,
-            rows: outputs, outputChannels: outputs, tileCount: tileCount, blockSize: blockSize, vStride: vStride,
-            mStride: mStride,
-            transformInput: { tiles, range, v in
+            plan: plan, points: tile.pointCount,
+            parts: [
+              WinogradProductPart(
+                u: u.baseAddress!, uStride: weights.pointStride, rows: outputs, channels: channels,
+                outputChannels: outputs)
+            ], partition: .rows, tileCount: tileCount, blockSize: blockSize, vStride: vStride, mStride: mStride,
+            transformInput: { tiles, _, range, v in
               if plan.usesBLAS {
                 bld_winograd_input_f32(
                   tile.side, x.baseAddress!, channels, height, width, upsampled, tiles.lowerBound, tiles.upperBound,
@@ -201,7 +204,7 @@ package func conv2d3x3Winograd(
                 }
               }
             },
-            transformOutput: { tiles, range, m in
+            transformOutput: { tiles, _, range, m in
               bld_winograd_output_f32(
                 tile.side, m, outputs, height, width, summed, tiles.lowerBound, tiles.upperBound, b?.baseAddress,
                 range.lowerBound, range.upperBound, out.baseAddress!, mStride)
@@ -212,35 +215,72 @@ package func conv2d3x3Winograd(
   }
 }
 
+/// A share of a Winograd convolution's products: its transformed weights `U[ξ]` (`rows × channels`, packed, points
+/// `uStride` floats apart) and the output channels the output transform writes from it.
+struct WinogradProductPart {
+  /// The first point's packed matrix.
+  let u: UnsafePointer<Float>
+  /// Floats between consecutive points' matrices.
+  let uStride: Int
+  /// The product rows this part computes (`partition` `.rows`), or all of them (`.channels`).
+  let rows: Int
+  /// The input channels this part reduces over (`.channels`), or all of them (`.rows`).
+  let channels: Int
+  /// The output channels the output transform writes from this part's products (`.rows`), or from all parts' sum.
+  let outputChannels: Int
+}
+
+/// How the parts of a Winograd convolution's products divide them.
+enum WinogradPartition {
+  /// Each part computes some product rows from all input channels: one input transform per block, and each
+  /// part's products go to the output transform as soon as they are made.
+  case rows
+  /// Each part reduces over some input channels (transformed for it) into all product rows; the parts' products
+  /// are summed, then transformed back once.
+  case channels
+}
+
 /// Runs the blocks of tiles of a Winograd convolution (`winogradBlocks`): per block, `transformInput` writes the
-/// transformed input of a range of its input channels, `M[ξ] = U[ξ]·V[ξ]` (`rows × channels` by `channels × T`,
-/// `multiplyTransformed`) for the `points` transform points, and `transformOutput` writes the outputs of a range
-/// of the `outputChannels` from the products. Each thread takes whole blocks (`winogradBlocksAreThreadLocal`) or
-/// the threads share each block's stages; the outputs are the same bit for bit either way.
+/// transformed input of a range of a part's input channels (`.channels`; with `.rows` all channels, once, as part
+/// 0), `M[ξ] = U[ξ]·V[ξ]` (`rows × channels` by `channels × T`, `multiplyTransformed`) for the `points` transform
+/// points of each part, and `transformOutput` writes the outputs of a range of a part's output channels from its
+/// products (`.rows`), or of all of them from the sum (`.channels`, as part 0). Splitting the products into
+/// parts keeps a block's products (or transformed inputs) to a part's rows (or channels), so blocks hold more
+/// tiles and the weights are read fewer times. Each thread takes whole blocks (`winogradBlocksAreThreadLocal`)
+/// or the threads share each block's stages; the outputs are the same bit for bit either way.
 func convolveWinogradBlocks(
-  plan: GEMMPlan, points: Int, u: UnsafePointer<Float>, uStride: Int, channels: Int, rows: Int, outputChannels: Int,
-  tileCount: Int, blockSize: Int, vStride: Int, mStride: Int,
-  transformInput: (_ tiles: Range<Int>, _ channels: Range<Int>, _ v: UnsafeMutablePointer<Float>) -> Void,
-  transformOutput: (_ tiles: Range<Int>, _ outputs: Range<Int>, _ m: UnsafeMutablePointer<Float>) -> Void
+  plan: GEMMPlan, points: Int, parts: [WinogradProductPart], partition: WinogradPartition, tileCount: Int,
+  blockSize: Int, vStride: Int, mStride: Int,
+  transformInput: (_ tiles: Range<Int>, _ part: Int, _ channels: Range<Int>, _ v: UnsafeMutablePointer<Float>) -> Void,
+  transformOutput: (_ tiles: Range<Int>, _ part: Int, _ outputs: Range<Int>, _ m: UnsafeMutablePointer<Float>) -> Void
 ) {
   let blockCount = (tileCount + blockSize - 1) / blockSize
   let workspaceFloats = points * (vStride + mStride)
+  let work = parts.reduce(0) { $0 + $1.rows * $1.channels }
   // Transforms, multiplies and inverts the tiles of one block, each stage split across the threads (`split`) or
   // all on the calling thread.
   func convolve(block: Int, workspace: UnsafeMutablePointer<Float>, split: Bool) {
     let tiles = (block * blockSize)..<min(tileCount, (block + 1) * blockSize)
     let (v, m) = (workspace, workspace + points * vStride)
     let cost = tiles.count * 4 * points
-    forEachPart(channels, costPerItem: cost, split: split) { range in transformInput(tiles, range, v) }
-    multiplyTransformed(
-      plan: plan, points: points, u: u, uStride: uStride, v: v, vStride: vStride, m: m, mStride: mStride,
-      outputs: rows, channels: channels, tiles: tiles.count, split: split)
-    forEachPart(outputChannels, costPerItem: cost * rows / max(1, outputChannels), split: split) { range in
-      transformOutput(tiles, range, m)
+    for (index, part) in parts.enumerated() {
+      if partition == .channels || index == 0 {
+        forEachPart(part.channels, costPerItem: cost, split: split) { range in transformInput(tiles, index, range, v) }
+      }
+      multiplyTransformed(
+        plan: plan, points: points, u: part.u, uStride: part.uStride, v: v, vStride: vStride, m: m,
+        mStride: mStride, outputs: part.rows, channels: part.channels, tiles: tiles.count,
+        beta: partition == .channels && index > 0 ? 1 : 0, split: split)
+      if partition == .rows || index == parts.count - 1 {
+        let outputs = partition == .rows ? part.outputChannels : parts[0].outputChannels
+        forEachPart(outputs, costPerItem: cost * part.rows / max(1, outputs), split: split) { range in
+          transformOutput(tiles, partition == .rows ? index : 0, range, m)
+        }
+      }
     }
   }
   if winogradBlocksAreThreadLocal(blockCount: blockCount, blockFloats: workspaceFloats, plan: plan) {
-    parallelChunks(blockCount, costPerItem: blockSize * rows * channels) { blocks in
+    parallelChunks(blockCount, costPerItem: blockSize * work) { blocks in
       ReusableScratch.winograd.withBuffer(floats: workspaceFloats) { workspace in
         for block in blocks { convolve(block: block, workspace: workspace, split: false) }
       }
@@ -308,15 +348,20 @@ func winogradBlocks(
 
 /// `winogradBlocks(tile:batch:height:width:channels:outputs:maximumBlock:)` for `tileCount` tiles of a transform
 /// with `points` points (`outputs` the products' rows).
-func winogradBlocks(tileCount: Int, points: Int, channels: Int, outputs: Int, maximumBlock: Int? = nil)
-  -> (tileCount: Int, blockSize: Int, inputStride: Int, outputStride: Int)
-{
+///
+/// `weights` (the products' `rows × channels` pairs that each block reads, `outputs · channels` by default) is
+/// larger when the products come in parts (`WinogradProductPart`), a block holding one part's products
+/// (`outputs` rows) or transformed inputs (`channels`) at a time.
+func winogradBlocks(
+  tileCount: Int, points: Int, channels: Int, outputs: Int, weights: Int? = nil, maximumBlock: Int? = nil
+) -> (tileCount: Int, blockSize: Int, inputStride: Int, outputStride: Int) {
   let perTile = points * (channels + outputs)
+  let weights = weights ?? outputs * channels
   let l3Share = ProcessorDescription.current.l3Share
   let floatSize = MemoryLayout<Float>.size
   let cacheTiles = l3Share / 4 / (floatSize * perTile)
-  let weightsFit = floatSize * points * outputs * channels <= l3Share / 2
-  let weightTiles = weightsFit ? 0 : 2 * outputs * channels / (channels + outputs)
+  let weightsFit = floatSize * points * weights <= l3Share / 2
+  let weightTiles = weightsFit ? 0 : 2 * weights / (channels + outputs)
   let maximumBlock =
     maximumBlock ?? max(32, min(winogradWorkspaceLimit / perTile, max(cacheTiles, weightTiles)) / 32 * 32)
   let blockCount = (tileCount + maximumBlock - 1) / maximumBlock
@@ -330,17 +375,18 @@ func winogradBlocks(tileCount: Int, points: Int, channels: Int, outputs: Int, ma
 /// whatever `ComputeOptions.matrixPrecision` says: the transformed tiles span a wide range and the output
 /// transform cancels large terms, so bf16 operands gave 6.9 % error where a bf16 im2col convolution gives
 /// 0.23 % (both measured on `MatrixPrecisionTests` shapes); and Winograd's 4× fewer multiplies save more than
-/// bf16's 1.5–2× GEMM throughput would. `split` shares the points among the threads (always, with OpenBLAS);
-/// otherwise every product runs on the calling thread.
+/// bf16's 1.5–2× GEMM throughput would. `beta` 1 adds the products to `M` (the parts of `WinogradPartition.channels`).
+/// `split` shares the points among the threads (always, with OpenBLAS); otherwise every product runs on the
+/// calling thread.
 func multiplyTransformed(
   plan: GEMMPlan, points: Int, u: UnsafePointer<Float>, uStride: Int, v: UnsafeMutablePointer<Float>, vStride: Int,
-  m: UnsafeMutablePointer<Float>, mStride: Int, outputs: Int, channels: Int, tiles: Int, split: Bool
+  m: UnsafeMutablePointer<Float>, mStride: Int, outputs: Int, channels: Int, tiles: Int, beta: Float = 0, split: Bool
 ) {
   guard !plan.usesBLAS else {
     for point in 0..<points {
       prepackedSGEMM(
         plan: plan, packedA: u + point * uStride, m: outputs, n: tiles, k: channels, transposeB: false,
-        b: v + point * vStride, ldb: tiles, c: m + point * mStride, ldc: tiles, beta: 0, precision: .float32)
+        b: v + point * vStride, ldb: tiles, c: m + point * mStride, ldc: tiles, beta: beta, precision: .float32)
     }
     return
   }
@@ -350,7 +396,7 @@ func multiplyTransformed(
     for point in range {
       prepackedProductSingleThreaded(
         plan: plan, packedA: uBase + point * uStride, packedB: vBase + point * vStride, m: outputs, n: tiles,
-        k: channels, c: mBase + point * mStride, ldc: tiles, beta: 0)
+        k: channels, c: mBase + point * mStride, ldc: tiles, beta: beta)
     }
   }
 }
