@@ -94,18 +94,6 @@ BLD_INLINE void input_points(size_t m, const v16f *d, v16f *t) {
 /// (0, 1, 1, 4, 4, 0) (0, 1, -1, 8, -8, 1); F(6x6) and F(7x7, 2x2): row i is (0^i, 1, (-1)^i, 2^i, (-2)^i, 2^-i,
 /// (-2)^-i, [i = m - 1]).
 BLD_INLINE void output_points(size_t m, const v16f *x, v16f *y) {
-  if (m == 7) {
-    const v16f a1 = x[1] + x[2], b1 = x[1] - x[2], a2 = x[3] + x[4], b2 = x[3] - x[4];
-    const v16f a3 = x[5] + x[6], b3 = x[5] - x[6];
-    y[0] = x[0] + a1 + a2 + a3;
-    y[1] = b1 + 2.0f * b2 + 0.5f * b3;
-    y[2] = a1 + 4.0f * a2 + 0.25f * a3;
-    y[3] = b1 + 8.0f * b2 + 0.125f * b3;
-    y[4] = a1 + 16.0f * a2 + 0.0625f * a3;
-    y[5] = b1 + 32.0f * b2 + 0.03125f * b3;
-    y[6] = a1 + 64.0f * a2 + 0.015625f * a3 + x[7];
-    return;
-  }
   if (m == 4) {
     const v16f a = x[1] + x[2], b = x[1] - x[2], c = x[3] + x[4], d = x[3] - x[4];
     y[0] = x[0] + a + c;
@@ -120,7 +108,11 @@ BLD_INLINE void output_points(size_t m, const v16f *x, v16f *y) {
     y[2] = a1 + 4.0f * a2 + 0.25f * a3;
     y[3] = b1 + 8.0f * b2 + 0.125f * b3;
     y[4] = a1 + 16.0f * a2 + 0.0625f * a3;
-    y[5] = b1 + 32.0f * b2 + 0.03125f * b3 + x[7];
+    y[5] = b1 + 32.0f * b2 + 0.03125f * b3;
+    if (m == 6)
+      y[5] += x[7];
+    else
+      y[6] = a1 + 64.0f * a2 + 0.015625f * a3 + x[7];
   }
 }
 

@@ -13,22 +13,6 @@
 /// F(4x4)'s rows of A are (1, 0, 0, 0) (1, 1, 1, 1) (1, -1, 1, -1) (1, 2, 4, 8) (1, -2, 4, -8) (0, 0, 0, 1);
 /// F(6x6)'s and F(7x7, 2x2)'s are (1, 0, …), then the powers of 1, -1, 2, -2, 1/2 and -1/2, then (…, 0, 1).
 BLD_INLINE void gradient_points(size_t m, const v16f *z, v16f *out) {
-  if (m == 7) {
-    const v16f even1 = z[0] + z[2] + z[4] + z[6], odd1 = z[1] + z[3] + z[5];
-    const v16f even2 = z[0] + 4.0f * z[2] + 16.0f * z[4] + 64.0f * z[6];
-    const v16f odd2 = 2.0f * z[1] + 8.0f * z[3] + 32.0f * z[5];
-    const v16f even3 = z[0] + 0.25f * z[2] + 0.0625f * z[4] + 0.015625f * z[6];
-    const v16f odd3 = 0.5f * z[1] + 0.125f * z[3] + 0.03125f * z[5];
-    out[0] = z[0];
-    out[1] = even1 + odd1;
-    out[2] = even1 - odd1;
-    out[3] = even2 + odd2;
-    out[4] = even2 - odd2;
-    out[5] = even3 + odd3;
-    out[6] = even3 - odd3;
-    out[7] = z[6];
-    return;
-  }
   if (m == 4) {
     out[0] = z[0];
     out[1] = z[0] + z[1] + z[2] + z[3];
@@ -37,9 +21,15 @@ BLD_INLINE void gradient_points(size_t m, const v16f *z, v16f *out) {
     out[4] = z[0] - 2.0f * z[1] + 4.0f * z[2] - 8.0f * z[3];
     out[5] = z[3];
   } else {
-    const v16f even1 = z[0] + z[2] + z[4], odd1 = z[1] + z[3] + z[5];
-    const v16f even2 = z[0] + 4.0f * z[2] + 16.0f * z[4], odd2 = 2.0f * z[1] + 8.0f * z[3] + 32.0f * z[5];
-    const v16f even3 = z[0] + 0.25f * z[2] + 0.0625f * z[4], odd3 = 0.5f * z[1] + 0.125f * z[3] + 0.03125f * z[5];
+    v16f even1 = z[0] + z[2] + z[4], even2 = z[0] + 4.0f * z[2] + 16.0f * z[4];
+    v16f even3 = z[0] + 0.25f * z[2] + 0.0625f * z[4];
+    if (m == 7) {  // the seventh value's powers: 1, 64, 1/64
+      even1 += z[6];
+      even2 += 64.0f * z[6];
+      even3 += 0.015625f * z[6];
+    }
+    const v16f odd1 = z[1] + z[3] + z[5], odd2 = 2.0f * z[1] + 8.0f * z[3] + 32.0f * z[5];
+    const v16f odd3 = 0.5f * z[1] + 0.125f * z[3] + 0.03125f * z[5];
     out[0] = z[0];
     out[1] = even1 + odd1;
     out[2] = even1 - odd1;
@@ -47,7 +37,7 @@ BLD_INLINE void gradient_points(size_t m, const v16f *z, v16f *out) {
     out[4] = even2 - odd2;
     out[5] = even3 + odd3;
     out[6] = even3 - odd3;
-    out[7] = z[5];
+    out[7] = z[m - 1];
   }
 }
 
