@@ -11,9 +11,10 @@ internal import CTensorKernels
 /// the 7×7 outputs a tile gives of that phase, `winogradWeightGradientSums`) times the stored image's transformed
 /// windows: the four phase kernels' gradients (`Gᵀ ∂U G`, 2×2 each), folded back onto the 3×3 taps they sum. The
 /// input gradient is the sum over the phases of each phase's output gradient correlated with its flipped phase
-/// kernel, one F(7×7, 2×2) convolution whose `4·O` input channels are the phases of `∂Y`, read in place. Per
-/// output, 64/49 multiplications against F(6×6)'s 64/36 on the upsampled image, and no tensor at the upsampled
-/// size but `∂Y`.
+/// kernel, one F(7×7, 2×2) convolution whose `4·O` input channels are the phases of `∂Y`, read in place. Both run
+/// in parts of `upsamplingGroup` output channels (the weight gradient one part at a time over all tiles, the input
+/// gradient summing the parts per block). Per output, 64/49 multiplications against F(6×6)'s 64/36 on the
+/// upsampled image, and no tensor at the upsampled size but `∂Y`.
 ///
 /// Accuracy as the forward (≈ 1e-5 relative). Needs a TensorCore kernel family. `maximumBlock` caps the tiles
 /// per block (tests use it to cover several blocks and accumulators).
