@@ -2,7 +2,8 @@
 // 2015), and F(7x7, 2x2) (m = 7) for the sub-pixel form of an upsampler's convolution ("Upsampling convolution"
 // below).
 //
-// Each m x m output tile is computed from an n x n input tile (n = m + 2): Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A.
+// Each m x m output tile is computed from an n x n input tile (n = m + 2, or 8 for F(7x7, 2x2): tile_points):
+// Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A.
 // The n² element-wise products summed over input channels are n² independent GEMMs, done by the caller:
 //   M[ξ] (O x T) = U[ξ] (O x C) · V[ξ] (C x T),  ξ in [0, n²), T tiles of the current block.
 // F(4x4, 3x3) has 36 points and 2.25 multiplies per output; F(6x6, 3x3) has 64 points and 1.78 (21 % fewer),
@@ -16,7 +17,7 @@
 
 #include <string.h>
 
-// MARK: - One-dimensional transforms (m = 4 or 6, a constant after inlining)
+// MARK: - One-dimensional transforms (m = 4, 6 or 7, a constant after inlining)
 
 /// G g for the taps g (three, or two for F(7x7, 2x2)): tile_points(m) values. F(4x4): G's rows are (1/4, 0, 0)
 /// (-1/6, -1/6, -1/6) (-1/6, 1/6, -1/6) (1/24, 1/12, 1/6) (1/24, -1/12, 1/6) (0, 0, 1); F(6x6): (1, 0, 0)
@@ -60,8 +61,8 @@ BLD_INLINE void weight_points(size_t m, const v16f *g, v16f *u) {
   }
 }
 
-/// Bᵀ d for tile_points(m) values d (F(7x7, 2x2) shares F(6x6)'s). F(4x4): Bᵀ's rows are (4, 0, -5, 0, 1, 0) (0, -4, -4, 1, 1, 0) (0, 4, -4, -1, 1, 0)
-/// (0, -2, -1, 2, 1, 0) (0, 2, -1, -2, 1, 0) (0, 4, 0, -5, 0, 1); F(6x6): (1, 0, -21/4, 0, 21/4, 0, -1, 0)
+/// Bᵀ d for tile_points(m) values d (F(7x7, 2x2) shares F(6x6)'s). F(4x4): Bᵀ's rows are (4, 0, -5, 0, 1, 0)
+/// (0, -4, -4, 1, 1, 0) (0, 4, -4, -1, 1, 0) (0, -2, -1, 2, 1, 0) (0, 2, -1, -2, 1, 0) (0, 4, 0, -5, 0, 1); F(6x6): (1, 0, -21/4, 0, 21/4, 0, -1, 0)
 /// (0, 1, 1, -17/4, -17/4, 1, 1, 0) (0, -1, 1, 17/4, -17/4, -1, 1, 0) (0, 1/2, 1/4, -5/2, -5/4, 2, 1, 0)
 /// (0, -1/2, 1/4, 5/2, -5/4, -2, 1, 0) (0, 2, 4, -5/2, -5, 1/2, 1, 0) (0, -2, 4, 5/2, -5, -1/2, 1, 0)
 /// (0, -1, 0, 21/4, 0, -21/4, 0, 1), evaluated as NNPACK does (shared sums, then their sum and difference).
@@ -979,8 +980,8 @@ void bld_winograd_output_f32(size_t tile, const float *restrict m, size_t out_ch
 /// 14 (tx0 + s0) - 1 on are, per tile s, phase 1's output j = 0, phase 0's j = 0, phase 1's j = 1, ... (14 floats),
 /// so lane l of output vector q (element e = 16 q + l, tile e / 14, k = e % 14) is phase 1 - k % 2's output k / 2.
 typedef struct {
-  int tile[14][16];     // e / 14
-  int index[14][16];    // the two-source permute index into (phase 0, phase 1) of one output j: the tile, plus 16 for phase 1
+  int tile[14][16];       // e / 14
+  int index[14][16];      // the permute index into (phase 0, phase 1) of one output j: the tile, + 16 for phase 1
   uint16_t taken[14][7];  // per output vector, the lanes holding each output j
 } upsampling_scatter_plan;
 

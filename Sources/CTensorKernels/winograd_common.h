@@ -82,7 +82,8 @@ BLD_AVX512 static inline void compress_phase_row_avx512(const float *row, size_t
         _mm512_cmpge_epi32_mask(low, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(low, limit);
     const __mmask16 high_inside =
         _mm512_cmpge_epi32_mask(high, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(high, limit);
-    const __m512 first = _mm512_maskz_loadu_ps(low_inside, row + p), second = _mm512_maskz_loadu_ps(high_inside, row + p + 16);
+    const __m512 first = _mm512_maskz_loadu_ps(low_inside, row + p);
+    const __m512 second = _mm512_maskz_loadu_ps(high_inside, row + p + 16);
     _mm512_storeu_ps(out + 16 * q, _mm512_permutex2var_ps(first, evens, second));
   }
 }
