@@ -39,7 +39,7 @@ KERNEL_CASES = [
     "winograd-backward-1x128x512x512", "winograd-backward-1x512x64x64", "winograd-backward-1x512x128x128",
     "winograd-backward-1x256x256x256", "upsampler-1x512x64x64", "upsampler-1x512x128x128", "upsampler-1x256x256x256",
     "conv3x3-64x64x320", "conv3x3-32x32x640", "conv3x3-16x16x1280", "conv3x3-512x512x128",
-    "attention-4096x8x40-b2", "groupnorm-64x64x320",
+    "attention-4096x8x40-b2", "attention-training-4096x1x512", "groupnorm-64x64x320",
 ]
 FINETUNE_CASES = ["finetune-256-paper", "finetune-512-paper"]
 FINETUNE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Reference",
@@ -139,6 +139,18 @@ class TorchCases:
         if case == "attention-4096x8x40-b2":
             q, k, v = (self.randn(2, 8, 4096, 40) for _ in range(3))
             return lambda: F.scaled_dot_product_attention(q, k, v)
+        if case == "attention-training-4096x1x512":
+            # The VAE mid block's attention in a fine-tuning step: forward, then autograd's backward (outside the
+            # inference mode the cases run in).
+            with torch.inference_mode(False):
+                q, k, v = (self.randn(1, 1, 4096, 512).requires_grad_() for _ in range(3))
+                output_gradient = self.randn(1, 1, 4096, 512)
+
+            def step():
+                with torch.inference_mode(False), torch.enable_grad():
+                    F.scaled_dot_product_attention(q, k, v).backward(output_gradient)
+                q.grad = k.grad = v.grad = None
+            return step
         if case == "groupnorm-64x64x320":
             x, weight, bias = self.randn(1, 320, 64, 64), self.randn(320), self.randn(320)
             return lambda: F.group_norm(x, 32, weight, bias, 1e-5)

@@ -23,7 +23,11 @@ enum KernelCases {
       + [(512, 128), (64, 512), (128, 512), (256, 256)].flatMap { size, channels in
         [false, true].map { winogradBackward(size: size, channels: channels, inputGradient: $0) }
       }
-      + [attention(tokens: 4096, heads: 8, headWidth: 40, batch: 2), groupNorm(size: 64, channels: 320, groups: 32)]
+      + [
+        attention(tokens: 4096, heads: 8, headWidth: 40, batch: 2),
+        attentionTraining(tokens: 4096, headWidth: 512),
+        groupNorm(size: 64, channels: 320, groups: 32),
+      ]
       + [
         broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: false),
         broadcastAdd(batch: 2, channels: 320, size: 64, broadcast: true),
@@ -213,6 +217,32 @@ enum KernelCases {
       let k = benchmarkTensor([batch, tokens, width], seed: 7)
       let v = benchmarkTensor([batch, tokens, width], seed: 8)
       return { blackHole(scaledDotProductAttention(query: q, key: k, value: v, headCount: heads)) }
+    }
+  }
+
+  /// `attention-training-Tx1xD`: the attention of a VAE's mid block in a decoder fine-tuning step (one head of
+  /// width D over T tokens, batch 1): the forward keeping its probabilities, then the backward reading them.
+  /// GFLOP/s count the six `T × T × D` products (two forward, four backward).
+  static func attentionTraining(tokens: Int, headWidth: Int) -> BenchmarkCase {
+    BenchmarkCase(
+      name: "attention-training-\(tokens)x1x\(headWidth)",
+      flops: 12 * Double(tokens) * Double(tokens) * Double(headWidth), isGEMMBacked: true,
+      extraFields: ["probabilities_mb": .number(Double(tokens * tokens) * 4 / 1_048_576)]
+    ) {
+      let q = benchmarkTensor([1, tokens, headWidth], seed: 6)
+      let k = benchmarkTensor([1, tokens, headWidth], seed: 7)
+      let v = benchmarkTensor([1, tokens, headWidth], seed: 8)
+      let outputGradient = benchmarkTensor([1, tokens, headWidth], seed: 9)
+      return {
+        let forward = scaledDotProductAttentionKeepingProbabilities(query: q, key: k, value: v, headCount: 1)
+        blackHole(forward.output)
+        let gradients = scaledDotProductAttentionBackward(
+          outputGradient: outputGradient, query: q, key: k, value: v, headCount: 1,
+          probabilities: forward.probabilities)
+        blackHole(gradients.query)
+        blackHole(gradients.key)
+        blackHole(gradients.value)
+      }
     }
   }
 

@@ -146,7 +146,7 @@ struct GradientTests {
 
   @Test(arguments: [(1, false, 5), (2, false, 7), (2, true, 6), (1, false, 300)])
   func attentionMatchesFiniteDifferences(heads: Int, causal: Bool, tokens: Int) {
-    // 300 tokens exercise more than one query tile (256 rows).
+    // 300 tokens exercise three query tiles of 128 rows.
     var random = Generator(state: UInt64(heads * 31 + tokens + (causal ? 1 : 0)))
     let width = 4 * heads
     let keyCount = causal ? tokens : tokens + 2
@@ -155,7 +155,7 @@ struct GradientTests {
     let v = random.tensor([2, keyCount, width])
     let r = random.tensor(q.shape)
     let g = scaledDotProductAttentionBackward(
-      outputGradient: r, query: q, key: k, value: v, headCount: heads, causal: causal)
+      outputGradient: r, query: q, key: k, value: v, headCount: heads, causal: causal, queryTileRows: 128)
     let f = { (q: Tensor, k: Tensor, v: Tensor) in
       Self.contracted(scaledDotProductAttention(query: q, key: k, value: v, headCount: heads, causal: causal), r)
     }
@@ -174,8 +174,9 @@ struct GradientTests {
 
   @Test(arguments: [false, true])
   func keptProbabilitiesGiveTheSameAttentionAndGradients(causal: Bool) {
-    // Heads of 136 (> attentionFusedHeadWidthLimit) take the GEMM path in both forwards; 300 queries make two
-    // query tiles, two samples × two heads four probability blocks, 290 or 300 keys a non-square score matrix.
+    // Heads of 136 (> attentionFusedHeadWidthLimit) take the GEMM path in both forwards; 300 queries make three
+    // query tiles of 128 rows, two samples × two heads four probability blocks, 290 or 300 keys a non-square score
+    // matrix. The default tiles (`attentionQueryTileRows(queryCount:keyCount:)`) give the same forward, bit for bit.
     var random = Generator(state: causal ? 71 : 72)
     let (tokens, keyCount, heads) = (300, causal ? 300 : 290, 2)
     let q = random.tensor([2, tokens, 136 * heads], scale: 0.2)
@@ -183,14 +184,14 @@ struct GradientTests {
     let v = random.tensor([2, keyCount, 136 * heads])
     let r = random.tensor(q.shape)
     let kept = scaledDotProductAttentionKeepingProbabilities(
-      query: q, key: k, value: v, headCount: heads, causal: causal)
+      query: q, key: k, value: v, headCount: heads, causal: causal, queryTileRows: 128)
     #expect(kept.output == scaledDotProductAttention(query: q, key: k, value: v, headCount: heads, causal: causal))
     #expect(kept.probabilities.shape == [2 * heads, tokens, keyCount])
     let recomputed = scaledDotProductAttentionBackward(
-      outputGradient: r, query: q, key: k, value: v, headCount: heads, causal: causal)
+      outputGradient: r, query: q, key: k, value: v, headCount: heads, causal: causal, queryTileRows: 128)
     let reused = scaledDotProductAttentionBackward(
       outputGradient: r, query: q, key: k, value: v, headCount: heads, causal: causal,
-      probabilities: kept.probabilities)
+      probabilities: kept.probabilities, queryTileRows: 128)
     #expect(reused.query == recomputed.query && reused.key == recomputed.key && reused.value == recomputed.value)
   }
 }

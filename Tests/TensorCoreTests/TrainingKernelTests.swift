@@ -220,6 +220,17 @@ struct TrainingKernelTests {
   }
 
   @Test(
+    "the Winograd input gradient of many channels (several 16 × 16 blocks of the flipped kernel) matches direct sums",
+    .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"))
+  func winogradGradientsOfManyChannelsMatchDirectSums() {
+    // 35 inputs and 18 outputs: the flipped, transposed kernel is copied in 16 × 16 blocks, some of them partial.
+    let (x, w, r, weightGradient, inputGradient, biasGradient) = Self.convolutionWithDirectGradients(
+      state: 24, batch: 1, channels: 35, outputs: 18, height: 13, width: 14, weightScale: 0.1)
+    let actual = conv2d3x3WinogradBackward(outputGradient: r, input: x, weight: w, tile: .four)
+    Self.expectGradients(actual, weight: weightGradient, input: inputGradient, bias: biasGradient, "35 → 18")
+  }
+
+  @Test(
     "the Winograd gradients of either tile match direct double sums at every vector level",
     .enabled(if: ComputeOptions.supportedVectorExtension >= .avx2, "needs a TensorCore GEMM family"),
     arguments: WinogradTile.allCases)

@@ -76,11 +76,12 @@ public func linearBackward(outputGradient: Tensor, input: Tensor, weight: Tensor
   let weightGradient = matmul(flatGradient, input.reshaped([rows, inputCount]), transposeA: true)  // [out, in]
   let biasGradient = Tensor(shape: [outputCount]) { out in
     flatGradient.withUnsafeBufferPointer { dy in
-      for o in 0..<outputCount {
-        var total = 0.0
-        for row in 0..<rows { total += Double(dy[row * outputCount + o]) }
-        out[o] = Float(total)
+      // Row by row (each column's sum in row order, as a column walk would add it), so dy is read in sequence.
+      var totals = [Double](repeating: 0, count: outputCount)
+      for row in 0..<rows {
+        for o in 0..<outputCount { totals[o] += Double(dy[row * outputCount + o]) }
       }
+      for o in 0..<outputCount { out[o] = Float(totals[o]) }
     }
   }
   return LinearGradients(input: inputGradient, weight: weightGradient, bias: biasGradient)

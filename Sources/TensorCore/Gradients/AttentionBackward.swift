@@ -13,7 +13,7 @@ public struct AttentionGradients: Sendable {
 /// The backward pass of `scaledDotProductAttention(query:key:value:headCount:causal:)`.
 ///
 /// Shapes as the forward: `query` `[B, Tq, H·d]`, `key`/`value` `[B, Tk, H·d]`, `outputGradient` `[B, Tq, H·d]`.
-/// Per head and per tile of `attentionQueryTileRows` query rows, the probabilities `P = softmax(s·QKᵀ)` are
+/// Per head and per tile of `attentionQueryTileRows(queryCount:keyCount:)` query rows, the probabilities `P = softmax(s·QKᵀ)` are
 /// recomputed (never held whole), or read from `probabilities` (`[B·H, Tq, Tk]`, from
 /// `scaledDotProductAttentionKeepingProbabilities`), and `∂V += Pᵀ·∂O`, `∂P = ∂O·Vᵀ`,
 /// `∂S = P ⊙ (∂P − rowsum(∂P ⊙ P))`, `∂Q = s·∂S·K`, `∂K += s·∂Sᵀ·Q` with `s = 1/√d`. Peak extra memory: two
@@ -23,6 +23,20 @@ public func scaledDotProductAttentionBackward(
   outputGradient: Tensor, query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool = false,
   probabilities: Tensor? = nil
 ) -> AttentionGradients {
+  scaledDotProductAttentionBackward(
+    outputGradient: outputGradient, query: query, key: key, value: value, headCount: headCount, causal: causal,
+    probabilities: probabilities, queryTileRows: nil)
+}
+
+/// `scaledDotProductAttentionBackward(outputGradient:query:key:value:headCount:causal:probabilities:)` with tiles of
+/// `queryTileRows` query rows (nil: `attentionQueryTileRows(queryCount:keyCount:)`; tests take small tiles to cover
+/// their edges). `∂K` and `∂V` sum over the tiles, so
+/// their rounding follows the tile where it is not a multiple of the GEMM's K block.
+package func scaledDotProductAttentionBackward(
+  outputGradient: Tensor, query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool = false,
+  probabilities: Tensor? = nil, queryTileRows: Int?
+) -> AttentionGradients {
+  precondition(queryTileRows.map { $0 > 0 } ?? true, "attention backward: query tiles of \(queryTileRows ?? 0) rows")
   precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "attention backward expects [B, T, H·d] tensors")
   let (batch, queryCount, width) = (query.shape[0], query.shape[1], query.shape[2])
   let keyCount = key.shape[1]
@@ -40,7 +54,7 @@ public func scaledDotProductAttentionBackward(
   }
   let headWidth = width / headCount
   let scale = 1 / Float(headWidth).squareRoot()
-  let tile = min(queryCount, attentionQueryTileRows)
+  let tile = min(queryCount, queryTileRows ?? attentionQueryTileRows(queryCount: queryCount, keyCount: keyCount))
   var recomputed = [Float](repeating: 0, count: probabilities == nil ? tile * keyCount : 0)
   var scoreGradients = [Float](repeating: 0, count: tile * keyCount)
   var queryGradient = Tensor(shape: query.shape, repeating: 0)

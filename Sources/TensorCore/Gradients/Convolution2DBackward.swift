@@ -178,13 +178,24 @@ package func conv2dBackward(
 func flippedTransposedKernel(_ weight: Tensor) -> Tensor {
   let (outputs, inputs, height, width) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
   let plane = height * width
+  // Blocks of `side` × `side` (o, c) pairs: each block reads `side` whole kernels of `side` rows of W and writes
+  // `side` whole kernels of `side` rows of W', so both sides move whole cache lines. Threads take rows of blocks.
+  let side = 16
   return Tensor(shape: [inputs, outputs, height, width]) { out in
+    nonisolated(unsafe) let target = out.baseAddress!
     weight.withUnsafeBufferPointer { w in
-      for o in 0..<outputs {
-        for c in 0..<inputs {
-          let source = (o * inputs + c) * plane
-          let target = (c * outputs + o) * plane
-          for k in 0..<plane { out[target + k] = w[source + plane - 1 - k] }
+      nonisolated(unsafe) let source = w.baseAddress!
+      parallelChunks((inputs + side - 1) / side, costPerItem: side * outputs * plane) { blocks in
+        for c0 in stride(from: blocks.lowerBound * side, to: min(inputs, blocks.upperBound * side), by: side) {
+          for o0 in stride(from: 0, to: outputs, by: side) {
+            for c in c0..<min(inputs, c0 + side) {
+              for o in o0..<min(outputs, o0 + side) {
+                let from = source + (o * inputs + c) * plane
+                let to = target + (c * outputs + o) * plane
+                for k in 0..<plane { to[k] = from[plane - 1 - k] }
+              }
+            }
+          }
         }
       }
     }

@@ -73,18 +73,24 @@ package func conv2d3x3WinogradUpsamplingBackward(
 /// each 3×3 tap gets the gradients of the phase taps it is summed into (the adjoint of `upsamplingPhaseKernels`).
 private func foldedUpsamplingKernelGradient(_ phaseGradients: [Float], outputs: Int, channels: Int) -> Tensor {
   Tensor(shape: [outputs, channels, 3, 3]) { out in
-    for o in 0..<outputs {
-      for c in 0..<channels {
-        let target = (o * channels + c) * 9
-        for k in 0..<9 { out[target + k] = 0 }
-        for a in 0..<2 {
-          for b in 0..<2 {
-            let source = ((4 * o + 2 * a + b) * channels + c) * 4
-            for r in 0..<2 {
-              for s in 0..<2 {
-                let gradient = phaseGradients[source + 2 * r + s]
-                for ky in upsamplingPhaseTaps[a][r] {
-                  for kx in upsamplingPhaseTaps[b][s] { out[target + 3 * ky + kx] += gradient }
+    nonisolated(unsafe) let folded = out.baseAddress!
+    phaseGradients.withUnsafeBufferPointer { phases in
+      nonisolated(unsafe) let gradients = phases.baseAddress!
+      parallelChunks(outputs, costPerItem: 64 * channels) { range in
+        for o in range {
+          for c in 0..<channels {
+            let target = folded + (o * channels + c) * 9
+            for k in 0..<9 { target[k] = 0 }
+            for a in 0..<2 {
+              for b in 0..<2 {
+                let source = gradients + ((4 * o + 2 * a + b) * channels + c) * 4
+                for r in 0..<2 {
+                  for s in 0..<2 {
+                    let gradient = source[2 * r + s]
+                    for ky in upsamplingPhaseTaps(phase: a, tap: r) {
+                      for kx in upsamplingPhaseTaps(phase: b, tap: s) { target[3 * ky + kx] += gradient }
+                    }
+                  }
                 }
               }
             }

@@ -1,8 +1,18 @@
 internal import CTensorKernels
 
-/// Query rows per score tile of the BLAS path of `scaledDotProductAttention` (heads wider than
-/// `attentionFusedHeadWidthLimit`): its score buffer holds at most `attentionQueryTileRows × keyCount` floats.
-package let attentionQueryTileRows = 256
+/// The most score floats the GEMM path of `scaledDotProductAttention` (heads wider than
+/// `attentionFusedHeadWidthLimit`) holds at once, and the training backward's score-gradient buffer: 16 Mi floats
+/// (64 MiB).
+package let attentionScoreTileLimit = 1 << 24
+
+/// Query rows per score tile of the GEMM path: as many whole score rows as `attentionScoreTileLimit` holds (all
+/// 4,096 queries of the VAE's attention at 512 × 512, 1,024 of the 16,384 at 1024 × 1024), at least one. Every tile
+/// packs the keys and values again for its GEMMs, so fewer, larger tiles pay that less often: on Zen 4 the VAE's
+/// 512-wide head at 4,096 tokens took 0.53 s for a training forward and backward with one tile, 0.56 s with tiles of
+/// 1,024 rows and 0.63 s with the 256 rows used before (Decision 0037).
+package func attentionQueryTileRows(queryCount: Int, keyCount: Int) -> Int {
+  max(1, min(queryCount, attentionScoreTileLimit / max(1, keyCount)))
+}
 
 /// The widest head handled by the fused kernel; wider heads (the VAE's single 512-wide head) use BLAS GEMMs on
 /// query tiles, where the large reduction makes BLAS faster.
@@ -16,7 +26,8 @@ let attentionFusedBlockRows = 64
 /// - heads up to `attentionFusedHeadWidthLimit` wide: per thread, one key block of scores and, for 64 query
 ///   rows, their output accumulators, maxima and sums (with AVX-512 also their scaled queries):
 ///   `bld_attention_scratch_floats`, whatever the key count;
-/// - wider heads: `min(queryCount, attentionQueryTileRows) × keyCount`.
+/// - wider heads: `attentionQueryTileRows(queryCount:keyCount:) × keyCount`, at most `attentionScoreTileLimit`
+///   (or one score row).
 ///
 /// The fused path also holds one packed copy of the keys (the size of `key`, keys rounded up to 16) and of the
 /// values (the size of `value`).
@@ -25,7 +36,7 @@ package func attentionScoreWorkspaceElements(
 ) -> Int {
   headWidth <= attentionFusedHeadWidthLimit
     ? max(1, threadCount) * bld_attention_scratch_floats(attentionFusedBlockRows, headWidth)
-    : min(queryCount, attentionQueryTileRows) * keyCount
+    : attentionQueryTileRows(queryCount: queryCount, keyCount: keyCount) * keyCount
 }
 
 /// Multi-head scaled dot-product attention, `softmax(Q Kᵀ / √d) V`, that never holds the full score matrix.
@@ -39,17 +50,28 @@ package func attentionScoreWorkspaceElements(
 /// (running maximum and sum), so each block is read once for all 64 rows and no score row longer than a block
 /// exists (sixteen query rows per kernel pass in the lanes of AVX-512 vectors, blocks of 64 keys; four rows and
 /// blocks of 256 otherwise). Wider heads use GEMMs on
-/// tiles of `attentionQueryTileRows` query rows with a parallel softmax in between. Extra memory is given by
+/// tiles of `attentionQueryTileRows(queryCount:keyCount:)` query rows with a parallel softmax in between. Extra memory is given by
 /// `attentionScoreWorkspaceElements`.
 public func scaledDotProductAttention(
   query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool = false
+) -> Tensor {
+  scaledDotProductAttention(
+    query: query, key: key, value: value, headCount: headCount, causal: causal, queryTileRows: nil)
+}
+
+/// `scaledDotProductAttention(query:key:value:headCount:causal:)` with tiles of `queryTileRows` query rows on the
+/// GEMM path (nil: `attentionQueryTileRows(queryCount:keyCount:)`; tests take small tiles to cover their edges,
+/// and the result is the same, bit for bit, for any tile).
+package func scaledDotProductAttention(
+  query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool = false, queryTileRows: Int?
 ) -> Tensor {
   checkAttentionOperands(query: query, key: key, value: value, headCount: headCount)
   let headWidth = query.shape[2] / headCount
   if headWidth <= attentionFusedHeadWidthLimit {
     return fusedAttention(query: query, key: key, value: value, headCount: headCount, causal: causal)
   }
-  return tiledGEMMAttention(query: query, key: key, value: value, headCount: headCount, causal: causal)
+  return tiledGEMMAttention(
+    query: query, key: key, value: value, headCount: headCount, causal: causal, tileRows: queryTileRows)
 }
 
 /// Stops with a message naming the problem unless `query` is `[B, Tq, H·d]`, `key` and `value` `[B, Tk, H·d]` with
@@ -131,27 +153,39 @@ private func fusedAttention(query: Tensor, key: Tensor, value: Tensor, headCount
 public func scaledDotProductAttentionKeepingProbabilities(
   query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool = false
 ) -> (output: Tensor, probabilities: Tensor) {
+  scaledDotProductAttentionKeepingProbabilities(
+    query: query, key: key, value: value, headCount: headCount, causal: causal, queryTileRows: nil)
+}
+
+/// `scaledDotProductAttentionKeepingProbabilities(query:key:value:headCount:causal:)` with tiles of
+/// `queryTileRows` query rows (nil: `attentionQueryTileRows(queryCount:keyCount:)`).
+package func scaledDotProductAttentionKeepingProbabilities(
+  query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool = false, queryTileRows: Int?
+) -> (output: Tensor, probabilities: Tensor) {
   checkAttentionOperands(query: query, key: key, value: value, headCount: headCount)
   let (batch, queryCount, keyCount) = (query.shape[0], query.shape[1], key.shape[1])
   var output: Tensor?
   let probabilities = Tensor(shape: [batch * headCount, queryCount, keyCount]) { p in
     output = tiledGEMMAttention(
-      query: query, key: key, value: value, headCount: headCount, causal: causal, probabilities: p.baseAddress!)
+      query: query, key: key, value: value, headCount: headCount, causal: causal, tileRows: queryTileRows,
+      probabilities: p.baseAddress!)
   }
   return (output!, probabilities)
 }
 
-/// The BLAS path for wide heads: query tiles of `attentionQueryTileRows`, BLAS GEMMs, parallel softmax. Each
-/// tile's probabilities go to a scratch tile, or to their place in `probabilities` (`[B·H, Tq, Tk]`) when given.
+/// The BLAS path for wide heads: query tiles of `tileRows` (nil: `attentionQueryTileRows(queryCount:keyCount:)`),
+/// BLAS GEMMs, parallel softmax. Each tile's probabilities go to a scratch tile, or to their place in
+/// `probabilities` (`[B·H, Tq, Tk]`) when given.
 private func tiledGEMMAttention(
-  query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool,
+  query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool, tileRows: Int?,
   probabilities: UnsafeMutablePointer<Float>? = nil
 ) -> Tensor {
+  precondition(tileRows.map { $0 > 0 } ?? true, "attention: query tiles of \(tileRows ?? 0) rows")
   let (batch, queryCount, width) = (query.shape[0], query.shape[1], query.shape[2])
   let keyCount = key.shape[1]
   let headWidth = width / headCount
   let scale = 1 / Float(headWidth).squareRoot()
-  let tile = min(queryCount, attentionQueryTileRows)
+  let tile = min(queryCount, tileRows ?? attentionQueryTileRows(queryCount: queryCount, keyCount: keyCount))
   var scores = [Float](repeating: 0, count: probabilities == nil ? tile * keyCount : 0)
   return Tensor(shape: query.shape) { out in
     query.withUnsafeBufferPointer { q in

@@ -130,30 +130,41 @@ let upsamplingTileSide = 7
 /// The transform points of F(7×7, 2×2): 8 × 8.
 let upsamplingPoints = 64
 
-/// The 3×3 taps along an axis that fall on each of a phase's two stored positions: `[phase][tap]`, the even
-/// phase's taps `(w0, w1 + w2)`, the odd phase's `(w0 + w1, w2)`.
-let upsamplingPhaseTaps: [[ClosedRange<Int>]] = [[0...0, 1...2], [0...1, 2...2]]
+/// The 3×3 taps along an axis that fall on each of a phase's two stored positions, `[phase][tap]`: the even
+/// phase's taps `(w0, w1 + w2)`, the odd phase's `(w0 + w1, w2)`, as the first and last tap summed.
+func upsamplingPhaseTaps(phase: Int, tap: Int) -> ClosedRange<Int> {
+  switch (phase, tap) {
+  case (0, 0): 0...0
+  case (0, _): 1...2
+  case (_, 0): 0...1
+  default: 2...2
+  }
+}
 
 /// The four 2×2 kernels an upsampler's 3×3 convolution weight `[O, C, 3, 3]` gives on the stored image, `[4·O, C,
 /// 2, 2]` flattened, row `4 o + 2 a + b` for output row parity `a` and column parity `b`: along each axis the even
-/// phase's taps are `(w0, w1 + w2)` and the odd phase's `(w0 + w1, w2)`.
+/// phase's taps are `(w0, w1 + w2)` and the odd phase's `(w0 + w1, w2)`. Threads take output channels.
 func upsamplingPhaseKernels(_ weight: Tensor) -> [Float] {
   let (outputs, channels) = (weight.shape[0], weight.shape[1])
   return weight.withUnsafeBufferPointer { w in
-    [Float](unsafeUninitializedCapacity: 16 * outputs * channels) { buffer, initialized in
-      for o in 0..<outputs {
-        for c in 0..<channels {
-          let g = w.baseAddress! + (o * channels + c) * 9
-          for a in 0..<2 {
-            for b in 0..<2 {
-              let kernel = buffer.baseAddress! + ((4 * o + 2 * a + b) * channels + c) * 4
-              for r in 0..<2 {
-                for s in 0..<2 {
-                  var sum: Float = 0
-                  for ky in upsamplingPhaseTaps[a][r] {
-                    for kx in upsamplingPhaseTaps[b][s] { sum += g[3 * ky + kx] }
+    nonisolated(unsafe) let source = w.baseAddress!
+    return [Float](unsafeUninitializedCapacity: 16 * outputs * channels) { buffer, initialized in
+      nonisolated(unsafe) let kernels = buffer.baseAddress!
+      parallelChunks(outputs, costPerItem: 64 * channels) { range in
+        for o in range {
+          for c in 0..<channels {
+            let g = source + (o * channels + c) * 9
+            for a in 0..<2 {
+              for b in 0..<2 {
+                let kernel = kernels + ((4 * o + 2 * a + b) * channels + c) * 4
+                for r in 0..<2 {
+                  for s in 0..<2 {
+                    var sum: Float = 0
+                    for ky in upsamplingPhaseTaps(phase: a, tap: r) {
+                      for kx in upsamplingPhaseTaps(phase: b, tap: s) { sum += g[3 * ky + kx] }
+                    }
+                    kernel[2 * r + s] = sum
                   }
-                  kernel[2 * r + s] = sum
                 }
               }
             }
