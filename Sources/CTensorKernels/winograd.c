@@ -514,16 +514,26 @@ BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height
     if (next)
       prefetch_row_segment(next + stored_y * stored_width, upsampled ? x0 / 2 : x0, upsampled ? x1 / 2 + 1 : x1,
                            stored_width, 0);
-    float d[8][16] __attribute__((aligned(64)));  // element j of the row's patch segment, tile s in lane s
+    v16f line[8];  // element j of the row's patch segment, tile s in lane s
+    if (level == 2 && read != READ_PHASES) {
+      // Straight into registers: the row's patches of these (at most 16) tiles are one gather group.
+      if (upsampled) {
+        float expanded[UPSAMPLED_SEGMENT] __attribute__((aligned(64)));
+        expand_upsampled_row_avx512(row, width, x0, expanded);
+        gather_row_group_avx512(m, n, expanded, UPSAMPLED_SEGMENT, 0, line);
+      } else {
+        gather_row_group_avx512(m, n, row, width, x0, line);
+      }
+      input_points(m, line, rows[r]);
+      continue;
+    }
+    float d[8][16] __attribute__((aligned(64)));
     if (read == READ_PHASES) {
       gather_phase_row(level, n, row, width, (long)(tx * m) - (long)b, b, count, &d[0][0]);
     } else if (upsampled) {
       // The row of the 2x upsampled image the patches read, from x0 on, then the patches from that copy.
       float expanded[UPSAMPLED_SEGMENT] __attribute__((aligned(64)));
-      if (level == 2) {
-        expand_upsampled_row_avx512(row, width, x0, expanded);
-        gather_row_avx512(m, n, 0, expanded, UPSAMPLED_SEGMENT, 0, count, &d[0][0], 16);
-      } else if (level == 1 && m == 4) {
+      if (level == 1 && m == 4) {
         // gather_row_avx2 reads the patches of tiles tx0 + s from row[4 (tx0 + s) - 1]: with tx0 = 1 and the row
         // three floats before the copy, tile s's patch starts at expanded[4 s], never at a border.
         expand_upsampled_row_avx2(row, width, x0, expanded);
@@ -534,8 +544,6 @@ BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height
         for (size_t s = 0; s < count; ++s)
           for (size_t j = 0; j < n; ++j) d[j][s] = expanded[m * s + j];
       }
-    } else if (level == 2) {
-      gather_row_avx512(m, n, 1, row, width, tx, count, &d[0][0], 16);
     } else if (level == 1 && m == 4) {
       gather_row_avx2(row, width, tx, count, &d[0][0], 16);
     } else {
@@ -545,7 +553,6 @@ BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height
           d[j][s] = (x >= 0 && x < (long)width) ? row[x] : 0.0f;
         }
     }
-    v16f line[8];
     for (size_t j = 0; j < n; ++j) line[j] = load16(d[j]);
     input_points(m, line, rows[r]);
   }
@@ -557,13 +564,47 @@ BLD_INLINE void input_tiles(size_t m, const float *restrict plane, size_t height
   }
 }
 
+// Stores lanes [0, lanes) of each of the `points` vectors out[p] as tiles tile … tile + lanes − 1 of packed B
+// panels of panel_width (a multiple of 16) columns and panel_depth rows (v at this channel's row of its K block;
+// point p's matrix point_stride floats on), where those tiles lie within one 16-float group of a panel row
+// (tile % 16 + lanes ≤ 16): one masked store per point, its lanes moved up to the group's position.
+BLD_AVX512 static inline void store_packed_lanes_avx512(const v16f *out, size_t points, float *v, size_t tile,
+                                                        size_t lanes, size_t panel_width, size_t panel_depth,
+                                                        size_t point_stride) {
+  const size_t offset = tile % 16;
+  float *group = v + tile / panel_width * panel_width * panel_depth + tile % panel_width - offset;
+  const __mmask16 mask = (__mmask16)(((1u << lanes) - 1u) << offset);
+  if (offset == 0) {
+    for (size_t p = 0; p < points; ++p) _mm512_mask_storeu_ps(group + p * point_stride, mask, (__m512)out[p]);
+    return;
+  }
+  const __m512i shift = _mm512_sub_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32((int)offset));
+  for (size_t p = 0; p < points; ++p)
+    _mm512_mask_storeu_ps(group + p * point_stride, mask, _mm512_permutexvar_ps(shift, (__m512)out[p]));
+}
+
 // Transforms `count` tiles of one tile row of one channel into v: a row segment of each point's matrix
 // (panel_width 0; v at the segment's start), or the GEMM's packed B panels of panel_width columns and
-// panel_depth rows (v at this channel's row of its K block, first_tile the run's index within the block).
+// panel_depth rows (v at this channel's row of its K block, first_tile the run's index within the block). With
+// AVX-512 and packed panels, each group of up to 16 tiles goes from registers to its panels (no copy through a
+// buffer).
 BLD_INLINE void input_run(size_t m, const float *restrict plane, size_t height, size_t width, int read,
                           size_t phase, size_t ty, size_t tx0, size_t count, float *restrict v, size_t point_stride,
                           size_t panel_width, size_t panel_depth, size_t first_tile, int level, const float *next) {
   const size_t n = tile_points(m), points = n * n;
+  if (level == 2 && panel_width != 0 && panel_width % 16 == 0) {
+    // Groups of tiles that fill whole 16-float groups of the panel rows (the first one from where the run starts),
+    // so every point's store covers one aligned group once.
+    for (size_t s = 0; s < count;) {
+      const size_t room = 16 - (first_tile + s) % 16, lanes = count - s < room ? count - s : room;
+      v16f out[MAX_POINTS];
+      input_tiles(m, plane, height, width, read, phase, ty, tx0 + s, lanes, level, next, out);
+      store_packed_lanes_avx512(out, points, v, first_tile + s, lanes, panel_width, panel_depth, point_stride);
+      s += lanes;
+    }
+    return;
+  }
   float o[MAX_POINTS][RUN + 16];
   for (size_t s = 0; s < count; s += 16) {
     v16f out[MAX_POINTS];

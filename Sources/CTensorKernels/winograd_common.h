@@ -28,34 +28,41 @@ BLD_INLINE size_t tile_points(size_t m) { return m == 7 ? 8 : m + 2; }
 /// since its odd phases' tiles start one position before the even ones'.
 BLD_INLINE size_t tiles_along(size_t m, size_t extent) { return m == 7 ? extent / 7 + 1 : (extent + m - 1) / m; }
 
-// AVX-512 gather of one row of `count` tiles' patches: d[j · d_stride + s] = row[m (tx0 + s) - offset + j] for
-// j < n (n ≤ m + 2, offset 0 or 1), zero outside [0, width). 16 tiles at a time: lane s needs element e = m s + j of
-// the 15 m + n floats loaded from row[m (tx0 + s0) - offset ...] (masked loads zero the border),
-// picked from consecutive pairs of loaded vectors with two-source permutes (which read the index's low five
-// bits) and blended by e / 32.
-BLD_AVX512 static inline void gather_row_avx512(size_t m, size_t n, size_t offset, const float *row, size_t width,
-                                                size_t tx0, size_t count, float *d, size_t d_stride) {
+// AVX-512 gather of one row of 16 consecutive tiles' patches into registers: d[j] lane s = row[xb + m s + j] for
+// j < n (n ≤ m + 2), zero outside [0, width). Lane s needs element e = m s + j of the 15 m + n floats loaded from
+// row[xb ...] (masked loads zero the border), picked from consecutive pairs of loaded vectors with two-source
+// permutes (which read the index's low five bits) and blended by e / 32.
+BLD_AVX512 static inline void gather_row_group_avx512(size_t m, size_t n, const float *row, size_t width, long xb,
+                                                      v16f *d) {
   const size_t vectors = (15 * m + n + 15) / 16;  // at most 8 (F(7x7, 2x2) input patches)
   const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i stride = _mm512_mullo_epi32(lanes, _mm512_set1_epi32((int)m));
+  __m512 r[9];
+  for (size_t q = 0; q < vectors; ++q) {
+    const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * (long)q)), lanes);
+    const __mmask16 inside = _mm512_cmpge_epi32_mask(x, _mm512_setzero_si512()) &
+                             _mm512_cmplt_epi32_mask(x, _mm512_set1_epi32((int)width));
+    r[q] = _mm512_maskz_loadu_ps(inside, row + xb + 16 * (long)q);
+  }
+  r[vectors] = r[vectors - 1];  // the second source of an odd last pair (never selected)
+  for (size_t j = 0; j < n; ++j) {
+    const __m512i e = _mm512_add_epi32(stride, _mm512_set1_epi32((int)j));
+    __m512 value = _mm512_permutex2var_ps(r[0], e, r[1]);
+    for (size_t q = 2; q < vectors; q += 2)
+      value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32((int)(16 * q))), value,
+                                   _mm512_permutex2var_ps(r[q], e, r[q + 1]));
+    d[j] = (v16f)value;
+  }
+}
+
+// AVX-512 gather of one row of `count` tiles' patches: d[j · d_stride + s] = row[m (tx0 + s) - offset + j] for
+// j < n (n ≤ m + 2, offset 0 or 1), zero outside [0, width), 16 tiles at a time (gather_row_group_avx512).
+BLD_AVX512 static inline void gather_row_avx512(size_t m, size_t n, size_t offset, const float *row, size_t width,
+                                                size_t tx0, size_t count, float *d, size_t d_stride) {
   for (size_t s0 = 0; s0 < count; s0 += 16) {
-    const long xb = (long)((tx0 + s0) * m) - (long)offset;
-    __m512 r[9];
-    for (size_t q = 0; q < vectors; ++q) {
-      const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * (long)q)), lanes);
-      const __mmask16 inside = _mm512_cmpge_epi32_mask(x, _mm512_setzero_si512()) &
-                               _mm512_cmplt_epi32_mask(x, _mm512_set1_epi32((int)width));
-      r[q] = _mm512_maskz_loadu_ps(inside, row + xb + 16 * (long)q);
-    }
-    r[vectors] = r[vectors - 1];  // the second source of an odd last pair (never selected)
-    for (size_t j = 0; j < n; ++j) {
-      const __m512i e = _mm512_add_epi32(stride, _mm512_set1_epi32((int)j));
-      __m512 value = _mm512_permutex2var_ps(r[0], e, r[1]);
-      for (size_t q = 2; q < vectors; q += 2)
-        value = _mm512_mask_blend_ps(_mm512_cmpge_epi32_mask(e, _mm512_set1_epi32((int)(16 * q))), value,
-                                     _mm512_permutex2var_ps(r[q], e, r[q + 1]));
-      _mm512_storeu_ps(d + j * d_stride + s0, value);
-    }
+    v16f group[8];
+    gather_row_group_avx512(m, n, row, width, (long)((tx0 + s0) * m) - (long)offset, group);
+    for (size_t j = 0; j < n; ++j) store16(d + j * d_stride + s0, group[j]);
   }
 }
 
