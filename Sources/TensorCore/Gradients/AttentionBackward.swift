@@ -13,8 +13,8 @@ public struct AttentionGradients: Sendable {
 /// The backward pass of `scaledDotProductAttention(query:key:value:headCount:causal:)`.
 ///
 /// Shapes as the forward: `query` `[B, Tq, H·d]`, `key`/`value` `[B, Tk, H·d]`, `outputGradient` `[B, Tq, H·d]`.
-/// Per head and per tile of `attentionQueryTileRows(queryCount:keyCount:)` query rows, the probabilities `P = softmax(s·QKᵀ)` are
-/// recomputed (never held whole), or read from `probabilities` (`[B·H, Tq, Tk]`, from
+/// Per head and per tile of `attentionQueryTileRows(queryCount:keyCount:)` query rows, the probabilities
+/// `P = softmax(s·QKᵀ)` are recomputed (never held whole), or read from `probabilities` (`[B·H, Tq, Tk]`, from
 /// `scaledDotProductAttentionKeepingProbabilities`), and `∂V += Pᵀ·∂O`, `∂P = ∂O·Vᵀ`,
 /// `∂S = P ⊙ (∂P − rowsum(∂P ⊙ P))`, `∂Q = s·∂S·K`, `∂K += s·∂Sᵀ·Q` with `s = 1/√d`. Peak extra memory: two
 /// `tile × Tk` buffers (one with `probabilities`). The same result either way, bit for bit, for heads wider than

@@ -49,9 +49,8 @@ package func attentionScoreWorkspaceElements(
 /// 64 query rows, without BLAS: keys and values (packed per head) are visited in blocks with an online softmax
 /// (running maximum and sum), so each block is read once for all 64 rows and no score row longer than a block
 /// exists (sixteen query rows per kernel pass in the lanes of AVX-512 vectors, blocks of 64 keys; four rows and
-/// blocks of 256 otherwise). Wider heads use GEMMs on
-/// tiles of `attentionQueryTileRows(queryCount:keyCount:)` query rows with a parallel softmax in between. Extra memory is given by
-/// `attentionScoreWorkspaceElements`.
+/// blocks of 256 otherwise). Wider heads use GEMMs on tiles of `attentionQueryTileRows(queryCount:keyCount:)` query
+/// rows with a parallel softmax in between. Extra memory is given by `attentionScoreWorkspaceElements`.
 public func scaledDotProductAttention(
   query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool = false
 ) -> Tensor {
