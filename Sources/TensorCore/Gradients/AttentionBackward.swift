@@ -30,8 +30,8 @@ public func scaledDotProductAttentionBackward(
 
 /// `scaledDotProductAttentionBackward(outputGradient:query:key:value:headCount:causal:probabilities:)` with tiles of
 /// `queryTileRows` query rows (nil: `attentionQueryTileRows(queryCount:keyCount:)`; tests take small tiles to cover
-/// their edges). `∂K` and `∂V` sum over the tiles, so
-/// their rounding follows the tile where it is not a multiple of the GEMM's K block.
+/// their edges). `∂K` and `∂V` sum over the tiles, so their rounding follows the tile where it is not a multiple of
+/// the GEMM's K block.
 package func scaledDotProductAttentionBackward(
   outputGradient: Tensor, query: Tensor, key: Tensor, value: Tensor, headCount: Int, causal: Bool = false,
   probabilities: Tensor? = nil, queryTileRows: Int?
