@@ -364,4 +364,44 @@ struct TrainingKernelTests {
           && runs[0].input?.scalars == runs[1].input?.scalars, "\(threads) threads: runs differ")
     }
   }
+
+  @Test("an Adam step at every vector level and on two threads equals the scalar formula bit for bit")
+  func adamStepEqualsTheScalarFormula() {
+    // 16 · 75 + 13 parameters: whole vectors of both widths and a tail; moments already nonzero (a later step).
+    let count = 16 * 75 + 13
+    let gradient = NaiveKernels.uniform([count], seed: 41, scale: 2).scalars
+    let start = NaiveKernels.uniform([count], seed: 42).scalars
+    let first = NaiveKernels.uniform([count], seed: 43, scale: 0.1).scalars
+    let second = NaiveKernels.uniform([count], seed: 44, scale: 0.1).scalars.map { $0 * $0 }
+    let (beta1, beta2, stepSize, correction2Root, epsilon): (Float, Float, Float, Float, Float) = (
+      0.9, 0.999, 3e-4, 0.0447, 1e-8
+    )
+    var (expected, expectedFirst, expectedSecond) = (start, first, second)
+    for i in 0..<count {
+      expectedFirst[i] = beta1 * expectedFirst[i] + (1 - beta1) * gradient[i]
+      expectedSecond[i] = beta2 * expectedSecond[i] + (1 - beta2) * gradient[i] * gradient[i]
+      let denominator = expectedSecond[i].squareRoot() / correction2Root + epsilon
+      expected[i] -= stepSize * expectedFirst[i] / denominator
+    }
+    for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
+      for threads in [1, 2] {
+        var (theta, m, v) = (start, first, second)
+        ComputeOptions.withThreadCount(threads) {
+          ComputeOptions.withVectorExtensionLimit(level) {
+            theta.withUnsafeMutableBufferPointer { theta in
+              m.withUnsafeMutableBufferPointer { m in
+                v.withUnsafeMutableBufferPointer { v in
+                  adamStep(
+                    parameters: theta.baseAddress!, gradient: gradient, firstMoment: m.baseAddress!,
+                    secondMoment: v.baseAddress!, count: count, beta1: beta1, beta2: beta2, stepSize: stepSize,
+                    correction2Root: correction2Root, epsilon: epsilon)
+                }
+              }
+            }
+          }
+        }
+        #expect(theta == expected && m == expectedFirst && v == expectedSecond, "\(level), \(threads) threads")
+      }
+    }
+  }
 }

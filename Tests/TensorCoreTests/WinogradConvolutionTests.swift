@@ -105,6 +105,26 @@ struct WinogradConvolutionTests {
     #expect(
       WinogradTile.preferred(batch: 1, height: 256, width: 256, inputChannels: 512, outputChannels: 512) == .six)
   }
+
+  @Test("the gradients' tile rule: F(6×6) from a quarter of the forward's tiles, under the same kernel conditions")
+  func gradientTileRule() {
+    // The SD VAE decoder's 512-channel layers at 128²: 484 F(6×6) tiles, below the forward's 2 · 512, above 512 / 2.
+    let decoderLevel = {
+      (
+        forward: WinogradTile.preferred(batch: 1, height: 128, width: 128, inputChannels: 512, outputChannels: 512),
+        gradients: WinogradTile.preferredForGradients(
+          batch: 1, height: 128, width: 128, inputChannels: 512, outputChannels: 512)
+      )
+    }
+    ComputeOptions.withVectorExtensionLimit(.avx2) { #expect(decoderLevel().gradients == .four) }
+    ComputeOptions.withMatrixKernel(.blas) { #expect(decoderLevel().gradients == .four) }
+    guard ComputeOptions.supportedVectorExtension >= .avx512, ComputeOptions.matrixKernel == .avx512 else { return }
+    #expect(decoderLevel() == (.four, .six))
+    // 121 tiles at 64², below 512 / 2: F(4×4) for the gradients too.
+    #expect(
+      WinogradTile.preferredForGradients(batch: 1, height: 64, width: 64, inputChannels: 512, outputChannels: 512)
+        == .four)
+  }
 }
 
 extension KernelTestRandom {

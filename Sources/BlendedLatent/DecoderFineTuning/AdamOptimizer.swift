@@ -66,16 +66,10 @@ public struct AdamOptimizer: Sendable {
           gradient.withUnsafeBufferPointer { g in
             m.withUnsafeMutableBufferPointer { m in
               v.withUnsafeMutableBufferPointer { v in
-                let (theta, g, m, v) = (theta.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!)
-                // Element-wise, so the split across threads changes nothing in the result.
-                parallelChunks(gradient.count, costPerItem: 8, minimumWork: 1 << 16) { range in
-                  for i in range {
-                    m[i] = b1 * m[i] + (1 - b1) * g[i]
-                    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                    let denominator = v[i].squareRoot() / correction2Root + eps
-                    theta[i] -= stepSize * m[i] / denominator
-                  }
-                }
+                adamStep(
+                  parameters: theta.baseAddress!, gradient: g.baseAddress!, firstMoment: m.baseAddress!,
+                  secondMoment: v.baseAddress!, count: gradient.count, beta1: b1, beta2: b2, stepSize: stepSize,
+                  correction2Root: correction2Root, epsilon: eps)
               }
             }
           }

@@ -404,6 +404,13 @@ void bld_group_norm_apply_f32(const float *restrict x, float *restrict y, size_t
                               const double *mean, const double *inverse_std,
                               const float *gamma, const float *beta, int silu);
 
+/// One Adam step over `count` parameters, in place (PyTorch's `torch.optim.Adam`, no weight decay): m ← β₁m +
+/// (1 − β₁)g, v ← β₂v + (1 − β₂)g·g, θ ← θ − (step_size·m) / (√v / correction2_root + ε), every operation rounded
+/// on its own (no FMA), so all vector levels give the same bits.
+void bld_adam_update_f32(float *restrict theta, const float *restrict gradient, float *restrict first_moment,
+                         float *restrict second_moment, size_t count, float beta1, float beta2, float step_size,
+                         float correction2_root, float epsilon);
+
 /// Backward of y = [SiLU](GroupNorm(x)) for one sample's groups [group_begin, group_end), in two passes per group
 /// (∂L/∂h through SiLU with the per-channel sums, then ∂L/∂x). dy: ∂L/∂y; dx: ∂L/∂x (written, and used as
 /// scratch); added: NULL, or a gradient of x's shape added to ∂L/∂x as the second pass writes it (a residual

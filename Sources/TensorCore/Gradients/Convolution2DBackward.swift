@@ -48,7 +48,7 @@ public func conv2dBackward(
 
   if conv2d3x3WinogradIsPreferred(inputShape: input.shape, weightShape: weight.shape, stride: stride, padding: padding)
   {
-    let tile = WinogradTile.preferred(
+    let tile = WinogradTile.preferredForGradients(
       batch: batch, height: height, width: width, inputChannels: channels, outputChannels: outputChannels)
     return conv2d3x3WinogradBackward(
       outputGradient: outputGradient, input: input, weight: weight, tile: tile,

@@ -29,13 +29,36 @@ package enum WinogradTile: Int, Sendable, CaseIterable {
   /// `winogradBlocks`): F(6×6)'s weights are 1.8× larger, so with few tiles their transform and reads cost more
   /// than its products save. F(4×4) otherwise. Measured on Zen 4 (Decision 0028): F(6×6) takes 0.85–0.9× the
   /// time of F(4×4) at 128–512 channels on 256² and 512² images, 1.0× at 512 channels on 128², 1.1× on 64².
-  /// The backward (`conv2d3x3WinogradBackward`) takes the same tile: measured on Zen 4 (Decision
-  /// 0030), F(6×6) takes 0.88× the time of F(4×4) at 512 channels on 256², 1.0× on 128², 1.06× on 64².
+  /// The gradients take theirs from `preferredForGradients`.
   package static func preferred(
     batch: Int, height: Int, width: Int, inputChannels: Int, outputChannels: Int
   ) -> WinogradTile {
+    sixWhen(
+      batch: batch, height: height, width: width, inputChannels: inputChannels, outputChannels: outputChannels,
+      tilesPerWeightTile: 2)
+  }
+
+  /// The tile for the gradients of a per-call Winograd convolution (`conv2d3x3WinogradBackward`): as `preferred`,
+  /// but F(6×6) from a quarter of the tiles, half as many F(6×6) tiles as `2·O·C / (O + C)`. Measured on Zen 4
+  /// (Decision 0038), all three gradients with F(6×6) against F(4×4): 0.91–0.96× the time at 512 channels on
+  /// 128², 0.85× on 96², 1.0× on 64² and at 256 channels on 128², where the forward gains nothing from F(6×6).
+  /// The upsamplers' gradients keep `preferred`'s tile: their sub-pixel form on 128² was 6 % slower.
+  package static func preferredForGradients(
+    batch: Int, height: Int, width: Int, inputChannels: Int, outputChannels: Int
+  ) -> WinogradTile {
+    sixWhen(
+      batch: batch, height: height, width: width, inputChannels: inputChannels, outputChannels: outputChannels,
+      tilesPerWeightTile: 0.5)
+  }
+
+  /// F(6×6) where the AVX-512 transforms and a TensorCore GEMM family are in force and the image has at least
+  /// `tilesPerWeightTile · 2·O·C / (O + C)` F(6×6) tiles; F(4×4) otherwise.
+  private static func sixWhen(
+    batch: Int, height: Int, width: Int, inputChannels: Int, outputChannels: Int, tilesPerWeightTile: Double
+  ) -> WinogradTile {
     guard !GEMMPlan.current.usesBLAS, ComputeOptions.vectorExtension >= .avx512 else { return .four }
     let weightTiles = 2 * inputChannels * outputChannels / max(1, inputChannels + outputChannels)
-    return WinogradTile.six.tileCount(batch: batch, height: height, width: width) >= 2 * weightTiles ? .six : .four
+    let tiles = WinogradTile.six.tileCount(batch: batch, height: height, width: width)
+    return Double(tiles) >= tilesPerWeightTile * Double(weightTiles) ? .six : .four
   }
 }
