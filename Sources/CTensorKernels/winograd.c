@@ -839,11 +839,12 @@ static void scatter_plan_for(size_t m, scatter_plan *plan) {
     }
 }
 
-// AVX-512 store of one output row for `count` tiles: row[m (tx0 + s) + j] = y[j][s] for j < m and x < width.
+// AVX-512 store of one output row for `count` tiles: row[m (tx0 + s) + j] = y[j][s] (+ addend[…] when addend is
+// not NULL) for j < m and x < width.
 // The m phase vectors of 16 tiles become 16 m contiguous floats (as `plan` says), with two-source permutes of
 // the phase pairs blended by pair.
 BLD_AVX512 static void scatter_row_avx512(size_t m, const scatter_plan *plan, float (*y)[RUN + 16], float *row,
-                                          size_t width, size_t tx0, size_t count) {
+                                          const float *addend, size_t width, size_t tx0, size_t count) {
   const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (size_t s0 = 0; s0 < count; s0 += 16) {
     __m512 phase[8];
@@ -859,15 +860,18 @@ BLD_AVX512 static void scatter_row_avx512(size_t m, const scatter_plan *plan, fl
       const __m512i x = _mm512_add_epi32(_mm512_set1_epi32((int)(xb + 16 * (long)q)), lanes);
       const __mmask16 valid = _mm512_cmplt_epi32_mask(x, _mm512_set1_epi32((int)width)) &
                               _mm512_cmplt_epi32_mask(tile, _mm512_set1_epi32((int)(count - s0)));
+      if (addend) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(valid, addend + xb + 16 * (long)q));
       _mm512_mask_storeu_ps(row + xb + 16 * (long)q, valid, value);
     }
   }
 }
 
-// AVX2 store of one F(4x4) output row for `count` tiles, as scatter_row_avx512 with 8 tiles at a time: the four phase
+// AVX2 store of one F(4x4) output row for `count` tiles (plus addend's row when not NULL), as scatter_row_avx512 with
+// 8 tiles at a time: the four phase
 // vectors are interleaved (the inverse of gather_row_avx2's de-interleave) into 32 contiguous floats; tiles at
 // the row's right end or past `count` go through a buffer.
-BLD_AVX2 static void scatter_row_avx2(float (*y)[RUN + 16], float *row, size_t width, size_t tx0, size_t count) {
+BLD_AVX2 static void scatter_row_avx2(float (*y)[RUN + 16], float *row, const float *addend, size_t width, size_t tx0,
+                                      size_t count) {
   const __m256i lane_order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
   for (size_t s0 = 0; s0 < count; s0 += 8) {
     __m256 u[4];
@@ -878,21 +882,26 @@ BLD_AVX2 static void scatter_row_avx2(float (*y)[RUN + 16], float *row, size_t w
                          _mm256_shuffle_ps(t2, t3, 0x88), _mm256_shuffle_ps(t2, t3, 0xDD)};
     const size_t x0 = (tx0 + s0) * 4, tiles = count - s0 < 8 ? count - s0 : 8;
     if (tiles == 8 && x0 + 32 <= width) {
-      for (int q = 0; q < 4; ++q) _mm256_storeu_ps(row + x0 + 8 * (size_t)q, v[q]);
+      for (int q = 0; q < 4; ++q) {
+        const __m256 sum = addend ? _mm256_add_ps(v[q], _mm256_loadu_ps(addend + x0 + 8 * (size_t)q)) : v[q];
+        _mm256_storeu_ps(row + x0 + 8 * (size_t)q, sum);
+      }
     } else {
       float buffer[32];
       for (int q = 0; q < 4; ++q) _mm256_storeu_ps(buffer + 8 * q, v[q]);
-      for (size_t i = 0; i < 4 * tiles && x0 + i < width; ++i) row[x0 + i] = buffer[i];
+      for (size_t i = 0; i < 4 * tiles && x0 + i < width; ++i)
+        row[x0 + i] = addend ? buffer[i] + addend[x0 + i] : buffer[i];
     }
   }
 }
 
-// Writes the m x m outputs of `count` tiles of tile row ty from the tx0-th on, or with `summed` each 2 x 2 block of
-// them summed into one element of `plane` (height/2 x width/2; m, height and width even), in the order of
+// Writes the m x m outputs of `count` tiles of tile row ty from the tx0-th on, each plus the same element of
+// `addend` (a plane like `plane`) when it is not NULL, or with `summed` (and no addend) each 2 x 2 block of them
+// summed into one element of `plane` (height/2 x width/2; m, height and width even), in the order of
 // upsampleNearest2xBackward.
 BLD_INLINE void output_run(size_t m, const float *restrict matrices, size_t point_stride, size_t count, float bias,
-                           float *restrict plane, size_t height, size_t width, int summed, size_t ty, size_t tx0,
-                           int level, const scatter_plan *scatter, float *next) {
+                           float *restrict plane, const float *addend, size_t height, size_t width, int summed,
+                           size_t ty, size_t tx0, int level, const scatter_plan *scatter, float *next) {
   const size_t n = tile_points(m);
   float y[49][RUN + 16];
   // Read straight from the n² matrices, 16 tiles per vector: lanes past `count` read the next row or the
@@ -934,25 +943,28 @@ BLD_INLINE void output_run(size_t m, const float *restrict matrices, size_t poin
     const size_t yy = ty * m + i;
     if (yy >= height) break;
     float *row = plane + yy * width;
+    const float *addend_row = addend ? addend + yy * width : NULL;
     if (next) prefetch_row_segment(next + yy * width, (long)(tx0 * m), (long)((tx0 + count) * m), width, 1);
     if (level == 2) {
-      scatter_row_avx512(m, scatter, y + i * m, row, width, tx0, count);
+      scatter_row_avx512(m, scatter, y + i * m, row, addend_row, width, tx0, count);
       continue;
     }
     if (level == 1 && m == 4) {
-      scatter_row_avx2(y + i * m, row, width, tx0, count);
+      scatter_row_avx2(y + i * m, row, addend_row, width, tx0, count);
       continue;
     }
     for (size_t s = 0; s < count; ++s) {
       const size_t x0 = (tx0 + s) * m;
-      for (size_t j = 0; j < m && x0 + j < width; ++j) row[x0 + j] = y[i * m + j][s];
+      for (size_t j = 0; j < m && x0 + j < width; ++j)
+        row[x0 + j] = addend_row ? y[i * m + j][s] + addend_row[x0 + j] : y[i * m + j][s];
     }
   }
 }
 
 BLD_INLINE void output_body(size_t m, const float *restrict matrices, size_t out_channels, size_t height,
                             size_t width, int summed, size_t tile_begin, size_t tile_end, const float *bias,
-                            size_t o_begin, size_t o_end, float *restrict output, size_t point_stride, int level) {
+                            const float *addend, size_t o_begin, size_t o_end, float *restrict output,
+                            size_t point_stride, int level) {
   const size_t tiles_y = tiles_along(m, height), tiles_x = tiles_along(m, width);
   const size_t stored_plane = summed ? height / 2 * (width / 2) : height * width;
   const size_t block = tile_end - tile_begin;
@@ -965,8 +977,9 @@ BLD_INLINE void output_body(size_t m, const float *restrict matrices, size_t out
       const tile_run run = run_at(t, tile_end, tiles_x, tiles_y);
       const size_t tx = run.tx, ty = run.ty, n = run.image, count = run.count;
       float *plane = output + (n * out_channels + o) * stored_plane;
-      output_run(m, matrices + o * block + (t - tile_begin), point_stride, count, b, plane, height, width, summed,
-                 ty, tx, level, &scatter, o + 1 < o_end ? plane + stored_plane : NULL);
+      output_run(m, matrices + o * block + (t - tile_begin), point_stride, count, b, plane,
+                 addend ? addend + (n * out_channels + o) * stored_plane : NULL, height, width, summed, ty, tx, level,
+                 &scatter, o + 1 < o_end ? plane + stored_plane : NULL);
       t += count;
     }
   }
@@ -975,16 +988,17 @@ BLD_INLINE void output_body(size_t m, const float *restrict matrices, size_t out
 #define OUTPUT_VARIANT(NAME, ATTRIBUTE, LEVEL)                                                                    \
   ATTRIBUTE static void NAME(size_t m, const float *restrict matrices, size_t out_channels, size_t height,         \
                              size_t width, int summed, size_t tile_begin, size_t tile_end, const float *bias,      \
-                             size_t o_begin, size_t o_end, float *restrict output, size_t point_stride) {          \
+                             const float *addend, size_t o_begin, size_t o_end, float *restrict output,            \
+                             size_t point_stride) {                                                                \
     if (m == 4)                                                                                                    \
-      output_body(4, matrices, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end,    \
-                  output, point_stride, LEVEL);                                                                    \
+      output_body(4, matrices, out_channels, height, width, summed, tile_begin, tile_end, bias, addend, o_begin,   \
+                  o_end, output, point_stride, LEVEL);                                                             \
     else if (m == 7)                                                                                               \
-      output_body(7, matrices, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end,    \
-                  output, point_stride, LEVEL);                                                                    \
+      output_body(7, matrices, out_channels, height, width, summed, tile_begin, tile_end, bias, addend, o_begin,   \
+                  o_end, output, point_stride, LEVEL);                                                             \
     else                                                                                                           \
-      output_body(6, matrices, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end,    \
-                  output, point_stride, LEVEL);                                                                    \
+      output_body(6, matrices, out_channels, height, width, summed, tile_begin, tile_end, bias, addend, o_begin,   \
+                  o_end, output, point_stride, LEVEL);                                                             \
   }
 
 OUTPUT_VARIANT(output_default, , 0)
@@ -992,17 +1006,17 @@ OUTPUT_VARIANT(output_avx2, BLD_AVX2, 1)
 OUTPUT_VARIANT(output_avx512, BLD_AVX512, 2)
 
 void bld_winograd_output_f32(size_t tile, const float *restrict m, size_t out_channels, size_t height, size_t width,
-                             int summed, size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin,
-                             size_t o_end, float *restrict output, size_t point_stride) {
+                             int summed, size_t tile_begin, size_t tile_end, const float *bias, const float *addend,
+                             size_t o_begin, size_t o_end, float *restrict output, size_t point_stride) {
   const int level = bld_simd_level();
   if (level >= 2)
-    output_avx512(tile, m, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end, output,
-                  point_stride);
+    output_avx512(tile, m, out_channels, height, width, summed, tile_begin, tile_end, bias, addend, o_begin, o_end,
+                  output, point_stride);
   else if (level == 1)
-    output_avx2(tile, m, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end, output,
-                point_stride);
+    output_avx2(tile, m, out_channels, height, width, summed, tile_begin, tile_end, bias, addend, o_begin, o_end,
+                output, point_stride);
   else
-    output_default(tile, m, out_channels, height, width, summed, tile_begin, tile_end, bias, o_begin, o_end,
+    output_default(tile, m, out_channels, height, width, summed, tile_begin, tile_end, bias, addend, o_begin, o_end,
                    output, point_stride);
 }
 

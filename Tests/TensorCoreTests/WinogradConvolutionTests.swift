@@ -85,6 +85,64 @@ struct WinogradConvolutionTests {
     }
   }
 
+  @Test(
+    "a residual added in the output transform equals adding it afterwards, bit for bit, at every vector level",
+    arguments: WinogradTile.allCases)
+  func residualInTheOutputTransform(tile: WinogradTile) throws {
+    // 13 × 21 leaves partial tiles of both sizes and a row end inside a vector; as upsampled, 26 × 42; blocks of
+    // 32 tiles make several, which two threads take whole.
+    var random = KernelTestRandom(seed: 91)
+    let (input, weight, bias) = random.convolution3x3(
+      batch: 2, channels: 6, outputs: 5, height: 13, width: 21, bias: true)
+    let weights = try WinogradWeights(weight: weight, tile: tile)
+    for resampling in [WinogradResampling.none, .upsampledInput] {
+      let (height, width) = resampling == .upsampledInput ? (26, 42) : (13, 21)
+      let residual = Tensor(shape: [2, 5, height, width], scalars: random.floats(2 * 5 * height * width))
+      for level in VectorExtension.allCases where level <= ComputeOptions.supportedVectorExtension {
+        for (threads, block) in [(1, nil), (2, 32)] as [(Int, Int?)] {
+          let (fused, separate) = ComputeOptions.withThreadCount(threads) {
+            ComputeOptions.withVectorExtensionLimit(level) {
+              var separate = conv2d3x3Winograd(
+                input, weights: weights, bias: bias, resampling: resampling, maximumBlock: block)
+              separate.add(residual)
+              return (
+                conv2d3x3Winograd(
+                  input, weights: weights, bias: bias, resampling: resampling, adding: residual, maximumBlock: block),
+                separate
+              )
+            }
+          }
+          let same = fused.scalars == separate.scalars
+          #expect(same, "\(tile), \(resampling), \(level), \(threads) threads")
+        }
+      }
+    }
+  }
+
+  @Test("every convolution algorithm adds a residual with the bits of adding it afterwards")
+  func residualOnEveryAlgorithm() {
+    // Shapes that take im2col (a 1×1 kernel; a 3×3 one on few tiles), streamed weights (a small transformed input)
+    // and, with a transformed input beyond a 16 MiB L3 share, per-call Winograd: F(6×6) on 184², F(4×4) reading
+    // 32² as upsampled (many channels on few tiles).
+    var random = KernelTestRandom(seed: 92)
+    for (channels, outputs, size, kernel, upsampling) in [
+      (4, 3, 5, 1, false), (4, 3, 3, 3, false), (8, 6, 40, 3, false), (64, 8, 184, 3, false), (512, 512, 32, 3, true),
+    ] {
+      let input = Tensor(shape: [1, channels, size, size], scalars: random.floats(channels * size * size))
+      let weight = Tensor(
+        shape: [outputs, channels, kernel, kernel], scalars: random.floats(outputs * channels * kernel * kernel))
+      let bias = Tensor(shape: [outputs], scalars: random.floats(outputs))
+      var expected = conv2dPreferringWinograd(
+        input, weight: weight, bias: bias, padding: kernel / 2, upsamplingInput: upsampling)
+      let residual = Tensor(shape: expected.shape, scalars: random.floats(expected.count))
+      let fused = conv2dPreferringWinograd(
+        input, weight: weight, bias: bias, padding: kernel / 2, upsamplingInput: upsampling, adding: residual)
+      expected.add(residual)
+      let same = fused.scalars == expected.scalars
+      #expect(same, "\(channels) → \(outputs) at \(size)², \(kernel)×\(kernel)")
+    }
+  }
+
   @Test("the tile rule: F(6×6) only with AVX-512 transforms and TensorCore GEMMs, on images large for their weights")
   func tileRule() {
     let largeImage = {

@@ -362,15 +362,17 @@ void bld_winograd_input_packed_f32(const bld_gemm_plan *plan, size_t tile, const
                                    size_t point_stride);
 
 /// Winograd F(m x m, 3x3) output transform (m = `tile`, 4 or 6) of tiles [tile_begin, tile_end) for output
-/// channels [o_begin, o_end), adding bias (or nothing when NULL). m: (m + 2)² matrices [O][tile_end -
+/// channels [o_begin, o_end), adding bias (or nothing when NULL), then addend (NULL, or a tensor of the output's
+/// shape, summed 0: each output is (transform + bias) + addend, a residual connection's sum in the order of adding
+/// it afterwards). m: (m + 2)² matrices [O][tile_end -
 /// tile_begin], matrix ξ at m + ξ * point_stride, each followed by at least 15 readable floats (rows are read in
 /// whole 16-float vectors; point_stride ≥ O · (tile_end − tile_begin) + 15); output: [N, O, H, W] (same H, W
 /// as the input), or with summed != 0 [N, O, H/2, W/2] (H, W even), each 2 x 2 block of outputs summed into one
 /// element as upsampleNearest2xBackward sums them (the bias, if any, is added to each output first). tile 7:
 /// F(7x7, 2x2)'s 64 matrices and tiles (bld_winograd_input_f32), summed 0.
 void bld_winograd_output_f32(size_t tile, const float *restrict m, size_t out_channels, size_t height, size_t width,
-                             int summed, size_t tile_begin, size_t tile_end, const float *bias, size_t o_begin,
-                             size_t o_end, float *restrict output, size_t point_stride);
+                             int summed, size_t tile_begin, size_t tile_end, const float *bias, const float *addend,
+                             size_t o_begin, size_t o_end, float *restrict output, size_t point_stride);
 
 /// The output transform of the sub-pixel form of an upsampler's convolution (a 3x3, padding-1 convolution of the
 /// nearest 2x upsampling of a [N, C, H, W] image X): F(7x7, 2x2) tiles of X ((H / 7 + 1) x (W / 7 + 1) per image,

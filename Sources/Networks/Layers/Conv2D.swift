@@ -47,6 +47,15 @@ public final class Conv2D: Layer {
     return conv2dPreferringWinograd(x, storedWeight: storedWeight, bias: bias, stride: stride, padding: padding)
   }
 
+  /// `self(x) + residual` (`residual` of the output's shape, a residual connection's other branch), with the sum
+  /// taken as the convolution writes its output where the algorithm allows (a per-call Winograd convolution), the
+  /// same bits as adding it afterwards.
+  func callAsFunction(_ x: Tensor, adding residual: Tensor) -> Tensor {
+    precondition(x.rank == 4, "Conv2D expects [N, C, H, W], got \(x.shape)")
+    return conv2dPreferringWinograd(
+      x, storedWeight: storedWeight, bias: bias, stride: stride, padding: padding, adding: residual)
+  }
+
   /// The convolution of `x`'s nearest 2× upsampling: `self(upsampleNearest2x(x))`, the same results, with the
   /// Winograd transforms reading `x` as upsampled so the 4× larger image is never stored (`Upsample2D`'s).
   /// `x`: `[N, I, H, W]`.

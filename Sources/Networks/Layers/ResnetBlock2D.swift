@@ -73,8 +73,7 @@ public final class ResnetBlock2D: Layer {
       let bias = projection(activated(timeEmbedding, activation))  // [N, C_out]
       h = h + bias.reshaped([bias.shape[0], bias.shape[1], 1, 1])
     }
-    h = conv2(normalizedAndActivated(h, norm2))
-    let sum = (shortcut.map { $0(x) } ?? x) + h
+    let sum = conv2(normalizedAndActivated(h, norm2), adding: shortcut.map { $0(x) } ?? x)
     return outputScaleFactor == 1 ? sum : sum * (1 / outputScaleFactor)
   }
 }

@@ -58,9 +58,7 @@ extension ResnetBlock2D: DifferentiableBlock {
   /// The rest of the training forward: `norm2` → SiLU → `conv2`, plus the (projected) input.
   /// - Returns: `[N, outputChannels, H, W]`.
   public func output(from activations: Activations, input: Tensor) -> Tensor {
-    var h = conv2(activatedHidden(activations))
-    h.add(shortcut.map { $0(input) } ?? input)
-    return h
+    conv2(activatedHidden(activations), adding: shortcut.map { $0(input) } ?? input)
   }
 
   /// The backward pass: through `conv2`, `norm2` + SiLU (fused), `conv1`, `norm1` + SiLU, and the shortcut.

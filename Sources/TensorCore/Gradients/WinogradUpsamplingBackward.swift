@@ -151,7 +151,7 @@ private func upsamplingInputGradient(
             },
             transformOutput: { tiles, _, range, m in
               bld_winograd_output_f32(
-                upsamplingTileSide, m, channels, height, width, 0, tiles.lowerBound, tiles.upperBound, nil,
+                upsamplingTileSide, m, channels, height, width, 0, tiles.lowerBound, tiles.upperBound, nil, nil,
                 range.lowerBound, range.upperBound, out.baseAddress! + image * channels * inputPlane, mStride)
             })
         }

@@ -61,9 +61,11 @@ package enum ConvolutionAlgorithm: Equatable, Sendable {
 /// s, 512 channels 128² → 256² 0.37–0.39 → 0.31–0.33 s; at 64² → 128², where F(4×4) runs, it took 0.13 s against
 /// 0.113); other Winograd paths read `input` as upsampled in their transform (`WinogradResampling.upsampledInput`),
 /// so the 4× larger image is never stored; im2col convolves the upsampled copy. The same results within
-/// Winograd's rounding.
+/// Winograd's rounding. `residual` is added to the output as in
+/// `conv2dPreferringWinograd(_:storedWeight:bias:stride:padding:upsamplingInput:adding:)`.
 package func conv2dPreferringWinograd(
-  _ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, upsamplingInput: Bool = false
+  _ input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, upsamplingInput: Bool = false,
+  adding residual: Tensor? = nil
 ) -> Tensor {
   let resampling: WinogradResampling = upsamplingInput ? .upsampledInput : .none
   switch ConvolutionAlgorithm.preferred(
@@ -71,19 +73,24 @@ package func conv2dPreferringWinograd(
     padding: padding)
   {
   case .im2col:
-    return conv2d(
-      upsamplingInput ? upsampleNearest2x(input) : input, weight: weight, bias: bias, stride: stride, padding: padding)
+    return adding(
+      residual,
+      to: conv2d(
+        upsamplingInput ? upsampleNearest2x(input) : input, weight: weight, bias: bias, stride: stride,
+        padding: padding))
   case .winograd(let tile):
     if upsamplingInput && tile == .six {
-      return conv2d3x3WinogradUpsampling(input, weight: weight, bias: bias)
+      return adding(residual, to: conv2d3x3WinogradUpsampling(input, weight: weight, bias: bias))
     }
-    return conv2d3x3Winograd(input, weight: weight, bias: bias, tile: tile, resampling: resampling)
+    return conv2d3x3Winograd(input, weight: weight, bias: bias, tile: tile, resampling: resampling, adding: residual)
   case .winogradStreamingWeights:
-    return weight.withUnsafeBufferPointer { w in
-      conv2d3x3WinogradStreamingWeights(
-        input, weightShape: weight.shape, weight: .float32(w.baseAddress!), bias: bias, tile: .four,
-        resampling: resampling)
-    }
+    return adding(
+      residual,
+      to: weight.withUnsafeBufferPointer { w in
+        conv2d3x3WinogradStreamingWeights(
+          input, weightShape: weight.shape, weight: .float32(w.baseAddress!), bias: bias, tile: .four,
+          resampling: resampling)
+      })
   }
 }
 
@@ -92,9 +99,13 @@ package func conv2dPreferringWinograd(
 /// bits on a TensorCore kernel family, never widened whole (`WinogradWeights(shape:halfPrecisionBits:isBFloat16:)`,
 /// `conv2d(_:weightShape:halfPrecisionBits:…)`); other storage (float32, low-rank updates) and OpenBLAS widen it
 /// first. Same results either way.
+///
+/// `residual` (the output's shape) is added to the output: inside the output transform of a per-call Winograd
+/// convolution (`conv2d3x3Winograd(_:weights:bias:resampling:adding:maximumBlock:)`), with `Tensor.add` after the
+/// other algorithms; the same bits either way.
 package func conv2dPreferringWinograd(
   _ input: Tensor, storedWeight: StoredTensor, bias: Tensor?, stride: Int = 1, padding: Int = 0,
-  upsamplingInput: Bool = false
+  upsamplingInput: Bool = false, adding residual: Tensor? = nil
 ) -> Tensor {
   let shape = storedWeight.shape
   let resampling: WinogradResampling = upsamplingInput ? .upsampledInput : .none
@@ -105,23 +116,27 @@ package func conv2dPreferringWinograd(
         padding: padding)
       {
       case .im2col:
-        return conv2d(
-          upsamplingInput ? upsampleNearest2x(input) : input, weightShape: shape, halfPrecisionBits: bits,
-          isBFloat16: isBFloat16, bias: bias, stride: stride, padding: padding)
+        return adding(
+          residual,
+          to: conv2d(
+            upsamplingInput ? upsampleNearest2x(input) : input, weightShape: shape, halfPrecisionBits: bits,
+            isBFloat16: isBFloat16, bias: bias, stride: stride, padding: padding))
       case .winograd(let tile) where upsamplingInput && tile == .six:
-        return conv2d3x3WinogradUpsampling(input, weight: storedWeight.tensor, bias: bias)
+        return adding(residual, to: conv2d3x3WinogradUpsampling(input, weight: storedWeight.tensor, bias: bias))
       case .winograd(let tile):
         do {
           let weights = try WinogradWeights(
             shape: shape, halfPrecisionBits: bits, isBFloat16: isBFloat16, tile: tile)
-          return conv2d3x3Winograd(input, weights: weights, bias: bias, resampling: resampling)
+          return conv2d3x3Winograd(input, weights: weights, bias: bias, resampling: resampling, adding: residual)
         } catch {
           preconditionFailure("conv2dPreferringWinograd: \(error)")
         }
       case .winogradStreamingWeights:
-        return conv2d3x3WinogradStreamingWeights(
-          input, weightShape: shape, weight: .half(bits, isBFloat16: isBFloat16), bias: bias, tile: .four,
-          resampling: resampling)
+        return adding(
+          residual,
+          to: conv2d3x3WinogradStreamingWeights(
+            input, weightShape: shape, weight: .half(bits, isBFloat16: isBFloat16), bias: bias, tile: .four,
+            resampling: resampling))
       }
     })
   {
@@ -129,7 +144,15 @@ package func conv2dPreferringWinograd(
   }
   return conv2dPreferringWinograd(
     input, weight: storedWeight.tensor, bias: bias, stride: stride, padding: padding,
-    upsamplingInput: upsamplingInput)
+    upsamplingInput: upsamplingInput, adding: residual)
+}
+
+/// `output` plus `residual` (`Tensor.add`), or `output` when there is none.
+private func adding(_ residual: Tensor?, to output: Tensor) -> Tensor {
+  guard let residual else { return output }
+  var sum = output
+  sum.add(residual)
+  return sum
 }
 
 /// The shape of the image a convolution runs on: `input`'s, or with `upsampling` its nearest 2× upsampling's.

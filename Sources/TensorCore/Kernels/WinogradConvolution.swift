@@ -153,12 +153,16 @@ let winogradWorkspaceLimit = 6 << 20
 /// each 2×2 block of the output (`.summedOutput`, output `[N, O, H / 2, W / 2]`, H and W even) inside the
 /// transforms, with the same results as the separate upsampling or summing pass.
 ///
+/// `residual` (the output's shape, not with `.summedOutput`) is added to each output as the output transform writes
+/// it: the same bits as adding it afterwards (`Tensor.add`), without a pass over the output (a residual
+/// connection's sum).
+///
 /// `maximumBlock` caps the tiles per block below `winogradBlocks`' choice (tests use it to make many blocks on
 /// small images, so the threads take whole blocks: `winogradBlocksAreThreadLocal`). The output is the same bit
 /// for bit however the blocks are shared among threads.
 package func conv2d3x3Winograd(
   _ input: Tensor, weights: WinogradWeights, bias: Tensor?, resampling: WinogradResampling = .none,
-  maximumBlock: Int? = nil
+  adding residual: Tensor? = nil, maximumBlock: Int? = nil
 ) -> Tensor {
   precondition(input.rank == 4, "conv2d3x3Winograd: input \(input.shape) is not [N, C, H, W]")
   precondition(
@@ -172,6 +176,11 @@ package func conv2d3x3Winograd(
   let outputs = weights.outputChannels
   if let bias { precondition(bias.shape == [outputs], "conv2d3x3Winograd: bias \(bias.shape) for \(outputs) outputs") }
   let outputShape = resampling.outputShape(batch: batch, outputs: outputs, height: height, width: width)
+  if let residual {
+    precondition(
+      resampling != .summedOutput && residual.shape == outputShape,
+      "conv2d3x3Winograd: residual \(residual.shape) for output \(outputShape) (\(resampling))")
+  }
   guard batch > 0 && height > 0 && width > 0 else { return Tensor(shape: outputShape) }
   let (upsampled, summed): (Int32, Int32) = (resampling == .upsampledInput ? 1 : 0, resampling == .summedOutput ? 1 : 0)
 
@@ -184,31 +193,33 @@ package func conv2d3x3Winograd(
     input.withUnsafeBufferPointer { x in
       weights.transformed.withUnsafeBufferPointer { u in
         bias.withUnsafeBufferPointer { b in
-          convolveWinogradBlocks(
-            plan: plan, points: tile.pointCount,
-            parts: [
-              WinogradProductPart(
-                u: u.baseAddress!, uStride: weights.pointStride, rows: outputs, channels: channels,
-                outputChannels: outputs)
-            ], partition: .rows, tileCount: tileCount, blockSize: blockSize, vStride: vStride, mStride: mStride,
-            transformInput: { tiles, _, range, v in
-              if plan.usesBLAS {
-                bld_winograd_input_f32(
-                  tile.side, x.baseAddress!, channels, height, width, upsampled, tiles.lowerBound, tiles.upperBound,
-                  range.lowerBound, range.upperBound, v, vStride)
-              } else {
-                withUnsafePointer(to: plan.raw) { raw in
-                  bld_winograd_input_packed_f32(
-                    raw, tile.side, x.baseAddress!, channels, height, width, upsampled, tiles.lowerBound,
-                    tiles.upperBound, range.lowerBound, range.upperBound, v, vStride)
+          residual.withUnsafeBufferPointer { r in
+            convolveWinogradBlocks(
+              plan: plan, points: tile.pointCount,
+              parts: [
+                WinogradProductPart(
+                  u: u.baseAddress!, uStride: weights.pointStride, rows: outputs, channels: channels,
+                  outputChannels: outputs)
+              ], partition: .rows, tileCount: tileCount, blockSize: blockSize, vStride: vStride, mStride: mStride,
+              transformInput: { tiles, _, range, v in
+                if plan.usesBLAS {
+                  bld_winograd_input_f32(
+                    tile.side, x.baseAddress!, channels, height, width, upsampled, tiles.lowerBound, tiles.upperBound,
+                    range.lowerBound, range.upperBound, v, vStride)
+                } else {
+                  withUnsafePointer(to: plan.raw) { raw in
+                    bld_winograd_input_packed_f32(
+                      raw, tile.side, x.baseAddress!, channels, height, width, upsampled, tiles.lowerBound,
+                      tiles.upperBound, range.lowerBound, range.upperBound, v, vStride)
+                  }
                 }
-              }
-            },
-            transformOutput: { tiles, _, range, m in
-              bld_winograd_output_f32(
-                tile.side, m, outputs, height, width, summed, tiles.lowerBound, tiles.upperBound, b?.baseAddress,
-                range.lowerBound, range.upperBound, out.baseAddress!, mStride)
-            })
+              },
+              transformOutput: { tiles, _, range, m in
+                bld_winograd_output_f32(
+                  tile.side, m, outputs, height, width, summed, tiles.lowerBound, tiles.upperBound, b?.baseAddress,
+                  r?.baseAddress, range.lowerBound, range.upperBound, out.baseAddress!, mStride)
+              })
+          }
         }
       }
     }
@@ -442,10 +453,11 @@ func winogradApplies(inputShape: [Int], weightShape: [Int], stride: Int, padding
 /// 3×3 convolution with stride 1 and padding 1 through Winograd, transforming `weight` (`[O, C, 3, 3]`) for
 /// this call only, for `tile` (by default `WinogradTile.preferred` for the convolved image's size): no transformed
 /// copy outlives the call, so a network's weights stay at 1× memory. Same contract and accuracy as
-/// `conv2d3x3Winograd(_:weights:bias:resampling:maximumBlock:)`; the transform holds about `2·(m + 2)²·O·C` floats while it runs.
+/// `conv2d3x3Winograd(_:weights:bias:resampling:adding:maximumBlock:)`; the transform holds about `2·(m + 2)²·O·C`
+/// floats while it runs.
 package func conv2d3x3Winograd(
   _ input: Tensor, weight: Tensor, bias: Tensor?, tile: WinogradTile? = nil, resampling: WinogradResampling = .none,
-  maximumBlock: Int? = nil
+  adding residual: Tensor? = nil, maximumBlock: Int? = nil
 ) -> Tensor {
   precondition(input.rank == 4, "conv2d3x3Winograd: input \(input.shape) is not [N, C, H, W]")
   let image = resampling.imageSize(inputHeight: input.shape[2], inputWidth: input.shape[3])
@@ -460,5 +472,6 @@ package func conv2d3x3Winograd(
   } catch {
     preconditionFailure("conv2d3x3Winograd: \(error)")
   }
-  return conv2d3x3Winograd(input, weights: weights, bias: bias, resampling: resampling, maximumBlock: maximumBlock)
+  return conv2d3x3Winograd(
+    input, weights: weights, bias: bias, resampling: resampling, adding: residual, maximumBlock: maximumBlock)
 }

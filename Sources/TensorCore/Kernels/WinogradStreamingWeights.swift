@@ -20,7 +20,7 @@ package enum WinogradWeightSource {
 /// results as `conv2d3x3Winograd(_:weights:bias:)` with weights transformed for the same tile, bit for bit.
 /// Needs a TensorCore kernel family (not OpenBLAS). Holds the transformed input and the products of every tile at
 /// once (`(m + 2)²·(C + O)·T` floats for `T` tiles), which `ConvolutionAlgorithm.preferred` keeps within the L3 share.
-/// `resampling` as for `conv2d3x3Winograd(_:weights:bias:resampling:maximumBlock:)`.
+/// `resampling` as for `conv2d3x3Winograd(_:weights:bias:resampling:adding:maximumBlock:)`.
 package func conv2d3x3WinogradStreamingWeights(
   _ input: Tensor, weightShape: [Int], weight: WinogradWeightSource, bias: Tensor?, tile: WinogradTile,
   resampling: WinogradResampling = .none
@@ -86,7 +86,7 @@ package func conv2d3x3WinogradStreamingWeights(
           nonisolated(unsafe) let output = out.baseAddress!
           parallelChunks(outputs, costPerItem: tiles * 4 * points) { range in
             bld_winograd_output_f32(
-              tile.side, m, outputs, height, width, summed, 0, tiles, b?.baseAddress, range.lowerBound,
+              tile.side, m, outputs, height, width, summed, 0, tiles, b?.baseAddress, nil, range.lowerBound,
               range.upperBound, output, mStride)
           }
         }
