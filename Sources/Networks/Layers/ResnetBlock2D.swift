@@ -68,12 +68,16 @@ public final class ResnetBlock2D: Layer {
   /// `x`: `[N, inputChannels, H, W]`; `timeEmbedding`: `[N, T]` or nil → `[N, outputChannels, H, W]`.
   public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor? = nil) -> Tensor {
     precondition(x.rank == 4, "ResnetBlock2D expects [N, C, H, W], got \(x.shape)")
-    var h = conv1(normalizedAndActivated(x, norm1))
-    if let projection = timeEmbeddingProjection, let timeEmbedding {
-      let bias = projection(activated(timeEmbedding, activation))  // [N, C_out]
-      h = h + bias.reshaped([bias.shape[0], bias.shape[1], 1, 1])
-    }
-    let sum = conv2(normalizedAndActivated(h, norm2), adding: shortcut.map { $0(x) } ?? x)
+    // conv2's input, made in a scope of its own so that conv1's output is freed before conv2's is allocated.
+    let activatedHidden = { () -> Tensor in
+      var h = conv1(normalizedAndActivated(x, norm1))
+      if let projection = timeEmbeddingProjection, let timeEmbedding {
+        let bias = projection(activated(timeEmbedding, activation))  // [N, C_out]
+        h = h + bias.reshaped([bias.shape[0], bias.shape[1], 1, 1])
+      }
+      return normalizedAndActivated(h, norm2)
+    }()
+    let sum = conv2(activatedHidden, adding: shortcut.map { $0(x) } ?? x)
     return outputScaleFactor == 1 ? sum : sum * (1 / outputScaleFactor)
   }
 }
