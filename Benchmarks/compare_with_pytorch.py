@@ -305,6 +305,7 @@ def main():
             result = {"case": case, "swift_s": round(swift_s, 4), "pytorch_s": round(torch_s, 4),
                       "ratio_swift_over_pytorch": round(swift_s / torch_s, 3),
                       "swift_fraction_of_fma_peak": record.get("fraction_of_fma_peak"),
+                      "swift_fraction_of_accumulating_fma_peak": record.get("fraction_of_accumulating_fma_peak"),
                       "swift_runs_s": [round(t, 4) for t in swift_times],
                       "pytorch_runs_s": [round(t, 4) for t in torch_times],
                       "swift_peak_rss_mb": record.get("peak_rss_mb"), "threads": args.threads,
@@ -315,7 +316,8 @@ def main():
         result = compare_finetune(args.bench, case, args.threads, args.rounds)
         print(json.dumps(result), flush=True)
         results.append(result)
-    print(f"\n{machine['machine']}; {args.threads} threads; FMA peak {machine['fma_peak_gflops']:.0f} GFLOP/s; "
+    print(f"\n{machine['machine']}; {args.threads} threads; FMA peak {machine['fma_peak_gflops']:.0f} GFLOP/s "
+          f"({machine.get('fma_accumulating_peak_gflops', 0):.0f} summing into the addend, as a GEMM does); "
           f"PyTorch {machine['pytorch']} ({machine['pytorch_cpu_capability']})", file=sys.stderr)
     print(f"{'case':28} {'swift s':>10} {'pytorch s':>10} {'ratio':>7}", file=sys.stderr)
     for r in results:

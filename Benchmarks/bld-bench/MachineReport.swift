@@ -2,7 +2,8 @@ import Foundation
 import TensorCore
 
 /// The machine every figure of a run is read against: CPU model, instruction sets, caches, the CPUs this
-/// process may use, the GEMM plan, and the measured FMA peak of the run's threads (the `fma-peak` case).
+/// process may use, the GEMM plan, and the measured FMA peak of the run's threads (the `fma-peak` case), also with
+/// the chains summing into the addend as a GEMM does (`ProcessorDescription.FMAChain.accumulating`).
 struct MachineReport {
   /// The case name under which the FMA peak is also printed (and matched by `--filter`).
   static let fmaPeakCase = "fma-peak"
@@ -14,15 +15,27 @@ struct MachineReport {
   let fmaPeakGFLOPS: Double
   /// The same, one thread alone.
   let singleThreadFMAPeakGFLOPS: Double
+  /// FMA throughput of `threads` threads at once with each chain's result as the next addend, as a GEMM
+  /// micro-kernel sums its products: the most a GEMM can reach on this CPU (GFLOP/s).
+  let accumulatingFMAPeakGFLOPS: Double
+  /// The same, one thread alone.
+  let singleThreadAccumulatingFMAPeakGFLOPS: Double
 
-  /// Reads the CPU and measures the FMA peak (about a second).
+  /// Reads the CPU and measures both FMA peaks (about a second and a half).
   static func measure(kernel: MatrixKernel) -> MachineReport {
     let processor = ProcessorDescription.current
     let threads = ComputeOptions.threadCount
-    let single = processor.measuredFMAPeak(threads: 1, kernel: kernel, seconds: 0.3)
-    let all = threads == 1 ? single : processor.measuredFMAPeak(threads: threads, kernel: kernel, seconds: 0.5)
+    func peaks(_ chain: ProcessorDescription.FMAChain) -> (all: Double, single: Double) {
+      let single = processor.measuredFMAPeak(threads: 1, kernel: kernel, chain: chain, seconds: 0.3)
+      let all =
+        threads == 1 ? single : processor.measuredFMAPeak(threads: threads, kernel: kernel, chain: chain, seconds: 0.4)
+      return (all, single)
+    }
+    let (scaling, accumulating) = (peaks(.scaling), peaks(.accumulating))
     return MachineReport(
-      processor: processor, threads: threads, kernel: kernel, fmaPeakGFLOPS: all, singleThreadFMAPeakGFLOPS: single)
+      processor: processor, threads: threads, kernel: kernel, fmaPeakGFLOPS: scaling.all,
+      singleThreadFMAPeakGFLOPS: scaling.single, accumulatingFMAPeakGFLOPS: accumulating.all,
+      singleThreadAccumulatingFMAPeakGFLOPS: accumulating.single)
   }
 
   /// The `{"machine": …}` line.
@@ -47,6 +60,8 @@ struct MachineReport {
     line.append("gemm_kc_mc_nc", .string("\(blocking.kc)/\(blocking.mc)/\(blocking.nc)"))
     line.append("fma_peak_gflops", .number(fmaPeakGFLOPS))
     line.append("fma_peak_gflops_per_thread", .number(singleThreadFMAPeakGFLOPS))
+    line.append("fma_accumulating_peak_gflops", .number(accumulatingFMAPeakGFLOPS))
+    line.append("fma_accumulating_peak_gflops_per_thread", .number(singleThreadAccumulatingFMAPeakGFLOPS))
     return line.encoded
   }
 
@@ -56,6 +71,7 @@ struct MachineReport {
     line.append("case", .string(Self.fmaPeakCase))
     line.append("gflops", .number(fmaPeakGFLOPS))
     line.append("gflops_one_thread", .number(singleThreadFMAPeakGFLOPS))
+    line.append("gflops_accumulating", .number(accumulatingFMAPeakGFLOPS))
     line.append("fraction_of_fma_peak", .number(1))
     line.append("threads", .integer(threads))
     line.append("kernel", .string(kernel.description))

@@ -27,6 +27,7 @@ struct BenchOptions {
   var precision = GEMMPrecision.float32
   var kernel = MatrixKernel.best
   var fmaPeak: Double?
+  var accumulatingFMAPeak: Double?
   /// The values of `--weights` and `--precision`.
   static let residencyNames: [String: WeightResidency] = ["mapped": .mappedFile, "memory": .memory]
   static let precisionNames: [String: GEMMPrecision] = ["fp32": .float32, "bf16": .bfloat16]
@@ -48,10 +49,12 @@ struct BenchOptions {
       --kernel K   GEMM micro-kernel family (ComputeOptions.withMatrixKernel; default: the widest this CPU has)
 
     The first line describes the machine (CPU model, instruction sets, caches, CPUs this process may use,
-    GEMM blocking) with the measured FMA peak of the selected threads (also the `fma-peak` case); every
-    GFLOP/s figure is also printed as `fraction_of_fma_peak`.
+    GEMM blocking) with the measured FMA peak of the selected threads (also the `fma-peak` case), plain and
+    with each result summed into the next FMA as a GEMM does; every GFLOP/s figure is also printed as
+    `fraction_of_fma_peak` and `fraction_of_accumulating_fma_peak`.
       --list       print the case names
-    internal: --case NAME [--sgemm-peak GFLOPS --sgemm-best-peak GFLOPS --fma-peak GFLOPS] runs one case here
+    internal: --case NAME [--sgemm-peak GFLOPS --sgemm-best-peak GFLOPS --fma-peak GFLOPS
+              --accumulating-fma-peak GFLOPS] runs one case here
     """
 
   init(arguments: [String]) throws(BenchError) {
@@ -83,13 +86,14 @@ struct BenchOptions {
         kernel = try choice(argument, Self.kernelNames)
         guard kernel.isSupported else { throw .invalidValue(argument, "\(kernel) (not supported by this CPU)") }
       case "--list": list = true
-      case "--sgemm-peak", "--sgemm-best-peak", "--fma-peak":
+      case "--sgemm-peak", "--sgemm-best-peak", "--fma-peak", "--accumulating-fma-peak":
         let text = try value(argument)
         guard let peak = Double(text) else { throw .invalidValue(argument, text) }
         switch argument {
         case "--sgemm-peak": sgemmPeak = peak
         case "--sgemm-best-peak": sgemmBestPeak = peak
-        default: fmaPeak = peak
+        case "--fma-peak": fmaPeak = peak
+        default: accumulatingFMAPeak = peak
         }
       case "-h", "--help": throw .help
       default: throw .unknownOption(argument)
@@ -150,6 +154,9 @@ func runCase(_ benchmark: BenchmarkCase, options: BenchOptions) throws -> String
   if let gflops, let fmaPeak = options.fmaPeak, fmaPeak > 0 {
     line.append("fraction_of_fma_peak", .number(gflops / fmaPeak))
   }
+  if let gflops, let peak = options.accumulatingFMAPeak, peak > 0 {
+    line.append("fraction_of_accumulating_fma_peak", .number(gflops / peak))
+  }
   line.append("peak_rss_mb", ProcessMemory.peakResidentMB.map { .number($0) } ?? .null)
   line.append("baseline_rss_mb", baseline.map { .number($0) } ?? .null)
   if benchmark.isGEMMBacked, let gflops, let peak = options.sgemmPeak, peak > 0 {
@@ -181,6 +188,7 @@ func runChild(_ name: String, options: BenchOptions, sgemmPeak: Double?, sgemmBe
   arguments += ["--precision", BenchOptions.precisionNames.first { $0.value == options.precision }!.key]
   arguments += ["--kernel", options.kernel.description]
   if let fmaPeak = options.fmaPeak { arguments += ["--fma-peak", String(fmaPeak)] }
+  if let peak = options.accumulatingFMAPeak { arguments += ["--accumulating-fma-peak", String(peak)] }
   if let sgemmPeak { arguments += ["--sgemm-peak", String(sgemmPeak)] }
   if let sgemmBestPeak { arguments += ["--sgemm-best-peak", String(sgemmBestPeak)] }
   process.arguments = arguments
@@ -234,6 +242,7 @@ func run(_ parsed: BenchOptions) throws -> Int32 {
   // The machine line first: every figure below is read against it.
   let machine = MachineReport.measure(kernel: options.kernel)
   options.fmaPeak = machine.fmaPeakGFLOPS
+  options.accumulatingFMAPeak = machine.accumulatingFMAPeakGFLOPS
   print(machine.line)
   if fmaPeakSelected { print(machine.caseLine) }
   fflush(nil)

@@ -143,6 +143,18 @@ struct MatrixKernelTests {
     #expect(kcs.count <= 1)
   }
 
+  @Test("both FMA chains measure a throughput on every family, none for OpenBLAS")
+  func fmaPeakChains() {
+    let processor = ProcessorDescription.current
+    for kernel in Self.families {
+      for chain in [ProcessorDescription.FMAChain.scaling, .accumulating] {
+        let rate = processor.measuredFMAPeak(threads: 1, kernel: kernel, chain: chain, seconds: 0.02)
+        #expect(rate.isFinite && rate > 0, "\(kernel) \(chain): \(rate)")
+      }
+    }
+    #expect(processor.measuredFMAPeak(threads: 1, kernel: .blas, chain: .accumulating, seconds: 0.02) == 0)
+  }
+
   @Test("the process's CPU limit is at least 1 and at most the host's processors")
   func processCPULimit() {
     let available = ComputeOptions.availableProcessorCount
