@@ -48,7 +48,7 @@ enum BenchmarkRegistry {
 
   /// Every case, in the order they run.
   static func allCases(context: BenchmarkContext) -> [BenchmarkCase] {
-    KernelCases.all() + ModelCases.all(context: context) + FineTuneCases.all()
+    KernelCases.all() + ModelCases.all(context: context) + FineTuneCases.all(context: context)
   }
 }
 
@@ -58,6 +58,8 @@ struct BenchmarkContext {
   var modelDirectory: String?
   /// Where the model cases keep their weights (`--weights`).
   var residency: WeightResidency
+  /// Iterations of each fine-tune case's timed call (`--iterations`; 2 by default).
+  var fineTuneIterations = FineTuneCases.defaultIterationCount
 }
 
 /// A deterministic pseudo-random tensor (uniform in −1…1) for benchmark inputs.

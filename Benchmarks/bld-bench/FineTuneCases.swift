@@ -8,24 +8,34 @@ import TensorCore
 /// (`AutoencoderKL(configuration: .stableDiffusion)`, decoder `initializeParametersRandomly(seed: 1)`), so no
 /// checkpoint is needed.
 ///
-/// Each timed run is one `DecoderFineTuner.reconstruct` call of two iterations (no warm-up: a run takes seconds to
-/// minutes). Inputs: batch 1, a random latent, the mask a centred square of a quarter of the image, `x̂ = D(z)` and
-/// `x = D(z)` plus a smooth colour drift and fine noise. Extra fields from the last run: `iteration_s` (the second
-/// iteration: forward + backward + Adam step, as in a long run where the allocator reuses the first iteration's
-/// memory), `first_iteration_s`, `setup_s` (the fast mode's one-time frozen prefix and whole-image statistics),
-/// `final_s` (the decode with the tuned weights), `per_image_75_s` (setup + first + 74 × iteration + final), the
-/// planned `stored_activation_mb`, `recomputed_blocks`, and the loss before the first iteration.
+/// Each timed run is one `DecoderFineTuner.reconstruct` call of two iterations, or of `--iterations N` (75 times
+/// the paper's whole reconstruction: then `median_s` is the measured time per image); no warm-up, as a run takes
+/// seconds to minutes. Inputs: batch 1, a random latent, the mask a centred square of a quarter of the image,
+/// `x̂ = D(z)` and `x = D(z)` plus a smooth colour drift and fine noise. Extra fields from the last run:
+/// `iteration_s` (the last iteration: forward + backward + Adam step, as in a long run where the allocator reuses
+/// the first iteration's memory), `first_iteration_s`, `setup_s` (the fast mode's one-time frozen prefix and
+/// whole-image statistics), `final_s` (the decode with the tuned weights), `per_image_75_s` (setup + first +
+/// 74 × iteration + final, the estimate from two iterations), the planned `stored_activation_mb`,
+/// `recomputed_blocks`, the loss before the first iteration and after the last; with more than two iterations also
+/// `later_iterations_mean_s`, `later_iterations_min_s` and `later_iterations_max_s` (all but the first).
 enum FineTuneCases {
+  /// Iterations per timed call unless `--iterations` says otherwise.
+  static let defaultIterationCount = 2
+
   /// The four cases, 256 before 512, paper before fast.
-  static func all() -> [BenchmarkCase] {
-    [256, 512].flatMap { size in [fineTune(size: size, fast: false), fineTune(size: size, fast: true)] }
+  static func all(context: BenchmarkContext) -> [BenchmarkCase] {
+    [256, 512].flatMap { size in
+      [false, true].map { fast in fineTune(size: size, fast: fast, iterations: context.fineTuneIterations) }
+    }
   }
 
-  static func fineTune(size: Int, fast: Bool) -> BenchmarkCase {
+  static func fineTune(size: Int, fast: Bool, iterations: Int) -> BenchmarkCase {
     let record = FineTuneRecord()
     return BenchmarkCase(
       name: "finetune-\(size)-\(fast ? "fast" : "paper")", flops: nil, isGEMMBacked: false,
-      extraFields: ["image_size": .integer(size), "iterations": .integer(2), "mode": .string(fast ? "fast" : "paper")],
+      extraFields: [
+        "image_size": .integer(size), "iterations": .integer(iterations), "mode": .string(fast ? "fast" : "paper"),
+      ],
       warmUp: false, dynamicFields: { record.fields }, runsOnlyWhenNamed: true,
       prepare: {
         let autoencoder = try AutoencoderKL(configuration: .stableDiffusion)
@@ -59,7 +69,7 @@ enum FineTuneCases {
           }
         }
         var options: DecoderFineTuningOptions = fast ? .fast : .paper
-        options.iterationCount = 2
+        options.iterationCount = iterations
         return {
           do {
             record.store(
@@ -94,5 +104,11 @@ final class FineTuneRecord: @unchecked Sendable {
       "loss": .number(Double(result.losses.first ?? 0)),
       "final_loss": .number(result.finalLoss),
     ]
+    let later = costs.iterations.dropFirst().map { $0 / .seconds(1) }
+    if later.count > 1 {
+      fields["later_iterations_mean_s"] = .number(later.reduce(0, +) / Double(later.count))
+      fields["later_iterations_min_s"] = .number(later.min()!)
+      fields["later_iterations_max_s"] = .number(later.max()!)
+    }
   }
 }

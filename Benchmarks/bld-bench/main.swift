@@ -28,6 +28,7 @@ struct BenchOptions {
   var kernel = MatrixKernel.best
   var fmaPeak: Double?
   var accumulatingFMAPeak: Double?
+  var fineTuneIterations = FineTuneCases.defaultIterationCount
   /// The values of `--weights` and `--precision`.
   static let residencyNames: [String: WeightResidency] = ["mapped": .mappedFile, "memory": .memory]
   static let precisionNames: [String: GEMMPrecision] = ["fp32": .float32, "bf16": .bfloat16]
@@ -36,7 +37,7 @@ struct BenchOptions {
 
   static let usage = """
     usage: bld-bench [--filter SUBSTRING] [--repeat N] [--threads N] [--model DIR] [--weights mapped|memory]
-                     [--precision fp32|bf16] [--kernel avx512|avx2|blas] [--list]
+                     [--precision fp32|bf16] [--kernel avx512|avx2|blas] [--iterations N] [--list]
       --filter S   run only cases whose name contains S (the sgemm peak is measured only when a selected
                  case is GEMM-backed)
       --repeat N   timed runs per case after one warm-up run (default 5); median reported
@@ -47,6 +48,8 @@ struct BenchOptions {
                  files, as StableDiffusionModel(directory:) does) or memory (copied at load)
       --precision P  matrix products in fp32 (default) or bf16 (ComputeOptions.withMatrixPrecision)
       --kernel K   GEMM micro-kernel family (ComputeOptions.withMatrixKernel; default: the widest this CPU has)
+      --iterations N  iterations of each finetune-* case's timed call (default 2; 75 times the paper's whole
+                 reconstruction of one image)
 
     The first line describes the machine (CPU model, instruction sets, caches, CPUs this process may use,
     GEMM blocking) with the measured FMA peak of the selected threads (also the `fma-peak` case), plain and
@@ -85,6 +88,7 @@ struct BenchOptions {
       case "--kernel":
         kernel = try choice(argument, Self.kernelNames)
         guard kernel.isSupported else { throw .invalidValue(argument, "\(kernel) (not supported by this CPU)") }
+      case "--iterations": fineTuneIterations = try integer(argument)
       case "--list": list = true
       case "--sgemm-peak", "--sgemm-best-peak", "--fma-peak", "--accumulating-fma-peak":
         let text = try value(argument)
@@ -187,6 +191,7 @@ func runChild(_ name: String, options: BenchOptions, sgemmPeak: Double?, sgemmBe
   arguments += ["--weights", BenchOptions.residencyNames.first { $0.value == options.residency }!.key]
   arguments += ["--precision", BenchOptions.precisionNames.first { $0.value == options.precision }!.key]
   arguments += ["--kernel", options.kernel.description]
+  arguments += ["--iterations", String(options.fineTuneIterations)]
   if let fmaPeak = options.fmaPeak { arguments += ["--fma-peak", String(fmaPeak)] }
   if let peak = options.accumulatingFMAPeak { arguments += ["--accumulating-fma-peak", String(peak)] }
   if let sgemmPeak { arguments += ["--sgemm-peak", String(sgemmPeak)] }
@@ -226,7 +231,9 @@ func main() -> Int32 {
 func run(_ parsed: BenchOptions) throws -> Int32 {
   var options = parsed
   let cases = BenchmarkRegistry.allCases(
-    context: BenchmarkContext(modelDirectory: options.modelDirectory, residency: options.residency))
+    context: BenchmarkContext(
+      modelDirectory: options.modelDirectory, residency: options.residency,
+      fineTuneIterations: options.fineTuneIterations))
   if options.list {
     print(MachineReport.fmaPeakCase)
     for benchmark in cases { print(benchmark.name) }

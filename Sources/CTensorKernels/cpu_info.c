@@ -191,8 +191,10 @@ double bld_fma_peak_gflops(int simd_level, int accumulating, double seconds) {
   long iterations = 1 << 16;
   double best = 0, sink = 0;
   const double start = seconds_now();
-  // Grow the loop until one run takes ≥ 10 ms, then keep the best of the runs that fit `seconds`.
-  while (seconds_now() - start < seconds) {
+  // Grow the loop until one run takes ≥ 10 ms, then keep the best of the runs that fit `seconds`. The loop goes on
+  // until one run has counted, however short `seconds` is: the doubling runs alone can take 20 ms or more of a
+  // busy or slow CPU's wall time, and a peak of 0 would read as a machine without FMAs.
+  while (best == 0 || seconds_now() - start < seconds) {
     const double t0 = seconds_now();
     sink += fma_loop(wide, accumulating, iterations);
     const double elapsed = seconds_now() - t0;

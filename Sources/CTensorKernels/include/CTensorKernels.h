@@ -163,9 +163,9 @@ typedef struct {
 const bld_cpu_info *bld_cpu(void);
 
 /// Measured FMA throughput of the calling thread in GFLOP/s (12 independent FMA chains of the widest vectors
-/// allowed by `simd_level`: 2 zmm, 1 ymm), best of repeated runs over about `seconds`. Each chain feeds its result
-/// to a multiplicand (a = a·x + y), or with `accumulating` to the addend (a = x·y + a, as a GEMM sums products).
-/// 0 without AVX2/FMA.
+/// allowed by `simd_level`: 2 zmm, 1 ymm), best of repeated runs over about `seconds`, and at least one run of
+/// ≥ 10 ms however short `seconds` is. Each chain feeds its result to a multiplicand (a = a·x + y), or with
+/// `accumulating` to the addend (a = x·y + a, as a GEMM sums products). 0 without AVX2/FMA.
 double bld_fma_peak_gflops(int simd_level, int accumulating, double seconds);
 
 /// The CPUs this process may use (process_cpus.c): min(affinity mask count, ceil(cgroup CPU quota)), at least 1.
