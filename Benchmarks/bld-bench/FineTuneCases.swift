@@ -15,9 +15,10 @@ import TensorCore
 /// `iteration_s` (the last iteration: forward + backward + Adam step, as in a long run where the allocator reuses
 /// the first iteration's memory), `first_iteration_s`, `setup_s` (the fast mode's one-time frozen prefix and
 /// whole-image statistics), `final_s` (the decode with the tuned weights), `per_image_75_s` (setup + first +
-/// 74 × iteration + final, the estimate from two iterations), the planned `stored_activation_mb`,
-/// `recomputed_blocks`, the loss before the first iteration and after the last; with more than two iterations also
-/// `later_iterations_mean_s`, `later_iterations_min_s` and `later_iterations_max_s` (all but the first).
+/// 74 × the mean of the later iterations + final: with two iterations, the estimate from the second), the planned
+/// `stored_activation_mb`, `recomputed_blocks`, the loss before the first iteration and after the last; with more
+/// than two iterations also `later_iterations_mean_s`, `later_iterations_min_s` and `later_iterations_max_s` (all
+/// but the first).
 enum FineTuneCases {
   /// Iterations per timed call unless `--iterations` says otherwise.
   static let defaultIterationCount = 2
@@ -90,13 +91,14 @@ final class FineTuneRecord: @unchecked Sendable {
 
   func store(_ result: DecoderFineTuningResult) {
     let costs = result.costs
+    let seconds = costs.iterations.map { $0 / .seconds(1) }
+    let later = seconds.dropFirst()
+    let laterMean = later.isEmpty ? 0 : later.reduce(0, +) / Double(later.count)
     fields = [
-      "iteration_s": .number((costs.iterations.last ?? .zero) / .seconds(1)),
-      "first_iteration_s": .number((costs.iterations.first ?? .zero) / .seconds(1)),
+      "iteration_s": .number(seconds.last ?? 0),
+      "first_iteration_s": .number(seconds.first ?? 0),
       "per_image_75_s": .number(
-        costs.setup / .seconds(1) + ((costs.iterations.first ?? .zero) / .seconds(1)) + 74
-          * ((costs.iterations.last ?? .zero) / .seconds(1))
-          + costs.final / .seconds(1)),
+        costs.setup / .seconds(1) + (seconds.first ?? 0) + 74 * laterMean + costs.final / .seconds(1)),
       "setup_s": .number(costs.setup / .seconds(1)),
       "final_s": .number(costs.final / .seconds(1)),
       "stored_activation_mb": .number(Double(costs.storedActivationBytes) / 1_048_576),
@@ -104,9 +106,8 @@ final class FineTuneRecord: @unchecked Sendable {
       "loss": .number(Double(result.losses.first ?? 0)),
       "final_loss": .number(result.finalLoss),
     ]
-    let later = costs.iterations.dropFirst().map { $0 / .seconds(1) }
     if later.count > 1 {
-      fields["later_iterations_mean_s"] = .number(later.reduce(0, +) / Double(later.count))
+      fields["later_iterations_mean_s"] = .number(laterMean)
       fields["later_iterations_min_s"] = .number(later.min()!)
       fields["later_iterations_max_s"] = .number(later.max()!)
     }
