@@ -8,8 +8,8 @@ import Synchronization
 /// The buffers are mapped pages of their own, outside glibc's heap (Decision 0040). They live as long as the
 /// process, so where `AllocatorTuning.keepLargeBuffersInHeap()` puts large blocks in the heap, a retained
 /// buffer of tens of MiB would sit between the tensors freed around it and leave holes the next pass cannot
-/// reuse: measured on a 96 MiB Winograd workspace, a second VAE encode at 512 grew the peak RSS from 0.83 to
-/// 1.22 GB, against 0.78 GB with mapped buffers.
+/// reuse: with the 96 MiB Winograd workspace in the heap, a second VAE encode at 512 in one process peaked at
+/// 1.22 GB (0.83 GB with the earlier 24 MiB one), and at 0.78 GB with mapped buffers.
 final class ReusableScratch: Sendable {
   /// The Winograd convolutions' transformed blocks.
   static let winograd = ReusableScratch()

@@ -348,9 +348,9 @@ func forEachPart(_ count: Int, costPerItem: Int, split: Bool, _ body: (Range<Int
 /// also holds at least `2·O·C / (C + O)` tiles, so those weight reads stay below the tiles'. Never more than
 /// `winogradWorkspaceLimit` floats in all. Measured on a Zen 4 (16 MiB of L3 per core): 128 channels at
 /// 512×512 (the VAE decoder's last level, F(6×6)) 109 ms with blocks of 64 tiles against 135 ms with the
-/// 320 that a third of L2 per point gave. 256 channels take blocks of 256 tiles; 512 channels 384 (F(6×6)) or
-/// 512 (F(4×4)), where the 24 MiB limit of Decision 0003 held them to 96 or 160 (Decision 0040: their gradients
-/// 10–17 % faster).
+/// 320 that a third of L2 per point gave. 256 channels take blocks of 256 tiles (F(6×6)); 512 channels 384
+/// (F(6×6)) or 512 (F(4×4)), where the 24 MiB limit of Decision 0003 held them to 192, 96 and 160 (Decision 0040:
+/// the 512-channel gradients 10–17 % faster).
 ///
 /// `maximumBlock` (a multiple of 32) replaces that choice when given.
 func winogradBlocks(
